@@ -1,0 +1,9 @@
+/**
+ * The list of subcommands. One line per command module; keep it sorted by job
+ * (OCI inspection, verification, policy, emitter, serving).
+ */
+import type { Command } from 'commander';
+
+export function registerCommands(program: Command): void {
+  void program;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * The `modelgate` command line: builds the commander program and maps failures to exit codes.
+ *
+ * Owns: program wiring only. Each subcommand lives in its own module under `src/cli/` and exports a
+ * `register(program)` function; this file adds them in one place so `--help` lists everything.
+ * Exit codes: commands set `process.exitCode` for their own verdicts (e.g. 1 = verification failed);
+ * an uncaught ModelgateError exits 2 with `modelgate: CODE: message` on stderr.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { ModelgateError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { registerCommands } from './commands.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('modelgate')
+    .description('Supply-chain security for ML models on Kubernetes: verify, gate and publish signed models.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError()
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version arrive here with exitCode 0; usage errors already printed by commander.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof ModelgateError) {
+      process.stderr.write(`modelgate: ${err.code}: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`modelgate: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 2;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const invoked = process.argv[1];
+  if (invoked === undefined) return false;
+  try {
+    return realpathSync(invoked) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+// Run when executed as a program (directly or through the npm bin symlink), not when imported by tests.
+if (isEntryPoint()) {
+  process.exitCode = await main(process.argv.slice(2));
+}

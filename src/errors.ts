@@ -27,7 +27,11 @@ export type OciErrorCode =
 /** Codes raised by configuration and command-line handling. */
 export type UsageErrorCode = 'USAGE' | 'CONFIG';
 
-export type ErrorCode = OciErrorCode | UsageErrorCode;
+/** Codes raised by Sigstore verification; the class `VerificationError` lives in `src/sigstore/errors.ts`. */
+export type { VerificationErrorCode } from './sigstore/errors.ts';
+import type { VerificationErrorCode } from './sigstore/errors.ts';
+
+export type ErrorCode = OciErrorCode | UsageErrorCode | VerificationErrorCode;
 
 export class ModelgateError<C extends string = ErrorCode> extends Error {
   readonly code: C;

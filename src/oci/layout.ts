@@ -14,7 +14,8 @@
  *     concurrent writers (threads or processes) never lose each other's entries.
  *   - Every pushed manifest gets an `index.json` entry (tagged or not, as oras-go does), so manifests
  *     stay reachable and referrers (entries whose manifest `subject` matches) can be found by scanning
- *     the index; a `sha256-<hex>` referrers fallback index, if some other tool wrote one, is read too.
+ *     the index; a `sha256-<hex>` referrers fallback index, if some other tool wrote one, is read too
+ *     (shared fallback and validation code in `referrers.ts`).
  * There is no network here: `timeoutMs` is ignored, `signal` is honoured between chunks.
  */
 import { randomBytes } from 'node:crypto';
@@ -24,12 +25,11 @@ import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { Transform, type Readable, pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OciError, hasCode } from '../errors.ts';
+import { OciError } from '../errors.ts';
 import { DigestVerifier, digestAlgorithm, digestHex, digestOf, isDigest, parseDigest, verifyBytes, type Digest } from './digest.ts';
 import {
   MAX_MANIFEST_BYTES,
   MediaType,
-  effectiveArtifactType,
   parseDescriptor,
   parseManifest,
   type Descriptor,
@@ -44,7 +44,8 @@ import type {
   PushManifestOptions,
   ReferrersOptions,
 } from './store.ts';
-import { cosignTag, referrersFallbackTag } from './tag-schema.ts';
+import { readFallbackIndex, validatedReferrers } from './referrers.ts';
+import { cosignTag } from './tag-schema.ts';
 
 /** The annotation that names a tag in `index.json`. */
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
@@ -517,48 +518,12 @@ export class LayoutStore implements ArtifactStore {
     throwIfAborted(options.signal);
     const target = parseDigest(subject);
     const index = await this.#readIndex();
-    const candidates: Descriptor[] = [...index.manifests];
-    // A referrers fallback index written by another tool (distribution spec "Referrers Tag Schema").
-    const fallback = this.#tagMap(index).tags.get(referrersFallbackTag(target));
-    if (fallback !== undefined) {
-      try {
-        const fetched = await this.#fetchByDigest(fallback.digest, fallback, options.signal);
-        if (fetched.manifest.kind === 'index') candidates.push(...fetched.manifest.manifests);
-      } catch (err) {
-        // Not a valid index → no referrers from it (spec); tampering is never ignored.
-        if (!hasCode(err, 'BAD_MANIFEST', 'UNSUPPORTED')) throw err;
-      }
-    }
-    const seen = new Set<string>();
-    const referrers: Descriptor[] = [];
-    for (const candidate of candidates) {
-      if (seen.has(candidate.digest) || candidate.digest === target) continue;
-      seen.add(candidate.digest);
-      if (candidate.mediaType !== MediaType.OCI_MANIFEST && candidate.mediaType !== MediaType.OCI_INDEX) continue;
-      let fetched: FetchedManifest;
-      try {
-        fetched = await this.#fetchByDigest(candidate.digest, undefined, options.signal);
-      } catch (err) {
-        // A listed manifest that is missing is skipped; one that fails verification is an error.
-        if (hasCode(err, 'NOT_FOUND')) continue;
-        throw err;
-      }
-      if (fetched.manifest.subject?.digest !== target) continue;
-      const descriptor = referrerDescriptor(fetched);
-      if (options.artifactType !== undefined && descriptor.artifactType !== options.artifactType) continue;
-      referrers.push(descriptor);
-    }
-    return referrers;
+    // Candidates: every manifest listed in index.json, plus a `sha256-<hex>` fallback index if another
+    // tool wrote one. Each is fetched, verified and kept only if its subject is `target`.
+    const fallback = await readFallbackIndex(this, target, options);
+    const candidates = [...index.manifests, ...(fallback?.manifests ?? [])];
+    return validatedReferrers(this, target, candidates, options);
   }
-}
-
-/** The descriptor the referrers API would report: artifactType (or config media type) and annotations. */
-function referrerDescriptor(fetched: FetchedManifest): Descriptor {
-  const descriptor: MutableDescriptor = { ...fetched.descriptor };
-  const artifactType = effectiveArtifactType(fetched.manifest);
-  if (artifactType !== undefined) descriptor.artifactType = artifactType;
-  if (fetched.manifest.annotations !== undefined) descriptor.annotations = fetched.manifest.annotations;
-  return descriptor;
 }
 
 /**

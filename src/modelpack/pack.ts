@@ -1,0 +1,186 @@
+/**
+ * Packaging a model directory as a CNCF ModelPack artifact and pushing it into any `ArtifactStore`.
+ *
+ * Owns: walking a model directory (refusing symlinks and special files, so what is packed is exactly
+ * what was hashed), hashing each file once, building the config and manifest bytes deterministically
+ * (same directory + same options → same manifest digest), and pushing blobs, config and manifest.
+ * Used by the demo now and by `modelgate push` later.
+ */
+import { open, readdir, lstat } from 'node:fs/promises';
+import { join, relative, resolve as resolvePath, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { ModelgateError } from '../errors.ts';
+import { digestOf, type Digest } from '../oci/digest.ts';
+import { MediaType, type Descriptor } from '../oci/manifest.ts';
+import type { ArtifactStore, CallOptions } from '../oci/store.ts';
+import {
+  CREATED_ANNOTATION,
+  FILEPATH_ANNOTATION,
+  ModelPackMediaType,
+  classifyModelFile,
+  detectFormat,
+  rawMediaType,
+  type ModelFileKind,
+  type ModelPackConfig,
+} from './spec.ts';
+
+export type ModelPackErrorCode = 'BAD_MODEL_DIRECTORY';
+
+export class ModelPackError extends ModelgateError<ModelPackErrorCode> {}
+
+/** Directory names never packed (version-control metadata). */
+const IGNORED_NAMES = new Set(['.git']);
+const HASH_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export interface ModelFile {
+  /** Path relative to the model directory, `/`-separated. */
+  readonly path: string;
+  readonly absolutePath: string;
+  readonly size: number;
+  /** SHA-256 of the file content (= its `.raw` layer digest). */
+  readonly digest: Digest;
+  readonly kind: ModelFileKind;
+  readonly mediaType: string;
+}
+
+export interface ModelPackOptions {
+  readonly name?: string;
+  readonly version?: string;
+  /** RFC 3339 time recorded in the config and manifest; omitted by default to keep builds reproducible. */
+  readonly createdAt?: string;
+  /** Extra manifest annotations. */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface BuiltModelPack {
+  readonly files: readonly ModelFile[];
+  readonly config: { readonly bytes: Buffer; readonly descriptor: Descriptor };
+  readonly manifest: { readonly bytes: Buffer; readonly descriptor: Descriptor };
+  /** The layer descriptors, in manifest order (sorted by file path). */
+  readonly layers: readonly Descriptor[];
+}
+
+async function hashFile(path: string, signal?: AbortSignal): Promise<{ digest: Digest; size: number }> {
+  const handle = await open(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+    let size = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { digest: `sha256:${hash.digest('hex')}` as Digest, size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** List and hash every regular file under `dir`, sorted by relative path. */
+export async function scanModelDirectory(dir: string, options: CallOptions = {}): Promise<ModelFile[]> {
+  const root = resolvePath(dir);
+  let rootInfo;
+  try {
+    rootInfo = await lstat(root);
+  } catch {
+    throw new ModelPackError('BAD_MODEL_DIRECTORY', `model directory ${root} does not exist`);
+  }
+  if (!rootInfo.isDirectory()) throw new ModelPackError('BAD_MODEL_DIRECTORY', `${root} is not a directory`);
+  const paths: string[] = [];
+  const walk = async (current: string): Promise<void> => {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      if (IGNORED_NAMES.has(entry.name)) continue;
+      const full = join(current, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) paths.push(full);
+      else {
+        // A symlink could point outside the model, or change between hashing and serving: refuse it.
+        const what = entry.isSymbolicLink() ? 'a symbolic link' : 'not a regular file';
+        throw new ModelPackError('BAD_MODEL_DIRECTORY', `${relative(root, full)} in ${root} is ${what}; only regular files can be packed`);
+      }
+    }
+  };
+  await walk(root);
+  if (paths.length === 0) throw new ModelPackError('BAD_MODEL_DIRECTORY', `model directory ${root} has no files`);
+  const files: ModelFile[] = [];
+  for (const absolutePath of paths) {
+    const path = relative(root, absolutePath).split(sep).join('/');
+    const { digest, size } = await hashFile(absolutePath, options.signal);
+    const kind = classifyModelFile(path);
+    files.push({ path, absolutePath, size, digest, kind, mediaType: rawMediaType(kind) });
+  }
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Build config and manifest bytes for already-scanned files. Pure and deterministic. */
+export function buildModelPack(files: readonly ModelFile[], options: ModelPackOptions = {}): BuiltModelPack {
+  const layers: Descriptor[] = files.map((f) => ({
+    mediaType: f.mediaType,
+    digest: f.digest,
+    size: f.size,
+    annotations: { [FILEPATH_ANNOTATION]: f.path },
+  }));
+  const format = detectFormat(files.map((f) => f.path));
+  const config: ModelPackConfig = {
+    descriptor: {
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.version !== undefined ? { version: options.version } : {}),
+      ...(options.createdAt !== undefined ? { createdAt: options.createdAt } : {}),
+    },
+    config: format !== undefined ? { format } : {},
+    modelfs: { type: 'layers', diffIds: files.map((f) => f.digest) },
+  };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDescriptor: Descriptor = {
+    mediaType: ModelPackMediaType.CONFIG,
+    digest: digestOf(configBytes),
+    size: configBytes.byteLength,
+  };
+  const annotations = {
+    ...(options.createdAt !== undefined ? { [CREATED_ANNOTATION]: options.createdAt } : {}),
+    ...options.annotations,
+  };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OCI_MANIFEST,
+    artifactType: ModelPackMediaType.ARTIFACT,
+    config: configDescriptor,
+    layers,
+    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+  };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const manifestDescriptor: Descriptor = {
+    mediaType: MediaType.OCI_MANIFEST,
+    digest: digestOf(manifestBytes),
+    size: manifestBytes.byteLength,
+    artifactType: ModelPackMediaType.ARTIFACT,
+  };
+  return { files, layers, config: { bytes: configBytes, descriptor: configDescriptor }, manifest: { bytes: manifestBytes, descriptor: manifestDescriptor } };
+}
+
+export interface PushModelOptions extends ModelPackOptions, CallOptions {
+  /** Also point this tag at the pushed manifest. */
+  readonly tag?: string;
+  /** Called after each file's blob is in the store. */
+  readonly onLayer?: (file: ModelFile, descriptor: Descriptor) => void;
+}
+
+/**
+ * Scan `dir`, push every file as a `.raw` layer (each copy re-verified against the digest computed
+ * while scanning, so a file changed in between is refused), then the config and the manifest.
+ */
+export async function pushModelDirectory(store: ArtifactStore, dir: string, options: PushModelOptions = {}): Promise<BuiltModelPack> {
+  const call: CallOptions = { ...(options.signal ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
+  const files = await scanModelDirectory(dir, call);
+  const built = buildModelPack(files, options);
+  for (const file of files) {
+    const descriptor = await store.pushBlob({ kind: 'file', path: file.absolutePath, digest: file.digest, size: file.size, mediaType: file.mediaType }, call);
+    options.onLayer?.(file, descriptor);
+  }
+  await store.pushBlob({ kind: 'bytes', bytes: built.config.bytes, mediaType: ModelPackMediaType.CONFIG }, call);
+  await store.pushManifest(built.manifest.bytes, MediaType.OCI_MANIFEST, { ...call, ...(options.tag !== undefined ? { tag: options.tag } : {}) });
+  return built;
+}

@@ -1,0 +1,830 @@
+/**
+ * `RegistryStore`: one repository of an OCI distribution registry, as an `ArtifactStore`.
+ *
+ * Owns: the distribution API calls (manifests, blobs, uploads, tags, referrers) and the verification
+ * the store contract promises — manifests are hashed from their raw bytes and checked against the
+ * requested digest and `Docker-Content-Digest`; blobs are hashed as they stream, bounded by their
+ * descriptor size; downloads go to a temporary file beside the target, resume with `Range` after a
+ * dropped connection and are renamed into place only once verified. Transport, redirects and error
+ * mapping live in `http.ts`; 401 handling in `auth.ts`; the referrers tag fallback in `referrers.ts`.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { OciError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { RegistryAuthenticator, parseWwwAuthenticate } from './auth.ts';
+import { ANONYMOUS, type CredentialSource } from './credentials.ts';
+import { digestAlgorithm, digestOf, DigestVerifier, isDigest, parseDigest, type Digest } from './digest.ts';
+import {
+  CallScope,
+  checkContentLength,
+  defaultDispatcher,
+  describeUrl,
+  discardBody,
+  headerValue,
+  headerValues,
+  nextLink,
+  readBody,
+  registryBaseUrl,
+  sendHttp,
+  statusError,
+  transportError,
+  type HttpBody,
+  type HttpMethod,
+  type HttpResponse,
+} from './http.ts';
+import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, MediaType, parseManifest, type Descriptor, type FetchedManifest } from './manifest.ts';
+import { addToFallbackIndex, referrerDescriptor, validatedReferrers, fallbackReferrers } from './referrers.ts';
+import type {
+  ArtifactStore,
+  BlobReadOptions,
+  BlobSource,
+  CallOptions,
+  DownloadOptions,
+  PushManifestOptions,
+  ReferrersOptions,
+} from './store.ts';
+
+export interface RegistryLocation {
+  /** `host[:port]` as in a parsed reference (`docker.io` for Docker Hub). */
+  readonly registry: string;
+  /** Repository path, e.g. `acme/models/llama`. */
+  readonly repository: string;
+}
+
+export interface RegistryOptions {
+  /** Where credentials come from (default: anonymous). */
+  readonly credentials?: CredentialSource;
+  /** Hosts (`host` or `host:port`) reached over plain HTTP; loopback hosts always are. */
+  readonly plainHttpRegistries?: readonly string[];
+  /** undici dispatcher (default: a process-wide keep-alive Agent). */
+  readonly dispatcher?: Dispatcher;
+  /** Default per-call timeout in ms when the call gives none (default 30 000). */
+  readonly timeoutMs?: number;
+  readonly userAgent?: string;
+  /** Files larger than this are uploaded in chunks with PATCH (default 64 MiB). */
+  readonly chunkedUploadThreshold?: number;
+  /** Chunk size of PATCH uploads (default 32 MiB). */
+  readonly uploadChunkSize?: number;
+  /** `never`: skip the referrers API and use the tag fallback only (default `auto`). */
+  readonly referrersApi?: 'auto' | 'never';
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_FETCH_BLOB_LIMIT = 16 * 1024 * 1024;
+const MAX_TAG_PAGE_BYTES = 4 * 1024 * 1024;
+const MAX_PAGES = 1000;
+/** Download buffers: network chunks are gathered into these before hashing and writing. */
+const DOWNLOAD_BUFFER_BYTES = 4 * 1024 * 1024;
+const DOWNLOAD_BUFFERS = 3;
+const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
+
+type Access = 'pull' | 'pull,push';
+
+interface Exchange {
+  readonly method: HttpMethod;
+  readonly url: URL;
+  readonly access: Access;
+  readonly headers?: Record<string, string>;
+  readonly body?: HttpBody;
+  readonly followRedirects?: boolean;
+  readonly highWaterMark?: number;
+}
+
+function checkSelector(selector: string): void {
+  if (!isDigest(selector) && !TAG_PATTERN.test(selector)) {
+    throw new OciError('BAD_REFERENCE', `"${selector.slice(0, 140)}" is neither a tag nor a digest`);
+  }
+}
+
+function mediaTypeOf(contentType: string | undefined): string | undefined {
+  const value = contentType?.split(';')[0]?.trim();
+  return value === '' ? undefined : value;
+}
+
+/** The `Docker-Content-Digest` header, parsed; a malformed one is a protocol error. */
+function announcedDigest(response: HttpResponse, what: string): Digest | undefined {
+  const value = headerValue(response, 'docker-content-digest');
+  if (value === undefined || value === '') return undefined;
+  try {
+    return parseDigest(value.trim());
+  } catch {
+    throw new OciError('PROTOCOL', `${what}: malformed Docker-Content-Digest "${value.slice(0, 140)}"`);
+  }
+}
+
+/** For blobs: the registry's own header (not a redirect target's) must name the descriptor's digest. */
+function checkBlobDigestHeader(response: HttpResponse, expected: Digest, what: string): void {
+  if (response.crossedOrigin) return;
+  const announced = announcedDigest(response, what);
+  if (announced !== undefined && digestAlgorithm(announced) === digestAlgorithm(expected) && announced !== expected) {
+    throw new OciError('DIGEST_MISMATCH', `${what}: registry announced ${announced}, expected ${expected}`);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export class RegistryStore implements ArtifactStore {
+  readonly name: string;
+  readonly registry: string;
+  readonly repository: string;
+  readonly #base: URL;
+  readonly #dispatcher: Dispatcher;
+  readonly #auth: RegistryAuthenticator;
+  readonly #timeoutMs: number;
+  readonly #userAgent: string;
+  readonly #chunkThreshold: number;
+  readonly #chunkSize: number;
+  #referrersApi: 'unknown' | 'supported' | 'unsupported';
+
+  constructor(location: RegistryLocation, options: RegistryOptions = {}) {
+    this.registry = location.registry.toLowerCase();
+    this.repository = location.repository;
+    this.name = `${this.registry}/${this.repository}`;
+    this.#base = registryBaseUrl(this.registry, options.plainHttpRegistries);
+    this.#dispatcher = options.dispatcher ?? defaultDispatcher();
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#userAgent = options.userAgent ?? `modelgate/${VERSION}`;
+    this.#chunkThreshold = options.chunkedUploadThreshold ?? 64 * 1024 * 1024;
+    this.#chunkSize = Math.max(1, options.uploadChunkSize ?? 32 * 1024 * 1024);
+    this.#referrersApi = options.referrersApi === 'never' ? 'unsupported' : 'unknown';
+    this.#auth = new RegistryAuthenticator({
+      registry: this.registry,
+      credentials: options.credentials ?? ANONYMOUS,
+      dispatcher: this.#dispatcher,
+      plainHttpRegistries: options.plainHttpRegistries ?? [],
+      userAgent: this.#userAgent,
+    });
+  }
+
+  /** How many token requests this store has made (tokens are cached and reused). */
+  get tokenRequestCount(): number {
+    return this.#auth.tokenRequests;
+  }
+
+  #url(path: string): URL {
+    return new URL(`/v2/${this.repository}/${path}`, this.#base);
+  }
+
+  /** A call with an overall deadline (small requests) or with stall detection only (streams, uploads). */
+  #scope(options: CallOptions | undefined, streaming: boolean): CallScope {
+    return new CallScope(options?.signal, options?.timeoutMs ?? this.#timeoutMs, !streaming);
+  }
+
+  /**
+   * Send a request with authentication: the known Authorization first; on a 401 with a challenge,
+   * answer it once and resend. A second 401 is returned to the caller (→ UNAUTHORIZED), never looped.
+   */
+  async #exchange(req: Exchange, scope: CallScope): Promise<HttpResponse> {
+    const authScope = `repository:${this.repository}:${req.access}`;
+    const what = `${req.method} ${describeUrl(req.url)}`;
+    scope.check(what);
+    let authorization = await this.#auth.authorizationFor(authScope);
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
+      if (authorization !== undefined) headers.authorization = authorization;
+      const response = await sendHttp(
+        this.#dispatcher,
+        {
+          method: req.method,
+          url: req.url,
+          headers,
+          body: req.body,
+          signal: scope.signal,
+          headersTimeoutMs: scope.timeoutMs,
+          bodyTimeoutMs: scope.timeoutMs,
+          followRedirects: req.followRedirects,
+          highWaterMark: req.highWaterMark,
+        },
+        scope,
+      );
+      if (response.status !== 401 || response.crossedOrigin || attempt > 0) return response;
+      const challenges = parseWwwAuthenticate(headerValues(response, 'www-authenticate'));
+      if (challenges.length === 0) return response;
+      discardBody(response);
+      authorization = await this.#auth.answerChallenge(challenges, authScope, scope, what);
+    }
+  }
+
+  async #expect(response: HttpResponse, statuses: readonly number[], what: string): Promise<void> {
+    if (!statuses.includes(response.status)) throw await statusError(response, what);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Manifests
+
+  async resolve(selector: string, options?: CallOptions): Promise<Descriptor> {
+    checkSelector(selector);
+    const scope = this.#scope(options, false);
+    const url = this.#url(`manifests/${selector}`);
+    const what = `resolve ${this.name}:${selector}`;
+    let response: HttpResponse;
+    try {
+      response = await this.#exchange({ method: 'HEAD', url, access: 'pull', headers: { accept: MANIFEST_ACCEPT } }, scope);
+    } catch (err) {
+      throw transportError(err, what, scope);
+    }
+    discardBody(response);
+    if (response.status === 200) {
+      const announced = announcedDigest(response, what);
+      const mediaType = mediaTypeOf(headerValue(response, 'content-type'));
+      const size = Number(headerValue(response, 'content-length'));
+      if (isDigest(selector) && announced !== undefined && digestAlgorithm(announced) === digestAlgorithm(selector) && announced !== selector) {
+        throw new OciError('DIGEST_MISMATCH', `${what}: registry announced ${announced}`);
+      }
+      const digest = isDigest(selector) ? selector : announced;
+      if (digest !== undefined && mediaType !== undefined && MANIFEST_MEDIA_TYPES.includes(mediaType) && Number.isSafeInteger(size) && size > 0) {
+        if (size > MAX_MANIFEST_BYTES) throw new OciError('TOO_LARGE', `${what}: manifest is ${size} bytes, limit ${MAX_MANIFEST_BYTES}`);
+        return { mediaType, digest, size };
+      }
+    } else if (response.status !== 405 && response.status !== 400) {
+      // Some registries refuse HEAD (405) or answer it oddly; everything else is an answer.
+      throw await statusError(response, what);
+    }
+    // HEAD gave no usable digest, size or type: fetch the manifest and hash it ourselves.
+    return (await this.fetchManifest(selector, options)).descriptor;
+  }
+
+  async fetchManifest(selector: string, options?: CallOptions): Promise<FetchedManifest> {
+    checkSelector(selector);
+    const scope = this.#scope(options, false);
+    const url = this.#url(`manifests/${selector}`);
+    const what = `manifest ${this.name}${isDigest(selector) ? '@' : ':'}${selector}`;
+    try {
+      const response = await this.#exchange({ method: 'GET', url, access: 'pull', headers: { accept: MANIFEST_ACCEPT } }, scope);
+      await this.#expect(response, [200], what);
+      const announced = announcedDigest(response, what);
+      const bytes = await readBody(response, MAX_MANIFEST_BYTES, what, scope);
+      const requested = isDigest(selector) ? selector : undefined;
+      const algorithm = requested ? digestAlgorithm(requested) : announced ? digestAlgorithm(announced) : 'sha256';
+      const actual = digestOf(bytes, algorithm);
+      if (requested !== undefined && actual !== requested) {
+        throw new OciError('DIGEST_MISMATCH', `${what}: content hashes to ${actual}`);
+      }
+      if (announced !== undefined && digestOf(bytes, digestAlgorithm(announced)) !== announced) {
+        throw new OciError('DIGEST_MISMATCH', `${what}: content does not hash to the announced Docker-Content-Digest ${announced}`);
+      }
+      const manifest = parseManifest(bytes, headerValue(response, 'content-type'));
+      return { descriptor: { mediaType: manifest.mediaType, digest: actual, size: bytes.byteLength }, bytes, manifest };
+    } catch (err) {
+      throw transportError(err, what, scope);
+    }
+  }
+
+  async pushManifest(bytes: Uint8Array, mediaType: string, options: PushManifestOptions = {}): Promise<Descriptor> {
+    if (bytes.byteLength > MAX_MANIFEST_BYTES) throw new OciError('TOO_LARGE', `manifest is ${bytes.byteLength} bytes, limit ${MAX_MANIFEST_BYTES}`);
+    if (options.tag !== undefined && !TAG_PATTERN.test(options.tag)) throw new OciError('BAD_REFERENCE', `invalid tag "${options.tag.slice(0, 140)}"`);
+    const manifest = parseManifest(bytes, mediaType);
+    const digest = digestOf(bytes);
+    const descriptor: Descriptor = { mediaType, digest, size: bytes.byteLength };
+    const scope = this.#scope(options, false);
+    const subjectProcessed = await this.#putManifest(Buffer.from(bytes), mediaType, digest, scope);
+    if (options.tag !== undefined) await this.#putManifest(Buffer.from(bytes), mediaType, options.tag, scope);
+    if (manifest.subject !== undefined && !subjectProcessed) {
+      const referrer = referrerDescriptor({ descriptor, bytes: Buffer.from(bytes), manifest });
+      await addToFallbackIndex(
+        this,
+        async (index, tag) => {
+          await this.#putManifest(index, MediaType.OCI_INDEX, tag, scope);
+        },
+        manifest.subject.digest,
+        referrer,
+        options,
+      );
+    }
+    return descriptor;
+  }
+
+  /** PUT one manifest; returns true when the registry says it processed the subject (`OCI-Subject`). */
+  async #putManifest(bytes: Buffer, mediaType: string, reference: string, scope: CallScope): Promise<boolean> {
+    const url = this.#url(`manifests/${reference}`);
+    const what = `push manifest ${this.name}${isDigest(reference) ? '@' : ':'}${reference}`;
+    try {
+      const response = await this.#exchange(
+        { method: 'PUT', url, access: 'pull,push', headers: { 'content-type': mediaType, 'content-length': String(bytes.byteLength) }, body: bytes },
+        scope,
+      );
+      await this.#expect(response, [200, 201], what);
+      discardBody(response);
+      const announced = announcedDigest(response, what);
+      const digest = digestOf(bytes, announced ? digestAlgorithm(announced) : 'sha256');
+      if (announced !== undefined && announced !== digest) throw new OciError('DIGEST_MISMATCH', `${what}: registry stored ${announced}, we sent ${digest}`);
+      return headerValue(response, 'oci-subject') !== undefined;
+    } catch (err) {
+      throw transportError(err, what, scope);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Blobs: reads
+
+  /** GET a blob (optionally from `offset`), following redirects to object storage. */
+  async #getBlob(digest: Digest, scope: CallScope, offset = 0): Promise<HttpResponse> {
+    return this.#exchange(
+      {
+        method: 'GET',
+        url: this.#url(`blobs/${digest}`),
+        access: 'pull',
+        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+        highWaterMark: 1024 * 1024,
+      },
+      scope,
+    );
+  }
+
+  async hasBlob(digest: Digest, options?: CallOptions): Promise<boolean> {
+    const scope = this.#scope(options, false);
+    const what = `blob ${this.name}@${digest}`;
+    try {
+      const response = await this.#exchange({ method: 'HEAD', url: this.#url(`blobs/${digest}`), access: 'pull' }, scope);
+      discardBody(response);
+      if (response.status === 200) return true;
+      if (response.status === 404) return false;
+      throw await statusError(response, what);
+    } catch (err) {
+      throw transportError(err, what, scope);
+    }
+  }
+
+  async fetchBlob(descriptor: Descriptor, options: BlobReadOptions = {}): Promise<Buffer> {
+    const limit = options.maxBytes ?? DEFAULT_FETCH_BLOB_LIMIT;
+    const what = `blob ${this.name}@${descriptor.digest}`;
+    if (descriptor.size > limit) throw new OciError('TOO_LARGE', `${what}: descriptor size ${descriptor.size} exceeds the limit of ${limit} bytes`);
+    const scope = this.#scope(options, false);
+    try {
+      const response = await this.#getBlob(descriptor.digest, scope);
+      await this.#expect(response, [200], what);
+      checkBlobDigestHeader(response, descriptor.digest, what);
+      const announced = checkContentLength(response, limit, what);
+      if (announced !== undefined && announced !== descriptor.size) {
+        discardBody(response);
+        throw new OciError('SIZE_MISMATCH', `${what}: registry announces ${announced} bytes, descriptor says ${descriptor.size}`);
+      }
+      const verifier = new DigestVerifier(descriptor.digest, descriptor.size);
+      const chunks: Buffer[] = [];
+      try {
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
+          verifier.update(chunk);
+          chunks.push(chunk);
+        }
+      } catch (err) {
+        response.body.destroy();
+        throw err;
+      }
+      verifier.finish();
+      return Buffer.concat(chunks, verifier.received);
+    } catch (err) {
+      throw transportError(err, what, scope);
+    }
+  }
+
+  async openBlob(descriptor: Descriptor, options?: CallOptions): Promise<Readable> {
+    const what = `blob ${this.name}@${descriptor.digest}`;
+    const scope = this.#scope(options, true);
+    let response: HttpResponse;
+    try {
+      response = await this.#getBlob(descriptor.digest, scope);
+      await this.#expect(response, [200], what);
+      checkBlobDigestHeader(response, descriptor.digest, what);
+      const announced = checkContentLength(response, Number.MAX_SAFE_INTEGER, what);
+      if (announced !== undefined && announced !== descriptor.size) {
+        discardBody(response);
+        throw new OciError('SIZE_MISMATCH', `${what}: registry announces ${announced} bytes, descriptor says ${descriptor.size}`);
+      }
+    } catch (err) {
+      throw transportError(err, what, scope);
+    }
+    const body = response.body;
+    const verifier = new DigestVerifier(descriptor.digest, descriptor.size);
+    const verified = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        try {
+          verifier.update(chunk);
+        } catch (err) {
+          callback(err as Error);
+          return;
+        }
+        callback(null, chunk);
+      },
+      flush(callback) {
+        try {
+          verifier.finish();
+        } catch (err) {
+          callback(err as Error);
+          return;
+        }
+        callback();
+      },
+    });
+    body.on('error', (err) => verified.destroy(transportError(err, what, scope)));
+    verified.on('close', () => {
+      if (!body.destroyed) body.destroy();
+    });
+    body.pipe(verified);
+    return verified;
+  }
+
+  async downloadBlob(descriptor: Descriptor, path: string, options: DownloadOptions = {}): Promise<void> {
+    const what = `blob ${this.name}@${descriptor.digest}`;
+    const maxResumes = options.maxResumes ?? 3;
+    const scope = this.#scope(options, true);
+    const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
+    const file = await open(temporary, 'wx', 0o644);
+    let closed = false;
+    try {
+      const buffers = Array.from({ length: DOWNLOAD_BUFFERS }, () => Buffer.allocUnsafe(DOWNLOAD_BUFFER_BYTES));
+      let verifier = new DigestVerifier(descriptor.digest, descriptor.size);
+      let offset = 0;
+      let retries = 0;
+      const retry = async (err: OciError): Promise<void> => {
+        if (!err.transient || retries >= maxResumes || scope.callerSignal?.aborted) throw err;
+        retries++;
+        await sleep(Math.min(2000, 100 * 2 ** (retries - 1)), scope.callerSignal);
+        scope.check(what);
+      };
+      for (;;) {
+        let response: HttpResponse;
+        try {
+          response = await this.#getBlob(descriptor.digest, scope, offset);
+        } catch (err) {
+          await retry(transportError(err, what, scope));
+          continue;
+        }
+        if (response.status === 206 && offset > 0) {
+          const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headerValue(response, 'content-range') ?? '');
+          if (!range || Number(range[1]) !== offset) {
+            discardBody(response);
+            throw new OciError('PROTOCOL', `${what}: asked for bytes from ${offset}, got Content-Range "${headerValue(response, 'content-range') ?? ''}"`);
+          }
+        } else if (response.status === 200) {
+          checkBlobDigestHeader(response, descriptor.digest, what);
+          if (offset > 0) {
+            // The server ignored Range: start over with a fresh hash and an empty file.
+            offset = 0;
+            verifier = new DigestVerifier(descriptor.digest, descriptor.size);
+            await file.truncate(0);
+          }
+          const announced = checkContentLength(response, Number.MAX_SAFE_INTEGER, what);
+          if (announced !== undefined && announced > descriptor.size) {
+            discardBody(response);
+            throw new OciError('SIZE_MISMATCH', `${what}: registry announces ${announced} bytes, descriptor says ${descriptor.size}`);
+          }
+        } else if (response.status === 416 && offset > 0) {
+          discardBody(response);
+          const refused = new OciError('REGISTRY_ERROR', `${what}: registry refused the range from byte ${offset}`);
+          offset = 0;
+          verifier = new DigestVerifier(descriptor.digest, descriptor.size);
+          await file.truncate(0);
+          await retry(refused);
+          continue;
+        } else {
+          const err = await statusError(response, what);
+          await retry(err);
+          continue;
+        }
+        const received = await receiveInto(response.body, file, offset, verifier, buffers, descriptor.size, options.onProgress);
+        offset = received.offset;
+        if (received.fatal !== undefined) throw transportError(received.fatal, what, scope);
+        if (received.dropped !== undefined) {
+          await retry(transportError(received.dropped, what, scope));
+          continue;
+        }
+        if (offset < descriptor.size) {
+          // A well-framed but short answer: ask for the rest.
+          await retry(new OciError('NETWORK', `${what}: response ended after ${offset} of ${descriptor.size} bytes`));
+          continue;
+        }
+        break;
+      }
+      verifier.finish();
+      closed = true;
+      await file.close();
+      await rename(temporary, path);
+    } catch (err) {
+      if (!closed) await file.close().catch(() => {});
+      await rm(temporary, { force: true });
+      throw transportError(err, what, scope);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Blobs: writes
+
+  async pushBlob(source: BlobSource, options?: CallOptions): Promise<Descriptor> {
+    const descriptor: Descriptor =
+      source.kind === 'bytes'
+        ? { mediaType: source.mediaType, digest: digestOf(source.bytes), size: source.bytes.byteLength }
+        : { mediaType: source.mediaType, digest: source.digest, size: source.size };
+    const what = `push blob ${this.name}@${descriptor.digest}`;
+    if (await this.hasBlob(descriptor.digest, options)) return descriptor;
+    const scope = this.#scope(options, source.kind === 'file');
+    try {
+      const started = await this.#exchange({ method: 'POST', url: this.#url('blobs/uploads/'), access: 'pull,push', headers: { 'content-length': '0' } }, scope);
+      await this.#expect(started, [202], what);
+      discardBody(started);
+      let location = this.#uploadLocation(started, what);
+      const body: HttpBody = source.kind === 'bytes' ? source.bytes : () => createReadStream(source.path, { highWaterMark: 1024 * 1024 });
+      let finalBody: HttpBody | undefined = body;
+      if (source.kind === 'file' && source.size > this.#chunkThreshold) {
+        for (let start = 0; start < source.size; start += this.#chunkSize) {
+          const end = Math.min(source.size, start + this.#chunkSize) - 1;
+          const patched = await this.#exchange(
+            {
+              method: 'PATCH',
+              url: location,
+              access: 'pull,push',
+              headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - start + 1), 'content-range': `${start}-${end}` },
+              body: () => createReadStream(source.path, { start, end, highWaterMark: 1024 * 1024 }),
+              followRedirects: false,
+            },
+            scope,
+          );
+          await this.#expect(patched, [202], what);
+          discardBody(patched);
+          location = this.#uploadLocation(patched, what);
+        }
+        finalBody = undefined;
+      }
+      const finish = new URL(location);
+      finish.searchParams.set('digest', descriptor.digest);
+      const length = finalBody === undefined ? 0 : descriptor.size;
+      const done = await this.#exchange(
+        {
+          method: 'PUT',
+          url: finish,
+          access: 'pull,push',
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
+          ...(finalBody !== undefined ? { body: finalBody } : {}),
+          followRedirects: false,
+        },
+        scope,
+      );
+      await this.#expect(done, [201, 204], what);
+      discardBody(done);
+      checkBlobDigestHeader(done, descriptor.digest, what);
+      return descriptor;
+    } catch (err) {
+      throw transportError(err, what, scope);
+    }
+  }
+
+  #uploadLocation(response: HttpResponse, what: string): URL {
+    const location = headerValue(response, 'location');
+    if (location === undefined || location === '') throw new OciError('PROTOCOL', `${what}: upload response has no Location`);
+    let url: URL;
+    try {
+      url = new URL(location, this.#base);
+    } catch {
+      throw new OciError('PROTOCOL', `${what}: upload Location is not a URL`);
+    }
+    if (url.origin !== this.#base.origin) throw new OciError('PROTOCOL', `${what}: upload Location points to another origin (${url.origin})`);
+    return url;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Tags and referrers
+
+  async listTags(options?: CallOptions): Promise<string[]> {
+    const scope = this.#scope(options, false);
+    const what = `tags of ${this.name}`;
+    const tags: string[] = [];
+    let url: URL | undefined = this.#url('tags/list');
+    try {
+      for (let page = 0; url !== undefined; page++) {
+        if (page >= MAX_PAGES) throw new OciError('PROTOCOL', `${what}: more than ${MAX_PAGES} pages`);
+        const response = await this.#exchange({ method: 'GET', url, access: 'pull', headers: { accept: 'application/json' } }, scope);
+        await this.#expect(response, [200], what);
+        const next = nextLink(response, url);
+        const bytes = await readBody(response, MAX_TAG_PAGE_BYTES, what, scope);
+        let doc: { tags?: unknown };
+        try {
+          doc = JSON.parse(bytes.toString('utf8')) as { tags?: unknown };
+        } catch {
+          throw new OciError('PROTOCOL', `${what}: answer is not JSON`);
+        }
+        if (doc.tags !== null && doc.tags !== undefined) {
+          if (!Array.isArray(doc.tags) || !doc.tags.every((t) => typeof t === 'string')) throw new OciError('PROTOCOL', `${what}: "tags" must be an array of strings`);
+          tags.push(...(doc.tags as string[]));
+        }
+        if (next !== undefined && next.origin !== this.#base.origin) throw new OciError('PROTOCOL', `${what}: pagination link to another origin`);
+        url = next;
+      }
+    } catch (err) {
+      throw transportError(err, what, scope);
+    }
+    return tags;
+  }
+
+  async listReferrers(subject: Digest, options: ReferrersOptions = {}): Promise<Descriptor[]> {
+    if (this.#referrersApi !== 'unsupported') {
+      const candidates = await this.#referrersFromApi(subject, options);
+      if (candidates !== undefined) return validatedReferrers(this, subject, candidates, options);
+    }
+    return fallbackReferrers(this, subject, options);
+  }
+
+  /** The referrers API's listing (all pages), or undefined when the registry does not offer the API. */
+  async #referrersFromApi(subject: Digest, options: ReferrersOptions): Promise<Descriptor[] | undefined> {
+    const scope = this.#scope(options, false);
+    const what = `referrers of ${this.name}@${subject}`;
+    let url: URL | undefined = this.#url(`referrers/${subject}`);
+    if (options.artifactType !== undefined) url.searchParams.set('artifactType', options.artifactType);
+    const found: Descriptor[] = [];
+    try {
+      for (let page = 0; url !== undefined; page++) {
+        if (page >= MAX_PAGES) throw new OciError('PROTOCOL', `${what}: more than ${MAX_PAGES} pages`);
+        const response: HttpResponse = await this.#exchange({ method: 'GET', url, access: 'pull', headers: { accept: MediaType.OCI_INDEX } }, scope);
+        const unsupported =
+          response.status === 404 ||
+          response.status === 406 ||
+          response.status === 400 ||
+          response.status === 405 ||
+          (response.status === 401 && headerValues(response, 'www-authenticate').length === 0);
+        if (page === 0 && unsupported) {
+          discardBody(response);
+          this.#referrersApi = 'unsupported';
+          return undefined;
+        }
+        await this.#expect(response, [200], what);
+        const next = nextLink(response, url);
+        const bytes = await readBody(response, MAX_MANIFEST_BYTES, what, scope);
+        const index = parseManifest(bytes, MediaType.OCI_INDEX);
+        if (index.kind !== 'index') throw new OciError('PROTOCOL', `${what}: the referrers API answered a manifest, not an index`);
+        found.push(...index.manifests);
+        if (next !== undefined && next.origin !== this.#base.origin) throw new OciError('PROTOCOL', `${what}: pagination link to another origin`);
+        url = next;
+      }
+    } catch (err) {
+      throw transportError(err, what, scope);
+    }
+    this.#referrersApi = 'supported';
+    return found;
+  }
+}
+
+interface Received {
+  /** Bytes now on disk (and hashed). */
+  readonly offset: number;
+  /** The connection broke (resumable). */
+  readonly dropped?: unknown;
+  /** The content or the disk failed (not resumable). */
+  readonly fatal?: unknown;
+}
+
+/**
+ * Copy a response body into `file` from `startOffset`, hashing exactly the bytes written. Network
+ * chunks (≈16–64 KiB) are gathered into large buffers, each hashed synchronously and then written
+ * while the next one fills, so hashing and writing happen per 4 MiB rather than per chunk, and no
+ * promise is created per chunk. The body is paused only when every buffer is waiting for the disk.
+ */
+function receiveInto(
+  body: Readable,
+  file: FileHandle,
+  startOffset: number,
+  verifier: DigestVerifier,
+  buffers: Buffer[],
+  expectedSize: number,
+  onProgress: ((bytesDone: number, bytesTotal: number) => void) | undefined,
+): Promise<Received> {
+  return new Promise((resolve) => {
+    const free = [...buffers];
+    let current: Buffer | undefined = free.pop();
+    let fill = 0;
+    let position = startOffset; // file offset where `current` starts
+    let writesInFlight = 0;
+    let leftover: Buffer | undefined; // part of a chunk that found no free buffer
+    let paused = false;
+    let bodyDone = false;
+    let dropped: unknown;
+    let fatal: unknown;
+    let settled = false;
+
+    const settle = (): void => {
+      if (settled || !bodyDone || writesInFlight > 0) return;
+      if (fatal === undefined && (leftover !== undefined || fill > 0)) return;
+      settled = true;
+      body.off('data', onData);
+      resolve({ offset: position, ...(dropped !== undefined ? { dropped } : {}), ...(fatal !== undefined ? { fatal } : {}) });
+    };
+    const fail = (err: unknown): void => {
+      fatal ??= err;
+      bodyDone = true;
+      body.destroy();
+      settle();
+    };
+    const flush = (): void => {
+      if (current === undefined || fill === 0 || fatal !== undefined) return;
+      const buffer = current;
+      const length = fill;
+      const at = position;
+      try {
+        verifier.update(buffer.subarray(0, length));
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      position += length;
+      fill = 0;
+      writesInFlight++;
+      current = free.pop();
+      writeFully(file, buffer, length, at).then(
+        () => {
+          writesInFlight--;
+          free.push(buffer);
+          onProgress?.(at + length, expectedSize);
+          if (fatal !== undefined) return settle();
+          current ??= free.pop();
+          if (leftover !== undefined) {
+            const rest = leftover;
+            leftover = undefined;
+            take(rest);
+          }
+          if (leftover === undefined) {
+            if (bodyDone) flush();
+            else if (paused) {
+              paused = false;
+              body.resume();
+            }
+          }
+          settle();
+        },
+        (err: unknown) => {
+          writesInFlight--;
+          fail(err);
+        },
+      );
+    };
+    const take = (chunk: Buffer): void => {
+      let from = 0;
+      while (from < chunk.byteLength && fatal === undefined) {
+        if (current === undefined) {
+          leftover = chunk.subarray(from);
+          if (!paused && !bodyDone) {
+            paused = true;
+            body.pause();
+          }
+          return;
+        }
+        const copied = chunk.copy(current, fill, from);
+        fill += copied;
+        from += copied;
+        if (fill === current.byteLength) flush();
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      if (fatal !== undefined) return;
+      if (position + fill + (leftover?.byteLength ?? 0) + chunk.byteLength > expectedSize) {
+        fail(new OciError('SIZE_MISMATCH', `content for ${verifier.expected} is longer than its descriptor size ${expectedSize}`));
+        return;
+      }
+      if (leftover !== undefined) {
+        // Arrived after pause(): queue behind what is already waiting.
+        leftover = Buffer.concat([leftover, chunk]);
+        return;
+      }
+      take(chunk);
+    };
+    const finishBody = (): void => {
+      if (bodyDone) return;
+      bodyDone = true;
+      if (leftover === undefined) flush();
+      settle();
+    };
+    body.on('data', onData);
+    body.once('end', finishBody);
+    body.once('error', (err) => {
+      dropped ??= err;
+      finishBody();
+    });
+    body.once('close', () => {
+      if (!bodyDone) {
+        dropped ??= new OciError('NETWORK', 'the response body closed before its end');
+        finishBody();
+      }
+    });
+  });
+}
+
+async function writeFully(file: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+  let written = 0;
+  while (written < length) {
+    const { bytesWritten } = await file.write(buffer, written, length - written, position + written);
+    if (bytesWritten === 0) throw new OciError('NETWORK', 'disk write made no progress');
+    written += bytesWritten;
+  }
+}

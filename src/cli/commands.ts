@@ -3,7 +3,9 @@
  * (OCI inspection, verification, policy, emitter, serving).
  */
 import type { Command } from 'commander';
+import { register as registerKeygen } from './keygen.ts';
 
 export function registerCommands(program: Command): void {
   void program;
+  registerKeygen(program);
 }

@@ -1,0 +1,23 @@
+/**
+ * `modelgate keygen`: create a cosign-compatible ECDSA P-256 signing key pair.
+ *
+ * Owns: the command's options and messages. Writes `PREFIX.key` (cosign's encrypted format, mode 0600)
+ * and `PREFIX.pub` (SPKI PEM); the passphrase policy is `src/sign/passphrase.ts`.
+ */
+import type { Command } from 'commander';
+import { resolvePassphrase } from '../sign/passphrase.ts';
+import { writeSigningKeyPair } from '../sign/keys.ts';
+
+export function register(program: Command): void {
+  program
+    .command('keygen')
+    .description('Generate an ECDSA P-256 key pair in cosign\'s format: PREFIX.key (encrypted with MODELGATE_PASSWORD or a prompted passphrase) and PREFIX.pub')
+    .option('--output-key-prefix <prefix>', 'path prefix of the two files', 'modelgate')
+    .option('--force', 'overwrite existing PREFIX.key / PREFIX.pub', false)
+    .option('--allow-empty-password', 'accept an empty passphrase (MODELGATE_PASSWORD= or an empty prompt)', false)
+    .action(async (options: { outputKeyPrefix: string; force: boolean; allowEmptyPassword: boolean }) => {
+      const passphrase = await resolvePassphrase({ purpose: 'create', allowEmpty: options.allowEmptyPassword, keyName: `${options.outputKeyPrefix}.key` });
+      const files = await writeSigningKeyPair(options.outputKeyPrefix, passphrase, { force: options.force });
+      process.stderr.write(`Private key written to ${files.privateKeyPath}\nPublic key written to ${files.publicKeyPath}\n`);
+    });
+}

@@ -1,0 +1,15 @@
+/**
+ * Errors raised on the training side when creating, loading or using signing keys.
+ *
+ * Owns: `SigningError` and its stable codes. Messages never contain key material or passphrases.
+ */
+import { ModelgateError } from '../errors.ts';
+
+export type SigningErrorCode =
+  | 'KEY_FORMAT' // the key file is not a supported private key (bad PEM, bad envelope, unsupported KDF/cipher/params)
+  | 'WRONG_PASSPHRASE' // the encrypted key did not decrypt (wrong passphrase, or the ciphertext was altered)
+  | 'PASSPHRASE' // no passphrase available, an empty one not allowed, or the confirmation did not match
+  | 'KEY_EXISTS' // an output key file exists and --force was not given
+  | 'IO'; // a key file could not be read or written
+
+export class SigningError extends ModelgateError<SigningErrorCode> {}

@@ -5,8 +5,8 @@
 import { ModelgateError } from '../../src/errors.ts';
 
 interface Asserter {
-  ok(value: unknown, message?: string, extra?: object): unknown;
-  fail(message?: string): unknown;
+  ok(value: any, ...rest: any[]): unknown;
+  fail(...rest: any[]): unknown;
 }
 
 /** Resolves with the error so callers can check its message too. */

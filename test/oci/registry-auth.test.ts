@@ -1,0 +1,111 @@
+import t from 'tap';
+import { inspect } from 'node:util';
+import { RegistryStore } from '../../src/oci/registry.ts';
+import { basicCredential, parseDockerConfig, staticCredentials } from '../../src/oci/credentials.ts';
+import { digestOf } from '../../src/oci/digest.ts';
+import { EMPTY_JSON, MediaType } from '../../src/oci/manifest.ts';
+import { startRegistry, type RunningRegistry } from '../helpers/registry.ts';
+import { rejectsWith } from '../helpers/rejects-code.ts';
+
+function manifestFor(layerDigest: string, size: number): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OCI_MANIFEST,
+      config: { mediaType: MediaType.OCI_EMPTY, digest: digestOf(EMPTY_JSON), size: 2 },
+      layers: [{ mediaType: 'application/octet-stream', digest: layerDigest, size }],
+    }),
+  );
+}
+
+async function roundTrip(t: { equal: (...a: any[]) => unknown; ok: (...a: any[]) => unknown; same: (...a: any[]) => unknown }, store: RegistryStore): Promise<void> {
+  const payload = Buffer.from(`payload ${Math.random()}`);
+  await store.pushBlob({ kind: 'bytes', bytes: EMPTY_JSON, mediaType: MediaType.OCI_EMPTY });
+  const layer = await store.pushBlob({ kind: 'bytes', bytes: payload, mediaType: 'application/octet-stream' });
+  const manifest = manifestFor(layer.digest, layer.size);
+  await store.pushManifest(manifest, MediaType.OCI_MANIFEST, { tag: 'latest' });
+  const resolved = await store.resolve('latest');
+  t.equal(resolved.digest, digestOf(manifest));
+  t.ok((await store.fetchBlob(layer)).equals(payload));
+  t.same(await store.listTags(), ['latest']);
+}
+
+function credsFor(registry: RunningRegistry, password = registry.password) {
+  return staticCredentials(registry.host, basicCredential(registry.username, password));
+}
+
+t.test('anonymous registry needs no credentials', async (t) => {
+  const registry = await startRegistry({ t });
+  await roundTrip(t, new RegistryStore({ registry: registry.host, repository: 'anon/repo' }));
+});
+
+t.test('Basic auth (htpasswd, bcrypt)', async (t) => {
+  const registry = await startRegistry({ t, auth: 'basic' });
+  t.test('right credentials from a docker config', async (t) => {
+    const config = parseDockerConfig(
+      JSON.stringify({ auths: { [`http://${registry.host}`]: { auth: Buffer.from(`${registry.username}:${registry.password}`).toString('base64') } } }),
+      'test',
+    );
+    await roundTrip(t, new RegistryStore({ registry: registry.host, repository: 'basic/repo' }, { credentials: config }));
+  });
+  t.test('no credentials → UNAUTHORIZED', async (t) => {
+    const store = new RegistryStore({ registry: registry.host, repository: 'basic/repo' });
+    await rejectsWith(t, store.resolve('latest'), ['UNAUTHORIZED']);
+  });
+  t.test('wrong password → UNAUTHORIZED, and the password is in no message', async (t) => {
+    const wrong = 'Wrong-Pa55word-9911';
+    const store = new RegistryStore({ registry: registry.host, repository: 'basic/repo' }, { credentials: credsFor(registry, wrong) });
+    const err = await rejectsWith(t, store.resolve('latest'), ['UNAUTHORIZED']);
+    const shown = `${err?.message} ${inspect(err, { depth: 10 })} ${JSON.stringify(err)}`;
+    t.notMatch(shown, wrong);
+    t.notMatch(shown, Buffer.from(`${registry.username}:${wrong}`).toString('base64'));
+    await rejectsWith(t, store.pushBlob({ kind: 'bytes', bytes: Buffer.from('x'), mediaType: 'text/plain' }), ['UNAUTHORIZED']);
+  });
+});
+
+t.test('Bearer token auth (docker token protocol)', async (t) => {
+  const registry = await startRegistry({ t, auth: 'token' });
+  t.test('tokens are fetched with Basic credentials and reused', async (t) => {
+    const store = new RegistryStore({ registry: registry.host, repository: 'token/repo' }, { credentials: credsFor(registry) });
+    const before = registry.tokenRequests.length;
+    await roundTrip(t, store);
+    const used = registry.tokenRequests.slice(before);
+    t.ok(used.every((r) => r.user === registry.username && r.service === 'modelgate-test-registry'), 'Basic credentials and service sent to the realm');
+    t.ok(used.some((r) => r.scopes.includes('repository:token/repo:pull,push')), 'push scope requested');
+    t.ok(used.some((r) => r.scopes.includes('repository:token/repo:pull')), 'pull scope requested');
+    t.equal(used.length, 2, 'one token per scope (pull, pull+push), then cached');
+    t.equal(store.tokenRequestCount, 2);
+    const count = registry.tokenRequests.length;
+    for (let i = 0; i < 5; i++) await store.resolve('latest');
+    await store.listTags();
+    t.equal(registry.tokenRequests.length, count, 'cached token reused for later pulls');
+  });
+  t.test('wrong password at the token server → UNAUTHORIZED without looping', async (t) => {
+    const wrong = 'Not-The-Password-4242';
+    const store = new RegistryStore({ registry: registry.host, repository: 'token/repo' }, { credentials: credsFor(registry, wrong) });
+    const before = registry.tokenRequests.length;
+    const err = await rejectsWith(t, store.resolve('latest'), ['UNAUTHORIZED']);
+    t.equal(registry.tokenRequests.length - before, 1, 'one token request, no retry loop');
+    t.notMatch(`${err?.message} ${inspect(err, { depth: 10 })}`, wrong);
+  });
+  t.test('anonymous token without rights → UNAUTHORIZED after one fresh token', async (t) => {
+    const store = new RegistryStore({ registry: registry.host, repository: 'token/repo' });
+    const before = registry.tokenRequests.length;
+    await rejectsWith(t, store.resolve('latest'), ['UNAUTHORIZED']);
+    t.equal(registry.tokenRequests.length - before, 1);
+    t.equal(registry.tokenRequests.at(-1)?.user, undefined);
+  });
+});
+
+t.test('token without expires_in lives 60 s by default and is reused meanwhile; anonymous pull', async (t) => {
+  const registry = await startRegistry({ t, auth: 'token', tokenExpiresIn: null, anonymousPull: true });
+  const pusher = new RegistryStore({ registry: registry.host, repository: 'public/repo' }, { credentials: credsFor(registry) });
+  await roundTrip(t, pusher);
+  const reader = new RegistryStore({ registry: registry.host, repository: 'public/repo' });
+  const before = registry.tokenRequests.length;
+  await reader.resolve('latest');
+  await reader.resolve('latest');
+  await reader.listTags();
+  t.equal(registry.tokenRequests.length - before, 1, 'anonymous pull token fetched once and reused');
+  await rejectsWith(t, reader.pushBlob({ kind: 'bytes', bytes: Buffer.from('y'), mediaType: 'text/plain' }), ['UNAUTHORIZED']);
+});

@@ -4,8 +4,10 @@
  */
 import type { Command } from 'commander';
 import { register as registerKeygen } from './keygen.ts';
+import { register as registerVerifyBundle } from './verify-bundle.ts';
 
 export function registerCommands(program: Command): void {
   void program;
   registerKeygen(program);
+  registerVerifyBundle(program);
 }

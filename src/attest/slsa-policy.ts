@@ -1,0 +1,320 @@
+/**
+ * slsa-verifier's policy for GitHub-built SLSA provenance, over an already-verified statement.
+ *
+ * Owns: `verifySlsaProvenance(statement, signer, policy)`: the checks slsa-verifier (v2.x,
+ * `verifiers/internal/gha`) makes after the Sigstore bundle is verified — the certificate identity
+ * must be a trusted builder workflow (the slsa-github-generator reusable workflows, or the caller's
+ * `--builder-id`) at a `refs/tags/vX.Y.Z` ref, issued by GitHub Actions; provenance `builder.id`
+ * must equal it; the source repository must match **exactly** (never by prefix) in the trigger and
+ * the materials; the subject must carry the artifact digest; then branch, tag, versioned tag and
+ * `workflow_dispatch` inputs. Signature/tlog/identity cryptography is not done here: callers pass
+ * the statement only after `verifyBundle` succeeded, plus the signer certificate's identity.
+ * `verify-artifact` and the registry `verify-image` both call this.
+ */
+import { AttestationError } from './errors.ts';
+import * as semver from './go-semver.ts';
+import { normalizeProvenance, splitGitUri, type NormalizedProvenance } from './provenance.ts';
+import { isRecord, requireSubject, type ArtifactDigest, type Statement } from './statement.ts';
+
+export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
+export const TRUSTED_BUILDER_REPOSITORY = 'slsa-framework/slsa-github-generator';
+
+/** Which default trusted builders apply: those that build files, or those that build images. */
+export type ArtifactKind = 'artifact' | 'container';
+
+const DEFAULT_TRUSTED_WORKFLOWS: Record<ArtifactKind, readonly string[]> = {
+  artifact: [
+    `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/generator_generic_slsa3.yml`,
+    `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/builder_go_slsa3.yml`,
+    `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/builder_docker-based_slsa3.yml`,
+  ],
+  container: [`${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/generator_container_slsa3.yml`],
+};
+
+export function defaultTrustedWorkflows(kind: ArtifactKind): readonly string[] {
+  return DEFAULT_TRUSTED_WORKFLOWS[kind];
+}
+
+/** The identity of the signing certificate (already verified against the trusted root). */
+export interface SignerWorkflowIdentity {
+  /** Certificate SAN (URI), e.g. `https://github.com/o/r/.github/workflows/x.yml@refs/tags/v1.2.3`. */
+  readonly san: string;
+  /** OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8, or legacy .1.1). */
+  readonly issuer: string;
+  /** Fulcio `SourceRepositoryURI` extension (…1.12), e.g. `https://github.com/o/r`, when present. */
+  readonly sourceRepositoryUri?: string | undefined;
+}
+
+export interface SlsaPolicy {
+  /** Expected source repository: `github.com/o/r` (slsa-verifier style), or with a scheme. */
+  readonly sourceUri: string;
+  /** Expected builder: `https://github.com/…/x.yml`, `…@vX.Y.Z` or `…@refs/tags/vX.Y.Z`. */
+  readonly builderId?: string | undefined;
+  readonly sourceBranch?: string | undefined;
+  readonly sourceTag?: string | undefined;
+  readonly sourceVersionedTag?: string | undefined;
+  readonly buildWorkflowInputs?: Readonly<Record<string, string>> | undefined;
+  /** The artifact's digest(s): some statement subject must carry one of them. */
+  readonly artifactDigests: readonly ArtifactDigest[];
+  /** Default: 'artifact'. */
+  readonly kind?: ArtifactKind | undefined;
+}
+
+export interface SlsaVerdict {
+  /** The verified builder, `name@ref` as in the certificate (e.g. `https://github.com/…@refs/tags/v2.1.0`). */
+  readonly builderId: string;
+  readonly provenance: NormalizedProvenance;
+}
+
+/** A builder ID split at its single `@`; version is '' when absent. */
+export interface BuilderId {
+  readonly name: string;
+  readonly version: string;
+}
+
+/** slsa-verifier `ParseBuilderID`: at most one `@`, and a non-empty part after it. */
+export function parseBuilderId(id: string, needVersion = false): BuilderId {
+  const parts = id.split('@');
+  if (parts.length === 2) {
+    if (parts[1] === '') throw new AttestationError('BUILDER_MISMATCH', `invalid builder ID "${id}": empty version after @`);
+    return { name: parts[0] as string, version: parts[1] as string };
+  }
+  if (parts.length === 1 && !needVersion) return { name: id, version: '' };
+  throw new AttestationError('BUILDER_MISMATCH', `invalid builder ID "${id}"`);
+}
+
+/**
+ * slsa-verifier `MatchesLoose` / `MatchesFull` with allowRef: names must be equal; versions equal,
+ * or `refs/tags/<expected version>` equals the actual version. Loose accepts an expected ID without
+ * version.
+ */
+function builderMatches(actual: BuilderId, expectedId: string, mode: 'loose' | 'full'): string | undefined {
+  const expected = parseBuilderId(expectedId);
+  if (expected.name !== actual.name) return `expected builder name "${expected.name}", got "${actual.name}"`;
+  if (mode === 'loose' && expected.version === '') return undefined;
+  if (expected.version !== actual.version && `refs/tags/${expected.version}` !== actual.version) {
+    return `expected builder version "${expected.version}", got "${actual.version}"`;
+  }
+  return undefined;
+}
+
+/** `github.com/o/r` → `git+https://github.com/o/r` (slsa-verifier `NormalizeGitURI`). */
+export function normalizeGitUri(uri: string): string {
+  if (uri.startsWith('git+')) return uri;
+  return uri.includes('://') ? `git+${uri}` : `git+https://${uri}`;
+}
+
+/** The git ref's name if it is of `type` (`heads` / `tags`); INVALID_REF otherwise. */
+export function refName(type: 'heads' | 'tags', ref: string): string {
+  const parts = ref.split('/');
+  const kind = parts.length >= 3 && parts[0] === 'refs' ? parts[1] : '';
+  const name = parts.length >= 3 && parts[0] === 'refs' ? parts.slice(2).join('/') : ref;
+  if (kind !== type) throw new AttestationError('INVALID_REF', `"${ref}" is not a refs/${type}/… ref`);
+  if (name === '') throw new AttestationError('INVALID_REF', `"${ref}": empty ref name`);
+  return name;
+}
+
+/** A release tag of the form vX.Y.Z, no pre-release or build (slsa-verifier `verifyTrustedBuilderRef`). */
+function requireReleaseTag(ref: string): void {
+  const pin = refName('tags', ref);
+  if (!(semver.isValid(pin) && pin.split('.').length === 3 && semver.prerelease(pin) === '' && semver.build(pin) === '')) {
+    throw new AttestationError('INVALID_REF', `builder ref ${ref}: ${pin} is not of the form vX.Y.Z`);
+  }
+}
+
+/** Verify the certificate names a trusted builder; returns its ID `https://github.com/<path>@<ref>`. */
+export function verifyBuilderIdentity(signer: SignerWorkflowIdentity, expectedBuilderId: string | undefined, kind: ArtifactKind): string {
+  if (signer.issuer !== GITHUB_ACTIONS_ISSUER) {
+    throw new AttestationError('OIDC_ISSUER', `certificate OIDC issuer is "${signer.issuer}", expected ${GITHUB_ACTIONS_ISSUER}`);
+  }
+  const prefix = 'https://github.com/';
+  if (!signer.san.startsWith(prefix)) throw new AttestationError('MALFORMED_URI', `certificate identity "${signer.san}" is not a github.com workflow`);
+  const at = signer.san.indexOf('@');
+  if (at < 0) throw new AttestationError('MALFORMED_URI', `certificate workflow "${signer.san}" has no @ref`);
+  const path = signer.san.slice(prefix.length, at).replace(/^\/+|\/+$/g, '');
+  const ref = signer.san.slice(at + 1).replace(/^\/+|\/+$/g, '');
+  const certBuilder = { name: prefix + path, version: ref };
+  if (expectedBuilderId === undefined || expectedBuilderId === '') {
+    if (!DEFAULT_TRUSTED_WORKFLOWS[kind].includes(path)) {
+      throw new AttestationError('UNTRUSTED_BUILDER', `certificate workflow ${path} is not a trusted builder (expected one of ${DEFAULT_TRUSTED_WORKFLOWS[kind].join(', ')})`);
+    }
+  } else {
+    const mismatch = builderMatches(certBuilder, expectedBuilderId, 'loose');
+    if (mismatch !== undefined) throw new AttestationError('UNTRUSTED_BUILDER', `certificate builder ${certBuilder.name}@${ref} is not the expected builder: ${mismatch}`);
+  }
+  requireReleaseTag(ref);
+  return `${certBuilder.name}@${ref}`;
+}
+
+/** The certificate's source repository (Fulcio extension) must be exactly the expected one. */
+function verifyCertificateSource(signer: SignerWorkflowIdentity, expectedSource: string): void {
+  if (signer.sourceRepositoryUri === undefined) return;
+  const expected = expectedSource.replace(/^git\+/, '');
+  if (signer.sourceRepositoryUri !== expected) {
+    throw new AttestationError('SOURCE_MISMATCH', `certificate source repository is "${signer.sourceRepositoryUri}", expected "${expected}"`);
+  }
+}
+
+/** slsa-verifier `verifySourceURI`: trigger and materials must both name exactly the expected repository. */
+function verifySource(prov: NormalizedProvenance, expectedSourceUri: string): string {
+  const source = normalizeGitUri(expectedSourceUri);
+  if (!source.startsWith('git+https://github.com/')) {
+    throw new AttestationError('MALFORMED_URI', `expected source "${expectedSourceUri}" is not a github.com repository`);
+  }
+  const trigger = prov.triggerUri;
+  if (trigger === undefined || !trigger.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance trigger URI ${JSON.stringify(trigger)} is not a git URI`);
+  const t = splitGitUri(trigger);
+  if (t.repository !== source) throw new AttestationError('SOURCE_MISMATCH', `expected source "${source}", provenance trigger is "${trigger}"`);
+  if (t.ref === undefined || t.ref === '') throw new AttestationError('MALFORMED_URI', `provenance trigger "${trigger}" has no ref`);
+  const material = prov.source?.uri;
+  if (material === undefined || !material.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance source URI ${JSON.stringify(material)} is not a git URI`);
+  const m = splitGitUri(material);
+  if (m.repository !== source) throw new AttestationError('SOURCE_MISMATCH', `expected source "${source}", provenance source is "${material}"`);
+  if (m.ref === undefined || m.ref === '') throw new AttestationError('MALFORMED_URI', `provenance source "${material}" has no ref`);
+  if (trigger !== material) throw new AttestationError('PROVENANCE', `provenance trigger and source URIs differ: "${trigger}" != "${material}"`);
+  return source;
+}
+
+/** The GitHub context the builder recorded: v0.2 lower-case `github_*` keys, v1 BYOB upper-case `GITHUB_*`. */
+interface GitHubContext {
+  get(name: string): unknown;
+}
+
+function githubContext(prov: NormalizedProvenance): GitHubContext | undefined {
+  const env = prov.internalParameters;
+  if ('github_ref_type' in env || 'github_event_name' in env) return { get: (name) => env[name] };
+  if ('GITHUB_REF_TYPE' in env || 'GITHUB_EVENT_NAME' in env) return { get: (name) => env[name.toUpperCase()] };
+  const gh = env.github;
+  if (isRecord(gh)) return { get: (name) => gh[name.replace(/^github_/, '')] };
+  return undefined;
+}
+
+function contextString(ctx: GitHubContext, name: string): string {
+  const value = ctx.get(name);
+  if (typeof value !== 'string') throw new AttestationError('PROVENANCE', `provenance GitHub context has no string ${name}`);
+  return value;
+}
+
+function triggerRef(prov: NormalizedProvenance): string {
+  const ref = prov.triggerUri === undefined ? undefined : splitGitUri(prov.triggerUri).ref;
+  if (ref === undefined) throw new AttestationError('PROVENANCE', 'provenance records no git ref');
+  return ref;
+}
+
+/** slsa-verifier `GetBranch`: the branch ref, or for tag builds the branch the tag was made from. */
+function provenanceBranchRef(prov: NormalizedProvenance): string {
+  const ctx = githubContext(prov);
+  if (ctx === undefined || ctx.get('github_ref_type') === undefined) {
+    const ref = triggerRef(prov);
+    return ref.startsWith('refs/heads/') ? ref : '';
+  }
+  const refType = contextString(ctx, 'github_ref_type');
+  if (refType === 'branch') return contextString(ctx, 'github_ref');
+  if (refType !== 'tag') throw new AttestationError('PROVENANCE', `unknown github_ref_type "${refType}"`);
+  const baseRef = contextString(ctx, 'github_base_ref');
+  if (baseRef !== '') return baseRef;
+  const event = contextString(ctx, 'github_event_name');
+  const payload = ctx.get('github_event_payload');
+  if (!isRecord(payload)) throw new AttestationError('PROVENANCE', 'provenance has no github_event_payload');
+  if (event === 'push') return typeof payload.base_ref === 'string' ? payload.base_ref : '';
+  if (event === 'release') {
+    const release = payload.release;
+    if (!isRecord(release) || typeof release.target_commitish !== 'string') {
+      throw new AttestationError('PROVENANCE', 'release event payload has no release.target_commitish');
+    }
+    return `refs/heads/${release.target_commitish}`;
+  }
+  return '';
+}
+
+/** slsa-verifier `GetTag`: the tag ref for tag builds, '' for branch builds. */
+function provenanceTagRef(prov: NormalizedProvenance): string {
+  const ctx = githubContext(prov);
+  if (ctx === undefined || ctx.get('github_ref_type') === undefined) {
+    const ref = triggerRef(prov);
+    return ref.startsWith('refs/tags/') ? ref : '';
+  }
+  const refType = contextString(ctx, 'github_ref_type');
+  if (refType === 'branch') return '';
+  if (refType !== 'tag') throw new AttestationError('PROVENANCE', `unknown github_ref_type "${refType}"`);
+  return contextString(ctx, 'github_ref');
+}
+
+/** slsa-verifier `VerifyVersionedTag` (Go semver rules: `vX` / `vX.Y` / `vX.Y.Z` pin the given parts). */
+export function verifyVersionedTag(provenanceTag: string, expectedTag: string): void {
+  if (!semver.isValid(expectedTag)) throw new AttestationError('INVALID_SEMVER', `expected versioned tag "${expectedTag}" is not semver (vX, vX.Y or vX.Y.Z)`);
+  const semTag = semver.canonical(provenanceTag);
+  if (!semver.isValid(semTag)) throw new AttestationError('INVALID_SEMVER', `provenance tag "${provenanceTag}" is not semver`);
+  const expectedMajor = semver.major(expectedTag);
+  const actualMajor = semver.major(semTag);
+  if (expectedMajor !== actualMajor) {
+    throw new AttestationError('VERSIONED_TAG_MISMATCH', `major version expected "${expectedMajor}", got "${actualMajor}"`);
+  }
+  const expectedParts = expectedTag.split('.');
+  const actualParts = semTag.split('.');
+  if (expectedParts.length > 1) {
+    const minor = actualParts[1];
+    if (minor === undefined) throw new AttestationError('INVALID_SEMVER', `provenance tag "${semTag}" has no minor version`);
+    if (minor !== expectedParts[1]) throw new AttestationError('VERSIONED_TAG_MISMATCH', `minor version expected "${expectedParts[1]}", got "${minor}"`);
+  }
+  if (expectedParts.length > 2) {
+    const expectedPatch = (expectedParts[2] as string).slice(0, (expectedParts[2] as string).length - semver.build(expectedTag).length);
+    const rawPatch = actualParts[2];
+    if (rawPatch === undefined) throw new AttestationError('INVALID_SEMVER', `provenance tag "${semTag}" has no patch version`);
+    const patch = rawPatch.slice(0, rawPatch.length - semver.build(semTag).length);
+    if (patch !== expectedPatch) throw new AttestationError('VERSIONED_TAG_MISMATCH', `patch version expected "${expectedPatch}", got "${patch}"`);
+  }
+}
+
+/** slsa-verifier `GetWorkflowInputs` + `VerifyWorkflowInputs`. */
+function verifyWorkflowInputs(prov: NormalizedProvenance, expected: Readonly<Record<string, string>>): void {
+  const ctx = githubContext(prov);
+  if (ctx === undefined) throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', 'provenance records no GitHub event context');
+  const event = ctx.get('github_event_name');
+  if (event !== 'workflow_dispatch') {
+    throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', `expected a 'workflow_dispatch' trigger, got ${JSON.stringify(event)}`);
+  }
+  const payload = ctx.get('github_event_payload');
+  const inputs = isRecord(payload) ? payload.inputs : undefined;
+  if (!isRecord(inputs)) throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', 'provenance event payload has no inputs');
+  for (const [key, value] of Object.entries(expected)) {
+    const actual = inputs[key];
+    if (typeof actual !== 'string') throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', `cannot retrieve value of '${key}'`);
+    if (actual !== value) throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', `expected '${key}=${value}', got '${key}=${actual}'`);
+  }
+}
+
+/**
+ * Apply slsa-verifier's GitHub policy to a verified provenance statement. Throws AttestationError
+ * with the slsa-verifier-equivalent code on the first failed check; returns the normalised
+ * provenance and the trusted builder ID on success.
+ */
+export function verifySlsaProvenance(statement: Statement, signer: SignerWorkflowIdentity, policy: SlsaPolicy): SlsaVerdict {
+  const kind = policy.kind ?? 'artifact';
+  const builderId = verifyBuilderIdentity(signer, policy.builderId, kind);
+  const expectedSource = normalizeGitUri(policy.sourceUri);
+  verifyCertificateSource(signer, expectedSource);
+  const prov = normalizeProvenance(statement);
+  // Provenance builder.id must be exactly the certificate's builder (allowing `vX` ↔ `refs/tags/vX`).
+  const mismatch = builderMatches(parseBuilderId(prov.builderId), builderId, 'full');
+  if (mismatch !== undefined) throw new AttestationError('BUILDER_MISMATCH', `provenance builder.id "${prov.builderId}" does not match the certificate: ${mismatch}`);
+  verifySource(prov, policy.sourceUri);
+  if (policy.artifactDigests.length === 0) throw new AttestationError('SUBJECT_MISMATCH', 'no artifact digest to match against the provenance subjects');
+  requireSubject(statement, ...policy.artifactDigests);
+  if (policy.sourceBranch !== undefined) {
+    const ref = provenanceBranchRef(prov);
+    const branch = refName('heads', ref);
+    if (branch !== policy.sourceBranch) throw new AttestationError('BRANCH_MISMATCH', `expected branch '${policy.sourceBranch}', got '${branch}'`);
+  }
+  if (policy.sourceTag !== undefined) {
+    const tag = refName('tags', provenanceTagRef(prov));
+    if (tag !== policy.sourceTag) throw new AttestationError('TAG_MISMATCH', `expected tag '${policy.sourceTag}', got '${tag}'`);
+  }
+  if (policy.sourceVersionedTag !== undefined) {
+    verifyVersionedTag(refName('tags', provenanceTagRef(prov)), policy.sourceVersionedTag);
+  }
+  if (policy.buildWorkflowInputs !== undefined && Object.keys(policy.buildWorkflowInputs).length > 0) {
+    verifyWorkflowInputs(prov, policy.buildWorkflowInputs);
+  }
+  return { builderId, provenance: prov };
+}

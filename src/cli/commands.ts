@@ -3,11 +3,15 @@
  * (OCI inspection, verification, policy, emitter, serving).
  */
 import type { Command } from 'commander';
+import { register as registerResolve } from './resolve.ts';
+import { register as registerInspect } from './inspect.ts';
 import { register as registerKeygen } from './keygen.ts';
 import { register as registerVerifyBundle } from './verify-bundle.ts';
 
 export function registerCommands(program: Command): void {
   void program;
+  registerResolve(program);
+  registerInspect(program);
   registerKeygen(program);
   registerVerifyBundle(program);
 }

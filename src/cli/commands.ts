@@ -7,6 +7,8 @@ import { register as registerResolve } from './resolve.ts';
 import { register as registerInspect } from './inspect.ts';
 import { register as registerKeygen } from './keygen.ts';
 import { register as registerVerifyBundle } from './verify-bundle.ts';
+import { register as registerVerifyModel } from './verify-model.ts';
+import { register as registerVerifyArtifact } from './verify-artifact.ts';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -14,4 +16,6 @@ export function registerCommands(program: Command): void {
   registerInspect(program);
   registerKeygen(program);
   registerVerifyBundle(program);
+  registerVerifyModel(program);
+  registerVerifyArtifact(program);
 }

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { register as registerResolve } from './resolve.ts';
 import { register as registerInspect } from './inspect.ts';
 import { register as registerKeygen } from './keygen.ts';
+import { register as registerPolicy } from './policy.ts';
 import { register as registerVerifyBundle } from './verify-bundle.ts';
 import { register as registerVerifyModel } from './verify-model.ts';
 import { register as registerVerifyArtifact } from './verify-artifact.ts';
@@ -15,6 +16,7 @@ export function registerCommands(program: Command): void {
   registerResolve(program);
   registerInspect(program);
   registerKeygen(program);
+  registerPolicy(program);
   registerVerifyBundle(program);
   registerVerifyModel(program);
   registerVerifyArtifact(program);

@@ -1,0 +1,398 @@
+# opa test suite for the default policy: an allow case and deny cases for every rule.
+package modelgate_test
+
+import data.modelgate
+import rego.v1
+
+model_digest := "sha256:9f2c6b1e0d4a8c7b5e3f1a2d4c6b8e0f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b"
+
+dataset_hex := "5d41402abc4b2a76b9719d911017c592aa5d41402abc4b2a76b9719d911017c5"
+
+trainer_hex := "1111111111111111111111111111111111111111111111111111111111111111"
+
+gha := "https://token.actions.githubusercontent.com"
+
+workflow := "https://github.com/acme/train/.github/workflows/train.yml@refs/heads/main"
+
+ci_signer := {
+	"method": "keyless", "keyId": null, "san": workflow, "issuer": gha,
+	"oidc": {"sourceRepositoryUri": "https://github.com/acme/train", "sourceRepositoryRef": "refs/heads/main"},
+	"tlog": {"logIndex": 123, "integratedTime": "2026-08-01T14:05:00Z", "logId": "c0d23d6a"}, "timestamps": [],
+}
+
+release_key := {"method": "key", "keyId": "sha256:release", "san": null, "issuer": null, "oidc": {}, "tlog": null, "timestamps": []}
+
+good_provenance := {
+	"slsaVersion": "v1",
+	"builderId": workflow,
+	"buildType": "https://modelgate.dev/buildtypes/model-training/v1",
+	"invocationId": "run-1",
+	"source": {"repository": "https://github.com/acme/train", "ref": "refs/heads/main", "commit": "0123456789abcdef0123456789abcdef01234567"},
+	"externalParameters": {"epochs": 3},
+	"resolvedDependencies": [
+		{"uri": "git+https://github.com/acme/train@refs/heads/main", "name": "source", "kind": "source", "repository": null, "digest": {"gitCommit": "0123456789abcdef0123456789abcdef01234567"}},
+		{"uri": "s3://acme-data/imagenet", "name": "train", "kind": "dataset", "repository": null, "digest": {"sha256": dataset_hex}},
+		{"uri": concat("", ["oci://ghcr.io/acme/trainer@sha256:", trainer_hex]), "name": "trainer", "kind": "container", "repository": "ghcr.io/acme/trainer", "digest": {"sha256": trainer_hex}},
+	],
+}
+
+good_input := {
+	"version": "modelgate.dev/policy-input/v1",
+	"artifact": {
+		"uri": concat("", ["oci://registry.acme.dev/models/llama@", model_digest]),
+		"scheme": "oci",
+		"verifiable": true,
+		"reference": {"registry": "registry.acme.dev", "repository": "models/llama", "tag": null, "digest": model_digest},
+		"digest": model_digest,
+		"mediaType": "application/vnd.oci.image.manifest.v1+json",
+		"artifactType": "application/vnd.cncf.model.manifest.v1+json",
+		"annotations": {},
+		"usage": {"namespace": "team-a", "resourceKind": "InferenceService", "resourceName": "llama", "fieldPath": "spec.predictor.model.storageUri"},
+	},
+	"signatures": [ci_signer],
+	"attestations": [{"predicateType": "https://slsa.dev/provenance/v1", "signer": ci_signer, "provenance": good_provenance, "evaluation": null}],
+	"modelSignatures": [],
+	"context": {"time": "2026-09-01T12:00:00Z", "mode": "admission", "user": {"username": "alice", "uid": "1", "groups": ["team-a"]}, "operation": "CREATE"},
+}
+
+good_config := {
+	"signers": {"threshold": 1, "keys": {"sha256:release": {"name": "release"}}, "identities": {gha: {workflow: {"name": "ci"}}}},
+	"provenance": {"required": true, "builders": {workflow: {}}, "buildTypes": {}},
+	"sources": {"repositories": {"https://github.com/acme/train": {}}},
+	"datasets": {"s3://acme-data/imagenet": {"digests": {concat(":", ["sha256", dataset_hex]): {}}}},
+	"containers": {"digests": {}, "repositories": {"ghcr.io/acme": {}}},
+	"revoked": {"digests": {}, "keys": {}, "identities": {}},
+	"evaluation": {"required": false, "thresholds": {}},
+	"modelSignature": {"required": false},
+	"unverifiable": {"allowed": {}},
+	"exceptions": {},
+}
+
+decide(inp, conf) := d if {
+	d := modelgate.decision with input as inp with data.modelgate_config as conf
+}
+
+codes(inp, conf) := {r.code | some r in decide(inp, conf).deny}
+
+patched(patch) := json.patch(good_input, patch)
+
+configured(patch) := json.patch(good_config, patch)
+
+only(inp, conf, code) if codes(inp, conf) == {code}
+
+# --- allow ---------------------------------------------------------------------------------------
+
+test_allow_correct_input if {
+	d := decide(good_input, good_config)
+	d.allow == true
+	count(d.deny) == 0
+	count(d.warnings) == 0
+	d.policy == "modelgate.dev/default-policy/v1"
+}
+
+test_allow_key_signature if {
+	inp := patched([{"op": "add", "path": "/signatures/-", "value": release_key}])
+	decide(inp, good_config).allow
+}
+
+# --- input and configuration ---------------------------------------------------------------------
+
+test_deny_wrong_input_version if only(patched([{"op": "replace", "path": "/version", "value": "v0"}]), good_config, "INPUT_VERSION")
+
+test_deny_missing_input_version if "INPUT_VERSION" in codes(patched([{"op": "remove", "path": "/version"}]), good_config)
+
+test_deny_missing_config if {
+	d := modelgate.decision with input as good_input with data.modelgate_config as "none"
+	"CONFIG_MISSING" in {r.code | some r in d.deny}
+	d.allow == false
+}
+
+test_deny_empty_config_trusts_nobody if {
+	c := codes(good_input, {})
+	"WRONG_SIGNER" in c
+	"PROVENANCE_SIGNER_UNTRUSTED" in c
+}
+
+# --- location ------------------------------------------------------------------------------------
+
+s3_input := patched([
+	{"op": "replace", "path": "/artifact/uri", "value": "s3://acme-models/llama/v1"},
+	{"op": "replace", "path": "/artifact/scheme", "value": "s3"},
+	{"op": "replace", "path": "/artifact/verifiable", "value": false},
+	{"op": "replace", "path": "/artifact/reference", "value": null},
+	{"op": "replace", "path": "/artifact/digest", "value": null},
+	{"op": "replace", "path": "/signatures", "value": []},
+	{"op": "replace", "path": "/attestations", "value": []},
+])
+
+test_deny_unverifiable_location if only(s3_input, good_config, "UNVERIFIABLE_LOCATION")
+
+test_allow_unverifiable_allowlisted_with_warning if {
+	conf := configured([{"op": "replace", "path": "/unverifiable/allowed", "value": {"s3://acme-models/llama": {"approvedBy": "sec"}}}])
+	d := decide(s3_input, conf)
+	d.allow
+	{w.code | some w in d.warnings} == {"UNVERIFIABLE_ALLOWED"}
+}
+
+test_deny_unverifiable_prefix_is_component_boundary if {
+	conf := configured([{"op": "replace", "path": "/unverifiable/allowed", "value": {"s3://acme-models/ll": {}}}])
+	only(s3_input, conf, "UNVERIFIABLE_LOCATION")
+}
+
+# --- pinning -------------------------------------------------------------------------------------
+
+test_deny_tag_not_pinned if {
+	inp := patched([
+		{"op": "replace", "path": "/artifact/uri", "value": "oci://registry.acme.dev/models/llama:v1"},
+		{"op": "replace", "path": "/artifact/reference/tag", "value": "v1"},
+		{"op": "replace", "path": "/artifact/reference/digest", "value": null},
+	])
+	only(inp, good_config, "TAG_NOT_PINNED")
+}
+
+# --- revocation ----------------------------------------------------------------------------------
+
+test_deny_revoked_artifact_digest if {
+	conf := configured([{"op": "replace", "path": "/revoked/digests", "value": {model_digest: {"reason": "poisoned"}}}])
+	only(good_input, conf, "REVOKED_DIGEST")
+}
+
+test_deny_revoked_dependency_digest if {
+	conf := configured([{"op": "replace", "path": "/revoked/digests", "value": {concat(":", ["sha256", dataset_hex]): {}}}])
+	only(good_input, conf, "REVOKED_DIGEST")
+}
+
+test_deny_revoked_key if {
+	inp := patched([{"op": "add", "path": "/signatures/-", "value": release_key}])
+	conf := configured([{"op": "replace", "path": "/revoked/keys", "value": {"sha256:release": {"reason": "leaked"}}}])
+	only(inp, conf, "REVOKED_KEY")
+}
+
+test_deny_revoked_identity if {
+	conf := configured([{"op": "replace", "path": "/revoked/identities", "value": {gha: {workflow: {}}}}])
+	c := codes(good_input, conf)
+	"REVOKED_KEY" in c
+	"WRONG_SIGNER" in c
+}
+
+# --- signatures ----------------------------------------------------------------------------------
+
+test_deny_unsigned if only(patched([{"op": "replace", "path": "/signatures", "value": []}]), good_config, "UNSIGNED")
+
+test_deny_wrong_signer_key if {
+	other := object.union(release_key, {"keyId": "sha256:someone-else"})
+	only(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config, "WRONG_SIGNER")
+}
+
+test_deny_wrong_issuer_same_san if {
+	other := object.union(ci_signer, {"issuer": "https://accounts.google.com"})
+	only(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config, "WRONG_SIGNER")
+}
+
+test_deny_san_is_exact_not_prefix if {
+	other := object.union(ci_signer, {"san": "https://github.com/acme/train/.github/workflows/train.yml@refs/heads/main-evil"})
+	only(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config, "WRONG_SIGNER")
+}
+
+test_deny_insufficient_signatures_k_of_n if {
+	conf := configured([{"op": "replace", "path": "/signers/threshold", "value": 2}])
+	only(good_input, conf, "INSUFFICIENT_SIGNATURES")
+
+	# the same signer twice still counts once
+	inp := patched([{"op": "add", "path": "/signatures/-", "value": ci_signer}])
+	only(inp, conf, "INSUFFICIENT_SIGNATURES")
+}
+
+test_allow_k_of_n if {
+	conf := configured([{"op": "replace", "path": "/signers/threshold", "value": 2}])
+	decide(patched([{"op": "add", "path": "/signatures/-", "value": release_key}]), conf).allow
+}
+
+test_allow_certificate_signer_by_key_id if {
+	cert := {"method": "certificate", "keyId": "sha256:release", "san": "mlops@acme.dev", "issuer": null, "oidc": {}, "tlog": null, "timestamps": []}
+	decide(patched([{"op": "replace", "path": "/signatures", "value": [cert]}]), good_config).allow
+}
+
+# --- provenance ----------------------------------------------------------------------------------
+
+test_deny_missing_provenance if only(patched([{"op": "replace", "path": "/attestations", "value": []}]), good_config, "MISSING_PROVENANCE")
+
+test_allow_provenance_not_required if {
+	conf := configured([{"op": "replace", "path": "/provenance/required", "value": false}])
+	decide(patched([{"op": "replace", "path": "/attestations", "value": []}]), conf).allow
+}
+
+test_deny_provenance_untrusted_signer if {
+	other := object.union(ci_signer, {"san": "https://github.com/evil/x/.github/workflows/x.yml@refs/heads/main"})
+	only(patched([{"op": "replace", "path": "/attestations/0/signer", "value": other}]), good_config, "PROVENANCE_SIGNER_UNTRUSTED")
+}
+
+test_deny_untrusted_builder if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/builderId", "value": "https://evil.example/builder"}])
+	only(inp, good_config, "UNTRUSTED_BUILDER")
+}
+
+test_build_type_allowlist if {
+	conf := configured([{"op": "replace", "path": "/provenance/buildTypes", "value": {"https://tekton.dev/chains/v2/slsa": {}}}])
+	only(good_input, conf, "BUILD_TYPE_NOT_ALLOWED")
+	conf2 := configured([{"op": "replace", "path": "/provenance/buildTypes", "value": {good_provenance.buildType: {}}}])
+	decide(good_input, conf2).allow
+}
+
+test_deny_source_not_allowlisted if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/source/repository", "value": "https://github.com/evil/train"}])
+	only(inp, good_config, "SOURCE_NOT_ALLOWLISTED")
+}
+
+test_deny_source_missing if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/source", "value": null}])
+	only(inp, good_config, "SOURCE_NOT_ALLOWLISTED")
+}
+
+# --- datasets and containers ---------------------------------------------------------------------
+
+test_deny_dataset_not_allowlisted if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/resolvedDependencies/1/uri", "value": "s3://random/scrape"}])
+	only(inp, good_config, "DATASET_NOT_ALLOWLISTED")
+}
+
+test_deny_dataset_not_pinned if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/resolvedDependencies/1/digest", "value": {}}])
+	only(inp, good_config, "DATASET_NOT_PINNED")
+}
+
+test_deny_dataset_digest_mismatch if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/resolvedDependencies/1/digest", "value": {"sha256": trainer_hex}}])
+	only(inp, good_config, "DATASET_DIGEST_MISMATCH")
+}
+
+test_deny_container_not_allowlisted if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/resolvedDependencies/2/repository", "value": "ghcr.io/acmex/trainer"}])
+	only(inp, good_config, "CONTAINER_NOT_ALLOWLISTED")
+}
+
+test_deny_container_not_pinned if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/resolvedDependencies/2/digest", "value": {}}])
+	only(inp, good_config, "CONTAINER_NOT_ALLOWLISTED")
+}
+
+test_allow_container_by_digest if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/resolvedDependencies/2/repository", "value": "docker.io/library/python"}])
+	conf := configured([{"op": "replace", "path": "/containers/digests", "value": {concat(":", ["sha256", trainer_hex]): {}}}])
+	decide(inp, conf).allow
+}
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+eval_attestation(metrics) := {"predicateType": "https://modelgate.dev/evaluation/v1", "signer": ci_signer, "provenance": null, "evaluation": {"metrics": metrics}}
+
+eval_config := configured([
+	{"op": "replace", "path": "/evaluation/required", "value": true},
+	{"op": "replace", "path": "/evaluation/thresholds", "value": {"accuracy": {"min": 0.9}, "toxicity": {"max": 0.1}}},
+])
+
+test_deny_evaluation_missing if only(good_input, eval_config, "EVALUATION_MISSING")
+
+test_allow_evaluation_thresholds_met if {
+	inp := patched([{"op": "add", "path": "/attestations/-", "value": eval_attestation({"accuracy": 0.93, "toxicity": 0.02})}])
+	decide(inp, eval_config).allow
+}
+
+test_deny_evaluation_below_min if {
+	inp := patched([{"op": "add", "path": "/attestations/-", "value": eval_attestation({"accuracy": 0.5, "toxicity": 0.02})}])
+	only(inp, eval_config, "EVALUATION_THRESHOLD")
+}
+
+test_deny_evaluation_above_max if {
+	inp := patched([{"op": "add", "path": "/attestations/-", "value": eval_attestation({"accuracy": 0.95, "toxicity": 0.4})}])
+	only(inp, eval_config, "EVALUATION_THRESHOLD")
+}
+
+test_deny_evaluation_metric_missing if {
+	inp := patched([{"op": "add", "path": "/attestations/-", "value": eval_attestation({"accuracy": 0.95})}])
+	only(inp, eval_config, "EVALUATION_THRESHOLD")
+}
+
+test_untrusted_evaluation_does_not_count if {
+	att := object.union(eval_attestation({"accuracy": 0.99, "toxicity": 0}), {"signer": object.union(ci_signer, {"issuer": "https://x"})})
+	only(patched([{"op": "add", "path": "/attestations/-", "value": att}]), eval_config, "EVALUATION_MISSING")
+}
+
+# --- OMS model signature -------------------------------------------------------------------------
+
+oms_config := configured([{"op": "replace", "path": "/modelSignature/required", "value": true}])
+
+test_deny_model_signature_missing if only(good_input, oms_config, "MODEL_SIGNATURE_MISSING")
+
+test_allow_model_signature_present if {
+	oms := {"signer": release_key, "modelName": "llama", "rootDigest": model_digest, "resourceCount": 3, "verifiedAgainst": "oci-manifest"}
+	decide(patched([{"op": "add", "path": "/modelSignatures/-", "value": oms}]), oms_config).allow
+}
+
+# --- exceptions ----------------------------------------------------------------------------------
+
+tag_input := patched([
+	{"op": "replace", "path": "/artifact/uri", "value": "oci://registry.acme.dev/models/llama:v1"},
+	{"op": "replace", "path": "/artifact/reference/tag", "value": "v1"},
+	{"op": "replace", "path": "/artifact/reference/digest", "value": null},
+])
+
+exception(expires) := {"uri": "oci://registry.acme.dev/models/llama:v1", "waive": ["TAG_NOT_PINNED", "REVOKED_DIGEST"], "approvedBy": "bob@acme.dev", "reason": "INC-42 rollback", "expires": expires}
+
+test_exception_waives_and_is_reported if {
+	conf := configured([{"op": "replace", "path": "/exceptions", "value": {"EXC-1": exception("2026-10-01T00:00:00Z")}}])
+	d := decide(tag_input, conf)
+	d.allow
+	d.exceptions == {{"id": "EXC-1", "approvedBy": "bob@acme.dev", "reason": "INC-42 rollback", "expires": "2026-10-01T00:00:00Z", "waived": ["TAG_NOT_PINNED"]}}
+	{w.code | some w in d.warnings} == {"EXCEPTION_APPLIED"}
+}
+
+test_exception_expired if {
+	conf := configured([{"op": "replace", "path": "/exceptions", "value": {"EXC-1": exception("2026-08-01T00:00:00Z")}}])
+	d := decide(tag_input, conf)
+	{r.code | some r in d.deny} == {"TAG_NOT_PINNED"}
+	{w.code | some w in d.warnings} == {"EXCEPTION_EXPIRED"}
+}
+
+test_exception_malformed_is_ignored if {
+	e := object.remove(exception("2026-10-01T00:00:00Z"), ["approvedBy"])
+	conf := configured([{"op": "replace", "path": "/exceptions", "value": {"EXC-1": e}}])
+	d := decide(tag_input, conf)
+	{r.code | some r in d.deny} == {"TAG_NOT_PINNED"}
+	{w.code | some w in d.warnings} == {"EXCEPTION_MALFORMED"}
+}
+
+test_exception_for_other_artifact_does_not_apply if {
+	e := object.union(exception("2026-10-01T00:00:00Z"), {"uri": "oci://registry.acme.dev/models/other:v1"})
+	conf := configured([{"op": "replace", "path": "/exceptions", "value": {"EXC-1": e}}])
+	only(tag_input, conf, "TAG_NOT_PINNED")
+}
+
+test_exception_by_digest_cannot_waive_revocation if {
+	e := {"digest": model_digest, "waive": ["REVOKED_DIGEST"], "approvedBy": "bob", "reason": "r", "expires": "2027-01-01T00:00:00Z"}
+	conf := configured([
+		{"op": "replace", "path": "/exceptions", "value": {"EXC-2": e}},
+		{"op": "replace", "path": "/revoked/digests", "value": {model_digest: {}}},
+	])
+	d := decide(good_input, conf)
+	{r.code | some r in d.deny} == {"REVOKED_DIGEST"}
+	count(d.exceptions) == 0
+}
+
+test_unnamed_artifact_is_still_named_in_messages if {
+	d := decide(patched([{"op": "remove", "path": "/artifact/uri"}, {"op": "replace", "path": "/signatures", "value": []}]), good_config)
+	some r in d.deny
+	r.code == "UNSIGNED"
+	startswith(r.message, "<unnamed artifact>: ")
+}
+
+test_deny_source_field_absent if {
+	inp := patched([{"op": "remove", "path": "/attestations/0/provenance/source"}])
+	only(inp, good_config, "SOURCE_NOT_ALLOWLISTED")
+}
+
+test_messages_name_artifact_and_rule if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/builderId", "value": "https://evil.example/builder"}])
+	[r] := [r | some r in decide(inp, good_config).deny]
+	r.message == concat("", [good_input.artifact.uri, ": built by untrusted builder https://evil.example/builder"])
+}

@@ -1,0 +1,472 @@
+/**
+ * The policy input: one documented, versioned JSON shape (policies/schema/input.v1.schema.json),
+ * built only from *verified* evidence.
+ *
+ * Owns: the evidence types the verification core hands over (`VerifiedSignature`,
+ * `VerifiedAttestation`, `VerifiedModelSignature`, `SignerIdentity`), the JSON types the policy sees
+ * (`PolicyInput` and friends), SLSA provenance normalisation (v1 and v0.2 → `NormalizedProvenance`)
+ * and the pure `buildPolicyInput`. Evidence bound to a different digest than the artifact's verified
+ * digest is refused (INPUT_INVALID): the input can never mix evidence of two artifacts.
+ */
+import { isDigest, type Digest } from '../oci/digest.ts';
+import { parseReference } from '../oci/reference.ts';
+import { PolicyError } from './errors.ts';
+
+export const POLICY_INPUT_VERSION = 'modelgate.dev/policy-input/v1';
+export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
+export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
+/** Our evaluation predicate: `{ "metrics": { "<name>": <number>, ... } }` (ours, not a standard). */
+export const EVALUATION_PREDICATE_V1 = 'https://modelgate.dev/evaluation/v1';
+
+// ---------------------------------------------------------------------------------------------
+// Evidence handed over by the verification core (only ever produced after verification succeeded)
+
+/** Who produced a verified signature. Keyless identities are exact SAN + OIDC issuer. */
+export type SignerIdentity =
+  | { readonly method: 'key'; /** `sha256:<hex of the SPKI DER>` */ readonly keyId: string }
+  | {
+      readonly method: 'certificate';
+      /** `sha256:<hex of the leaf certificate DER>` */
+      readonly keyId: string;
+      readonly san?: string;
+    }
+  | {
+      readonly method: 'keyless';
+      readonly san: string;
+      readonly issuer: string;
+      /** Fulcio OIDC extensions by name (sourceRepositoryUri, sourceRepositoryRef, buildSignerUri, ...). */
+      readonly oidcExtensions?: Readonly<Record<string, string>>;
+    };
+
+export interface TransparencyLogEvidence {
+  readonly logIndex: number;
+  readonly integratedTime: Date;
+  readonly logId: string;
+}
+
+interface SignedEvidence {
+  readonly signer: SignerIdentity;
+  /** The artifact digest the signature / statement subject was verified to cover. */
+  readonly subjectDigest: Digest;
+  readonly tlog?: TransparencyLogEvidence;
+  /** Verified RFC 3161 timestamp times. */
+  readonly timestamps?: readonly Date[];
+}
+
+export type VerifiedSignature = SignedEvidence;
+
+export interface VerifiedAttestation extends SignedEvidence {
+  readonly predicateType: string;
+  /** The predicate of the verified in-toto statement (parsed JSON; shape checked while normalising). */
+  readonly predicate: unknown;
+}
+
+export interface VerifiedModelSignature {
+  readonly signer: SignerIdentity;
+  readonly modelName: string;
+  /** OMS root digest (sha256 over the resource digests). */
+  readonly rootDigest: Digest;
+  readonly resourceCount: number;
+  /** Checked against files on disk (init) or against the OCI manifest's layer digests (admission). */
+  readonly verifiedAgainst: 'files' | 'oci-manifest';
+  readonly tlog?: TransparencyLogEvidence;
+  readonly timestamps?: readonly Date[];
+}
+
+export interface ArtifactEvidence {
+  /** The location exactly as written (storageUri, CLI argument). */
+  readonly uri: string;
+  /** The manifest digest that was resolved and verified; all evidence must be bound to it. */
+  readonly verifiedDigest?: Digest;
+  readonly mediaType?: string;
+  readonly artifactType?: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface UsageSite {
+  readonly namespace?: string;
+  readonly resourceKind: string;
+  readonly resourceName?: string;
+  /** e.g. `spec.predictor.model.storageUri` */
+  readonly fieldPath: string;
+}
+
+export type PolicyMode = 'cli' | 'admission' | 'init';
+
+export interface EvaluationContext {
+  readonly mode: PolicyMode;
+  /** Default: now. */
+  readonly time?: Date;
+  /** Admission: the requesting user from the AdmissionReview. */
+  readonly user?: { readonly username: string; readonly uid?: string; readonly groups?: readonly string[] };
+  /** Admission: CREATE / UPDATE. */
+  readonly operation?: string;
+}
+
+export interface PolicyInputEvidence {
+  readonly artifact: ArtifactEvidence;
+  readonly usage?: UsageSite;
+  readonly signatures?: readonly VerifiedSignature[];
+  readonly attestations?: readonly VerifiedAttestation[];
+  readonly modelSignatures?: readonly VerifiedModelSignature[];
+  readonly context: EvaluationContext;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The JSON the policy sees (mirrors policies/schema/input.v1.schema.json; absent values are null)
+
+export type LocationScheme = 'oci' | 'oci-layout' | 's3' | 'gs' | 'hf' | 'pvc' | 'https' | 'http' | 'azure' | 'file' | 'other';
+
+export interface InputSigner {
+  readonly method: 'key' | 'certificate' | 'keyless';
+  readonly keyId: string | null;
+  readonly san: string | null;
+  readonly issuer: string | null;
+  readonly oidc: Readonly<Record<string, string>>;
+  readonly tlog: { readonly logIndex: number; readonly integratedTime: string; readonly logId: string } | null;
+  readonly timestamps: readonly string[];
+}
+
+export type DependencyKind = 'source' | 'dataset' | 'container' | 'model' | 'other';
+
+export interface NormalizedDependency {
+  readonly uri: string;
+  readonly name: string | null;
+  readonly kind: DependencyKind;
+  /** Containers: `host/repository` without tag or digest. */
+  readonly repository: string | null;
+  /** DigestSet: algorithm → lowercase hex. */
+  readonly digest: Readonly<Record<string, string>>;
+}
+
+export interface NormalizedProvenance {
+  readonly slsaVersion: 'v1' | 'v0.2';
+  readonly builderId: string;
+  readonly buildType: string;
+  readonly invocationId: string | null;
+  readonly source: { readonly repository: string; readonly ref: string | null; readonly commit: string | null } | null;
+  readonly externalParameters: Readonly<Record<string, unknown>>;
+  readonly resolvedDependencies: readonly NormalizedDependency[];
+}
+
+export interface InputAttestation {
+  readonly predicateType: string;
+  readonly signer: InputSigner;
+  readonly provenance: NormalizedProvenance | null;
+  readonly evaluation: { readonly metrics: Readonly<Record<string, number>> } | null;
+}
+
+export interface InputModelSignature {
+  readonly signer: InputSigner;
+  readonly modelName: string;
+  readonly rootDigest: string;
+  readonly resourceCount: number;
+  readonly verifiedAgainst: 'files' | 'oci-manifest';
+}
+
+export interface PolicyInput {
+  readonly version: typeof POLICY_INPUT_VERSION;
+  readonly artifact: {
+    readonly uri: string;
+    readonly scheme: LocationScheme;
+    readonly verifiable: boolean;
+    readonly reference: { readonly registry: string | null; readonly repository: string; readonly tag: string | null; readonly digest: string | null } | null;
+    readonly digest: string | null;
+    readonly mediaType: string | null;
+    readonly artifactType: string | null;
+    readonly annotations: Readonly<Record<string, string>>;
+    readonly usage: { readonly namespace: string | null; readonly resourceKind: string; readonly resourceName: string | null; readonly fieldPath: string } | null;
+  };
+  readonly signatures: readonly InputSigner[];
+  readonly attestations: readonly InputAttestation[];
+  readonly modelSignatures: readonly InputModelSignature[];
+  readonly context: {
+    readonly time: string;
+    readonly mode: PolicyMode;
+    readonly user: { readonly username: string; readonly uid: string | null; readonly groups: readonly string[] } | null;
+    readonly operation: string | null;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building
+
+/** RFC 3339 UTC with whole seconds: `2026-09-01T12:00:00Z` (compares correctly as a string in Rego). */
+export function policyTime(time: Date): string {
+  if (Number.isNaN(time.getTime())) throw new PolicyError('INPUT_INVALID', 'invalid date in policy evidence');
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const SCHEMES: Readonly<Record<string, LocationScheme>> = {
+  oci: 'oci',
+  'oci+native': 'oci',
+  'oci+fetch': 'oci',
+  'oci-layout': 'oci-layout',
+  s3: 's3',
+  gs: 'gs',
+  hf: 'hf',
+  pvc: 'pvc',
+  https: 'https',
+  http: 'http',
+  file: 'file',
+  abfs: 'azure',
+  wasbs: 'azure',
+};
+
+/** Classify a storage location; references without a scheme are Docker-style OCI references. */
+export function locationScheme(uri: string): LocationScheme {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(uri.trim());
+  if (!match) return 'oci';
+  return SCHEMES[match[1]!.toLowerCase()] ?? 'other';
+}
+
+function artifactReference(uri: string, scheme: LocationScheme): PolicyInput['artifact']['reference'] {
+  if (scheme !== 'oci' && scheme !== 'oci-layout') return null;
+  const normalised = uri.trim().replace(/^oci\+(?:native|fetch):\/\//i, 'oci://');
+  const ref = parseReference(normalised);
+  return ref.kind === 'registry'
+    ? { registry: ref.registry, repository: ref.repository, tag: ref.tag ?? null, digest: ref.digest ?? null }
+    : { registry: null, repository: ref.path, tag: ref.tag ?? null, digest: ref.digest ?? null };
+}
+
+function inputSigner(signer: SignerIdentity, tlog: TransparencyLogEvidence | undefined, timestamps: readonly Date[] | undefined): InputSigner {
+  const common = {
+    tlog: tlog ? { logIndex: tlog.logIndex, integratedTime: policyTime(tlog.integratedTime), logId: tlog.logId } : null,
+    timestamps: (timestamps ?? []).map(policyTime),
+  };
+  switch (signer.method) {
+    case 'key':
+      return { method: 'key', keyId: signer.keyId, san: null, issuer: null, oidc: {}, ...common };
+    case 'certificate':
+      return { method: 'certificate', keyId: signer.keyId, san: signer.san ?? null, issuer: null, oidc: {}, ...common };
+    case 'keyless':
+      return { method: 'keyless', keyId: null, san: signer.san, issuer: signer.issuer, oidc: { ...(signer.oidcExtensions ?? {}) }, ...common };
+  }
+}
+
+function requireBound(what: string, subject: Digest, artifact: ArtifactEvidence): void {
+  if (artifact.verifiedDigest === undefined) {
+    throw new PolicyError('INPUT_INVALID', `${what} given for ${artifact.uri}, but the artifact has no verified digest to bind it to`);
+  }
+  if (subject !== artifact.verifiedDigest) {
+    throw new PolicyError('INPUT_INVALID', `${what} covers ${subject}, not the verified digest ${artifact.verifiedDigest} of ${artifact.uri}`);
+  }
+}
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const str = (value: unknown): string | null => (typeof value === 'string' && value.length > 0 ? value : null);
+
+function digestSet(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isObject(value)) return out;
+  for (const [algorithm, hex] of Object.entries(value)) {
+    if (typeof hex === 'string' && /^[A-Fa-f0-9]+$/.test(hex)) out[algorithm] = hex.toLowerCase();
+  }
+  return out;
+}
+
+const DEPENDENCY_KINDS: ReadonlySet<string> = new Set(['source', 'dataset', 'container', 'model', 'other']);
+
+/**
+ * Kind of a resolved dependency: an explicit `modelgate.dev/kind` (or `kind`) annotation wins; then
+ * `git+` URIs are sources, OCI/Docker URIs containers, Hugging Face dataset URIs datasets.
+ */
+export function dependencyKind(uri: string, annotations: unknown): DependencyKind {
+  if (isObject(annotations)) {
+    const declared = str(annotations['modelgate.dev/kind']) ?? str(annotations.kind);
+    if (declared !== null && DEPENDENCY_KINDS.has(declared)) return declared as DependencyKind;
+  }
+  if (uri.startsWith('git+')) return 'source';
+  if (/^(?:oci|docker):\/\//.test(uri) || /^pkg:(?:oci|docker)\//.test(uri)) return 'container';
+  if (uri.startsWith('hf://datasets/') || uri.startsWith('https://huggingface.co/datasets/')) return 'dataset';
+  return 'other';
+}
+
+/** `oci://ghcr.io/acme/trainer:1@sha256:…` → `ghcr.io/acme/trainer` (null when it does not parse). */
+function containerRepository(uri: string): string | null {
+  const bare = uri
+    .replace(/^(?:oci|docker):\/\//, '')
+    .replace(/^pkg:(?:oci|docker)\//, '')
+    .replace(/[?#].*$/, '');
+  try {
+    const ref = parseReference(bare);
+    return ref.kind === 'registry' ? `${ref.registry}/${ref.repository}` : null;
+  } catch {
+    return null;
+  }
+}
+
+function normalizeDependency(value: unknown): NormalizedDependency | null {
+  if (!isObject(value)) return null;
+  const uri = str(value.uri) ?? str(value.name);
+  if (uri === null) return null;
+  const kind = dependencyKind(uri, value.annotations);
+  return {
+    uri,
+    name: str(value.name),
+    kind,
+    repository: kind === 'container' ? containerRepository(uri) : null,
+    digest: digestSet(value.digest),
+  };
+}
+
+/** `git+https://github.com/acme/train@refs/heads/main` → repository + ref. */
+function gitSource(uri: string, digest: Record<string, string>): NonNullable<NormalizedProvenance['source']> {
+  const bare = uri.replace(/^git\+/, '');
+  // The ref follows the first '@' in the path (refs contain '/'; user@ before the host is not a ref).
+  const schemeEnd = bare.indexOf('://');
+  const pathStart = bare.indexOf('/', schemeEnd < 0 ? 0 : schemeEnd + 3);
+  const at = pathStart < 0 ? -1 : bare.indexOf('@', pathStart);
+  const [repository, ref] = at >= 0 ? [bare.slice(0, at), bare.slice(at + 1)] : [bare, null];
+  return { repository: repository.replace(/\.git$/, ''), ref, commit: digest.gitCommit ?? digest.sha1 ?? null };
+}
+
+function bad(why: string): never {
+  throw new PolicyError('INPUT_INVALID', `SLSA provenance: ${why}`);
+}
+
+/** Normalise a verified SLSA provenance predicate (v1 or v0.2); throws INPUT_INVALID when required fields are missing. */
+export function normalizeProvenance(predicateType: string, predicate: unknown): NormalizedProvenance {
+  if (!isObject(predicate)) bad('predicate is not an object');
+  if (predicateType === SLSA_PROVENANCE_V1) {
+    const definition = isObject(predicate.buildDefinition) ? predicate.buildDefinition : bad('buildDefinition missing');
+    const run = isObject(predicate.runDetails) ? predicate.runDetails : bad('runDetails missing');
+    const builderId = (isObject(run.builder) ? str(run.builder.id) : null) ?? bad('runDetails.builder.id missing');
+    const buildType = str(definition.buildType) ?? bad('buildDefinition.buildType missing');
+    const externalParameters = isObject(definition.externalParameters) ? definition.externalParameters : bad('buildDefinition.externalParameters missing');
+    const rawDependencies = Array.isArray(definition.resolvedDependencies) ? definition.resolvedDependencies : [];
+    const resolvedDependencies = rawDependencies.map(normalizeDependency).filter((d): d is NormalizedDependency => d !== null);
+    const metadata = isObject(run.metadata) ? run.metadata : {};
+    return {
+      slsaVersion: 'v1',
+      builderId,
+      buildType,
+      invocationId: str(metadata.invocationId),
+      source: provenanceSource(resolvedDependencies, externalParameters),
+      externalParameters,
+      resolvedDependencies,
+    };
+  }
+  if (predicateType === SLSA_PROVENANCE_V02) {
+    const builderId = (isObject(predicate.builder) ? str(predicate.builder.id) : null) ?? bad('builder.id missing');
+    const buildType = str(predicate.buildType) ?? bad('buildType missing');
+    const invocation = isObject(predicate.invocation) ? predicate.invocation : {};
+    const metadata = isObject(predicate.metadata) ? predicate.metadata : {};
+    const materials = Array.isArray(predicate.materials) ? predicate.materials : [];
+    const resolvedDependencies = materials.map(normalizeDependency).filter((d): d is NormalizedDependency => d !== null);
+    const externalParameters = isObject(invocation.parameters) ? invocation.parameters : {};
+    let source = provenanceSource(resolvedDependencies, externalParameters);
+    const configSource = isObject(invocation.configSource) ? invocation.configSource : undefined;
+    const configUri = configSource ? str(configSource.uri) : null;
+    if (configSource && configUri !== null) source = gitSource(configUri, digestSet(configSource.digest));
+    return {
+      slsaVersion: 'v0.2',
+      builderId,
+      buildType,
+      // Go producers write buildInvocationID; the spec says buildInvocationId.
+      invocationId: str(metadata.buildInvocationId) ?? str(metadata.buildInvocationID),
+      source,
+      externalParameters,
+      resolvedDependencies,
+    };
+  }
+  return bad(`unsupported predicateType ${predicateType}`);
+}
+
+/** Source: the first git dependency (it carries the commit), else GitHub's externalParameters.workflow. */
+function provenanceSource(dependencies: readonly NormalizedDependency[], externalParameters: Json): NormalizedProvenance['source'] {
+  const git = dependencies.find((d) => d.uri.startsWith('git+'));
+  if (git) return gitSource(git.uri, git.digest);
+  const workflow = externalParameters.workflow;
+  if (isObject(workflow) && str(workflow.repository) !== null) {
+    return { repository: str(workflow.repository)!, ref: str(workflow.ref), commit: null };
+  }
+  return null;
+}
+
+function normalizeEvaluation(predicate: unknown): InputAttestation['evaluation'] {
+  if (!isObject(predicate) || !isObject(predicate.metrics)) {
+    throw new PolicyError('INPUT_INVALID', `evaluation attestation: predicate.metrics must be an object of numbers`);
+  }
+  const metrics: Record<string, number> = {};
+  for (const [name, value] of Object.entries(predicate.metrics)) {
+    if (typeof value === 'number' && Number.isFinite(value)) metrics[name] = value;
+  }
+  return { metrics };
+}
+
+/**
+ * Build the policy input from verified evidence. Pure: the same evidence and context time give the same
+ * JSON. Throws INPUT_INVALID when evidence is bound to another digest, or a reference does not parse.
+ */
+export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
+  const { artifact, usage, context } = evidence;
+  const scheme = locationScheme(artifact.uri);
+  let reference: PolicyInput['artifact']['reference'];
+  try {
+    reference = artifactReference(artifact.uri, scheme);
+  } catch (err) {
+    throw new PolicyError('INPUT_INVALID', `artifact location: ${(err as Error).message}`, { cause: err });
+  }
+  if (artifact.verifiedDigest !== undefined && !isDigest(artifact.verifiedDigest)) {
+    throw new PolicyError('INPUT_INVALID', `artifact verified digest "${artifact.verifiedDigest}" is malformed`);
+  }
+  const signatures = (evidence.signatures ?? []).map((s) => {
+    requireBound(`a signature by ${describeSigner(s.signer)}`, s.subjectDigest, artifact);
+    return inputSigner(s.signer, s.tlog, s.timestamps);
+  });
+  const attestations = (evidence.attestations ?? []).map((a): InputAttestation => {
+    requireBound(`a ${a.predicateType} attestation`, a.subjectDigest, artifact);
+    const isProvenance = a.predicateType === SLSA_PROVENANCE_V1 || a.predicateType === SLSA_PROVENANCE_V02;
+    return {
+      predicateType: a.predicateType,
+      signer: inputSigner(a.signer, a.tlog, a.timestamps),
+      provenance: isProvenance ? normalizeProvenance(a.predicateType, a.predicate) : null,
+      evaluation: a.predicateType === EVALUATION_PREDICATE_V1 ? normalizeEvaluation(a.predicate) : null,
+    };
+  });
+  const modelSignatures = (evidence.modelSignatures ?? []).map((m): InputModelSignature => ({
+    signer: inputSigner(m.signer, m.tlog, m.timestamps),
+    modelName: m.modelName,
+    rootDigest: m.rootDigest,
+    resourceCount: m.resourceCount,
+    verifiedAgainst: m.verifiedAgainst,
+  }));
+  return {
+    version: POLICY_INPUT_VERSION,
+    artifact: {
+      uri: artifact.uri,
+      scheme,
+      verifiable: scheme === 'oci' || scheme === 'oci-layout',
+      reference,
+      digest: artifact.verifiedDigest ?? null,
+      mediaType: artifact.mediaType ?? null,
+      artifactType: artifact.artifactType ?? null,
+      annotations: { ...(artifact.annotations ?? {}) },
+      usage: usage
+        ? { namespace: usage.namespace ?? null, resourceKind: usage.resourceKind, resourceName: usage.resourceName ?? null, fieldPath: usage.fieldPath }
+        : null,
+    },
+    signatures,
+    attestations,
+    modelSignatures,
+    context: {
+      time: policyTime(context.time ?? new Date()),
+      mode: context.mode,
+      user: context.user ? { username: context.user.username, uid: context.user.uid ?? null, groups: [...(context.user.groups ?? [])] } : null,
+      operation: context.operation ?? null,
+    },
+  };
+}
+
+export function describeSigner(signer: SignerIdentity): string {
+  switch (signer.method) {
+    case 'key':
+      return `key ${signer.keyId}`;
+    case 'certificate':
+      return `certificate ${signer.keyId}`;
+    case 'keyless':
+      return `${signer.san} (issuer ${signer.issuer})`;
+  }
+}

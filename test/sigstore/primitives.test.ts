@@ -6,20 +6,12 @@ import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { throwsCode } from './throws-code.ts';
 import { decodeBase64Strict, parseDsseEnvelope, preAuthEncoding, verifyEnvelopeSignature } from '../../src/sigstore/dsse.ts';
-import { VerificationError } from '../../src/sigstore/errors.ts';
 import { keyHint, keyId, parsePublicKey, signatureHashFor, verifyPrehashedSignature, verifyRawSignature, verifyWithHash } from '../../src/sigstore/keys.ts';
 
 const VECTORS = join(import.meta.dirname, '../../../shared/vectors');
 
-function throwsCode(tt: Tap.Test, fn: () => unknown, code: string, what: string): void {
-  try {
-    fn();
-    tt.fail(`${what}: expected ${code}, nothing thrown`);
-  } catch (err) {
-    tt.ok(err instanceof VerificationError && err.code === code, `${what}: ${code}`, { found: String(err) });
-  }
-}
 
 t.test('parsePublicKey tolerates a GnuTLS dump before the PEM block and computes key IDs', async (t) => {
   const text = readFileSync(join(VECTORS, 'model-transparency/keys/certificate/signing-key-pub.pem'), 'utf8');

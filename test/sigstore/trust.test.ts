@@ -9,21 +9,13 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { VerificationError } from '../../src/sigstore/errors.ts';
+import { throwsCode } from './throws-code.ts';
 import { loadTrustedRootFile, loadTrustedRootTuf, parseCertificatesPem, trustFromBytes } from '../../src/sigstore/trust.ts';
 import { rejectsWith } from '../helpers/rejects-code.ts';
 
 const VECTORS = join(import.meta.dirname, '../../../shared/vectors');
 const PUBLIC_GOOD = join(VECTORS, 'trust/public-good.trusted_root.json');
 
-function throwsCode(tt: Tap.Test, fn: () => unknown, code: string, what: string): void {
-  try {
-    fn();
-    tt.fail(`${what}: expected ${code}, nothing thrown`);
-  } catch (err) {
-    tt.ok(err instanceof VerificationError && err.code === code, `${what}: ${code}`, { found: String(err) });
-  }
-}
 
 t.test('public-good root loads offline with a digest of its exact bytes', async (t) => {
   const trust = loadTrustedRootFile(PUBLIC_GOOD);

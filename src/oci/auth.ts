@@ -172,8 +172,12 @@ export class RegistryAuthenticator {
   /** Requests sent to token realms (for tests and metrics). */
   tokenRequests = 0;
 
+  /** The registry host this authenticator answers for. */
+  readonly registry: string;
+
   constructor(options: AuthenticatorOptions) {
     this.#options = options;
+    this.registry = options.registry.toLowerCase();
     this.#now = options.now ?? Date.now;
   }
 

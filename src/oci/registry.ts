@@ -14,7 +14,7 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { OciError } from '../errors.ts';
+import { OciError, UsageError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { RegistryAuthenticator, parseWwwAuthenticate } from './auth.ts';
 import { ANONYMOUS, type CredentialSource } from './credentials.ts';
@@ -72,6 +72,13 @@ export interface RegistryOptions {
   readonly uploadChunkSize?: number;
   /** `never`: skip the referrers API and use the tag fallback only (default `auto`). */
   readonly referrersApi?: 'auto' | 'never';
+  /** Ask for tags in pages of this size (`?n=`); default: let the registry choose. */
+  readonly tagPageSize?: number;
+  /**
+   * Share tokens between stores of the same registry (e.g. one per repository): pass the
+   * `authenticator` of another store, or one built with `new RegistryAuthenticator(...)`.
+   */
+  readonly authenticator?: RegistryAuthenticator;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -150,6 +157,7 @@ export class RegistryStore implements ArtifactStore {
   readonly #userAgent: string;
   readonly #chunkThreshold: number;
   readonly #chunkSize: number;
+  readonly #tagPageSize: number | undefined;
   #referrersApi: 'unknown' | 'supported' | 'unsupported';
 
   constructor(location: RegistryLocation, options: RegistryOptions = {}) {
@@ -163,7 +171,11 @@ export class RegistryStore implements ArtifactStore {
     this.#chunkThreshold = options.chunkedUploadThreshold ?? 64 * 1024 * 1024;
     this.#chunkSize = Math.max(1, options.uploadChunkSize ?? 32 * 1024 * 1024);
     this.#referrersApi = options.referrersApi === 'never' ? 'unsupported' : 'unknown';
-    this.#auth = new RegistryAuthenticator({
+    this.#tagPageSize = options.tagPageSize;
+    if (options.authenticator !== undefined && options.authenticator.registry !== this.registry) {
+      throw new UsageError('USAGE', `an authenticator for ${options.authenticator.registry} cannot serve ${this.registry}`);
+    }
+    this.#auth = options.authenticator ?? new RegistryAuthenticator({
       registry: this.registry,
       credentials: options.credentials ?? ANONYMOUS,
       dispatcher: this.#dispatcher,
@@ -172,9 +184,9 @@ export class RegistryStore implements ArtifactStore {
     });
   }
 
-  /** How many token requests this store has made (tokens are cached and reused). */
-  get tokenRequestCount(): number {
-    return this.#auth.tokenRequests;
+  /** This store's authenticator (tokens, Basic state): pass it to other stores of the same registry. */
+  get authenticator(): RegistryAuthenticator {
+    return this.#auth;
   }
 
   #url(path: string): URL {
@@ -604,6 +616,7 @@ export class RegistryStore implements ArtifactStore {
     const what = `tags of ${this.name}`;
     const tags: string[] = [];
     let url: URL | undefined = this.#url('tags/list');
+    if (this.#tagPageSize !== undefined) url.searchParams.set('n', String(this.#tagPageSize));
     try {
       for (let page = 0; url !== undefined; page++) {
         if (page >= MAX_PAGES) throw new OciError('PROTOCOL', `${what}: more than ${MAX_PAGES} pages`);

@@ -50,6 +50,8 @@ export interface RunningRegistry {
   /** Credentials accepted in `basic` and `token` modes. */
   readonly username: string;
   readonly password: string;
+  /** Token mode: an OAuth2 refresh token (docker `identitytoken`) the token server accepts by POST. */
+  readonly identityToken: string;
   /** Token mode: every request the token server received, in order (empty otherwise). */
   readonly tokenRequests: readonly TokenRequestRecord[];
   /** Token mode: the realm URL. */
@@ -154,30 +156,50 @@ interface TokenServer {
   readonly requests: TokenRequestRecord[];
 }
 
-async function startTokenServer(options: { username: string; password: string; expiresIn: number | null; anonymousPull: boolean }): Promise<TokenServer> {
+async function startTokenServer(options: {
+  username: string;
+  password: string;
+  identityToken: string;
+  expiresIn: number | null;
+  anonymousPull: boolean;
+}): Promise<TokenServer> {
   const signer = tokenSigner();
   const requests: TokenRequestRecord[] = [];
-  const server = createHttpServer((req, res) => {
+  const server = createHttpServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://token.invalid');
-    if (url.pathname !== '/token' || req.method !== 'GET') {
+    if (url.pathname !== '/token' || (req.method !== 'GET' && req.method !== 'POST')) {
       res.writeHead(404).end();
       return;
     }
-    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    let params = url.searchParams;
+    if (req.method === 'POST') {
+      // OAuth2 refresh-token grant (docker's identitytoken), form-encoded.
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    }
+    const scopes = params.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
     let user: string | undefined;
     const authorization = req.headers.authorization;
-    if (authorization !== undefined) {
+    if (req.method === 'POST') {
+      if (params.get('grant_type') !== 'refresh_token' || params.get('refresh_token') !== options.identityToken) {
+        requests.push({ user: undefined, scopes, service: params.get('service') });
+        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant' }));
+        return;
+      }
+      user = options.username;
+    } else if (authorization !== undefined) {
       const match = /^Basic (.+)$/i.exec(authorization);
       const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
       const colon = decoded.indexOf(':');
       if (colon < 0 || decoded.slice(0, colon) !== options.username || decoded.slice(colon + 1) !== options.password) {
-        requests.push({ user: undefined, scopes, service: url.searchParams.get('service') });
+        requests.push({ user: undefined, scopes, service: params.get('service') });
         res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ details: 'bad credentials' }));
         return;
       }
       user = options.username;
     }
-    requests.push({ user, scopes, service: url.searchParams.get('service') });
+    requests.push({ user, scopes, service: params.get('service') });
     const access = scopes.flatMap((scope) => {
       const parsed = parseScope(scope);
       if (!parsed) return [];
@@ -186,7 +208,8 @@ async function startTokenServer(options: { username: string; password: string; e
     });
     const lifetime = options.expiresIn ?? 60;
     const token = mintToken(signer, user ?? '', access, lifetime);
-    const body: Record<string, unknown> = { token, issued_at: new Date().toISOString() };
+    // The refresh-token grant answers OAuth2-style (`access_token`), the GET form docker-style (`token`).
+    const body: Record<string, unknown> = req.method === 'POST' ? { access_token: token, scope: scopes.join(' ') } : { token, issued_at: new Date().toISOString() };
     if (options.expiresIn !== null) body.expires_in = options.expiresIn;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
@@ -277,6 +300,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const dir = mkdtempSync(join(tmpdir(), 'modelgate-registry-'));
   const username = 'modelgate';
   const password = `pw-${randomBytes(9).toString('base64url')}`;
+  const identityToken = `idt-${randomBytes(12).toString('base64url')}`;
   let tokenServer: TokenServer | undefined;
   let authConfig = '';
   try {
@@ -288,6 +312,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       tokenServer = await startTokenServer({
         username,
         password,
+        identityToken,
         expiresIn: options.tokenExpiresIn === undefined ? 300 : options.tokenExpiresIn,
         anonymousPull: options.anonymousPull ?? false,
       });
@@ -326,6 +351,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       auth,
       username,
       password,
+      identityToken,
       tokenRequests: tokenServer?.requests ?? [],
       tokenRealm: tokenServer?.realm,
       stop,

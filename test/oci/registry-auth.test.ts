@@ -74,7 +74,7 @@ t.test('Bearer token auth (docker token protocol)', async (t) => {
     t.ok(used.some((r) => r.scopes.includes('repository:token/repo:pull,push')), 'push scope requested');
     t.ok(used.some((r) => r.scopes.includes('repository:token/repo:pull')), 'pull scope requested');
     t.equal(used.length, 2, 'one token per scope (pull, pull+push), then cached');
-    t.equal(store.tokenRequestCount, 2);
+    t.equal(store.authenticator.tokenRequests, 2);
     const count = registry.tokenRequests.length;
     for (let i = 0; i < 5; i++) await store.resolve('latest');
     await store.listTags();
@@ -108,4 +108,32 @@ t.test('token without expires_in lives 60 s by default and is reused meanwhile; 
   await reader.listTags();
   t.equal(registry.tokenRequests.length - before, 1, 'anonymous pull token fetched once and reused');
   await rejectsWith(t, reader.pushBlob({ kind: 'bytes', bytes: Buffer.from('y'), mediaType: 'text/plain' }), ['UNAUTHORIZED']);
+});
+
+t.test('identity token (OAuth2 refresh token) is exchanged by POST; tokens expire and are shared between stores', async (t) => {
+  const registry = await startRegistry({ t, auth: 'token', tokenExpiresIn: 2 });
+  const config = parseDockerConfig(JSON.stringify({ auths: { [registry.host]: { username: '<token>', identitytoken: registry.identityToken } } }), 'test');
+  const store = new RegistryStore({ registry: registry.host, repository: 'oauth/repo' }, { credentials: config });
+  const before = registry.tokenRequests.length;
+  await roundTrip(t, store);
+  const used = registry.tokenRequests.slice(before);
+  t.ok(used.length >= 2 && used.every((r) => r.user === registry.username), 'refresh token accepted by the token server');
+
+  // Lifetime 2 s: reused at once, refetched after the refresh margin (a fifth of the lifetime).
+  const reader = new RegistryStore({ registry: registry.host, repository: 'oauth/repo' }, { credentials: config, authenticator: store.authenticator });
+  const count = registry.tokenRequests.length;
+  await reader.resolve('latest');
+  t.equal(registry.tokenRequests.length, count, 'a second store sharing the authenticator reuses its pull token');
+  await new Promise((r) => setTimeout(r, 1700));
+  await reader.resolve('latest');
+  t.equal(registry.tokenRequests.length, count + 1, 'token refreshed shortly before it expires');
+  t.throws(
+    () => new RegistryStore({ registry: 'other.example', repository: 'x' }, { authenticator: store.authenticator }),
+    { code: 'USAGE' },
+  );
+
+  const wrong = parseDockerConfig(JSON.stringify({ auths: { [registry.host]: { identitytoken: 'revoked-token' } } }), 'test');
+  const denied = new RegistryStore({ registry: registry.host, repository: 'oauth/repo' }, { credentials: wrong });
+  const err = await rejectsWith(t, denied.resolve('latest'), ['UNAUTHORIZED']);
+  t.notMatch(`${err?.message}`, 'revoked-token');
 });

@@ -77,3 +77,30 @@ t.test('verification failures', async (t) => {
   await rejectsWith(t, store.downloadBlob({ ...d, size: 5 }, target), ['SIZE_MISMATCH']);
   t.notOk(existsSync(target));
 });
+
+t.test('tags list follows Link pagination', async (t) => {
+  const store = new RegistryStore({ registry: registry.host, repository: 'acme/many-tags' }, { tagPageSize: 2 });
+  await store.pushBlob({ kind: 'bytes', bytes: EMPTY_JSON, mediaType: MediaType.OCI_EMPTY });
+  const bytes = imageManifest(EMPTY_DESCRIPTOR, []);
+  const tags = ['a1', 'b2', 'c3', 'd4', 'e5'];
+  for (const tag of tags) await store.pushManifest(bytes, MediaType.OCI_MANIFEST, { tag });
+  t.same((await store.listTags()).sort(), tags);
+  await rejectsWith(t, new RegistryStore({ registry: registry.host, repository: 'acme/none' }).listTags(), ['NOT_FOUND']);
+});
+
+t.test('bad selectors and bad manifests are refused before any request', async (t) => {
+  const store = new RegistryStore({ registry: registry.host, repository: 'acme/model' });
+  await rejectsWith(t, store.fetchManifest('../../etc'), ['BAD_REFERENCE']);
+  await rejectsWith(t, store.resolve('sha256:abc'), ['BAD_REFERENCE']);
+  await rejectsWith(t, store.pushManifest(Buffer.from('{"schemaVersion":1}'), MediaType.OCI_MANIFEST), ['BAD_MANIFEST']);
+  await rejectsWith(t, store.pushManifest(imageManifest(EMPTY_DESCRIPTOR, []), MediaType.OCI_MANIFEST, { tag: 'bad tag' }), ['BAD_REFERENCE']);
+});
+
+t.test('abort and an unreachable registry', async (t) => {
+  const store = new RegistryStore({ registry: registry.host, repository: 'acme/model' });
+  const controller = new AbortController();
+  controller.abort();
+  await rejectsWith(t, store.resolve('v1', { signal: controller.signal }), ['ABORTED']);
+  const closed = new RegistryStore({ registry: '127.0.0.1:1', repository: 'x' });
+  await rejectsWith(t, closed.resolve('v1', { timeoutMs: 5000 }), ['NETWORK']);
+});

@@ -1,0 +1,153 @@
+/**
+ * Benchmark: pulling one large blob from a loopback registry — `RegistryStore.downloadBlob` (streamed,
+ * digest-verified, temp file + rename) against `curl -s -o` of the same blob URL (no verification).
+ *
+ * Starts the real docker-registry through the test helper, writes a random blob of PULL_BENCH_MIB MiB
+ * (default 1024) to a temporary directory, pushes it, then runs PULL_BENCH_ROUNDS rounds (default 5)
+ * in which both pullers run once each, alternating which goes first. Prints each run, the medians in
+ * GB/s and the ratio client/curl (goal ≥ 0.95). Every temporary file and the registry are removed.
+ *
+ *   npm run bench:pull
+ *   PULL_BENCH_MIB=256 PULL_BENCH_ROUNDS=3 npm run bench:pull
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseDigest, type Digest } from '../src/oci/digest.ts';
+import { MediaType, type Descriptor } from '../src/oci/manifest.ts';
+import { RegistryStore } from '../src/oci/registry.ts';
+import { startRegistry } from '../test/helpers/registry.ts';
+
+const run = promisify(execFile);
+const MIB = 1024 * 1024;
+const SIZE_MIB = Number(process.env.PULL_BENCH_MIB ?? 1024);
+const ROUNDS = Number(process.env.PULL_BENCH_ROUNDS ?? 5);
+const REPOSITORY = 'bench/pull';
+const GOAL = 0.95;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Write `sizeMiB` MiB of random bytes to `path`, hashing as we go (4 MiB writes). */
+async function writeRandomBlob(path: string, sizeMiB: number): Promise<Digest> {
+  const hash = createHash('sha256');
+  const chunk = Buffer.allocUnsafe(4 * MIB);
+  const file = await open(path, 'wx');
+  try {
+    for (let written = 0; written < sizeMiB * MIB; written += chunk.length) {
+      const piece = chunk.subarray(0, Math.min(chunk.length, sizeMiB * MIB - written));
+      randomFillSync(piece);
+      hash.update(piece);
+      await file.write(piece);
+    }
+  } finally {
+    await file.close();
+  }
+  return parseDigest(`sha256:${hash.digest('hex')}`);
+}
+
+interface Run {
+  /** Wall-clock seconds. */
+  readonly seconds: number;
+  /** CPU seconds (user + system) spent by the puller, all of its threads. */
+  readonly cpuSeconds: number;
+}
+
+/** Time an in-process pull; its CPU is this process's (main thread and libuv pool) over the call. */
+async function timedInProcess(fn: () => Promise<void>): Promise<Run> {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  await fn();
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+const GNU_TIME = '/usr/bin/time';
+const haveGnuTime = existsSync(GNU_TIME);
+
+/** Time a child process; its CPU comes from GNU time when installed (NaN otherwise). */
+async function timedChild(command: string, args: string[]): Promise<Run> {
+  const started = performance.now();
+  if (!haveGnuTime) {
+    await run(command, args);
+    return { seconds: (performance.now() - started) / 1000, cpuSeconds: Number.NaN };
+  }
+  const { stderr } = await run(GNU_TIME, ['-f', 'cpu %U %S', command, ...args]);
+  const seconds = (performance.now() - started) / 1000;
+  const match = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+  return { seconds, cpuSeconds: match ? Number(match[1]) + Number(match[2]) : Number.NaN };
+}
+
+async function main(): Promise<void> {
+  if (!Number.isInteger(SIZE_MIB) || SIZE_MIB < 1 || !Number.isInteger(ROUNDS) || ROUNDS < 1) {
+    throw new Error('PULL_BENCH_MIB and PULL_BENCH_ROUNDS must be positive integers');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'modelgate-bench-pull-'));
+  const registry = await startRegistry({ auth: 'none' });
+  const cleanUp = async (): Promise<void> => {
+    await registry.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+  try {
+    const source = join(dir, 'source.bin');
+    let started = performance.now();
+    const digest = await writeRandomBlob(source, SIZE_MIB);
+    const size = statSync(source).size;
+    console.log(`blob: ${SIZE_MIB} MiB ${digest} generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    const store = new RegistryStore({ registry: registry.host, repository: REPOSITORY });
+    started = performance.now();
+    const descriptor: Descriptor = await store.pushBlob({ kind: 'file', path: source, digest, size, mediaType: MediaType.OCI_LAYER_TAR });
+    console.log(`pushed to ${registry.host}/${REPOSITORY} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    rmSync(source);
+
+    const gib = size / 2 ** 30;
+    const url = `${registry.url}/v2/${REPOSITORY}/blobs/${digest}`;
+    const target = join(dir, 'pulled.bin');
+    const pullers: Record<'client' | 'curl', () => Promise<Run>> = {
+      client: () => timedInProcess(() => store.downloadBlob(descriptor, target, { timeoutMs: 30_000 })),
+      curl: () => timedChild('curl', ['-s', '-f', '--max-time', '600', '-o', target, url]),
+    };
+    const runs: Record<'client' | 'curl', Run[]> = { client: [], curl: [] };
+    // One unmeasured pull each so both start with the registry's file in the page cache.
+    for (const name of ['curl', 'client'] as const) {
+      await pullers[name]();
+      if (statSync(target).size !== size) throw new Error(`${name} warm-up pulled a wrong size`);
+      await rm(target);
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? (['client', 'curl'] as const) : (['curl', 'client'] as const);
+      for (const name of order) {
+        const r = await pullers[name]();
+        if (statSync(target).size !== size) throw new Error(`${name} pulled ${statSync(target).size} bytes, expected ${size}`);
+        await rm(target);
+        runs[name].push(r);
+        console.log(
+          `round ${round + 1} ${name.padEnd(6)} ${(size / r.seconds / 1e9).toFixed(3)} GB/s (${r.seconds.toFixed(2)} s, ` +
+            `${(r.cpuSeconds / gib).toFixed(2)} CPU-s/GiB)`,
+        );
+      }
+    }
+    const client = size / median(runs.client.map((r) => r.seconds)) / 1e9;
+    const curl = size / median(runs.curl.map((r) => r.seconds)) / 1e9;
+    const ratio = client / curl;
+    const cpu = (name: 'client' | 'curl'): string => (median(runs[name].map((r) => r.cpuSeconds)) / gib).toFixed(2);
+    console.log(`\nmedian of ${ROUNDS}: downloadBlob (verified) ${client.toFixed(3)} GB/s, curl -o ${curl.toFixed(3)} GB/s`);
+    console.log(`CPU per GiB (user + system): downloadBlob ${cpu('client')} s, curl ${cpu('curl')} s${haveGnuTime ? '' : ' (install GNU time for curl)'}`);
+    const load = loadavg()[0]!;
+    console.log(`load average (1 min) at the end: ${load.toFixed(2)} on ${availableParallelism()} CPUs${load > availableParallelism() ? ' — machine busy, figures are noisy' : ''}`);
+    console.log(`ratio client/curl: ${ratio.toFixed(3)}× (goal ≥ ${GOAL}×) ${ratio >= GOAL ? 'OK' : 'BELOW GOAL'}`);
+  } finally {
+    await cleanUp();
+  }
+}
+
+await main();

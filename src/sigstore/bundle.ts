@@ -181,6 +181,12 @@ function checkTlogEntryShape(entry: unknown, i: number): void {
   if (separator < 0) fail('TLOG', `${where} checkpoint has no signature block`);
   const header = envelope.slice(0, separator).split('\n');
   if (header.length < 3 || !DECIMAL.test(header[1] ?? '')) fail('TLOG', `${where} checkpoint header is malformed`);
+  // The library checks the proof against the signed checkpoint only; the proof's own treeSize and
+  // rootHash must agree with it too (as sigstore-go requires), or the bundle is inconsistent.
+  if (String(proof.treeSize) !== header[1]) fail('TLOG', `${where} inclusion proof treeSize ${String(proof.treeSize)} differs from the checkpoint's ${header[1]}`);
+  if (typeof proof.rootHash !== 'string' || !Buffer.from(proof.rootHash, 'base64').equals(Buffer.from(header[2] ?? '', 'base64'))) {
+    fail('TLOG', `${where} inclusion proof rootHash differs from the checkpoint's root hash`);
+  }
   for (const match of envelope.slice(separator + 2).matchAll(/\u2014 (\S+) (\S+)\n/g)) {
     if (!CHECKPOINT_NAME.test(match[1]!)) fail('TLOG', `${where} checkpoint signer name ${JSON.stringify(match[1])} has unexpected characters`);
   }

@@ -1,0 +1,142 @@
+import t from 'tap';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { Agent } from 'undici';
+import { CallScope, nextLink, registryBaseUrl, sendHttp, readBody, statusError, usesPlainHttp, type HttpResponse } from '../../src/oci/http.ts';
+import { rejectsWith } from '../helpers/rejects-code.ts';
+
+t.test('scheme choice: loopback and listed hosts use plain HTTP', async (t) => {
+  t.ok(usesPlainHttp('localhost:5000'));
+  t.ok(usesPlainHttp('127.0.0.1:5000'));
+  t.ok(usesPlainHttp('127.10.0.3'));
+  t.ok(usesPlainHttp('[::1]:5000'));
+  t.notOk(usesPlainHttp('ghcr.io'));
+  t.notOk(usesPlainHttp('127.0.0.1.example.com'));
+  t.ok(usesPlainHttp('registry.local:5000', ['registry.local:5000']));
+  t.ok(usesPlainHttp('registry.local:5000', ['registry.local']));
+  t.ok(usesPlainHttp('registry.local', ['http://registry.local/']));
+  t.notOk(usesPlainHttp('registry.local:5001', ['registry.local:5000']));
+  t.equal(registryBaseUrl('docker.io').href, 'https://registry-1.docker.io/');
+  t.equal(registryBaseUrl('127.0.0.1:5000').href, 'http://127.0.0.1:5000/');
+  t.equal(registryBaseUrl('ghcr.io').href, 'https://ghcr.io/');
+});
+
+t.test('Link header parsing', async (t) => {
+  const base = new URL('http://r.example/v2/a/tags/list?n=2');
+  const response = (link: string | string[] | undefined) => ({ headers: { link } }) as unknown as HttpResponse;
+  t.equal(nextLink(response('</v2/a/tags/list?n=2&last=b>; rel="next"'), base)?.href, 'http://r.example/v2/a/tags/list?n=2&last=b');
+  t.equal(nextLink(response('<https://x.example/p?a=1>; rel="prev", <https://x.example/p?a=2>; rel=next'), base)?.href, 'https://x.example/p?a=2');
+  t.equal(nextLink(response('</x>; rel="prev"'), base), undefined);
+  t.equal(nextLink(response(undefined), base), undefined);
+});
+
+interface Seen {
+  path: string;
+  headers: IncomingHttpHeaders;
+}
+
+async function listen(handler: Parameters<typeof createServer>[1], host = '127.0.0.1') {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  return port;
+}
+
+t.test('redirects: followed, credentials dropped across origins, bounded', async (t) => {
+  const dispatcher = new Agent();
+  t.teardown(() => dispatcher.close());
+  const seen: Seen[] = [];
+  const other = await listen((req, res) => {
+    seen.push({ path: `other:${req.url}`, headers: req.headers });
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('from the object store');
+  });
+  const port = await listen((req, res) => {
+    seen.push({ path: req.url ?? '', headers: req.headers });
+    if (req.url === '/same') return void res.writeHead(307, { location: '/final' }).end();
+    if (req.url === '/final') return void res.writeHead(200).end('same origin');
+    // `localhost` is another origin than 127.0.0.1 (same machine, different host name)
+    if (req.url === '/cross') return void res.writeHead(302, { location: `http://localhost:${other}/blob?X-Signature=secret` }).end();
+    if (req.url?.startsWith('/loop')) return void res.writeHead(302, { location: `/loop${Number(req.url.slice(5) || 0) + 1}` }).end();
+    if (req.url === '/scheme') return void res.writeHead(302, { location: 'ftp://example.com/x' }).end();
+    res.writeHead(404).end('{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}');
+  });
+  const send = (path: string) =>
+    sendHttp(dispatcher, {
+      method: 'GET',
+      url: new URL(`http://127.0.0.1:${port}${path}`),
+      headers: { authorization: 'Bearer top-secret', cookie: 'c=1', accept: 'x/y' },
+      headersTimeoutMs: 5000,
+      bodyTimeoutMs: 5000,
+    });
+
+  const same = await send('/same');
+  t.equal((await readBody(same, 1000, 'same')).toString(), 'same origin');
+  t.equal(seen.at(-1)?.headers.authorization, 'Bearer top-secret', 'same origin keeps Authorization');
+  t.equal(same.crossedOrigin, false);
+
+  const cross = await send('/cross');
+  t.equal((await readBody(cross, 1000, 'cross')).toString(), 'from the object store');
+  const atOther = seen.at(-1)!;
+  t.match(atOther.path, /^other:/);
+  t.equal(atOther.headers.authorization, undefined, 'no Authorization sent to the other host');
+  t.equal(atOther.headers.cookie, undefined, 'no Cookie sent to the other host');
+  t.equal(atOther.headers.accept, 'x/y', 'other headers kept');
+  t.equal(cross.crossedOrigin, true);
+
+  const err = await rejectsWith(t, send('/loop'), ['PROTOCOL']);
+  t.match(err?.message, /more than 5 redirects/);
+  await rejectsWith(t, send('/scheme'), ['PROTOCOL']);
+
+  const missing = await send('/missing');
+  const mapped = await statusError(missing, 'GET blob');
+  t.equal(mapped.code, 'NOT_FOUND');
+  t.match(mapped.message, /BLOB_UNKNOWN: blob unknown to registry/);
+  t.notMatch(JSON.stringify(seen.map((s) => s.path)), /top-secret/);
+});
+
+t.test('bounded bodies, stalls and deadlines', async (t) => {
+  const dispatcher = new Agent();
+  t.teardown(() => dispatcher.close());
+  const port = await listen((req, res) => {
+    if (req.url === '/big') return void res.writeHead(200, { 'content-length': '100' }).end('x'.repeat(100));
+    if (req.url === '/chunked') {
+      res.writeHead(200);
+      res.write('x'.repeat(60));
+      res.end('y'.repeat(60));
+      return;
+    }
+    if (req.url === '/stall') {
+      res.writeHead(200, { 'content-length': '10' });
+      res.write('abc');
+      return; // never finishes
+    }
+    if (req.url === '/silent') return; // never answers
+  });
+  const request = (path: string, ms = 300) => {
+    const scope = new CallScope(undefined, ms, false);
+    return sendHttp(dispatcher, { method: 'GET', url: new URL(`http://127.0.0.1:${port}${path}`), headersTimeoutMs: ms, bodyTimeoutMs: ms }, scope).then((r) => readBody(r, 50, path, scope));
+  };
+  await rejectsWith(t, request('/big'), ['TOO_LARGE'], 'Content-Length over the limit');
+  await rejectsWith(t, request('/chunked'), ['TOO_LARGE'], 'streamed body over the limit');
+  await rejectsWith(t, request('/stall'), ['TIMEOUT'], 'body stall');
+  await rejectsWith(t, request('/silent'), ['TIMEOUT'], 'no headers');
+  const deadline = new CallScope(undefined, 200, true);
+  await rejectsWith(
+    t,
+    sendHttp(dispatcher, { method: 'GET', url: new URL(`http://127.0.0.1:${port}/silent`), signal: deadline.signal, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 }, deadline),
+    ['TIMEOUT'],
+    'overall deadline',
+  );
+  const controller = new AbortController();
+  const aborted = new CallScope(controller.signal, 10_000, true);
+  setTimeout(() => controller.abort(), 100);
+  await rejectsWith(
+    t,
+    sendHttp(dispatcher, { method: 'GET', url: new URL(`http://127.0.0.1:${port}/silent`), signal: aborted.signal, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 }, aborted),
+    ['ABORTED'],
+  );
+});

@@ -333,9 +333,16 @@ export class LayoutStore implements ArtifactStore {
         throw new OciError('SIZE_MISMATCH', `${this.name}: ${what} ${digest} has ${actual} bytes, descriptor says ${size}`);
       }
       if (actual > maxBytes) throw new OciError('TOO_LARGE', `${what} ${digest} is ${actual} bytes, limit ${maxBytes}`);
-      const bytes = await handle.readFile();
-      verifyBytes(bytes, digest, size);
-      return bytes;
+      // Read exactly the size seen by stat: memory stays bounded even if the file grows meanwhile.
+      const bytes = Buffer.alloc(actual);
+      let filled = 0;
+      while (filled < actual) {
+        const { bytesRead } = await handle.read(bytes, filled, actual - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      verifyBytes(bytes.subarray(0, filled), digest, size);
+      return filled === actual ? bytes : bytes.subarray(0, filled);
     } finally {
       await handle.close();
     }

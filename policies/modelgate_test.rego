@@ -396,3 +396,9 @@ test_messages_name_artifact_and_rule if {
 	[r] := [r | some r in decide(inp, good_config).deny]
 	r.message == concat("", [good_input.artifact.uri, ": built by untrusted builder https://evil.example/builder"])
 }
+
+test_defaults_when_settings_are_absent if {
+	conf := configured([{"op": "remove", "path": "/signers/threshold"}, {"op": "remove", "path": "/provenance/required"}])
+	decide(good_input, conf).allow
+	only(patched([{"op": "replace", "path": "/attestations", "value": []}]), conf, "MISSING_PROVENANCE")
+}

@@ -8,6 +8,8 @@ import { register as registerInspect } from './inspect.ts';
 import { register as registerKeygen } from './keygen.ts';
 import { register as registerPolicy } from './policy.ts';
 import { register as registerVerifyBundle } from './verify-bundle.ts';
+import { register as registerVerifySignatures } from './verify-signatures.ts';
+import { register as registerVerifyImage } from './verify-image.ts';
 import { register as registerVerifyModel } from './verify-model.ts';
 import { register as registerVerifyArtifact } from './verify-artifact.ts';
 
@@ -18,6 +20,8 @@ export function registerCommands(program: Command): void {
   registerKeygen(program);
   registerPolicy(program);
   registerVerifyBundle(program);
+  registerVerifySignatures(program);
+  registerVerifyImage(program);
   registerVerifyModel(program);
   registerVerifyArtifact(program);
 }

@@ -165,6 +165,8 @@ export class RegistryAuthenticator {
   readonly #options: AuthenticatorOptions;
   readonly #now: () => number;
   readonly #tokens = new Map<string, CachedToken>();
+  /** Token requests in flight, so concurrent 401s for the same scope share one request. */
+  readonly #pending = new Map<string, Promise<CachedToken>>();
   /** The last Bearer challenge seen (realm + service), so later requests can get tokens up front. */
   #bearer: { realm: string; service: string | undefined } | undefined;
   #basic = false;
@@ -182,7 +184,10 @@ export class RegistryAuthenticator {
   }
 
   #credentials(): Promise<RegistryCredential | undefined> {
-    this.#credential ??= this.#options.credentials.credentialsFor(this.#options.registry);
+    this.#credential ??= this.#options.credentials.credentialsFor(this.#options.registry).catch((err: unknown) => {
+      this.#credential = undefined; // ask again next time
+      throw err;
+    });
     return this.#credential;
   }
 
@@ -205,17 +210,28 @@ export class RegistryAuthenticator {
 
   /**
    * Answer a 401: pick the Bearer or Basic challenge and return a fresh Authorization header.
+   * `sent` is the Authorization the refused request carried (never handed back).
    * Throws UNAUTHORIZED when there is nothing to answer with (no usable challenge, no credentials).
    */
-  async answerChallenge(challenges: readonly Challenge[], scope: string, callScope: CallScope, what: string): Promise<string> {
+  async answerChallenge(challenges: readonly Challenge[], scope: string, callScope: CallScope, what: string, sent?: string): Promise<string> {
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
     if (bearer) {
       const realm = bearer.params.realm!;
       const service = bearer.params.service;
       this.#bearer = { realm, service };
+      // A concurrent request may have fetched a token since this one was sent: use it, unless it is
+      // the very token the registry just refused.
+      const fresh = this.#tokens.get(this.#cacheKey(realm, service, [scope]));
+      if (fresh && fresh.expiresAt > this.#now() && fresh.authorization !== sent) return fresh.authorization;
       const challengeScopes = (bearer.params.scope ?? '').split(' ').filter(Boolean);
       const scopes = [...new Set([scope, ...challengeScopes])];
-      const token = await this.#fetchToken(realm, service, scopes, callScope, what);
+      const key = this.#cacheKey(realm, service, scopes);
+      let pending = this.#pending.get(key);
+      if (pending === undefined) {
+        pending = this.#fetchToken(realm, service, scopes, callScope, what).finally(() => this.#pending.delete(key));
+        this.#pending.set(key, pending);
+      }
+      const token = await pending;
       this.#tokens.set(this.#cacheKey(realm, service, [scope]), token);
       return token.authorization;
     }

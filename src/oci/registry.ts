@@ -229,7 +229,7 @@ export class RegistryStore implements ArtifactStore {
       const challenges = parseWwwAuthenticate(headerValues(response, 'www-authenticate'));
       if (challenges.length === 0) return response;
       discardBody(response);
-      authorization = await this.#auth.answerChallenge(challenges, authScope, scope, what);
+      authorization = await this.#auth.answerChallenge(challenges, authScope, scope, what, authorization);
     }
   }
 
@@ -511,7 +511,7 @@ export class RegistryStore implements ArtifactStore {
         }
         const received = await receiveInto(response.body, file, offset, verifier, buffers, descriptor.size, options.onProgress);
         offset = received.offset;
-        if (received.fatal !== undefined) throw transportError(received.fatal, what, scope);
+        if (received.fatal !== undefined) throw received.fatal;
         if (received.dropped !== undefined) {
           await retry(transportError(received.dropped, what, scope));
           continue;
@@ -530,7 +530,8 @@ export class RegistryStore implements ArtifactStore {
     } catch (err) {
       if (!closed) await file.close().catch(() => {});
       await rm(temporary, { force: true });
-      throw transportError(err, what, scope);
+      // Local file-system failures (ENOSPC, EACCES…) carry a path: rethrow them as they are.
+      throw typeof (err as { path?: unknown } | null)?.path === 'string' ? err : transportError(err, what, scope);
     }
   }
 

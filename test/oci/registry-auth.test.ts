@@ -80,6 +80,13 @@ t.test('Bearer token auth (docker token protocol)', async (t) => {
     await store.listTags();
     t.equal(registry.tokenRequests.length, count, 'cached token reused for later pulls');
   });
+  t.test('concurrent first requests share one token request', async (t) => {
+    const store = new RegistryStore({ registry: registry.host, repository: 'token/repo' }, { credentials: credsFor(registry) });
+    const before = registry.tokenRequests.length;
+    const results = await Promise.all(Array.from({ length: 6 }, () => store.resolve('latest')));
+    t.equal(new Set(results.map((d) => d.digest)).size, 1);
+    t.equal(registry.tokenRequests.length - before, 1);
+  });
   t.test('wrong password at the token server → UNAUTHORIZED without looping', async (t) => {
     const wrong = 'Not-The-Password-4242';
     const store = new RegistryStore({ registry: registry.host, repository: 'token/repo' }, { credentials: credsFor(registry, wrong) });

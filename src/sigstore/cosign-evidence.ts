@@ -1,0 +1,408 @@
+/**
+ * Every piece of cosign evidence about one artifact digest, found in an `ArtifactStore` and verified.
+ *
+ * Owns: `collectEvidence`, the one code path the admission webhook, the init container and the CLI
+ * call. It discovers, for a subject digest,
+ *   (a) OCI 1.1 referrers (referrers API or `sha256-<hex>` fallback tag index) whose single layer is a
+ *       Sigstore bundle (`application/vnd.dev.sigstore.bundle*`) — cosign v3's default, GitHub
+ *       attestations, Tekton Chains `sigstore-bundle` mode;
+ *   (b) cosign's legacy `sha256-<hex>.sig` (simple-signing payload layers, detached signature
+ *       annotations) and `sha256-<hex>.att` (DSSE envelope layers) tags, converted to v0.1 bundles
+ *       (`cosign-legacy.ts`);
+ * verifies each candidate through `verifyBundle` (signature, certificate, identity or key, Rekor,
+ * timestamps), then binds it: the signed payload must name the subject digest (`cosign-payload.ts`).
+ * Discovery mirrors cosign (`pkg/cosign/verify.go` `GetBundles`, `pkg/oci/remote/signatures.go`):
+ * missing tags mean "no evidence", referrers that are not bundles are skipped, manifests of more than
+ * 1000 layers are refused. Every candidate yields an item — verified, or failed with a stable code —
+ * so a malformed or hostile manifest is reported, never crashes the run and never counts as verified.
+ */
+import { X509Certificate } from '@sigstore/core';
+import { hasCode, ModelgateError } from '../errors.ts';
+import { parseDigest, type Digest } from '../oci/digest.ts';
+import { MediaType, type Descriptor, type ImageManifest } from '../oci/manifest.ts';
+import type { ArtifactStore, CallOptions } from '../oci/store.ts';
+import { cosignTag } from '../oci/tag-schema.ts';
+import { legacyLayerToBundle, CosignAnnotation, type LegacyLayerKind } from './cosign-legacy.ts';
+import {
+  assertPayloadNamesDigest,
+  parseDssePayload,
+  parseSimpleSigning,
+  payloadKind,
+  type SignedPayload,
+} from './cosign-payload.ts';
+import { parseBundle, verifyBundle, type SignerPolicy, type VerifiedBundle } from './bundle.ts';
+import { VerificationError } from './errors.ts';
+import type { TrustMaterial } from './trust.ts';
+
+export type EvidenceSource = 'referrer' | 'legacy-sig' | 'legacy-att';
+export type EvidenceKind = 'signature' | 'attestation';
+
+/** Prefix of every Sigstore bundle media type (`…bundle+json;version=…`, `…bundle.v0.3+json`). */
+export const SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
+/** Annotation cosign puts on bundle referrer manifests (unauthenticated: only a hint for reports). */
+export const BUNDLE_PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
+
+/** cosign refuses `.sig` / `.att` manifests with more layers than this (`maxLayers`). */
+export const MAX_EVIDENCE_LAYERS = 1000;
+/** At most this many referrers of one subject are examined. */
+export const MAX_REFERRERS = 1000;
+/** Default cap on one evidence blob (bundle JSON, DSSE envelope, simple-signing payload). */
+export const DEFAULT_MAX_EVIDENCE_BYTES = 8 * 1024 * 1024;
+
+export interface VerifiedEvidence {
+  /** What `verifyBundle` established (signer, verified times, tlog entries). */
+  readonly bundle: VerifiedBundle;
+  /** The signed payload, parsed after its signature verified and bound to the subject digest. */
+  readonly payload: SignedPayload;
+  /** The exact signed payload bytes (statement JSON or simple-signing JSON). */
+  readonly payloadBytes: Buffer;
+}
+
+export interface EvidenceFailure {
+  readonly code: string;
+  readonly message: string;
+}
+
+interface EvidenceItemBase {
+  readonly source: EvidenceSource;
+  /** Digest of the manifest that carried the evidence (referrer manifest, or the `.sig` / `.att` manifest). */
+  readonly manifestDigest: Digest;
+  /** Index of the layer inside that manifest (legacy manifests hold one signature per layer). */
+  readonly layerIndex: number | undefined;
+  readonly layerDigest: Digest | undefined;
+  readonly kind: EvidenceKind;
+  /**
+   * The statement's predicateType when verified; before that, the manifest/layer annotation's claim
+   * (unauthenticated). Undefined for simple-signing signatures.
+   */
+  readonly predicateType: string | undefined;
+}
+
+export type EvidenceItem =
+  | (EvidenceItemBase & { readonly status: 'verified'; readonly verified: VerifiedEvidence })
+  | (EvidenceItemBase & { readonly status: 'failed'; readonly error: EvidenceFailure });
+
+/** A discovery step that could not run at all (e.g. the registry answered 500 for the `.sig` tag). */
+export interface DiscoveryProblem {
+  readonly source: EvidenceSource;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface EvidenceReport {
+  readonly subject: Digest;
+  /** `ArtifactStore.name` of the repository searched. */
+  readonly store: string;
+  readonly items: readonly EvidenceItem[];
+  readonly problems: readonly DiscoveryProblem[];
+}
+
+/**
+ * Who must have signed. `key` / `identity` are `verifyBundle`'s policies. `issuer-only` accepts any
+ * certificate SAN issued through this OIDC issuer and leaves the SAN check to the caller (slsa-verifier
+ * style: the SAN must be one of several trusted builder workflows at any release tag); the verified SAN
+ * is in `verified.bundle.signer`. Never use it without checking that SAN afterwards.
+ */
+export type EvidenceSigner = SignerPolicy | { readonly kind: 'issuer-only'; readonly issuer: string };
+
+export interface CollectEvidenceOptions extends CallOptions {
+  /** Trust material (Fulcio CAs, Rekor keys, CT logs, TSAs) — see `trust.ts`. */
+  readonly trust: TrustMaterial;
+  /** Who must have signed: public keys, or a certificate identity + OIDC issuer. */
+  readonly signer: EvidenceSigner;
+  /** Verified transparency-log entries required for keyless evidence (default: `verifyBundle`'s, 1). */
+  readonly tlogThreshold?: number;
+  /** Which sources to search (default: all three). */
+  readonly sources?: readonly EvidenceSource[];
+  /** Cap on each evidence blob (default 8 MiB). */
+  readonly maxBlobBytes?: number;
+}
+
+/** One piece of evidence found, before verification. */
+type Candidate =
+  | {
+      readonly kind: 'bundle';
+      readonly source: EvidenceSource;
+      readonly manifestDigest: Digest;
+      readonly layerIndex: number | undefined;
+      readonly layerDigest: Digest | undefined;
+      readonly claimedKind: EvidenceKind;
+      readonly claimedPredicateType: string | undefined;
+      /** Bundle JSON (from a referrer layer, or rebuilt from legacy annotations). */
+      readonly bundleJson: unknown;
+      /** Bytes the bundle's message signature covers (legacy `.sig`), if any. */
+      readonly artifact: Buffer | undefined;
+      /** Legacy key-signed layer without a Rekor entry: verify with tlog threshold 0 (key signers only). */
+      readonly withoutTlog: boolean;
+    }
+  | {
+      readonly kind: 'malformed';
+      readonly source: EvidenceSource;
+      readonly manifestDigest: Digest;
+      readonly layerIndex: number | undefined;
+      readonly layerDigest: Digest | undefined;
+      readonly claimedKind: EvidenceKind;
+      readonly claimedPredicateType: string | undefined;
+      readonly error: EvidenceFailure;
+    };
+
+function failureOf(err: unknown): EvidenceFailure {
+  if (err instanceof ModelgateError) return { code: err.code, message: err.message };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+function isBundleMediaType(mediaType: string): boolean {
+  return mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX);
+}
+
+function parseBundleJson(blob: Buffer): unknown {
+  try {
+    return JSON.parse(blob.toString('utf8'));
+  } catch (err) {
+    throw new VerificationError('BUNDLE_FORMAT', `Sigstore bundle is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+async function referrerCandidates(store: ArtifactStore, subject: Digest, options: CollectEvidenceOptions, maxBytes: number): Promise<Candidate[]> {
+  const call: CallOptions = { signal: options.signal, timeoutMs: options.timeoutMs };
+  const referrers = await store.listReferrers(subject, call);
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
+  for (const descriptor of referrers) {
+    if (seen.has(descriptor.digest)) continue;
+    seen.add(descriptor.digest);
+    if (seen.size > MAX_REFERRERS) break;
+    // Filter client-side: registries disagree on whether artifactType or config.mediaType is reported.
+    const claimedType = descriptor.artifactType ?? '';
+    const base = {
+      source: 'referrer' as const,
+      manifestDigest: descriptor.digest,
+      layerIndex: 0,
+      layerDigest: undefined,
+      claimedPredicateType: descriptor.annotations?.[BUNDLE_PREDICATE_TYPE_ANNOTATION],
+    };
+    let manifest: ImageManifest;
+    try {
+      const fetched = await store.fetchManifest(descriptor.digest, call);
+      if (fetched.manifest.kind !== 'manifest') {
+        if (isBundleMediaType(claimedType)) throw new VerificationError('BUNDLE_FORMAT', `bundle referrer ${descriptor.digest} is an index, not an image manifest`);
+        continue;
+      }
+      manifest = fetched.manifest;
+    } catch (err) {
+      // Only report referrers that claim to be bundles; anything else is not evidence of ours.
+      if (isBundleMediaType(claimedType)) candidates.push({ ...base, kind: 'malformed', claimedKind: 'attestation', error: failureOf(err) });
+      else if (hasCode(err, 'TIMEOUT', 'NETWORK', 'REGISTRY_ERROR', 'ABORTED', 'UNAUTHORIZED', 'DENIED')) throw err;
+      continue;
+    }
+    const bundleLayers = manifest.layers.filter((layer) => isBundleMediaType(layer.mediaType));
+    const claimsBundle = isBundleMediaType(manifest.artifactType ?? '') || isBundleMediaType(claimedType) || bundleLayers.length > 0;
+    if (!claimsBundle) continue;
+    const predicateType = manifest.annotations?.[BUNDLE_PREDICATE_TYPE_ANNOTATION] ?? base.claimedPredicateType;
+    const claimedKind: EvidenceKind = predicateType === 'https://sigstore.dev/cosign/sign/v1' ? 'signature' : 'attestation';
+    const where = { ...base, claimedKind, claimedPredicateType: predicateType };
+    if (manifest.subject?.digest !== subject) {
+      candidates.push({ ...where, kind: 'malformed', error: { code: 'DIGEST', message: `referrer ${descriptor.digest} has subject ${manifest.subject?.digest ?? '(none)'}, not ${subject}` } });
+      continue;
+    }
+    if (manifest.layers.length !== 1 || bundleLayers.length !== 1) {
+      candidates.push({
+        ...where,
+        kind: 'malformed',
+        error: { code: 'BUNDLE_FORMAT', message: `bundle referrer ${descriptor.digest} must have exactly one layer of a Sigstore bundle media type, has ${manifest.layers.length} layer(s)` },
+      });
+      continue;
+    }
+    const layer = bundleLayers[0]!;
+    try {
+      const blob = await store.fetchBlob(layer, { ...call, maxBytes });
+      candidates.push({ ...where, layerDigest: layer.digest, kind: 'bundle', bundleJson: parseBundleJson(blob), artifact: undefined, withoutTlog: false });
+    } catch (err) {
+      if (hasCode(err, 'ABORTED')) throw err;
+      candidates.push({ ...where, layerDigest: layer.digest, kind: 'malformed', error: failureOf(err) });
+    }
+  }
+  return candidates;
+}
+
+async function legacyCandidates(
+  store: ArtifactStore,
+  subject: Digest,
+  legacyKind: LegacyLayerKind,
+  options: CollectEvidenceOptions,
+  maxBytes: number,
+): Promise<Candidate[]> {
+  const call: CallOptions = { signal: options.signal, timeoutMs: options.timeoutMs };
+  const source: EvidenceSource = legacyKind === 'signature' ? 'legacy-sig' : 'legacy-att';
+  const tag = cosignTag(subject, legacyKind === 'signature' ? 'sig' : 'att');
+  let fetched;
+  try {
+    fetched = await store.fetchManifest(tag, call);
+  } catch (err) {
+    if (hasCode(err, 'NOT_FOUND')) return []; // no tag: no evidence of this kind (cosign does the same)
+    if (hasCode(err, 'BAD_MANIFEST', 'UNSUPPORTED', 'TOO_LARGE', 'DIGEST_MISMATCH', 'SIZE_MISMATCH')) {
+      const manifestDigest = await store.resolve(tag, call).then((d) => d.digest, () => undefined);
+      if (manifestDigest !== undefined) {
+        return [{ kind: 'malformed', source, manifestDigest, layerIndex: undefined, layerDigest: undefined, claimedKind: legacyKind, claimedPredicateType: undefined, error: failureOf(err) }];
+      }
+    }
+    throw err;
+  }
+  const manifestDigest = fetched.descriptor.digest;
+  const whole = { source, manifestDigest, layerIndex: undefined, layerDigest: undefined, claimedKind: legacyKind, claimedPredicateType: undefined };
+  if (fetched.manifest.kind !== 'manifest') {
+    return [{ ...whole, kind: 'malformed', error: { code: 'BUNDLE_FORMAT', message: `${tag} is an image index, not a cosign ${legacyKind} manifest` } }];
+  }
+  const layers = fetched.manifest.layers;
+  if (layers.length > MAX_EVIDENCE_LAYERS) {
+    return [{ ...whole, kind: 'malformed', error: { code: 'BUNDLE_FORMAT', message: `${tag} has ${layers.length} layers, more than the ${MAX_EVIDENCE_LAYERS} allowed` } }];
+  }
+  const candidates: Candidate[] = [];
+  for (const [layerIndex, layer] of layers.entries()) {
+    const where = {
+      source,
+      manifestDigest,
+      layerIndex,
+      layerDigest: layer.digest,
+      claimedKind: legacyKind,
+      claimedPredicateType: legacyKind === 'attestation' ? layer.annotations?.[CosignAnnotation.PREDICATE_TYPE] : undefined,
+    };
+    try {
+      const blob = await store.fetchBlob(layer, { ...call, maxBytes });
+      const converted = legacyLayerToBundle(layer, blob, legacyKind);
+      candidates.push({
+        ...where,
+        kind: 'bundle',
+        bundleJson: converted.bundle,
+        artifact: converted.artifact,
+        withoutTlog: !converted.hasTlogEntry && !converted.hasCertificate,
+      });
+    } catch (err) {
+      if (hasCode(err, 'ABORTED')) throw err;
+      candidates.push({ ...where, kind: 'malformed', error: failureOf(err) });
+    }
+  }
+  return candidates;
+}
+
+/** The SAN of a bundle's leaf certificate, read before verification (only to build an exact policy). */
+function leafSubjectAlternativeName(bundleJson: unknown): string {
+  const content = parseBundle(bundleJson).verificationMaterial.content;
+  const raw =
+    content.$case === 'certificate'
+      ? content.certificate.rawBytes
+      : content.$case === 'x509CertificateChain'
+        ? content.x509CertificateChain.certificates[0]?.rawBytes
+        : undefined;
+  if (raw === undefined) throw new VerificationError('POLICY', 'bundle is signed with a public key, but a certificate identity was required');
+  let san: string | undefined;
+  try {
+    san = X509Certificate.parse(Buffer.from(raw)).subjectAltName;
+  } catch (err) {
+    throw new VerificationError('CERTIFICATE', `signing certificate cannot be parsed: ${(err as Error).message}`, { cause: err });
+  }
+  if (san === undefined || san === '') throw new VerificationError('CERTIFICATE', 'signing certificate has no subject alternative name');
+  return san;
+}
+
+async function verifyAndBind(
+  subject: Digest,
+  candidate: Extract<Candidate, { kind: 'bundle' }>,
+  options: CollectEvidenceOptions,
+  subjectBytes: () => Promise<Buffer>,
+): Promise<VerifiedEvidence> {
+  const signer: SignerPolicy =
+    options.signer.kind === 'issuer-only' ? { kind: 'identity', san: leafSubjectAlternativeName(candidate.bundleJson), issuer: options.signer.issuer } : options.signer;
+  // A key-signed legacy signature without a Rekor entry has nothing for a log threshold to count;
+  // accepted only when the caller verifies with keys (the documented cosign `--insecure-ignore-tlog` case).
+  const tlogThreshold = candidate.withoutTlog && signer.kind === 'key' ? 0 : options.tlogThreshold;
+  const parsed = parseBundle(candidate.bundleJson);
+  // Message signatures: over the legacy payload blob, or (referrer) over the subject manifest itself.
+  const artifactBytes = parsed.content.$case === 'messageSignature' ? (candidate.artifact ?? (await subjectBytes())) : undefined;
+  const bundle = await verifyBundle(candidate.bundleJson, {
+    trust: options.trust,
+    signer,
+    ...(artifactBytes === undefined ? {} : { artifact: { kind: 'bytes' as const, bytes: artifactBytes } }),
+    ...(tlogThreshold === undefined ? {} : { tlogThreshold }),
+  });
+  let payload: SignedPayload;
+  let payloadBytes: Buffer;
+  if (bundle.content.kind === 'dsse') {
+    payloadBytes = bundle.content.payload;
+    payload = parseDssePayload(bundle.content.payloadType, payloadBytes);
+  } else if (candidate.artifact !== undefined) {
+    payloadBytes = candidate.artifact;
+    payload = parseSimpleSigning(payloadBytes);
+  } else {
+    // A message signature over the subject manifest bytes: bound by construction, nothing else signed.
+    payloadBytes = artifactBytes!;
+    payload = { format: 'simple-signing', dockerReference: undefined, manifestDigest: subject, optional: null };
+  }
+  assertPayloadNamesDigest(payload, subject);
+  if (candidate.source === 'legacy-att' && payload.format !== 'in-toto') {
+    throw new VerificationError('BUNDLE_FORMAT', 'a cosign .att layer must carry an in-toto statement');
+  }
+  return { bundle, payload, payloadBytes };
+}
+
+/** Verify one candidate and bind its payload to `subject`; never throws for bad evidence. */
+async function verifyCandidate(subject: Digest, candidate: Candidate, options: CollectEvidenceOptions, subjectBytes: () => Promise<Buffer>): Promise<EvidenceItem> {
+  const base = {
+    source: candidate.source,
+    manifestDigest: candidate.manifestDigest,
+    layerIndex: candidate.layerIndex,
+    layerDigest: candidate.layerDigest,
+  };
+  if (candidate.kind === 'malformed') {
+    return { ...base, kind: candidate.claimedKind, predicateType: candidate.claimedPredicateType, status: 'failed', error: candidate.error };
+  }
+  try {
+    const verified = await verifyAndBind(subject, candidate, options, subjectBytes);
+    const kind = candidate.source === 'referrer' ? payloadKind(verified.payload) : candidate.claimedKind;
+    const predicateType = verified.payload.format === 'in-toto' ? verified.payload.statement.predicateType : undefined;
+    return { ...base, kind, predicateType, status: 'verified', verified };
+  } catch (err) {
+    if (hasCode(err, 'ABORTED')) throw err;
+    return { ...base, kind: candidate.claimedKind, predicateType: candidate.claimedPredicateType, status: 'failed', error: failureOf(err) };
+  }
+}
+
+/**
+ * Find and verify every cosign signature and attestation of `subject` in `store`.
+ * Throws only when discovery cannot even be attempted (abort); per-source failures are `problems`,
+ * per-candidate failures are failed items. A caller admits only on `items` with status `verified`.
+ */
+export async function collectEvidence(store: ArtifactStore, subject: Digest, options: CollectEvidenceOptions): Promise<EvidenceReport> {
+  parseDigest(subject);
+  const sources = new Set<EvidenceSource>(options.sources ?? ['referrer', 'legacy-sig', 'legacy-att']);
+  const maxBytes = options.maxBlobBytes ?? DEFAULT_MAX_EVIDENCE_BYTES;
+  const problems: DiscoveryProblem[] = [];
+  const discover = async (source: EvidenceSource, run: () => Promise<Candidate[]>): Promise<Candidate[]> => {
+    if (!sources.has(source)) return [];
+    try {
+      return await run();
+    } catch (err) {
+      if (hasCode(err, 'ABORTED')) throw err;
+      problems.push({ source, ...failureOf(err) });
+      return [];
+    }
+  };
+  const found = await Promise.all([
+    discover('referrer', () => referrerCandidates(store, subject, options, maxBytes)),
+    discover('legacy-sig', () => legacyCandidates(store, subject, 'signature', options, maxBytes)),
+    discover('legacy-att', () => legacyCandidates(store, subject, 'attestation', options, maxBytes)),
+  ]);
+  let subjectManifest: Promise<Buffer> | undefined;
+  const subjectBytes = (): Promise<Buffer> => {
+    subjectManifest ??= store.fetchManifest(subject, { signal: options.signal, timeoutMs: options.timeoutMs }).then((m) => m.bytes);
+    return subjectManifest;
+  };
+  const items: EvidenceItem[] = [];
+  for (const candidate of found.flat()) items.push(await verifyCandidate(subject, candidate, options, subjectBytes));
+  return { subject, store: store.name, items, problems };
+}
+
+/** The verified items of a report. */
+export function verifiedEvidence(report: EvidenceReport): Array<Extract<EvidenceItem, { status: 'verified' }>> {
+  return report.items.filter((item): item is Extract<EvidenceItem, { status: 'verified' }> => item.status === 'verified');
+}

@@ -240,6 +240,11 @@ function provenanceTagRef(prov: NormalizedProvenance): string {
   return contextString(ctx, 'github_ref');
 }
 
+/** Go `strings.TrimSuffix`. */
+function trimSuffix(value: string, suffix: string): string {
+  return suffix !== '' && value.endsWith(suffix) ? value.slice(0, value.length - suffix.length) : value;
+}
+
 /** slsa-verifier `VerifyVersionedTag` (Go semver rules: `vX` / `vX.Y` / `vX.Y.Z` pin the given parts). */
 export function verifyVersionedTag(provenanceTag: string, expectedTag: string): void {
   if (!semver.isValid(expectedTag)) throw new AttestationError('INVALID_SEMVER', `expected versioned tag "${expectedTag}" is not semver (vX, vX.Y or vX.Y.Z)`);
@@ -258,10 +263,10 @@ export function verifyVersionedTag(provenanceTag: string, expectedTag: string): 
     if (minor !== expectedParts[1]) throw new AttestationError('VERSIONED_TAG_MISMATCH', `minor version expected "${expectedParts[1]}", got "${minor}"`);
   }
   if (expectedParts.length > 2) {
-    const expectedPatch = (expectedParts[2] as string).slice(0, (expectedParts[2] as string).length - semver.build(expectedTag).length);
+    const expectedPatch = trimSuffix(expectedParts[2] as string, semver.build(expectedTag));
     const rawPatch = actualParts[2];
     if (rawPatch === undefined) throw new AttestationError('INVALID_SEMVER', `provenance tag "${semTag}" has no patch version`);
-    const patch = rawPatch.slice(0, rawPatch.length - semver.build(semTag).length);
+    const patch = trimSuffix(rawPatch, semver.build(semTag));
     if (patch !== expectedPatch) throw new AttestationError('VERSIONED_TAG_MISMATCH', `patch version expected "${expectedPatch}", got "${patch}"`);
   }
 }

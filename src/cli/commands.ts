@@ -12,6 +12,7 @@ import { register as registerVerifySignatures } from './verify-signatures.ts';
 import { register as registerVerifyImage } from './verify-image.ts';
 import { register as registerVerifyModel } from './verify-model.ts';
 import { register as registerVerifyArtifact } from './verify-artifact.ts';
+import { register as registerDataset } from './dataset.ts';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerVerifyImage(program);
   registerVerifyModel(program);
   registerVerifyArtifact(program);
+  registerDataset(program);
 }

@@ -72,7 +72,11 @@ export class HashPool implements AsyncDisposable {
    */
   hashAll(jobs: readonly HashJob[], signal?: AbortSignal): Promise<HashOutcome[]> {
     if (this.#closed) return Promise.reject(new HashingError('POOL_CLOSED', 'the hashing pool is closed'));
-    for (const job of jobs) validateJob(job);
+    try {
+      for (const job of jobs) validateJob(job);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (jobs.length === 0) return Promise.resolve([]);
     return new Promise<HashOutcome[]>((resolve, reject) => {
       const outcomes: HashOutcome[] = new Array<HashOutcome>(jobs.length);

@@ -1,0 +1,69 @@
+/**
+ * The worker-thread hashing pool: results equal plain `crypto` for whole files and byte ranges,
+ * in job order, across threads; I/O errors keep their codes; a failed batch leaves the pool usable;
+ * abort and close are honoured; the inline fast path gives the same answers.
+ */
+import t from 'tap';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HashPool, hashJobs, type HashJob } from '../../src/hashing/pool.ts';
+import { rejectsWith } from '../helpers/rejects-code.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'modelgate-hash-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+const contents = [randomBytes(5 * 1024 * 1024 + 17), randomBytes(3 * 1024 * 1024), Buffer.alloc(0), randomBytes(1000)];
+const paths = contents.map((c, i) => {
+  const p = join(dir, `f${i}`);
+  writeFileSync(p, c);
+  return p;
+});
+const hex = (algorithm: string, bytes: Uint8Array): string => createHash(algorithm).update(bytes).digest('hex');
+
+t.test('whole files and ranges match crypto, in job order, on two workers', async (t) => {
+  await using pool = new HashPool({ threads: 2, readSize: 1024 * 1024 });
+  const jobs: HashJob[] = [
+    ...paths.map((path) => ({ kind: 'file' as const, path, algorithm: 'sha256' as const })),
+    { kind: 'range', path: paths[0] as string, algorithm: 'sha256', start: 1_000_000, end: 4_500_001 },
+    { kind: 'range', path: paths[1] as string, algorithm: 'sha512', start: 0, end: 0 },
+    { kind: 'file', path: paths[3] as string, algorithm: 'blake2b512' },
+  ];
+  const results = await pool.hashAll(jobs);
+  t.same(results.slice(0, 4).map((r) => r.hex), contents.map((c) => hex('sha256', c)));
+  t.same(results.slice(0, 4).map((r) => r.bytes), contents.map((c) => c.length));
+  t.equal(results[4]?.hex, hex('sha256', (contents[0] as Buffer).subarray(1_000_000, 4_500_001)));
+  t.equal(results[4]?.bytes, 3_500_001);
+  t.equal(results[5]?.hex, hex('sha512', Buffer.alloc(0)));
+  t.equal(results[6]?.hex, hex('blake2b512', contents[3] as Buffer));
+});
+
+t.test('errors keep their codes and a failed batch leaves the pool usable', async (t) => {
+  await using pool = new HashPool({ threads: 2 });
+  await rejectsWith(t, pool.hashAll([{ kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256' }]), ['IO']);
+  await rejectsWith(t, pool.hash({ kind: 'range', path: paths[3] as string, algorithm: 'sha256', start: 0, end: 1001 }), ['SHORT_READ']);
+  await rejectsWith(t, pool.hash({ kind: 'range', path: paths[3] as string, algorithm: 'sha256', start: 5, end: 2 }), ['BAD_JOB']);
+  await rejectsWith(t, pool.hash({ kind: 'file', path: dir, algorithm: 'sha256' }), ['IO']);
+  await rejectsWith(t, pool.hash({ kind: 'file', path: paths[3] as string, algorithm: 'md5' as 'sha256' }), ['BAD_JOB']);
+  const again = await pool.hash({ kind: 'file', path: paths[3] as string, algorithm: 'sha256' });
+  t.equal(again.hex, hex('sha256', contents[3] as Buffer));
+});
+
+t.test('abort and close', async (t) => {
+  const pool = new HashPool({ threads: 1 });
+  const controller = new AbortController();
+  const running = pool.hashAll(paths.map((path) => ({ kind: 'file' as const, path, algorithm: 'sha256' as const })), controller.signal);
+  controller.abort();
+  await rejectsWith(t, running, ['ABORTED']);
+  await pool.close();
+  await rejectsWith(t, pool.hash({ kind: 'file', path: paths[3] as string, algorithm: 'sha256' }), ['POOL_CLOSED']);
+});
+
+t.test('hashJobs: inline fast path and worker path agree', async (t) => {
+  const jobs = paths.map((path) => ({ kind: 'file' as const, path, algorithm: 'sha256' as const }));
+  const inline = await hashJobs(jobs, { inlineBelowBytes: Number.MAX_SAFE_INTEGER });
+  const pooled = await hashJobs(jobs, { inlineBelowBytes: 0, threads: 2 });
+  t.same(inline, pooled);
+  await rejectsWith(t, hashJobs([{ kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256' }]), ['IO']);
+});

@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { digestOf, type Digest } from '../oci/digest.ts';
-import { loadBundle, type PolicyBundle } from './bundle.ts';
+import type { ArtifactStore, CallOptions } from '../oci/store.ts';
+import { loadBundle, loadBundleFromStore, type PolicyBundle } from './bundle.ts';
 import { PolicyError } from './errors.ts';
-import { buildPolicyInput, type PolicyInput } from './input.ts';
+import { buildPolicyInput, type PolicyInput, type PolicyInputEvidence } from './input.ts';
 import { validatePolicyData, validatePolicyInput } from './schema.ts';
 
 export interface Reason {
@@ -206,6 +207,11 @@ export class PolicyEngine {
     return PolicyEngine.fromBundle(await loadBundle(path), options);
   }
 
+  /** Load a bundle pushed as an OCI artifact (by manifest digest) and start an engine on it. */
+  static async fromStore(store: ArtifactStore, digest: Digest, options: EngineOptions & CallOptions = {}): Promise<PolicyEngine> {
+    return PolicyEngine.fromBundle(await loadBundleFromStore(store, digest, options), options);
+  }
+
   /** sha256 of the bundle manifest (pins policy.wasm and data.json). */
   get bundleDigest(): Digest {
     return this.#loaded.bundle.digest;
@@ -218,6 +224,11 @@ export class PolicyEngine {
 
   get bundle(): PolicyBundle {
     return this.#loaded.bundle;
+  }
+
+  /** Build the input from verified evidence (buildPolicyInput) and evaluate it: what `verify`, admission and init call. */
+  decide(evidence: PolicyInputEvidence): Decision {
+    return this.evaluate(buildPolicyInput(evidence));
   }
 
   /** Evaluate one input. Synchronous; ≈ tens of µs for the default policy. */

@@ -10,7 +10,7 @@ import { LayoutStore } from '../../src/oci/layout.ts';
 import { loadBundle, loadBundleFromStore, pushBundle, testPolicies } from '../../src/policy/bundle.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
 import { locateOpa, OPA_SHA256, sha256File } from '../../src/policy/opa.ts';
-import { buildDefaultBundle, POLICY_DIR } from './fixtures.ts';
+import { buildDefaultBundle, goodData, goodEvidence, POLICY_DIR } from './fixtures.ts';
 
 const dir = t.testdir();
 const built = await buildDefaultBundle(dir);
@@ -87,8 +87,9 @@ t.test('a bundle pushed to an OCI image layout loads back by digest', async (t) 
   const loaded = await loadBundleFromStore(store, descriptor.digest);
   t.equal(loaded.digest, built.bundle.digest);
   t.same(loaded.wasm, built.bundle.wasm);
-  const engine = await PolicyEngine.fromBundle(loaded);
+  const engine = await PolicyEngine.fromStore(store, descriptor.digest, { data: goodData() });
   t.equal(engine.bundleDigest, built.bundle.digest);
+  t.equal(engine.decide(goodEvidence()).allow, true);
 });
 
 t.test('failing Rego tests or low coverage stop the build', async (t) => {

@@ -33,6 +33,8 @@ export interface HttpRequest {
 }
 
 export interface HttpResponse {
+  /** The method of the request that produced this response (after redirects). */
+  readonly method: HttpMethod;
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: Dispatcher.ResponseData['body'];
@@ -175,6 +177,9 @@ export async function sendHttp(dispatcher: Dispatcher, req: HttpRequest, scope?:
         headersTimeout: req.headersTimeoutMs,
         bodyTimeout: req.bodyTimeoutMs,
         highWaterMark: req.highWaterMark,
+        // undici closes the connection after every HEAD unless told otherwise (a guard against
+        // servers that send a body anyway); registries answer HEAD properly, so keep it alive.
+        ...(method === 'HEAD' ? { reset: false } : {}),
       });
     } catch (err) {
       throw transportError(err, what, scope);
@@ -184,7 +189,7 @@ export async function sendHttp(dispatcher: Dispatcher, req: HttpRequest, scope?:
     const replayable = body === undefined || body instanceof Uint8Array;
     const follow = req.followRedirects ?? (method === 'GET' || method === 'HEAD' || ((status === 307 || status === 308) && replayable));
     if (!isRedirect(status) || typeof location !== 'string' || !follow) {
-      return { status, headers: response.headers, body: response.body, url, crossedOrigin };
+      return { method, status, headers: response.headers, body: response.body, url, crossedOrigin };
     }
     response.body.resume();
     response.body.on('error', () => {});
@@ -247,11 +252,15 @@ export async function readBody(response: HttpResponse, maxBytes: number, what: s
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
 
-/** Throw the body away without reading it (the connection is closed rather than drained if large). */
+/**
+ * Throw the body away. Small or absent bodies are drained so the connection stays in the keep-alive
+ * pool; a large or unbounded one closes the connection rather than being downloaded for nothing.
+ */
 export function discardBody(response: HttpResponse): void {
   response.body.on('error', () => {});
   const length = Number(headerValue(response, 'content-length') ?? 'NaN');
-  if (Number.isFinite(length) && length <= MAX_ERROR_BODY_BYTES) response.body.resume();
+  const noBody = response.method === 'HEAD' || response.status === 204 || response.status === 304;
+  if (noBody || (Number.isFinite(length) && length <= MAX_ERROR_BODY_BYTES)) response.body.resume();
   else response.body.destroy();
 }
 

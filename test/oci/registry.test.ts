@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { text } from 'node:stream/consumers';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Agent } from 'undici';
 import { RegistryStore } from '../../src/oci/registry.ts';
 import { digestOf, type Digest } from '../../src/oci/digest.ts';
 import { MediaType, EMPTY_DESCRIPTOR, EMPTY_JSON, type Descriptor } from '../../src/oci/manifest.ts';
@@ -103,4 +105,22 @@ t.test('abort and an unreachable registry', async (t) => {
   await rejectsWith(t, store.resolve('v1', { signal: controller.signal }), ['ABORTED']);
   const closed = new RegistryStore({ registry: '127.0.0.1:1', repository: 'x' });
   await rejectsWith(t, closed.resolve('v1', { timeoutMs: 5000 }), ['NETWORK']);
+});
+
+t.test('connections are kept alive across HEAD, GET and 404s', async (t) => {
+  const dispatcher = new Agent();
+  t.teardown(() => dispatcher.close());
+  const store = new RegistryStore({ registry: registry.host, repository: 'acme/keepalive' }, { dispatcher });
+  const blob = await store.pushBlob({ kind: 'bytes', bytes: randomBytes(200_000), mediaType: 'application/octet-stream' });
+  let connections = 0;
+  const onConnect = () => connections++;
+  subscribe('undici:client:connected', onConnect);
+  t.teardown(() => unsubscribe('undici:client:connected', onConnect));
+  for (let i = 0; i < 5; i++) {
+    t.equal(await store.hasBlob(blob.digest), true);
+    t.equal(await store.hasBlob(digestOf(`missing ${i}`)), false);
+    await rejectsWith(t, store.fetchManifest('missing'), ['NOT_FOUND']);
+    t.equal((await store.fetchBlob(blob)).length, 200_000);
+  }
+  t.ok(connections <= 1, `the pushing connection (or one new one) serves every later call (${connections} opened)`);
 });

@@ -34,11 +34,11 @@ export async function resolvePassphrase(options: PassphraseOptions): Promise<str
     passphrase = fromEnv;
   } else if (process.stdin.isTTY === true && process.stderr.isTTY === true) {
     const what = options.keyName === undefined ? 'the private key' : options.keyName;
-    passphrase = await promptHidden(`Enter passphrase for ${what}: `);
-    if (options.purpose === 'create') {
-      const again = await promptHidden('Enter passphrase again: ');
-      if (again !== passphrase) throw new SigningError('PASSPHRASE', 'the two passphrases do not match');
-    }
+    const prompts = [`Enter passphrase for ${what}: `];
+    if (options.purpose === 'create') prompts.push('Enter passphrase again: ');
+    const [first = '', again = first] = await promptHidden(prompts);
+    if (again !== first) throw new SigningError('PASSPHRASE', 'the two passphrases do not match');
+    passphrase = first;
   } else {
     throw new SigningError('PASSPHRASE', `no passphrase: set ${PASSPHRASE_ENV} (it may be empty only with --allow-empty-password) or run on a terminal`);
   }
@@ -49,33 +49,47 @@ export async function resolvePassphrase(options: PassphraseOptions): Promise<str
 }
 
 /**
- * Read one line from the terminal without echoing it. Hand-written because Node has no hidden-input
- * prompt and the project has no dependency for it; it handles backspace, Ctrl-C and Ctrl-D.
+ * Read one line per prompt from the terminal without echoing it. Hand-written because Node has no
+ * hidden-input prompt and the project has no dependency for it. Echo is turned off (raw mode)
+ * *before* the first prompt is shown and back on only after the last answer, so type-ahead is never
+ * echoed. Handles backspace, Ctrl-C and Ctrl-D.
  */
-function promptHidden(prompt: string): Promise<string> {
+function promptHidden(prompts: readonly string[]): Promise<string[]> {
   const input = process.stdin;
-  return new Promise<string>((resolve, reject) => {
+  return new Promise<string[]>((resolve, reject) => {
+    const answers: string[] = [];
     let value = '';
     const wasRaw = input.isRaw;
     const finish = (err?: Error): void => {
       input.off('data', onData);
       input.setRawMode(wasRaw);
       input.pause();
-      process.stderr.write('\n');
-      if (err === undefined) resolve(value);
-      else reject(err);
+      if (err === undefined) resolve(answers);
+      else {
+        process.stderr.write('\n');
+        reject(err);
+      }
     };
     const onData = (chunk: Buffer): void => {
       for (const char of chunk.toString('utf8')) {
-        if (char === '\r' || char === '\n') return finish();
         if (char === '\u0003') return finish(new SigningError('PASSPHRASE', 'passphrase entry interrupted'));
-        if (char === '\u0004') return value === '' ? finish(new SigningError('PASSPHRASE', 'passphrase entry ended (EOF)')) : finish();
-        if (char === '\u007f' || char === '\b') value = [...value].slice(0, -1).join('');
-        else value += char;
+        if (char === '\u0004' && value === '') return finish(new SigningError('PASSPHRASE', 'passphrase entry ended (EOF)'));
+        if (char === '\r' || char === '\n' || char === '\u0004') {
+          answers.push(value);
+          value = '';
+          process.stderr.write('\n');
+          const next = prompts[answers.length];
+          if (next === undefined) return finish();
+          process.stderr.write(next);
+        } else if (char === '\u007f' || char === '\b') {
+          value = [...value].slice(0, -1).join('');
+        } else {
+          value += char;
+        }
       }
     };
-    process.stderr.write(prompt);
     input.setRawMode(true);
+    process.stderr.write(prompts[0] ?? '');
     input.resume();
     input.on('data', onData);
   });

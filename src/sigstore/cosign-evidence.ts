@@ -30,7 +30,8 @@ import {
   payloadKind,
   type SignedPayload,
 } from './cosign-payload.ts';
-import { parseBundle, verifyBundle, type SignerPolicy, type VerifiedBundle } from './bundle.ts';
+import type { SignerIdentity, TransparencyLogEvidence, VerifiedAttestation, VerifiedSignature } from '../policy/input.ts';
+import { FULCIO_OID, parseBundle, verifyBundle, type SignerPolicy, type VerifiedBundle } from './bundle.ts';
 import { VerificationError } from './errors.ts';
 import type { TrustMaterial } from './trust.ts';
 
@@ -116,6 +117,11 @@ export interface CollectEvidenceOptions extends CallOptions {
   readonly sources?: readonly EvidenceSource[];
   /** Cap on each evidence blob (default 8 MiB). */
   readonly maxBlobBytes?: number;
+  /**
+   * Where the evidence lives when not beside the artifact (cosign `COSIGN_REPOSITORY`, slsa-verifier
+   * `--provenance-repository`). Default: the artifact's own store.
+   */
+  readonly evidenceStore?: ArtifactStore;
 }
 
 /** One piece of evidence found, before verification. */
@@ -387,10 +393,11 @@ export async function collectEvidence(store: ArtifactStore, subject: Digest, opt
       return [];
     }
   };
+  const evidenceStore = options.evidenceStore ?? store;
   const found = await Promise.all([
-    discover('referrer', () => referrerCandidates(store, subject, options, maxBytes)),
-    discover('legacy-sig', () => legacyCandidates(store, subject, 'signature', options, maxBytes)),
-    discover('legacy-att', () => legacyCandidates(store, subject, 'attestation', options, maxBytes)),
+    discover('referrer', () => referrerCandidates(evidenceStore, subject, options, maxBytes)),
+    discover('legacy-sig', () => legacyCandidates(evidenceStore, subject, 'signature', options, maxBytes)),
+    discover('legacy-att', () => legacyCandidates(evidenceStore, subject, 'attestation', options, maxBytes)),
   ]);
   let subjectManifest: Promise<Buffer> | undefined;
   const subjectBytes = (): Promise<Buffer> => {
@@ -399,10 +406,56 @@ export async function collectEvidence(store: ArtifactStore, subject: Digest, opt
   };
   const items: EvidenceItem[] = [];
   for (const candidate of found.flat()) items.push(await verifyCandidate(subject, candidate, options, subjectBytes));
-  return { subject, store: store.name, items, problems };
+  return { subject, store: evidenceStore.name, items, problems };
 }
 
 /** The verified items of a report. */
 export function verifiedEvidence(report: EvidenceReport): Array<Extract<EvidenceItem, { status: 'verified' }>> {
   return report.items.filter((item): item is Extract<EvidenceItem, { status: 'verified' }> => item.status === 'verified');
+}
+
+/** Fulcio extension names as the policy input spells them (`sourceRepositoryURI` → `sourceRepositoryUri`). */
+function oidcExtensionsOf(extensions: Readonly<Record<string, string>>): Record<string, string> {
+  const named: Record<string, string> = {};
+  for (const [name, oid] of Object.entries(FULCIO_OID)) {
+    const value = extensions[oid];
+    if (value !== undefined && name !== 'issuer' && name !== 'issuerV1') named[name.replace(/URI$/, 'Uri')] = value;
+  }
+  return named;
+}
+
+function signerIdentityOf(bundle: VerifiedBundle): SignerIdentity {
+  const { signer } = bundle;
+  if (signer.kind === 'key') return { method: 'key', keyId: `sha256:${signer.keyId}` };
+  return { method: 'keyless', san: signer.san, issuer: signer.issuer, oidcExtensions: oidcExtensionsOf(signer.extensions) };
+}
+
+function signedEvidenceOf(subject: Digest, bundle: VerifiedBundle): { signer: SignerIdentity; subjectDigest: Digest; tlog?: TransparencyLogEvidence; timestamps?: Date[] } {
+  const logged = bundle.tlogEntries.find((entry) => entry.integratedTime !== undefined);
+  const timestamps = bundle.verifiedTimes.filter((t) => t.source === 'tsa').map((t) => t.time);
+  return {
+    signer: signerIdentityOf(bundle),
+    subjectDigest: subject,
+    ...(logged === undefined ? {} : { tlog: { logIndex: Number(logged.logIndex), integratedTime: logged.integratedTime!, logId: logged.logId } }),
+    ...(timestamps.length === 0 ? {} : { timestamps }),
+  };
+}
+
+/**
+ * The verified items of a report in the policy layer's input types (`src/policy/input.ts`): signatures
+ * (simple-signing or cosign v3 sign statements) and attestations (in-toto statements with their predicate).
+ */
+export function policyEvidence(report: EvidenceReport): { signatures: VerifiedSignature[]; attestations: VerifiedAttestation[] } {
+  const signatures: VerifiedSignature[] = [];
+  const attestations: VerifiedAttestation[] = [];
+  for (const item of verifiedEvidence(report)) {
+    const evidence = signedEvidenceOf(report.subject, item.verified.bundle);
+    const { payload } = item.verified;
+    if (item.kind === 'attestation' && payload.format === 'in-toto') {
+      attestations.push({ ...evidence, predicateType: payload.statement.predicateType, predicate: payload.statement.predicate });
+    } else {
+      signatures.push(evidence);
+    }
+  }
+  return { signatures, attestations };
 }

@@ -17,7 +17,7 @@ import type { ArtifactStore } from '../../src/oci/store.ts';
 import { cosignTag } from '../../src/oci/tag-schema.ts';
 import { legacyLayerToBundle, parseRekorBundleAnnotation, CosignAnnotation } from '../../src/sigstore/cosign-legacy.ts';
 import { assertPayloadNamesDigest, parseSimpleSigning } from '../../src/sigstore/cosign-payload.ts';
-import { collectEvidence } from '../../src/sigstore/cosign-evidence.ts';
+import { collectEvidence, policyEvidence } from '../../src/sigstore/cosign-evidence.ts';
 import { loadTrustedRootFile } from '../../src/sigstore/trust.ts';
 import { loadLayout, startRegistry } from '../helpers/registry.ts';
 
@@ -346,7 +346,9 @@ t.test('in a real registry', async (t) => {
     const keyless = await collectEvidence(store, image.digest, { trust: trustPublicGood, signer: codyIdentity });
     t.match(keyless.items, [{ status: 'failed', error: { code: 'POLICY' } }]);
     const keyPolicy = { kind: 'key' as const, keys: [signer.publicKey] };
-    t.match((await collectEvidence(store, image.digest, { trust: trustPublicGood, signer: keyPolicy })).items, [{ status: 'verified' }]);
+    const keyed = await collectEvidence(store, image.digest, { trust: trustPublicGood, signer: keyPolicy });
+    t.match(keyed.items, [{ status: 'verified', kind: 'signature', verified: { payload: { format: 'simple-signing', manifestDigest: image.digest } } }]);
+    t.match(policyEvidence(keyed), { signatures: [{ subjectDigest: image.digest, signer: { method: 'key', keyId: /^sha256:[0-9a-f]{64}$/ } }], attestations: [] });
 
     // Malformed layers: each is a coded failure; the valid one beside them still verifies.
     const third = await pushImage(store, 'third weights');
@@ -411,6 +413,23 @@ t.test('in a real registry', async (t) => {
     t.match(wrongIssuer.items, [{ status: 'failed', error: { code: 'IDENTITY' } }]);
     const onlySig = await collectEvidence(slsa, CONTAINER_DIGEST, { trust: trustPublicGood, signer: builderIdentity, sources: ['legacy-sig'] });
     t.same(onlySig.items, []);
+
+    // Evidence kept in another repository (cosign COSIGN_REPOSITORY).
+    const elsewhere = await collectEvidence(open('bare/model'), CONTAINER_DIGEST, { trust: trustPublicGood, signer: builderIdentity, evidenceStore: slsa });
+    t.match(elsewhere, { store: `${registry.host}/slsa/container`, items: [{ status: 'verified' }] });
+
+    // Handed to the policy layer in its own input types.
+    const forPolicy = policyEvidence(fromRegistry);
+    t.same(forPolicy.signatures, []);
+    t.equal(forPolicy.attestations.length, 1);
+    t.match(forPolicy.attestations[0], {
+      subjectDigest: CONTAINER_DIGEST,
+      predicateType: 'https://slsa.dev/provenance/v0.2',
+      predicate: { builder: { id: CONTAINER_BUILDER } },
+      signer: { method: 'keyless', san: CONTAINER_BUILDER, issuer: GITHUB_ISSUER, oidcExtensions: { sourceRepositoryUri: 'https://github.com/slsa-framework/example-package', sourceRepositoryRef: 'refs/heads/main' } },
+      tlog: { logIndex: 174304112 },
+    });
+    t.ok(forPolicy.attestations[0]!.tlog!.integratedTime instanceof Date);
   });
 });
 

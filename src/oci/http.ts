@@ -1,14 +1,14 @@
 /**
  * HTTP transport for registry calls, over undici.
  *
- * Owns: one keep-alive `Agent` shared by every registry client (unless a caller brings its own
- * dispatcher), the choice of `http`/`https` per registry host, deadlines and stall timeouts, manual
+ * Owns: one keep-alive dispatcher shared by every registry client (unless a caller brings its own),
+ * honouring HTTP(S)_PROXY / NO_PROXY, the choice of `http`/`https` per registry host, deadlines and stall timeouts, manual
  * redirects (at most 5, never carrying `Authorization` or cookies to another origin), bounded body
  * reads, and the mapping of transport failures and HTTP statuses to `OciError` codes. Nothing here
  * knows about authentication or the distribution API beyond its error JSON.
  */
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { OciError, type OciErrorCode } from '../errors.ts';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -47,12 +47,31 @@ export interface HttpResponse {
 export const MAX_REDIRECTS = 5;
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
-let sharedAgent: Agent | undefined;
+let sharedDispatcher: Dispatcher | undefined;
 
-/** The process-wide keep-alive agent (pools per origin). */
+const AGENT_OPTIONS = { keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 10_000 } } as const;
+
+/**
+ * A keep-alive dispatcher (pools per origin) that honours `HTTP(S)_PROXY` / `NO_PROXY` (either case)
+ * from `env` when set, as `docker`, `crane` and KServe's Python initializer do.
+ */
+export function dispatcherFromEnvironment(env: NodeJS.ProcessEnv = process.env): Dispatcher {
+  const httpProxy = env.http_proxy ?? env.HTTP_PROXY;
+  const httpsProxy = env.https_proxy ?? env.HTTPS_PROXY;
+  if (!httpProxy && !httpsProxy) return new Agent(AGENT_OPTIONS);
+  return new EnvHttpProxyAgent({
+    ...AGENT_OPTIONS,
+    // Explicit values (empty string = none) so undici does not read process.env behind our back.
+    httpProxy: httpProxy ?? '',
+    httpsProxy: httpsProxy ?? httpProxy ?? '',
+    noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
+  });
+}
+
+/** The process-wide dispatcher, built from the environment on first use. */
 export function defaultDispatcher(): Dispatcher {
-  sharedAgent ??= new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 10_000 } });
-  return sharedAgent;
+  sharedDispatcher ??= dispatcherFromEnvironment();
+  return sharedDispatcher;
 }
 
 /** First value of a response header (undici gives arrays for repeated headers). */

@@ -1,7 +1,10 @@
 import t from 'tap';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
+import { RegistryStore } from '../../src/oci/registry.ts';
+import { startRegistry } from '../helpers/registry.ts';
 import { Agent } from 'undici';
-import { CallScope, nextLink, registryBaseUrl, sendHttp, readBody, statusError, usesPlainHttp, type HttpResponse } from '../../src/oci/http.ts';
+import { CallScope, dispatcherFromEnvironment, nextLink, registryBaseUrl, sendHttp, readBody, statusError, usesPlainHttp, type HttpResponse } from '../../src/oci/http.ts';
 import { rejectsWith } from '../helpers/rejects-code.ts';
 
 t.test('scheme choice: loopback and listed hosts use plain HTTP', async (t) => {
@@ -139,4 +142,50 @@ t.test('bounded bodies, stalls and deadlines', async (t) => {
     sendHttp(dispatcher, { method: 'GET', url: new URL(`http://127.0.0.1:${port}/silent`), signal: aborted.signal, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 }, aborted),
     ['ABORTED'],
   );
+});
+
+t.test('HTTP(S)_PROXY and NO_PROXY from the environment', async (t) => {
+  const registry = await startRegistry({ t });
+  const tunnels: string[] = [];
+  // A forward proxy: absolute-form requests for http:// targets, CONNECT tunnels for https://.
+  const proxy = createServer((req, res) => {
+    const target = new URL(req.url ?? '/');
+    tunnels.push(target.host);
+    const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  proxy.on('connect', (req, clientSocket, head) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(clientSocket);
+      clientSocket.pipe(upstream);
+    });
+    upstream.on('error', () => clientSocket.destroy());
+    clientSocket.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    proxy.closeAllConnections();
+    proxy.close(() => resolve());
+  }));
+  const address = proxy.address();
+  const proxyUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  const viaProxy = dispatcherFromEnvironment({ HTTP_PROXY: proxyUrl });
+  t.teardown(() => viaProxy.close());
+  await rejectsWith(t, new RegistryStore({ registry: registry.host, repository: 'p/q' }, { dispatcher: viaProxy }).resolve('v1'), ['NOT_FOUND']);
+  t.ok(tunnels.length > 0 && tunnels.every((h) => h === registry.host), 'the requests went through the proxy');
+  const proxied = tunnels.length;
+
+  const bypass = dispatcherFromEnvironment({ http_proxy: proxyUrl, NO_PROXY: 'example.com,127.0.0.1' });
+  t.teardown(() => bypass.close());
+  await rejectsWith(t, new RegistryStore({ registry: registry.host, repository: 'p/q' }, { dispatcher: bypass }).resolve('v1'), ['NOT_FOUND']);
+  t.equal(tunnels.length, proxied, 'NO_PROXY host reached directly');
 });

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ModelgateError, UsageError } from '../errors.ts';
+import { ModelSignatureError } from '../oms/errors.ts';
 import { verifyModelDirectory, type ModelSigningMethod, type VerifiedModelSignature, type VerifyModelOptions } from '../oms/verify.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
 import { parseCertificatesPem } from '../sigstore/trust.ts';
@@ -130,7 +131,10 @@ async function runVerification(modelPath: string, options: CommonOptions, method
   } catch (err) {
     if (!(err instanceof ModelgateError) || err instanceof UsageError || err.code === 'TRUST_UNAVAILABLE') throw err;
     process.stderr.write(`Verification failed with error: ${err.code}: ${err.message}\n`);
-    if (options.output === 'json') process.stdout.write(`${JSON.stringify({ verified: false, modelPath, code: err.code, error: err.message }, null, 2)}\n`);
+    if (options.output === 'json') {
+      const differences = err instanceof ModelSignatureError ? err.differences : [];
+      process.stdout.write(`${JSON.stringify({ verified: false, modelPath, code: err.code, error: err.message, differences }, null, 2)}\n`);
+    }
     process.exitCode = 1;
   }
 }

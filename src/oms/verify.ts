@@ -103,6 +103,15 @@ function liesInside(modelPath: string, signaturePath: string): boolean {
   return sig.startsWith(`${root}/`);
 }
 
+const LISTED_DIFFERENCES = 20;
+
+/** A MISMATCH error listing the first differences in its message and all of them in `differences`. */
+function mismatch(differences: readonly string[]): ModelSignatureError {
+  const shown = differences.slice(0, LISTED_DIFFERENCES).join('; ');
+  const more = differences.length > LISTED_DIFFERENCES ? `; … and ${differences.length - LISTED_DIFFERENCES} more` : '';
+  return new ModelSignatureError('MISMATCH', `the model does not match the signature: ${shown}${more}`, { differences });
+}
+
 /** Compare the model on disk with a verified manifest. Throws MODEL_PATH or MISMATCH. */
 export async function verifyModelFiles(modelPath: string, manifest: OmsManifest, options: VerifyModelOptions = {}): Promise<ModelFilesResult> {
   const serialization = manifest.serialization;
@@ -157,9 +166,7 @@ export async function verifyModelFiles(modelPath: string, manifest: OmsManifest,
   }
   const unsigned = files.filter((f) => !signedFiles.has(f)).map((f) => f.name);
   if (options.ignoreUnsignedFiles !== true) for (const name of unsigned) differences.push(`extra file: ${name}`);
-  if (differences.length > 0) {
-    throw new ModelSignatureError('MISMATCH', `the model does not match the signature: ${differences.join('; ')}`, { differences });
-  }
+  if (differences.length > 0) throw mismatch(differences);
 
   const outcomes = await hashJobs(expected.map((e) => e.job), {
     ...(options.threads === undefined ? {} : { threads: options.threads }),
@@ -172,9 +179,7 @@ export async function verifyModelFiles(modelPath: string, manifest: OmsManifest,
     bytesHashed += outcome.bytes;
     if (outcome.hex !== e.resource.digest) differences.push(`changed file: ${e.resource.name} (${serialization.hashType} ${outcome.hex}, signed ${e.resource.digest})`);
   });
-  if (differences.length > 0) {
-    throw new ModelSignatureError('MISMATCH', `the model does not match the signature: ${differences.join('; ')}`, { differences });
-  }
+  if (differences.length > 0) throw mismatch(differences);
   return {
     resources: manifest.resources.map((r) => ({ name: r.name, algorithm: r.algorithm, digest: r.digest })),
     bytesHashed,

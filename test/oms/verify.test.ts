@@ -4,7 +4,7 @@
  * chain, both resource orderings, shards, ignore rules, symlinks, single files, legacy payloads.
  */
 import t from 'tap';
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,6 +212,38 @@ t.test('legacy v0.2 payloads need the explicit flag; unknown predicates and blak
   const blake3 = omsStatement(fileResources(dir, walk(dir)));
   (blake3.predicate as { serialization: { hash_type: string } }).serialization.hash_type = 'blake3';
   await rejectsWith(t, verifyModelDirectory(dir, keyBundle(blake3, privateKey), keyMethod), ['UNSUPPORTED']);
+});
+
+t.test('legacy v0.2.0 signatures over the buggy compat PAE verify only with the legacy option', async (t) => {
+  const dir = makeModel({ 'a.bin': 'A' });
+  const statement = {
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: fileResources(dir, ['a.bin']).map((r) => ({ name: r.name, digest: { sha256: r.digest } })),
+    predicateType: 'https://model_signing/Digests/v0.1',
+    predicate: {},
+  };
+  const payload = Buffer.from(JSON.stringify(statement));
+  // model_signing 0.2.0: f"DSSEV1 {len(type)} {type} {len(payload)} {payload!r}" (Python bytes repr).
+  const compat = Buffer.from(`DSSEV1 28 application/vnd.in-toto+json ${payload.length} b'${payload.toString('latin1')}'`);
+  const bundle = JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint: '' } },
+    dsseEnvelope: { payload: payload.toString('base64'), payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: sign('sha256', compat, privateKey).toString('base64') }] },
+  });
+  await rejectsWith(t, verifyModelDirectory(dir, bundle, keyMethod), ['SIGNATURE']);
+  const ok = await verifyModelDirectory(dir, bundle, keyMethod, { allowLegacy: true });
+  t.equal(ok.manifest.format, 'legacy-v0.2');
+});
+
+t.test('many differences: the message lists the first ones, the error carries all', async (t) => {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 30; i += 1) files[`shard-${String(i).padStart(2, '0')}.bin`] = `content ${i}`;
+  const dir = makeModel(files);
+  const bundle = signDir(dir);
+  for (let i = 0; i < 30; i += 1) writeFileSync(join(dir, `shard-${String(i).padStart(2, '0')}.bin`), `changed ${i}`);
+  const err = await rejectsWith(t, verifyModelDirectory(dir, bundle, keyMethod, { threads: 2 }), ['MISMATCH']);
+  t.equal((err as ModelSignatureError | undefined)?.differences.length, 30);
+  t.match(err?.message, /… and 10 more$/);
 });
 
 t.test('CLI: a changed byte is exit 1 with model_signing\'s failure line', async (t) => {

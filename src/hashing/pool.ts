@@ -197,11 +197,12 @@ function jobBytes(job: HashJob): number {
   }
 }
 
-/** One-shot convenience: hash `jobs` with a temporary pool (or inline when tiny), results in order. */
+/** One-shot convenience: hash `jobs` with a temporary pool (or inline when tiny), largest first, results in job order. */
 export async function hashJobs(jobs: readonly HashJob[], options: HashJobsOptions = {}): Promise<HashOutcome[]> {
   for (const job of jobs) validateJob(job);
   const inlineBelow = options.inlineBelowBytes ?? 16 * 1024 * 1024;
-  const total = jobs.reduce((sum, job) => sum + jobBytes(job), 0);
+  const sizes = jobs.map(jobBytes);
+  const total = sizes.reduce((sum, size) => sum + size, 0);
   if (total < inlineBelow) {
     const buffer = Buffer.allocUnsafe(Math.min(Math.max(total, 1), options.readSize ?? DEFAULT_READ_SIZE));
     return jobs.map((job) => {
@@ -211,7 +212,14 @@ export async function hashJobs(jobs: readonly HashJob[], options: HashJobsOption
   }
   const pool = new HashPool({ ...options, threads: Math.min(options.threads ?? availableParallelism(), jobs.length) });
   try {
-    return await pool.hashAll(jobs, options.signal);
+    // Largest first: a big file started last would leave the other workers idle at the end.
+    const order = jobs.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0));
+    const outcomes = await pool.hashAll(order.map((i) => jobs[i] as HashJob), options.signal);
+    const inOrder = new Array<HashOutcome>(jobs.length);
+    order.forEach((jobIndex, k) => {
+      inOrder[jobIndex] = outcomes[k] as HashOutcome;
+    });
+    return inOrder;
   } finally {
     await pool.close();
   }

@@ -65,5 +65,6 @@ t.test('hashJobs: inline fast path and worker path agree', async (t) => {
   const inline = await hashJobs(jobs, { inlineBelowBytes: Number.MAX_SAFE_INTEGER });
   const pooled = await hashJobs(jobs, { inlineBelowBytes: 0, threads: 2 });
   t.same(inline, pooled);
+  t.same(pooled.map((r) => r.hex), contents.map((c) => hex('sha256', c)), 'largest-first scheduling keeps results in job order');
   await rejectsWith(t, hashJobs([{ kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256' }]), ['IO']);
 });

@@ -125,13 +125,14 @@ function describe(result: VerifiedBundle, trust: TrustMaterial): string {
   for (const t of result.verifiedTimes) lines.push(`  time:       ${t.time.toISOString()} (${t.source === 'tlog' ? 'transparency log' : 'RFC 3161 timestamp'})`);
   for (const e of result.tlogEntries) lines.push(`  log entry:  ${e.logUrl ?? e.logId} index ${e.logIndex} (${e.kind} ${e.version})`);
   lines.push(`  trust root: ${trust.source} (${trust.trustDigest})`);
+  for (const w of trust.warnings) lines.push(`  trust note: ${w}`);
   return `${lines.join('\n')}\n`;
 }
 
 function toJson(result: VerifiedBundle, trust: TrustMaterial): unknown {
   const signer = result.signer.kind === 'key' ? result.signer : { kind: 'certificate', san: result.signer.san, issuer: result.signer.issuer, extensions: result.signer.extensions };
   const content = result.content.kind === 'message' ? result.content : { kind: 'dsse', payloadType: result.content.payloadType, predicateType: result.content.statement?.predicateType, subject: result.content.statement?.subject };
-  return { verified: true, mediaType: result.mediaType, signer, content, verifiedTimes: result.verifiedTimes, tlogEntries: result.tlogEntries, trust: { source: trust.source, digest: trust.trustDigest } };
+  return { verified: true, mediaType: result.mediaType, signer, content, verifiedTimes: result.verifiedTimes, tlogEntries: result.tlogEntries, trust: { source: trust.source, digest: trust.trustDigest, warnings: trust.warnings } };
 }
 
 export function register(program: Command): void {

@@ -149,6 +149,13 @@ t.test('a sample through the CLI with sha256:<hex>, and JSON output', async (t) 
   });
 });
 
+t.test('a {hint: PEM} key map without the bundle\'s hint is a KEY failure', async (t) => {
+  const c = cases.find((x) => x.id === 'sigstore-js/verify/V1.MESSAGE_SIGNATURE.WITH_PUBLIC_KEY')!;
+  const run = await runCli(cliArgs({ ...c, key: 'sigstore-js/client/public_keys.json' }, abs(c.artifact!)));
+  t.equal(run.code, 1);
+  t.match(run.stderr, /FAILED: KEY: .*9a76331e/, 'names the hint it looked for');
+});
+
 t.test('trust that cannot be obtained is a coded error (exit 2), fast and without the network', async (t) => {
   const cache = mkdtempSync(join(tmpdir(), 'modelgate-cli-tuf-'));
   t.teardown(() => rmSync(cache, { recursive: true, force: true }));

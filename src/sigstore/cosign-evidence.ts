@@ -113,6 +113,12 @@ export interface CollectEvidenceOptions extends CallOptions {
   readonly signer: EvidenceSigner;
   /** Verified transparency-log entries required for keyless evidence (default: `verifyBundle`'s, 1). */
   readonly tlogThreshold?: number;
+  /**
+   * Verified transparency-log entries required for key-signed evidence. Default 0: a signature by a
+   * key the caller names verifies on that key alone (cosign `--key --insecure-ignore-tlog`, Tekton
+   * Chains' default of no transparency log). Log entries that are present are verified regardless.
+   */
+  readonly keyTlogThreshold?: number;
   /** Which sources to search (default: all three). */
   readonly sources?: readonly EvidenceSource[];
   /** Cap on each evidence blob (default 8 MiB). */
@@ -138,8 +144,6 @@ type Candidate =
       readonly bundleJson: unknown;
       /** Bytes the bundle's message signature covers (legacy `.sig`), if any. */
       readonly artifact: Buffer | undefined;
-      /** Legacy key-signed layer without a Rekor entry: verify with tlog threshold 0 (key signers only). */
-      readonly withoutTlog: boolean;
     }
   | {
       readonly kind: 'malformed';
@@ -222,7 +226,7 @@ async function referrerCandidates(store: ArtifactStore, subject: Digest, options
     const layer = bundleLayers[0]!;
     try {
       const blob = await store.fetchBlob(layer, { ...call, maxBytes });
-      candidates.push({ ...where, layerDigest: layer.digest, kind: 'bundle', bundleJson: parseBundleJson(blob), artifact: undefined, withoutTlog: false });
+      candidates.push({ ...where, layerDigest: layer.digest, kind: 'bundle', bundleJson: parseBundleJson(blob), artifact: undefined });
     } catch (err) {
       if (hasCode(err, 'ABORTED')) throw err;
       candidates.push({ ...where, layerDigest: layer.digest, kind: 'malformed', error: failureOf(err) });
@@ -276,13 +280,7 @@ async function legacyCandidates(
     try {
       const blob = await store.fetchBlob(layer, { ...call, maxBytes });
       const converted = legacyLayerToBundle(layer, blob, legacyKind);
-      candidates.push({
-        ...where,
-        kind: 'bundle',
-        bundleJson: converted.bundle,
-        artifact: converted.artifact,
-        withoutTlog: !converted.hasTlogEntry && !converted.hasCertificate,
-      });
+      candidates.push({ ...where, kind: 'bundle', bundleJson: converted.bundle, artifact: converted.artifact });
     } catch (err) {
       if (hasCode(err, 'ABORTED')) throw err;
       candidates.push({ ...where, kind: 'malformed', error: failureOf(err) });
@@ -319,9 +317,9 @@ async function verifyAndBind(
 ): Promise<VerifiedEvidence> {
   const signer: SignerPolicy =
     options.signer.kind === 'issuer-only' ? { kind: 'identity', san: leafSubjectAlternativeName(candidate.bundleJson), issuer: options.signer.issuer } : options.signer;
-  // A key-signed legacy signature without a Rekor entry has nothing for a log threshold to count;
-  // accepted only when the caller verifies with keys (the documented cosign `--insecure-ignore-tlog` case).
-  const tlogThreshold = candidate.withoutTlog && signer.kind === 'key' ? 0 : options.tlogThreshold;
+  // Key-signed evidence without a Rekor entry (legacy `.sig` with no bundle annotation, Chains bundles)
+  // is accepted on the key alone unless the caller asks for log entries (keyTlogThreshold).
+  const tlogThreshold = signer.kind === 'key' ? (options.keyTlogThreshold ?? 0) : options.tlogThreshold;
   const parsed = parseBundle(candidate.bundleJson);
   // Message signatures: over the legacy payload blob, or (referrer) over the subject manifest itself.
   const artifactBytes = parsed.content.$case === 'messageSignature' ? (candidate.artifact ?? (await subjectBytes())) : undefined;

@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, sign as signBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign as signBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { legacyLayerToBundle, parseRekorBundleAnnotation, CosignAnnotation } fro
 import { assertPayloadNamesDigest, parseSimpleSigning } from '../../src/sigstore/cosign-payload.ts';
 import { collectEvidence, policyEvidence } from '../../src/sigstore/cosign-evidence.ts';
 import { loadTrustedRootFile } from '../../src/sigstore/trust.ts';
+import { preAuthEncoding } from '../../src/sigstore/dsse.ts';
 import { loadLayout, startRegistry } from '../helpers/registry.ts';
 
 const REPO = join(import.meta.dirname, '../..');
@@ -369,6 +370,47 @@ t.test('in a real registry', async (t) => {
     const mixed = await collectEvidence(store, third.digest, { trust: trustPublicGood, signer: keyPolicy });
     const outcome = mixed.items.map((item) => (item.status === 'verified' ? 'verified' : item.error.code));
     t.same(outcome, ['BUNDLE_FORMAT', 'BUNDLE_FORMAT', 'BUNDLE_FORMAT', 'BUNDLE_FORMAT', 'BUNDLE_FORMAT', 'BUNDLE_FORMAT', 'BUNDLE_FORMAT', 'verified']);
+
+    // Key-signed bundle referrers without any log entry (Tekton Chains `sigstore-bundle` mode, cosign v3
+    // with a key): a v3 sign statement, a Chains DSSE over simple-signing, a message signature over the
+    // subject manifest itself. All three are signatures; each binds to the subject.
+    const sixth = await pushImage(store, 'sixth weights');
+    const hint = createHash('sha256').update(signer.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+    const material = { publicKey: { hint }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } };
+    const dsseBundle = (payloadType: string, body: Buffer) =>
+      Buffer.from(
+        JSON.stringify({
+          mediaType: MediaType.SIGSTORE_BUNDLE_V03,
+          verificationMaterial: material,
+          dsseEnvelope: { payloadType, payload: body.toString('base64'), signatures: [{ sig: signed(preAuthEncoding(payloadType, body)), keyid: hint }] },
+        }),
+      );
+    const signStatement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ digest: { sha256: sixth.digest.slice(7) } }], predicateType: 'https://sigstore.dev/cosign/sign/v1', predicate: {} }));
+    await attachBundle(store, sixth, dsseBundle('application/vnd.in-toto+json', signStatement), 'https://sigstore.dev/cosign/sign/v1');
+    await attachBundle(store, sixth, dsseBundle(MediaType.COSIGN_SIMPLESIGNING, simpleSigningPayload('x', sixth.digest)), 'https://sigstore.dev/cosign/sign/v1');
+    const sixthManifest = (await store.fetchManifest(sixth.digest)).bytes;
+    const messageBundle = Buffer.from(
+      JSON.stringify({
+        mediaType: MediaType.SIGSTORE_BUNDLE_V03,
+        verificationMaterial: material,
+        messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(sixthManifest).digest('base64') }, signature: signed(sixthManifest) },
+      }),
+    );
+    await attachBundle(store, sixth, messageBundle, 'https://sigstore.dev/cosign/sign/v1');
+    const referrers = await collectEvidence(store, sixth.digest, { trust: trustPublicGood, signer: keyPolicy });
+    t.equal(referrers.items.length, 3);
+    t.ok(referrers.items.every((item) => item.source === 'referrer' && item.kind === 'signature' && item.status === 'verified'), 'all three key-signed referrers verify');
+    t.same(referrers.items.map((item) => (item.status === 'verified' ? item.verified.payload.format : '')).sort(), ['in-toto', 'simple-signing', 'simple-signing']);
+    t.equal(policyEvidence(referrers).signatures.length, 3);
+    const requireLog = await collectEvidence(store, sixth.digest, { trust: trustPublicGood, signer: keyPolicy, keyTlogThreshold: 1 });
+    t.ok(requireLog.items.every((item) => item.status === 'failed' && item.error.code === 'TLOG'), 'keyTlogThreshold 1 demands a log entry');
+    // The same three referrers attached to another image: the signatures verify, the binding does not.
+    const seventh = await pushImage(store, 'seventh weights');
+    for (const bundle of [dsseBundle('application/vnd.in-toto+json', signStatement), dsseBundle(MediaType.COSIGN_SIMPLESIGNING, simpleSigningPayload('x', sixth.digest)), messageBundle]) {
+      await attachBundle(store, seventh, bundle, 'https://sigstore.dev/cosign/sign/v1');
+    }
+    const movedReferrers = await collectEvidence(store, seventh.digest, { trust: trustPublicGood, signer: keyPolicy });
+    t.same(movedReferrers.items.map((item) => (item.status === 'failed' ? item.error.code : 'verified')), ['DIGEST', 'DIGEST', 'DIGEST']);
 
     // A .sig tag pointing at an image index, or at a manifest with too many layers.
     const fourth = await pushImage(store, 'fourth weights');

@@ -181,6 +181,8 @@ export class HashPool implements AsyncDisposable {
 
 export interface HashJobsOptions extends HashPoolOptions {
   readonly signal?: AbortSignal;
+  /** A long-lived pool to run on (not closed afterwards); default: a temporary pool. */
+  readonly pool?: HashPool;
   /**
    * Batches whose total size is below this many bytes are hashed on the calling thread, since a
    * worker's start-up (~30 ms) costs more than the hashing. Default 16 MiB; 0 always uses workers.
@@ -210,7 +212,7 @@ export async function hashJobs(jobs: readonly HashJob[], options: HashJobsOption
       return hashJobSync(job, buffer);
     });
   }
-  const pool = new HashPool({ ...options, threads: Math.min(options.threads ?? availableParallelism(), jobs.length) });
+  const pool = options.pool ?? new HashPool({ ...options, threads: Math.min(options.threads ?? availableParallelism(), jobs.length) });
   try {
     // Largest first: a big file started last would leave the other workers idle at the end.
     const order = jobs.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0));
@@ -221,6 +223,6 @@ export async function hashJobs(jobs: readonly HashJob[], options: HashJobsOption
     });
     return inOrder;
   } finally {
-    await pool.close();
+    if (options.pool === undefined) await pool.close();
   }
 }

@@ -13,7 +13,7 @@
  * Every difference is listed in the MISMATCH error.
  */
 import { basename, resolve } from 'node:path';
-import { hashJobs, type HashAlgorithm, type HashJob } from '../hashing/pool.ts';
+import { hashJobs, type HashAlgorithm, type HashJob, type HashPool } from '../hashing/pool.ts';
 import { ModelSignatureError } from './errors.ts';
 import { GIT_PATHS, listModelFiles, normalizeIgnorePath, resolveIgnorePath, type ModelFile } from './model-files.ts';
 import { parseOmsStatement, type OmsHashType, type OmsManifest, type OmsResource } from './payload.ts';
@@ -36,6 +36,8 @@ export interface VerifyModelOptions {
   readonly allowLegacy?: boolean;
   /** Hashing threads (default: cores). */
   readonly threads?: number;
+  /** A long-lived hashing pool to reuse (e.g. in a server); default: a temporary one per call. */
+  readonly pool?: HashPool;
   readonly signal?: AbortSignal;
 }
 
@@ -170,6 +172,7 @@ export async function verifyModelFiles(modelPath: string, manifest: OmsManifest,
 
   const outcomes = await hashJobs(expected.map((e) => e.job), {
     ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(options.pool === undefined ? {} : { pool: options.pool }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   let bytesHashed = 0;

@@ -67,4 +67,9 @@ t.test('hashJobs: inline fast path and worker path agree', async (t) => {
   t.same(inline, pooled);
   t.same(pooled.map((r) => r.hex), contents.map((c) => hex('sha256', c)), 'largest-first scheduling keeps results in job order');
   await rejectsWith(t, hashJobs([{ kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256' }]), ['IO']);
+  await using pool = new HashPool({ threads: 2 });
+  const first = await hashJobs(jobs, { inlineBelowBytes: 0, pool });
+  const second = await hashJobs(jobs, { inlineBelowBytes: 0, pool });
+  t.same(first, pooled);
+  t.same(second, pooled, 'a caller-owned pool stays open across calls');
 });

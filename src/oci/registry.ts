@@ -88,6 +88,8 @@ const MAX_PAGES = 1000;
 /** Download buffers: network chunks are gathered into these before hashing and writing. */
 const DOWNLOAD_BUFFER_BYTES = 4 * 1024 * 1024;
 const DOWNLOAD_BUFFERS = 3;
+/** Extra attempts for small idempotent reads after a 5xx or a broken connection. */
+const SMALL_READ_RETRIES = 2;
 const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
@@ -233,6 +235,24 @@ export class RegistryStore implements ArtifactStore {
     }
   }
 
+  /**
+   * Run an idempotent read, retrying transient failures (5xx, connection errors) up to
+   * `SMALL_READ_RETRIES` times with a short backoff, within the call's deadline. Timeouts are not
+   * retried: the deadline covers all attempts.
+   */
+  async #retrying<T>(scope: CallScope, attempt: () => Promise<T>): Promise<T> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        const retryable = err instanceof OciError && err.transient && err.code !== 'TIMEOUT';
+        if (!retryable || retry >= SMALL_READ_RETRIES || scope.signal?.aborted) throw err;
+        await sleep(100 * 3 ** retry, scope.signal);
+        if (scope.signal?.aborted) throw err;
+      }
+    }
+  }
+
   async #expect(response: HttpResponse, statuses: readonly number[], what: string): Promise<void> {
     if (!statuses.includes(response.status)) throw await statusError(response, what);
   }
@@ -243,6 +263,10 @@ export class RegistryStore implements ArtifactStore {
   async resolve(selector: string, options?: CallOptions): Promise<Descriptor> {
     checkSelector(selector);
     const scope = this.#scope(options, false);
+    return this.#retrying(scope, () => this.#resolveOnce(selector, scope));
+  }
+
+  async #resolveOnce(selector: string, scope: CallScope): Promise<Descriptor> {
     const url = this.#url(`manifests/${selector}`);
     const what = `resolve ${this.name}:${selector}`;
     let response: HttpResponse;
@@ -269,12 +293,16 @@ export class RegistryStore implements ArtifactStore {
       throw await statusError(response, what);
     }
     // HEAD gave no usable digest, size or type: fetch the manifest and hash it ourselves.
-    return (await this.fetchManifest(selector, options)).descriptor;
+    return (await this.#fetchManifestOnce(selector, scope)).descriptor;
   }
 
   async fetchManifest(selector: string, options?: CallOptions): Promise<FetchedManifest> {
     checkSelector(selector);
     const scope = this.#scope(options, false);
+    return this.#retrying(scope, () => this.#fetchManifestOnce(selector, scope));
+  }
+
+  async #fetchManifestOnce(selector: string, scope: CallScope): Promise<FetchedManifest> {
     const url = this.#url(`manifests/${selector}`);
     const what = `manifest ${this.name}${isDigest(selector) ? '@' : ':'}${selector}`;
     try {
@@ -361,6 +389,10 @@ export class RegistryStore implements ArtifactStore {
 
   async hasBlob(digest: Digest, options?: CallOptions): Promise<boolean> {
     const scope = this.#scope(options, false);
+    return this.#retrying(scope, () => this.#hasBlobOnce(digest, scope));
+  }
+
+  async #hasBlobOnce(digest: Digest, scope: CallScope): Promise<boolean> {
     const what = `blob ${this.name}@${digest}`;
     try {
       const response = await this.#exchange({ method: 'HEAD', url: this.#url(`blobs/${digest}`), access: 'pull' }, scope);
@@ -378,6 +410,11 @@ export class RegistryStore implements ArtifactStore {
     const what = `blob ${this.name}@${descriptor.digest}`;
     if (descriptor.size > limit) throw new OciError('TOO_LARGE', `${what}: descriptor size ${descriptor.size} exceeds the limit of ${limit} bytes`);
     const scope = this.#scope(options, false);
+    return this.#retrying(scope, () => this.#fetchBlobOnce(descriptor, limit, scope));
+  }
+
+  async #fetchBlobOnce(descriptor: Descriptor, limit: number, scope: CallScope): Promise<Buffer> {
+    const what = `blob ${this.name}@${descriptor.digest}`;
     try {
       const response = await this.#getBlob(descriptor.digest, scope);
       await this.#expect(response, [200], what);
@@ -614,6 +651,10 @@ export class RegistryStore implements ArtifactStore {
 
   async listTags(options?: CallOptions): Promise<string[]> {
     const scope = this.#scope(options, false);
+    return this.#retrying(scope, () => this.#listTagsOnce(scope));
+  }
+
+  async #listTagsOnce(scope: CallScope): Promise<string[]> {
     const what = `tags of ${this.name}`;
     const tags: string[] = [];
     let url: URL | undefined = this.#url('tags/list');
@@ -655,6 +696,10 @@ export class RegistryStore implements ArtifactStore {
   /** The referrers API's listing (all pages), or undefined when the registry does not offer the API. */
   async #referrersFromApi(subject: Digest, options: ReferrersOptions): Promise<Descriptor[] | undefined> {
     const scope = this.#scope(options, false);
+    return this.#retrying(scope, () => this.#referrersFromApiOnce(subject, options, scope));
+  }
+
+  async #referrersFromApiOnce(subject: Digest, options: ReferrersOptions, scope: CallScope): Promise<Descriptor[] | undefined> {
     const what = `referrers of ${this.name}@${subject}`;
     let url: URL | undefined = this.#url(`referrers/${subject}`);
     if (options.artifactType !== undefined) url.searchParams.set('artifactType', options.artifactType);

@@ -11,6 +11,7 @@ import { digestOf, type Digest } from '../../src/oci/digest.ts';
 import { MediaType, EMPTY_DESCRIPTOR, EMPTY_JSON, type Descriptor } from '../../src/oci/manifest.ts';
 import { rejectsWith } from '../helpers/rejects-code.ts';
 import { startRegistry } from '../helpers/registry.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
 
 const registry = await startRegistry({ t });
 const scratch = mkdtempSync(join(tmpdir(), 'modelgate-registry-test-'));
@@ -123,4 +124,34 @@ t.test('connections are kept alive across HEAD, GET and 404s', async (t) => {
     t.equal((await store.fetchBlob(blob)).length, 200_000);
   }
   t.ok(connections <= 1, `the pushing connection (or one new one) serves every later call (${connections} opened)`);
+});
+
+t.test('small reads retry transient failures (5xx, dropped connection) twice, not 4xx', async (t) => {
+  const proxy = await startFaultProxy({ upstream: registry.url });
+  t.teardown(() => proxy.stop());
+  const direct = new RegistryStore({ registry: registry.host, repository: 'acme/retry' });
+  await direct.pushBlob({ kind: 'bytes', bytes: EMPTY_JSON, mediaType: MediaType.OCI_EMPTY });
+  const bytes = imageManifest(EMPTY_DESCRIPTOR, []);
+  await direct.pushManifest(bytes, MediaType.OCI_MANIFEST, { tag: 'v1' });
+  const store = new RegistryStore({ registry: proxy.host, repository: 'acme/retry' });
+  const manifestPath = /\/v2\/acme\/retry\/manifests\/v1$/;
+
+  proxy.setRules([{ method: 'GET', path: manifestPath, nth: [1, 2], fault: { kind: 'status', status: 503 } }]);
+  proxy.clearRecords();
+  t.ok((await store.fetchManifest('v1')).bytes.equals(bytes), 'third attempt succeeds');
+  t.equal(proxy.count('GET', manifestPath), 3);
+
+  proxy.setRules([{ method: 'GET', path: manifestPath, nth: 1, fault: { kind: 'truncate', afterBytes: 5 } }]);
+  proxy.clearRecords();
+  t.ok((await store.fetchManifest('v1')).bytes.equals(bytes), 'a dropped connection is retried');
+
+  proxy.setRules([{ method: 'GET', path: manifestPath, fault: { kind: 'status', status: 500 } }]);
+  proxy.clearRecords();
+  await rejectsWith(t, store.fetchManifest('v1'), ['REGISTRY_ERROR']);
+  t.equal(proxy.count('GET', manifestPath), 3, 'bounded: 1 + 2 retries');
+
+  proxy.setRules([{ method: 'GET', path: manifestPath, fault: { kind: 'status', status: 403 } }]);
+  proxy.clearRecords();
+  await rejectsWith(t, store.fetchManifest('v1'), ['DENIED']);
+  t.equal(proxy.count('GET', manifestPath), 1, '4xx is not retried');
 });

@@ -20,6 +20,7 @@ import { assertPayloadNamesDigest, parseSimpleSigning } from '../../src/sigstore
 import { collectEvidence, policyEvidence } from '../../src/sigstore/cosign-evidence.ts';
 import { loadTrustedRootFile } from '../../src/sigstore/trust.ts';
 import { preAuthEncoding } from '../../src/sigstore/dsse.ts';
+import { verifyBundle } from '../../src/sigstore/bundle.ts';
 import { loadLayout, startRegistry } from '../helpers/registry.ts';
 
 const REPO = join(import.meta.dirname, '../..');
@@ -171,6 +172,42 @@ t.test('legacy .att layer converts to a v0.1 bundle with the Rekor SET as inclus
   }
   t.throws(() => legacyLayerToBundle(layer, Buffer.from('{"payloadType":"x","payload":"e30=","signatures":[]}'), 'attestation'), { code: 'BUNDLE_FORMAT' });
   t.throws(() => legacyLayerToBundle(layer, blob, 'signature'), { code: 'BUNDLE_FORMAT' }, 'a DSSE layer is not a .sig layer');
+});
+
+t.test('a real keyless message signature, rewritten as cosign .sig annotations, verifies after conversion', async (t) => {
+  // sigstore-js V1.MESSAGE_SIGNATURE.WITH_SIGNING_CERT: Fulcio leaf, hashedrekord SET, RFC 3161 timestamp.
+  const dir = join(VECTORS, 'sigstore-js/verify');
+  const original = JSON.parse(readFileSync(join(dir, 'V1.MESSAGE_SIGNATURE.WITH_SIGNING_CERT.sigstore.json'), 'utf8'));
+  const artifact = readFileSync(join(dir, 'artifact.txt'));
+  const material = original.verificationMaterial;
+  const entry = material.tlogEntries[0];
+  const pemOf = (rawBytes: string) => `-----BEGIN CERTIFICATE-----\n${rawBytes.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  const [leaf, ...chain] = material.x509CertificateChain.certificates.map((c: { rawBytes: string }) => pemOf(c.rawBytes));
+  const layer: Descriptor = {
+    mediaType: MediaType.COSIGN_SIMPLESIGNING,
+    digest: digestOf(artifact),
+    size: artifact.byteLength,
+    annotations: {
+      [CosignAnnotation.SIGNATURE]: original.messageSignature.signature,
+      [CosignAnnotation.CERTIFICATE]: leaf,
+      [CosignAnnotation.CHAIN]: chain.join(''),
+      [CosignAnnotation.BUNDLE]: JSON.stringify({
+        SignedEntryTimestamp: entry.inclusionPromise.signedEntryTimestamp,
+        Payload: { body: entry.canonicalizedBody, integratedTime: Number(entry.integratedTime), logIndex: Number(entry.logIndex), logID: Buffer.from(entry.logId.keyId, 'base64').toString('hex') },
+      }),
+      [CosignAnnotation.RFC3161_TIMESTAMP]: JSON.stringify({ SignedRFC3161Timestamp: material.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp }),
+    },
+  };
+  const converted = legacyLayerToBundle(layer, artifact, 'signature');
+  t.equal(converted.artifact, artifact);
+  t.same(converted.bundle.verificationMaterial.tlogEntries[0], { ...entry, inclusionProof: undefined }, 'the tlog entry is rebuilt exactly');
+  const trust = loadTrustedRootFile(join(dir, 'trusted_root.json'));
+  const signer = { kind: 'identity' as const, san: 'brian@dehamer.com', issuer: 'https://github.com/login/oauth' };
+  const verified = await verifyBundle(converted.bundle, { trust, signer, artifact: { kind: 'bytes', bytes: artifact }, tsaThreshold: 1 });
+  t.same(verified.verifiedTimes.map((v) => v.source).sort(), ['tlog', 'tsa']);
+  await t.rejects(verifyBundle(converted.bundle, { trust, signer, artifact: { kind: 'bytes', bytes: Buffer.from('goodbye, world!') } }), { code: 'DIGEST' });
+  const tampered = legacyLayerToBundle({ ...layer, annotations: { ...layer.annotations, [CosignAnnotation.BUNDLE]: layer.annotations![CosignAnnotation.BUNDLE]!.replace(/"integratedTime":\d+/, '"integratedTime":1667957591') } }, artifact, 'signature');
+  await t.rejects(verifyBundle(tampered.bundle, { trust, signer, artifact: { kind: 'bytes', bytes: artifact } }), { code: 'TLOG' }, 'a SET over other values fails');
 });
 
 t.test('simple-signing payloads bind to exactly one manifest digest', async (t) => {

@@ -170,7 +170,6 @@ export class RegistryAuthenticator {
   /** The last Bearer challenge seen (realm + service), so later requests can get tokens up front. */
   #bearer: { realm: string; service: string | undefined } | undefined;
   #basic = false;
-  #credential: Promise<RegistryCredential | undefined> | undefined;
   /** Requests sent to token realms (for tests and metrics). */
   tokenRequests = 0;
 
@@ -183,12 +182,12 @@ export class RegistryAuthenticator {
     this.#now = options.now ?? Date.now;
   }
 
+  /**
+   * Asked each time, not cached here: rotated pull secrets take effect at once, and a source that is
+   * expensive to query (the Kubernetes API) caches for itself.
+   */
   #credentials(): Promise<RegistryCredential | undefined> {
-    this.#credential ??= this.#options.credentials.credentialsFor(this.#options.registry).catch((err: unknown) => {
-      this.#credential = undefined; // ask again next time
-      throw err;
-    });
-    return this.#credential;
+    return this.#options.credentials.credentialsFor(this.#options.registry);
   }
 
   #cacheKey(realm: string, service: string | undefined, scopes: readonly string[]): string {

@@ -174,7 +174,8 @@ export async function decryptPrivateKey(pem: string, passphrase: string | Uint8A
   }
   if (plaintext === null) throw new SigningError('WRONG_PASSPHRASE', 'the private key did not decrypt: wrong passphrase, or the key file was altered');
   try {
-    return createPrivateKey({ key: Buffer.from(plaintext), format: 'der', type: 'pkcs8' });
+    // A view, not a copy, so zeroing `plaintext` below leaves no second copy of the key bytes.
+    return createPrivateKey({ key: Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength), format: 'der', type: 'pkcs8' });
   } catch {
     throw new SigningError('KEY_FORMAT', 'the decrypted private key is not valid PKCS#8 DER');
   } finally {

@@ -8,7 +8,8 @@
  *       attestations, Tekton Chains `sigstore-bundle` mode;
  *   (b) cosign's legacy `sha256-<hex>.sig` (simple-signing payload layers, detached signature
  *       annotations) and `sha256-<hex>.att` (DSSE envelope layers) tags, converted to v0.1 bundles
- *       (`cosign-legacy.ts`);
+ *       (`cosign-legacy.ts`), and the same manifests pushed as referrers by cosign's experimental
+ *       OCI 1.1 mode (`application/vnd.dev.cosign.artifact.{sig,att}.v1+json`);
  * verifies each candidate through `verifyBundle` (signature, certificate, identity or key, Rekor,
  * timestamps), then binds it: the signed payload must name the subject digest (`cosign-payload.ts`).
  * Discovery mirrors cosign (`pkg/cosign/verify.go` `GetBundles`, `pkg/oci/remote/signatures.go`):
@@ -42,6 +43,15 @@ export type EvidenceKind = 'signature' | 'attestation';
 export const SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
 /** Annotation cosign puts on bundle referrer manifests (unauthenticated: only a hint for reports). */
 export const BUNDLE_PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
+
+/**
+ * cosign's experimental OCI 1.1 layout (`COSIGN_EXPERIMENTAL=1 --registry-referrers-mode=oci-1-1`): the
+ * legacy `.sig` / `.att` manifest pushed as a referrer with this artifactType / config media type.
+ */
+export const COSIGN_ARTIFACT_TYPES: Readonly<Record<string, LegacyLayerKind>> = {
+  'application/vnd.dev.cosign.artifact.sig.v1+json': 'signature',
+  'application/vnd.dev.cosign.artifact.att.v1+json': 'attestation',
+};
 
 /** cosign refuses `.sig` / `.att` manifests with more layers than this (`maxLayers`). */
 export const MAX_EVIDENCE_LAYERS = 1000;
@@ -205,6 +215,12 @@ async function referrerCandidates(store: ArtifactStore, subject: Digest, options
       else if (hasCode(err, 'TIMEOUT', 'NETWORK', 'REGISTRY_ERROR', 'ABORTED', 'UNAUTHORIZED', 'DENIED')) throw err;
       continue;
     }
+    const cosignArtifact = COSIGN_ARTIFACT_TYPES[manifest.artifactType ?? manifest.config.mediaType];
+    if (cosignArtifact !== undefined) {
+      if (manifest.subject?.digest !== subject) continue;
+      candidates.push(...(await legacyLayerCandidates(store, 'referrer', descriptor.digest, manifest, cosignArtifact, call, maxBytes)));
+      continue;
+    }
     const bundleLayers = manifest.layers.filter((layer) => isBundleMediaType(layer.mediaType));
     const claimsBundle = isBundleMediaType(manifest.artifactType ?? '') || isBundleMediaType(claimedType) || bundleLayers.length > 0;
     if (!claimsBundle) continue;
@@ -259,13 +275,27 @@ async function legacyCandidates(
     throw err;
   }
   const manifestDigest = fetched.descriptor.digest;
-  const whole = { source, manifestDigest, layerIndex: undefined, layerDigest: undefined, claimedKind: legacyKind, claimedPredicateType: undefined };
   if (fetched.manifest.kind !== 'manifest') {
+    const whole = { source, manifestDigest, layerIndex: undefined, layerDigest: undefined, claimedKind: legacyKind, claimedPredicateType: undefined };
     return [{ ...whole, kind: 'malformed', error: { code: 'BUNDLE_FORMAT', message: `${tag} is an image index, not a cosign ${legacyKind} manifest` } }];
   }
-  const layers = fetched.manifest.layers;
+  return legacyLayerCandidates(store, source, manifestDigest, fetched.manifest, legacyKind, call, maxBytes);
+}
+
+/** One candidate per layer of a cosign `.sig` / `.att` style manifest (at most MAX_EVIDENCE_LAYERS). */
+async function legacyLayerCandidates(
+  store: ArtifactStore,
+  source: EvidenceSource,
+  manifestDigest: Digest,
+  manifest: ImageManifest,
+  legacyKind: LegacyLayerKind,
+  call: CallOptions,
+  maxBytes: number,
+): Promise<Candidate[]> {
+  const layers = manifest.layers;
   if (layers.length > MAX_EVIDENCE_LAYERS) {
-    return [{ ...whole, kind: 'malformed', error: { code: 'BUNDLE_FORMAT', message: `${tag} has ${layers.length} layers, more than the ${MAX_EVIDENCE_LAYERS} allowed` } }];
+    const whole = { source, manifestDigest, layerIndex: undefined, layerDigest: undefined, claimedKind: legacyKind, claimedPredicateType: undefined };
+    return [{ ...whole, kind: 'malformed', error: { code: 'BUNDLE_FORMAT', message: `${manifestDigest} has ${layers.length} layers, more than the ${MAX_EVIDENCE_LAYERS} allowed` } }];
   }
   const candidates: Candidate[] = [];
   for (const [layerIndex, layer] of layers.entries()) {

@@ -449,6 +449,24 @@ t.test('in a real registry', async (t) => {
     const movedReferrers = await collectEvidence(store, seventh.digest, { trust: trustPublicGood, signer: keyPolicy });
     t.same(movedReferrers.items.map((item) => (item.status === 'failed' ? item.error.code : 'verified')), ['DIGEST', 'DIGEST', 'DIGEST']);
 
+    // cosign's experimental OCI 1.1 mode: the .sig manifest pushed as a referrer of the image.
+    const eighth = await pushImage(store, 'eighth weights');
+    const eighthPayload = simpleSigningPayload(`${registry.host}/keyed/model`, eighth.digest);
+    const sigArtifactType = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+    const experimentalConfig = await store.pushBlob({ kind: 'bytes', bytes: EMPTY_JSON, mediaType: sigArtifactType });
+    const experimentalLayer = await store.pushBlob({ kind: 'bytes', bytes: eighthPayload, mediaType: MediaType.COSIGN_SIMPLESIGNING });
+    const experimental = await pushJsonManifest(store, {
+      schemaVersion: 2,
+      mediaType: MediaType.OCI_MANIFEST,
+      artifactType: sigArtifactType,
+      config: experimentalConfig,
+      layers: [{ ...experimentalLayer, annotations: { [CosignAnnotation.SIGNATURE]: signed(eighthPayload) } }],
+      subject: { mediaType: eighth.mediaType, digest: eighth.digest, size: eighth.size },
+    });
+    const experimentalReport = await collectEvidence(store, eighth.digest, { trust: trustPublicGood, signer: keyPolicy });
+    t.match(experimentalReport.items, [{ source: 'referrer', kind: 'signature', status: 'verified', manifestDigest: experimental.digest, layerIndex: 0 }]);
+    t.equal(experimentalReport.items.length, 1);
+
     // A .sig tag pointing at an image index, or at a manifest with too many layers.
     const fourth = await pushImage(store, 'fourth weights');
     await pushJsonManifest(store, { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [image] }, cosignTag(fourth.digest, 'sig'));

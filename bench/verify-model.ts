@@ -16,12 +16,17 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomFillSync, sign } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { HashPool } from '../src/hashing/pool.ts';
-import { verifyModelDirectory } from '../src/oms/verify.ts';
+
+// Prefer the compiled build (what the `modelgate` binary runs): worker threads started from `.ts`
+// sources pay Node's type stripping again in every worker, which is not what production pays.
+const DIST = new URL('../dist/', import.meta.url);
+const fromDist = existsSync(new URL('oms/verify.js', DIST));
+const { HashPool } = (await import(fromDist ? new URL('hashing/pool.js', DIST).href : '../src/hashing/pool.ts')) as typeof import('../src/hashing/pool.ts');
+const { verifyModelDirectory } = (await import(fromDist ? new URL('oms/verify.js', DIST).href : '../src/oms/verify.ts')) as typeof import('../src/oms/verify.ts');
 
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -88,7 +93,7 @@ try {
   const names = Array.from({ length: FILES }, (_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(FILES).padStart(5, '0')}.safetensors`);
   const paths = names.map((n) => join(dir, n));
   const totalBytes = FILES * SIZE_MIB * MIB;
-  process.stdout.write(`model: ${FILES} files × ${SIZE_MIB} MiB = ${(totalBytes / 2 ** 30).toFixed(3)} GiB in ${dir}; ${availableParallelism()} cores; load ${loadavg()[0]?.toFixed(1)}\n`);
+  process.stdout.write(`model: ${FILES} files × ${SIZE_MIB} MiB = ${(totalBytes / 2 ** 30).toFixed(3)} GiB in ${dir}; ${availableParallelism()} cores; load ${loadavg()[0]?.toFixed(1)}; modelgate from ${fromDist ? 'dist/' : 'src/ (run npm run build for the compiled code)'}\n`);
   for (const p of paths) writeRandomFile(p, SIZE_MIB);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const digests = hashSequential(paths); // also warms the page cache

@@ -64,6 +64,13 @@ t.test('keygen → dataset manifest → dataset sign → verifyBundle with the .
   t.equal(verified.signer.kind, 'key');
   t.same(verified.content, { kind: 'message', digest: `sha256:${createHash('sha256').update(manifestBytes).digest('hex')}` });
 
+  // The same check through the CLI a consumer would run.
+  const cli = await runCli(['verify-bundle', manifestPath, '--bundle', bundlePath, '--key', `${prefix}.pub`, '--tlog-threshold', '0', '--trusted-root', join(VECTORS, 'sigstore-js/verify/trusted_root.json')]);
+  t.equal(cli.code, 0, cli.stdout + cli.stderr);
+  writeFileSync(join(dir, 'edited.json'), Buffer.concat([manifestBytes.subarray(0, -1), Buffer.from(' }')]));
+  const edited = await runCli(['verify-bundle', join(dir, 'edited.json'), '--bundle', bundlePath, '--key', `${prefix}.pub`, '--tlog-threshold', '0', '--trusted-root', join(VECTORS, 'sigstore-js/verify/trusted_root.json')]);
+  t.equal(edited.code, 1, 'an edited manifest does not verify');
+
   const tampered = Buffer.from(manifestBytes);
   tampered[tampered.length - 3] = (tampered[tampered.length - 3] ?? 0) ^ 1;
   await t.rejects(verifyBundle(bundle, { trust, signer: { kind: 'key', keys: [publicKey] }, artifact: { kind: 'bytes', bytes: tampered }, tlogThreshold: 0 }), { code: /DIGEST|SIGNATURE/ }, 'a changed manifest fails');

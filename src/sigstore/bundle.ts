@@ -141,6 +141,10 @@ export function parseBundle(input: unknown): Bundle {
   if (!isRecord(json.verificationMaterial)) fail('BUNDLE_FORMAT', 'bundle has no verificationMaterial object');
   const entries = json.verificationMaterial.tlogEntries;
   if (entries !== undefined && !Array.isArray(entries)) fail('BUNDLE_FORMAT', 'verificationMaterial.tlogEntries must be an array');
+  if ((entries?.length ?? 0) > MAX_EVIDENCE_ITEMS) fail('BUNDLE_FORMAT', `bundle has more than ${MAX_EVIDENCE_ITEMS} transparency-log entries`);
+  const tsd = json.verificationMaterial.timestampVerificationData;
+  const timestampsJson = isRecord(tsd) ? tsd.rfc3161Timestamps : undefined;
+  if (Array.isArray(timestampsJson) && timestampsJson.length > MAX_EVIDENCE_ITEMS) fail('BUNDLE_FORMAT', `bundle has more than ${MAX_EVIDENCE_ITEMS} RFC 3161 timestamps`);
   for (const [i, entry] of (entries ?? []).entries()) checkTlogEntryShape(entry, i);
   let bundle: Bundle;
   try {
@@ -153,6 +157,10 @@ export function parseBundle(input: unknown): Bundle {
 }
 
 const DECIMAL = /^(0|[1-9][0-9]{0,19})$/;
+/** Real bundles carry one or two log entries / timestamps; more is a resource-exhaustion attempt. */
+const MAX_EVIDENCE_ITEMS = 16;
+/** A Merkle inclusion proof for a tree of up to 2^64 leaves has at most 64 hashes. */
+const MAX_PROOF_HASHES = 64;
 const CHECKPOINT_NAME = /^[A-Za-z0-9._:/-]+$/;
 
 /** Reject shapes `@sigstore/verify` 3.1.1 would crash on or feed to RegExp/BigInt (fixed upstream in 4.1.2). */
@@ -175,6 +183,7 @@ function checkTlogEntryShape(entry: unknown, i: number): void {
       fail('BUNDLE_FORMAT', `${where}.inclusionProof.${field} must be a non-negative decimal integer`);
     }
   }
+  if (Array.isArray(proof.hashes) && proof.hashes.length > MAX_PROOF_HASHES) fail('TLOG', `${where}.inclusionProof has more than ${MAX_PROOF_HASHES} hashes`);
   const envelope = isRecord(proof.checkpoint) ? proof.checkpoint.envelope : undefined;
   if (typeof envelope !== 'string') fail('BUNDLE_FORMAT', `${where}.inclusionProof.checkpoint.envelope must be a string`);
   const separator = envelope.indexOf('\n\n');

@@ -204,6 +204,9 @@ t.test('malformed bundles are BUNDLE_FORMAT (or another code), never a crash or 
     ['rfc3161 timestamp garbage', (b) => (b.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: 'AAAA' }] })],
     ['two DSSE signatures', (b) => { b.dsseEnvelope = { payload: 'e30=', payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: 'AAAA' }, { sig: 'AAAA' }] }; delete b.messageSignature; }],
     ['null', (b) => { for (const k of Object.keys(b)) delete b[k]; }],
+    ['10,000 log entries', (b) => (b.verificationMaterial.tlogEntries = Array.from({ length: 10_000 }, () => b.verificationMaterial.tlogEntries[0]))],
+    ['10,000 timestamps', (b) => (b.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: Array.from({ length: 10_000 }, () => ({ signedTimestamp: 'AAAA' })) })],
+    ['1,000 proof hashes', (b) => (b.verificationMaterial.tlogEntries[0].inclusionProof.hashes = Array.from({ length: 1000 }, () => b.verificationMaterial.tlogEntries[0].inclusionProof.hashes[0]))],
   ];
   for (const [what, edit] of edits) {
     const b = clone(real);

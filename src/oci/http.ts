@@ -8,6 +8,7 @@
  * knows about authentication or the distribution API beyond its error JSON.
  */
 import type { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { OciError, type OciErrorCode } from '../errors.ts';
 
@@ -55,12 +56,15 @@ const AGENT_OPTIONS = { keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, c
  * A keep-alive dispatcher (pools per origin) that honours `HTTP(S)_PROXY` / `NO_PROXY` (either case)
  * from `env` when set, as `docker`, `crane` and KServe's Python initializer do.
  */
-export function dispatcherFromEnvironment(env: NodeJS.ProcessEnv = process.env): Dispatcher {
+export function dispatcherFromEnvironment(env: NodeJS.ProcessEnv = process.env, tls: { caCertificates?: readonly (string | Buffer)[] } = {}): Dispatcher {
   const httpProxy = env.http_proxy ?? env.HTTP_PROXY;
   const httpsProxy = env.https_proxy ?? env.HTTPS_PROXY;
-  if (!httpProxy && !httpsProxy) return new Agent(AGENT_OPTIONS);
+  // Extra trusted CAs are added to Node's bundled roots, not substituted for them.
+  const connect = tls.caCertificates?.length ? { ...AGENT_OPTIONS.connect, ca: [...rootCertificates, ...tls.caCertificates] } : AGENT_OPTIONS.connect;
+  if (!httpProxy && !httpsProxy) return new Agent({ ...AGENT_OPTIONS, connect });
   return new EnvHttpProxyAgent({
     ...AGENT_OPTIONS,
+    connect,
     // Explicit values (empty string = none) so undici does not read process.env behind our back.
     httpProxy: httpProxy ?? '',
     httpsProxy: httpsProxy ?? httpProxy ?? '',
@@ -103,24 +107,32 @@ export function hostnameOf(registryHost: string): string {
   return colon < 0 ? registryHost : registryHost.slice(0, colon);
 }
 
-/**
- * Plain HTTP is used for loopback hosts and for hosts listed in `plainHttpRegistries` (matched as
- * `host:port` or bare host); HTTPS everywhere else.
- */
-export function usesPlainHttp(registryHost: string, plainHttpRegistries: readonly string[] = []): boolean {
-  const host = registryHost.toLowerCase();
+/** True when `plainHttpRegistries` names this host (`host:port` or bare host, scheme optional). */
+function listedAsPlainHttp(host: string, plainHttpRegistries: readonly string[]): boolean {
   const bare = hostnameOf(host);
-  if (isLoopbackHost(bare)) return true;
   return plainHttpRegistries.some((entry) => {
     const normalized = entry.toLowerCase().replace(/^https?:\/\//, '').replace(/\/+$/, '');
     return normalized === host || normalized === bare;
   });
 }
 
-/** Base URL of a registry's API (`docker.io` is served from `registry-1.docker.io`). */
-export function registryBaseUrl(registryHost: string, plainHttpRegistries: readonly string[] = []): URL {
-  const apiHost = registryHost === 'docker.io' ? 'registry-1.docker.io' : registryHost;
-  return new URL(`${usesPlainHttp(apiHost, plainHttpRegistries) ? 'http' : 'https'}://${apiHost}/`);
+/**
+ * Plain HTTP is used for loopback hosts and for hosts listed in `plainHttpRegistries` (matched as
+ * `host:port` or bare host); HTTPS everywhere else.
+ */
+export function usesPlainHttp(registryHost: string, plainHttpRegistries: readonly string[] = []): boolean {
+  const host = registryHost.toLowerCase();
+  return isLoopbackHost(hostnameOf(host)) || listedAsPlainHttp(host, plainHttpRegistries);
+}
+
+/**
+ * Base URL of a registry's API (`docker.io` is served from `registry-1.docker.io`). `httpsForLoopback`
+ * makes unlisted loopback hosts use HTTPS too (a TLS registry behind `kubectl port-forward`).
+ */
+export function registryBaseUrl(registryHost: string, plainHttpRegistries: readonly string[] = [], httpsForLoopback = false): URL {
+  const apiHost = (registryHost === 'docker.io' ? 'registry-1.docker.io' : registryHost).toLowerCase();
+  const plain = listedAsPlainHttp(apiHost, plainHttpRegistries) || (!httpsForLoopback && isLoopbackHost(hostnameOf(apiHost)));
+  return new URL(`${plain ? 'http' : 'https'}://${apiHost}/`);
 }
 
 /**

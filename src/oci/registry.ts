@@ -24,6 +24,7 @@ import {
   checkContentLength,
   defaultDispatcher,
   describeUrl,
+  dispatcherFromEnvironment,
   discardBody,
   headerValue,
   headerValues,
@@ -61,8 +62,15 @@ export interface RegistryOptions {
   readonly credentials?: CredentialSource;
   /** Hosts (`host` or `host:port`) reached over plain HTTP; loopback hosts always are. */
   readonly plainHttpRegistries?: readonly string[];
-  /** undici dispatcher (default: a process-wide keep-alive Agent). */
+  /** undici dispatcher (default: a process-wide keep-alive Agent honouring HTTP(S)_PROXY). */
   readonly dispatcher?: Dispatcher;
+  /**
+   * Extra CA certificates (PEM) to trust for this registry, on top of Node's roots: gives the store its
+   * own dispatcher (ignored when `dispatcher` is set). NODE_EXTRA_CA_CERTS works process-wide too.
+   */
+  readonly caCertificates?: readonly (string | Buffer)[];
+  /** Use HTTPS for loopback hosts too (default: loopback is plain HTTP). */
+  readonly httpsForLoopback?: boolean;
   /** Default per-call timeout in ms when the call gives none (default 30 000). */
   readonly timeoutMs?: number;
   readonly userAgent?: string;
@@ -166,8 +174,10 @@ export class RegistryStore implements ArtifactStore {
     this.registry = location.registry.toLowerCase();
     this.repository = location.repository;
     this.name = `${this.registry}/${this.repository}`;
-    this.#base = registryBaseUrl(this.registry, options.plainHttpRegistries);
-    this.#dispatcher = options.dispatcher ?? defaultDispatcher();
+    this.#base = registryBaseUrl(this.registry, options.plainHttpRegistries, options.httpsForLoopback);
+    this.#dispatcher =
+      options.dispatcher ??
+      (options.caCertificates?.length ? dispatcherFromEnvironment(process.env, { caCertificates: options.caCertificates }) : defaultDispatcher());
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#userAgent = options.userAgent ?? `modelgate/${VERSION}`;
     this.#chunkThreshold = options.chunkedUploadThreshold ?? 64 * 1024 * 1024;

@@ -9,12 +9,14 @@
  *     whose header carries `x5c` (the signing certificate, which is the `rootcertbundle`) and the
  *     libtrust `kid`, as distribution 2.8 expects; the `access` claim grants the requested scopes to a
  *     user with the right Basic credentials (and, with `anonymousPull`, `pull` to anyone).
+ * Any mode can serve HTTPS (`tls: true`) with a certificate from a throw-away CA.
  * Also `loadLayout`, which copies an OCI image layout directory into a store preserving every digest.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, createSign, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +35,8 @@ export interface StartRegistryOptions {
   readonly tokenExpiresIn?: number | null;
   /** Token mode: grant `pull` to anonymous token requests. */
   readonly anonymousPull?: boolean;
+  /** Serve HTTPS with a certificate for 127.0.0.1/localhost issued by a throw-away CA (`caCertificate`). */
+  readonly tls?: boolean;
 }
 
 export interface TokenRequestRecord {
@@ -44,8 +48,10 @@ export interface TokenRequestRecord {
 export interface RunningRegistry {
   /** `127.0.0.1:PORT` — the registry part of a reference. */
   readonly host: string;
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`). */
   readonly url: string;
+  /** With `tls`: PEM of the CA that issued the registry's certificate. */
+  readonly caCertificate: string | undefined;
   readonly auth: RegistryAuthMode;
   /** Credentials accepted in `basic` and `token` modes. */
   readonly username: string;
@@ -122,6 +128,43 @@ function tokenSigner(): TokenSigner {
   const certificateDer = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
   cachedSigner = { certificatePem, certificateDer, privateKey, keyId: libtrustKeyId(publicKey) };
   return cachedSigner;
+}
+
+/** A CA and a server certificate for 127.0.0.1 / localhost signed by it (PEM). */
+function tlsMaterial(): { caPem: string; certPem: string; keyPem: string } {
+  const forgeKey = (key: KeyObject) => forge.pki.privateKeyFromPem(key.export({ type: 'pkcs8', format: 'pem' }).toString());
+  const forgePub = (key: KeyObject) => forge.pki.publicKeyFromPem(key.export({ type: 'spki', format: 'pem' }).toString());
+  const ca = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const leaf = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const caCert = forge.pki.createCertificate();
+  caCert.publicKey = forgePub(ca.publicKey);
+  caCert.serialNumber = '01' + randomBytes(8).toString('hex');
+  caCert.validity.notBefore = new Date(Date.now() - 3600_000);
+  caCert.validity.notAfter = new Date(Date.now() + 24 * 3600_000);
+  const caName = [{ name: 'commonName', value: 'modelgate test registry CA' }];
+  caCert.setSubject(caName);
+  caCert.setIssuer(caName);
+  caCert.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }]);
+  caCert.sign(forgeKey(ca.privateKey), forge.md.sha256.create());
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forgePub(leaf.publicKey);
+  cert.serialNumber = '02' + randomBytes(8).toString('hex');
+  cert.validity.notBefore = new Date(Date.now() - 3600_000);
+  cert.validity.notAfter = new Date(Date.now() + 24 * 3600_000);
+  cert.setSubject([{ name: 'commonName', value: '127.0.0.1' }]);
+  cert.setIssuer(caName);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+  ]);
+  cert.sign(forgeKey(ca.privateKey), forge.md.sha256.create());
+  return {
+    caPem: forge.pki.certificateToPem(caCert),
+    certPem: forge.pki.certificateToPem(cert),
+    keyPem: leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 function mintToken(signer: TokenSigner, subject: string, access: unknown[], expiresIn: number): string {
@@ -219,7 +262,7 @@ async function startTokenServer(options: {
   return { server, realm: `http://127.0.0.1:${port}/token`, requests };
 }
 
-function registryConfig(port: number, dir: string, auth: string): string {
+function registryConfig(port: number, dir: string, auth: string, tls: boolean): string {
   return [
     'version: 0.1',
     'log:',
@@ -238,6 +281,7 @@ function registryConfig(port: number, dir: string, auth: string): string {
     `  addr: 127.0.0.1:${port}`,
     '  headers:',
     '    X-Content-Type-Options: [nosniff]',
+    ...(tls ? ['  tls:', `    certificate: ${join(dir, 'tls.crt')}`, `    key: ${join(dir, 'tls.key')}`] : []),
     auth,
     '',
   ].join('\n');
@@ -246,7 +290,8 @@ function registryConfig(port: number, dir: string, auth: string): string {
 /** Resolves with the HTTP status of `GET /v2/`, or undefined when nothing answers yet. */
 function probe(url: string): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = httpRequest(`${url}/v2/`, { method: 'GET', timeout: 1000 }, (res) => {
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = send(`${url}/v2/`, { method: 'GET', timeout: 1000, rejectUnauthorized: false }, (res) => {
       res.resume();
       resolve(res.statusCode);
     });
@@ -270,7 +315,7 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-async function launch(dir: string, configFor: (port: number) => string): Promise<{ child: ChildProcess; port: number }> {
+async function launch(dir: string, configFor: (port: number) => string, scheme: 'http' | 'https'): Promise<{ child: ChildProcess; port: number }> {
   let lastError = '';
   for (let attempt = 0; attempt < 4; attempt++) {
     const port = await freePort();
@@ -283,7 +328,7 @@ async function launch(dir: string, configFor: (port: number) => string): Promise
     });
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline && child.exitCode === null) {
-      const status = await probe(`http://127.0.0.1:${port}`);
+      const status = await probe(`${scheme}://127.0.0.1:${port}`);
       if (status === 200 || status === 401) return { child, port };
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -326,7 +371,15 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         `    rootcertbundle: ${join(dir, 'token-root.pem')}`,
       ].join('\n');
     }
-    const { child, port } = await launch(dir, (port) => registryConfig(port, dir, authConfig));
+    let caCertificate: string | undefined;
+    if (options.tls) {
+      const material = tlsMaterial();
+      writeFileSync(join(dir, 'tls.crt'), material.certPem);
+      writeFileSync(join(dir, 'tls.key'), material.keyPem);
+      caCertificate = material.caPem;
+    }
+    const scheme = options.tls ? 'https' : 'http';
+    const { child, port } = await launch(dir, (port) => registryConfig(port, dir, authConfig, options.tls ?? false), scheme);
     let stopped: Promise<void> | undefined;
     const stop = (): Promise<void> => {
       stopped ??= (async () => {
@@ -347,7 +400,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     };
     const running: RunningRegistry = {
       host: `127.0.0.1:${port}`,
-      url: `http://127.0.0.1:${port}`,
+      url: `${scheme}://127.0.0.1:${port}`,
+      caCertificate,
       auth,
       username,
       password,

@@ -8,8 +8,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { defaultDockerConfigPath, loadDockerConfig } from '../oci/credentials.ts';
-import { openStore } from '../oci/open.ts';
 import { parseReference, type ArtifactReference } from '../oci/reference.ts';
 import type { ArtifactStore } from '../oci/store.ts';
 
@@ -32,10 +30,13 @@ export function addStoreOptions(command: Command): Command {
 /** Parse `text` and open the store it points to. */
 export async function openReference(text: string, options: StoreCliOptions): Promise<{ ref: ArtifactReference; store: ArtifactStore }> {
   const ref = parseReference(text);
+  // Loaded on use: registering commands must stay cheap, and the registry client pulls in undici.
+  const { openStore } = await import('../oci/open.ts');
   if (ref.kind === 'layout') return { ref, store: openStore(ref) };
   if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) {
     throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
   }
+  const { defaultDockerConfigPath, loadDockerConfig } = await import('../oci/credentials.ts');
   const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
   const store = openStore(ref, { registry: { credentials, plainHttpRegistries: options.plainHttp ?? [] } });
   return { ref, store };

@@ -15,7 +15,7 @@ import { isProvenancePredicateType } from '../attest/provenance.ts';
 import { GITHUB_ACTIONS_ISSUER, verifySlsaProvenance, type SlsaVerdict } from '../attest/slsa-policy.ts';
 import { FULCIO_OID } from '../sigstore/bundle.ts';
 import { collectEvidence, verifiedEvidence } from '../sigstore/cosign-evidence.ts';
-import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
+import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
 import { openPinnedReference } from './verify-signatures.ts';
 
@@ -27,6 +27,7 @@ interface VerifyImageOptions extends StoreCliOptions, TrustCliOptions {
   readonly sourceVersionedTag?: string;
   readonly buildWorkflowInput: readonly string[];
   readonly printProvenance?: boolean;
+  readonly provenanceRepository?: string;
 }
 
 function collect(value: string, previous: readonly string[]): string[] {
@@ -54,15 +55,18 @@ export function register(program: Command): void {
     .option('--source-tag <tag>', 'expected tag the artifact was built from')
     .option('--source-versioned-tag <semver>', 'expected semver tag (major/minor match)')
     .option('--build-workflow-input <key=value>', 'expected workflow_dispatch input (repeatable)', collect, [])
-    .option('--print-provenance', 'print the verified provenance statement on stdout');
+    .option('--print-provenance', 'print the verified provenance statement on stdout')
+    .option('--provenance-repository <repository>', 'registry repository holding the attestations when not beside the image (cosign COSIGN_REPOSITORY), e.g. ghcr.io/org/provenance');
   addStoreOptions(addTrustOptions(command)).action(async (reference: string, options: VerifyImageOptions) => {
     if (options.sourceBranch !== undefined && options.sourceTag !== undefined) {
       throw new UsageError('USAGE', '--source-branch and --source-tag are mutually exclusive');
     }
     const buildWorkflowInputs = workflowInputs(options.buildWorkflowInput);
     const { store, digest } = await openPinnedReference(reference, options);
+    const evidenceStore = options.provenanceRepository === undefined ? undefined : (await openReference(options.provenanceRepository, options)).store;
     const trust = await resolveTrust(options);
     const report = await collectEvidence(store, digest, {
+      ...(evidenceStore === undefined ? {} : { evidenceStore }),
       trust,
       signer: { kind: 'issuer-only', issuer: GITHUB_ACTIONS_ISSUER },
       sources: ['referrer', 'legacy-att'],

@@ -301,10 +301,15 @@ t.test('in a real registry', async (t) => {
     const other = await pushImage(slsa, 'another image');
     const attBytes = readFileSync(join(CONTAINER_LAYOUT, 'blobs/sha256', ATT_MANIFEST.slice(7)));
     await slsa.pushManifest(attBytes, MediaType.OCI_MANIFEST, { tag: cosignTag(other.digest, 'att') });
-    const image = await cli('verify-image', ref('slsa/container', other.digest), '--source-uri', EXAMPLE_SOURCE, '--trusted-root', PUBLIC_GOOD);
-    noCrash(t, image);
-    t.equal(image.code, 1, image.stderr);
-    t.match(image.stderr, /FAILED: .*DIGEST/);
+    const [image, elsewhere] = await Promise.all([
+      cli('verify-image', ref('slsa/container', other.digest), '--source-uri', EXAMPLE_SOURCE, '--trusted-root', PUBLIC_GOOD),
+      // The attestations kept in another repository (slsa-verifier --provenance-repository).
+      cli('verify-image', ref('mirror/image', CONTAINER_DIGEST), '--provenance-repository', `${registry.host}/slsa/container`, '--source-uri', EXAMPLE_SOURCE, '--trusted-root', PUBLIC_GOOD),
+    ]);
+    t.equal(elsewhere!.code, 0, elsewhere!.stderr);
+    noCrash(t, image!);
+    t.equal(image!.code, 1, image!.stderr);
+    t.match(image!.stderr, /FAILED: .*DIGEST/);
     const sigs = await collectEvidence(slsa, other.digest, { trust: trustPublicGood, signer: builderIdentity });
     t.match(sigs.items, [{ source: 'legacy-att', manifestDigest: ATT_MANIFEST, status: 'failed', error: { code: 'DIGEST' } }]);
   });

@@ -2,6 +2,7 @@
  * Run the modelgate CLI as a subprocess on the TypeScript sources (Node 24 strips the types).
  */
 import { execFile } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 export const REPO = join(import.meta.dirname, '../..');
@@ -16,7 +17,28 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+// Start-up of the whole CLI dominates each run; run as many as there are cores at once.
+const LIMIT = Math.max(2, availableParallelism());
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function slot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= LIMIT) await new Promise<void>((resolve) => waiting.push(resolve));
+  running += 1;
+  try {
+    return await work();
+  } finally {
+    running -= 1;
+    waiting.shift()?.();
+  }
+}
+
+/** Run `modelgate ARGS…`; at most one run per core at a time, so callers may start many at once. */
 export function runCli(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+  return slot(() => spawnCli(args, options));
+}
+
+function spawnCli(args: readonly string[], options: { cwd?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     execFile(NODE, [MAIN, ...args], { cwd: options.cwd ?? REPO, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
       if (err !== null && typeof err.code !== 'number') {

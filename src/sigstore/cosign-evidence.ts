@@ -20,7 +20,7 @@
 import { X509Certificate } from '@sigstore/core';
 import { hasCode, ModelgateError } from '../errors.ts';
 import { parseDigest, type Digest } from '../oci/digest.ts';
-import { MediaType, type Descriptor, type ImageManifest } from '../oci/manifest.ts';
+import type { ImageManifest } from '../oci/manifest.ts';
 import type { ArtifactStore, CallOptions } from '../oci/store.ts';
 import { cosignTag } from '../oci/tag-schema.ts';
 import { legacyLayerToBundle, CosignAnnotation, type LegacyLayerKind } from './cosign-legacy.ts';

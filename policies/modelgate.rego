@@ -108,8 +108,13 @@ pinned if is_string(artifact.reference.digest)
 violations contains reason("TAG_NOT_PINNED", msg) if {
 	verifiable
 	not pinned
-	msg := sprintf("%s: reference is not pinned by digest (use @sha256:...; tags can be moved)", [artifact_name])
+	msg := sprintf("%s: reference is not pinned by digest (use @sha256:...; tags can be moved)%s", [artifact_name, resolved_now])
 }
+
+# The pipeline resolves an unpinned reference once, so the message can name the digest to pin.
+resolved_now := sprintf("; it resolves to %s now", [artifact.digest]) if is_string(artifact.digest)
+
+else := ""
 
 # ---------------------------------------------------------------------------------------------
 # Revocation (artifact, dependency digests, signing keys and identities)

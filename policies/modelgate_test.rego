@@ -148,6 +148,22 @@ test_deny_tag_not_pinned if {
 		{"op": "replace", "path": "/artifact/reference/digest", "value": null},
 	])
 	only(inp, good_config, "TAG_NOT_PINNED")
+	some r in decide(inp, good_config).deny
+	endswith(r.message, concat("", ["tags can be moved); it resolves to ", model_digest, " now"]))
+}
+
+test_deny_tag_not_pinned_unresolved if {
+	inp := patched([
+		{"op": "replace", "path": "/artifact/uri", "value": "oci://registry.acme.dev/models/llama:v1"},
+		{"op": "replace", "path": "/artifact/reference/tag", "value": "v1"},
+		{"op": "replace", "path": "/artifact/reference/digest", "value": null},
+		{"op": "replace", "path": "/artifact/digest", "value": null},
+		{"op": "replace", "path": "/signatures", "value": []},
+		{"op": "replace", "path": "/attestations", "value": []},
+	])
+	some r in decide(inp, good_config).deny
+	r.code == "TAG_NOT_PINNED"
+	endswith(r.message, "tags can be moved)")
 }
 
 # --- revocation ----------------------------------------------------------------------------------

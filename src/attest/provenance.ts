@@ -22,6 +22,8 @@ export interface ResolvedDependency {
   readonly uri: string | undefined;
   readonly name: string | undefined;
   readonly digest: Readonly<Record<string, string>>;
+  /** The ResourceDescriptor's annotations, when it has any (e.g. `modelgate.dev/kind: dataset`). */
+  readonly annotations?: Readonly<Record<string, unknown>>;
 }
 
 /** Where the build's source came from, when the provenance says so. */
@@ -91,10 +93,12 @@ function dependencies(value: unknown, what: string): ResolvedDependency[] {
   if (!Array.isArray(value)) bad(`${what} must be an array`);
   return value.map((entry, i) => {
     if (!isRecord(entry)) bad(`${what}[${i}] must be an object`);
+    const annotations = optionalRecord(entry.annotations, `${what}[${i}].annotations`);
     return {
       uri: optionalString(entry.uri, `${what}[${i}].uri`),
       name: optionalString(entry.name, `${what}[${i}].name`),
       digest: digestSet(entry.digest, `${what}[${i}].digest`),
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     };
   });
 }
@@ -194,12 +198,20 @@ export function isProvenancePredicateType(predicateType: string): boolean {
  * decides the version; anything else is PREDICATE_TYPE. Malformed predicates are PROVENANCE.
  */
 export function normalizeProvenance(statement: Statement): NormalizedProvenance {
-  switch (statement.predicateType) {
+  return normalizeProvenancePredicate(statement.predicateType, statement.predicate);
+}
+
+/**
+ * The same for a predicate and its (signed) predicateType, without the statement around it: the one
+ * SLSA normaliser, which the policy input (`src/policy/input.ts`) projects into its own shape.
+ */
+export function normalizeProvenancePredicate(predicateType: string, predicate: Readonly<Record<string, unknown>>): NormalizedProvenance {
+  switch (predicateType) {
     case SLSA_PROVENANCE_V02:
-      return normalizeV02(statement.predicate, statement.predicateType);
+      return normalizeV02(predicate, predicateType);
     case SLSA_PROVENANCE_V1:
-      return normalizeV1(statement.predicate, statement.predicateType);
+      return normalizeV1(predicate, predicateType);
     default:
-      throw new AttestationError('PREDICATE_TYPE', `statement predicateType ${JSON.stringify(statement.predicateType)} is not SLSA provenance (${SLSA_PROVENANCE_V02} or ${SLSA_PROVENANCE_V1})`);
+      throw new AttestationError('PREDICATE_TYPE', `statement predicateType ${JSON.stringify(predicateType)} is not SLSA provenance (${SLSA_PROVENANCE_V02} or ${SLSA_PROVENANCE_V1})`);
   }
 }

@@ -12,6 +12,7 @@ import { register as registerVerifySignatures } from './verify-signatures.ts';
 import { register as registerVerifyImage } from './verify-image.ts';
 import { register as registerVerifyModel } from './verify-model.ts';
 import { register as registerVerifyArtifact } from './verify-artifact.ts';
+import { register as registerVerify } from './verify.ts';
 import { register as registerDataset } from './dataset.ts';
 
 export function registerCommands(program: Command): void {
@@ -25,5 +26,6 @@ export function registerCommands(program: Command): void {
   registerVerifyImage(program);
   registerVerifyModel(program);
   registerVerifyArtifact(program);
+  registerVerify(program);
   registerDataset(program);
 }

@@ -4,10 +4,13 @@
  *
  * Owns: the evidence types the verification core hands over (`VerifiedSignature`,
  * `VerifiedAttestation`, `VerifiedModelSignature`, `SignerIdentity`), the JSON types the policy sees
- * (`PolicyInput` and friends), SLSA provenance normalisation (v1 and v0.2 → `NormalizedProvenance`)
- * and the pure `buildPolicyInput`. Evidence bound to a different digest than the artifact's verified
+ * (`PolicyInput` and friends), the policy's projection of SLSA provenance (v1 and v0.2 →
+ * `NormalizedProvenance`; the field mapping itself is `src/attest/provenance.ts`'s, the one SLSA
+ * normaliser) and the pure `buildPolicyInput`. Evidence bound to a different digest than the artifact's verified
  * digest is refused (INPUT_INVALID): the input can never mix evidence of two artifacts.
  */
+import { AttestationError } from '../attest/errors.ts';
+import { normalizeProvenancePredicate, type NormalizedProvenance as SlsaProvenance, type ResolvedDependency } from '../attest/provenance.ts';
 import { isDigest, type Digest } from '../oci/digest.ts';
 import { parseReference } from '../oci/reference.ts';
 import { PolicyError } from './errors.ts';
@@ -297,88 +300,67 @@ function containerRepository(uri: string): string | null {
   }
 }
 
-function normalizeDependency(value: unknown): NormalizedDependency | null {
-  if (!isObject(value)) return null;
-  const uri = str(value.uri) ?? str(value.name);
-  if (uri === null) return null;
-  const kind = dependencyKind(uri, value.annotations);
+function normalizeDependency(dependency: ResolvedDependency): NormalizedDependency | null {
+  const uri = dependency.uri !== undefined && dependency.uri !== '' ? dependency.uri : (dependency.name ?? '');
+  if (uri === '') return null;
+  const kind = dependencyKind(uri, dependency.annotations);
   return {
     uri,
-    name: str(value.name),
+    name: dependency.name !== undefined && dependency.name !== '' ? dependency.name : null,
     kind,
     repository: kind === 'container' ? containerRepository(uri) : null,
-    digest: digestSet(value.digest),
+    digest: digestSet(dependency.digest),
   };
 }
 
-/** `git+https://github.com/acme/train@refs/heads/main` → repository + ref. */
-function gitSource(uri: string, digest: Record<string, string>): NonNullable<NormalizedProvenance['source']> {
-  const bare = uri.replace(/^git\+/, '');
-  // The ref follows the first '@' in the path (refs contain '/'; user@ before the host is not a ref).
-  const schemeEnd = bare.indexOf('://');
-  const pathStart = bare.indexOf('/', schemeEnd < 0 ? 0 : schemeEnd + 3);
-  const at = pathStart < 0 ? -1 : bare.indexOf('@', pathStart);
-  const [repository, ref] = at >= 0 ? [bare.slice(0, at), bare.slice(at + 1)] : [bare, null];
-  return { repository: repository.replace(/\.git$/, ''), ref, commit: digest.gitCommit ?? digest.sha1 ?? null };
+/** `git+https://github.com/acme/train.git` → `https://github.com/acme/train` (how allowlists name repositories). */
+function plainRepository(repository: string): string {
+  return repository.replace(/^git\+/, '').replace(/\.git$/, '');
 }
 
 function bad(why: string): never {
   throw new PolicyError('INPUT_INVALID', `SLSA provenance: ${why}`);
 }
 
-/** Normalise a verified SLSA provenance predicate (v1 or v0.2); throws INPUT_INVALID when required fields are missing. */
+/**
+ * Normalise a verified SLSA provenance predicate (v1 or v0.2) into the policy input's shape; throws
+ * INPUT_INVALID when required fields are missing or malformed. The field mapping is the one SLSA
+ * normaliser's (`normalizeProvenancePredicate`, `src/attest/provenance.ts`); this adds what the policy
+ * needs on top — dependency kinds, container repositories, hex-only lowercase digests, repositories
+ * without `git+` — and requires v1's buildDefinition, runDetails and externalParameters.
+ */
 export function normalizeProvenance(predicateType: string, predicate: unknown): NormalizedProvenance {
   if (!isObject(predicate)) bad('predicate is not an object');
   if (predicateType === SLSA_PROVENANCE_V1) {
     const definition = isObject(predicate.buildDefinition) ? predicate.buildDefinition : bad('buildDefinition missing');
-    const run = isObject(predicate.runDetails) ? predicate.runDetails : bad('runDetails missing');
-    const builderId = (isObject(run.builder) ? str(run.builder.id) : null) ?? bad('runDetails.builder.id missing');
-    const buildType = str(definition.buildType) ?? bad('buildDefinition.buildType missing');
-    const externalParameters = isObject(definition.externalParameters) ? definition.externalParameters : bad('buildDefinition.externalParameters missing');
-    const rawDependencies = Array.isArray(definition.resolvedDependencies) ? definition.resolvedDependencies : [];
-    const resolvedDependencies = rawDependencies.map(normalizeDependency).filter((d): d is NormalizedDependency => d !== null);
-    const metadata = isObject(run.metadata) ? run.metadata : {};
-    return {
-      slsaVersion: 'v1',
-      builderId,
-      buildType,
-      invocationId: str(metadata.invocationId),
-      source: provenanceSource(resolvedDependencies, externalParameters),
-      externalParameters,
-      resolvedDependencies,
-    };
+    if (!isObject(predicate.runDetails)) bad('runDetails missing');
+    if (!isObject(definition.externalParameters)) bad('buildDefinition.externalParameters missing');
+  } else if (predicateType !== SLSA_PROVENANCE_V02) {
+    bad(`unsupported predicateType ${predicateType}`);
   }
-  if (predicateType === SLSA_PROVENANCE_V02) {
-    const builderId = (isObject(predicate.builder) ? str(predicate.builder.id) : null) ?? bad('builder.id missing');
-    const buildType = str(predicate.buildType) ?? bad('buildType missing');
-    const invocation = isObject(predicate.invocation) ? predicate.invocation : {};
-    const metadata = isObject(predicate.metadata) ? predicate.metadata : {};
-    const materials = Array.isArray(predicate.materials) ? predicate.materials : [];
-    const resolvedDependencies = materials.map(normalizeDependency).filter((d): d is NormalizedDependency => d !== null);
-    const externalParameters = isObject(invocation.parameters) ? invocation.parameters : {};
-    let source = provenanceSource(resolvedDependencies, externalParameters);
-    const configSource = isObject(invocation.configSource) ? invocation.configSource : undefined;
-    const configUri = configSource ? str(configSource.uri) : null;
-    if (configSource && configUri !== null) source = gitSource(configUri, digestSet(configSource.digest));
-    return {
-      slsaVersion: 'v0.2',
-      builderId,
-      buildType,
-      // Go producers write buildInvocationID; the spec says buildInvocationId.
-      invocationId: str(metadata.buildInvocationId) ?? str(metadata.buildInvocationID),
-      source,
-      externalParameters,
-      resolvedDependencies,
-    };
+  let slsa: SlsaProvenance;
+  try {
+    slsa = normalizeProvenancePredicate(predicateType, predicate);
+  } catch (err) {
+    if (err instanceof AttestationError) bad(err.message);
+    throw err;
   }
-  return bad(`unsupported predicateType ${predicateType}`);
+  const resolvedDependencies = slsa.resolvedDependencies.map(normalizeDependency).filter((d): d is NormalizedDependency => d !== null);
+  return {
+    slsaVersion: slsa.slsaVersion,
+    builderId: slsa.builderId,
+    buildType: slsa.buildType,
+    invocationId: slsa.invocationId ?? null,
+    source: provenanceSource(slsa),
+    externalParameters: slsa.externalParameters,
+    resolvedDependencies,
+  };
 }
 
-/** Source: the first git dependency (it carries the commit), else GitHub's externalParameters.workflow. */
-function provenanceSource(dependencies: readonly NormalizedDependency[], externalParameters: Json): NormalizedProvenance['source'] {
-  const git = dependencies.find((d) => d.uri.startsWith('git+'));
-  if (git) return gitSource(git.uri, git.digest);
-  const workflow = externalParameters.workflow;
+/** The normaliser's source (repository without `git+`), else GitHub's externalParameters.workflow. */
+function provenanceSource(slsa: SlsaProvenance): NormalizedProvenance['source'] {
+  if (slsa.source !== undefined) return { repository: plainRepository(slsa.source.repository), ref: slsa.source.ref ?? null, commit: slsa.source.commit ?? null };
+  const workflow = slsa.externalParameters.workflow;
   if (isObject(workflow) && str(workflow.repository) !== null) {
     return { repository: str(workflow.repository)!, ref: str(workflow.ref), commit: null };
   }

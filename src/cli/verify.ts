@@ -1,0 +1,177 @@
+/**
+ * `modelgate verify REF`: the verification pipeline (`src/pipeline/decide.ts`) on one artifact —
+ * resolve, discover and verify signatures and attestations against the given signers, build the
+ * policy input from verified evidence only, and print the policy's decision with the evidence summary.
+ *
+ * Owns: the command's options and output (table or JSON). Signers: `--key FILE` (repeatable) and
+ * `--certificate-identity SAN --certificate-oidc-issuer URL` (repeatable, paired in order; one issuer
+ * applies to every identity). They name whose signatures are *checked*; the policy data
+ * (`signers.keys` by key id, `signers.identities`, `revoked`, `threshold`) decides who is *trusted*.
+ * Trust root: `--trusted-root`, else the public-good root through TUF when it is needed (keyless
+ * identities, `--key-tlog-threshold` above 0, or a TUF option given); with keys only, no root is
+ * fetched and key-signed evidence that carries Rekor entries fails closed (give `--trusted-root`).
+ * Heavy modules (registry client, policy engine, Sigstore) are loaded when the command runs. Exit codes (`EXIT_CODE`): 0 allow, 1 deny, 2 usage
+ * or error, 3 registry unavailable (transient: timeout, connection failure, 5xx — retry), 4 registry
+ * refused (permanent: not found, unauthorised, malformed content).
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import type { ArtifactDecision, SignerIdentitySpec } from '../pipeline/decide.ts';
+import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
+import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+
+/** `build/policy/`, written by `npm run build:policies` (the same default as `modelgate policy eval`). */
+const DEFAULT_BUNDLE_DIR = join(import.meta.dirname, '..', '..', 'build', 'policy');
+
+interface VerifyOptions extends StoreCliOptions, TrustCliOptions {
+  readonly policy: string;
+  readonly data?: string;
+  readonly key: readonly string[];
+  readonly certificateIdentity: readonly string[];
+  readonly certificateOidcIssuer: readonly string[];
+  readonly keyTlogThreshold: string;
+  readonly timeout: string;
+  readonly output: 'table' | 'json';
+}
+
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    const bytes = await readFile(path);
+    if (bytes.byteLength > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+    return bytes.toString('utf8');
+  } catch (err) {
+    throw new UsageError('USAGE', `cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+function identities(options: VerifyOptions): SignerIdentitySpec[] {
+  const sans = options.certificateIdentity;
+  const issuers = options.certificateOidcIssuer;
+  if (sans.length === 0 && issuers.length === 0) return [];
+  if (sans.length === 0 || issuers.length === 0) throw new UsageError('USAGE', '--certificate-identity and --certificate-oidc-issuer go together');
+  if (issuers.length !== 1 && issuers.length !== sans.length) {
+    throw new UsageError('USAGE', `give one --certificate-oidc-issuer for all identities or one per --certificate-identity (got ${issuers.length} for ${sans.length})`);
+  }
+  return sans.map((san, i) => ({ san, issuer: issuers.length === 1 ? issuers[0]! : issuers[i]! }));
+}
+
+function integer(value: string, what: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError('USAGE', `${what} must be an integer ≥ ${min}, got "${value}"`);
+  return n;
+}
+
+/** The JSON report: outcome, decision (reasons with codes), evidence summary, policy and trust identity. */
+export function decisionToJson(reference: string, result: ArtifactDecision): Record<string, unknown> {
+  const base = { reference, outcome: result.outcome, allow: result.outcome === 'allow', digest: result.digest };
+  switch (result.outcome) {
+    case 'allow':
+    case 'deny': {
+      const { decision } = result;
+      return {
+        ...base,
+        reasons: decision.reasons,
+        warnings: decision.warnings,
+        exceptions: decision.exceptions,
+        policy: { name: decision.policy, bundleDigest: decision.bundleDigest, dataDigest: decision.dataDigest },
+        evidence: result.evidence,
+      };
+    }
+    case 'unavailable':
+      return { ...base, transient: result.transient, failure: result.failure, evidence: result.evidence };
+    case 'invalid':
+      return { ...base, failure: result.failure };
+  }
+}
+
+function table(rows: ReadonlyArray<readonly [string, string, string]>): string {
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  return rows.map(([a, b, c]) => (c ? `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}` : `${a.padEnd(w0)}  ${b}`)).join('\n') + '\n';
+}
+
+export function decisionToTable(reference: string, result: ArtifactDecision): string {
+  const verdict = result.outcome === 'unavailable' ? `unavailable (${result.transient ? 'transient' : 'permanent'})` : result.outcome;
+  const rows: Array<readonly [string, string, string]> = [['VERDICT', verdict, ''], ['artifact', reference, ''], ['digest', result.digest ?? '-', '']];
+  if (result.outcome === 'allow' || result.outcome === 'deny') {
+    for (const r of result.decision.reasons) rows.push(['deny', r.code, r.message]);
+    for (const w of result.decision.warnings) rows.push(['warning', w.code, w.message]);
+    for (const x of result.decision.exceptions) rows.push(['exception', x.id, `approved by ${x.approvedBy} (${x.reason}), expires ${x.expires}, waives ${x.waived.join(', ')}`]);
+  } else {
+    rows.push(['error', result.failure.code, result.failure.message]);
+  }
+  const evidence = result.outcome === 'invalid' ? null : result.evidence;
+  if (evidence !== null) {
+    if (evidence.items.length === 0) rows.push(['evidence', 'none', `no signatures or attestations found in ${evidence.store}`]);
+    for (const item of evidence.items) {
+      const what = `${item.source} ${item.kind}${item.predicateType ? ` ${item.predicateType}` : ''} (${item.manifestDigest.slice(0, 19)}…)`;
+      rows.push(['evidence', item.status, item.status === 'verified' ? `${what} by ${item.signer}` : `${what}: ${item.error?.code}: ${item.error?.message}`]);
+    }
+    for (const p of evidence.problems) rows.push(['problem', p.code, `${p.source}: ${p.message}`]);
+  }
+  if (result.outcome === 'allow' || result.outcome === 'deny') {
+    rows.push(['bundle', result.decision.bundleDigest, ''], ['data', result.decision.dataDigest, ''], ['policy', result.decision.policy, '']);
+  }
+  return table(rows);
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('verify')
+    .description('verify an artifact end to end (resolve, signatures, SLSA provenance, policy) and print the decision; exit 0 allow, 1 deny, 2 error, 3 registry unavailable, 4 registry refused')
+    .argument('<reference>', 'oci://host/repo[:tag][@sha256:…], host/repo…, oci-layout://dir…, or any storage URI (s3://, gs://, hf://, pvc://, https://: unverifiable, the policy decides)')
+    .option('--policy <dir>', 'policy bundle directory, manifest.json or tar archive', DEFAULT_BUNDLE_DIR)
+    .option('--data <file>', 'policy data JSON replacing the bundle data.json (trusted signers, builders, sources, datasets, revocations)')
+    .option('--key <file>', 'PEM public key whose signatures are checked (repeatable)', collect, [])
+    .option('--certificate-identity <san>', 'exact certificate SAN of a keyless signer whose signatures are checked (repeatable)', collect, [])
+    .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the keyless signer(s) (one for all, or one per identity)', collect, [])
+    .option('--key-tlog-threshold <n>', 'verified Rekor entries required of key-signed evidence (needs a trust root when above 0)', '0')
+    .option('--timeout <ms>', 'deadline of each registry call', '30000')
+    .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'));
+  addStoreOptions(addTrustOptions(command)).action(async (reference: string, options: VerifyOptions) => {
+    const [{ parsePublicKey }, { PolicyEngine }, { decideArtifact, exitCodeOf }, { KEYS_ONLY_TRUST, storeProvider }, { defaultDockerConfigPath, loadDockerConfig }] = await Promise.all([
+      import('../sigstore/keys.ts'),
+      import('../policy/engine.ts'),
+      import('../pipeline/decide.ts'),
+      import('../pipeline/deps.ts'),
+      import('../oci/credentials.ts'),
+    ]);
+    const keys = await Promise.all(options.key.map(async (path) => parsePublicKey(await readText(path, 'public key'))));
+    const signerIdentities = identities(options);
+    const timeoutMs = integer(options.timeout, '--timeout', 1);
+    const keyTlogThreshold = integer(options.keyTlogThreshold, '--key-tlog-threshold', 0);
+    let data: unknown;
+    if (options.data !== undefined) {
+      const text = await readText(options.data, 'policy data');
+      try {
+        data = JSON.parse(text);
+      } catch (err) {
+        throw new UsageError('USAGE', `policy data ${options.data} is not valid JSON: ${(err as Error).message}`);
+      }
+    }
+    const engine = await PolicyEngine.load(options.policy, data === undefined ? {} : { data });
+    const needsRoot =
+      options.trustedRoot !== undefined || signerIdentities.length > 0 || keyTlogThreshold > 0 || options.staging === true || options.tufMirror !== undefined || options.tufRoot !== undefined;
+    const trust = needsRoot ? await resolveTrust(options) : KEYS_ONLY_TRUST;
+    if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) {
+      throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
+    }
+    const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
+    const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
+    const result = await decideArtifact(reference, { mode: 'cli' }, { stores, trust, signers: { keys, identities: signerIdentities }, engine, timeoutMs, keyTlogThreshold });
+    process.stdout.write(options.output === 'json' ? `${JSON.stringify(decisionToJson(reference, result), null, 2)}\n` : decisionToTable(reference, result));
+    if (result.outcome === 'unavailable' || result.outcome === 'invalid') {
+      process.stderr.write(`modelgate: ${result.failure.code}: ${result.failure.message}\n`);
+    }
+    process.exitCode = exitCodeOf(result);
+  });
+}

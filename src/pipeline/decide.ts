@@ -1,0 +1,386 @@
+/**
+ * The one verification pipeline: reference → resolve → fetch evidence → verify → policy input → decision.
+ *
+ * Owns: `decideArtifact`, the function the admission webhook, the init container and `modelgate verify`
+ * are thin shells around, its result type `ArtifactDecision` (allow / deny / unavailable / invalid),
+ * the exit codes those outcomes map to, and the evidence summary reported with every decision.
+ *
+ * Rules:
+ *  - Locations that are not OCI (s3, gs, hf, pvc, https, …) are handed to the policy as unverifiable;
+ *    the policy decides (deny unless allowlisted).
+ *  - A tag is resolved to a digest exactly once; from then on only the digest is used (evidence,
+ *    policy input). An unpinned reference is still resolved, so the policy sees the digest and denies
+ *    TAG_NOT_PINNED itself.
+ *  - Evidence is discovered once (through a per-decision `MemoStore`) and verified against every
+ *    configured signer: all keys as one key policy (a bundle verifies under at most one key, whose id is
+ *    recorded), and each exact identity (SAN + OIDC issuer) as its own policy. The policy data then
+ *    decides which verified signers are trusted, revoked, and how many are needed (k of n). Evidence by
+ *    a signer that is not configured cannot be verified and counts as no evidence.
+ *  - Only verified evidence reaches the policy input.
+ *  - Fail closed on the registry: if the artifact cannot be read, or evidence discovery was incomplete
+ *    (a source could not be listed, a candidate could not be fetched because of the registry), the
+ *    outcome is `unavailable` — transient (timeouts, connection failures, 5xx: retry may help) or
+ *    permanent (not found, unauthorised, malformed) — never allow.
+ * Dependencies (stores and credentials, trust material, signers, policy engine, optional evidence
+ * cache) are created once (`PipelineDeps`) and reused across decisions.
+ */
+import { createHash, type KeyObject } from 'node:crypto';
+import { hasCode, ModelgateError, OciError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import { manifestSelector, parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
+import type { ArtifactStore } from '../oci/store.ts';
+import type { Decision, PolicyEngine } from '../policy/engine.ts';
+import {
+  describeSigner,
+  locationScheme,
+  type EvaluationContext,
+  type PolicyInputEvidence,
+  type UsageSite,
+  type VerifiedAttestation,
+  type VerifiedSignature,
+} from '../policy/input.ts';
+import type { SignerPolicy } from '../sigstore/bundle.ts';
+import { collectEvidence, policyEvidence, type EvidenceItem, type EvidenceReport, type EvidenceSource } from '../sigstore/cosign-evidence.ts';
+import { keyId } from '../sigstore/keys.ts';
+import type { TrustMaterial } from '../sigstore/trust.ts';
+import type { EvidenceCache } from './evidence-cache.ts';
+import { MemoStore } from './memo-store.ts';
+
+/** Default deadline of each registry call made by the pipeline. */
+export const DEFAULT_REGISTRY_TIMEOUT_MS = 30_000;
+
+/** A keyless signer: exact certificate SAN and OIDC issuer. */
+export interface SignerIdentitySpec {
+  readonly san: string;
+  readonly issuer: string;
+}
+
+/** The signers evidence is verified against. The policy data decides which of them are trusted. */
+export interface VerificationSigners {
+  readonly keys: readonly KeyObject[];
+  readonly identities: readonly SignerIdentitySpec[];
+}
+
+/** Opens the store of a repository (registry or OCI layout). Create once; may cache stores per repository. */
+export type StoreProvider = (ref: ArtifactReference) => ArtifactStore;
+
+export interface PipelineDeps {
+  readonly stores: StoreProvider;
+  readonly trust: TrustMaterial;
+  readonly signers: VerificationSigners;
+  readonly engine: PolicyEngine;
+  /**
+   * Verified transparency-log entries required of key-signed evidence (default 0, as `collectEvidence`:
+   * a signature by a configured key verifies on that key alone; log entries present are still
+   * verified). Keyless evidence always needs a verified log entry or timestamp.
+   */
+  readonly keyTlogThreshold?: number;
+  /** Deadline of each registry call in milliseconds (default 30 s). */
+  readonly timeoutMs?: number;
+  /** Verified evidence by (repository, digest, trust, signers); see `evidence-cache.ts`. */
+  readonly evidenceCache?: EvidenceCache;
+}
+
+export interface DecisionContext extends EvaluationContext {
+  /** Where the location is used (admission: namespace, resource, field path). */
+  readonly usage?: UsageSite;
+  readonly signal?: AbortSignal;
+}
+
+export interface Failure {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface EvidenceSummaryItem {
+  readonly source: EvidenceSource;
+  readonly kind: 'signature' | 'attestation';
+  readonly status: 'verified' | 'failed';
+  /** Digest of the manifest that carried the evidence. */
+  readonly manifestDigest: Digest;
+  readonly layerIndex: number | null;
+  /** Verified statement predicateType (or, when failed, the unauthenticated claim). */
+  readonly predicateType: string | null;
+  /** `key sha256:…` or `SAN (issuer …)`, when verified. */
+  readonly signer: string | null;
+  /** Why it did not verify against any configured signer. */
+  readonly error: Failure | null;
+}
+
+export interface EvidenceSummary {
+  /** Repository searched. */
+  readonly store: string;
+  readonly items: readonly EvidenceSummaryItem[];
+  /** Distinct verified signers (signatures and attestations). */
+  readonly signers: readonly string[];
+  /** Distinct predicate types of verified attestations. */
+  readonly predicateTypes: readonly string[];
+  /** Discovery steps that could not run (each one makes the outcome `unavailable`). */
+  readonly problems: readonly (Failure & { readonly source: EvidenceSource })[];
+}
+
+interface DecisionCommon {
+  /** The location exactly as given. */
+  readonly location: string;
+  /** The manifest digest the reference resolved to (null when unverifiable or not resolved). */
+  readonly digest: Digest | null;
+}
+
+export type ArtifactDecision =
+  | (DecisionCommon & { readonly outcome: 'allow'; readonly decision: Extract<Decision, { allow: true }>; readonly evidence: EvidenceSummary | null })
+  | (DecisionCommon & { readonly outcome: 'deny'; readonly decision: Extract<Decision, { allow: false }>; readonly evidence: EvidenceSummary | null })
+  | (DecisionCommon & {
+      /** The registry (or layout) could not be read completely; never admitted. */
+      readonly outcome: 'unavailable';
+      /** True when a retry may succeed (timeouts, connection failures, 5xx). */
+      readonly transient: boolean;
+      readonly failure: Failure;
+      readonly evidence: EvidenceSummary | null;
+    })
+  | (DecisionCommon & {
+      /** The location or the verified evidence cannot be turned into a policy input (bad reference, malformed provenance). */
+      readonly outcome: 'invalid';
+      readonly failure: Failure;
+    });
+
+/**
+ * Exit codes of `modelgate verify` and the init container: 0 allow, 1 deny, 2 invalid (usage, bad
+ * reference, evidence that cannot be evaluated), 3 registry unavailable (transient: retry), 4 registry
+ * refused (permanent: not found, unauthorised, malformed content).
+ */
+export const EXIT_CODE = { allow: 0, deny: 1, invalid: 2, unavailableTransient: 3, unavailablePermanent: 4 } as const;
+
+export function exitCodeOf(result: ArtifactDecision): number {
+  switch (result.outcome) {
+    case 'allow':
+      return EXIT_CODE.allow;
+    case 'deny':
+      return EXIT_CODE.deny;
+    case 'invalid':
+      return EXIT_CODE.invalid;
+    case 'unavailable':
+      return result.transient ? EXIT_CODE.unavailableTransient : EXIT_CODE.unavailablePermanent;
+  }
+}
+
+/** OCI error codes that mean "the registry could not be read", as opposed to "the evidence is bad". */
+const REGISTRY_FAILURE_CODES = ['TIMEOUT', 'NETWORK', 'REGISTRY_ERROR', 'UNAUTHORIZED', 'DENIED', 'PROTOCOL'] as const;
+const TRANSIENT_CODES: ReadonlySet<string> = new Set(['TIMEOUT', 'NETWORK', 'REGISTRY_ERROR']);
+
+function failureOf(err: unknown): Failure {
+  if (err instanceof ModelgateError) return { code: err.code, message: err.message };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** A stable fingerprint of the configured signers (part of evidence cache keys). */
+export function signersFingerprint(signers: VerificationSigners): string {
+  const parts = [...signers.keys.map((k) => `key:${keyId(k)}`), ...signers.identities.map((i) => `id:${i.issuer}\u0000${i.san}`)].sort();
+  return createHash('sha256').update(parts.join('\n')).digest('hex');
+}
+
+/** The signer policies one evidence item is verified against. */
+function signerPolicies(signers: VerificationSigners): SignerPolicy[] {
+  const policies: SignerPolicy[] = [];
+  if (signers.keys.length > 0) policies.push({ kind: 'key', keys: signers.keys });
+  for (const identity of signers.identities) policies.push({ kind: 'identity', san: identity.san, issuer: identity.issuer });
+  return policies;
+}
+
+function itemKey(item: EvidenceItem): string {
+  return `${item.source} ${item.manifestDigest} ${item.layerIndex ?? ''}`;
+}
+
+/** A failure that only says "not this signer" (wrong signer kind) is the least informative one. */
+function moreInformative(a: Failure, b: Failure): Failure {
+  return a.code === 'POLICY' && b.code !== 'POLICY' ? b : a;
+}
+
+/** Merge the reports of several signer passes over the same discovered evidence: verified wins. */
+function mergeReports(reports: readonly EvidenceReport[], subject: Digest, storeName: string): EvidenceReport {
+  const merged = new Map<string, EvidenceItem>();
+  for (const report of reports) {
+    for (const item of report.items) {
+      const key = itemKey(item);
+      const seen = merged.get(key);
+      if (seen === undefined || (seen.status === 'failed' && item.status === 'verified')) merged.set(key, item);
+      else if (seen.status === 'failed' && item.status === 'failed') merged.set(key, { ...seen, error: moreInformative(seen.error, item.error) });
+    }
+  }
+  const problems = new Map<string, EvidenceReport['problems'][number]>();
+  for (const report of reports) for (const p of report.problems) problems.set(`${p.source} ${p.code} ${p.message}`, p);
+  return { subject, store: reports[0]?.store ?? storeName, items: [...merged.values()], problems: [...problems.values()] };
+}
+
+function summarise(report: EvidenceReport, evidence: { signatures: readonly VerifiedSignature[]; attestations: readonly VerifiedAttestation[] }): EvidenceSummary {
+  const items = report.items.map(
+    (item): EvidenceSummaryItem => ({
+      source: item.source,
+      kind: item.kind,
+      status: item.status,
+      manifestDigest: item.manifestDigest,
+      layerIndex: item.layerIndex ?? null,
+      predicateType: item.predicateType ?? null,
+      signer: item.status === 'verified' ? describeVerifiedSigner(item) : null,
+      error: item.status === 'failed' ? item.error : null,
+    }),
+  );
+  const signers = new Set<string>();
+  for (const s of [...evidence.signatures, ...evidence.attestations]) signers.add(describeSigner(s.signer));
+  return {
+    store: report.store,
+    items,
+    signers: [...signers].sort(),
+    predicateTypes: [...new Set(evidence.attestations.map((a) => a.predicateType))].sort(),
+    problems: report.problems.map((p) => ({ source: p.source, code: p.code, message: p.message })),
+  };
+}
+
+function describeVerifiedSigner(item: Extract<EvidenceItem, { status: 'verified' }>): string {
+  const { signer } = item.verified.bundle;
+  return signer.kind === 'key' ? `key sha256:${signer.keyId}` : `${signer.san} (issuer ${signer.issuer})`;
+}
+
+/** Why the discovered evidence is incomplete because of the registry, if it is. */
+function registryFailureIn(report: EvidenceReport): { failure: Failure; transient: boolean } | undefined {
+  const failures: Failure[] = [
+    ...report.problems.map((p) => ({ code: p.code, message: `${p.source}: ${p.message}` })),
+    ...report.items.flatMap((item) =>
+      item.status === 'failed' && (REGISTRY_FAILURE_CODES as readonly string[]).includes(item.error.code)
+        ? [{ code: item.error.code, message: `${item.source} ${item.manifestDigest}: ${item.error.message}` }]
+        : [],
+    ),
+  ];
+  const first = failures[0];
+  if (first === undefined) return undefined;
+  const transient = failures.find((f) => TRANSIENT_CODES.has(f.code));
+  return transient !== undefined
+    ? { failure: { code: transient.code, message: `evidence discovery incomplete: ${transient.message}` }, transient: true }
+    : { failure: { code: first.code, message: `evidence discovery incomplete: ${first.message}` }, transient: false };
+}
+
+function decided(location: string, digest: Digest | null, decision: Decision, evidence: EvidenceSummary | null): ArtifactDecision {
+  return decision.allow ? { outcome: 'allow', location, digest, decision, evidence } : { outcome: 'deny', location, digest, decision, evidence };
+}
+
+function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, input: PolicyInputEvidence, evidence: EvidenceSummary | null): ArtifactDecision {
+  let decision: Decision;
+  try {
+    decision = deps.engine.decide(input);
+  } catch (err) {
+    if (hasCode(err, 'INPUT_INVALID')) return { outcome: 'invalid', location, digest, failure: failureOf(err) };
+    throw err; // POLICY_EVAL and friends: an engine fault, the caller fails closed
+  }
+  return decided(location, digest, decision, evidence);
+}
+
+interface VerifiedEvidenceSet {
+  readonly signatures: readonly VerifiedSignature[];
+  readonly attestations: readonly VerifiedAttestation[];
+  readonly summary: EvidenceSummary;
+}
+
+async function discoverAndVerify(
+  deps: PipelineDeps,
+  store: ArtifactStore,
+  digest: Digest,
+  signal: AbortSignal | undefined,
+): Promise<{ kind: 'verified'; evidence: VerifiedEvidenceSet } | { kind: 'unavailable'; failure: Failure; transient: boolean; summary: EvidenceSummary }> {
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
+  const policies = signerPolicies(deps.signers);
+  const reports: EvidenceReport[] = [];
+  for (const signer of policies) {
+    reports.push(
+      await collectEvidence(store, digest, {
+        trust: deps.trust,
+        signer,
+        ...(deps.keyTlogThreshold !== undefined ? { keyTlogThreshold: deps.keyTlogThreshold } : {}),
+        timeoutMs,
+        ...(signal ? { signal } : {}),
+      }),
+    );
+  }
+  if (policies.length === 0) {
+    // No signer configured: still discover, so the summary shows what exists (nothing can verify).
+    reports.push(await collectEvidence(store, digest, { trust: deps.trust, signer: { kind: 'key', keys: [] }, timeoutMs, ...(signal ? { signal } : {}) }));
+  }
+  const report = mergeReports(reports, digest, store.name);
+  const { signatures, attestations } = policyEvidence(report);
+  const summary = summarise(report, { signatures, attestations });
+  const registryFailure = registryFailureIn(report);
+  if (registryFailure !== undefined) return { kind: 'unavailable', ...registryFailure, summary };
+  return { kind: 'verified', evidence: { signatures, attestations, summary } };
+}
+
+/** `oci+native://` / `oci+fetch://` (KServe spellings) are plain `oci://` to the resolver. */
+function ociLocation(location: string): string {
+  return location.trim().replace(/^oci\+(?:native|fetch):\/\//i, 'oci://');
+}
+
+/**
+ * Decide whether the artifact at `location` may be used. Never allows on an error: registry failures
+ * are `unavailable`, unparseable locations and unevaluable evidence are `invalid`. Throws only when the
+ * caller aborts (`ABORTED`) or the policy engine itself fails (POLICY_EVAL): callers fail closed.
+ */
+export async function decideArtifact(location: string, context: DecisionContext, deps: PipelineDeps): Promise<ArtifactDecision> {
+  const { usage, signal, ...evaluation } = context;
+  const policyContext: EvaluationContext = { ...evaluation, time: evaluation.time ?? new Date() };
+  const common = { ...(usage ? { usage } : {}), context: policyContext };
+
+  // 1. Reference. Non-OCI locations cannot be verified: the policy decides (deny unless allowlisted).
+  const scheme = locationScheme(location);
+  if (scheme !== 'oci' && scheme !== 'oci-layout') {
+    return evaluate(deps, location, null, { artifact: { uri: location }, ...common }, null);
+  }
+  let ref: ArtifactReference;
+  try {
+    ref = parseReference(ociLocation(location));
+  } catch (err) {
+    return { outcome: 'invalid', location, digest: null, failure: failureOf(err) };
+  }
+
+  // 2. Resolve once: tag → digest (a digest reference is checked to exist and its bytes verified).
+  const store = new MemoStore(deps.stores(ref));
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
+  let manifest;
+  try {
+    manifest = await store.fetchManifest(manifestSelector(ref), { timeoutMs, ...(signal ? { signal } : {}) });
+  } catch (err) {
+    if (hasCode(err, 'ABORTED')) throw err;
+    if (err instanceof OciError) return { outcome: 'unavailable', location, digest: ref.digest ?? null, transient: err.transient, failure: failureOf(err), evidence: null };
+    throw err;
+  }
+  const digest = manifest.descriptor.digest;
+  if (ref.digest !== undefined && ref.digest !== digest) {
+    // The store verified the bytes against the digest asked for; this guards the invariant.
+    return { outcome: 'unavailable', location, digest: ref.digest, transient: false, failure: { code: 'DIGEST_MISMATCH', message: `${ref.digest} resolved to ${digest}` }, evidence: null };
+  }
+  const artifact = {
+    uri: location,
+    verifiedDigest: digest,
+    mediaType: manifest.manifest.mediaType,
+    ...(manifest.manifest.artifactType !== undefined ? { artifactType: manifest.manifest.artifactType } : {}),
+    ...(manifest.manifest.annotations !== undefined ? { annotations: manifest.manifest.annotations } : {}),
+  };
+
+  // 3–4. Evidence: discovered once, verified against every configured signer (cached when complete).
+  const cacheKey = deps.evidenceCache?.keyOf(repositoryName(ref), digest, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);
+  let verified = cacheKey === undefined ? undefined : deps.evidenceCache?.get(cacheKey);
+  if (verified === undefined) {
+    let result;
+    try {
+      result = await discoverAndVerify(deps, store, digest, signal);
+    } catch (err) {
+      if (hasCode(err, 'ABORTED')) throw err;
+      if (err instanceof OciError) return { outcome: 'unavailable', location, digest, transient: err.transient, failure: failureOf(err), evidence: null };
+      throw err;
+    }
+    if (result.kind === 'unavailable') return { outcome: 'unavailable', location, digest, transient: result.transient, failure: result.failure, evidence: result.summary };
+    verified = result.evidence;
+    if (cacheKey !== undefined) deps.evidenceCache?.set(cacheKey, verified);
+  }
+
+  // 5–6. Policy input from verified evidence only, then the decision.
+  return evaluate(deps, location, digest, { artifact, signatures: verified.signatures, attestations: verified.attestations, ...common }, verified.summary);
+}
+
+export type { VerifiedEvidenceSet };

@@ -119,8 +119,12 @@ export type EvidenceSigner = SignerPolicy | { readonly kind: 'issuer-only'; read
 export interface CollectEvidenceOptions extends CallOptions {
   /** Trust material (Fulcio CAs, Rekor keys, CT logs, TSAs) — see `trust.ts`. */
   readonly trust: TrustMaterial;
-  /** Who must have signed: public keys, or a certificate identity + OIDC issuer. */
-  readonly signer: EvidenceSigner;
+  /**
+   * Who must have signed: public keys, or a certificate identity + OIDC issuer. A list means "any of
+   * these": evidence is discovered once and each item is tried against each signer in order (the first
+   * that verifies wins; otherwise the most specific failure is reported, a signer-kind mismatch last).
+   */
+  readonly signer: EvidenceSigner | readonly EvidenceSigner[];
   /** Verified transparency-log entries required for keyless evidence (default: `verifyBundle`'s, 1). */
   readonly tlogThreshold?: number;
   /**
@@ -342,11 +346,12 @@ function leafSubjectAlternativeName(bundleJson: unknown): string {
 async function verifyAndBind(
   subject: Digest,
   candidate: Extract<Candidate, { kind: 'bundle' }>,
+  evidenceSigner: EvidenceSigner,
   options: CollectEvidenceOptions,
   subjectBytes: () => Promise<Buffer>,
 ): Promise<VerifiedEvidence> {
   const signer: SignerPolicy =
-    options.signer.kind === 'issuer-only' ? { kind: 'identity', san: leafSubjectAlternativeName(candidate.bundleJson), issuer: options.signer.issuer } : options.signer;
+    evidenceSigner.kind === 'issuer-only' ? { kind: 'identity', san: leafSubjectAlternativeName(candidate.bundleJson), issuer: evidenceSigner.issuer } : evidenceSigner;
   // Key-signed evidence without a Rekor entry (legacy `.sig` with no bundle annotation, Chains bundles)
   // is accepted on the key alone unless the caller asks for log entries (keyTlogThreshold).
   const tlogThreshold = signer.kind === 'key' ? (options.keyTlogThreshold ?? 0) : options.tlogThreshold;
@@ -390,15 +395,21 @@ async function verifyCandidate(subject: Digest, candidate: Candidate, options: C
   if (candidate.kind === 'malformed') {
     return { ...base, kind: candidate.claimedKind, predicateType: candidate.claimedPredicateType, status: 'failed', error: candidate.error };
   }
-  try {
-    const verified = await verifyAndBind(subject, candidate, options, subjectBytes);
-    const kind = candidate.source === 'referrer' ? payloadKind(verified.payload) : candidate.claimedKind;
-    const predicateType = verified.payload.format === 'in-toto' ? verified.payload.statement.predicateType : undefined;
-    return { ...base, kind, predicateType, status: 'verified', verified };
-  } catch (err) {
-    if (hasCode(err, 'ABORTED')) throw err;
-    return { ...base, kind: candidate.claimedKind, predicateType: candidate.claimedPredicateType, status: 'failed', error: failureOf(err) };
+  const signers: readonly EvidenceSigner[] = Array.isArray(options.signer) ? options.signer : [options.signer as EvidenceSigner];
+  let failure: EvidenceFailure = { code: 'POLICY', message: 'no signer was given to verify evidence against' };
+  for (const signer of signers) {
+    try {
+      const verified = await verifyAndBind(subject, candidate, signer, options, subjectBytes);
+      const kind = candidate.source === 'referrer' ? payloadKind(verified.payload) : candidate.claimedKind;
+      const predicateType = verified.payload.format === 'in-toto' ? verified.payload.statement.predicateType : undefined;
+      return { ...base, kind, predicateType, status: 'verified', verified };
+    } catch (err) {
+      if (hasCode(err, 'ABORTED')) throw err;
+      // A signer of the wrong kind (key vs certificate) says least about the evidence: keep it only if nothing better.
+      if (failure.code === 'POLICY' || !hasCode(err, 'POLICY')) failure = failureOf(err);
+    }
   }
+  return { ...base, kind: candidate.claimedKind, predicateType: candidate.claimedPredicateType, status: 'failed', error: failure };
 }
 
 /**

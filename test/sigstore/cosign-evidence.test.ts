@@ -389,6 +389,13 @@ t.test('in a real registry', async (t) => {
     t.match(keyed.items, [{ status: 'verified', kind: 'signature', verified: { payload: { format: 'simple-signing', manifestDigest: image.digest } } }]);
     t.match(policyEvidence(keyed), { signatures: [{ subjectDigest: image.digest, signer: { method: 'key', keyId: /^sha256:[0-9a-f]{64}$/ } }], attestations: [] });
 
+    // Several signers at once: discovered once, each item tried against each signer.
+    const either = await collectEvidence(store, image.digest, { trust: trustPublicGood, signer: [codyIdentity, keyPolicy] });
+    t.match(either.items, [{ status: 'verified', verified: { bundle: { signer: { kind: 'key' } } } }]);
+    const neither = await collectEvidence(store, image.digest, { trust: trustPublicGood, signer: [codyIdentity, { kind: 'key', keys: [otherKey.publicKey] }] });
+    t.match(neither.items, [{ status: 'failed', error: { code: 'SIGNATURE' } }], 'the wrong key is reported, not the signer-kind mismatch');
+    t.match((await collectEvidence(store, image.digest, { trust: trustPublicGood, signer: [] })).items, [{ status: 'failed', error: { code: 'POLICY' } }]);
+
     // Malformed layers: each is a coded failure; the valid one beside them still verifies.
     const third = await pushImage(store, 'third weights');
     const thirdPayload = simpleSigningPayload(`${registry.host}/keyed/model`, third.digest);

@@ -5,7 +5,8 @@
  * details are unit-tested in slsa-policy.test.ts.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, VECTORS, type CliResult } from '../helpers/run-cli.ts';
 
@@ -41,6 +42,13 @@ const printed = runCli([
 ]);
 const wrongArtifact = runCli([...common, abs('sigstore-conformance/bundle-verify/a.txt')]);
 const noSource = runCli(['verify-artifact', '--provenance-path', abs(base.bundle), abs(base.artifact)]);
+// JSON lines: the first bundle that verifies wins (here after a bundle for another artifact).
+const work = mkdtempSync(join(tmpdir(), 'modelgate-prov-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+const jsonl = join(work, 'multiple.intoto.jsonl');
+const otherBundle = readFileSync(abs('sigstore-conformance/bundle-verify/happy-path-intoto-in-dsse-v3/bundle.sigstore.json'), 'utf8');
+writeFileSync(jsonl, `${JSON.stringify(JSON.parse(otherBundle))}\n${JSON.stringify(JSON.parse(readFileSync(abs(base.bundle), 'utf8')))}\n`);
+const multiple = runCli(['verify-artifact', '--provenance-path', jsonl, '--source-uri', base.sourceUri, '--trusted-root', abs(base.trustedRoot), abs(base.artifact)]);
 
 t.ok(cases.length >= 5, 'the vector file has the provenance cases');
 
@@ -70,6 +78,12 @@ t.test('an artifact the provenance does not name fails', async (t) => {
   const result = await wrongArtifact;
   t.equal(result.code, 1);
   t.match(result.stderr, /FAILED: SLSA verification failed: DIGEST/);
+});
+
+t.test('a JSON-lines provenance file: the first bundle that verifies wins', async (t) => {
+  const result = await multiple;
+  t.equal(result.code, 0, result.stderr);
+  t.match(result.stderr, /PASSED: SLSA verification passed/);
 });
 
 t.test('usage errors exit 2', async (t) => {

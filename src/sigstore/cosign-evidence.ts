@@ -373,9 +373,9 @@ async function verifyAndBind(
     payloadBytes = candidate.artifact;
     payload = parseSimpleSigning(payloadBytes);
   } else {
-    // A message signature over the subject manifest bytes: bound by construction, nothing else signed.
+    // A message signature over the subject manifest bytes (which hashed to `subject` when fetched).
     payloadBytes = artifactBytes!;
-    payload = { format: 'simple-signing', dockerReference: undefined, manifestDigest: subject, optional: null };
+    payload = { format: 'subject-manifest', manifestDigest: subject };
   }
   assertPayloadNamesDigest(payload, subject);
   if (candidate.source === 'legacy-att' && payload.format !== 'in-toto') {

@@ -34,7 +34,13 @@ export interface InTotoPayload {
   readonly statement: Statement;
 }
 
-export type SignedPayload = SimpleSigningPayload | InTotoPayload;
+/** A message signature over the subject manifest's own bytes (no payload of its own: the bytes are the subject). */
+export interface SubjectManifestPayload {
+  readonly format: 'subject-manifest';
+  readonly manifestDigest: string;
+}
+
+export type SignedPayload = SimpleSigningPayload | InTotoPayload | SubjectManifestPayload;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -89,7 +95,7 @@ export function statementNamesDigest(statement: Statement, subject: Digest): boo
 
 /** Throw DIGEST unless the signed payload is about `subject`. */
 export function assertPayloadNamesDigest(payload: SignedPayload, subject: Digest): void {
-  if (payload.format === 'simple-signing') {
+  if (payload.format === 'simple-signing' || payload.format === 'subject-manifest') {
     if (payload.manifestDigest !== subject) {
       throw new VerificationError('DIGEST', `signature payload names ${payload.manifestDigest}, not ${subject}`);
     }
@@ -101,8 +107,8 @@ export function assertPayloadNamesDigest(payload: SignedPayload, subject: Digest
   }
 }
 
-/** A payload is a signature when it is simple-signing or a cosign v3 sign statement; otherwise an attestation. */
+/** A payload is a signature unless it is an in-toto statement of another predicate than cosign v3's sign. */
 export function payloadKind(payload: SignedPayload): 'signature' | 'attestation' {
-  if (payload.format === 'simple-signing') return 'signature';
+  if (payload.format !== 'in-toto') return 'signature';
   return payload.statement.predicateType === COSIGN_SIGN_PREDICATE_TYPE ? 'signature' : 'attestation';
 }

@@ -445,7 +445,7 @@ t.test('in a real registry', async (t) => {
     const referrers = await collectEvidence(store, sixth.digest, { trust: trustPublicGood, signer: keyPolicy });
     t.equal(referrers.items.length, 3);
     t.ok(referrers.items.every((item) => item.source === 'referrer' && item.kind === 'signature' && item.status === 'verified'), 'all three key-signed referrers verify');
-    t.same(referrers.items.map((item) => (item.status === 'verified' ? item.verified.payload.format : '')).sort(), ['in-toto', 'simple-signing', 'simple-signing']);
+    t.same(referrers.items.map((item) => (item.status === 'verified' ? item.verified.payload.format : '')).sort(), ['in-toto', 'simple-signing', 'subject-manifest']);
     t.equal(policyEvidence(referrers).signatures.length, 3);
     const requireLog = await collectEvidence(store, sixth.digest, { trust: trustPublicGood, signer: keyPolicy, keyTlogThreshold: 1 });
     t.ok(requireLog.items.every((item) => item.status === 'failed' && item.error.code === 'TLOG'), 'keyTlogThreshold 1 demands a log entry');

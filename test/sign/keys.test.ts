@@ -93,6 +93,33 @@ async function independentDecrypt(pem: string, passphrase: string): Promise<Buff
   return opened === null ? null : Buffer.from(opened);
 }
 
+/** Independent encoder: go-securesystemslib's envelope built by hand (Go's field order), NaCl directly. */
+async function independentEncrypt(der: Buffer, passphrase: string, N: number): Promise<string> {
+  const salt = Buffer.alloc(32, 0x5a);
+  const nonce = Buffer.alloc(24, 0xa5);
+  const key = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(passphrase, salt, 32, { N, r: 8, p: 1, maxmem: 512 * 1024 * 1024 }, (err, k) => (err ? reject(err) : resolve(k))),
+  );
+  const box = Buffer.from(nacl.secretbox(der, nonce, key));
+  const json = `{"kdf":{"name":"scrypt","params":{"N":${N},"r":8,"p":1},"salt":"${salt.toString('base64')}"},"cipher":{"name":"nacl/secretbox","nonce":"${nonce.toString('base64')}"},"ciphertext":"${box.toString('base64')}"}`;
+  const body = Buffer.from(json).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n${body}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n`;
+}
+
+t.test('scrypt as used here matches the RFC 7914 test vector', async (t) => {
+  const derived = await new Promise<Buffer>((resolve, reject) =>
+    scrypt('password', 'NaCl', 64, { N: 1024, r: 8, p: 16, maxmem: 64 * 1024 * 1024 }, (err, k) => (err ? reject(err) : resolve(k))),
+  );
+  t.equal(derived.toString('hex'), 'fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640');
+});
+
+t.test('a key encrypted independently with cosign\'s current parameters (N=2^16, r=8, p=1) loads', async (t) => {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = await independentEncrypt(privateKey.export({ type: 'pkcs8', format: 'der' }), 'independent', 65536);
+  t.equal(publicKeyPem(await parseSigningKey(pem, 'independent')), publicKeyPem(privateKey));
+  await t.rejects(parseSigningKey(pem, 'Independent'), { code: 'WRONG_PASSPHRASE' });
+});
+
 t.test('a real cosign-generated encrypted key decrypts and matches its public key', async (t) => {
   const key = await parseSigningKey(COSIGN_KEY, COSIGN_PASSWORD);
   t.equal(key.type, 'private');

@@ -1,31 +1,35 @@
 /**
- * The list of subcommands. One line per command module; keep it sorted by job
- * (OCI inspection, verification, policy, emitter, serving).
+ * The list of subcommands, loaded lazily: a command module (and the verification, registry or policy
+ * code behind it) is imported only when that command runs, so every CLI start — the init container,
+ * scripts calling `verify-bundle` in a loop — pays only for what it uses. `--help` and unknown commands
+ * load them all so commander can list and suggest them.
+ * Keep the list sorted by job (OCI inspection, verification, policy, emitter, serving).
  */
 import type { Command } from 'commander';
-import { register as registerResolve } from './resolve.ts';
-import { register as registerInspect } from './inspect.ts';
-import { register as registerKeygen } from './keygen.ts';
-import { register as registerPolicy } from './policy.ts';
-import { register as registerVerifyBundle } from './verify-bundle.ts';
-import { register as registerVerifySignatures } from './verify-signatures.ts';
-import { register as registerVerifyImage } from './verify-image.ts';
-import { register as registerVerifyModel } from './verify-model.ts';
-import { register as registerVerifyArtifact } from './verify-artifact.ts';
-import { register as registerVerify } from './verify.ts';
-import { register as registerDataset } from './dataset.ts';
 
-export function registerCommands(program: Command): void {
-  void program;
-  registerResolve(program);
-  registerInspect(program);
-  registerKeygen(program);
-  registerPolicy(program);
-  registerVerifyBundle(program);
-  registerVerifySignatures(program);
-  registerVerifyImage(program);
-  registerVerifyModel(program);
-  registerVerifyArtifact(program);
-  registerVerify(program);
-  registerDataset(program);
+interface CommandModule {
+  register(program: Command): void;
+}
+
+const COMMANDS: ReadonlyArray<{ readonly name: string; readonly load: () => Promise<CommandModule> }> = [
+  { name: 'resolve', load: () => import('./resolve.ts') },
+  { name: 'inspect', load: () => import('./inspect.ts') },
+  { name: 'verify-bundle', load: () => import('./verify-bundle.ts') },
+  { name: 'verify-signatures', load: () => import('./verify-signatures.ts') },
+  { name: 'verify-image', load: () => import('./verify-image.ts') },
+  { name: 'verify-model', load: () => import('./verify-model.ts') },
+  { name: 'verify-artifact', load: () => import('./verify-artifact.ts') },
+  { name: 'verify', load: () => import('./verify.ts') },
+  { name: 'policy', load: () => import('./policy.ts') },
+  { name: 'keygen', load: () => import('./keygen.ts') },
+  { name: 'dataset', load: () => import('./dataset.ts') },
+];
+
+/** Register the command named by the first non-option argument, or every command when none matches. */
+export async function registerCommands(program: Command, argv: readonly string[]): Promise<void> {
+  const requested = argv.find((arg) => !arg.startsWith('-'));
+  const matching = COMMANDS.filter((command) => command.name === requested);
+  for (const command of matching.length > 0 ? matching : COMMANDS) {
+    (await command.load()).register(program);
+  }
 }

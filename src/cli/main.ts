@@ -14,19 +14,19 @@ import { ModelgateError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerCommands } from './commands.ts';
 
-export function buildProgram(): Command {
+export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('modelgate')
     .description('Supply-chain security for ML models on Kubernetes: verify, gate and publish signed models.')
     .version(VERSION, '-V, --version')
     .showHelpAfterError()
     .exitOverride();
-  registerCommands(program);
+  await registerCommands(program, argv);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {

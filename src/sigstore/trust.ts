@@ -24,7 +24,6 @@
 import { createHash, createPublicKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { X509Certificate as SigstoreX509Certificate } from '@sigstore/core';
-import { initTUF } from '@sigstore/tuf';
 import type { TrustMaterial as SigstoreTrustMaterial } from '@sigstore/verify';
 import type { Digest } from '../oci/digest.ts';
 import { VerificationError } from './errors.ts';
@@ -253,6 +252,8 @@ export async function loadTrustedRootTuf(options: TufTrustOptions): Promise<Trus
   try {
     mkdirSync(options.cachePath, { recursive: true });
     const fetchRoot = (async () => {
+      // Imported on first use: @sigstore/tuf costs ~0.3 s of start-up and only the online path needs it.
+      const { initTUF } = await import('@sigstore/tuf');
       const tuf = await initTUF({
         mirrorURL,
         cachePath: options.cachePath,

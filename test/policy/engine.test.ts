@@ -1,7 +1,7 @@
 // The default policy evaluated through the WASM engine: allow for a correct input, each deny code for
 // a broken one (inputs built from evidence and validated against the input JSON Schema), hot reload,
 // self-test and the bundle digest on every decision.
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseDigest } from '../../src/oci/digest.ts';
@@ -249,7 +249,9 @@ t.test('hot reload: the old policy serves until the new bundle verifies and pass
   });
   const manifest = JSON.parse(await readFile(join(live, 'manifest.json'), 'utf8'));
   manifest.tests.passed += 1;
-  await writeFile(join(live, 'manifest.json'), JSON.stringify(manifest));
+  // Publish atomically, as bundle builds do: the watcher polls and must never see a half-written file.
+  await writeFile(join(live, 'manifest.json.tmp'), JSON.stringify(manifest));
+  await rename(join(live, 'manifest.json.tmp'), join(live, 'manifest.json'));
   const digest = await reloaded;
   t.not(digest, first);
   t.equal(e.bundleDigest, digest);

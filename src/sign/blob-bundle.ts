@@ -11,36 +11,21 @@
 import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { bundleToJSON, toMessageSignatureBundle, type SerializedBundle } from '@sigstore/bundle';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
-import { keyHint } from '../sigstore/keys.ts';
+import { keyHint, type SignatureHash } from '../sigstore/keys.ts';
+import { signingHash } from './signing-hash.ts';
 import { SigningError } from './errors.ts';
 
-type BlobHash = 'sha256' | 'sha384' | 'sha512';
-
-const PROTO_HASH: Record<BlobHash, HashAlgorithm> = {
+const PROTO_HASH: Record<SignatureHash, HashAlgorithm> = {
   sha256: HashAlgorithm.SHA2_256,
   sha384: HashAlgorithm.SHA2_384,
   sha512: HashAlgorithm.SHA2_512,
 };
 
-function hashForKey(key: KeyObject): BlobHash {
-  if (key.asymmetricKeyType === 'ec') {
-    switch (key.asymmetricKeyDetails?.namedCurve) {
-      case 'prime256v1':
-        return 'sha256';
-      case 'secp384r1':
-        return 'sha384';
-      case 'secp521r1':
-        return 'sha512';
-    }
-  }
-  // Ed25519 message signatures would need cosign's ED25519_PH variant, which verifiers disagree on.
-  throw new SigningError('KEY_FORMAT', `blob bundles are signed with ECDSA P-256/P-384/P-521 keys; got ${String(key.asymmetricKeyType)} ${String(key.asymmetricKeyDetails?.namedCurve ?? '')}`.trim());
-}
-
 /** A Sigstore bundle v0.3 JSON object (proto3 JSON form) carrying an ECDSA signature over `blob`. */
 export function signBlobBundle(blob: Uint8Array, privateKey: KeyObject): SerializedBundle {
-  if (privateKey.type !== 'private') throw new SigningError('KEY_FORMAT', `signing needs a private key, got a ${privateKey.type} key`);
-  const hash = hashForKey(privateKey);
+  // Ed25519 message signatures would need cosign's ED25519_PH variant, which verifiers disagree on.
+  const hash = signingHash(privateKey, 'blob bundles', ['ecdsa']);
+  if (hash === null) throw new SigningError('KEY_FORMAT', 'blob bundles need an ECDSA key'); // Ed25519 was refused above
   const signature = sign(hash, blob, privateKey); // ASN.1 DER, as cosign writes
   const bundle = toMessageSignatureBundle({
     digest: createHash(hash).update(blob).digest(),

@@ -16,6 +16,7 @@ import { preAuthEncoding } from '../sigstore/dsse.ts';
 import { keyHint } from '../sigstore/keys.ts';
 import { UsageError } from '../errors.ts';
 import { SigningError } from './errors.ts';
+import { signingHash } from './signing-hash.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
@@ -39,26 +40,11 @@ export function inTotoStatement(subjects: readonly StatementSubject[], predicate
   return Buffer.from(JSON.stringify(statement), 'utf8');
 }
 
-function hashForKey(key: KeyObject): 'sha256' | 'sha384' | 'sha512' | null {
-  if (key.asymmetricKeyType === 'ed25519') return null;
-  if (key.asymmetricKeyType === 'ec') {
-    switch (key.asymmetricKeyDetails?.namedCurve) {
-      case 'prime256v1':
-        return 'sha256';
-      case 'secp384r1':
-        return 'sha384';
-      case 'secp521r1':
-        return 'sha512';
-    }
-  }
-  throw new SigningError('KEY_FORMAT', `DSSE bundles are signed with ECDSA P-256/P-384/P-521 or Ed25519 keys; got ${String(key.asymmetricKeyType)} ${String(key.asymmetricKeyDetails?.namedCurve ?? '')}`.trim());
-}
-
 /** A Sigstore bundle v0.3 JSON object whose DSSE envelope carries `payload` signed by `privateKey`. */
 export function signDsseBundle(payload: Uint8Array, privateKey: KeyObject, payloadType: string = IN_TOTO_PAYLOAD_TYPE): SerializedBundle {
-  if (privateKey.type !== 'private') throw new SigningError('KEY_FORMAT', `signing needs a private key, got a ${privateKey.type} key`);
+  const hash = signingHash(privateKey, 'DSSE bundles');
   const artifact = Buffer.from(payload);
-  const signature = sign(hashForKey(privateKey), preAuthEncoding(payloadType, artifact), privateKey); // ECDSA: ASN.1 DER
+  const signature = sign(hash, preAuthEncoding(payloadType, artifact), privateKey); // ECDSA: ASN.1 DER
   const bundle = toDSSEBundle({
     artifact,
     artifactType: payloadType,

@@ -15,7 +15,6 @@ import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.ts';
 import { preAuthEncoding } from '../sigstore/dsse.ts';
 import { keyHint } from '../sigstore/keys.ts';
 import { UsageError } from '../errors.ts';
-import { SigningError } from './errors.ts';
 import { signingHash } from './signing-hash.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';

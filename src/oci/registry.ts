@@ -93,9 +93,10 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_FETCH_BLOB_LIMIT = 16 * 1024 * 1024;
 const MAX_TAG_PAGE_BYTES = 4 * 1024 * 1024;
 const MAX_PAGES = 1000;
-/** Download buffers: network chunks are gathered into these before hashing and writing. */
-const DOWNLOAD_BUFFER_BYTES = 4 * 1024 * 1024;
-const DOWNLOAD_BUFFERS = 3;
+/** Downloads pause the response body while more than this many received bytes wait for the disk. */
+const DOWNLOAD_QUEUE_BYTES = 4 * 1024 * 1024;
+/** Buffers per `writev` call (Linux's IOV_MAX). */
+const MAX_WRITEV_BUFFERS = 1024;
 /** Extra attempts for small idempotent reads after a 5xx or a broken connection. */
 const SMALL_READ_RETRIES = 2;
 const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
@@ -506,7 +507,6 @@ export class RegistryStore implements ArtifactStore {
     const file = await open(temporary, 'wx', 0o644);
     let closed = false;
     try {
-      const buffers = Array.from({ length: DOWNLOAD_BUFFERS }, () => Buffer.allocUnsafe(DOWNLOAD_BUFFER_BYTES));
       let verifier = new DigestVerifier(descriptor.digest, descriptor.size);
       let offset = 0;
       let retries = 0;
@@ -556,7 +556,7 @@ export class RegistryStore implements ArtifactStore {
           await retry(err);
           continue;
         }
-        const received = await receiveInto(response.body, file, offset, verifier, buffers, descriptor.size, options.onProgress);
+        const received = await receiveInto(response.body, file, offset, verifier, descriptor.size, options.onProgress);
         offset = received.offset;
         if (received.fatal !== undefined) throw received.fatal;
         if (received.dropped !== undefined) {
@@ -756,27 +756,25 @@ interface Received {
 }
 
 /**
- * Copy a response body into `file` from `startOffset`, hashing exactly the bytes written. Network
- * chunks (≈16–64 KiB) are gathered into large buffers, each hashed synchronously and then written
- * while the next one fills, so hashing and writing happen per 4 MiB rather than per chunk, and no
- * promise is created per chunk. The body is paused only when every buffer is waiting for the disk.
+ * Copy a response body into `file` from `startOffset`, hashing every chunk as it arrives and writing
+ * the chunks themselves (no copy into staging buffers) with positioned `writev`, one write in flight
+ * while the next chunks queue. The body is paused while more than DOWNLOAD_QUEUE_BYTES wait for the
+ * disk. Every hashed chunk is written before the promise settles (unless the content or the disk
+ * failed), so the returned offset is exactly the hashed prefix and a resume continues the same hash.
  */
 function receiveInto(
   body: Readable,
   file: FileHandle,
   startOffset: number,
   verifier: DigestVerifier,
-  buffers: Buffer[],
   expectedSize: number,
   onProgress: ((bytesDone: number, bytesTotal: number) => void) | undefined,
 ): Promise<Received> {
   return new Promise((resolve) => {
-    const free = [...buffers];
-    let current: Buffer | undefined = free.pop();
-    let fill = 0;
-    let position = startOffset; // file offset where `current` starts
-    let writesInFlight = 0;
-    let leftover: Buffer | undefined; // part of a chunk that found no free buffer
+    const queue: Buffer[] = [];
+    let queuedBytes = 0;
+    let position = startOffset; // file offset up to which everything is written
+    let writing = false;
     let paused = false;
     let bodyDone = false;
     let dropped: unknown;
@@ -784,8 +782,8 @@ function receiveInto(
     let settled = false;
 
     const settle = (): void => {
-      if (settled || !bodyDone || writesInFlight > 0) return;
-      if (fatal === undefined && (leftover !== undefined || fill > 0)) return;
+      if (settled || !bodyDone || writing) return;
+      if (fatal === undefined && queue.length > 0) return;
       settled = true;
       body.off('data', onData);
       resolve({ offset: position, ...(dropped !== undefined ? { dropped } : {}), ...(fatal !== undefined ? { fatal } : {}) });
@@ -796,82 +794,52 @@ function receiveInto(
       body.destroy();
       settle();
     };
-    const flush = (): void => {
-      if (current === undefined || fill === 0 || fatal !== undefined) return;
-      const buffer = current;
-      const length = fill;
-      const at = position;
-      try {
-        verifier.update(buffer.subarray(0, length));
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      position += length;
-      fill = 0;
-      writesInFlight++;
-      current = free.pop();
-      writeFully(file, buffer, length, at).then(
-        () => {
-          writesInFlight--;
-          free.push(buffer);
-          onProgress?.(at + length, expectedSize);
-          if (fatal !== undefined) return settle();
-          current ??= free.pop();
-          if (leftover !== undefined) {
-            const rest = leftover;
-            leftover = undefined;
-            take(rest);
+    const writeQueued = (): void => {
+      if (writing || queue.length === 0 || fatal !== undefined) return;
+      const batch = queue.splice(0, MAX_WRITEV_BUFFERS);
+      writing = true;
+      writevFully(file, batch, position).then(
+        (length) => {
+          writing = false;
+          position += length;
+          queuedBytes -= length;
+          onProgress?.(position, expectedSize);
+          if (paused && !bodyDone && queuedBytes < DOWNLOAD_QUEUE_BYTES) {
+            paused = false;
+            body.resume();
           }
-          if (leftover === undefined) {
-            if (bodyDone) flush();
-            else if (paused) {
-              paused = false;
-              body.resume();
-            }
-          }
+          writeQueued();
           settle();
         },
         (err: unknown) => {
-          writesInFlight--;
+          writing = false;
           fail(err);
         },
       );
     };
-    const take = (chunk: Buffer): void => {
-      let from = 0;
-      while (from < chunk.byteLength && fatal === undefined) {
-        if (current === undefined) {
-          leftover = chunk.subarray(from);
-          if (!paused && !bodyDone) {
-            paused = true;
-            body.pause();
-          }
-          return;
-        }
-        const copied = chunk.copy(current, fill, from);
-        fill += copied;
-        from += copied;
-        if (fill === current.byteLength) flush();
-      }
-    };
     const onData = (chunk: Buffer): void => {
       if (fatal !== undefined) return;
-      if (position + fill + (leftover?.byteLength ?? 0) + chunk.byteLength > expectedSize) {
+      if (position + queuedBytes + chunk.byteLength > expectedSize) {
         fail(new OciError('SIZE_MISMATCH', `content for ${verifier.expected} is longer than its descriptor size ${expectedSize}`));
         return;
       }
-      if (leftover !== undefined) {
-        // Arrived after pause(): queue behind what is already waiting.
-        leftover = Buffer.concat([leftover, chunk]);
+      try {
+        verifier.update(chunk);
+      } catch (err) {
+        fail(err);
         return;
       }
-      take(chunk);
+      queue.push(chunk);
+      queuedBytes += chunk.byteLength;
+      if (queuedBytes >= DOWNLOAD_QUEUE_BYTES && !paused) {
+        paused = true;
+        body.pause();
+      }
+      writeQueued();
     };
     const finishBody = (): void => {
       if (bodyDone) return;
       bodyDone = true;
-      if (leftover === undefined) flush();
       settle();
     };
     body.on('data', onData);
@@ -889,11 +857,27 @@ function receiveInto(
   });
 }
 
-async function writeFully(file: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+/** Write `buffers` back to back at `position`, continuing after short writes; resolves to the byte count. */
+async function writevFully(file: FileHandle, buffers: Buffer[], position: number): Promise<number> {
+  let total = 0;
+  for (const buffer of buffers) total += buffer.byteLength;
+  let rest = buffers;
   let written = 0;
-  while (written < length) {
-    const { bytesWritten } = await file.write(buffer, written, length - written, position + written);
+  while (written < total) {
+    const { bytesWritten } = await file.writev(rest, position + written);
     if (bytesWritten === 0) throw new OciError('NETWORK', 'disk write made no progress');
     written += bytesWritten;
+    let skip = bytesWritten;
+    const next: Buffer[] = [];
+    for (const buffer of rest) {
+      if (skip >= buffer.byteLength) {
+        skip -= buffer.byteLength;
+        continue;
+      }
+      next.push(skip > 0 ? buffer.subarray(skip) : buffer);
+      skip = 0;
+    }
+    rest = next;
   }
+  return total;
 }

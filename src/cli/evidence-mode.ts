@@ -1,0 +1,51 @@
+/**
+ * Where `modelgate sign` and `modelgate attest attach` store what they sign: the `--mode` option.
+ *
+ * Owns: the mode vocabulary — `referrer` (a Sigstore bundle v0.3 OCI 1.1 referrer, cosign v3's
+ * default), `legacy` (cosign's `sha256-<hex>.sig` / `.att` tag), `both` — and opening the pinned
+ * subject the evidence is about.
+ */
+import { Option, type Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import type { Descriptor } from '../oci/manifest.ts';
+import { repositoryName, type ArtifactReference } from '../oci/reference.ts';
+import type { ArtifactStore } from '../oci/store.ts';
+import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
+import { KEY_OPTION_HELP } from './signing-key-option.ts';
+
+export type EvidenceMode = 'referrer' | 'legacy' | 'both';
+
+export interface EvidenceCliOptions extends StoreCliOptions {
+  readonly key: string;
+  readonly mode: EvidenceMode;
+}
+
+export function addEvidenceOptions(command: Command): Command {
+  return addStoreOptions(
+    command
+      .requiredOption('--key <file>', KEY_OPTION_HELP)
+      .addOption(new Option('--mode <mode>', 'referrer: Sigstore bundle referrer (cosign v3); legacy: cosign sha256-<hex>.sig/.att tag; both').choices(['referrer', 'legacy', 'both']).default('referrer')),
+  );
+}
+
+export const writesReferrer = (mode: EvidenceMode): boolean => mode !== 'legacy';
+export const writesLegacy = (mode: EvidenceMode): boolean => mode !== 'referrer';
+
+export interface PinnedSubject {
+  readonly ref: ArtifactReference;
+  readonly store: ArtifactStore;
+  readonly digest: Digest;
+  /** The subject manifest's descriptor (media type and size as the store serves it). */
+  readonly descriptor: Descriptor;
+  /** `host/repo` (or `oci-layout://dir`): cosign's docker-reference / subject name. */
+  readonly repository: string;
+}
+
+/** Open `text`, which must be pinned by digest, and resolve the manifest it names. */
+export async function openSubject(text: string, options: StoreCliOptions): Promise<PinnedSubject> {
+  const { ref, store } = await openReference(text, options);
+  if (ref.digest === undefined) throw new UsageError('USAGE', `${text} is not pinned: sign an artifact by digest (…@sha256:<hex>), never a tag that can move`);
+  const descriptor = await store.resolve(ref.digest);
+  return { ref, store, digest: ref.digest, descriptor, repository: repositoryName(ref) };
+}

@@ -1,0 +1,104 @@
+/**
+ * `modelgate push MODEL_DIR REF`: package a model directory as a CNCF ModelPack artifact, record its
+ * lineage annotations, push it to a registry (`oci://host/repo:tag`) or an OCI image layout
+ * (`oci-layout://dir:tag`, created if missing) and print the manifest digest.
+ *
+ * Owns: the command's flags and output. Packing is `src/modelpack/pack.ts`; the annotations
+ * `src/emit/lineage-annotations.ts`.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import { lineageAnnotations } from '../emit/lineage-annotations.ts';
+import { pushModelDirectory } from '../modelpack/pack.ts';
+import { formatReference, parseReference, withDigest } from '../oci/reference.ts';
+import type { ArtifactStore } from '../oci/store.ts';
+import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
+
+interface PushOptions extends StoreCliOptions {
+  readonly name?: string;
+  readonly modelVersion?: string;
+  readonly created?: string;
+  readonly datasetDigest?: string;
+  readonly datasetRef?: string;
+  readonly trainingCode?: string;
+  readonly trainingContainer?: string;
+  readonly hyperparams?: string;
+  readonly annotation: readonly string[];
+}
+
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
+}
+
+function parseAnnotations(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError('USAGE', `--annotation ${JSON.stringify(pair)} must be KEY=VALUE`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/** `--hyperparams` is JSON text, or `@FILE` naming a JSON file. */
+async function hyperparamsText(value: string | undefined): Promise<string | undefined> {
+  if (value === undefined || !value.startsWith('@')) return value;
+  try {
+    return await readFile(value.slice(1), 'utf8');
+  } catch (err) {
+    throw new UsageError('USAGE', `cannot read hyperparameters ${value.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+async function openTarget(text: string, options: StoreCliOptions): Promise<ArtifactStore> {
+  const ref = parseReference(text);
+  if (ref.digest !== undefined) throw new UsageError('USAGE', `push target ${text} must name a tag, not a digest (the digest is the result)`);
+  if (ref.kind === 'layout') {
+    const { openStore } = await import('../oci/open.ts');
+    return openStore(ref, { layout: { create: true } });
+  }
+  return (await openReference(text, options)).store;
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('push')
+    .description('Push MODEL_DIR as a CNCF ModelPack artifact with lineage annotations; prints the manifest digest')
+    .argument('<model-dir>', 'model directory (regular files only)')
+    .argument('<reference>', 'target: oci://host/repo:tag or oci-layout://dir:tag')
+    .option('--name <name>', 'model name recorded in the ModelPack config')
+    .option('--model-version <version>', 'model version recorded in the ModelPack config')
+    .option('--created <time>', 'RFC 3339 creation time recorded in config and manifest (omitted by default: reproducible digests)')
+    .option('--dataset-digest <digest>', 'org.ml.dataset.digest: digest of the training dataset manifest')
+    .option('--dataset-ref <ref>', 'org.ml.dataset.oci-ref: the dataset, pinned (oci://host/repo@sha256:…)')
+    .option('--training-code <uri>', 'org.ml.training.code: training source (e.g. git+https://…@commit)')
+    .option('--training-container <ref>', 'org.ml.training.container: training image, pinned by digest')
+    .option('--hyperparams <json|@file>', 'org.ml.hyperparams: hyperparameters as a JSON object (text or @FILE)')
+    .option('--annotation <key=value>', 'extra manifest annotation (repeatable)', collect, []);
+  addStoreOptions(command).action(async (modelDir: string, reference: string, options: PushOptions) => {
+    if (options.created !== undefined && Number.isNaN(Date.parse(options.created))) throw new UsageError('USAGE', `--created ${options.created} is not an RFC 3339 time`);
+    const target = parseReference(reference);
+    const annotations = {
+      ...parseAnnotations(options.annotation),
+      ...lineageAnnotations({
+        ...(options.datasetDigest !== undefined ? { datasetDigest: options.datasetDigest } : {}),
+        ...(options.datasetRef !== undefined ? { datasetOciRef: options.datasetRef } : {}),
+        ...(options.trainingCode !== undefined ? { trainingCode: options.trainingCode } : {}),
+        ...(options.trainingContainer !== undefined ? { trainingContainer: options.trainingContainer } : {}),
+        ...(options.hyperparams !== undefined ? { hyperparams: (await hyperparamsText(options.hyperparams))! } : {}),
+      }),
+    };
+    const store = await openTarget(reference, options);
+    const built = await pushModelDirectory(store, modelDir, {
+      tag: target.tag ?? 'latest',
+      annotations,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.modelVersion !== undefined ? { version: options.modelVersion } : {}),
+      ...(options.created !== undefined ? { createdAt: options.created } : {}),
+    });
+    const digest = built.manifest.descriptor.digest;
+    process.stderr.write(`Pushed ${built.files.length} files to ${formatReference(withDigest(target, digest))}\n`);
+    process.stdout.write(`${digest}\n`);
+  });
+}

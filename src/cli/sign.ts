@@ -1,0 +1,37 @@
+/**
+ * `modelgate sign REF@sha256:… --key FILE [--mode referrer|legacy|both]`: a cosign-compatible key
+ * signature of an artifact, verifiable with `modelgate verify-signatures --key` and `cosign verify`.
+ *
+ * Owns: the command. Referrer mode signs an in-toto statement with cosign v3's sign predicate into a
+ * Sigstore bundle (`src/sign/dsse-bundle.ts`) attached as a referrer (`src/sign/attach.ts`); legacy
+ * mode adds a simple-signing layer to the `.sig` tag (`src/sign/legacy-tag.ts`). Prints the digest of
+ * each manifest written.
+ */
+import type { Command } from 'commander';
+import { attachBundle } from '../sign/attach.ts';
+import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../sign/dsse-bundle.ts';
+import { attachLegacySignature } from '../sign/legacy-tag.ts';
+import { addEvidenceOptions, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
+import { loadPrivateKeyFile } from './signing-key-option.ts';
+
+export function register(program: Command): void {
+  const command = program
+    .command('sign')
+    .description('Sign an artifact with a private key, cosign-compatible: a Sigstore bundle referrer and/or a legacy .sig tag')
+    .argument('<reference>', 'artifact pinned by digest: oci://host/repo@sha256:… or oci-layout://dir@sha256:…');
+  addEvidenceOptions(command).action(async (reference: string, options: EvidenceCliOptions) => {
+    const key = await loadPrivateKeyFile(options.key);
+    const subject = await openSubject(reference, options);
+    if (writesReferrer(options.mode)) {
+      const bundle = signStatementBundle([{ name: subject.repository, digest: subject.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, key);
+      const written = await attachBundle(subject.store, subject.descriptor, bundle);
+      process.stderr.write(`Signature bundle attached as referrer ${written.digest}\n`);
+      process.stdout.write(`${written.digest}\n`);
+    }
+    if (writesLegacy(options.mode)) {
+      const written = await attachLegacySignature(subject.store, subject.digest, key, { dockerReference: subject.repository });
+      process.stderr.write(`Signature added to the legacy .sig tag (manifest ${written.digest})\n`);
+      process.stdout.write(`${written.digest}\n`);
+    }
+  });
+}

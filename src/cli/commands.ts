@@ -26,6 +26,7 @@ const COMMANDS: ReadonlyArray<{ readonly name: string; readonly load: () => Prom
   { name: 'push', load: () => import('./push.ts') },
   { name: 'sign', load: () => import('./sign.ts') },
   { name: 'attest', load: () => import('./attest.ts') },
+  { name: 'sign-model', load: () => import('./sign-model.ts') },
 ];
 
 /** Register the command named by the first non-option argument, or every command when none matches. */

@@ -11,9 +11,8 @@
  * checks the chain and that the certificate carries exactly that identity; only then does the SLSA
  * policy judge the identity. Nothing from the certificate is trusted before `verifyBundle` returns.
  */
-import { X509Certificate as CoreX509Certificate } from '@sigstore/core';
 import type { Digest } from '../oci/digest.ts';
-import { FULCIO_OID, parseBundle, verifyBundle, type VerifiedBundle } from '../sigstore/bundle.ts';
+import { claimedIdentity, FULCIO_OID, verifyBundle, type VerifiedBundle } from '../sigstore/bundle.ts';
 import { VerificationError } from '../sigstore/errors.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import { verifySlsaProvenance, type SlsaPolicy, type SlsaVerdict } from './slsa-policy.ts';
@@ -24,49 +23,6 @@ export interface VerifiedProvenance extends SlsaVerdict {
   readonly bundle: VerifiedBundle;
 }
 
-/** Contents of a DER UTF8String / IA5String / PrintableString (Fulcio's v2 extension encoding); '' otherwise. */
-function derString(tlv: Buffer): string {
-  if (tlv[0] !== 0x0c && tlv[0] !== 0x16 && tlv[0] !== 0x13) return '';
-  let length = tlv[1] ?? 0;
-  let offset = 2;
-  if (length & 0x80) {
-    const count = length & 0x7f;
-    if (count === 0 || count > 2) return '';
-    length = 0;
-    for (let i = 0; i < count; i += 1) length = (length << 8) | (tlv[offset + i] ?? 0);
-    offset += count;
-  }
-  return offset + length === tlv.byteLength ? tlv.subarray(offset).toString('utf8') : '';
-}
-
-/** SAN and OIDC issuer the leaf certificate claims (unverified; see module comment). */
-export function claimedIdentity(bundleInput: unknown): { san: string; issuer: string } {
-  const bundle = parseBundle(bundleInput);
-  const content = bundle.verificationMaterial.content;
-  const der =
-    content.$case === 'certificate'
-      ? content.certificate.rawBytes
-      : content.$case === 'x509CertificateChain'
-        ? content.x509CertificateChain.certificates[0]?.rawBytes
-        : undefined;
-  if (der === undefined) throw new VerificationError('POLICY', 'the provenance is signed with a public key, but SLSA provenance must be signed by a builder certificate');
-  let cert: CoreX509Certificate;
-  try {
-    cert = CoreX509Certificate.parse(Buffer.from(der));
-  } catch (err) {
-    throw new VerificationError('BUNDLE_FORMAT', `the bundle's signing certificate is not valid X.509: ${(err as Error).message}`, { cause: err });
-  }
-  const san = cert.subjectAltName ?? '';
-  const v2 = cert.extension(FULCIO_OID.issuer);
-  const v1 = cert.extension(FULCIO_OID.issuerV1);
-  let issuer = '';
-  if (v2 !== undefined) {
-    issuer = derString(v2.value);
-  } else if (v1 !== undefined) {
-    issuer = v1.value.toString('utf8'); // legacy: the raw string is the extension value
-  }
-  return { san, issuer };
-}
 
 /**
  * Verify `bundleInput` as SLSA provenance for an artifact with digest `artifactDigest`

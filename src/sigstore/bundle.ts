@@ -290,6 +290,21 @@ function fulcioExtensions(cert: SigstoreX509Certificate): Record<string, string>
   return out;
 }
 
+/**
+ * The SAN and OIDC issuer a bundle's leaf certificate *claims*, read before verification. Only for
+ * callers that must learn who signed before they can name the identity to verify against (slsa-verifier
+ * style builder checks, issuer-only evidence policies): pass the result to `verifyBundle` as the exact
+ * identity, which then proves it. Nothing read here is trusted on its own.
+ */
+export function claimedIdentity(bundleInput: unknown): { san: string; issuer: string } {
+  const leaf = leafCertificate(parseBundle(bundleInput));
+  if (leaf === undefined) fail('POLICY', 'the bundle is signed with a public key, but a certificate identity is required');
+  const san = leaf.sigstore.subjectAltName ?? '';
+  if (san === '') fail('CERTIFICATE', 'the signing certificate has no subject alternative name');
+  const extensions = fulcioExtensions(leaf.sigstore);
+  return { san, issuer: extensions[FULCIO_OID.issuer] ?? extensions[FULCIO_OID.issuerV1] ?? '' };
+}
+
 const CODE_SIGNING_EKU = '1.3.6.1.5.5.7.3.3';
 
 function leafCertificate(bundle: Bundle): { sigstore: SigstoreX509Certificate; node: NodeX509Certificate } | undefined {

@@ -17,7 +17,6 @@
  * 1000 layers are refused. Every candidate yields an item — verified, or failed with a stable code —
  * so a malformed or hostile manifest is reported, never crashes the run and never counts as verified.
  */
-import { X509Certificate } from '@sigstore/core';
 import { hasCode, ModelgateError } from '../errors.ts';
 import { parseDigest, type Digest } from '../oci/digest.ts';
 import type { ImageManifest } from '../oci/manifest.ts';
@@ -32,7 +31,7 @@ import {
   type SignedPayload,
 } from './cosign-payload.ts';
 import type { SignerIdentity, TransparencyLogEvidence, VerifiedAttestation, VerifiedSignature } from '../policy/input.ts';
-import { FULCIO_OID, parseBundle, verifyBundle, type SignerPolicy, type VerifiedBundle } from './bundle.ts';
+import { claimedIdentity, FULCIO_OID, parseBundle, verifyBundle, type SignerPolicy, type VerifiedBundle } from './bundle.ts';
 import { VerificationError } from './errors.ts';
 import type { TrustMaterial } from './trust.ts';
 
@@ -323,25 +322,6 @@ async function legacyLayerCandidates(
   return candidates;
 }
 
-/** The SAN of a bundle's leaf certificate, read before verification (only to build an exact policy). */
-function leafSubjectAlternativeName(bundleJson: unknown): string {
-  const content = parseBundle(bundleJson).verificationMaterial.content;
-  const raw =
-    content.$case === 'certificate'
-      ? content.certificate.rawBytes
-      : content.$case === 'x509CertificateChain'
-        ? content.x509CertificateChain.certificates[0]?.rawBytes
-        : undefined;
-  if (raw === undefined) throw new VerificationError('POLICY', 'bundle is signed with a public key, but a certificate identity was required');
-  let san: string | undefined;
-  try {
-    san = X509Certificate.parse(Buffer.from(raw)).subjectAltName;
-  } catch (err) {
-    throw new VerificationError('CERTIFICATE', `signing certificate cannot be parsed: ${(err as Error).message}`, { cause: err });
-  }
-  if (san === undefined || san === '') throw new VerificationError('CERTIFICATE', 'signing certificate has no subject alternative name');
-  return san;
-}
 
 async function verifyAndBind(
   subject: Digest,
@@ -351,7 +331,7 @@ async function verifyAndBind(
   subjectBytes: () => Promise<Buffer>,
 ): Promise<VerifiedEvidence> {
   const signer: SignerPolicy =
-    evidenceSigner.kind === 'issuer-only' ? { kind: 'identity', san: leafSubjectAlternativeName(candidate.bundleJson), issuer: evidenceSigner.issuer } : evidenceSigner;
+    evidenceSigner.kind === 'issuer-only' ? { kind: 'identity', san: claimedIdentity(candidate.bundleJson).san, issuer: evidenceSigner.issuer } : evidenceSigner;
   // Key-signed evidence without a Rekor entry (legacy `.sig` with no bundle annotation, Chains bundles)
   // is accepted on the key alone unless the caller asks for log entries (keyTlogThreshold).
   const tlogThreshold = signer.kind === 'key' ? (options.keyTlogThreshold ?? 0) : options.tlogThreshold;

@@ -1,0 +1,141 @@
+/**
+ * `modelgate init URI DEST [URI DEST…]`: the KServe storage initializer (positional pairs, as KServe
+ * passes them to a ClusterStorageContainer). Each model is verified through the one pipeline (context
+ * `init`) before any layer is fetched, then pulled through the node cache and published atomically at
+ * DEST with `DEST/.modelgate/receipt.json` (see `src/init/pull.ts`).
+ *
+ * Owns: the command's options and their environment variables (`MODELGATE_CACHE_DIR`,
+ * `MODELGATE_CACHE_MAX_BYTES`, `MODELGATE_POLICY`, `MODELGATE_POLICY_DATA`, `MODELGATE_KEYS` (comma
+ * separated), `MODELGATE_TRUSTED_ROOT`, `MODELGATE_TERMINATION_LOG`, `DOCKER_CONFIG`), JSON log lines
+ * on stdout, refusal reasons on stderr and in the termination log (`/dev/termination-log` by default).
+ * Exit codes (`EXIT_CODE`): 0 published, 1 verification failed (deny, corrupted blob, unsafe archive),
+ * 2 usage/invalid, 3 registry unavailable (transient), 4 registry refused (permanent).
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ModelgateError, UsageError } from '../errors.ts';
+import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
+import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+
+const DEFAULT_BUNDLE_DIR = join(import.meta.dirname, '..', '..', 'build', 'policy');
+const TERMINATION_LOG_LIMIT = 4096; // Kubernetes keeps at most 4096 bytes of the termination message
+
+interface InitOptions extends StoreCliOptions, TrustCliOptions {
+  readonly policy: string;
+  readonly data?: string;
+  readonly key: readonly string[];
+  readonly cacheDir: string;
+  readonly cacheMaxBytes?: string;
+  readonly terminationLog: string;
+  readonly concurrency: string;
+  readonly timeout: string;
+  readonly rehash?: boolean;
+}
+
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
+}
+
+function integer(value: string, what: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError('USAGE', `${what} must be an integer ≥ ${min}, got "${value}"`);
+  return n;
+}
+
+async function readBounded(path: string, what: string): Promise<string> {
+  try {
+    const bytes = await readFile(path);
+    if (bytes.byteLength > 16 * 1024 * 1024) throw new Error('larger than 16 MiB');
+    return bytes.toString('utf8');
+  } catch (err) {
+    throw new UsageError('CONFIG', `cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+async function writeTerminationLog(path: string, text: string): Promise<void> {
+  const bytes = Buffer.from(text, 'utf8').subarray(0, TERMINATION_LOG_LIMIT);
+  await writeFile(path, bytes).catch(() => {}); // best effort: outside Kubernetes the file may not exist
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('init')
+    .description('KServe storage initializer: verify (signatures, provenance, policy) then pull and publish each model; args are URI DEST pairs (modelgate+oci://host/repo@sha256:… /mnt/models); exit 0 published, 1 verification failed, 2 error, 3 registry unavailable, 4 registry refused')
+    .argument('<pairs...>', 'URI DEST [URI DEST…]')
+    .option('--policy <dir>', 'policy bundle directory, manifest.json or tar archive (env MODELGATE_POLICY)', process.env.MODELGATE_POLICY ?? DEFAULT_BUNDLE_DIR)
+    .option('--data <file>', 'policy data JSON replacing the bundle data.json (env MODELGATE_POLICY_DATA)', process.env.MODELGATE_POLICY_DATA)
+    .option('--key <file>', 'PEM public key whose signatures are checked (repeatable; env MODELGATE_KEYS, comma separated)', collect, [])
+    .option('--cache-dir <dir>', 'node cache of verified blobs (env MODELGATE_CACHE_DIR)', process.env.MODELGATE_CACHE_DIR ?? join(tmpdir(), 'modelgate-cache'))
+    .option('--cache-max-bytes <n>', 'evict least recently used blobs above this size (env MODELGATE_CACHE_MAX_BYTES)', process.env.MODELGATE_CACHE_MAX_BYTES)
+    .option('--rehash', 're-hash every cached blob first and drop the ones that changed')
+    .option('--termination-log <file>', 'where refusal reasons are written for Kubernetes (env MODELGATE_TERMINATION_LOG)', process.env.MODELGATE_TERMINATION_LOG ?? '/dev/termination-log')
+    .option('--concurrency <n>', 'layers pulled at once', '4')
+    .option('--timeout <ms>', 'deadline of each registry call, longest stall of a download', '30000');
+  addStoreOptions(addTrustOptions(command)).action(async (pairs: string[], options: InitOptions) => {
+    try {
+      process.exitCode = await run(pairs, options);
+    } catch (err) {
+      const message = err instanceof ModelgateError ? `${err.code}: ${err.message}` : String(err);
+      await writeTerminationLog(options.terminationLog, `modelgate init: ${message}\n`);
+      throw err;
+    }
+  });
+}
+
+async function run(pairs: readonly string[], options: InitOptions): Promise<number> {
+  if (pairs.length % 2 !== 0) throw new UsageError('USAGE', `arguments are URI DEST pairs, got ${pairs.length} argument(s)`);
+  const timeoutMs = integer(options.timeout, '--timeout', 1);
+  const concurrency = integer(options.concurrency, '--concurrency', 1);
+  const cacheMaxBytes = options.cacheMaxBytes === undefined ? undefined : integer(options.cacheMaxBytes, '--cache-max-bytes', 0);
+  const [{ parsePublicKey }, { PolicyEngine }, { KEYS_ONLY_TRUST, storeProvider }, { defaultDockerConfigPath, loadDockerConfig }, { BlobCache }, { initModel }] = await Promise.all([
+    import('../sigstore/keys.ts'),
+    import('../policy/engine.ts'),
+    import('../pipeline/deps.ts'),
+    import('../oci/credentials.ts'),
+    import('../init/cache.ts'),
+    import('../init/pull.ts'),
+  ]);
+  const keyPaths = options.key.length > 0 ? options.key : (process.env.MODELGATE_KEYS ?? '').split(',').filter((p) => p.trim() !== '');
+  const keys = await Promise.all(keyPaths.map(async (path) => parsePublicKey(await readBounded(path.trim(), 'public key'))));
+  let data: unknown;
+  if (options.data !== undefined && options.data !== '') {
+    try {
+      data = JSON.parse(await readBounded(options.data, 'policy data'));
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError('CONFIG', `policy data ${options.data} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const engine = await PolicyEngine.load(options.policy, data === undefined ? {} : { data });
+  const trustedRoot = options.trustedRoot ?? process.env.MODELGATE_TRUSTED_ROOT;
+  const trust = trustedRoot !== undefined && trustedRoot !== '' ? await resolveTrust({ ...options, trustedRoot }) : options.staging || options.tufMirror !== undefined ? await resolveTrust(options) : KEYS_ONLY_TRUST;
+  if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
+  const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
+  const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
+  const cache = new BlobCache(options.cacheDir, cacheMaxBytes);
+  const log = (event: Record<string, unknown>): void => {
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+  };
+  if (options.rehash === true) {
+    await cache.init();
+    const { checked, dropped } = await cache.rehash();
+    log({ event: 'rehash', checked, dropped });
+  }
+  for (let i = 0; i < pairs.length; i += 2) {
+    const uri = pairs[i]!;
+    const dest = pairs[i + 1]!;
+    const outcome = await initModel(uri, dest, { pipeline: { stores, trust, signers: { keys, identities: [] }, engine, timeoutMs }, cache, concurrency, timeoutMs, log });
+    if (outcome.kind === 'refused') {
+      const lines = outcome.reasons.map((r) => `modelgate init: refused ${uri}${outcome.digest ? ` (${outcome.digest})` : ''}: ${r.code}: ${r.message}`);
+      process.stderr.write(`${lines.join('\n')}\n`);
+      await writeTerminationLog(options.terminationLog, `${lines.join('\n')}\n`);
+      log({ event: 'refused', uri, dest, digest: outcome.digest, exitCode: outcome.exitCode, reasons: outcome.reasons });
+      return outcome.exitCode;
+    }
+    log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused });
+  }
+  return 0;
+}

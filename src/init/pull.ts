@@ -1,0 +1,244 @@
+/**
+ * The storage initializer for one `URI DEST` pair: verify first, then pull, extract and publish.
+ *
+ * Owns: `initModel` and the init outcome (published / refused with an exit code), the mapping of
+ * modelgate storage URIs to pipeline locations, the layer plan of a CNCF ModelPack artifact, the
+ * bounded-concurrency pull through the node cache, JSON progress lines and the receipt.
+ * Order: the URI must be pinned by digest; the whole pipeline (`decideArtifact`, context `init`)
+ * runs before any layer is fetched; the manifest is then read by that digest (verified by the store),
+ * and every layer is downloaded by the registry client (digest and size checked against the verified
+ * manifest, `Range` resume), kept in the cache only once verified, and extracted into a staging
+ * directory that is published at DEST in one step with `DEST/.modelgate/receipt.json`.
+ * Exit codes follow `EXIT_CODE` (`src/pipeline/decide.ts`): 1 verification failed (deny, corrupted
+ * blob, unsafe archive: permanent), 2 invalid (bad URI, unsupported artifact, local failure), 3
+ * registry unavailable (transient: retry), 4 registry refused (permanent).
+ */
+import { copyFile, link, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { hasCode, ModelgateError, OciError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import type { Descriptor } from '../oci/manifest.ts';
+import { parseReference, type ArtifactReference } from '../oci/reference.ts';
+import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
+import { decideArtifact, EXIT_CODE, exitCodeOf, type ArtifactDecision, type Failure, type PipelineDeps } from '../pipeline/decide.ts';
+import { writeFileAtomic } from '../fs/atomic-write.ts';
+import type { BlobCache } from './cache.ts';
+import { InitError } from './errors.ts';
+import { ExtractionScope, extractTarFile, safeRelativePath, type TarCompression } from './extract.ts';
+import { commitStaging, discardStaging, prepareStaging, readReceipt, RECEIPT_DIR, RECEIPT_FILE } from './publish.ts';
+
+/** The URI scheme prefix of the ClusterStorageContainer: `modelgate+oci://host/repo@sha256:…`. */
+export const MODELGATE_SCHEME_PREFIX = 'modelgate+';
+
+export interface InitDeps {
+  readonly pipeline: PipelineDeps;
+  readonly cache: BlobCache;
+  /** Layers pulled at once (default 4). */
+  readonly concurrency?: number;
+  /** Deadline of each registry call / longest stall of a download (default 30 s). */
+  readonly timeoutMs?: number;
+  /** Bytes a compressed tar layer may expand to, per byte of the layer (default 100). */
+  readonly maxExpansion?: number;
+  /** One JSON object per progress line. */
+  readonly log: (event: Record<string, unknown>) => void;
+  readonly signal?: AbortSignal;
+}
+
+export type InitOutcome =
+  | { readonly kind: 'published'; readonly dest: string; readonly digest: Digest; readonly reused: boolean; readonly receipt: Record<string, unknown> }
+  | { readonly kind: 'refused'; readonly exitCode: number; readonly digest: Digest | null; readonly reasons: readonly Failure[] };
+
+/** `modelgate+oci://…` / `oci://…` / `modelgate+oci-layout://…` → the pipeline location and parsed reference. */
+export function locationOfUri(uri: string): { location: string; ref: ArtifactReference } {
+  const bare = uri.trim().startsWith(MODELGATE_SCHEME_PREFIX) ? uri.trim().slice(MODELGATE_SCHEME_PREFIX.length) : uri.trim();
+  if (!/^(oci|oci-layout):\/\//.test(bare)) throw new InitError('BAD_URI', `"${uri}" is not a modelgate storage URI (modelgate+oci://host/repo@sha256:…)`);
+  let ref: ArtifactReference;
+  try {
+    ref = parseReference(bare);
+  } catch (err) {
+    throw new InitError('BAD_URI', `"${uri}": ${(err as Error).message}`, { cause: err });
+  }
+  if (ref.digest === undefined) throw new InitError('NOT_PINNED', `"${uri}" is not pinned by digest: use …@sha256:<hex>`);
+  return { location: bare, ref };
+}
+
+interface LayerPlan {
+  readonly descriptor: Descriptor;
+  readonly action: { readonly kind: 'raw'; readonly path: string } | { readonly kind: 'tar'; readonly compression: TarCompression };
+  /** Bytes this layer may publish. */
+  readonly budget: number;
+}
+
+const MODELPACK_LAYER = /^application\/vnd\.cncf\.model\.(?:weight|weight\.config|doc|code|dataset)\.v1\.(raw|tar|tar\+gzip|tar\+zstd)$/;
+
+function planLayers(layers: readonly Descriptor[], maxExpansion: number): LayerPlan[] {
+  return layers.map((descriptor): LayerPlan => {
+    const format = MODELPACK_LAYER.exec(descriptor.mediaType)?.[1];
+    if (format === undefined) throw new InitError('UNSUPPORTED_LAYER', `layer ${descriptor.digest} has media type ${descriptor.mediaType}, not a CNCF ModelPack layer`);
+    if (format === 'raw') {
+      const name = descriptor.annotations?.[FILEPATH_ANNOTATION] ?? descriptor.annotations?.[TITLE_ANNOTATION];
+      if (name === undefined) throw new InitError('UNSUPPORTED_LAYER', `raw layer ${descriptor.digest} names no file (${FILEPATH_ANNOTATION})`);
+      const path = safeRelativePath(name);
+      if (path === '') throw new InitError('UNSAFE_ENTRY', `raw layer ${descriptor.digest}: file path "${name}" names the destination itself`);
+      return { descriptor, action: { kind: 'raw', path }, budget: descriptor.size };
+    }
+    const compression: TarCompression = format === 'tar' ? 'none' : format === 'tar+gzip' ? 'gzip' : 'zstd';
+    return { descriptor, action: { kind: 'tar', compression }, budget: compression === 'none' ? descriptor.size : descriptor.size * maxExpansion };
+  });
+}
+
+/** Progress of the whole pull as JSON lines: bytes, rate, ETA (at most one line a second, plus the last). */
+class ProgressMeter {
+  readonly #total: number;
+  readonly #done = new Map<string, number>();
+  readonly #started = Date.now();
+  #lastLine = 0;
+  readonly #log: InitDeps['log'];
+
+  constructor(total: number, log: InitDeps['log']) {
+    this.#total = total;
+    this.#log = log;
+  }
+
+  update(digest: string, bytes: number, final = false): void {
+    this.#done.set(digest, bytes);
+    const now = Date.now();
+    if (!final && now - this.#lastLine < 1000) return;
+    this.#lastLine = now;
+    const done = [...this.#done.values()].reduce((a, b) => a + b, 0);
+    const seconds = Math.max((now - this.#started) / 1000, 0.001);
+    const rate = done / seconds;
+    this.#log({ event: 'progress', bytes: done, total: this.#total, bytesPerSecond: Math.round(rate), etaSeconds: rate > 0 ? Math.round((this.#total - done) / rate) : null });
+  }
+}
+
+async function placeRaw(blob: string, target: string): Promise<void> {
+  await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+  try {
+    await link(blob, target); // same file system: no copy
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    await copyFile(blob, target);
+  }
+}
+
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>, abort: AbortController): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && firstError === undefined) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (err) {
+        firstError ??= err;
+        abort.abort(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (firstError !== undefined) throw firstError;
+}
+
+function refusedByDecision(result: Exclude<ArtifactDecision, { outcome: 'allow' }>): InitOutcome {
+  const reasons = result.outcome === 'deny' ? result.decision.reasons.map((r) => ({ code: r.code, message: r.message })) : [result.failure];
+  return { kind: 'refused', exitCode: exitCodeOf(result), digest: result.digest, reasons };
+}
+
+/** Exit code of an error raised while pulling: integrity → 1, registry transient → 3, registry refused → 4, else 2. */
+export function exitCodeOfPullError(err: unknown): number {
+  if (hasCode(err, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'UNSAFE_ENTRY', 'TOO_LARGE', 'NOT_PINNED')) return EXIT_CODE.deny;
+  if (err instanceof OciError) return err.transient ? EXIT_CODE.unavailableTransient : EXIT_CODE.unavailablePermanent;
+  return EXIT_CODE.invalid;
+}
+
+function failureOf(err: unknown): Failure {
+  return err instanceof ModelgateError ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Verify, pull and publish the model at `uri` into `dest`. Never throws for a refusal: returns it with its exit code. */
+export async function initModel(uri: string, dest: string, deps: InitDeps): Promise<InitOutcome> {
+  let location: string;
+  let ref: ArtifactReference;
+  try {
+    ({ location, ref } = locationOfUri(uri));
+  } catch (err) {
+    return { kind: 'refused', exitCode: hasCode(err, 'NOT_PINNED') ? EXIT_CODE.deny : EXIT_CODE.invalid, digest: null, reasons: [failureOf(err)] };
+  }
+
+  // 1. Verify first: the whole pipeline, before any layer is fetched.
+  const result = await decideArtifact(location, { mode: 'init', ...(deps.signal ? { signal: deps.signal } : {}) }, deps.pipeline);
+  deps.log({ event: 'decision', uri, outcome: result.outcome, digest: result.digest });
+  if (result.outcome !== 'allow') return refusedByDecision(result);
+  const digest = result.digest!;
+
+  // A restart after a complete publication: nothing to pull.
+  const existing = await readReceipt(dest);
+  if (existing !== undefined && existing.digest === digest) return { kind: 'published', dest, digest, reused: true, receipt: existing };
+
+  const timeoutMs = deps.timeoutMs ?? 30_000;
+  const abort = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, abort.signal]) : abort.signal;
+  const store = deps.pipeline.stores(ref);
+  let staging;
+  try {
+    const fetched = await store.fetchManifest(digest, { timeoutMs, signal });
+    if (fetched.manifest.kind !== 'manifest') throw new InitError('UNSUPPORTED_LAYER', `${digest} is an image index, not a model artifact`);
+    const plan = planLayers(fetched.manifest.layers, deps.maxExpansion ?? 100);
+    staging = await prepareStaging(dest);
+    const scope = new ExtractionScope(staging.dir, plan.reduce((sum, l) => sum + l.budget, 0));
+    scope.claim(RECEIPT_DIR, 'directory');
+    const total = plan.reduce((sum, l) => sum + l.descriptor.size, 0);
+    const meter = new ProgressMeter(total, deps.log);
+    await deps.cache.init();
+    let downloaded = 0;
+    await eachLimited(
+      plan,
+      deps.concurrency ?? 4,
+      async (layer) => {
+        const { descriptor } = layer;
+        const use = await deps.cache.obtain(
+          descriptor,
+          (path) => store.downloadBlob(descriptor, path, { timeoutMs, signal, onProgress: (done) => meter.update(descriptor.digest, done) }),
+          signal,
+        );
+        if (!use.reused) downloaded += descriptor.size;
+        meter.update(descriptor.digest, descriptor.size);
+        if (layer.action.kind === 'raw') {
+          scope.claim(layer.action.path, 'file');
+          scope.spend(descriptor.size, descriptor.digest);
+          await placeRaw(use.path, join(staging!.dir, layer.action.path));
+        } else {
+          await extractTarFile(use.path, scope, { compression: layer.action.compression, what: `layer ${descriptor.digest}` });
+        }
+        deps.log({ event: 'layer', digest: descriptor.digest, size: descriptor.size, cached: use.reused });
+      },
+      abort,
+    );
+    meter.update('', 0, true);
+    const decision = result.decision;
+    const receipt = {
+      uri,
+      digest,
+      decision: 'allow',
+      time: new Date().toISOString(),
+      policy: { name: decision.policy, bundleDigest: decision.bundleDigest, dataDigest: decision.dataDigest },
+      warnings: decision.warnings,
+      exceptions: decision.exceptions,
+      evidence: result.evidence === null ? null : { store: result.evidence.store, signers: result.evidence.signers, predicateTypes: result.evidence.predicateTypes },
+      layers: plan.map((l) => ({ digest: l.descriptor.digest, size: l.descriptor.size, mediaType: l.descriptor.mediaType })),
+      bytesDownloaded: downloaded,
+    };
+    await mkdir(join(staging.dir, RECEIPT_DIR), { mode: 0o755 });
+    await writeFileAtomic(join(staging.dir, RECEIPT_DIR, RECEIPT_FILE), `${JSON.stringify(receipt, null, 2)}\n`);
+    await commitStaging(staging);
+    staging = undefined;
+    await deps.cache.evict(new Set(plan.map((l) => l.descriptor.digest))).catch(() => []);
+    return { kind: 'published', dest, digest, reused: false, receipt };
+  } catch (err) {
+    if (hasCode(err, 'ABORTED') && deps.signal?.aborted) throw err;
+    return { kind: 'refused', exitCode: exitCodeOfPullError(err), digest, reasons: [failureOf(err)] };
+  } finally {
+    if (staging !== undefined) await discardStaging(staging);
+  }
+}

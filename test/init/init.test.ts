@@ -1,0 +1,323 @@
+// The init container (`modelgate init URI DEST`) against a real loopback registry behind the fault
+// proxy: models pushed as CNCF ModelPack artifacts (raw, tar, tar+gzip, tar+zstd layers), signed and
+// attested like test/pipeline/verify.test.ts. A good model publishes atomically with a receipt naming
+// its digest; an unsigned model, a tag, a corrupted blob, a tar with `../x`, an escaping symlink, a
+// hardlink out of the model and a device entry each leave DEST untouched with the right exit code; a
+// registry that is down is transient (3); two concurrent runs download a blob once; a run killed with
+// SIGKILL mid-pull leaves no model and the next run takes over its lock and publishes.
+import { spawn } from 'node:child_process';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import t from 'tap';
+import { BlobCache } from '../../src/init/cache.ts';
+import { ExtractionScope, extractTar } from '../../src/init/extract.ts';
+import type { Descriptor } from '../../src/oci/manifest.ts';
+import { openStore } from '../../src/oci/open.ts';
+import { parseReference } from '../../src/oci/reference.ts';
+import type { ArtifactStore } from '../../src/oci/store.ts';
+import { ModelPackMediaType } from '../../src/modelpack/spec.ts';
+import { attachBundle } from '../../src/sign/attach.ts';
+import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../../src/sign/dsse-bundle.ts';
+import { keyId } from '../../src/sigstore/keys.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { startRegistry } from '../helpers/registry.ts';
+import { REPO, runCli } from '../helpers/run-cli.ts';
+
+const SLSA_V1 = 'https://slsa.dev/provenance/v1';
+const BUILDER = 'https://ci.acme.dev/trainer@v1';
+const SOURCE = 'https://github.com/acme/train';
+
+const dir = mkdtempSync(join(tmpdir(), 'modelgate-init-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+// ---------------------------------------------------------------------------------------------
+// Tar entries written by hand, so the archive can hold what no well-behaved packer writes.
+
+interface TarEntry {
+  readonly name: string;
+  readonly type?: '0' | '1' | '2' | '3' | '5' | '6';
+  readonly body?: Buffer;
+  readonly linkname?: string;
+  readonly mode?: number;
+}
+
+function octal(value: number, width: number): string {
+  return `${value.toString(8).padStart(width - 1, '0')}\0`;
+}
+
+function tar(entries: readonly TarEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    const body = e.body ?? Buffer.alloc(0);
+    const header = Buffer.alloc(512);
+    header.write(e.name, 0, 100, 'utf8');
+    header.write(octal(e.mode ?? (e.type === '5' ? 0o755 : 0o644), 8), 100, 'ascii');
+    header.write(octal(0, 8), 108, 'ascii');
+    header.write(octal(0, 8), 116, 'ascii');
+    header.write(octal((e.type ?? '0') === '0' ? body.length : 0, 12), 124, 'ascii');
+    header.write(octal(0, 12), 136, 'ascii');
+    header.write('        ', 148, 'ascii');
+    header.write(e.type ?? '0', 156, 'ascii');
+    header.write(e.linkname ?? '', 157, 100, 'utf8');
+    header.write('ustar\0', 257, 'ascii');
+    header.write('00', 263, 'ascii');
+    if (e.type === '3') {
+      header.write(octal(1, 8), 329, 'ascii');
+      header.write(octal(3, 8), 337, 'ascii');
+    }
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+    parts.push(header);
+    if ((e.type ?? '0') === '0') parts.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures, built once: one registry, one proxy in front of it, one model per case.
+
+const registry = await startRegistry({ t });
+const proxy = await startFaultProxy({ upstream: registry.url });
+t.teardown(() => proxy.stop());
+const store = openStore(parseReference(`${registry.host}/models/llama`));
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const pubPath = join(dir, 'key.pub');
+writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
+
+const dataPath = join(dir, 'data.json');
+writeFileSync(
+  dataPath,
+  JSON.stringify({
+    modelgate_config: {
+      signers: { threshold: 1, keys: { [`sha256:${keyId(publicKey)}`]: {} }, identities: {} },
+      provenance: { required: true, builders: { [BUILDER]: {} }, buildTypes: {} },
+      sources: { repositories: { [SOURCE]: {} } },
+      datasets: {},
+      containers: { digests: {}, repositories: {} },
+      revoked: { digests: {}, keys: {}, identities: {} },
+      evaluation: { required: false, thresholds: {} },
+      modelSignature: { required: false },
+      unverifiable: { allowed: {} },
+      exceptions: {},
+    },
+  }),
+);
+
+interface LayerSpec {
+  readonly mediaType: string;
+  readonly bytes: Buffer;
+  readonly filepath?: string;
+}
+
+const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+async function pushArtifact(name: string, layers: readonly LayerSpec[], options: { sign?: boolean; tag?: string } = {}): Promise<{ manifest: Descriptor; layers: Descriptor[] }> {
+  const config = await store.pushBlob({ kind: 'bytes', mediaType: ModelPackMediaType.CONFIG, bytes: Buffer.from(JSON.stringify({ descriptor: { name }, config: {}, modelfs: { type: 'layers', diffIds: [] } })) });
+  const pushed: Descriptor[] = [];
+  for (const layer of layers) {
+    const d = await store.pushBlob({ kind: 'bytes', mediaType: layer.mediaType, bytes: layer.bytes });
+    pushed.push({ ...d, mediaType: layer.mediaType, ...(layer.filepath ? { annotations: { 'org.cncf.model.filepath': layer.filepath } } : {}) });
+  }
+  const body = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: ModelPackMediaType.ARTIFACT, config, layers: pushed };
+  const manifest = await store.pushManifest(Buffer.from(JSON.stringify(body)), body.mediaType, options.tag ? { tag: options.tag } : {});
+  if (options.sign !== false) {
+    await attachBundle(store, manifest, signStatementBundle([{ digest: manifest.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, privateKey as KeyObject));
+    const provenance = {
+      buildDefinition: { buildType: 'https://modelgate.dev/buildtypes/train/v1', externalParameters: {}, resolvedDependencies: [{ uri: `git+${SOURCE}@refs/heads/main`, digest: { gitCommit: '0'.repeat(40) } }] },
+      runDetails: { builder: { id: BUILDER }, metadata: { invocationId: name } },
+    };
+    await attachBundle(store, manifest, signStatementBundle([{ name: 'model', digest: manifest.digest }], SLSA_V1, provenance, privateKey as KeyObject));
+  }
+  return { manifest, layers: pushed };
+}
+
+const weights = Buffer.alloc(3 * 1024 * 1024);
+for (let i = 0; i < weights.length; i += 4) weights.writeUInt32LE((i * 2654435761) >>> 0, i);
+const tokenizerTar = tar([
+  { name: 'tokenizer/', type: '5' },
+  { name: 'tokenizer/tokenizer.json', body: Buffer.from('{"vocab":{}}') },
+  { name: 'tokenizer/current.json', type: '2', linkname: 'tokenizer.json' },
+  { name: 'tokenizer/alias.json', type: '1', linkname: 'tokenizer/tokenizer.json' },
+]);
+const docsTar = tar([{ name: 'docs/README.md', body: Buffer.from('# llama\n') }]);
+const goodLayers: LayerSpec[] = [
+  { mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: weights, filepath: 'model.safetensors' },
+  { mediaType: ModelPackMediaType.WEIGHT_CONFIG_RAW, bytes: Buffer.from('{"architectures":["LlamaForCausalLM"]}'), filepath: 'config.json' },
+  { mediaType: 'application/vnd.cncf.model.weight.config.v1.tar+gzip', bytes: gzipSync(tokenizerTar) },
+  { mediaType: 'application/vnd.cncf.model.doc.v1.tar+zstd', bytes: zstdCompressSync(docsTar) },
+];
+const good = await pushArtifact('good', goodLayers, { tag: 'v1' });
+const unsigned = await pushArtifact('unsigned', [{ mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: Buffer.from('unsigned weights'), filepath: 'model.safetensors' }], { sign: false });
+const corrupt = await pushArtifact('corrupt', [{ mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: Buffer.alloc(64 * 1024, 'c'), filepath: 'model.safetensors' }]);
+const tarLayer = (entries: TarEntry[]): LayerSpec[] => [
+  { mediaType: ModelPackMediaType.WEIGHT_CONFIG_RAW, bytes: Buffer.from('{}'), filepath: 'config.json' },
+  { mediaType: 'application/vnd.cncf.model.weight.v1.tar', bytes: tar(entries) },
+];
+const dotdot = await pushArtifact('dotdot', tarLayer([{ name: 'weights/../../x', body: Buffer.from('escaped') }]));
+const symlinkOut = await pushArtifact('symlink', tarLayer([{ name: 'weights/evil', type: '2', linkname: '../../../etc/passwd' }]));
+const hardlink = await pushArtifact('hardlink', tarLayer([{ name: 'passwd', type: '1', linkname: '/etc/passwd' }]));
+const device = await pushArtifact('device', tarLayer([{ name: 'null', type: '3' }]));
+const big = Buffer.alloc(8 * 1024 * 1024);
+for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 40503) >>> 0, i);
+const killed = await pushArtifact('killed', [
+  { mediaType: ModelPackMediaType.WEIGHT_CONFIG_RAW, bytes: Buffer.from('{"killed":true}'), filepath: 'config.json' },
+  { mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: big, filepath: 'model.safetensors' },
+]);
+
+const uriOf = (d: Descriptor, host = proxy.host): string => `modelgate+oci://${host}/models/llama@${d.digest}`;
+
+interface InitRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  termination: string;
+}
+
+let runs = 0;
+async function init(args: readonly string[], cacheDir: string): Promise<InitRun> {
+  const terminationLog = join(dir, `termination-${++runs}.log`);
+  const { code, stdout, stderr } = await runCli(['init', ...args, '--data', dataPath, '--key', pubPath, '--cache-dir', cacheDir, '--termination-log', terminationLog, '--timeout', '5000']);
+  return { code, stdout, stderr, termination: existsSync(terminationLog) ? readFileSync(terminationLog, 'utf8') : '' };
+}
+
+const blobGets = (digest: string): number => proxy.count('GET', new RegExp(`/blobs/${digest}$`));
+
+t.test('a signed, attested ModelPack model publishes atomically with a receipt naming its digest', async (t) => {
+  const dest = join(dir, 'good', 'mnt', 'models');
+  const run = await init([uriOf(good.manifest), dest], join(dir, 'cache-good'));
+  t.equal(run.code, 0, run.stderr);
+  t.same(readFileSync(join(dest, 'model.safetensors')), weights);
+  t.equal(readFileSync(join(dest, 'config.json'), 'utf8'), '{"architectures":["LlamaForCausalLM"]}');
+  t.equal(readFileSync(join(dest, 'tokenizer', 'tokenizer.json'), 'utf8'), '{"vocab":{}}');
+  t.equal(readlinkSync(join(dest, 'tokenizer', 'current.json')), 'tokenizer.json');
+  t.equal(readFileSync(join(dest, 'tokenizer', 'alias.json'), 'utf8'), '{"vocab":{}}');
+  t.equal(readFileSync(join(dest, 'docs', 'README.md'), 'utf8'), '# llama\n');
+  const receipt = JSON.parse(readFileSync(join(dest, '.modelgate', 'receipt.json'), 'utf8')) as Record<string, unknown>;
+  t.equal(receipt.digest, good.manifest.digest);
+  t.equal(receipt.decision, 'allow');
+  t.match(receipt.policy, { bundleDigest: /^sha256:/ });
+  t.match(receipt.evidence, { signers: [`key sha256:${keyId(publicKey)}`], predicateTypes: [SLSA_V1] });
+  t.same(readdirSync(join(dir, 'good', 'mnt')), ['models'], 'no staging directory left beside DEST');
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; bytes?: number; total?: number });
+  const last = lines.filter((l) => l.event === 'progress').at(-1);
+  t.equal(last?.bytes, last?.total, 'progress reaches the total');
+  t.ok(lines.some((l) => l.event === 'published'));
+
+  // A restart with the model in place re-verifies and pulls nothing.
+  proxy.clearRecords();
+  const again = await init([uriOf(good.manifest), dest], join(dir, 'cache-good'));
+  t.equal(again.code, 0, again.stderr);
+  t.equal(blobGets(good.layers[0]!.digest), 0);
+});
+
+t.test('refusals leave DEST untouched and exit with the right code', async (t) => {
+  proxy.setRules([{ method: 'GET', path: new RegExp(`/blobs/${corrupt.layers[0]!.digest}$`), fault: { kind: 'corrupt-byte' } }]);
+  t.teardown(() => proxy.setRules([]));
+  const cases: Array<{ name: string; uri: string; exit: number; code: RegExp }> = [
+    { name: 'unsigned', uri: uriOf(unsigned.manifest), exit: 1, code: /UNSIGNED/ },
+    { name: 'tag', uri: `modelgate+oci://${proxy.host}/models/llama:v1`, exit: 1, code: /NOT_PINNED/ },
+    { name: 'corrupted blob', uri: uriOf(corrupt.manifest), exit: 1, code: /DIGEST_MISMATCH/ },
+    { name: 'tar with ../x', uri: uriOf(dotdot.manifest), exit: 1, code: /UNSAFE_ENTRY: .*"\.\."/ },
+    { name: 'escaping symlink', uri: uriOf(symlinkOut.manifest), exit: 1, code: /UNSAFE_ENTRY: .*leaves the destination/ },
+    { name: 'hardlink', uri: uriOf(hardlink.manifest), exit: 1, code: /UNSAFE_ENTRY/ },
+    { name: 'device entry', uri: uriOf(device.manifest), exit: 1, code: /UNSAFE_ENTRY: .*CharacterDevice/ },
+    { name: 'registry down', uri: uriOf(good.manifest, '127.0.0.1:9'), exit: 3, code: /NETWORK|TIMEOUT/ },
+    { name: 'not a modelgate URI', uri: `s3://bucket/model`, exit: 2, code: /BAD_URI/ },
+  ];
+  const results = await Promise.all(
+    cases.map(async (c, i) => {
+      const parent = join(dir, `refused-${i}`);
+      mkdirSync(parent, { recursive: true });
+      return { c, parent, run: await init([c.uri, join(parent, 'models')], join(dir, `cache-refused-${i}`)) };
+    }),
+  );
+  for (const { c, parent, run } of results) {
+    t.equal(run.code, c.exit, `${c.name}: exit code (${run.stderr})`);
+    t.match(run.stderr, c.code, `${c.name}: reason on stderr`);
+    t.match(run.termination, c.code, `${c.name}: reason in the termination log`);
+    t.same(readdirSync(parent), [], `${c.name}: nothing published, no staging left`);
+  }
+  t.notOk(existsSync(join(dir, 'x')), 'nothing written outside the destination');
+});
+
+t.test('two concurrent inits of one digest download each blob once', async (t) => {
+  proxy.clearRecords();
+  const cache = join(dir, 'cache-shared');
+  const [a, b] = await Promise.all([init([uriOf(good.manifest), join(dir, 'conc-a')], cache), init([uriOf(good.manifest), join(dir, 'conc-b')], cache)]);
+  t.equal(a.code, 0, a.stderr);
+  t.equal(b.code, 0, b.stderr);
+  for (const layer of good.layers) t.equal(blobGets(layer.digest), 1, `${layer.digest} fetched once`);
+  t.same(readFileSync(join(dir, 'conc-b', 'model.safetensors')), weights);
+});
+
+t.test('SIGKILL mid-pull leaves no model; the next run takes over the lock and publishes', async (t) => {
+  const cache = join(dir, 'cache-killed');
+  const parent = join(dir, 'killed');
+  const dest = join(parent, 'models');
+  const bigDigest = killed.layers[1]!.digest;
+  proxy.setRules([{ method: 'GET', path: new RegExp(`/blobs/${bigDigest}$`), fault: { kind: 'stall', afterBytes: 1024 * 1024 } }]);
+  proxy.clearRecords();
+  const child = spawn(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), 'init', uriOf(killed.manifest), dest, '--data', dataPath, '--key', pubPath, '--cache-dir', cache, '--termination-log', join(dir, 'kill.log'), '--timeout', '20000'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const deadline = Date.now() + 20_000;
+  while (blobGets(bigDigest) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.ok(blobGets(bigDigest) > 0, 'the big layer was being downloaded');
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGKILL');
+  await exited;
+  t.notOk(existsSync(dest), 'no partial model at DEST');
+  t.ok(readdirSync(join(cache, 'locks')).length > 0, 'the killed run left its lock behind');
+
+  proxy.setRules([]);
+  const run = await init([uriOf(killed.manifest), dest], cache);
+  t.equal(run.code, 0, run.stderr);
+  t.same(readFileSync(join(dest, 'model.safetensors')), big);
+  t.same(readdirSync(parent), ['models'], 'the killed run\'s staging directory was removed');
+  t.same(readdirSync(join(cache, 'locks')), [], 'no lock left');
+});
+
+t.test('extraction refuses setuid bits, names colliding after normalisation, writes through a symlink', async (t) => {
+  const attempt = async (entries: TarEntry[]): Promise<unknown> => {
+    const root = mkdtempSync(join(dir, 'x-'));
+    return extractTar(Readable.from([tar(entries)]), new ExtractionScope(root, 1 << 20), { compression: 'none', what: 'test' }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  };
+  t.match(await attempt([{ name: 'run.sh', body: Buffer.from('x'), mode: 0o4755 }]), { code: 'UNSAFE_ENTRY', message: /setuid/ });
+  t.match(await attempt([{ name: 'Model.bin', body: Buffer.from('a') }, { name: 'model.bin', body: Buffer.from('b') }]), { code: 'UNSAFE_ENTRY', message: /collides/ });
+  t.match(await attempt([{ name: 'caf\u00e9.txt', body: Buffer.from('a') }, { name: 'cafe\u0301.txt', body: Buffer.from('b') }]), { code: 'UNSAFE_ENTRY', message: /collides/ });
+  t.match(await attempt([{ name: 'link', type: '2', linkname: '.' }, { name: 'link/x', body: Buffer.from('a') }]), { code: 'UNSAFE_ENTRY', message: /symlink/ });
+  t.match(await attempt([{ name: 'fifo', type: '6' }]), { code: 'UNSAFE_ENTRY', message: /FIFO/ });
+  t.match(await attempt([{ name: 'big', body: Buffer.alloc(2 << 20) }]), { code: 'TOO_LARGE' });
+  t.equal(await attempt([{ name: 'ok/a.txt', body: Buffer.from('a') }]), undefined);
+});
+
+t.test('cache: --rehash-style re-hash drops a tampered blob; a record mismatch is not trusted', async (t) => {
+  const cacheDir = join(dir, 'cache-good');
+  const cache = new BlobCache(cacheDir);
+  const path = cache.blobPath(good.layers[1]!.digest);
+  writeFileSync(path, 'tampered');
+  const { checked, dropped } = await cache.rehash();
+  t.ok(checked >= 4);
+  t.same(dropped, [good.layers[1]!.digest]);
+  t.notOk(existsSync(path));
+  // Tampering that keeps the record is caught by size/mtime/inode: obtain() downloads again.
+  const weightsPath = cache.blobPath(good.layers[0]!.digest);
+  writeFileSync(weightsPath, Buffer.alloc(weights.length));
+  let downloads = 0;
+  const use = await cache.obtain(good.layers[0]!, async (p) => {
+    downloads++;
+    await store.downloadBlob(good.layers[0]!, p);
+  });
+  t.equal(downloads, 1);
+  t.equal(use.reused, false);
+  t.equal(sha256(readFileSync(weightsPath)), good.layers[0]!.digest);
+  t.ok(lstatSync(weightsPath).isFile());
+});

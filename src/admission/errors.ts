@@ -1,0 +1,13 @@
+/**
+ * Typed errors of the admission webhook.
+ *
+ * Owns: the `AdmissionErrorCode` vocabulary. Codes are stable; messages may improve.
+ */
+import { ModelgateError } from '../errors.ts';
+
+export type AdmissionErrorCode =
+  | 'REVIEW_INVALID' // the request body is not an admission.k8s.io/v1 AdmissionReview request
+  | 'NOT_READY' // policy or trust material not loaded yet
+  | 'TLS_CONFIG'; // the serving certificate or key cannot be read
+
+export class AdmissionError extends ModelgateError<AdmissionErrorCode> {}

@@ -1,0 +1,194 @@
+/**
+ * The admission webhook's HTTP surface.
+ *
+ * Owns: `WebhookServer` — fastify over HTTPS serving `POST /validate` (AdmissionReview v1 in and out,
+ * bounded body, JSON only), `GET /healthz` (the process runs) and `GET /readyz` (a reviewer is
+ * installed, i.e. policy and trust material are loaded, and the server is not shutting down); a second
+ * fastify on plain HTTP serving `GET /metrics` (prom-client) and the same probes. One structured pino
+ * line per review: uid, resource, operation, mode, decision, duration, and per location the field,
+ * digest, outcome, codes and cache result. The serving certificate and key are re-read when the
+ * certificate file changes (polling) and swapped in without a restart. `close()` stops accepting,
+ * lets in-flight reviews finish, then returns.
+ */
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { hasCode } from '../errors.ts';
+import { AdmissionError } from './errors.ts';
+import type { AdmissionMetrics } from './metrics.ts';
+import type { AdmissionReviewer } from './review.ts';
+
+/** AdmissionReviews carry the object and the old object (each up to ~1.5 MiB in etcd). */
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+
+export interface WebhookServerOptions {
+  readonly tls: { readonly certPath: string; readonly keyPath: string; /** Poll interval of the cert file (default 10 s; 0: no reload). */ readonly reloadIntervalMs?: number };
+  readonly host?: string;
+  readonly port: number;
+  readonly metricsHost?: string;
+  readonly metricsPort: number;
+  readonly logger: Logger;
+  readonly metrics: AdmissionMetrics;
+  readonly bodyLimit?: number;
+  /** Installed now (ready at once) or later with `setReviewer`. */
+  readonly reviewer?: AdmissionReviewer;
+}
+
+function readTls(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(certPath), key: readFileSync(keyPath) };
+  } catch (err) {
+    throw new AdmissionError('TLS_CONFIG', `cannot read the serving certificate or key: ${(err as Error).message}`);
+  }
+}
+
+function urlOf(app: FastifyInstance, scheme: string): string {
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
+}
+
+export class WebhookServer {
+  readonly #app: FastifyInstance;
+  readonly #metricsApp: FastifyInstance;
+  readonly #options: WebhookServerOptions;
+  #reviewer: AdmissionReviewer | undefined;
+  #closing = false;
+  #stopWatching: (() => void) | undefined;
+
+  private constructor(app: FastifyInstance, metricsApp: FastifyInstance, options: WebhookServerOptions) {
+    this.#app = app;
+    this.#metricsApp = metricsApp;
+    this.#options = options;
+    this.#reviewer = options.reviewer;
+  }
+
+  static async start(options: WebhookServerOptions): Promise<WebhookServer> {
+    const tls = readTls(options.tls.certPath, options.tls.keyPath);
+    const app = Fastify({ https: { ...tls, minVersion: 'TLSv1.2' }, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, disableRequestLogging: true, return503OnClosing: true });
+    const metricsApp = Fastify({ bodyLimit: 1024, disableRequestLogging: true });
+    const server = new WebhookServer(app, metricsApp, options);
+    server.#routes();
+    try {
+      await app.listen({ host: options.host ?? '0.0.0.0', port: options.port });
+      await metricsApp.listen({ host: options.metricsHost ?? '0.0.0.0', port: options.metricsPort });
+    } catch (err) {
+      await Promise.allSettled([app.close(), metricsApp.close()]);
+      throw err;
+    }
+    server.#watchTls();
+    return server;
+  }
+
+  /** `https://host:port` of the webhook. */
+  get url(): string {
+    return urlOf(this.#app, 'https');
+  }
+
+  /** `http://host:port` of the metrics listener. */
+  get metricsUrl(): string {
+    return urlOf(this.#metricsApp, 'http');
+  }
+
+  get ready(): boolean {
+    return this.#reviewer !== undefined && !this.#closing;
+  }
+
+  /** Install the reviewer once policy and trust are loaded: the server becomes ready. */
+  setReviewer(reviewer: AdmissionReviewer): void {
+    this.#reviewer = reviewer;
+  }
+
+  /** Stop accepting, finish in-flight reviews, close both listeners. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#stopWatching?.();
+    await this.#app.close();
+    await this.#metricsApp.close();
+  }
+
+  #routes(): void {
+    const { logger, metrics } = this.#options;
+    const probes = (app: FastifyInstance): void => {
+      app.get('/healthz', async () => ({ status: 'ok' }));
+      app.get('/readyz', async (_request, reply) => {
+        if (this.ready) return { status: 'ready' };
+        return reply.code(503).send({ status: this.#closing ? 'shutting down' : 'not ready: policy and trust material not loaded' });
+      });
+    };
+    probes(this.#app);
+    probes(this.#metricsApp);
+    // While shutting down, answers to in-flight reviews close their connection (else an idle
+    // keep-alive connection opened before close() would hold the server open).
+    this.#app.addHook('onSend', async (_request, reply) => {
+      if (this.#closing) reply.header('connection', 'close');
+    });
+    this.#metricsApp.get('/metrics', async (_request, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+
+    this.#app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _request, reply) => {
+      const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      const code = status === 413 ? 'BODY_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status < 500 ? 'REVIEW_INVALID' : 'INTERNAL';
+      metrics.refused(code);
+      logger.warn({ code, status, error: err.message }, 'admission request refused');
+      return reply.code(status).send({ code, message: err.message });
+    });
+    this.#app.post('/validate', async (request, reply) => {
+      const reviewer = this.#reviewer;
+      if (reviewer === undefined) {
+        metrics.refused('NOT_READY');
+        return reply.code(503).send({ code: 'NOT_READY', message: 'policy and trust material are not loaded yet' });
+      }
+      const started = process.hrtime.bigint();
+      let result;
+      try {
+        result = await reviewer.review(request.body);
+      } catch (err) {
+        if (hasCode(err, 'REVIEW_INVALID')) {
+          metrics.refused(err.code);
+          logger.warn({ code: err.code, error: err.message }, 'admission request refused');
+          return reply.code(400).send({ code: err.code, message: err.message });
+        }
+        throw err;
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.reviewed(result, seconds);
+      const { summary } = result;
+      const entry = {
+        uid: summary.uid,
+        resource: summary.resource,
+        operation: summary.operation,
+        dryRun: summary.dryRun,
+        mode: summary.mode,
+        decision: summary.decision,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+        locations: summary.verdicts.map((v) => ({ field: v.fieldPath, location: v.location, digest: v.digest, outcome: v.outcome, codes: v.reasons.map((r) => r.code), changed: v.changed, cache: v.cache })),
+      };
+      if (summary.decision === 'allow') logger.info(entry, 'admission review');
+      else logger.warn(entry, 'admission review');
+      return result.review;
+    });
+  }
+
+  #watchTls(): void {
+    const { certPath, keyPath, reloadIntervalMs } = this.#options.tls;
+    const interval = reloadIntervalMs ?? 10_000;
+    if (interval <= 0) return;
+    const listener = (): void => {
+      try {
+        const tls = readTls(certPath, keyPath);
+        (this.#app.server as HttpsServer).setSecureContext({ ...tls, minVersion: 'TLSv1.2' });
+        this.#options.logger.info({ certPath }, 'serving certificate reloaded');
+      } catch (err) {
+        // Keep serving the old certificate (a half-written pair fails to load; the next change retries).
+        this.#options.logger.error({ certPath, error: (err as Error).message }, 'serving certificate reload failed');
+      }
+    };
+    watchFile(certPath, { interval, persistent: false }, listener);
+    this.#stopWatching = () => unwatchFile(certPath, listener);
+  }
+}

@@ -6,15 +6,23 @@
  * Owns: the `attest` command group and `attest attach`: reading the predicate (a JSON value, at most
  * 16 MiB), cosign's `--type` shorthands, and writing the evidence. Signing is `src/sign/dsse-bundle.ts`,
  * storage `src/sign/attach.ts` and `src/sign/legacy-tag.ts`.
+ * Also `attest run [--dataset REF@sha256:… | --dataset-manifest [URI=]FILE]… --outputs DIR --key FILE
+ * -- COMMAND…`: the options of a training run and its exit status; the run itself is
+ * `src/emit/training-run.ts`, the predicate `src/emit/training-provenance.ts`.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { attachBundle } from '../sign/attach.ts';
 import { signStatementBundle } from '../sign/dsse-bundle.ts';
 import { attachLegacyAttestation } from '../sign/legacy-tag.ts';
+import { parseDatasetManifest } from '../dataset/manifest.ts';
+import type { DatasetInput } from '../emit/training-provenance.ts';
+import { parseReference, repositoryName } from '../oci/reference.ts';
 import { addEvidenceOptions, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
-import { loadPrivateKeyFile } from './signing-key-option.ts';
+import { KEY_OPTION_HELP, loadPrivateKeyFile } from './signing-key-option.ts';
 
 const MAX_PREDICATE_BYTES = 16 * 1024 * 1024;
 
@@ -58,7 +66,8 @@ interface AttachOptions extends EvidenceCliOptions {
 }
 
 export function register(program: Command): void {
-  const attest = program.command('attest').description('Sign in-toto attestations about artifacts');
+  const attest = program.command('attest').description('Sign in-toto attestations about artifacts and training runs');
+  registerRun(attest);
   const attach = attest
     .command('attach')
     .description('Sign PREDICATE as an in-toto Statement v1 about the artifact and attach it (bundle referrer and/or legacy .att tag)')
@@ -84,4 +93,92 @@ export function register(program: Command): void {
       process.stdout.write(`${written.digest}\n`);
     }
   });
+}
+
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
+}
+
+/** `--dataset oci://host/repo@sha256:…`: the dataset artifact, pinned. */
+export function datasetFromReference(text: string): DatasetInput {
+  const ref = parseReference(text);
+  if (ref.digest === undefined) throw new UsageError('USAGE', `--dataset ${text} must be pinned by digest (…@sha256:<hex>)`);
+  return { uri: ref.kind === 'registry' ? `oci://${repositoryName(ref)}` : repositoryName(ref), digest: ref.digest };
+}
+
+/** `--dataset-manifest [URI=]FILE`: a modelgate dataset manifest; digest = sha256 of the file (what `dataset sign` signs). */
+export async function datasetFromManifest(spec: string): Promise<DatasetInput> {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^=]+)=(.+)$/.exec(spec);
+  const path = match === null ? spec : match[2]!;
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new UsageError('USAGE', `cannot read dataset manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const manifest = parseDatasetManifest(bytes);
+  return { uri: match === null ? `file://${resolve(path)}` : match[1]!, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, merkleRoot: manifest.merkleRoot };
+}
+
+interface RunOptions {
+  readonly dataset: readonly string[];
+  readonly datasetManifest: readonly string[];
+  readonly params?: string;
+  readonly seed: readonly string[];
+  readonly outputs: string;
+  readonly key: string;
+  readonly bundle?: string;
+  readonly builderId?: string;
+  readonly invocationId?: string;
+  readonly container?: string;
+  readonly source?: string;
+}
+
+function registerRun(attest: Command): void {
+  attest
+    .command('run')
+    .description('Run a training command; when it succeeds, sign SLSA Provenance v1 about every output file (bundle written beside the outputs). A failing command yields no provenance and its exit code.')
+    .argument('<command...>', 'the training command, after --')
+    .requiredOption('--outputs <dir>', 'directory the command writes its outputs to')
+    .requiredOption('--key <file>', KEY_OPTION_HELP)
+    .option('--bundle <file>', 'where to write the provenance bundle (default: OUTPUTS.provenance.sigstore.json)')
+    .option('--dataset <ref>', 'training dataset as an OCI artifact pinned by digest (repeatable)', collect, [])
+    .option('--dataset-manifest <[uri=]file>', 'training dataset as a modelgate dataset manifest, optionally with its URI (repeatable)', collect, [])
+    .option('--params <file>', 'hyperparameters: a JSON file')
+    .option('--seed <value>', 'random seed used by the run (repeatable)', collect, [])
+    .option('--builder-id <uri>', 'builder identity (default: $MODELGATE_BUILDER_ID)')
+    .option('--invocation-id <id>', 'invocation id (default: $MODELGATE_INVOCATION_ID, else a random UUID)')
+    .option('--container <ref>', 'training image pinned by digest (default: $MODELGATE_TRAINING_CONTAINER)')
+    .option('--source <dir>', 'source tree: git checkout and lockfiles (default: the working directory)')
+    .action(async (command: string[], options: RunOptions) => {
+      const builderId = options.builderId ?? process.env.MODELGATE_BUILDER_ID;
+      if (builderId === undefined || builderId === '') throw new UsageError('USAGE', 'give --builder-id URI (or set MODELGATE_BUILDER_ID): SLSA provenance names its builder');
+      const container = options.container ?? process.env.MODELGATE_TRAINING_CONTAINER;
+      if (container !== undefined && parseReference(container).digest === undefined) throw new UsageError('USAGE', `training container ${container} must be pinned by digest`);
+      const invocationId = options.invocationId ?? process.env.MODELGATE_INVOCATION_ID;
+      const datasets = [...options.dataset.map(datasetFromReference), ...(await Promise.all(options.datasetManifest.map(datasetFromManifest)))];
+      const hyperparameters = options.params === undefined ? undefined : await readPredicate(options.params);
+      const privateKey = await loadPrivateKeyFile(options.key); // before training: a wrong passphrase must not waste a run
+      const { runTrainingWithProvenance } = await import('../emit/training-run.ts');
+      const result = await runTrainingWithProvenance({
+        command,
+        outputsDir: options.outputs,
+        privateKey,
+        builderId,
+        datasets,
+        hyperparameters,
+        seeds: options.seed,
+        ...(options.bundle !== undefined ? { bundlePath: options.bundle } : {}),
+        ...(invocationId !== undefined && invocationId !== '' ? { invocationId } : {}),
+        ...(container !== undefined ? { container: container.replace(/^oci:\/\//, '') } : {}),
+        ...(options.source !== undefined ? { sourceDir: options.source } : {}),
+      });
+      if (result.status === 'failed') {
+        process.stderr.write(`modelgate: training command failed with exit code ${result.exitCode}; no provenance written\n`);
+        process.exitCode = result.exitCode;
+        return;
+      }
+      process.stderr.write(`Provenance for ${result.subjects.length - 1} output files written to ${result.bundlePath}\n`);
+      process.stdout.write(`${result.bundlePath}\n`);
+    });
 }

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createPublicKey } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { keyId } from '../../src/sigstore/keys.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { REPO } from '../helpers/run-cli.ts';
@@ -31,7 +31,7 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-async function ok(t: { equal: (a: unknown, b: unknown, m?: string) => unknown }, args: string[]): Promise<string> {
+async function ok(t: Test, args: string[]): Promise<string> {
   const result = await run(args);
   t.equal(result.code, 0, `modelgate ${args.slice(0, 2).join(' ')}: ${result.stderr}`);
   return result.stdout;

@@ -23,6 +23,7 @@ const COMMANDS: ReadonlyArray<{ readonly name: string; readonly load: () => Prom
   { name: 'policy', load: () => import('./policy.ts') },
   { name: 'keygen', load: () => import('./keygen.ts') },
   { name: 'dataset', load: () => import('./dataset.ts') },
+  { name: 'webhook', load: () => import('./webhook.ts') },
   { name: 'init', load: () => import('./init.ts') },
   { name: 'push', load: () => import('./push.ts') },
   { name: 'sign', load: () => import('./sign.ts') },

@@ -43,7 +43,7 @@ function collect(value: string, previous: readonly string[]): string[] {
   return [...previous, value];
 }
 
-async function readText(path: string, what: string): Promise<string> {
+export async function readText(path: string, what: string): Promise<string> {
   try {
     const bytes = await readFile(path);
     if (bytes.byteLength > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
@@ -53,7 +53,7 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
-function identities(options: VerifyOptions): SignerIdentitySpec[] {
+export function identities(options: Pick<VerifyOptions, 'certificateIdentity' | 'certificateOidcIssuer'>): SignerIdentitySpec[] {
   const sans = options.certificateIdentity;
   const issuers = options.certificateOidcIssuer;
   if (sans.length === 0 && issuers.length === 0) return [];
@@ -64,7 +64,7 @@ function identities(options: VerifyOptions): SignerIdentitySpec[] {
   return sans.map((san, i) => ({ san, issuer: issuers.length === 1 ? issuers[0]! : issuers[i]! }));
 }
 
-function integer(value: string, what: string, min: number): number {
+export function integer(value: string, what: string, min: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError('USAGE', `${what} must be an integer ≥ ${min}, got "${value}"`);
   return n;

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ModelgateError, UsageError } from '../errors.ts';
+import type { InitOutcome } from '../init/pull.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
 
@@ -85,18 +86,36 @@ export function register(program: Command): void {
   });
 }
 
+function logLine(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+}
+
+/** Report a refusal on stderr, in the termination log and as a log line; returns its exit code. */
+async function refuse(uri: string, dest: string, outcome: Extract<InitOutcome, { kind: 'refused' }>, options: InitOptions): Promise<number> {
+  const lines = outcome.reasons.map((r) => `modelgate init: refused ${uri}${outcome.digest ? ` (${outcome.digest})` : ''}: ${r.code}: ${r.message}`);
+  process.stderr.write(`${lines.join('\n')}\n`);
+  await writeTerminationLog(options.terminationLog, `${lines.join('\n')}\n`);
+  logLine({ event: 'refused', uri, dest, digest: outcome.digest, exitCode: outcome.exitCode, reasons: outcome.reasons });
+  return outcome.exitCode;
+}
+
 async function run(pairs: readonly string[], options: InitOptions): Promise<number> {
   if (pairs.length % 2 !== 0) throw new UsageError('USAGE', `arguments are URI DEST pairs, got ${pairs.length} argument(s)`);
   const timeoutMs = integer(options.timeout, '--timeout', 1);
   const concurrency = integer(options.concurrency, '--concurrency', 1);
   const cacheMaxBytes = options.cacheMaxBytes === undefined ? undefined : integer(options.cacheMaxBytes, '--cache-max-bytes', 0);
-  const [{ parsePublicKey }, { PolicyEngine }, { KEYS_ONLY_TRUST, storeProvider }, { defaultDockerConfigPath, loadDockerConfig }, { BlobCache }, { initModel }] = await Promise.all([
+  const { initModel, refusalOfUri } = await import('../init/pull.ts');
+  // Malformed or unpinned URIs are refused before any configuration is loaded.
+  for (let i = 0; i < pairs.length; i += 2) {
+    const refusal = refusalOfUri(pairs[i]!);
+    if (refusal !== undefined) return refuse(pairs[i]!, pairs[i + 1]!, refusal, options);
+  }
+  const [{ parsePublicKey }, { PolicyEngine }, { KEYS_ONLY_TRUST, storeProvider }, { defaultDockerConfigPath, loadDockerConfig }, { BlobCache }] = await Promise.all([
     import('../sigstore/keys.ts'),
     import('../policy/engine.ts'),
     import('../pipeline/deps.ts'),
     import('../oci/credentials.ts'),
     import('../init/cache.ts'),
-    import('../init/pull.ts'),
   ]);
   const keyPaths = options.key.length > 0 ? options.key : (process.env.MODELGATE_KEYS ?? '').split(',').filter((p) => p.trim() !== '');
   const keys = await Promise.all(keyPaths.map(async (path) => parsePublicKey(await readBounded(path.trim(), 'public key'))));
@@ -116,9 +135,7 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
   const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
   const cache = new BlobCache(options.cacheDir, cacheMaxBytes);
-  const log = (event: Record<string, unknown>): void => {
-    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
-  };
+  const log = logLine;
   if (options.rehash === true) {
     await cache.init();
     const { checked, dropped } = await cache.rehash();
@@ -128,13 +145,7 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
     const uri = pairs[i]!;
     const dest = pairs[i + 1]!;
     const outcome = await initModel(uri, dest, { pipeline: { stores, trust, signers: { keys, identities: [] }, engine, timeoutMs }, cache, concurrency, timeoutMs, log });
-    if (outcome.kind === 'refused') {
-      const lines = outcome.reasons.map((r) => `modelgate init: refused ${uri}${outcome.digest ? ` (${outcome.digest})` : ''}: ${r.code}: ${r.message}`);
-      process.stderr.write(`${lines.join('\n')}\n`);
-      await writeTerminationLog(options.terminationLog, `${lines.join('\n')}\n`);
-      log({ event: 'refused', uri, dest, digest: outcome.digest, exitCode: outcome.exitCode, reasons: outcome.reasons });
-      return outcome.exitCode;
-    }
+    if (outcome.kind === 'refused') return refuse(uri, dest, outcome, options);
     log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused });
   }
   return 0;

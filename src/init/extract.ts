@@ -189,7 +189,12 @@ function placeEntry(entry: ReadEntry, scope: ExtractionScope, options: ExtractTa
       return undefined;
     }
     case 'Link': {
-      const linked = safeRelativePath(entry.linkpath ?? '');
+      let linked: string;
+      try {
+        linked = safeRelativePath(entry.linkpath ?? '');
+      } catch {
+        throw new InitError('UNSAFE_ENTRY', `${what}: hardlink to "${entry.linkpath ?? ''}" leaves the destination`);
+      }
       const source = options.stripPrefix !== undefined && linked.startsWith(`${safeRelativePath(options.stripPrefix)}/`) ? linked.slice(safeRelativePath(options.stripPrefix).length + 1) : linked;
       if (!scope.isExtractedFile(source)) throw new InitError('UNSAFE_ENTRY', `${what}: hardlink to "${entry.linkpath ?? ''}", which is not a regular file extracted for this model`);
       scope.claim(relative, 'file');

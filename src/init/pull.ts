@@ -156,15 +156,23 @@ function failureOf(err: unknown): Failure {
   return err instanceof ModelgateError ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** The refusal of a URI that is not a digest-pinned modelgate URI (checked before anything is loaded), else undefined. */
+export function refusalOfUri(uri: string): Extract<InitOutcome, { kind: 'refused' }> | undefined {
+  try {
+    locationOfUri(uri);
+    return undefined;
+  } catch (err) {
+    return { kind: 'refused', exitCode: hasCode(err, 'NOT_PINNED') ? EXIT_CODE.deny : EXIT_CODE.invalid, digest: null, reasons: [failureOf(err)] };
+  }
+}
+
 /** Verify, pull and publish the model at `uri` into `dest`. Never throws for a refusal: returns it with its exit code. */
 export async function initModel(uri: string, dest: string, deps: InitDeps): Promise<InitOutcome> {
   let location: string;
   let ref: ArtifactReference;
-  try {
-    ({ location, ref } = locationOfUri(uri));
-  } catch (err) {
-    return { kind: 'refused', exitCode: hasCode(err, 'NOT_PINNED') ? EXIT_CODE.deny : EXIT_CODE.invalid, digest: null, reasons: [failureOf(err)] };
-  }
+  const refusal = refusalOfUri(uri);
+  if (refusal !== undefined) return refusal;
+  ({ location, ref } = locationOfUri(uri));
 
   // 1. Verify first: the whole pipeline, before any layer is fetched.
   const result = await decideArtifact(location, { mode: 'init', ...(deps.signal ? { signal: deps.signal } : {}) }, deps.pipeline);

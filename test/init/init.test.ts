@@ -15,6 +15,10 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import t from 'tap';
 import { BlobCache } from '../../src/init/cache.ts';
 import { ExtractionScope, extractTar } from '../../src/init/extract.ts';
+import { initModel, locationOfUri, refusalOfUri, type InitDeps } from '../../src/init/pull.ts';
+import { DEFAULT_BUNDLE_DIR } from '../../src/cli/policy.ts';
+import { KEYS_ONLY_TRUST, storeProvider } from '../../src/pipeline/deps.ts';
+import { PolicyEngine } from '../../src/policy/engine.ts';
 import type { Descriptor } from '../../src/oci/manifest.ts';
 import { openStore } from '../../src/oci/open.ts';
 import { parseReference } from '../../src/oci/reference.ts';
@@ -216,17 +220,10 @@ t.test('a signed, attested ModelPack model publishes atomically with a receipt n
   t.equal(blobGets(good.layers[0]!.digest), 0);
 });
 
-t.test('refusals leave DEST untouched and exit with the right code', async (t) => {
-  proxy.setRules([{ method: 'GET', path: new RegExp(`/blobs/${corrupt.layers[0]!.digest}$`), fault: { kind: 'corrupt-byte' } }]);
-  t.teardown(() => proxy.setRules([]));
+t.test('refusals (CLI): reasons on stderr and in the termination log, DEST untouched, exit code by cause', async (t) => {
   const cases: Array<{ name: string; uri: string; exit: number; code: RegExp }> = [
     { name: 'unsigned', uri: uriOf(unsigned.manifest), exit: 1, code: /UNSIGNED/ },
     { name: 'tag', uri: `modelgate+oci://${proxy.host}/models/llama:v1`, exit: 1, code: /NOT_PINNED/ },
-    { name: 'corrupted blob', uri: uriOf(corrupt.manifest), exit: 1, code: /DIGEST_MISMATCH/ },
-    { name: 'tar with ../x', uri: uriOf(dotdot.manifest), exit: 1, code: /UNSAFE_ENTRY: .*"\.\."/ },
-    { name: 'escaping symlink', uri: uriOf(symlinkOut.manifest), exit: 1, code: /UNSAFE_ENTRY: .*leaves the destination/ },
-    { name: 'hardlink', uri: uriOf(hardlink.manifest), exit: 1, code: /UNSAFE_ENTRY/ },
-    { name: 'device entry', uri: uriOf(device.manifest), exit: 1, code: /UNSAFE_ENTRY: .*CharacterDevice/ },
     { name: 'registry down', uri: uriOf(good.manifest, '127.0.0.1:9'), exit: 3, code: /NETWORK|TIMEOUT/ },
     { name: 'not a modelgate URI', uri: `s3://bucket/model`, exit: 2, code: /BAD_URI/ },
   ];
@@ -241,6 +238,31 @@ t.test('refusals leave DEST untouched and exit with the right code', async (t) =
     t.equal(run.code, c.exit, `${c.name}: exit code (${run.stderr})`);
     t.match(run.stderr, c.code, `${c.name}: reason on stderr`);
     t.match(run.termination, c.code, `${c.name}: reason in the termination log`);
+    t.same(readdirSync(parent), [], `${c.name}: nothing published, no staging left`);
+  }
+});
+
+t.test('refusals (library): corrupted blob, ../x, escaping symlink, hardlink, device entry leave DEST untouched', async (t) => {
+  const engine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: JSON.parse(readFileSync(dataPath, 'utf8')) as unknown });
+  const deps: InitDeps = {
+    pipeline: { stores: storeProvider({ registry: { timeoutMs: 5000 } }), trust: KEYS_ONLY_TRUST, signers: { keys: [publicKey], identities: [] }, engine, timeoutMs: 5000 },
+    cache: new BlobCache(join(dir, 'cache-library')),
+    log: () => {},
+  };
+  proxy.setRules([{ method: 'GET', path: new RegExp(`/blobs/${corrupt.layers[0]!.digest}$`), fault: { kind: 'corrupt-byte' } }]);
+  t.teardown(() => proxy.setRules([]));
+  const cases: Array<{ name: string; manifest: Descriptor; code: string; message: RegExp }> = [
+    { name: 'corrupted blob', manifest: corrupt.manifest, code: 'DIGEST_MISMATCH', message: /./ },
+    { name: 'tar with ../x', manifest: dotdot.manifest, code: 'UNSAFE_ENTRY', message: /"\.\."/ },
+    { name: 'escaping symlink', manifest: symlinkOut.manifest, code: 'UNSAFE_ENTRY', message: /leaves the destination/ },
+    { name: 'hardlink', manifest: hardlink.manifest, code: 'UNSAFE_ENTRY', message: /hardlink/ },
+    { name: 'device entry', manifest: device.manifest, code: 'UNSAFE_ENTRY', message: /CharacterDevice/ },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const parent = join(dir, `refused-lib-${i}`);
+    mkdirSync(parent, { recursive: true });
+    const outcome = await initModel(uriOf(c.manifest), join(parent, 'models'), deps);
+    t.match(outcome, { kind: 'refused', exitCode: 1, digest: c.manifest.digest, reasons: [{ code: c.code, message: c.message }] }, c.name);
     t.same(readdirSync(parent), [], `${c.name}: nothing published, no staging left`);
   }
   t.notOk(existsSync(join(dir, 'x')), 'nothing written outside the destination');
@@ -320,4 +342,19 @@ t.test('cache: --rehash-style re-hash drops a tampered blob; a record mismatch i
   t.equal(use.reused, false);
   t.equal(sha256(readFileSync(weightsPath)), good.layers[0]!.digest);
   t.ok(lstatSync(weightsPath).isFile());
+});
+
+t.test('deploy/: the ClusterStorageContainer claims the modelgate+oci:// prefix; the example InferenceService uses it, pinned', async (t) => {
+  const csc = readFileSync(join(REPO, 'deploy', 'cluster-storage-container.yaml'), 'utf8');
+  t.match(csc, /^kind: ClusterStorageContainer$/m);
+  t.match(csc, /^ {4}name: storage-initializer$/m);
+  t.match(csc, /^ {4}command: \["modelgate", "init"\]$/m);
+  t.match(csc, /^ {4}- prefix: modelgate\+oci:\/\/$/m);
+  t.match(csc, /^ {2}workloadType: initContainer$/m);
+  t.match(csc, /^ {2}supportsMultiModelDownload: true$/m);
+  const isvc = readFileSync(join(REPO, 'deploy', 'inferenceservice-example.yaml'), 'utf8');
+  t.match(isvc, /^kind: InferenceService$/m);
+  const uri = /^ {6}storageUri: (\S+)$/m.exec(isvc)?.[1] ?? '';
+  t.equal(refusalOfUri(uri), undefined, 'the example URI is a digest-pinned modelgate URI');
+  t.match(locationOfUri(uri), { location: uri.slice('modelgate+'.length), ref: { digest: /^sha256:/ } });
 });

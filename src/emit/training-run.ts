@@ -5,11 +5,11 @@
  * Owns: running the command (inherited stdio and environment, its exit status passed through; a
  * signal becomes 128+n), timing it, gathering the facts (outputs hashed on the hashing pool, source
  * commit and lockfiles from `source-tree.ts`, GPUs from `gpu-info.ts`, CPU/memory/runtime from the
- * host), the statement's subjects — every output file by relative path plus the OMS root digest of
+ * host, `python3 --version` when present), the statement's subjects — every output file by relative path plus the OMS root digest of
  * the outputs directory (named `<dir>/`, computed as `modelgate sign-model` does) — and writing the
  * signed Sigstore bundle atomically. A failed command yields no provenance.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { constants, cpus, release, totalmem } from 'node:os';
 import { basename, resolve } from 'node:path';
@@ -89,8 +89,18 @@ async function outputSubjects(outputsDir: string, bundlePath: string): Promise<S
   ];
 }
 
+/** `python3 --version` → `3.12.3`; undefined when absent, failing or slow (3 s). */
+function pythonVersion(): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    execFile('python3', ['--version'], { timeout: 3000 }, (err, stdout, stderr) => {
+      resolvePromise(err === null ? /Python\s+(\S+)/.exec(`${stdout}${stderr}`)?.[1] : undefined);
+    });
+  });
+}
+
 export async function hostFacts(nvidiaSmi?: string): Promise<HostFacts> {
   const cpuList = cpus();
+  const [gpus, python] = await Promise.all([queryGpus(nvidiaSmi), pythonVersion()]);
   return {
     cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
     cpuCount: cpuList.length,
@@ -98,8 +108,8 @@ export async function hostFacts(nvidiaSmi?: string): Promise<HostFacts> {
     platform: process.platform,
     osRelease: release(),
     memoryBytes: totalmem(),
-    gpus: await queryGpus(nvidiaSmi),
-    runtimes: { node: process.versions.node, modelgate: VERSION },
+    gpus,
+    runtimes: { node: process.versions.node, ...(python === undefined ? {} : { python }), modelgate: VERSION },
   };
 }
 

@@ -2,7 +2,7 @@
 // (subjects = every output file + the OMS root; SLSA v1 schema-valid; source commit read from .git,
 // lockfiles, datasets tagged for the policy, container, determinism env, GPUs from nvidia-smi); a
 // failing command yields no provenance and its exit code. nvidia-smi output is the real fixture.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -179,6 +179,8 @@ t.test('attest run: provenance on success, nothing on failure', async (t) => {
   t.equal(buildDefinition.internalParameters.hardware.gpus[0].name, 'NVIDIA H200');
   t.ok(buildDefinition.internalParameters.hardware.cpu.count >= 1);
   t.equal(buildDefinition.internalParameters.runtime.node, process.versions.node);
+  const python = /Python\s+(\S+)/.exec(execFileSync('python3', ['--version'], { encoding: 'utf8' }))?.[1];
+  t.equal(buildDefinition.internalParameters.runtime.python, python, 'python3 --version recorded');
   t.same(buildDefinition.resolvedDependencies, [
     { uri: 'git+https://github.com/acme/train.git@refs/heads/main', digest: { gitCommit: COMMIT }, annotations: { 'modelgate.dev/kind': 'source' } },
     { uri: 'oci://ghcr.io/acme/train', digest: { sha256: 'cd'.repeat(32) }, annotations: { 'modelgate.dev/kind': 'container' } },

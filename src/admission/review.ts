@@ -24,6 +24,7 @@ import { ModelgateError } from '../errors.ts';
 import { AdmissionError } from './errors.ts';
 import { decisionKey, type CacheResult, type DecisionCache } from './decision-cache.ts';
 import { extractLocations, isAdmittedKind, type ModelLocation } from './locations.ts';
+import { pinLocations } from './pin.ts';
 
 export const ADMISSION_MODES = ['enforce', 'warn', 'audit'] as const;
 export type AdmissionMode = (typeof ADMISSION_MODES)[number];
@@ -120,6 +121,9 @@ export interface LocationVerdict {
 export interface AdmissionResponse {
   readonly uid: string;
   readonly allowed: boolean;
+  /** Mutation only: base64 of an RFC 6902 JSON Patch. */
+  readonly patchType?: 'JSONPatch';
+  readonly patch?: string;
   readonly status?: { readonly code: number; readonly reason: string; readonly message: string };
   readonly warnings?: readonly string[];
   readonly auditAnnotations: Readonly<Record<string, string>>;
@@ -271,6 +275,33 @@ export class AdmissionReviewer {
       review: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response },
       summary: { uid: request.uid, resource, operation: request.operation, dryRun: request.dryRun === true, mode, decision, verdicts },
     };
+  }
+
+  /**
+   * The mutating review: pin every tag-only OCI location to the digest it resolves to now (JSON
+   * Patch). Always allowed — the validating review decides — with unresolvable tags as warnings.
+   */
+  async mutate(body: unknown): Promise<ReviewResult> {
+    validate(body);
+    const request = body.request;
+    const deadlineMs = this.#config.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    const namespace = request.namespace ?? '';
+    const mode = modeOf(this.#config.modes, namespace);
+    const resource = `${request.kind.kind} ${namespace ? `${namespace}/` : ''}${request.name ?? ''}`.trim();
+    const summary = { uid: request.uid, resource, operation: request.operation, dryRun: request.dryRun === true, mode, decision: 'allow' as const, verdicts: [] };
+    if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !isAdmittedKind(request.kind.kind)) {
+      return { review: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: request.uid, allowed: true, auditAnnotations: {} } }, summary };
+    }
+    const outcome = await pinLocations(request.kind.kind, request.object, this.#deps.stores, { timeoutMs: deadlineMs, signal: AbortSignal.timeout(deadlineMs) });
+    const warnings = outcome.problems.map((p) => clip(`${p.fieldPath}: ${p.code}: ${p.message}`, MAX_WARNING));
+    const response: AdmissionResponse = {
+      uid: request.uid,
+      allowed: true,
+      ...(outcome.patch.length > 0 ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(outcome.patch)).toString('base64') } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
+      auditAnnotations: { pinned: JSON.stringify(Object.fromEntries(outcome.pinned.map((p) => [p.fieldPath, p.to]))) },
+    };
+    return { review: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }, summary };
   }
 
   async #decide(location: ModelLocation, request: ReviewRequest, previous: ReadonlySet<string>, deadlineAt: number, signal: AbortSignal): Promise<LocationVerdict> {

@@ -2,7 +2,7 @@
  * The admission webhook's HTTP surface.
  *
  * Owns: `WebhookServer` — fastify over HTTPS serving `POST /validate` (AdmissionReview v1 in and out,
- * bounded body, JSON only), `GET /healthz` (the process runs) and `GET /readyz` (a reviewer is
+ * bounded body, JSON only), `POST /mutate` (pins tags to digests with a JSON Patch, `pin.ts`), `GET /healthz` (the process runs) and `GET /readyz` (a reviewer is
  * installed, i.e. policy and trust material are loaded, and the server is not shutting down); a second
  * fastify on plain HTTP serving `GET /metrics` (prom-client) and the same probes. One structured pino
  * line per review: uid, resource, operation, mode, decision, duration, and per location the field,
@@ -13,7 +13,7 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { hasCode } from '../errors.ts';
 import { AdmissionError } from './errors.ts';
@@ -137,41 +137,49 @@ export class WebhookServer {
       logger.warn({ code, status, error: err.message }, 'admission request refused');
       return reply.code(status).send({ code, message: err.message });
     });
-    this.#app.post('/validate', async (request, reply) => {
-      const reviewer = this.#reviewer;
-      if (reviewer === undefined) {
-        metrics.refused('NOT_READY');
-        return reply.code(503).send({ code: 'NOT_READY', message: 'policy and trust material are not loaded yet' });
+    this.#app.post('/validate', async (request, reply) => this.#handle('validate', request.body, reply));
+    this.#app.post('/mutate', async (request, reply) => this.#handle('mutate', request.body, reply));
+  }
+
+  async #handle(endpoint: 'validate' | 'mutate', body: unknown, reply: FastifyReply): Promise<unknown> {
+    const { logger, metrics } = this.#options;
+    const reviewer = this.#reviewer;
+    if (reviewer === undefined) {
+      metrics.refused('NOT_READY');
+      return reply.code(503).send({ code: 'NOT_READY', message: 'policy and trust material are not loaded yet' });
+    }
+    const started = process.hrtime.bigint();
+    let result;
+    try {
+      result = endpoint === 'validate' ? await reviewer.review(body) : await reviewer.mutate(body);
+    } catch (err) {
+      if (hasCode(err, 'REVIEW_INVALID')) {
+        metrics.refused(err.code);
+        logger.warn({ endpoint, code: err.code, error: err.message }, 'admission request refused');
+        return reply.code(400).send({ code: err.code, message: err.message });
       }
-      const started = process.hrtime.bigint();
-      let result;
-      try {
-        result = await reviewer.review(request.body);
-      } catch (err) {
-        if (hasCode(err, 'REVIEW_INVALID')) {
-          metrics.refused(err.code);
-          logger.warn({ code: err.code, error: err.message }, 'admission request refused');
-          return reply.code(400).send({ code: err.code, message: err.message });
-        }
-        throw err;
-      }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.reviewed(result, seconds);
-      const { summary } = result;
-      const entry = {
-        uid: summary.uid,
-        resource: summary.resource,
-        operation: summary.operation,
-        dryRun: summary.dryRun,
-        mode: summary.mode,
-        decision: summary.decision,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-        locations: summary.verdicts.map((v) => ({ field: v.fieldPath, location: v.location, digest: v.digest, outcome: v.outcome, codes: v.reasons.map((r) => r.code), changed: v.changed, cache: v.cache })),
-      };
-      if (summary.decision === 'allow') logger.info(entry, 'admission review');
-      else logger.warn(entry, 'admission review');
+      throw err;
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const { summary } = result;
+    if (endpoint === 'mutate') {
+      logger.info({ endpoint, uid: summary.uid, resource: summary.resource, operation: summary.operation, dryRun: summary.dryRun, durationMs: Math.round(seconds * 1e6) / 1e3, pinned: result.review.response.auditAnnotations['pinned'], warnings: result.review.response.warnings ?? [] }, 'admission mutation');
       return result.review;
-    });
+    }
+    metrics.reviewed(result, seconds);
+    const entry = {
+      uid: summary.uid,
+      resource: summary.resource,
+      operation: summary.operation,
+      dryRun: summary.dryRun,
+      mode: summary.mode,
+      decision: summary.decision,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      locations: summary.verdicts.map((v) => ({ field: v.fieldPath, location: v.location, digest: v.digest, outcome: v.outcome, codes: v.reasons.map((r) => r.code), changed: v.changed, cache: v.cache })),
+    };
+    if (summary.decision === 'allow') logger.info(entry, 'admission review');
+    else logger.warn(entry, 'admission review');
+    return result.review;
   }
 
   #watchTls(): void {

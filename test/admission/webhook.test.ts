@@ -17,6 +17,7 @@ import { Agent, request } from 'undici';
 import { DecisionCache } from '../../src/admission/decision-cache.ts';
 import { AdmissionMetrics } from '../../src/admission/metrics.ts';
 import { AdmissionReviewer, type AdmissionResponse } from '../../src/admission/review.ts';
+import { fieldPathToPointer } from '../../src/admission/pin.ts';
 import { WebhookServer } from '../../src/admission/server.ts';
 import { DEFAULT_BUNDLE_DIR } from '../../src/cli/policy.ts';
 import type { Descriptor } from '../../src/oci/manifest.ts';
@@ -178,9 +179,9 @@ function review(object: unknown, opts: ReviewOptions = {}): Record<string, unkno
 
 const isvc = (predictor: Record<string, unknown>, rest: Record<string, unknown> = {}) => ({ apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', spec: { predictor, ...rest } });
 
-async function post(body: unknown, raw?: { payload: string; contentType?: string }): Promise<{ status: number; json: Record<string, unknown>; ms: number }> {
+async function post(body: unknown, raw?: { payload: string; contentType?: string }, endpoint = 'validate'): Promise<{ status: number; json: Record<string, unknown>; ms: number }> {
   const started = Date.now();
-  const res = await request(`${server.url}/validate`, {
+  const res = await request(`${server.url}/${endpoint}`, {
     method: 'POST',
     dispatcher,
     headers: { 'content-type': raw?.contentType ?? 'application/json' },
@@ -384,6 +385,26 @@ t.test('malformed bodies: 400 with a code, never a review', async (t) => {
   const huge = await post(undefined, { payload: JSON.stringify({ pad: 'x'.repeat(5 * 1024 * 1024) }) });
   t.equal(huge.status, 413);
   t.equal(huge.json['code'], 'BODY_TOO_LARGE');
+});
+
+t.test('mutate: tags pinned to digests with a JSON Patch; the pinned object then validates', async (t) => {
+  t.equal(fieldPathToPointer('spec.predictor.storageUris[0].uri'), '/spec/predictor/storageUris/0/uri');
+  t.equal(fieldPathToPointer('spec.canary[1].predictor.containers[0].env[2].value'), '/spec/canary/1/predictor/containers/0/env/2/value');
+  const tag = `oci://${proxy.host}/models/llama:v1`;
+  const object = isvc({ model: { storageUri: tag }, storageUris: [{ uri: GOOD }] }, { transformer: { storageUris: [{ uri: 's3://b/t' }, { uri: `oci://${proxy.host}/models/llama:missing` }] } });
+  const { status, json } = await post(review(object, { uid: 'mutate-1' }), undefined, 'mutate');
+  t.equal(status, 200);
+  const response = json['response'] as AdmissionResponse;
+  t.equal(response.uid, 'mutate-1');
+  t.equal(response.allowed, true);
+  t.equal(response.patchType, 'JSONPatch');
+  const patch = JSON.parse(Buffer.from(response.patch!, 'base64').toString()) as Array<{ op: string; path: string; value: string }>;
+  t.same(patch, [{ op: 'replace', path: '/spec/predictor/model/storageUri', value: `${tag}@${good.digest}` }], 'only the tag is pinned; digests, s3 and unresolvable tags are left alone');
+  t.match(response.warnings?.join('\n'), /spec\.transformer\.storageUris\[1\]\.uri: NOT_FOUND: /);
+  const pinnedObject = isvc({ model: { storageUri: patch[0]!.value }, storageUris: [{ uri: GOOD }] });
+  const validated = await admit(review(pinnedObject));
+  t.equal(validated.allowed, true, 'tag@digest is pinned for the policy');
+  t.same(digestsOf(validated), { 'spec.predictor.model.storageUri': good.digest, 'spec.predictor.storageUris[0].uri': good.digest });
 });
 
 t.test('a registry that hangs: denied inside the deadline naming the cause; shutdown finishes the in-flight review', async (t) => {

@@ -9,11 +9,12 @@
  * and every layer is downloaded by the registry client (digest and size checked against the verified
  * manifest, `Range` resume), kept in the cache only once verified, and extracted into a staging
  * directory that is published at DEST in one step with `DEST/.modelgate/receipt.json`.
+ * When the artifact carries `model.sig` (OMS), the published files are verified against it too.
  * Exit codes follow `EXIT_CODE` (`src/pipeline/decide.ts`): 1 verification failed (deny, corrupted
  * blob, unsafe archive: permanent), 2 invalid (bad URI, unsupported artifact, local failure), 3
  * registry unavailable (transient: retry), 4 registry refused (permanent).
  */
-import { copyFile, link, mkdir } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -22,6 +23,9 @@ import { parseReference, type ArtifactReference } from '../oci/reference.ts';
 import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
 import { decideArtifact, EXIT_CODE, exitCodeOf, type ArtifactDecision, type Failure, type PipelineDeps } from '../pipeline/decide.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
+import { ModelSignatureError } from '../oms/errors.ts';
+import type { ModelSigningMethod } from '../oms/signature.ts';
+import { VerificationError } from '../sigstore/errors.ts';
 import type { BlobCache } from './cache.ts';
 import { InitError } from './errors.ts';
 import { ExtractionScope, extractTarFile, safeRelativePath, type TarCompression } from './extract.ts';
@@ -148,12 +152,47 @@ function refusedByDecision(result: Exclude<ArtifactDecision, { outcome: 'allow' 
 /** Exit code of an error raised while pulling: integrity → 1, registry transient → 3, registry refused → 4, else 2. */
 export function exitCodeOfPullError(err: unknown): number {
   if (hasCode(err, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'UNSAFE_ENTRY', 'TOO_LARGE', 'NOT_PINNED')) return EXIT_CODE.deny;
+  if (err instanceof ModelSignatureError || err instanceof VerificationError) return EXIT_CODE.deny; // model.sig does not verify
   if (err instanceof OciError) return err.transient ? EXIT_CODE.unavailableTransient : EXIT_CODE.unavailablePermanent;
   return EXIT_CODE.invalid;
 }
 
 function failureOf(err: unknown): Failure {
   return err instanceof ModelgateError ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** The OMS signature file a model may carry at its root. */
+export const MODEL_SIGNATURE_FILE = 'model.sig';
+
+/**
+ * When the staged model carries `model.sig`, verify the published files against it (`src/oms/`) with
+ * each configured signer (keys, then keyless identities under the pipeline's trust material): the
+ * first that verifies wins; none → the last failure is thrown (MISMATCH, SIGNATURE_INVALID, …).
+ */
+async function verifyPublishedFiles(dir: string, pipeline: PipelineDeps, signal: AbortSignal): Promise<{ method: string; signer: unknown; modelDigest: string | null; files: number } | undefined> {
+  let bundle: Buffer;
+  try {
+    bundle = await readFile(join(dir, MODEL_SIGNATURE_FILE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InitError('IO', `cannot read ${MODEL_SIGNATURE_FILE}: ${(err as Error).message}`, { cause: err });
+  }
+  const { verifyModelDirectory } = await import('../oms/verify.ts');
+  const methods: ModelSigningMethod[] = [
+    ...pipeline.signers.keys.map((publicKey): ModelSigningMethod => ({ kind: 'key', publicKey })),
+    ...pipeline.signers.identities.map((i): ModelSigningMethod => ({ kind: 'sigstore', identity: i.san, issuer: i.issuer, trust: pipeline.trust })),
+  ];
+  if (methods.length === 0) throw new InitError('UNSUPPORTED_LAYER', `the model carries ${MODEL_SIGNATURE_FILE} but no signer is configured to verify it`);
+  let lastError: unknown;
+  for (const method of methods) {
+    try {
+      const verified = await verifyModelDirectory(dir, bundle, method, { signaturePath: join(dir, MODEL_SIGNATURE_FILE), signal });
+      return { method: verified.method, signer: verified.signer, modelDigest: verified.modelDigest ?? null, files: verified.resources.length };
+    } catch (err) {
+      if (lastError === undefined || hasCode(err, 'MISMATCH', 'ROOT_DIGEST', 'PAYLOAD')) lastError = err;
+    }
+  }
+  throw lastError;
 }
 
 /** The refusal of a URI that is not a digest-pinned modelgate URI (checked before anything is loaded), else undefined. */
@@ -224,6 +263,8 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
       abort,
     );
     meter.update('', 0, true);
+    const modelSignature = await verifyPublishedFiles(staging.dir, deps.pipeline, signal);
+    if (modelSignature !== undefined) deps.log({ event: 'model-signature', ...modelSignature });
     const decision = result.decision;
     const receipt = {
       uri,
@@ -233,6 +274,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
       policy: { name: decision.policy, bundleDigest: decision.bundleDigest, dataDigest: decision.dataDigest },
       warnings: decision.warnings,
       exceptions: decision.exceptions,
+      modelSignature: modelSignature ?? null,
       evidence: result.evidence === null ? null : { store: result.evidence.store, signers: result.evidence.signers, predicateTypes: result.evidence.predicateTypes },
       layers: plan.map((l) => ({ digest: l.descriptor.digest, size: l.descriptor.size, mediaType: l.descriptor.mediaType })),
       bytesDownloaded: downloaded,

@@ -28,6 +28,7 @@ import { attachBundle } from '../../src/sign/attach.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../../src/sign/dsse-bundle.ts';
 import { keyId } from '../../src/sigstore/keys.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { fileResources, keyBundle, omsStatement, walk } from '../helpers/oms-sign.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { REPO, runCli } from '../helpers/run-cli.ts';
 
@@ -357,4 +358,31 @@ t.test('deploy/: the ClusterStorageContainer claims the modelgate+oci:// prefix;
   const uri = /^ {6}storageUri: (\S+)$/m.exec(isvc)?.[1] ?? '';
   t.equal(refusalOfUri(uri), undefined, 'the example URI is a digest-pinned modelgate URI');
   t.match(locationOfUri(uri), { location: uri.slice('modelgate+'.length), ref: { digest: /^sha256:/ } });
+});
+
+t.test('a model carrying model.sig (OMS) is published only when its files verify against it', async (t) => {
+  const modelDir = join(dir, 'oms-model');
+  mkdirSync(modelDir, { recursive: true });
+  writeFileSync(join(modelDir, 'config.json'), '{"oms":true}');
+  writeFileSync(join(modelDir, 'model.safetensors'), Buffer.alloc(4096, 'w'));
+  const sig = keyBundle(omsStatement(fileResources(modelDir, walk(modelDir))), privateKey as KeyObject);
+  const layers = (weightsBytes: Buffer): LayerSpec[] => [
+    { mediaType: ModelPackMediaType.WEIGHT_CONFIG_RAW, bytes: Buffer.from('{"oms":true}'), filepath: 'config.json' },
+    { mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: weightsBytes, filepath: 'model.safetensors' },
+    { mediaType: ModelPackMediaType.DOC_RAW, bytes: Buffer.from(sig), filepath: 'model.sig' },
+  ];
+  const signedModel = await pushArtifact('oms-good', layers(Buffer.alloc(4096, 'w')));
+  const swappedWeights = await pushArtifact('oms-swapped', layers(Buffer.alloc(4096, 'x')));
+  const engine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: JSON.parse(readFileSync(dataPath, 'utf8')) as unknown });
+  const deps: InitDeps = {
+    pipeline: { stores: storeProvider({ registry: { timeoutMs: 5000 } }), trust: KEYS_ONLY_TRUST, signers: { keys: [publicKey], identities: [] }, engine, timeoutMs: 5000 },
+    cache: new BlobCache(join(dir, 'cache-oms')),
+    log: () => {},
+  };
+  const ok = await initModel(uriOf(signedModel.manifest), join(dir, 'oms-good', 'models'), deps);
+  t.match(ok, { kind: 'published', receipt: { modelSignature: { method: 'key', files: 2 } } });
+  mkdirSync(join(dir, 'oms-bad'));
+  const bad = await initModel(uriOf(swappedWeights.manifest), join(dir, 'oms-bad', 'models'), deps);
+  t.match(bad, { kind: 'refused', exitCode: 1, reasons: [{ code: 'MISMATCH' }] });
+  t.same(readdirSync(join(dir, 'oms-bad')), [], 'nothing published');
 });

@@ -110,9 +110,12 @@ const GOOD = at('llama', good);
 const UNSIGNED = at('llama', unsigned);
 
 // Serving certificate for 127.0.0.1 (throw-away, self-signed).
+function makeCert(certPath: string, keyPath: string): void {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=modelgate-webhook', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath], { stdio: 'pipe' });
+}
 const certPath = join(dir, 'tls.crt');
 const keyPath = join(dir, 'tls.key');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=modelgate-webhook', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath], { stdio: 'pipe' });
+makeCert(certPath, keyPath);
 const dispatcher = new Agent({ connect: { ca: readFileSync(certPath, 'utf8') } });
 t.teardown(() => dispatcher.close());
 
@@ -405,6 +408,37 @@ t.test('mutate: tags pinned to digests with a JSON Patch; the pinned object then
   const validated = await admit(review(pinnedObject));
   t.equal(validated.allowed, true, 'tag@digest is pinned for the policy');
   t.same(digestsOf(validated), { 'spec.predictor.model.storageUri': good.digest, 'spec.predictor.storageUris[0].uri': good.digest });
+});
+
+t.test('the serving certificate is reloaded when its file changes', async (t) => {
+  const rotDir = join(dir, 'rotate');
+  mkdirSync(rotDir);
+  const [cert, key] = [join(rotDir, 'tls.crt'), join(rotDir, 'tls.key')];
+  makeCert(cert, key);
+  const oldCa = readFileSync(cert, 'utf8');
+  const rotating = await WebhookServer.start({ tls: { certPath: cert, keyPath: key, reloadIntervalMs: 50 }, host: '127.0.0.1', port: 0, metricsHost: '127.0.0.1', metricsPort: 0, logger, metrics: new AdmissionMetrics() });
+  t.teardown(() => rotating.close());
+  const healthz = async (ca: string): Promise<number | string> => {
+    const agent = new Agent({ connect: { ca } });
+    try {
+      return (await request(`${rotating.url}/healthz`, { dispatcher: agent, headersTimeout: 5000 })).statusCode;
+    } catch (err) {
+      return (err as { code?: string }).code ?? 'error';
+    } finally {
+      await agent.close();
+    }
+  };
+  t.equal(await healthz(oldCa), 200);
+  const [nextCert, nextKey] = [join(rotDir, 'next.crt'), join(rotDir, 'next.key')];
+  makeCert(nextCert, nextKey);
+  writeFileSync(key, readFileSync(nextKey));
+  writeFileSync(cert, readFileSync(nextCert));
+  const newCa = readFileSync(nextCert, 'utf8');
+  const until = Date.now() + 10_000;
+  while ((await healthz(newCa)) !== 200 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+  t.equal(await healthz(newCa), 200, 'the new certificate is served');
+  t.not(await healthz(oldCa), 200, 'the old one is not');
+  t.ok(logLines.some((l) => l['msg'] === 'serving certificate reloaded'));
 });
 
 t.test('a registry that hangs: denied inside the deadline naming the cause; shutdown finishes the in-flight review', async (t) => {

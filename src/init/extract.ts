@@ -10,6 +10,8 @@
  * setuid/setgid/sticky bits; two names that collide after Unicode (NFC) and case normalisation.
  * Refused with `TOO_LARGE`: more bytes than the budget the verified manifest allows.
  * Files are created with O_EXCL (`wx`), so nothing already present is ever followed or overwritten.
+ * Image layers (KServe modelcar images, files under `models/`) are extracted top layer first with
+ * OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`): an upper layer's entry or whiteout shadows the lower ones.
  */
 import { createReadStream, createWriteStream, linkSync, mkdirSync, openSync, symlinkSync } from 'node:fs';
 import { once } from 'node:events';
@@ -61,6 +63,37 @@ export class ExtractionScope {
   isExtractedFile(relative: string): boolean {
     return this.#files.has(relative);
   }
+
+  // Image layers (modelcar) are extracted top layer first: what an upper layer holds or whites out
+  // shadows the same path (and everything below it) in the layers beneath.
+  readonly #upper = new Map<string, 'directory' | 'other' | 'whiteout' | 'opaque'>();
+  readonly #layer = new Map<string, 'directory' | 'other' | 'whiteout' | 'opaque'>();
+
+  /** True when an upper layer already decided `relative` (an entry of a lower layer is then skipped). */
+  isShadowed(relative: string, isDirectory: boolean): boolean {
+    const segments = relative.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const upper = this.#upper.get(collisionKey(segments.slice(0, i).join('/')));
+      if (upper !== undefined && upper !== 'directory') return true;
+    }
+    const upper = this.#upper.get(collisionKey(relative));
+    if (upper === undefined) return false;
+    if (upper === 'directory' || upper === 'opaque') return !isDirectory;
+    return true;
+  }
+
+  /** Record what the current layer holds at `relative`. */
+  recordLayerEntry(relative: string, kind: 'directory' | 'other' | 'whiteout' | 'opaque'): void {
+    const key = collisionKey(relative);
+    if (kind === 'directory' && this.#layer.has(key)) return;
+    this.#layer.set(key, kind);
+  }
+
+  /** The current layer is done: its entries now shadow the layers beneath. */
+  endLayer(): void {
+    for (const [key, kind] of this.#layer) if (!this.#upper.has(key) || kind === 'opaque') this.#upper.set(key, kind);
+    this.#layer.clear();
+  }
 }
 
 function collisionKey(relative: string): string {
@@ -92,7 +125,12 @@ export interface ExtractTarOptions {
   readonly stripPrefix?: string;
   /** Label for messages (layer digest). */
   readonly what: string;
+  /** An image layer (modelcar): OCI whiteouts apply and upper layers shadow this one (see `isShadowed`). */
+  readonly layered?: boolean;
 }
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_WHITEOUT = '.wh..wh..opq';
 
 /** Extract the tar stream `source` into `scope.root`. Rejects on the first unsafe entry; the caller discards the staging directory. */
 export async function extractTar(source: Readable, scope: ExtractionScope, options: ExtractTarOptions): Promise<void> {
@@ -153,6 +191,21 @@ function placeEntry(entry: ReadEntry, scope: ExtractionScope, options: ExtractTa
     relative = relative.slice(prefix.length + 1);
   }
   const what = `${options.what}: ${entry.path}`;
+  if (options.layered === true && relative !== '') {
+    const name = posix.basename(relative);
+    const parent = posix.dirname(relative) === '.' ? '' : posix.dirname(relative);
+    if (name === OPAQUE_WHITEOUT) {
+      if (parent !== '' && !scope.isShadowed(parent, true)) scope.recordLayerEntry(parent, 'opaque');
+      return undefined;
+    }
+    if (name.startsWith(WHITEOUT_PREFIX)) {
+      const hidden = safeRelativePath(posix.join(parent, name.slice(WHITEOUT_PREFIX.length)));
+      if (hidden !== '') scope.recordLayerEntry(hidden, 'whiteout');
+      return undefined;
+    }
+    if (scope.isShadowed(relative, entry.type === 'Directory')) return undefined;
+    scope.recordLayerEntry(relative, entry.type === 'Directory' ? 'directory' : 'other');
+  }
   const mode = entry.mode ?? 0o644;
   if ((mode & SPECIAL_BITS) !== 0) throw new InitError('UNSAFE_ENTRY', `${what}: setuid/setgid/sticky bits (mode ${mode.toString(8)})`);
   if (relative === '') {

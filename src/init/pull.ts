@@ -3,7 +3,8 @@
  *
  * Owns: `initModel` and the init outcome (published / refused with an exit code), the mapping of
  * modelgate storage URIs to pipeline locations, the layer plan of a CNCF ModelPack artifact, the
- * bounded-concurrency pull through the node cache, JSON progress lines and the receipt.
+ * bounded-concurrency pull through the node cache (KServe modelcar images too: files under `models/`,
+ * whiteouts honoured), JSON progress lines and the receipt.
  * Order: the URI must be pinned by digest; the whole pipeline (`decideArtifact`, context `init`)
  * runs before any layer is fetched; the manifest is then read by that digest (verified by the store),
  * and every layer is downloaded by the registry client (digest and size checked against the verified
@@ -68,17 +69,36 @@ export function locationOfUri(uri: string): { location: string; ref: ArtifactRef
 
 interface LayerPlan {
   readonly descriptor: Descriptor;
-  readonly action: { readonly kind: 'raw'; readonly path: string } | { readonly kind: 'tar'; readonly compression: TarCompression };
+  readonly action:
+    | { readonly kind: 'raw'; readonly path: string }
+    | { readonly kind: 'tar'; readonly compression: TarCompression }
+    /** A modelcar image layer: files under `models/`, extracted top layer first after every layer is fetched. */
+    | { readonly kind: 'image'; readonly compression: TarCompression };
   /** Bytes this layer may publish. */
   readonly budget: number;
 }
 
 const MODELPACK_LAYER = /^application\/vnd\.cncf\.model\.(?:weight|weight\.config|doc|code|dataset)\.v1\.(raw|tar|tar\+gzip|tar\+zstd)$/;
 
+const IMAGE_LAYER: ReadonlyMap<string, TarCompression> = new Map([
+  ['application/vnd.oci.image.layer.v1.tar', 'none'],
+  ['application/vnd.oci.image.layer.v1.tar+gzip', 'gzip'],
+  ['application/vnd.oci.image.layer.v1.tar+zstd', 'zstd'],
+  ['application/vnd.docker.image.rootfs.diff.tar.gzip', 'gzip'],
+]);
+/** Where a KServe modelcar image keeps the model. */
+const MODELCAR_DIRECTORY = 'models';
+
 function planLayers(layers: readonly Descriptor[], maxExpansion: number): LayerPlan[] {
+  if (layers.length > 0 && layers.every((l) => IMAGE_LAYER.has(l.mediaType))) {
+    return layers.map((descriptor): LayerPlan => {
+      const compression = IMAGE_LAYER.get(descriptor.mediaType)!;
+      return { descriptor, action: { kind: 'image', compression }, budget: compression === 'none' ? descriptor.size : descriptor.size * maxExpansion };
+    });
+  }
   return layers.map((descriptor): LayerPlan => {
     const format = MODELPACK_LAYER.exec(descriptor.mediaType)?.[1];
-    if (format === undefined) throw new InitError('UNSUPPORTED_LAYER', `layer ${descriptor.digest} has media type ${descriptor.mediaType}, not a CNCF ModelPack layer`);
+    if (format === undefined) throw new InitError('UNSUPPORTED_LAYER', `layer ${descriptor.digest} has media type ${descriptor.mediaType}: neither a CNCF ModelPack layer nor (all layers) a modelcar image`);
     if (format === 'raw') {
       const name = descriptor.annotations?.[FILEPATH_ANNOTATION] ?? descriptor.annotations?.[TITLE_ANNOTATION];
       if (name === undefined) throw new InitError('UNSUPPORTED_LAYER', `raw layer ${descriptor.digest} names no file (${FILEPATH_ANNOTATION})`);
@@ -239,6 +259,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     const meter = new ProgressMeter(total, deps.log);
     await deps.cache.init();
     let downloaded = 0;
+    const imageLayers = new Map<Digest, string>();
     await eachLimited(
       plan,
       deps.concurrency ?? 4,
@@ -255,13 +276,21 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
           scope.claim(layer.action.path, 'file');
           scope.spend(descriptor.size, descriptor.digest);
           await placeRaw(use.path, join(staging!.dir, layer.action.path));
-        } else {
+        } else if (layer.action.kind === 'tar') {
           await extractTarFile(use.path, scope, { compression: layer.action.compression, what: `layer ${descriptor.digest}` });
+        } else {
+          imageLayers.set(descriptor.digest, use.path);
         }
         deps.log({ event: 'layer', digest: descriptor.digest, size: descriptor.size, cached: use.reused });
       },
       abort,
     );
+    for (const layer of [...plan].reverse()) {
+      if (layer.action.kind !== 'image') continue;
+      const what = `layer ${layer.descriptor.digest}`;
+      await extractTarFile(imageLayers.get(layer.descriptor.digest)!, scope, { compression: layer.action.compression, what, stripPrefix: MODELCAR_DIRECTORY, layered: true });
+      scope.endLayer();
+    }
     meter.update('', 0, true);
     const modelSignature = await verifyPublishedFiles(staging.dir, deps.pipeline, signal);
     if (modelSignature !== undefined) deps.log({ event: 'model-signature', ...modelSignature });

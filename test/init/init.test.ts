@@ -386,3 +386,47 @@ t.test('a model carrying model.sig (OMS) is published only when its files verify
   t.match(bad, { kind: 'refused', exitCode: 1, reasons: [{ code: 'MISMATCH' }] });
   t.same(readdirSync(join(dir, 'oms-bad')), [], 'nothing published');
 });
+
+t.test('a KServe modelcar image: files under models/, upper layers and whiteouts win, the rest of the image ignored', async (t) => {
+  const base = gzipSync(
+    tar([
+      { name: 'bin/', type: '5' },
+      { name: 'bin/su', body: Buffer.from('#!/bin/sh\n'), mode: 0o4755 },
+      { name: 'dev/null', type: '3' },
+      { name: 'models/', type: '5' },
+      { name: 'models/config.json', body: Buffer.from('{"v":1}') },
+      { name: 'models/old.bin', body: Buffer.from('old') },
+      { name: 'models/sub/', type: '5' },
+      { name: 'models/sub/x.txt', body: Buffer.from('x') },
+    ]),
+  );
+  const top = tar([
+    { name: 'models/config.json', body: Buffer.from('{"v":2}') },
+    { name: 'models/.wh.old.bin' },
+    { name: 'models/sub/', type: '5' },
+    { name: 'models/sub/.wh..wh..opq' },
+    { name: 'models/sub/y.txt', body: Buffer.from('y') },
+  ]);
+  const config = await store.pushBlob({ kind: 'bytes', mediaType: 'application/vnd.oci.image.config.v1+json', bytes: Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}') });
+  const layers: Descriptor[] = [];
+  for (const [bytes, mediaType] of [[base, 'application/vnd.oci.image.layer.v1.tar+gzip'], [top, 'application/vnd.oci.image.layer.v1.tar']] as const) {
+    layers.push({ ...(await store.pushBlob({ kind: 'bytes', mediaType, bytes })), mediaType });
+  }
+  const body = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers };
+  const manifest = await store.pushManifest(Buffer.from(JSON.stringify(body)), body.mediaType);
+  await attachBundle(store, manifest, signStatementBundle([{ digest: manifest.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, privateKey as KeyObject));
+  const provenance = { buildDefinition: { buildType: 'https://modelgate.dev/buildtypes/train/v1', externalParameters: {}, resolvedDependencies: [{ uri: `git+${SOURCE}@refs/heads/main`, digest: { gitCommit: '1'.repeat(40) } }] }, runDetails: { builder: { id: BUILDER }, metadata: {} } };
+  await attachBundle(store, manifest, signStatementBundle([{ name: 'model', digest: manifest.digest }], SLSA_V1, provenance, privateKey as KeyObject));
+  const engine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: JSON.parse(readFileSync(dataPath, 'utf8')) as unknown });
+  const deps: InitDeps = {
+    pipeline: { stores: storeProvider({ registry: { timeoutMs: 5000 } }), trust: KEYS_ONLY_TRUST, signers: { keys: [publicKey], identities: [] }, engine, timeoutMs: 5000 },
+    cache: new BlobCache(join(dir, 'cache-modelcar')),
+    log: () => {},
+  };
+  const dest = join(dir, 'modelcar', 'models');
+  const outcome = await initModel(uriOf(manifest), dest, deps);
+  t.match(outcome, { kind: 'published', digest: manifest.digest });
+  t.same(readdirSync(dest).sort(), ['.modelgate', 'config.json', 'sub']);
+  t.equal(readFileSync(join(dest, 'config.json'), 'utf8'), '{"v":2}');
+  t.same(readdirSync(join(dest, 'sub')), ['y.txt']);
+});

@@ -84,8 +84,16 @@ async function visibleEntries(dest: string): Promise<string[]> {
   return (await readdir(dest)).filter((n) => !n.startsWith(`.${STAGING_INFIX}-`) && n !== INCOMPLETE_MARKER);
 }
 
+export interface PrepareStagingOptions {
+  /**
+   * `auto` (default): in place only when DEST is a mount point (another device than its parent).
+   * `in-place`: always assemble inside an existing DEST (for file systems where the mount cannot be seen).
+   */
+  readonly mode?: 'auto' | 'in-place';
+}
+
 /** Create a staging directory for DEST, which must be absent or empty (after crash recovery). */
-export async function prepareStaging(dest: string): Promise<Staging> {
+export async function prepareStaging(dest: string, options: PrepareStagingOptions = {}): Promise<Staging> {
   const parent = dirname(dest);
   const siblingPrefix = `.${basename(dest)}.${STAGING_INFIX}-`;
   const suffix = `${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -103,7 +111,7 @@ export async function prepareStaging(dest: string): Promise<Staging> {
       await recoverInPlace(dest);
       await removeStale(dest, `.${STAGING_INFIX}-`);
       if ((await visibleEntries(dest)).length > 0) throw new InitError('DEST_NOT_EMPTY', `${dest} is not empty and holds no model published by modelgate for this URI`);
-      if (destStat.dev !== (await stat(parent)).dev) {
+      if (options.mode === 'in-place' || destStat.dev !== (await stat(parent)).dev) {
         const dir = join(dest, `.${STAGING_INFIX}-${suffix}`);
         await mkdir(dir, { mode: 0o755 });
         return { dir, dest, mode: 'in-place' };

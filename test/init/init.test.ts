@@ -430,3 +430,32 @@ t.test('a KServe modelcar image: files under models/, upper layers and whiteouts
   t.equal(readFileSync(join(dest, 'config.json'), 'utf8'), '{"v":2}');
   t.same(readdirSync(join(dest, 'sub')), ['y.txt']);
 });
+
+t.test('in-place publication (DEST is a mount point): receipt last, an interrupted commit is undone on the next run', async (t) => {
+  const { commitStaging, prepareStaging, readReceipt } = await import('../../src/init/publish.ts');
+  const dest = join(dir, 'in-place', 'models');
+  mkdirSync(dest, { recursive: true });
+  const staging = await prepareStaging(dest, { mode: 'in-place' });
+  t.equal(staging.mode, 'in-place');
+  writeFileSync(join(staging.dir, 'weights.bin'), 'w');
+  mkdirSync(join(staging.dir, '.modelgate'));
+  writeFileSync(join(staging.dir, '.modelgate', 'receipt.json'), JSON.stringify({ digest: 'sha256:' + 'a'.repeat(64) }));
+  await commitStaging(staging);
+  t.same(readdirSync(dest).sort(), ['.modelgate', 'weights.bin']);
+  t.match(await readReceipt(dest), { digest: 'sha256:' + 'a'.repeat(64) });
+
+  // A crash mid-commit: the marker lists what was being moved; the receipt does not count while it exists.
+  rmSync(dest, { recursive: true });
+  mkdirSync(join(dest, '.modelgate'), { recursive: true });
+  writeFileSync(join(dest, 'weights.bin'), 'partial');
+  writeFileSync(join(dest, '.modelgate', 'receipt.json'), '{}');
+  writeFileSync(join(dest, '.modelgate-incomplete'), JSON.stringify(['weights.bin', '.modelgate']));
+  mkdirSync(join(dest, `.modelgate-staging-999999999-dead`));
+  t.equal(await readReceipt(dest), undefined, 'an interrupted commit has no receipt');
+  const again = await prepareStaging(dest, { mode: 'in-place' });
+  t.same(readdirSync(dest), [`.modelgate-staging-${process.pid}-${again.dir.split('-').at(-1)}`], 'leftovers and dead staging removed');
+  // Anything else in DEST is not ours: refused.
+  rmSync(again.dir, { recursive: true });
+  writeFileSync(join(dest, 'foreign.txt'), 'x');
+  await t.rejects(prepareStaging(dest), { code: 'DEST_NOT_EMPTY' });
+});

@@ -200,6 +200,12 @@ export class AdmissionReviewer {
   #deps: PipelineDeps;
   readonly #config: ReviewerConfig;
   readonly #signers: string;
+  /**
+   * Decisions running per location (whatever the usage site): a decision of the same location for
+   * another resource or user waits for it, then finds the verified evidence in the pipeline's
+   * evidence cache — one discovery and verification for N concurrent first sightings of an artifact.
+   */
+  readonly #warming = new Map<string, Promise<ArtifactDecision>>();
 
   constructor(config: ReviewerConfig) {
     this.#config = config;
@@ -327,7 +333,8 @@ export class AdmissionReviewer {
       credentialsScope: this.#config.credentialsScope ?? 'default',
     });
     const changed = !previous.has(`${location.fieldPath}\u0000${location.uri}`);
-    const { decision, result } = await this.#config.cache.get(key, () =>
+    const evidenceKey = JSON.stringify([location.uri, deps.trust.trustDigest, this.#signers, this.#config.credentialsScope ?? 'default']);
+    const { decision, result } = await this.#config.cache.get(key, () => this.#afterWarming(evidenceKey, () =>
       decideWithin(location.uri, deadlineAt, signal, () =>
         decideArtifact(
           location.uri,
@@ -341,9 +348,23 @@ export class AdmissionReviewer {
           { ...deps, timeoutMs: Math.max(1, Math.min(deps.timeoutMs ?? Infinity, deadlineAt - Date.now())) },
         ),
       ),
-    );
+    ));
     this.#config.onCacheLookup?.(result);
     return verdictOf(location.fieldPath, decision, changed, result);
+  }
+
+  /** Run `decide` once the decision already running for the same location (if any) has finished. */
+  async #afterWarming(evidenceKey: string, decide: () => Promise<ArtifactDecision>): Promise<ArtifactDecision> {
+    const warming = this.#warming.get(evidenceKey);
+    if (warming !== undefined) await warming; // never rejects (decideWithin catches); bounded by its own deadline
+    const running = decide();
+    if (warming === undefined) {
+      this.#warming.set(evidenceKey, running);
+      void running.finally(() => {
+        if (this.#warming.get(evidenceKey) === running) this.#warming.delete(evidenceKey);
+      });
+    }
+    return running;
   }
 }
 

@@ -103,6 +103,7 @@ const good = await pushModel(llama, 'good', { tag: 'v1' });
 const unsigned = await pushModel(llama, 'unsigned', { signed: false });
 const fresh1 = await pushModel(openStore(parseReference(`${registry.host}/models/fresh1`)), 'fresh1');
 const fresh2 = await pushModel(openStore(parseReference(`${registry.host}/models/fresh2`)), 'fresh2');
+const fresh3 = await pushModel(openStore(parseReference(`${registry.host}/models/fresh3`)), 'fresh3');
 await pushModel(openStore(parseReference(`${registry.host}/models/hang`)), 'hang');
 
 const at = (repo: string, d: Descriptor): string => `oci://${proxy.host}/models/${repo}@${d.digest}`;
@@ -362,6 +363,14 @@ t.test('single-flight, warm cache and policy change, counted in registry request
   });
   t.ok(afterChange > 0 && afterChange < cold, `policy change misses the decision cache by key, evidence is reused (${afterChange} requests)`);
   reviewer.setEngine(engine);
+
+  // The same new artifact used by four resources at once (different keys): one evidence discovery,
+  // then each decision only resolves the manifest and finds the verified evidence cached.
+  const spread = await requestsDuring(async () => {
+    const answers = await Promise.all(['team-a', 'team-b', 'team-c', 'team-d'].map((namespace) => admit(review(object(fresh3, 'fresh3'), { namespace }))));
+    t.ok(answers.every((r) => r.allowed));
+  });
+  t.equal(spread, cold + 3 * afterChange, `4 concurrent first sightings in different resources: one verification (${spread} requests)`);
 
   const metricsText = (await get(`${server.metricsUrl}/metrics`)).text;
   t.match(metricsText, /modelgate_admission_cache_lookups_total\{result="shared"\} [1-9]/);

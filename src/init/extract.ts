@@ -13,7 +13,7 @@
  * Image layers (KServe modelcar images, files under `models/`) are extracted top layer first with
  * OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`): an upper layer's entry or whiteout shadows the lower ones.
  */
-import { createReadStream, createWriteStream, linkSync, mkdirSync, openSync, symlinkSync } from 'node:fs';
+import { createReadStream, createWriteStream, linkSync, mkdirSync, openSync, symlinkSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -136,6 +136,7 @@ const OPAQUE_WHITEOUT = '.wh..wh..opq';
 export async function extractTar(source: Readable, scope: ExtractionScope, options: ExtractTarOptions): Promise<void> {
   let failure: unknown;
   const writes: Promise<void>[] = [];
+  const outputs: WriteStream[] = [];
   const fail = (err: unknown): void => {
     failure ??= err;
   };
@@ -145,7 +146,7 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
       return;
     }
     try {
-      const done = placeEntry(entry, scope, options);
+      const done = placeEntry(entry, scope, options, outputs);
       if (done !== undefined) writes.push(done.catch((err: unknown) => fail(err)));
       else entry.resume();
     } catch (err) {
@@ -172,6 +173,7 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
   } else {
     input.destroy();
     source.destroy();
+    for (const out of outputs) out.destroy(); // an entry cut short never ends: do not wait for it
   }
   await Promise.all(writes);
   if (failure !== undefined) {
@@ -183,7 +185,7 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
 }
 
 /** Create one entry; returns a promise for file content still being written. */
-function placeEntry(entry: ReadEntry, scope: ExtractionScope, options: ExtractTarOptions): Promise<void> | undefined {
+function placeEntry(entry: ReadEntry, scope: ExtractionScope, options: ExtractTarOptions, outputs: WriteStream[]): Promise<void> | undefined {
   let relative = safeRelativePath(entry.path);
   if (options.stripPrefix !== undefined) {
     const prefix = safeRelativePath(options.stripPrefix);
@@ -226,8 +228,10 @@ function placeEntry(entry: ReadEntry, scope: ExtractionScope, options: ExtractTa
       mkdirSync(join(target, '..'), { recursive: true, mode: 0o755 });
       // Opened now (O_EXCL), so a later hardlink entry finds the file while its content is still streaming.
       const out = createWriteStream(target, { fd: openSync(target, 'wx', 0o644 | (mode & 0o111)) });
+      outputs.push(out);
       const finished = new Promise<void>((resolve, reject) => {
         out.on('finish', resolve);
+        out.on('close', resolve); // destroyed after a failure elsewhere: that failure is reported
         out.on('error', reject);
         entry.on('error', reject);
       });

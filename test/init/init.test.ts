@@ -320,6 +320,10 @@ t.test('extraction refuses setuid bits, names colliding after normalisation, wri
   t.match(await attempt([{ name: 'fifo', type: '6' }]), { code: 'UNSAFE_ENTRY', message: /FIFO/ });
   t.match(await attempt([{ name: 'big', body: Buffer.alloc(2 << 20) }]), { code: 'TOO_LARGE' });
   t.equal(await attempt([{ name: 'ok/a.txt', body: Buffer.from('a') }]), undefined);
+  // A compressed archive cut off in the middle of a file: refused, not a hang.
+  const cut = gzipSync(tar([{ name: 'w.bin', body: weights }])).subarray(0, 200_000);
+  const root = mkdtempSync(join(dir, 'x-'));
+  await t.rejects(extractTar(Readable.from([cut]), new ExtractionScope(root, 1 << 24), { compression: 'gzip', what: 'cut' }), { code: 'UNSAFE_ENTRY', message: /unreadable archive/ });
 });
 
 t.test('cache: --rehash-style re-hash drops a tampered blob; a record mismatch is not trusted', async (t) => {

@@ -140,12 +140,21 @@ export class BlobCache {
           return { path, reused: true };
         }
         await this.#drop(descriptor.digest);
+        await this.#removePartials(descriptor.digest); // left by a holder that died mid-download
         await download(path);
         await this.#writeRecord(descriptor, new Date().toISOString());
         return { path, reused: false };
       },
       signal,
     );
+  }
+
+  async #removePartials(digest: Digest): Promise<void> {
+    const dir = join(this.root, 'blobs', 'sha256');
+    const prefix = `.${hexOf(digest)}.`;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (name.startsWith(prefix) && name.endsWith('.partial')) await unlink(join(dir, name)).catch(() => {});
+    }
   }
 
   async #touch(descriptor: Descriptor): Promise<void> {

@@ -296,6 +296,7 @@ t.test('SIGKILL mid-pull leaves no model; the next run takes over the lock and p
   await exited;
   t.notOk(existsSync(dest), 'no partial model at DEST');
   t.ok(readdirSync(join(cache, 'locks')).length > 0, 'the killed run left its lock behind');
+  t.ok(readdirSync(join(cache, 'blobs', 'sha256')).some((n) => n.endsWith('.partial')), 'and a partial download');
 
   proxy.setRules([]);
   const run = await init([uriOf(killed.manifest), dest], cache);
@@ -303,6 +304,7 @@ t.test('SIGKILL mid-pull leaves no model; the next run takes over the lock and p
   t.same(readFileSync(join(dest, 'model.safetensors')), big);
   t.same(readdirSync(parent), ['models'], 'the killed run\'s staging directory was removed');
   t.same(readdirSync(join(cache, 'locks')), [], 'no lock left');
+  t.notOk(readdirSync(join(cache, 'blobs', 'sha256')).some((n) => n.endsWith('.partial')), 'the partial download was removed');
 });
 
 t.test('extraction refuses setuid bits, names colliding after normalisation, writes through a symlink', async (t) => {

@@ -22,7 +22,13 @@ export function isAdmittedKind(kind: string): kind is AdmittedKind {
 export type ModelLocation =
   | { readonly kind: 'uri'; readonly uri: string; /** e.g. `spec.predictor.storageUris[0].uri` */ readonly fieldPath: string }
   /** A field that should hold a URI but holds something else (number, object, empty string). */
-  | { readonly kind: 'malformed'; readonly fieldPath: string };
+  | { readonly kind: 'malformed'; readonly fieldPath: string }
+  /**
+   * A model named only indirectly — KServe's `storage: {key, path}` spec, whose URI lives in a storage
+   * Secret that is resolved at injection time. Admission cannot see what will load, so it is reported
+   * (and denied: fail closed) instead of being skipped.
+   */
+  | { readonly kind: 'indirect'; readonly fieldPath: string };
 
 /** The environment variable KServe custom containers read their model location from. */
 export const STORAGE_URI_ENV = 'STORAGE_URI';
@@ -65,6 +71,7 @@ class Collector {
     for (const [key, child] of Object.entries(spec)) {
       const childRecord = record(child);
       if (childRecord !== undefined && 'storageUri' in childRecord) this.uri(childRecord['storageUri'], `${path}.${key}.storageUri`);
+      else if (childRecord !== undefined && record(childRecord['storage']) !== undefined) this.found.push({ kind: 'indirect', fieldPath: `${path}.${key}.storage` });
     }
     for (const [i, entry] of list(spec['storageUris']).entries()) this.uri(record(entry)?.['uri'], `${path}.storageUris[${i}].uri`);
     this.containers(spec['containers'], `${path}.containers`);

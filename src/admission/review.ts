@@ -314,6 +314,12 @@ export class AdmissionReviewer {
     if (location.kind === 'malformed') {
       return failureVerdict(location.fieldPath, null, 'malformed', { code: 'MALFORMED_LOCATION', message: `${location.fieldPath} is not a storage URI string` });
     }
+    if (location.kind === 'indirect') {
+      return failureVerdict(location.fieldPath, null, 'malformed', {
+        code: 'INDIRECT_LOCATION',
+        message: `${location.fieldPath} names the model through a storage Secret that admission cannot read; set storageUri to a digest-pinned oci:// reference instead`,
+      });
+    }
     const deps = this.#deps;
     const namespace = request.namespace ?? '';
     const user = request.userInfo;

@@ -71,3 +71,8 @@ t.test('present but not a URI string: malformed, not skipped; absent: nothing', 
   t.equal(isAdmittedKind('InferenceService'), true);
   t.equal(isAdmittedKind('Pod'), false);
 });
+
+t.test('a model named through a storage Secret (storage: {key, path}) is reported, not skipped', async (t) => {
+  const isvc = { spec: { predictor: { model: { modelFormat: { name: 'sklearn' }, storage: { key: 'localMinIO', path: 'sklearn/model.joblib' } } } } };
+  t.same(extractLocations('InferenceService', isvc), [{ kind: 'indirect', fieldPath: 'spec.predictor.model.storage' }]);
+});

@@ -465,3 +465,24 @@ t.test('in-place publication (DEST is a mount point): receipt last, an interrupt
   writeFileSync(join(dest, 'foreign.txt'), 'x');
   await t.rejects(prepareStaging(dest), { code: 'DEST_NOT_EMPTY' });
 });
+
+t.test('cache: least recently used blobs are evicted above the size bound, blobs in use are kept', async (t) => {
+  const cache = new BlobCache(join(dir, 'cache-lru'), 250);
+  await cache.init();
+  const blobs = ['a', 'b', 'c'].map((c) => {
+    const bytes = Buffer.alloc(100, c);
+    return { bytes, descriptor: { mediaType: 'application/octet-stream', digest: sha256(bytes) as Descriptor['digest'], size: 100 } };
+  });
+  for (const blob of blobs) {
+    await cache.obtain(blob.descriptor, async (path) => writeFileSync(path, blob.bytes));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  // Using "a" again makes "b" the least recently used.
+  t.match(await cache.obtain(blobs[0]!.descriptor, async () => {
+    t.fail('cached: no download');
+  }), { reused: true });
+  t.same(await cache.evict(new Set([blobs[2]!.descriptor.digest])), [blobs[1]!.descriptor.digest]);
+  t.notOk(existsSync(cache.blobPath(blobs[1]!.descriptor.digest)));
+  t.ok(existsSync(cache.blobPath(blobs[0]!.descriptor.digest)));
+  t.same(await cache.evict(new Set()), [], 'within the bound now');
+});

@@ -6,6 +6,7 @@
  *
  * Owns: the command's options and their environment variables (`MODELGATE_CACHE_DIR`,
  * `MODELGATE_CACHE_MAX_BYTES`, `MODELGATE_POLICY`, `MODELGATE_POLICY_DATA`, `MODELGATE_KEYS` (comma
+ * separated), `MODELGATE_CERTIFICATE_IDENTITY` / `MODELGATE_CERTIFICATE_OIDC_ISSUER` (keyless signers, comma
  * separated), `MODELGATE_TRUSTED_ROOT`, `MODELGATE_TERMINATION_LOG`, `DOCKER_CONFIG`), JSON log lines
  * on stdout, refusal reasons on stderr and in the termination log (`/dev/termination-log` by default).
  * Exit codes (`EXIT_CODE`): 0 published, 1 verification failed (deny, corrupted blob, unsafe archive),
@@ -28,6 +29,8 @@ interface InitOptions extends StoreCliOptions, TrustCliOptions {
   readonly policy: string;
   readonly data?: string;
   readonly key: readonly string[];
+  readonly certificateIdentity: readonly string[];
+  readonly certificateOidcIssuer: readonly string[];
   readonly cacheDir: string;
   readonly cacheMaxBytes?: string;
   readonly terminationLog: string;
@@ -38,6 +41,23 @@ interface InitOptions extends StoreCliOptions, TrustCliOptions {
 
 function collect(value: string, previous: readonly string[]): string[] {
   return [...previous, value];
+}
+
+function listFromEnv(given: readonly string[], variable: string): string[] {
+  if (given.length > 0) return [...given];
+  return (process.env[variable] ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
+}
+
+/** Keyless signers: SANs paired with one issuer for all, or one issuer each (as `modelgate verify`). */
+export function signerIdentities(options: Pick<InitOptions, 'certificateIdentity' | 'certificateOidcIssuer'>): Array<{ san: string; issuer: string }> {
+  const sans = listFromEnv(options.certificateIdentity, 'MODELGATE_CERTIFICATE_IDENTITY');
+  const issuers = listFromEnv(options.certificateOidcIssuer, 'MODELGATE_CERTIFICATE_OIDC_ISSUER');
+  if (sans.length === 0 && issuers.length === 0) return [];
+  if (sans.length === 0 || issuers.length === 0) throw new UsageError('USAGE', '--certificate-identity and --certificate-oidc-issuer go together');
+  if (issuers.length !== 1 && issuers.length !== sans.length) {
+    throw new UsageError('USAGE', `give one --certificate-oidc-issuer for all identities or one per --certificate-identity (got ${issuers.length} for ${sans.length})`);
+  }
+  return sans.map((san, i) => ({ san, issuer: issuers.length === 1 ? issuers[0]! : issuers[i]! }));
 }
 
 function integer(value: string, what: string, min: number): number {
@@ -69,6 +89,8 @@ export function register(program: Command): void {
     .option('--policy <dir>', 'policy bundle directory, manifest.json or tar archive (env MODELGATE_POLICY)', process.env.MODELGATE_POLICY ?? DEFAULT_BUNDLE_DIR)
     .option('--data <file>', 'policy data JSON replacing the bundle data.json (env MODELGATE_POLICY_DATA)', process.env.MODELGATE_POLICY_DATA)
     .option('--key <file>', 'PEM public key whose signatures are checked (repeatable; env MODELGATE_KEYS, comma separated)', collect, [])
+    .option('--certificate-identity <san>', 'exact certificate SAN of a keyless signer whose signatures are checked (repeatable; env MODELGATE_CERTIFICATE_IDENTITY, comma separated)', collect, [])
+    .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the keyless signer(s): one for all, or one per identity (env MODELGATE_CERTIFICATE_OIDC_ISSUER)', collect, [])
     .option('--cache-dir <dir>', 'node cache of verified blobs (env MODELGATE_CACHE_DIR)', process.env.MODELGATE_CACHE_DIR ?? join(tmpdir(), 'modelgate-cache'))
     .option('--cache-max-bytes <n>', 'evict least recently used blobs above this size (env MODELGATE_CACHE_MAX_BYTES)', process.env.MODELGATE_CACHE_MAX_BYTES)
     .option('--rehash', 're-hash every cached blob first and drop the ones that changed')
@@ -117,8 +139,8 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
     import('../oci/credentials.ts'),
     import('../init/cache.ts'),
   ]);
-  const keyPaths = options.key.length > 0 ? options.key : (process.env.MODELGATE_KEYS ?? '').split(',').filter((p) => p.trim() !== '');
-  const keys = await Promise.all(keyPaths.map(async (path) => parsePublicKey(await readBounded(path.trim(), 'public key'))));
+  const keys = await Promise.all(listFromEnv(options.key, 'MODELGATE_KEYS').map(async (path) => parsePublicKey(await readBounded(path, 'public key'))));
+  const identities = signerIdentities(options);
   let data: unknown;
   if (options.data !== undefined && options.data !== '') {
     try {
@@ -130,7 +152,13 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   }
   const engine = await PolicyEngine.load(options.policy, data === undefined ? {} : { data });
   const trustedRoot = options.trustedRoot ?? process.env.MODELGATE_TRUSTED_ROOT;
-  const trust = trustedRoot !== undefined && trustedRoot !== '' ? await resolveTrust({ ...options, trustedRoot }) : options.staging || options.tufMirror !== undefined ? await resolveTrust(options) : KEYS_ONLY_TRUST;
+  // Keyless signers need a Sigstore root: the given trusted_root.json, else the public-good (or staging) root through TUF.
+  const trust =
+    trustedRoot !== undefined && trustedRoot !== ''
+      ? await resolveTrust({ ...options, trustedRoot })
+      : identities.length > 0 || options.staging === true || options.tufMirror !== undefined
+        ? await resolveTrust(options)
+        : KEYS_ONLY_TRUST;
   if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
   const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
   const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
@@ -144,7 +172,7 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   for (let i = 0; i < pairs.length; i += 2) {
     const uri = pairs[i]!;
     const dest = pairs[i + 1]!;
-    const outcome = await initModel(uri, dest, { pipeline: { stores, trust, signers: { keys, identities: [] }, engine, timeoutMs }, cache, concurrency, timeoutMs, log });
+    const outcome = await initModel(uri, dest, { pipeline: { stores, trust, signers: { keys, identities }, engine, timeoutMs }, cache, concurrency, timeoutMs, log });
     if (outcome.kind === 'refused') return refuse(uri, dest, outcome, options);
     log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused });
   }

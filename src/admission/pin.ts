@@ -51,7 +51,7 @@ export async function pinLocations(kind: AdmittedKind, object: unknown, stores: 
       if (scheme !== 'oci' && scheme !== 'oci-layout') return;
       let ref;
       try {
-        ref = parseReference(location.uri.trim().replace(/^oci\+(?:native|fetch):\/\//i, 'oci://'));
+        ref = parseReference(location.uri);
       } catch {
         return; // the validating review reports the bad reference
       }

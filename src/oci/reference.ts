@@ -2,7 +2,8 @@
  * Artifact references: the one place that turns user strings into structured locations.
  *
  * Owns parsing and formatting of
- *   - KServe storageUri form   `oci://host[:port]/repo[:tag][@sha256:…]`
+ *   - KServe storageUri form   `oci://host[:port]/repo[:tag][@sha256:…]` (also KServe's `oci+native://`,
+ *     `oci+fetch://` and modelgate's init-container scheme `modelgate+oci://`, which name the same thing)
  *   - plain Docker form        `[host[:port]/]repo[:tag][@digest]` with Docker Hub normalisation
  *   - OCI image layouts        `oci-layout:///abs/dir[:tag|@sha256:…]` (and `oci-layout://rel/dir`)
  * Grammar follows distribution/reference and the OCI distribution spec; a malformed reference is a
@@ -13,6 +14,16 @@ import { OciError } from '../errors.ts';
 import { parseDigest, type Digest } from './digest.ts';
 
 export const DOCKER_HUB = 'docker.io';
+
+/** URI schemes that name a registry (`oci`) or an image layout (`oci-layout`), by their lower-cased spelling. */
+const SCHEME_ALIASES: Readonly<Record<string, 'oci' | 'oci-layout'>> = {
+  oci: 'oci',
+  'oci+native': 'oci', // KServe: modelcar served natively
+  'oci+fetch': 'oci', // KServe: storage-initializer fetch
+  'modelgate+oci': 'oci', // modelgate's ClusterStorageContainer (deploy/cluster-storage-container.yaml)
+  'oci-layout': 'oci-layout',
+  'modelgate+oci-layout': 'oci-layout',
+};
 
 interface Pin {
   /** Tag, when the reference names one. */
@@ -110,16 +121,17 @@ function parseRegistryName(input: string, name: string, requireHost: boolean): {
 export function parseReference(input: string, options: { baseDir?: string } = {}): ArtifactReference {
   const text = input.trim();
   if (text.length === 0) throw new OciError('BAD_REFERENCE', 'invalid reference "": empty');
-  if (text.startsWith('oci-layout://')) {
-    const rest = text.slice('oci-layout://'.length);
+  const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
+  const scheme = schemeMatch ? SCHEME_ALIASES[schemeMatch[1]!.toLowerCase()] : undefined;
+  if (schemeMatch && scheme === undefined) {
+    throw bad(input, `${schemeMatch[1]}://`, 'unsupported scheme (expected oci://, oci-layout:// or modelgate+oci://)');
+  }
+  if (scheme === 'oci-layout') {
+    const rest = text.slice(schemeMatch![0].length);
     if (rest.length === 0) throw bad(input, text, 'oci-layout:// needs a directory path');
     const { name, tag, digest } = splitPin(input, rest);
     if (name.length === 0) throw bad(input, rest, 'oci-layout:// needs a directory path');
     return { kind: 'layout', path: resolvePath(options.baseDir ?? process.cwd(), name), tag, digest };
-  }
-  const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
-  if (schemeMatch && schemeMatch[1] !== 'oci') {
-    throw bad(input, `${schemeMatch[1]}://`, 'unsupported scheme (expected oci:// or oci-layout://)');
   }
   const rest = schemeMatch ? text.slice(schemeMatch[0].length) : text;
   if (/\s/.test(rest)) throw bad(input, rest, 'references cannot contain white space');

@@ -311,11 +311,6 @@ async function discoverAndVerify(
   return { kind: 'verified', evidence: { signatures, attestations, summary } };
 }
 
-/** `oci+native://` / `oci+fetch://` (KServe spellings) are plain `oci://` to the resolver. */
-function ociLocation(location: string): string {
-  return location.trim().replace(/^oci\+(?:native|fetch):\/\//i, 'oci://');
-}
-
 /**
  * Decide whether the artifact at `location` may be used. Never allows on an error: registry failures
  * are `unavailable`, unparseable locations and unevaluable evidence are `invalid`. Throws only when the
@@ -333,7 +328,7 @@ export async function decideArtifact(location: string, context: DecisionContext,
   }
   let ref: ArtifactReference;
   try {
-    ref = parseReference(ociLocation(location));
+    ref = parseReference(location); // also KServe's oci+native/oci+fetch and modelgate+oci spellings
   } catch (err) {
     return { outcome: 'invalid', location, digest: null, failure: failureOf(err) };
   }

@@ -204,7 +204,9 @@ const SCHEMES: Readonly<Record<string, LocationScheme>> = {
   oci: 'oci',
   'oci+native': 'oci',
   'oci+fetch': 'oci',
+  'modelgate+oci': 'oci',
   'oci-layout': 'oci-layout',
+  'modelgate+oci-layout': 'oci-layout',
   s3: 's3',
   gs: 'gs',
   hf: 'hf',
@@ -225,8 +227,7 @@ export function locationScheme(uri: string): LocationScheme {
 
 function artifactReference(uri: string, scheme: LocationScheme): PolicyInput['artifact']['reference'] {
   if (scheme !== 'oci' && scheme !== 'oci-layout') return null;
-  const normalised = uri.trim().replace(/^oci\+(?:native|fetch):\/\//i, 'oci://');
-  const ref = parseReference(normalised);
+  const ref = parseReference(uri);
   return ref.kind === 'registry'
     ? { registry: ref.registry, repository: ref.repository, tag: ref.tag ?? null, digest: ref.digest ?? null }
     : { registry: null, repository: ref.path, tag: ref.tag ?? null, digest: ref.digest ?? null };

@@ -284,13 +284,14 @@ t.test('modes: warn and audit admit with warnings / annotations; enforce denies'
 });
 
 t.test('a tag, a non-OCI location, a malformed field, an unsupported kind', async (t) => {
-  const [tag, s3, malformed, pod, del, indirect] = await Promise.all([
+  const [tag, s3, malformed, pod, del, indirect, initScheme] = await Promise.all([
     admit(review(isvc({ model: { storageUri: `oci://${proxy.host}/models/llama:v1` } }))),
     admit(review(isvc({ model: { storageUri: 's3://bucket/model' } }))),
     admit(review(isvc({ model: { storageUri: 7 } }))),
     admit(review({ spec: {} }, { kind: 'Pod' })),
     post({ ...review(isvc({ model: { storageUri: UNSIGNED } })), request: { ...(review(isvc({})).request as object), operation: 'DELETE' } }),
     admit(review(isvc({ model: { modelFormat: { name: 'sklearn' }, storage: { key: 'localMinIO', path: 'sklearn/model.joblib' } } }))),
+    admit(review(isvc({ model: { storageUri: GOOD.replace(/^oci:\/\//, 'modelgate+oci://') } }))),
   ]);
   t.equal(tag.allowed, false);
   t.ok(reasonsOf(tag).some((r) => r.code === 'TAG_NOT_PINNED'));
@@ -305,6 +306,8 @@ t.test('a tag, a non-OCI location, a malformed field, an unsupported kind', asyn
   t.equal((del.json['response'] as AdmissionResponse).allowed, true, 'DELETE loads no model');
   t.equal(indirect.allowed, false, 'a model named through a storage Secret is not admitted unseen');
   t.same(reasonsOf(indirect), [{ field: 'spec.predictor.model.storage', code: 'INDIRECT_LOCATION' }]);
+  t.equal(initScheme.allowed, true, 'the init container scheme modelgate+oci:// is verified like oci://');
+  t.same(digestsOf(initScheme), { 'spec.predictor.model.storageUri': good.digest });
 });
 
 t.test('UID echoed, dryRun decided the same, UPDATE marks unchanged locations and answers them from the cache', async (t) => {

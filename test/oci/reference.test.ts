@@ -12,6 +12,14 @@ t.test('KServe oci:// storageUri forms', async (t) => {
   t.match(parseReference('oci://localhost:5000/m:latest'), { registry: 'localhost:5000', repository: 'm', tag: 'latest' });
 });
 
+t.test('KServe and modelgate spellings of oci:// name the same registry location', async (t) => {
+  const plain = parseReference(`oci://127.0.0.1:5000/models/llama@sha256:${HEX}`);
+  for (const scheme of ['oci+native', 'oci+fetch', 'modelgate+oci', 'OCI']) {
+    t.same(parseReference(`${scheme}://127.0.0.1:5000/models/llama@sha256:${HEX}`), plain, scheme);
+  }
+  t.match(parseReference('modelgate+oci-layout:///tmp/layout:v1'), { kind: 'layout', path: '/tmp/layout', tag: 'v1' });
+});
+
 t.test('plain references and Docker Hub normalisation', async (t) => {
   t.match(parseReference('ubuntu'), { registry: 'docker.io', repository: 'library/ubuntu' });
   t.match(parseReference('acme/model:1.0'), { registry: 'docker.io', repository: 'acme/model', tag: '1.0' });

@@ -21,8 +21,8 @@ import { ModelgateError, UsageError } from '../errors.ts';
 import type { InitOutcome } from '../init/pull.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
 
-const DEFAULT_BUNDLE_DIR = join(import.meta.dirname, '..', '..', 'build', 'policy');
 const TERMINATION_LOG_LIMIT = 4096; // Kubernetes keeps at most 4096 bytes of the termination message
 
 interface InitOptions extends StoreCliOptions, TrustCliOptions {

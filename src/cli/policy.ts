@@ -5,16 +5,12 @@
  * Exit codes (eval): 0 allow, 1 deny, 2 usage or error.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { buildBundle, testPolicies } from '../policy/bundle.ts';
+import { buildBundle, DEFAULT_BUNDLE_DIR, DEFAULT_POLICY_DIR, testPolicies } from '../policy/bundle.ts';
 import { PolicyEngine, type Decision } from '../policy/engine.ts';
 import { validatePolicyInput } from '../policy/schema.ts';
 
-const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
-export const DEFAULT_POLICY_DIR = join(PACKAGE_ROOT, 'policies');
-export const DEFAULT_BUNDLE_DIR = join(PACKAGE_ROOT, 'build', 'policy');
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
 
 async function readJson(path: string, what: string): Promise<unknown> {

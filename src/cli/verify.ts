@@ -16,15 +16,13 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import type { ArtifactDecision, SignerIdentitySpec } from '../pipeline/decide.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
 
-/** `build/policy/`, written by `npm run build:policies` (the same default as `modelgate policy eval`). */
-const DEFAULT_BUNDLE_DIR = join(import.meta.dirname, '..', '..', 'build', 'policy');
 
 interface VerifyOptions extends StoreCliOptions, TrustCliOptions {
   readonly policy: string;

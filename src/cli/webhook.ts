@@ -11,15 +11,14 @@
  * Logs: one pino JSON line per review on stdout.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import type { AdmissionMode } from '../admission/review.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
 import { identities, integer, readText } from './verify.ts';
+import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
 
-const DEFAULT_BUNDLE_DIR = join(import.meta.dirname, '..', '..', 'build', 'policy');
 const MODES: readonly AdmissionMode[] = ['enforce', 'warn', 'audit'];
 
 interface WebhookOptions extends StoreCliOptions, TrustCliOptions {

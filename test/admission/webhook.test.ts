@@ -19,7 +19,7 @@ import { AdmissionMetrics } from '../../src/admission/metrics.ts';
 import { AdmissionReviewer, type AdmissionResponse } from '../../src/admission/review.ts';
 import { fieldPathToPointer } from '../../src/admission/pin.ts';
 import { WebhookServer } from '../../src/admission/server.ts';
-import { DEFAULT_BUNDLE_DIR } from '../../src/cli/policy.ts';
+import { DEFAULT_BUNDLE_DIR } from '../../src/policy/bundle.ts';
 import type { Descriptor } from '../../src/oci/manifest.ts';
 import { openStore } from '../../src/oci/open.ts';
 import { parseReference } from '../../src/oci/reference.ts';

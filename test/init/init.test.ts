@@ -16,7 +16,7 @@ import t from 'tap';
 import { BlobCache } from '../../src/init/cache.ts';
 import { ExtractionScope, extractTar } from '../../src/init/extract.ts';
 import { initModel, locationOfUri, refusalOfUri, type InitDeps } from '../../src/init/pull.ts';
-import { DEFAULT_BUNDLE_DIR } from '../../src/cli/policy.ts';
+import { DEFAULT_BUNDLE_DIR } from '../../src/policy/bundle.ts';
 import { KEYS_ONLY_TRUST, storeProvider } from '../../src/pipeline/deps.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
 import type { Descriptor } from '../../src/oci/manifest.ts';

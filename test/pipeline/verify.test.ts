@@ -22,7 +22,7 @@ import { PolicyEngine } from '../../src/policy/engine.ts';
 import { attachBundle } from '../../src/sign/attach.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../../src/sign/dsse-bundle.ts';
 import { keyId } from '../../src/sigstore/keys.ts';
-import { DEFAULT_BUNDLE_DIR } from '../../src/cli/policy.ts';
+import { DEFAULT_BUNDLE_DIR } from '../../src/policy/bundle.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { runCli } from '../helpers/run-cli.ts';

@@ -42,7 +42,8 @@ function hexOf(digest: Digest): string {
   return hex;
 }
 
-function processAlive(pid: number): boolean {
+/** True while a process with this PID exists in our PID namespace (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

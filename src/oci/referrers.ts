@@ -8,7 +8,7 @@
  * Stores supply I/O through `fetchManifest` and a `putIndex` callback; the registry client adds the
  * referrers API in front of this (`registry.ts`), the OCI-layout store uses the fallback directly.
  */
-import { hasCode } from '../errors.ts';
+import { hasCode, OciError } from '../errors.ts';
 import type { Digest } from './digest.ts';
 import { effectiveArtifactType, MediaType, type Descriptor, type FetchedManifest, type ImageIndex } from './manifest.ts';
 import type { ArtifactStore, CallOptions, ReferrersOptions } from './store.ts';
@@ -104,10 +104,18 @@ export function fallbackIndexWith(existing: ImageIndex | undefined, referrer: De
   return Buffer.from(JSON.stringify(index));
 }
 
+/** Read-modify-write rounds before giving up on a fallback index that concurrent writers keep replacing. */
+const MAX_FALLBACK_INDEX_WRITES = 8;
+
 /**
  * Add `referrer` (a manifest whose subject is `subject`) to the fallback index: read it (missing →
  * empty), add, and write it back through `putIndex` under the `sha256-<hex>` tag. No write when the
  * referrer is already listed.
+ *
+ * Registries without the referrers API have no conditional manifest writes either (distribution 2.8
+ * ignores `If-Match`), so a writer that read the index before our write can replace it and drop our
+ * entry (e.g. `sign` and `attest attach` of one digest at once). So the index is read back after each
+ * write, and the round repeated (with a little jitter) until our entry is listed.
  */
 export async function addToFallbackIndex(
   store: ManifestReader,
@@ -116,7 +124,17 @@ export async function addToFallbackIndex(
   referrer: Descriptor,
   options: CallOptions = {},
 ): Promise<void> {
-  const existing = await readFallbackIndex(store, subject, options);
-  const bytes = fallbackIndexWith(existing, referrer);
-  if (bytes !== undefined) await putIndex(bytes, referrersFallbackTag(subject));
+  const tag = referrersFallbackTag(subject);
+  for (let round = 1; ; round++) {
+    const existing = await readFallbackIndex(store, subject, options);
+    // After our first write, being listed (by digest) is enough: a concurrent writer may have re-serialised it.
+    if (round > 1 && existing?.manifests.some((d) => d.digest === referrer.digest)) return;
+    const bytes = fallbackIndexWith(existing, referrer);
+    if (bytes === undefined) return; // already listed identically
+    if (round > MAX_FALLBACK_INDEX_WRITES) {
+      throw new OciError('REGISTRY_ERROR', `the referrers fallback index ${tag} kept losing ${referrer.digest} to concurrent writers (${MAX_FALLBACK_INDEX_WRITES} writes)`);
+    }
+    await putIndex(bytes, tag);
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 25 * round)));
+  }
 }

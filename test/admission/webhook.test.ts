@@ -460,8 +460,12 @@ t.test('a registry that hangs: denied inside the deadline naming the cause; shut
   const hanging = isvc({ model: { storageUri: `oci://${proxy.host}/models/hang@sha256:${'a'.repeat(64)}` } });
   // In flight while the server shuts down: the review is answered (inside the deadline), then the
   // server closes.
+  const hangingBefore = proxy.count(undefined, /^\/v2\/models\/hang\//);
   const inFlight = admit(review(hanging));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Close only once the review is really in flight (its registry call reached the hanging registry):
+  // a fixed sleep raced the request on a loaded machine.
+  const inFlightBy = Date.now() + 10_000;
+  while (proxy.count(undefined, /^\/v2\/models\/hang\//) === hangingBefore && Date.now() < inFlightBy) await new Promise((resolve) => setTimeout(resolve, 20));
   const closing = server.close().then(() => Date.now());
   closed = true;
   const answer = await inFlight;

@@ -13,12 +13,14 @@
  * 2 usage/invalid, 3 registry unavailable (transient), 4 registry refused (permanent).
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ModelgateError, UsageError } from '../errors.ts';
 import type { InitOutcome } from '../init/pull.ts';
+import type { SignerIdentitySpec } from '../pipeline/decide.ts';
+import { collect, integer, pairIdentities, readText } from './option-values.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
 import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
@@ -39,41 +41,14 @@ interface InitOptions extends StoreCliOptions, TrustCliOptions {
   readonly rehash?: boolean;
 }
 
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
-}
-
 function listFromEnv(given: readonly string[], variable: string): string[] {
   if (given.length > 0) return [...given];
   return (process.env[variable] ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
 }
 
-/** Keyless signers: SANs paired with one issuer for all, or one issuer each (as `modelgate verify`). */
-export function signerIdentities(options: Pick<InitOptions, 'certificateIdentity' | 'certificateOidcIssuer'>): Array<{ san: string; issuer: string }> {
-  const sans = listFromEnv(options.certificateIdentity, 'MODELGATE_CERTIFICATE_IDENTITY');
-  const issuers = listFromEnv(options.certificateOidcIssuer, 'MODELGATE_CERTIFICATE_OIDC_ISSUER');
-  if (sans.length === 0 && issuers.length === 0) return [];
-  if (sans.length === 0 || issuers.length === 0) throw new UsageError('USAGE', '--certificate-identity and --certificate-oidc-issuer go together');
-  if (issuers.length !== 1 && issuers.length !== sans.length) {
-    throw new UsageError('USAGE', `give one --certificate-oidc-issuer for all identities or one per --certificate-identity (got ${issuers.length} for ${sans.length})`);
-  }
-  return sans.map((san, i) => ({ san, issuer: issuers.length === 1 ? issuers[0]! : issuers[i]! }));
-}
-
-function integer(value: string, what: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError('USAGE', `${what} must be an integer ≥ ${min}, got "${value}"`);
-  return n;
-}
-
-async function readBounded(path: string, what: string): Promise<string> {
-  try {
-    const bytes = await readFile(path);
-    if (bytes.byteLength > 16 * 1024 * 1024) throw new Error('larger than 16 MiB');
-    return bytes.toString('utf8');
-  } catch (err) {
-    throw new UsageError('CONFIG', `cannot read ${what} ${path}: ${(err as Error).message}`);
-  }
+/** Keyless signers from the flags, else from the environment (comma separated), paired as `modelgate verify` pairs them. */
+export function signerIdentities(options: Pick<InitOptions, 'certificateIdentity' | 'certificateOidcIssuer'>): SignerIdentitySpec[] {
+  return pairIdentities(listFromEnv(options.certificateIdentity, 'MODELGATE_CERTIFICATE_IDENTITY'), listFromEnv(options.certificateOidcIssuer, 'MODELGATE_CERTIFICATE_OIDC_ISSUER'));
 }
 
 async function writeTerminationLog(path: string, text: string): Promise<void> {
@@ -139,12 +114,12 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
     import('../oci/credentials.ts'),
     import('../init/cache.ts'),
   ]);
-  const keys = await Promise.all(listFromEnv(options.key, 'MODELGATE_KEYS').map(async (path) => parsePublicKey(await readBounded(path, 'public key'))));
+  const keys = await Promise.all(listFromEnv(options.key, 'MODELGATE_KEYS').map(async (path) => parsePublicKey(await readText(path, 'public key', 'CONFIG'))));
   const identities = signerIdentities(options);
   let data: unknown;
   if (options.data !== undefined && options.data !== '') {
     try {
-      data = JSON.parse(await readBounded(options.data, 'policy data'));
+      data = JSON.parse(await readText(options.data, 'policy data', 'CONFIG'));
     } catch (err) {
       if (err instanceof UsageError) throw err;
       throw new UsageError('CONFIG', `policy data ${options.data} is not valid JSON: ${(err as Error).message}`);

@@ -15,10 +15,10 @@
  * refused (permanent: not found, unauthorised, malformed content).
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import type { ArtifactDecision, SignerIdentitySpec } from '../pipeline/decide.ts';
+import type { ArtifactDecision } from '../pipeline/decide.ts';
+import { collect, integer, pairIdentities, readText } from './option-values.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
 import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
@@ -33,39 +33,6 @@ interface VerifyOptions extends StoreCliOptions, TrustCliOptions {
   readonly keyTlogThreshold: string;
   readonly timeout: string;
   readonly output: 'table' | 'json';
-}
-
-const MAX_FILE_BYTES = 16 * 1024 * 1024;
-
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
-}
-
-export async function readText(path: string, what: string): Promise<string> {
-  try {
-    const bytes = await readFile(path);
-    if (bytes.byteLength > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
-    return bytes.toString('utf8');
-  } catch (err) {
-    throw new UsageError('USAGE', `cannot read ${what} ${path}: ${(err as Error).message}`);
-  }
-}
-
-export function identities(options: Pick<VerifyOptions, 'certificateIdentity' | 'certificateOidcIssuer'>): SignerIdentitySpec[] {
-  const sans = options.certificateIdentity;
-  const issuers = options.certificateOidcIssuer;
-  if (sans.length === 0 && issuers.length === 0) return [];
-  if (sans.length === 0 || issuers.length === 0) throw new UsageError('USAGE', '--certificate-identity and --certificate-oidc-issuer go together');
-  if (issuers.length !== 1 && issuers.length !== sans.length) {
-    throw new UsageError('USAGE', `give one --certificate-oidc-issuer for all identities or one per --certificate-identity (got ${issuers.length} for ${sans.length})`);
-  }
-  return sans.map((san, i) => ({ san, issuer: issuers.length === 1 ? issuers[0]! : issuers[i]! }));
-}
-
-export function integer(value: string, what: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError('USAGE', `${what} must be an integer ≥ ${min}, got "${value}"`);
-  return n;
 }
 
 /** The JSON report: outcome, decision (reasons with codes), evidence summary, policy and trust identity. */
@@ -144,7 +111,7 @@ export function register(program: Command): void {
       import('../oci/credentials.ts'),
     ]);
     const keys = await Promise.all(options.key.map(async (path) => parsePublicKey(await readText(path, 'public key'))));
-    const signerIdentities = identities(options);
+    const signerIdentities = pairIdentities(options.certificateIdentity, options.certificateOidcIssuer);
     const timeoutMs = integer(options.timeout, '--timeout', 1);
     const keyTlogThreshold = integer(options.keyTlogThreshold, '--key-tlog-threshold', 0);
     let data: unknown;

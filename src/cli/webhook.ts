@@ -16,7 +16,7 @@ import { UsageError } from '../errors.ts';
 import type { AdmissionMode } from '../admission/review.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
-import { identities, integer, readText } from './verify.ts';
+import { collect, integer, pairIdentities, readText } from './option-values.ts';
 import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
 
 const MODES: readonly AdmissionMode[] = ['enforce', 'warn', 'audit'];
@@ -42,10 +42,6 @@ interface WebhookOptions extends StoreCliOptions, TrustCliOptions {
   readonly negativeCacheTtl: string;
   readonly cacheMax: string;
   readonly logLevel: string;
-}
-
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
 }
 
 /** `ns=mode` pairs → a namespace → mode map. */
@@ -93,7 +89,7 @@ export function register(program: Command): void {
     const reloadIntervalMs = integer(options.tlsReloadInterval, '--tls-reload-interval', 0);
     const keyTlogThreshold = integer(options.keyTlogThreshold, '--key-tlog-threshold', 0);
     const namespaces = parseNamespaceModes(options.namespaceMode);
-    const signerIdentities = identities(options);
+    const signerIdentities = pairIdentities(options.certificateIdentity, options.certificateOidcIssuer);
     if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
 
     const [{ pino }, { AdmissionMetrics }, { WebhookServer }, { AdmissionReviewer }, { DecisionCache }] = await Promise.all([

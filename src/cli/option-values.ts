@@ -1,0 +1,43 @@
+/**
+ * Parsing of option values shared by the commands that run the verification pipeline (`verify`,
+ * `webhook`, `init`): repeatable options, bounded integers, bounded reads of key/data files, and the
+ * pairing of keyless identities with their OIDC issuers.
+ */
+import { readFile } from 'node:fs/promises';
+import { UsageError, type UsageErrorCode } from '../errors.ts';
+import type { SignerIdentitySpec } from '../pipeline/decide.ts';
+
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+/** commander accumulator for repeatable options. */
+export function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
+}
+
+/** An integer option value ≥ `min`, or a USAGE error naming the option. */
+export function integer(value: string, what: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError('USAGE', `${what} must be an integer ≥ ${min}, got "${value}"`);
+  return n;
+}
+
+/** A small text file (key, policy data) read whole, at most 16 MiB; errors name the file and what it is for. */
+export async function readText(path: string, what: string, code: UsageErrorCode = 'USAGE'): Promise<string> {
+  try {
+    const bytes = await readFile(path);
+    if (bytes.byteLength > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+    return bytes.toString('utf8');
+  } catch (err) {
+    throw new UsageError(code, `cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Keyless signers: SANs paired with one issuer for all, or one issuer each, in order. */
+export function pairIdentities(sans: readonly string[], issuers: readonly string[]): SignerIdentitySpec[] {
+  if (sans.length === 0 && issuers.length === 0) return [];
+  if (sans.length === 0 || issuers.length === 0) throw new UsageError('USAGE', '--certificate-identity and --certificate-oidc-issuer go together');
+  if (issuers.length !== 1 && issuers.length !== sans.length) {
+    throw new UsageError('USAGE', `give one --certificate-oidc-issuer for all identities or one per --certificate-identity (got ${issuers.length} for ${sans.length})`);
+  }
+  return sans.map((san, i) => ({ san, issuer: issuers.length === 1 ? issuers[0]! : issuers[i]! }));
+}

@@ -114,8 +114,10 @@ const MAX_FALLBACK_INDEX_WRITES = 8;
  *
  * Registries without the referrers API have no conditional manifest writes either (distribution 2.8
  * ignores `If-Match`), so a writer that read the index before our write can replace it and drop our
- * entry (e.g. `sign` and `attest attach` of one digest at once). So the index is read back after each
- * write, and the round repeated (with a little jitter) until our entry is listed.
+ * entry. Within one process, updates of one store's index for one subject are therefore serialised
+ * (no loss at all); against other processes (e.g. `sign` and `attest attach` run at once) the index is
+ * read back after each write and the round repeated until our entry is listed — which narrows the race
+ * but, without compare-and-swap on the registry, cannot close it.
  */
 export async function addToFallbackIndex(
   store: ManifestReader,
@@ -125,6 +127,32 @@ export async function addToFallbackIndex(
   options: CallOptions = {},
 ): Promise<void> {
   const tag = referrersFallbackTag(subject);
+  let queues = indexUpdates.get(store);
+  if (queues === undefined) indexUpdates.set(store, (queues = new Map()));
+  const previous = queues.get(tag) ?? Promise.resolve();
+  const update = previous.then(() => writeUntilListed(store, putIndex, tag, subject, referrer, options));
+  const settled = update.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(tag, settled);
+  void settled.then(() => {
+    if (queues.get(tag) === settled) queues.delete(tag);
+  });
+  return update;
+}
+
+/** Pending fallback-index updates per store and tag: one read-modify-write at a time in this process. */
+const indexUpdates = new WeakMap<ManifestReader, Map<string, Promise<void>>>();
+
+async function writeUntilListed(
+  store: ManifestReader,
+  putIndex: (bytes: Buffer, tag: string) => Promise<void>,
+  tag: string,
+  subject: Digest,
+  referrer: Descriptor,
+  options: CallOptions,
+): Promise<void> {
   for (let round = 1; ; round++) {
     const existing = await readFallbackIndex(store, subject, options);
     // After our first write, being listed (by digest) is enough: a concurrent writer may have re-serialised it.

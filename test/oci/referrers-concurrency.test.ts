@@ -1,6 +1,6 @@
-// Referrers pushed at the same time to one subject on a registry without the referrers API (the real
-// docker-registry) all stay findable: the fallback index is read back after every write and the
-// read-modify-write repeated until each writer's entry is listed.
+// Referrers pushed at the same time (from one process) to one subject on a registry without the
+// referrers API (the real docker-registry) all stay findable: updates of one fallback index are
+// serialised, so no read-modify-write overwrites another's entry.
 import t from 'tap';
 import { RegistryStore } from '../../src/oci/registry.ts';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, MediaType } from '../../src/oci/manifest.ts';

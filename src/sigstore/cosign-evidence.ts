@@ -143,31 +143,26 @@ export interface CollectEvidenceOptions extends CallOptions {
   readonly evidenceStore?: ArtifactStore;
 }
 
+/** Where a piece of evidence was found and what it claims to be (not yet verified). */
+interface CandidateOrigin {
+  readonly source: EvidenceSource;
+  readonly manifestDigest: Digest;
+  readonly layerIndex: number | undefined;
+  readonly layerDigest: Digest | undefined;
+  readonly claimedKind: EvidenceKind;
+  readonly claimedPredicateType: string | undefined;
+}
+
 /** One piece of evidence found, before verification. */
 type Candidate =
-  | {
+  | (CandidateOrigin & {
       readonly kind: 'bundle';
-      readonly source: EvidenceSource;
-      readonly manifestDigest: Digest;
-      readonly layerIndex: number | undefined;
-      readonly layerDigest: Digest | undefined;
-      readonly claimedKind: EvidenceKind;
-      readonly claimedPredicateType: string | undefined;
       /** Bundle JSON (from a referrer layer, or rebuilt from legacy annotations). */
       readonly bundleJson: unknown;
       /** Bytes the bundle's message signature covers (legacy `.sig`), if any. */
       readonly artifact: Buffer | undefined;
-    }
-  | {
-      readonly kind: 'malformed';
-      readonly source: EvidenceSource;
-      readonly manifestDigest: Digest;
-      readonly layerIndex: number | undefined;
-      readonly layerDigest: Digest | undefined;
-      readonly claimedKind: EvidenceKind;
-      readonly claimedPredicateType: string | undefined;
-      readonly error: EvidenceFailure;
-    };
+    })
+  | (CandidateOrigin & { readonly kind: 'malformed'; readonly error: EvidenceFailure });
 
 function failureOf(err: unknown): EvidenceFailure {
   if (err instanceof ModelgateError) return { code: err.code, message: err.message };

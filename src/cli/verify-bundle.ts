@@ -16,6 +16,7 @@ import { VerificationError } from '../sigstore/errors.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { readText } from './option-values.ts';
 
 interface VerifyBundleOptions extends TrustCliOptions {
   bundle: string;
@@ -61,16 +62,11 @@ function peekBundle(text: string): { hint?: string; hashAlgorithm: 'sha256' | 's
   }
 }
 
-function signerPolicy(options: VerifyBundleOptions, bundleText: string): SignerPolicy {
+async function signerPolicy(options: VerifyBundleOptions, bundleText: string): Promise<SignerPolicy> {
   const identity = options.certificateIdentity !== undefined || options.certificateOidcIssuer !== undefined;
   if (identity && options.key !== undefined) throw new UsageError('USAGE', 'give either --key or --certificate-identity/--certificate-oidc-issuer, not both');
   if (options.key !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(options.key, 'utf8');
-    } catch (err) {
-      throw new UsageError('USAGE', `cannot read key ${options.key}: ${(err as Error).message}`);
-    }
+    const text = await readText(options.key, 'key');
     if (text.trimStart().startsWith('{')) {
       // sigstore-js public_keys.json: { "<hint>": "<PEM>" }; pick the entry the bundle names.
       let map: unknown;
@@ -159,7 +155,7 @@ export function register(program: Command): void {
     let trust: TrustMaterial | undefined;
     try {
       const bundleText = readBundleText(options.bundle);
-      const signer = signerPolicy(options, bundleText);
+      const signer = await signerPolicy(options, bundleText);
       const artifact = fileOrDigest === undefined ? undefined : await artifactInput(fileOrDigest, peekBundle(bundleText).hashAlgorithm);
       trust = await resolveTrust(options);
       result = await verifyBundle(bundleText, { trust, signer, ...(artifact === undefined ? {} : { artifact }), ...thresholds });

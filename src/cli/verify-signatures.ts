@@ -6,7 +6,6 @@
  * `verify-image` reuses. Trust options come from `trust-options.ts`. Exit 0 when at least one item verified, 1 when none did,
  * 2 on errors (bad reference, unreadable key or trust root).
  */
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -17,6 +16,7 @@ import { collectEvidence, type EvidenceItem, type EvidenceReport } from '../sigs
 import { parsePublicKey } from '../sigstore/keys.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { readText } from './option-values.ts';
 
 /** Open a reference that must be pinned by digest (verifying a tag would verify a moving target). */
 export async function openPinnedReference(text: string, options: StoreCliOptions): Promise<{ ref: ArtifactReference; store: ArtifactStore; digest: Digest }> {
@@ -34,16 +34,11 @@ interface VerifySignaturesOptions extends StoreCliOptions, TrustCliOptions {
   readonly output: 'table' | 'json';
 }
 
-function signerPolicy(options: VerifySignaturesOptions): SignerPolicy {
+async function signerPolicy(options: VerifySignaturesOptions): Promise<SignerPolicy> {
   const identity = options.certificateIdentity !== undefined || options.certificateOidcIssuer !== undefined;
   if (options.key !== undefined && identity) throw new UsageError('USAGE', 'give either --key or --certificate-identity/--certificate-oidc-issuer, not both');
   if (options.key !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(options.key, 'utf8');
-    } catch (err) {
-      throw new UsageError('USAGE', `cannot read key ${options.key}: ${(err as Error).message}`);
-    }
+    const text = await readText(options.key, 'key');
     return { kind: 'key', keys: [parsePublicKey(text)] };
   }
   if (options.certificateIdentity === undefined || options.certificateOidcIssuer === undefined) {
@@ -112,7 +107,7 @@ export function register(program: Command): void {
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of a keyless signer')
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'));
   addStoreOptions(addTrustOptions(command)).action(async (reference: string, options: VerifySignaturesOptions) => {
-    const signer = signerPolicy(options);
+    const signer = await signerPolicy(options);
     const { store, digest } = await openPinnedReference(reference, options);
     const trust = await resolveTrust(options);
     const report = await collectEvidence(store, digest, { trust, signer });

@@ -8,6 +8,7 @@ import { ModelgateError } from '../errors.ts';
 export type AdmissionErrorCode =
   | 'REVIEW_INVALID' // the request body is not an admission.k8s.io/v1 AdmissionReview request
   | 'NOT_READY' // policy or trust material not loaded yet
-  | 'TLS_CONFIG'; // the serving certificate or key cannot be read
+  | 'TLS_CONFIG' // the serving certificate or key cannot be read
+  | 'LAYOUT_NOT_ALLOWED'; // an oci-layout:// location outside the webhook's --layout-root directories
 
 export class AdmissionError extends ModelgateError<AdmissionErrorCode> {}

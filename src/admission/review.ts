@@ -153,6 +153,7 @@ const REMEDIES: Readonly<Record<string, string>> = {
   REVOKED_DIGEST: 'this model version is revoked: deploy a newer signed version',
   REVOKED_KEY: 'the signing key is revoked: re-sign with a current key',
   UNVERIFIABLE_LOCATION: 'publish the model to an OCI registry and reference it as oci://…@sha256:…, or ask for the location to be allowlisted',
+  LAYOUT_NOT_ALLOWED: 'publish the model to an OCI registry and reference it as oci://…@sha256:… (image layouts on the webhook\'s disk are read only under its --layout-root)',
   DEADLINE_EXCEEDED: 'the registry did not answer in time: retry, or check the registry',
   TIMEOUT: 'the registry did not answer in time: retry',
   NETWORK: 'the registry could not be reached: retry, or check the registry',

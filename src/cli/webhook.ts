@@ -42,6 +42,7 @@ interface WebhookOptions extends StoreCliOptions, TrustCliOptions {
   readonly negativeCacheTtl: string;
   readonly cacheMax: string;
   readonly logLevel: string;
+  readonly layoutRoot: readonly string[];
 }
 
 /** `ns=mode` pairs → a namespace → mode map. */
@@ -78,6 +79,7 @@ export function register(program: Command): void {
     .option('--cache-ttl <ms>', 'how long allow/deny decisions and verified evidence are reused', '60000')
     .option('--negative-cache-ttl <ms>', 'how long a registry failure is remembered', '2000')
     .option('--cache-max <n>', 'decisions kept in the cache', '10000')
+    .option('--layout-root <dir>', 'read oci-layout:// locations inside DIR from this filesystem (repeatable; for local demos and tests — without it they are denied, LAYOUT_NOT_ALLOWED)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'));
   addStoreOptions(addTrustOptions(command)).action(async (options: WebhookOptions) => {
     const port = integer(options.port, '--port', 0);
@@ -152,7 +154,8 @@ export function register(program: Command): void {
       const trust = needsRoot ? await resolveTrust(options) : KEYS_ONLY_TRUST;
       const dockerConfig = options.dockerConfig ?? defaultDockerConfigPath();
       const credentials = await loadDockerConfig(dockerConfig);
-      const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs: deadlineMs } });
+      const { confineLayouts } = await import('../admission/layout-roots.ts');
+      const stores = confineLayouts(storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs: deadlineMs } }), options.layoutRoot);
       server.setReviewer(
         new AdmissionReviewer({
           deps: { stores, trust, signers: { keys, identities: signerIdentities }, engine, keyTlogThreshold, timeoutMs: deadlineMs, evidenceCache: new EvidenceCache({ ttlMs }) },

@@ -64,6 +64,8 @@ export interface RecordedRequest {
   readonly fault: Fault['kind'] | undefined;
   /** When the request arrived (ms since the proxy started). */
   readonly at: number;
+  /** When the answer was finished or the exchange closed (ms since the proxy started; undefined while open). */
+  readonly finishedAt: number | undefined;
 }
 
 export interface FaultProxyOptions {
@@ -242,13 +244,18 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
   }
 
-  function record(into: RecordedRequest[], req: IncomingMessage, fault: Fault | undefined): void {
-    into.push({
+  function record(into: RecordedRequest[], req: IncomingMessage, fault: Fault | undefined, res: ServerResponse): void {
+    const entry: { -readonly [K in keyof RecordedRequest]: RecordedRequest[K] } = {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
       headers: { ...req.headers },
       fault: fault?.kind,
       at: performance.now() - started,
+      finishedAt: undefined,
+    };
+    into.push(entry);
+    res.once('close', () => {
+      entry.finishedAt = performance.now() - started;
     });
   }
 
@@ -256,14 +263,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const method = (req.method ?? 'GET').toUpperCase();
     const path = req.url ?? '/';
     if (path.startsWith(TOKEN_PATH)) {
-      record(requests, req, undefined);
+      record(requests, req, undefined, res);
       const body = JSON.stringify({ token: 'fault-proxy-token', access_token: 'fault-proxy-token', expires_in: 300 });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
     }
     const fault = pickFault(method, path);
-    record(requests, req, fault);
+    record(requests, req, fault, res);
     switch (fault?.kind) {
       case 'status':
         req.resume();
@@ -295,7 +302,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   // that forwards `Authorization` across hosts is caught in `objectStoreRequests`.
   // One listener per address `localhost` resolves to (127.0.0.1, and ::1 where it exists), same port.
   const objectStoreHandler = (req: IncomingMessage, res: ServerResponse): void => {
-    record(objectStoreRequests, req, undefined);
+    record(objectStoreRequests, req, undefined, res);
     forward(req, res, undefined, true);
   };
   const localhostAddresses = [...new Set((await lookup('localhost', { all: true })).map((a) => a.address))];

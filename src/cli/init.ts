@@ -5,7 +5,7 @@
  * DEST with `DEST/.modelgate/receipt.json` (see `src/init/pull.ts`).
  *
  * Owns: the command's options and their environment variables (`MODELGATE_CACHE_DIR`,
- * `MODELGATE_CACHE_MAX_BYTES`, `MODELGATE_POLICY`, `MODELGATE_POLICY_DATA`, `MODELGATE_KEYS` (comma
+ * `MODELGATE_CACHE_MAX_BYTES`, `MODELGATE_CACHE_LOCK_STALE_MS`, `MODELGATE_POLICY`, `MODELGATE_POLICY_DATA`, `MODELGATE_KEYS` (comma
  * separated), `MODELGATE_CERTIFICATE_IDENTITY` / `MODELGATE_CERTIFICATE_OIDC_ISSUER` (keyless signers, comma
  * separated), `MODELGATE_TRUSTED_ROOT`, `MODELGATE_TERMINATION_LOG`, `DOCKER_CONFIG`), JSON log lines
  * on stdout, refusal reasons on stderr and in the termination log (`/dev/termination-log` by default).
@@ -35,6 +35,7 @@ interface InitOptions extends StoreCliOptions, TrustCliOptions {
   readonly certificateOidcIssuer: readonly string[];
   readonly cacheDir: string;
   readonly cacheMaxBytes?: string;
+  readonly cacheLockStale?: string;
   readonly terminationLog: string;
   readonly concurrency: string;
   readonly timeout: string;
@@ -68,6 +69,7 @@ export function register(program: Command): void {
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the keyless signer(s): one for all, or one per identity (env MODELGATE_CERTIFICATE_OIDC_ISSUER)', collect, [])
     .option('--cache-dir <dir>', 'node cache of verified blobs (env MODELGATE_CACHE_DIR)', process.env.MODELGATE_CACHE_DIR ?? join(tmpdir(), 'modelgate-cache'))
     .option('--cache-max-bytes <n>', 'evict least recently used blobs above this size (env MODELGATE_CACHE_MAX_BYTES)', process.env.MODELGATE_CACHE_MAX_BYTES)
+    .option('--cache-lock-stale <ms>', 'a cache lease not refreshed for this long belongs to a dead holder and is taken over (default 30000; env MODELGATE_CACHE_LOCK_STALE_MS)', process.env.MODELGATE_CACHE_LOCK_STALE_MS)
     .option('--rehash', 're-hash every cached blob first and drop the ones that changed')
     .option('--termination-log <file>', 'where refusal reasons are written for Kubernetes (env MODELGATE_TERMINATION_LOG)', process.env.MODELGATE_TERMINATION_LOG ?? '/dev/termination-log')
     .option('--concurrency <n>', 'layers pulled at once', '4')
@@ -101,6 +103,7 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   const timeoutMs = integer(options.timeout, '--timeout', 1);
   const concurrency = integer(options.concurrency, '--concurrency', 1);
   const cacheMaxBytes = options.cacheMaxBytes === undefined ? undefined : integer(options.cacheMaxBytes, '--cache-max-bytes', 0);
+  const lockStaleMs = options.cacheLockStale === undefined ? undefined : integer(options.cacheLockStale, '--cache-lock-stale', 100);
   const { initModel, refusalOfUri } = await import('../init/pull.ts');
   // Malformed or unpinned URIs are refused before any configuration is loaded.
   for (let i = 0; i < pairs.length; i += 2) {
@@ -137,7 +140,7 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
   const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
   const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
-  const cache = new BlobCache(options.cacheDir, cacheMaxBytes);
+  const cache = new BlobCache(options.cacheDir, { ...(cacheMaxBytes !== undefined ? { maxBytes: cacheMaxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
   const log = logLine;
   if (options.rehash === true) {
     await cache.init();

@@ -1,16 +1,28 @@
 /**
  * The node cache of verified blobs, shared by every init container on the node.
  *
- * Owns: the layout `blobs/sha256/<hex>` + `records/sha256/<hex>.json` + `locks/<hex>.lock`, the
- * per-blob lock (one downloader per digest across processes; a lock whose owner died is taken over),
- * trust of entries and size-bounded LRU eviction. A blob is trusted only when its record exists: the
- * record is written by this tool after the registry client verified digest and size, and it pins the
- * file's size, mtime and inode, so a file changed or replaced behind our back is dropped and fetched
- * again. `rehash` re-hashes every blob in parallel (`src/hashing/`) and drops the ones that no longer
- * match their digest.
+ * Owns: the layout `blobs/sha256/<hex>` + `records/sha256/<hex>.json` + `partial/<hex>` +
+ * `locks/<hex>.lease`, the per-blob lease (one downloader per digest across processes, pods and PID
+ * namespaces), resumable partial downloads, trust of entries and size-bounded LRU eviction.
+ * A blob is trusted only when its record exists: the record is written by this tool after the registry
+ * client verified digest and size, and it pins the file's size, mtime and inode, so a file changed or
+ * replaced behind our back is dropped and fetched again. `rehash` re-hashes every blob in parallel
+ * (`src/hashing/`) and drops the ones that no longer match their digest.
+ *
+ * Leases (hand-written: `flock(2)` is not in Node, and the npm bindings need a native build): a lease
+ * is a file naming a random owner id, created with `link(2)` from a fully written temporary file (so it
+ * appears atomically, and exactly one creator wins). Its holder refreshes the mtime every heartbeat;
+ * a lease not refreshed for `lockStaleMs` belongs to a holder that died (SIGKILL, node crash, pod gone
+ * — PIDs mean nothing across containers) and is taken over: the taker first creates
+ * `locks/<hex>.takeover-<owner>` with O_EXCL, so one taker per stale owner proceeds, re-reads the lease,
+ * and removes it only if the same stale owner still holds it. A holder checks on every heartbeat that
+ * the lease is still its own and aborts its work if not. The lease only prevents double downloads: a
+ * blob enters the cache only after its digest verified, so even a lease lost in a race can never let
+ * wrong content in (at worst a download is repeated).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Digest } from '../oci/digest.ts';
@@ -32,8 +44,30 @@ export interface CacheUse {
   readonly path: string;
   /** True when the blob was already cached (no download). */
   readonly reused: boolean;
+  /** Bytes of an interrupted download that this one continued from (0: from the start). */
+  readonly resumedFrom: number;
 }
 
+/** What `obtain` hands to the download it asks for. */
+export interface DownloadTarget {
+  /** Where the verified blob must appear (renamed into place only once verified). */
+  readonly path: string;
+  /** Where the bytes received so far are kept across failures and kills (held exclusively under the lease). */
+  readonly partialPath: string;
+  /** Aborted when the caller aborts or the lease is lost. */
+  readonly signal: AbortSignal;
+}
+
+export interface BlobCacheOptions {
+  /** Evict least recently used blobs above this many bytes (default: unbounded). */
+  readonly maxBytes?: number;
+  /** A lease not refreshed for this long is taken over (default 30 s). */
+  readonly lockStaleMs?: number;
+  /** How often a holder refreshes its lease (default: a sixth of `lockStaleMs`). */
+  readonly lockHeartbeatMs?: number;
+}
+
+export const DEFAULT_LOCK_STALE_MS = 30_000;
 const LOCK_POLL_MS = 100;
 
 function hexOf(digest: Digest): string {
@@ -42,27 +76,93 @@ function hexOf(digest: Digest): string {
   return hex;
 }
 
-/** True while a process with this PID exists in our PID namespace (EPERM: it exists, owned by someone else). */
-export function processAlive(pid: number): boolean {
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/** The owner and age of a lease file (read through one descriptor, so both belong to the same file). */
+async function readLease(path: string): Promise<{ owner: string; mtimeMs: number } | undefined> {
+  let handle;
   try {
-    process.kill(pid, 0);
-    return true;
+    handle = await open(path, 'r');
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if (errno(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const [text, st] = [await handle.readFile('utf8'), await handle.stat()];
+    const owner = (JSON.parse(text) as { owner?: unknown }).owner;
+    return { owner: typeof owner === 'string' ? owner : '', mtimeMs: st.mtimeMs };
+  } catch {
+    return { owner: '', mtimeMs: (await handle.stat()).mtimeMs }; // unreadable content: judged by age alone
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A lease held by this process: refreshed until released; `signal` aborts when it is lost. */
+class HeldLease {
+  readonly #path: string;
+  readonly #owner: string;
+  readonly #lost = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  #beating = false;
+
+  constructor(path: string, owner: string, heartbeatMs: number) {
+    this.#path = path;
+    this.#owner = owner;
+    this.#timer = setInterval(() => void this.#beat(), heartbeatMs);
+    this.#timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#beating || this.#lost.signal.aborted) return;
+    this.#beating = true;
+    try {
+      const current = await readLease(this.#path);
+      if (current?.owner !== this.#owner) {
+        this.#lost.abort(new InitError('CACHE', `lost the cache lease ${this.#path} (taken over after it was not refreshed in time)`));
+        return;
+      }
+      const now = new Date();
+      await utimes(this.#path, now, now);
+    } catch {
+      /* a failed refresh is retried on the next beat; staleness spans several beats */
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  async release(): Promise<void> {
+    clearInterval(this.#timer);
+    if ((await readLease(this.#path).catch(() => undefined))?.owner === this.#owner) await unlink(this.#path).catch(() => {});
   }
 }
 
 export class BlobCache {
   readonly root: string;
   readonly maxBytes: number;
+  readonly lockStaleMs: number;
+  readonly lockHeartbeatMs: number;
 
-  constructor(root: string, maxBytes = Number.MAX_SAFE_INTEGER) {
+  constructor(root: string, options: BlobCacheOptions = {}) {
     this.root = root;
-    this.maxBytes = maxBytes;
+    this.maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+    this.lockStaleMs = options.lockStaleMs ?? DEFAULT_LOCK_STALE_MS;
+    this.lockHeartbeatMs = options.lockHeartbeatMs ?? Math.max(10, Math.floor(this.lockStaleMs / 6));
+    if (!(this.lockHeartbeatMs < this.lockStaleMs)) throw new InitError('CACHE', `the lease heartbeat (${this.lockHeartbeatMs} ms) must be shorter than the staleness window (${this.lockStaleMs} ms)`);
   }
 
   blobPath(digest: Digest): string {
     return join(this.root, 'blobs', 'sha256', hexOf(digest));
+  }
+
+  partialPath(digest: Digest): string {
+    return join(this.root, 'partial', hexOf(digest));
   }
 
   #recordPath(digest: Digest): string {
@@ -70,7 +170,7 @@ export class BlobCache {
   }
 
   async init(): Promise<void> {
-    for (const dir of ['blobs/sha256', 'records/sha256', 'locks']) await mkdir(join(this.root, dir), { recursive: true });
+    for (const dir of ['blobs/sha256', 'records/sha256', 'partial', 'locks']) await mkdir(join(this.root, dir), { recursive: true });
   }
 
   /** True when `descriptor`'s blob is cached and its record matches the file (size, mtime, inode). */
@@ -100,62 +200,96 @@ export class BlobCache {
     await unlink(this.blobPath(digest)).catch(() => {});
   }
 
-  /** Hold the lock of `digest` while `work` runs (waits for another holder; takes over a dead one's lock). */
-  async #withLock<T>(digest: Digest, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const lockPath = join(this.root, 'locks', `${hexOf(digest)}.lock`);
-    for (;;) {
-      signal?.throwIfAborted();
-      try {
-        const handle = await open(lockPath, 'wx');
-        await handle.writeFile(`${process.pid} ${randomBytes(4).toString('hex')}`);
-        await handle.close();
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new InitError('CACHE', `cannot lock ${lockPath}: ${(err as Error).message}`, { cause: err });
-      }
-      const owner = Number.parseInt((await readFile(lockPath, 'utf8').catch(() => '')).split(' ')[0] ?? '', 10);
-      if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) {
-        await unlink(lockPath).catch(() => {});
-        continue;
-      }
-      await sleep(LOCK_POLL_MS);
+  /** Take the lease of `digest`: waits while a live holder refreshes it, takes over a stale one. */
+  async #acquire(digest: Digest, signal?: AbortSignal): Promise<HeldLease> {
+    const hex = hexOf(digest);
+    const locks = join(this.root, 'locks');
+    const path = join(locks, `${hex}.lease`);
+    const owner = randomBytes(16).toString('hex');
+    const candidate = join(locks, `.${hex}.${owner}.tmp`);
+    try {
+      await writeFile(candidate, JSON.stringify({ owner, host: hostname(), pid: process.pid, since: new Date().toISOString() }), { flag: 'wx' });
+    } catch (err) {
+      throw new InitError('CACHE', `cannot lock ${path}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      return await work();
+      for (;;) {
+        signal?.throwIfAborted();
+        try {
+          await link(candidate, path);
+          return new HeldLease(path, owner, this.lockHeartbeatMs);
+        } catch (err) {
+          if (errno(err) !== 'EEXIST') throw new InitError('CACHE', `cannot lock ${path}: ${(err as Error).message}`, { cause: err });
+        }
+        const current = await readLease(path);
+        if (current !== undefined && Date.now() - current.mtimeMs > this.lockStaleMs) {
+          await this.#takeOver(path, join(locks, `${hex}.takeover-${current.owner || 'unreadable'}`), current.owner, owner);
+          continue;
+        }
+        if (current !== undefined) await sleep(LOCK_POLL_MS, undefined, signal ? { signal } : {}).catch(() => signal?.throwIfAborted());
+      }
     } finally {
-      await unlink(lockPath).catch(() => {});
+      await unlink(candidate).catch(() => {});
+    }
+  }
+
+  /** Remove the lease at `path` if `staleOwner` still holds it and it is still stale; one taker per stale owner. */
+  async #takeOver(path: string, marker: string, staleOwner: string, owner: string): Promise<void> {
+    try {
+      await writeFile(marker, owner, { flag: 'wx' });
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw new InitError('CACHE', `cannot take over ${path}: ${(err as Error).message}`, { cause: err });
+      // Another taker is at it; a marker left by a taker that died is itself removed once stale.
+      const st = await stat(marker).catch(() => undefined);
+      if (st !== undefined && Date.now() - st.mtimeMs > this.lockStaleMs) await unlink(marker).catch(() => {});
+      else await sleep(LOCK_POLL_MS);
+      return;
+    }
+    try {
+      const again = await readLease(path);
+      if (again !== undefined && again.owner === staleOwner && Date.now() - again.mtimeMs > this.lockStaleMs) await unlink(path).catch(() => {});
+    } finally {
+      await unlink(marker).catch(() => {});
+    }
+  }
+
+  /** Hold the lease of `digest` while `work` runs; `work` gets a signal that aborts when the lease is lost. */
+  async #withLock<T>(digest: Digest, work: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const lease = await this.#acquire(digest, signal);
+    try {
+      return await work(signal ? AbortSignal.any([signal, lease.signal]) : lease.signal);
+    } finally {
+      await lease.release();
     }
   }
 
   /**
-   * The path of a trusted copy of `descriptor`'s blob, downloading it with `download(path)` (which
-   * must verify digest and size before the file appears at `path`) when it is not cached yet.
+   * The path of a trusted copy of `descriptor`'s blob, downloading it with `download(target)` when it
+   * is not cached yet. The download must verify digest and size before the file appears at
+   * `target.path`, and keep what it received at `target.partialPath` when it fails (a later obtain
+   * continues from there).
    */
-  async obtain(descriptor: Descriptor, download: (path: string) => Promise<void>, signal?: AbortSignal): Promise<CacheUse> {
+  async obtain(descriptor: Descriptor, download: (target: DownloadTarget) => Promise<void>, signal?: AbortSignal): Promise<CacheUse> {
     return this.#withLock(
       descriptor.digest,
-      async () => {
+      async (held) => {
         const path = this.blobPath(descriptor.digest);
         if (await this.#trusted(descriptor)) {
           await this.#touch(descriptor);
-          return { path, reused: true };
+          return { path, reused: true, resumedFrom: 0 };
         }
         await this.#drop(descriptor.digest);
-        await this.#removePartials(descriptor.digest); // left by a holder that died mid-download
-        await download(path);
+        const partialPath = this.partialPath(descriptor.digest);
+        const kept = await stat(partialPath).then(
+          (st) => (st.size <= descriptor.size ? st.size : 0),
+          () => 0,
+        );
+        await download({ path, partialPath, signal: held });
         await this.#writeRecord(descriptor, new Date().toISOString());
-        return { path, reused: false };
+        return { path, reused: false, resumedFrom: kept };
       },
       signal,
     );
-  }
-
-  async #removePartials(digest: Digest): Promise<void> {
-    const dir = join(this.root, 'blobs', 'sha256');
-    const prefix = `.${hexOf(digest)}.`;
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (name.startsWith(prefix) && name.endsWith('.partial')) await unlink(join(dir, name)).catch(() => {});
-    }
   }
 
   async #touch(descriptor: Descriptor): Promise<void> {
@@ -198,7 +332,7 @@ export class BlobCache {
   }
 
   /** Re-hash every cached blob in parallel; drop the ones whose content no longer matches. Returns the digests dropped. */
-  async rehash(): Promise<{ checked: number; dropped: Digest[] }> {
+  async rehash(): Promise<{ checked: number; bytes: number; dropped: Digest[] }> {
     const entries = await this.#entries();
     const outcomes = await hashJobs(entries.map((e) => ({ kind: 'file' as const, path: this.blobPath(e.digest), algorithm: 'sha256' as const })));
     const dropped: Digest[] = [];
@@ -209,7 +343,7 @@ export class BlobCache {
         dropped.push(entry.digest);
       }
     }
-    return { checked: entries.length, dropped };
+    return { checked: entries.length, bytes: entries.reduce((sum, e) => sum + e.size, 0), dropped };
   }
 
   /** Remove the whole cache (tests, operators). */

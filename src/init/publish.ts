@@ -16,7 +16,6 @@ import { mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promi
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { InitError } from './errors.ts';
-import { processAlive } from './cache.ts';
 
 export const RECEIPT_DIR = '.modelgate';
 export const RECEIPT_FILE = 'receipt.json';
@@ -30,6 +29,19 @@ export interface Staging {
   readonly mode: 'sibling' | 'in-place';
 }
 
+/**
+ * True while a process with this PID exists in our PID namespace (EPERM: it exists, owned by someone
+ * else). Staging directories live beside DEST, which one pod's init container writes, so a PID is
+ * meaningful here (unlike in the node cache, which uses leases).
+ */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 function ioError(what: string, err: unknown): InitError {
   return new InitError('IO', `${what}: ${(err as Error).message}`, { cause: err });

@@ -267,7 +267,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
         const { descriptor } = layer;
         const use = await deps.cache.obtain(
           descriptor,
-          (path) => store.downloadBlob(descriptor, path, { timeoutMs, signal, onProgress: (done) => meter.update(descriptor.digest, done) }),
+          (target) => store.downloadBlob(descriptor, target.path, { timeoutMs, signal: target.signal, partialPath: target.partialPath, onProgress: (done) => meter.update(descriptor.digest, done) }),
           signal,
         );
         if (!use.reused) downloaded += descriptor.size;
@@ -281,7 +281,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
         } else {
           imageLayers.set(descriptor.digest, use.path);
         }
-        deps.log({ event: 'layer', digest: descriptor.digest, size: descriptor.size, cached: use.reused });
+        deps.log({ event: 'layer', digest: descriptor.digest, size: descriptor.size, cached: use.reused, ...(use.resumedFrom > 0 ? { resumedFrom: use.resumedFrom } : {}) });
       },
       abort,
     );

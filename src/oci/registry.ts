@@ -4,8 +4,9 @@
  * Owns: the distribution API calls (manifests, blobs, uploads, tags, referrers) and the verification
  * the store contract promises — manifests are hashed from their raw bytes and checked against the
  * requested digest and `Docker-Content-Digest`; blobs are hashed as they stream, bounded by their
- * descriptor size; downloads go to a temporary file beside the target, resume with `Range` after a
- * dropped connection and are renamed into place only once verified. Transport, redirects and error
+ * descriptor size; downloads go to a temporary file beside the target (or a kept partial file the
+ * caller names, continued across runs), resume with `Range` after a dropped connection and are renamed
+ * into place only once verified. Transport, redirects and error
  * mapping live in `http.ts`; 401 handling in `auth.ts`; the referrers tag fallback in `referrers.ts`.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,7 +15,7 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { OciError, UsageError } from '../errors.ts';
+import { hasCode, OciError, UsageError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { RegistryAuthenticator, parseWwwAuthenticate } from './auth.ts';
 import { ANONYMOUS, type CredentialSource } from './credentials.ts';
@@ -503,12 +504,18 @@ export class RegistryStore implements ArtifactStore {
     const what = `blob ${this.name}@${descriptor.digest}`;
     const maxResumes = options.maxResumes ?? 3;
     const scope = this.#scope(options, true);
-    const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
-    const file = await open(temporary, 'wx', 0o644);
+    const keep = options.partialPath !== undefined;
+    const temporary = options.partialPath ?? join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
+    const file = keep ? await openKept(temporary) : await open(temporary, 'wx', 0o644);
     let closed = false;
     try {
       let verifier = new DigestVerifier(descriptor.digest, descriptor.size);
-      let offset = 0;
+      // A kept partial download continues where it stopped. Its prefix is hashed again first: a SHA-256
+      // state cannot be saved from node:crypto, and reading the prefix back from the local disk is far
+      // cheaper than fetching it again.
+      let kept = keep ? await hashKeptPrefix(file, verifier, descriptor.size) : 0;
+      let offset = kept;
+      if (kept > 0) options.onProgress?.(kept, descriptor.size);
       let retries = 0;
       const retry = async (err: OciError): Promise<void> => {
         if (!err.transient || retries >= maxResumes || scope.callerSignal?.aborted) throw err;
@@ -568,15 +575,26 @@ export class RegistryStore implements ArtifactStore {
           await retry(new OciError('NETWORK', `${what}: response ended after ${offset} of ${descriptor.size} bytes`));
           continue;
         }
+        try {
+          verifier.finish();
+        } catch (err) {
+          if (kept === 0 || !hasCode(err, 'DIGEST_MISMATCH')) throw err;
+          // The kept prefix was not what the registry serves (e.g. lost in a machine crash): start over once.
+          kept = 0;
+          offset = 0;
+          verifier = new DigestVerifier(descriptor.digest, descriptor.size);
+          await file.truncate(0);
+          continue;
+        }
         break;
       }
-      verifier.finish();
       closed = true;
       await file.close();
       await rename(temporary, path);
     } catch (err) {
       if (!closed) await file.close().catch(() => {});
-      await rm(temporary, { force: true });
+      // A kept download survives what a retry may cure (timeouts, aborts, a dropped connection), not bad content.
+      if (!keep || hasCode(err, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'PROTOCOL')) await rm(temporary, { force: true });
       // Local file-system failures (ENOSPC, EACCES…) carry a path: rethrow them as they are.
       throw typeof (err as { path?: unknown } | null)?.path === 'string' ? err : transportError(err, what, scope);
     }
@@ -855,6 +873,34 @@ function receiveInto(
       }
     });
   });
+}
+
+/** Open (or create) a kept partial download for positioned writes (not O_APPEND: pwrite must honour offsets). */
+async function openKept(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return open(path, 'wx', 0o644);
+  }
+}
+
+/** Feed the kept prefix of a partial download to `verifier`; returns its length (0 after truncating an oversized file). */
+async function hashKeptPrefix(file: FileHandle, verifier: DigestVerifier, size: number): Promise<number> {
+  const length = (await file.stat()).size;
+  if (length > size) {
+    await file.truncate(0);
+    return 0;
+  }
+  const buffer = Buffer.allocUnsafe(Math.min(length, 4 * 1024 * 1024));
+  let position = 0;
+  while (position < length) {
+    const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, length - position), position);
+    if (bytesRead === 0) break;
+    verifier.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return position;
 }
 
 /** Write `buffers` back to back at `position`, continuing after short writes; resolves to the byte count. */

@@ -33,6 +33,13 @@ export interface DownloadOptions extends CallOptions {
   readonly maxResumes?: number;
   /** Called with the running byte count while downloading. */
   readonly onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /**
+   * Keep the bytes received so far in this file instead of a throw-away temporary one: a download
+   * that fails or whose process dies leaves it in place, and the next download given the same path
+   * continues from its length with `Range` (after re-hashing the kept prefix). Removed when the
+   * content turns out wrong. The caller must hold the path exclusively (the init node cache leases it).
+   */
+  readonly partialPath?: string;
 }
 
 export interface ReferrersOptions extends CallOptions {

@@ -4,10 +4,11 @@
 // its digest; an unsigned model, a tag, a corrupted blob, a tar with `../x`, an escaping symlink, a
 // hardlink out of the model and a device entry each leave DEST untouched with the right exit code; a
 // registry that is down is transient (3); two concurrent runs download a blob once; a run killed with
-// SIGKILL mid-pull leaves no model and the next run takes over its lock and publishes.
+// SIGKILL mid-pull leaves no model and the next run takes over its stale lease and resumes the kept
+// partial download with Range; leases of live holders are kept, lost ones abort their holder.
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -27,7 +28,7 @@ import { ModelPackMediaType } from '../../src/modelpack/spec.ts';
 import { attachBundle } from '../../src/sign/attach.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../../src/sign/dsse-bundle.ts';
 import { keyId } from '../../src/sigstore/keys.ts';
-import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 import { fileResources, keyBundle, omsStatement, walk } from '../helpers/oms-sign.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { REPO, runCli } from '../helpers/run-cli.ts';
@@ -279,32 +280,128 @@ t.test('two concurrent inits of one digest download each blob once', async (t) =
   t.same(readFileSync(join(dir, 'conc-b', 'model.safetensors')), weights);
 });
 
-t.test('SIGKILL mid-pull leaves no model; the next run takes over the lock and publishes', async (t) => {
+t.test('SIGKILL mid-pull leaves no model; the next run takes over the stale lease and resumes with Range', async (t) => {
   const cache = join(dir, 'cache-killed');
   const parent = join(dir, 'killed');
   const dest = join(parent, 'models');
-  const bigDigest = killed.layers[1]!.digest;
-  proxy.setRules([{ method: 'GET', path: new RegExp(`/blobs/${bigDigest}$`), fault: { kind: 'stall', afterBytes: 1024 * 1024 } }]);
+  const bigDigest = killed.layers[1]!.digest as Descriptor['digest'];
+  const hex = bigDigest.slice('sha256:'.length);
+  const partial = join(cache, 'partial', hex);
+  const stalledAt = 3 * 1024 * 1024;
+  proxy.setRules([{ method: 'GET', path: new RegExp(`/blobs/${bigDigest}$`), fault: { kind: 'stall', afterBytes: stalledAt } }]);
   proxy.clearRecords();
-  const child = spawn(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), 'init', uriOf(killed.manifest), dest, '--data', dataPath, '--key', pubPath, '--cache-dir', cache, '--termination-log', join(dir, 'kill.log'), '--timeout', '20000'], { stdio: 'ignore' });
+  const args = ['init', uriOf(killed.manifest), dest, '--data', dataPath, '--key', pubPath, '--cache-dir', cache, '--cache-lock-stale', '1500', '--termination-log', join(dir, 'kill.log'), '--timeout', '20000'];
+  const child = spawn(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), ...args], { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  const deadline = Date.now() + 20_000;
-  while (blobGets(bigDigest) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  t.ok(blobGets(bigDigest) > 0, 'the big layer was being downloaded');
-  await new Promise((r) => setTimeout(r, 300));
+  const size = (): number => (existsSync(partial) ? statSync(partial).size : 0);
+  const deadline = Date.now() + 30_000;
+  while (size() < stalledAt && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.equal(size(), stalledAt, 'the bytes received so far are on disk in the cache');
   child.kill('SIGKILL');
   await exited;
   t.notOk(existsSync(dest), 'no partial model at DEST');
-  t.ok(readdirSync(join(cache, 'locks')).length > 0, 'the killed run left its lock behind');
-  t.ok(readdirSync(join(cache, 'blobs', 'sha256')).some((n) => n.endsWith('.partial')), 'and a partial download');
+  t.ok(existsSync(join(cache, 'locks', `${hex}.lease`)), 'the killed run left its lease behind');
+  t.equal(size(), stalledAt, 'and its partial download');
 
   proxy.setRules([]);
-  const run = await init([uriOf(killed.manifest), dest], cache);
+  proxy.clearRecords();
+  const run = await init([uriOf(killed.manifest), dest, '--cache-lock-stale', '1500'], cache);
   t.equal(run.code, 0, run.stderr);
   t.same(readFileSync(join(dest, 'model.safetensors')), big);
-  t.same(readdirSync(parent), ['models'], 'the killed run\'s staging directory was removed');
-  t.same(readdirSync(join(cache, 'locks')), [], 'no lock left');
-  t.notOk(readdirSync(join(cache, 'blobs', 'sha256')).some((n) => n.endsWith('.partial')), 'the partial download was removed');
+  const gets = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${bigDigest}`));
+  t.same(gets.map((r) => r.headers.range), [`bytes=${stalledAt}-`], 'one request, for the rest of the blob only');
+  const layer = run.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'layer' && l.digest === bigDigest);
+  t.match(layer, { cached: false, resumedFrom: stalledAt });
+  const receipt = JSON.parse(readFileSync(join(dest, '.modelgate', 'receipt.json'), 'utf8')) as Record<string, unknown>;
+  t.equal(receipt.digest, killed.manifest.digest, 'published with a receipt');
+  t.same(readdirSync(parent), ['models'], "the killed run's staging directory was removed");
+  t.same(readdirSync(join(cache, 'locks')), [], 'no lease left');
+  t.same(readdirSync(join(cache, 'partial')), [], 'the partial download became the cached blob');
+});
+
+t.test('cache leases: a live holder keeps its lease, a stale one is taken over, a lost one aborts its holder', async (t) => {
+  const root = join(dir, 'cache-lease');
+  const bytes = Buffer.from('lease test blob');
+  const descriptor: Descriptor = { mediaType: 'application/octet-stream', digest: sha256(bytes) as Descriptor['digest'], size: bytes.length };
+  const hex = descriptor.digest.slice('sha256:'.length);
+  const leasePath = join(root, 'locks', `${hex}.lease`);
+  const a = new BlobCache(root, { lockStaleMs: 300, lockHeartbeatMs: 50 });
+  const b = new BlobCache(root, { lockStaleMs: 300, lockHeartbeatMs: 50 });
+  await a.init();
+
+  // A holder busy for 5× the staleness window keeps its lease (heartbeat): the waiter reuses its blob.
+  let downloads = 0;
+  const slow = a.obtain(descriptor, async ({ path }) => {
+    downloads++;
+    await new Promise((r) => setTimeout(r, 1500));
+    writeFileSync(path, bytes);
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  const waiter = await b.obtain(descriptor, async ({ path }) => {
+    downloads++;
+    writeFileSync(path, bytes);
+  });
+  t.match(await slow, { reused: false });
+  t.match(waiter, { reused: true });
+  t.equal(downloads, 1, 'downloaded once');
+
+  // A stale lease (its holder died) is taken over; a fresh foreign lease makes us wait.
+  await a.clear();
+  await a.init();
+  writeFileSync(leasePath, JSON.stringify({ owner: 'dead-holder' }));
+  const patient = new BlobCache(root, { lockStaleMs: 60_000 });
+  await t.rejects(patient.obtain(descriptor, async () => {}, AbortSignal.timeout(300)), 'a fresh lease is waited for (its holder may be alive)');
+  const past = new Date(Date.now() - 10_000);
+  utimesSync(leasePath, past, past);
+  t.match(await b.obtain(descriptor, async ({ path }) => writeFileSync(path, bytes)), { reused: false });
+  t.notOk(existsSync(leasePath), 'released');
+  t.same(readdirSync(join(root, 'locks')), [], 'no takeover marker or candidate left');
+
+  // A holder whose lease was taken over aborts its download.
+  await a.clear();
+  await a.init();
+  const lost = a.obtain(descriptor, async ({ signal }) => {
+    writeFileSync(leasePath, JSON.stringify({ owner: 'someone-else' }));
+    await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
+  });
+  await t.rejects(lost, { code: 'CACHE', message: /lost the cache lease/ });
+  t.ok(existsSync(leasePath), "the new owner's lease is left alone");
+});
+
+t.test('resume: a kept prefix continues with Range; a registry ignoring Range or a bad prefix restarts from 0', async (t) => {
+  const proxied = openStore(parseReference(`${proxy.host}/models/llama`));
+  const layer = killed.layers[1]!;
+  const path = new RegExp(`/blobs/${layer.digest}$`);
+  const cases: Array<{ name: string; prefix: Buffer; rules: FaultRule[]; gets: Array<{ range: string | undefined; fault: string | undefined }> }> = [
+    { name: 'good prefix', prefix: big.subarray(0, 1 << 20), rules: [], gets: [{ range: 'bytes=1048576-', fault: undefined }] },
+    { name: 'Range ignored (200)', prefix: big.subarray(0, 1 << 20), rules: [{ method: 'GET', path, fault: { kind: 'ignore-range' } }], gets: [{ range: 'bytes=1048576-', fault: 'ignore-range' }] },
+    {
+      name: 'corrupted prefix',
+      prefix: Buffer.alloc(1 << 20),
+      rules: [],
+      gets: [
+        { range: 'bytes=1048576-', fault: undefined },
+        { range: undefined, fault: undefined },
+      ],
+    },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const cache = new BlobCache(join(dir, `cache-resume-${i}`));
+    await cache.init();
+    writeFileSync(cache.partialPath(layer.digest), c.prefix);
+    proxy.setRules(c.rules);
+    proxy.clearRecords();
+    const use = await cache.obtain(layer, (target) => proxied.downloadBlob(layer, target.path, { partialPath: target.partialPath, signal: target.signal, timeoutMs: 5000 }));
+    t.match(use, { reused: false, resumedFrom: 1 << 20 }, c.name);
+    t.equal(sha256(readFileSync(use.path)), layer.digest, `${c.name}: verified content`);
+    t.same(
+      proxy.requests.filter((r) => path.test(r.path)).map((r) => ({ range: r.headers.range, fault: r.fault })),
+      c.gets,
+      `${c.name}: requests`,
+    );
+    t.notOk(existsSync(cache.partialPath(layer.digest)), `${c.name}: partial file consumed`);
+  }
+  proxy.setRules([]);
 });
 
 t.test('extraction refuses setuid bits, names colliding after normalisation, writes through a symlink', async (t) => {
@@ -341,7 +438,7 @@ t.test('cache: --rehash-style re-hash drops a tampered blob; a record mismatch i
   const weightsPath = cache.blobPath(good.layers[0]!.digest);
   writeFileSync(weightsPath, Buffer.alloc(weights.length));
   let downloads = 0;
-  const use = await cache.obtain(good.layers[0]!, async (p) => {
+  const use = await cache.obtain(good.layers[0]!, async ({ path: p }) => {
     downloads++;
     await store.downloadBlob(good.layers[0]!, p);
   });
@@ -467,14 +564,14 @@ t.test('in-place publication (DEST is a mount point): receipt last, an interrupt
 });
 
 t.test('cache: least recently used blobs are evicted above the size bound, blobs in use are kept', async (t) => {
-  const cache = new BlobCache(join(dir, 'cache-lru'), 250);
+  const cache = new BlobCache(join(dir, 'cache-lru'), { maxBytes: 250 });
   await cache.init();
   const blobs = ['a', 'b', 'c'].map((c) => {
     const bytes = Buffer.alloc(100, c);
     return { bytes, descriptor: { mediaType: 'application/octet-stream', digest: sha256(bytes) as Descriptor['digest'], size: 100 } };
   });
   for (const blob of blobs) {
-    await cache.obtain(blob.descriptor, async (path) => writeFileSync(path, blob.bytes));
+    await cache.obtain(blob.descriptor, async ({ path }) => writeFileSync(path, blob.bytes));
     await new Promise((r) => setTimeout(r, 5));
   }
   // Using "a" again makes "b" the least recently used.

@@ -7,7 +7,8 @@
  * fastify on plain HTTP serving `GET /metrics` (prom-client) and the same probes. One structured pino
  * line per review: uid, resource, operation, mode, decision, duration, and per location the field,
  * digest, outcome, codes and cache result. The serving certificate and key are re-read when the
- * certificate file changes (polling) and swapped in without a restart. `close()` stops accepting,
+ * certificate file changes (polling) and swapped in without a restart, or set from memory by the TLS
+ * bootstrap (`setServingCertificate`; not ready before). `close()` stops accepting,
  * lets in-flight reviews finish, then returns.
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
@@ -23,8 +24,17 @@ import type { AdmissionReviewer } from './review.ts';
 /** AdmissionReviews carry the object and the old object (each up to ~1.5 MiB in etcd). */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 
+/**
+ * Mounted files (re-read when the certificate changes), or PEM in memory from the TLS bootstrap
+ * (`src/k8s/tls-bootstrap.ts`): with `pending`, it is a placeholder and the server is not ready until
+ * `setServingCertificate` installs the real one.
+ */
+export type WebhookTlsOptions =
+  | { readonly certPath: string; readonly keyPath: string; /** Poll interval of the cert file (default 10 s; 0: no reload). */ readonly reloadIntervalMs?: number }
+  | { readonly cert: string; readonly key: string; readonly pending?: boolean };
+
 export interface WebhookServerOptions {
-  readonly tls: { readonly certPath: string; readonly keyPath: string; /** Poll interval of the cert file (default 10 s; 0: no reload). */ readonly reloadIntervalMs?: number };
+  readonly tls: WebhookTlsOptions;
   readonly host?: string;
   readonly port: number;
   readonly metricsHost?: string;
@@ -57,16 +67,19 @@ export class WebhookServer {
   #reviewer: AdmissionReviewer | undefined;
   #closing = false;
   #stopWatching: (() => void) | undefined;
+  /** False while only a placeholder certificate is served (TLS bootstrap not done). */
+  #certificateReady: boolean;
 
   private constructor(app: FastifyInstance, metricsApp: FastifyInstance, options: WebhookServerOptions) {
     this.#app = app;
     this.#metricsApp = metricsApp;
     this.#options = options;
     this.#reviewer = options.reviewer;
+    this.#certificateReady = !('pending' in options.tls && options.tls.pending === true);
   }
 
   static async start(options: WebhookServerOptions): Promise<WebhookServer> {
-    const tls = readTls(options.tls.certPath, options.tls.keyPath);
+    const tls = 'certPath' in options.tls ? readTls(options.tls.certPath, options.tls.keyPath) : { cert: options.tls.cert, key: options.tls.key };
     const app = Fastify({ https: { ...tls, minVersion: 'TLSv1.2' }, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, disableRequestLogging: true, return503OnClosing: true });
     const metricsApp = Fastify({ bodyLimit: 1024, disableRequestLogging: true });
     const server = new WebhookServer(app, metricsApp, options);
@@ -93,7 +106,13 @@ export class WebhookServer {
   }
 
   get ready(): boolean {
-    return this.#reviewer !== undefined && !this.#closing;
+    return this.#reviewer !== undefined && this.#certificateReady && !this.#closing;
+  }
+
+  /** Serve a new certificate (PEM) from now on: new connections get it, open ones keep theirs. The server is ready once it has one. */
+  setServingCertificate(cert: string, key: string): void {
+    (this.#app.server as HttpsServer).setSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+    this.#certificateReady = true;
   }
 
   /** Install the reviewer once policy and trust are loaded: the server becomes ready. */
@@ -115,7 +134,7 @@ export class WebhookServer {
       app.get('/healthz', async () => ({ status: 'ok' }));
       app.get('/readyz', async (_request, reply) => {
         if (this.ready) return { status: 'ready' };
-        return reply.code(503).send({ status: this.#closing ? 'shutting down' : 'not ready: policy and trust material not loaded' });
+        return reply.code(503).send({ status: this.#closing ? 'shutting down' : !this.#certificateReady ? 'not ready: no serving certificate yet' : 'not ready: policy and trust material not loaded' });
       });
     };
     probes(this.#app);
@@ -183,6 +202,7 @@ export class WebhookServer {
   }
 
   #watchTls(): void {
+    if (!('certPath' in this.#options.tls)) return;
     const { certPath, keyPath, reloadIntervalMs } = this.#options.tls;
     const interval = reloadIntervalMs ?? 10_000;
     if (interval <= 0) return;

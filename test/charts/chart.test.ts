@@ -1,0 +1,395 @@
+/**
+ * charts/modelgate with the sha256-pinned helm v4 (test/helpers/helm.ts): `helm lint` and `helm template`
+ * with the default values and with each non-default mode; every rendered object is validated against the
+ * Kubernetes schemas (kubernetes-models, its cert-manager and prometheus-operator models) and KServe's
+ * ClusterStorageContainer schema (test/fixtures), and the security settings are asserted. values.schema.json
+ * refusing a bad value, and the README listing every value, are tested too.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import t from 'tap';
+import { Ajv } from 'ajv';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import * as core from 'kubernetes-models/v1';
+import * as apps from 'kubernetes-models/apps/v1';
+import * as policyV1 from 'kubernetes-models/policy/v1';
+import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import * as admission from 'kubernetes-models/admissionregistration.k8s.io/v1';
+import * as networking from 'kubernetes-models/networking.k8s.io/v1';
+import { validate as validateContainer } from 'kubernetes-models/_schemas/IoK8sApiCoreV1Container';
+import * as certManager from '@kubernetes-models/cert-manager/cert-manager.io/v1';
+import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { runHelm, type HelmResult } from '../helpers/helm.ts';
+import { REPO } from '../helpers/run-cli.ts';
+
+const CHART = join(REPO, 'charts/modelgate');
+const NAMESPACE = 'modelgate-system';
+const RELEASE = 'mg';
+const FULLNAME = 'mg-modelgate';
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+type Validator = (object: K8sObject) => void;
+const model =
+  (ctor: new (data: never) => { validate(): void }): Validator =>
+  (object) => {
+    const { apiVersion: _a, kind: _k, ...rest } = object;
+    new ctor(rest as never).validate();
+  };
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const cscSchema = ajv.compile(JSON.parse(await readFile(join(REPO, 'test/fixtures/kserve-clusterstoragecontainer.schema.json'), 'utf8')) as object);
+const validateCsc: Validator = (object) => {
+  if (!cscSchema(object)) throw new Error(`ClusterStorageContainer: ${ajv.errorsText(cscSchema.errors)}`);
+  const container = (object.spec as { container: unknown }).container;
+  if (!validateContainer(container)) throw new Error(`ClusterStorageContainer spec.container: ${JSON.stringify((validateContainer as { errors?: unknown }).errors)}`);
+};
+
+const VALIDATORS: Record<string, Validator> = {
+  'v1/Secret': model(core.Secret),
+  'v1/Service': model(core.Service),
+  'v1/ServiceAccount': model(core.ServiceAccount),
+  'v1/ConfigMap': model(core.ConfigMap),
+  'apps/v1/Deployment': model(apps.Deployment),
+  'policy/v1/PodDisruptionBudget': model(policyV1.PodDisruptionBudget),
+  'rbac.authorization.k8s.io/v1/ClusterRole': model(rbac.ClusterRole),
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': model(rbac.ClusterRoleBinding),
+  'rbac.authorization.k8s.io/v1/Role': model(rbac.Role),
+  'rbac.authorization.k8s.io/v1/RoleBinding': model(rbac.RoleBinding),
+  'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': model(admission.ValidatingWebhookConfiguration),
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': model(admission.MutatingWebhookConfiguration),
+  'networking.k8s.io/v1/NetworkPolicy': model(networking.NetworkPolicy),
+  'cert-manager.io/v1/Issuer': model(certManager.Issuer),
+  'cert-manager.io/v1/Certificate': model(certManager.Certificate),
+  'monitoring.coreos.com/v1/ServiceMonitor': model(monitoring.ServiceMonitor),
+  'serving.kserve.io/v1alpha1/ClusterStorageContainer': validateCsc,
+};
+
+const home = await mkdtemp(join(tmpdir(), 'modelgate-helm-'));
+t.teardown(() => rm(home, { recursive: true, force: true }));
+
+async function helm(args: readonly string[], values?: object): Promise<HelmResult> {
+  const extra: string[] = [];
+  if (values !== undefined) {
+    const file = join(home, `values-${Math.random().toString(36).slice(2)}.json`);
+    await writeFile(file, JSON.stringify(values));
+    extra.push('--values', file);
+  }
+  return runHelm([...args, ...extra], { home });
+}
+
+async function render(values?: object): Promise<K8sObject[]> {
+  const result = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE], values);
+  if (result.code !== 0) throw new Error(`helm template failed (${result.code}): ${result.stderr}`);
+  return parseAllDocuments(result.stdout)
+    .map((doc) => doc.toJS() as K8sObject | null)
+    .filter((object): object is K8sObject => object !== null);
+}
+
+function find(objects: readonly K8sObject[], kind: string, name = FULLNAME): K8sObject | undefined {
+  return objects.find((object) => object.kind === kind && object.metadata.name === name);
+}
+
+function must(objects: readonly K8sObject[], kind: string, name = FULLNAME): K8sObject {
+  const object = find(objects, kind, name);
+  if (object === undefined) throw new Error(`${kind}/${name} not rendered (have: ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')})`);
+  return object;
+}
+
+const PEM_KEY = '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEexample\n-----END PUBLIC KEY-----\n';
+const DIGEST = `sha256:${'ab'.repeat(32)}`;
+
+/** The value sets rendered and validated; each name says what it turns on. */
+const VALUE_SETS: Record<string, object | undefined> = {
+  default: undefined,
+  'certManager, mutating on': { certificates: { mode: 'certManager' }, mutating: { enabled: true } },
+  'certManager with a ClusterIssuer': { certificates: { mode: 'certManager', certManager: { issuerRef: { kind: 'ClusterIssuer', name: 'corp-ca', group: 'cert-manager.io' } } } },
+  'webhook-managed TLS, namespace label, k8s pull secrets, mutating on': {
+    certificates: { mode: 'webhook' },
+    mutating: { enabled: true },
+    webhook: { namespaceModeLabel: 'modelgate.dev/mode' },
+    registry: { k8sPullSecrets: true },
+  },
+  'serviceMonitor and networkPolicy on': { serviceMonitor: { enabled: true, labels: { release: 'prom' } }, networkPolicy: { enabled: true } },
+  'image by digest, signers, data, trust root, bundle volume, registry secret': {
+    image: { digest: DIGEST },
+    signers: { keys: { release: PEM_KEY }, identities: [{ identity: 'https://github.com/acme/train/.github/workflows/t.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com' }] },
+    policy: { data: { trusted_builders: ['https://github.com/actions/runner'] }, bundleVolume: { configMap: { name: 'my-bundle' } } },
+    trust: { trustedRoot: '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}' },
+    registry: { dockerConfigSecret: 'registry-creds', plainHttp: ['registry.local:5000'] },
+    webhook: { namespaceModes: { dev: 'warn' }, mode: 'audit' },
+    podAntiAffinity: 'hard',
+  },
+};
+
+const rendered = new Map<string, K8sObject[]>();
+for (const [name, values] of Object.entries(VALUE_SETS)) rendered.set(name, await render(values));
+const get = (name: string): K8sObject[] => rendered.get(name)!;
+
+t.test('helm lint passes with the default and every non-default value set', async (t) => {
+  const results = await Promise.all(Object.values(VALUE_SETS).map((values) => helm(['lint', '--strict', CHART, '--namespace', NAMESPACE], values)));
+  for (const [i, result] of results.entries()) t.equal(result.code, 0, `lint ${Object.keys(VALUE_SETS)[i]}: ${result.stdout}${result.stderr}`);
+});
+
+t.test('every rendered object validates against its Kubernetes / cert-manager / prometheus-operator / KServe schema', async (t) => {
+  for (const [set, objects] of rendered) {
+    for (const object of objects) {
+      const key = `${object.apiVersion}/${object.kind}`;
+      const validator = VALIDATORS[key];
+      if (validator === undefined) {
+        t.fail(`${set}: no schema for ${key} (${object.metadata.name})`);
+        continue;
+      }
+      t.doesNotThrow(() => validator(object), `${set}: ${key} ${object.metadata.name}`);
+      if (!['ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'ClusterStorageContainer'].includes(object.kind)) {
+        t.equal(object.metadata.namespace, NAMESPACE, `${set}: ${object.kind} ${object.metadata.name} is namespaced to the release`);
+      }
+    }
+  }
+  // The validators do reject a broken object.
+  t.throws(() => VALIDATORS['apps/v1/Deployment']!({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { replicas: 'two' } }));
+  t.throws(() => validateCsc({ apiVersion: 'serving.kserve.io/v1alpha1', kind: 'ClusterStorageContainer', metadata: { name: 'x' }, spec: { container: { name: 'storage-initializer' }, supportedUriFormat: [] } }));
+});
+
+interface PodSpec {
+  replicas?: number;
+  template: { spec: { securityContext: Record<string, unknown>; automountServiceAccountToken: boolean; affinity?: Record<string, unknown>; containers: Container[]; volumes: Array<Record<string, unknown>> } };
+}
+interface Container {
+  image: string;
+  args: string[];
+  securityContext: Record<string, unknown> & { capabilities: { drop: string[] }; seccompProfile: { type: string } };
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  livenessProbe: { httpGet: { path: string } };
+  readinessProbe: { httpGet: { path: string } };
+  volumeMounts: Array<{ name: string; mountPath: string }>;
+}
+
+t.test('webhook Deployment: 2 replicas, anti-affinity, non-root, read-only root, seccomp, no escalation, probes, limits', async (t) => {
+  for (const [set, objects] of rendered) {
+    const deployment = must(objects, 'Deployment').spec as PodSpec;
+    const pod = deployment.template.spec;
+    const [container] = pod.containers;
+    t.equal(deployment.replicas, 2, `${set}: replicas`);
+    t.ok(pod.affinity?.podAntiAffinity, `${set}: pod anti-affinity`);
+    t.equal(pod.securityContext.runAsNonRoot, true, `${set}: pod runAsNonRoot`);
+    t.equal(pod.securityContext.runAsUser, 65532, `${set}: fixed uid`);
+    t.same(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
+    t.match(container!.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false });
+    t.same(container!.securityContext.capabilities.drop, ['ALL']);
+    t.equal(container!.securityContext.seccompProfile.type, 'RuntimeDefault');
+    t.ok(container!.resources.requests.cpu && container!.resources.requests.memory && container!.resources.limits.cpu && container!.resources.limits.memory, `${set}: requests and limits`);
+    t.equal(container!.livenessProbe.httpGet.path, '/healthz');
+    t.equal(container!.readinessProbe.httpGet.path, '/readyz');
+    t.ok(container!.volumeMounts.some((m) => m.mountPath === '/tmp'), `${set}: writable /tmp`);
+    t.ok(pod.volumes.some((v) => v.name === 'tmp' && 'emptyDir' in v), `${set}: /tmp is an emptyDir`);
+    t.equal(container!.args[0], 'webhook');
+    t.ok(container!.args.includes('--deadline=8000'), `${set}: the webhook's own deadline stays below the 10 s timeout`);
+    const pdb = must(objects, 'PodDisruptionBudget');
+    t.equal((pdb.spec as { minAvailable: number }).minAvailable, 1, `${set}: PDB keeps one webhook up`);
+  }
+  const [digestContainer] = (must(get('image by digest, signers, data, trust root, bundle volume, registry secret'), 'Deployment').spec as PodSpec).template.spec.containers;
+  t.equal(digestContainer!.image, `ghcr.io/modelgate/modelgate@${DIGEST}`, 'image by digest only');
+  t.match(digestContainer!.args, ['webhook', /--port=/]);
+  for (const arg of [
+    '--key=/etc/modelgate/keys/release.pem',
+    '--data=/etc/modelgate/policy-data/data.json',
+    '--trusted-root=/etc/modelgate/trust/trusted_root.json',
+    '--policy=/etc/modelgate/policy',
+    '--docker-config=/etc/modelgate/registry/config.json',
+    '--plain-http=registry.local:5000',
+    '--namespace-mode=dev=warn',
+    '--mode=audit',
+    '--certificate-oidc-issuer=https://token.actions.githubusercontent.com',
+  ]) {
+    t.ok(digestContainer!.args.includes(arg), `args include ${arg}`);
+  }
+  const csc = must(get('image by digest, signers, data, trust root, bundle volume, registry secret'), 'ClusterStorageContainer', 'modelgate');
+  t.equal((csc.spec as { container: { image: string } }).container.image, `ghcr.io/modelgate/modelgate@${DIGEST}`, 'init container image by digest too');
+  const [defaultContainer] = (must(get('default'), 'Deployment').spec as PodSpec).template.spec.containers;
+  t.equal(defaultContainer!.image, 'ghcr.io/modelgate/modelgate:0.1.0', 'default image: appVersion tag');
+});
+
+interface Webhook {
+  name: string;
+  failurePolicy: string;
+  sideEffects: string;
+  timeoutSeconds: number;
+  admissionReviewVersions: string[];
+  clientConfig: { caBundle?: string; service: { name: string; namespace: string; path: string; port: number } };
+  rules: Array<{ apiGroups: string[]; apiVersions: string[]; resources: string[]; operations: string[] }>;
+  namespaceSelector: { matchExpressions: Array<{ key: string; operator: string; values: string[] }> };
+}
+
+t.test('webhook configurations: Fail, no side effects, timeout, KServe rules, kube-system and own namespace excluded', async (t) => {
+  for (const [set, objects] of rendered) {
+    const kinds = ['ValidatingWebhookConfiguration', ...(find(objects, 'MutatingWebhookConfiguration') ? ['MutatingWebhookConfiguration'] : [])];
+    for (const kind of kinds) {
+      const [hook] = must(objects, kind).webhooks as Webhook[];
+      t.equal(hook!.failurePolicy, 'Fail', `${set} ${kind}: failurePolicy Fail`);
+      t.equal(hook!.sideEffects, 'None');
+      t.equal(hook!.timeoutSeconds, 10);
+      t.same(hook!.admissionReviewVersions, ['v1']);
+      t.same(hook!.clientConfig.service, { name: FULLNAME, namespace: NAMESPACE, path: kind.startsWith('Validating') ? '/validate' : '/mutate', port: 443 });
+      const resources = hook!.rules.flatMap((rule) => rule.resources.map((resource) => `${rule.apiGroups.join()}/${rule.apiVersions.join('+')}/${resource}:${rule.operations.join('+')}`));
+      t.same(resources.sort(), [
+        'serving.kserve.io/v1alpha1+v1alpha2/llminferenceservices:CREATE+UPDATE',
+        'serving.kserve.io/v1alpha1/trainedmodels:CREATE+UPDATE',
+        'serving.kserve.io/v1beta1/inferenceservices:CREATE+UPDATE',
+      ]);
+      const byName = hook!.namespaceSelector.matchExpressions.find((e) => e.key === 'kubernetes.io/metadata.name');
+      t.equal(byName?.operator, 'NotIn');
+      t.ok(byName?.values.includes('kube-system') && byName.values.includes(NAMESPACE), `${set} ${kind}: kube-system and ${NAMESPACE} excluded`);
+      t.match(hook!.namespaceSelector.matchExpressions, [{}, { key: 'modelgate.dev/ignore', operator: 'NotIn', values: ['true'] }], 'opt-out label');
+    }
+  }
+  t.notOk(find(get('default'), 'MutatingWebhookConfiguration'), 'mutating webhook off by default');
+});
+
+t.test('certificates: chart-generated CA matches the Secret, cert-manager injection, webhook-managed bootstrap', async (t) => {
+  const objects = get('default');
+  const secret = must(objects, 'Secret', `${FULLNAME}-tls`) as K8sObject & { data: Record<string, string>; type: string };
+  t.equal(secret.type, 'kubernetes.io/tls');
+  const ca = new X509Certificate(Buffer.from(secret.data['ca.crt']!, 'base64'));
+  const leaf = new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64'));
+  t.ok(leaf.verify(ca.publicKey), 'serving certificate signed by the chart CA');
+  t.match(leaf.subjectAltName, `DNS:${FULLNAME}.${NAMESPACE}.svc`);
+  const [hook] = must(objects, 'ValidatingWebhookConfiguration').webhooks as Webhook[];
+  t.equal(hook!.clientConfig.caBundle, secret.data['ca.crt'], 'caBundle is the CA in the Secret');
+
+  const cm = get('certManager, mutating on');
+  t.notOk(find(cm, 'Secret', `${FULLNAME}-tls`), 'cert-manager writes the Secret');
+  for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
+    const config = must(cm, kind);
+    t.equal(config.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${NAMESPACE}/${FULLNAME}`);
+    t.notOk((config.webhooks as Webhook[])[0]!.clientConfig.caBundle, 'caBundle left to cainjector');
+  }
+  t.match(must(cm, 'Certificate').spec, { secretName: `${FULLNAME}-tls`, dnsNames: [FULLNAME, `${FULLNAME}.${NAMESPACE}`, `${FULLNAME}.${NAMESPACE}.svc`, `${FULLNAME}.${NAMESPACE}.svc.cluster.local`] });
+  t.ok(find(cm, 'Issuer', `${FULLNAME}-ca`), 'self-signed CA issuer when no issuerRef is given');
+  const external = get('certManager with a ClusterIssuer');
+  t.notOk(find(external, 'Issuer', `${FULLNAME}-ca`), 'no own issuer with an issuerRef');
+  t.match(must(external, 'Certificate').spec, { issuerRef: { kind: 'ClusterIssuer', name: 'corp-ca' } });
+
+  const bootstrap = get('webhook-managed TLS, namespace label, k8s pull secrets, mutating on');
+  t.notOk(find(bootstrap, 'Secret', `${FULLNAME}-tls`), 'the webhook creates its own Secret');
+  const [container] = (must(bootstrap, 'Deployment').spec as PodSpec).template.spec.containers;
+  t.match(container!.args, ['webhook']);
+  for (const arg of ['--tls-bootstrap', `--tls-secret=${NAMESPACE}/${FULLNAME}-tls`, `--webhook-config=${FULLNAME}`, `--service=${FULLNAME}.${NAMESPACE}`]) t.ok(container!.args.includes(arg), arg);
+  t.notOk(container!.args.some((arg) => arg.startsWith('--tls-cert')), 'no mounted certificate');
+});
+
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+t.test('RBAC is least privilege: nothing by default, only what each enabled feature needs', async (t) => {
+  for (const set of ['default', 'certManager, mutating on', 'serviceMonitor and networkPolicy on', 'image by digest, signers, data, trust root, bundle volume, registry secret']) {
+    const objects = get(set);
+    t.notOk(objects.some((o) => ['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].includes(o.kind)), `${set}: no roles`);
+    t.equal((must(objects, 'Deployment').spec as PodSpec).template.spec.automountServiceAccountToken, false, `${set}: no API token mounted`);
+  }
+  const objects = get('webhook-managed TLS, namespace label, k8s pull secrets, mutating on');
+  t.equal((must(objects, 'Deployment').spec as PodSpec).template.spec.automountServiceAccountToken, true);
+  const all = [...(must(objects, 'ClusterRole').rules as Rule[]), ...(must(objects, 'Role').rules as Rule[])];
+  for (const rule of all) {
+    t.notOk(rule.verbs.includes('*') || rule.resources.includes('*') || rule.apiGroups.includes('*'), 'no wildcards');
+    t.notOk(rule.verbs.some((verb) => ['delete', 'deletecollection', 'escalate', 'bind', 'impersonate'].includes(verb)), 'no destructive or escalating verbs');
+  }
+  const summary = all.map((r) => `${r.apiGroups.join()}:${r.resources.join('+')}:${r.verbs.join('+')}${r.resourceNames ? `@${r.resourceNames.join('+')}` : ''}`).sort();
+  t.same(summary, [
+    ':namespaces:get+list+watch',
+    `:secrets:create`,
+    `:secrets:get+update+patch@${FULLNAME}-tls`,
+    ':serviceaccounts+secrets:get',
+    `admissionregistration.k8s.io:mutatingwebhookconfigurations:get+patch@${FULLNAME}`,
+    `admissionregistration.k8s.io:validatingwebhookconfigurations:get+patch@${FULLNAME}`,
+  ]);
+  t.equal(must(objects, 'Role').metadata.namespace, NAMESPACE, 'Secret rights only in the release namespace');
+});
+
+t.test('ConfigMaps for policy data, keys and trust root; ClusterStorageContainer; ServiceMonitor; NetworkPolicy', async (t) => {
+  const objects = get('image by digest, signers, data, trust root, bundle volume, registry secret');
+  const data = must(objects, 'ConfigMap', `${FULLNAME}-policy-data`).data as Record<string, string>;
+  t.same(JSON.parse(data['data.json']!), { trusted_builders: ['https://github.com/actions/runner'] });
+  t.equal((must(objects, 'ConfigMap', `${FULLNAME}-keys`).data as Record<string, string>)['release.pem'], PEM_KEY);
+  t.ok((must(objects, 'ConfigMap', `${FULLNAME}-trust-root`).data as Record<string, string>)['trusted_root.json']);
+  t.notOk(get('default').some((o) => o.kind === 'ConfigMap'), 'no empty ConfigMaps by default');
+
+  const csc = must(get('default'), 'ClusterStorageContainer', 'modelgate').spec as { container: { command: string[]; securityContext: Record<string, unknown> }; supportedUriFormats: unknown[] };
+  t.same(csc.container.command, ['modelgate', 'init']);
+  t.same(csc.supportedUriFormats, [{ prefix: 'modelgate+oci://' }]);
+  t.match(csc.container.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+
+  const monitored = get('serviceMonitor and networkPolicy on');
+  t.match(must(monitored, 'ServiceMonitor'), { metadata: { labels: { release: 'prom' } }, spec: { endpoints: [{ port: 'metrics', path: '/metrics' }] } });
+  const netpol = must(monitored, 'NetworkPolicy').spec as { policyTypes: string[]; ingress: Array<{ ports: Array<{ port: number }> }> };
+  t.same(netpol.policyTypes, ['Ingress', 'Egress']);
+  t.same(netpol.ingress.map((rule) => rule.ports[0]!.port), [8443, 9090]);
+  t.notOk(find(get('default'), 'ServiceMonitor') ?? find(get('default'), 'NetworkPolicy'), 'both off by default');
+  const service = must(get('default'), 'Service').spec as { ports: Array<{ name: string; port: number; targetPort: string }> };
+  t.same(service.ports.map((p) => `${p.name}:${p.port}->${p.targetPort}`), ['https:443->https', 'metrics:9090->metrics']);
+});
+
+t.test('values.schema.json refuses bad values with a clear message; the deadline must stay below the timeout', async (t) => {
+  const cases: Array<[object, RegExp]> = [
+    [{ webhook: { mode: 'block' } }, /webhook\/mode.*one of 'enforce', 'warn', 'audit'/],
+    [{ replicaz: 3 }, /additional properties 'replicaz' not allowed/],
+    [{ image: { digest: 'sha256:1234' } }, /image\/digest/],
+    [{ certificates: { mode: 'vault' } }, /certificates\/mode/],
+    [{ securityContext: { runAsNonRoot: false, allowPrivilegeEscalation: false } }, /securityContext\/runAsNonRoot/],
+    [{ webhook: { timeoutSeconds: 45 } }, /webhook\/timeoutSeconds/],
+  ];
+  const results = await Promise.all(cases.map(([values]) => helm(['template', RELEASE, CHART, '--namespace', NAMESPACE], values)));
+  for (const [i, result] of results.entries()) {
+    t.not(result.code, 0, `refused: ${JSON.stringify(cases[i]![0])}`);
+    t.match(result.stderr, /values don't meet the specifications of the schema/);
+    t.match(result.stderr, cases[i]![1]);
+  }
+  const deadline = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE], { webhook: { deadlineSeconds: 10 } });
+  t.not(deadline.code, 0);
+  t.match(deadline.stderr, /webhook.deadlineSeconds \(10\) must be below webhook.timeoutSeconds \(10\)/);
+});
+
+t.test('NOTES.txt tells how to check the install (an unsigned model is denied)', async (t) => {
+  const result = await helm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--dry-run=client']);
+  t.equal(result.code, 0, result.stderr);
+  t.match(result.stdout, /rollout status deployment\/mg-modelgate/);
+  t.match(result.stdout, /kind: InferenceService/);
+  t.match(result.stdout, /denied the request/);
+  t.match(result.stdout, /no signer is configured/);
+});
+
+/** Dotted paths of the values a user sets: recurse only where the schema lists properties. */
+function valuePaths(values: Record<string, unknown>, schema: { properties?: Record<string, unknown> }, prefix = ''): string[] {
+  const paths: string[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    const path = `${prefix}${key}`;
+    const sub = schema.properties?.[key] as { properties?: Record<string, unknown> } | undefined;
+    if (sub?.properties !== undefined && value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) paths.push(...valuePaths(value as Record<string, unknown>, sub, `${path}.`));
+    else paths.push(path);
+  }
+  return paths;
+}
+
+t.test('README lists every value (and no value that does not exist); the schema types every value', async (t) => {
+  const values = parseYaml(await readFile(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+  const schema = JSON.parse(await readFile(join(CHART, 'values.schema.json'), 'utf8')) as { properties: Record<string, unknown> };
+  const readme = await readFile(join(CHART, 'README.md'), 'utf8');
+  const documented = new Set([...readme.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!));
+  const paths = valuePaths(values, schema);
+  t.ok(paths.length > 60, `${paths.length} values`);
+  for (const path of paths) t.ok(documented.has(path), `README documents ${path}`);
+  for (const path of documented) t.ok(paths.includes(path), `README row ${path} is a value`);
+  const schemaKeys = Object.keys(schema.properties).sort();
+  t.same(Object.keys(values).sort(), schemaKeys, 'values.yaml and values.schema.json have the same top-level keys');
+});

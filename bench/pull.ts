@@ -10,55 +10,19 @@
  *   npm run bench:pull
  *   PULL_BENCH_MIB=256 PULL_BENCH_ROUNDS=3 npm run bench:pull
  */
-import { execFile } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { parseDigest, type Digest } from '../src/oci/digest.ts';
 import { MediaType, type Descriptor } from '../src/oci/manifest.ts';
 import { RegistryStore } from '../src/oci/registry.ts';
 import { startRegistry } from '../test/helpers/registry.ts';
+import { haveGnuTime, median, timedChild, writeRandomBlob, type Run } from './measure.ts';
 
-const run = promisify(execFile);
-const MIB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.PULL_BENCH_MIB ?? 1024);
 const ROUNDS = Number(process.env.PULL_BENCH_ROUNDS ?? 5);
 const REPOSITORY = 'bench/pull';
 const GOAL = 0.95;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Write `sizeMiB` MiB of random bytes to `path`, hashing as we go (4 MiB writes). */
-async function writeRandomBlob(path: string, sizeMiB: number): Promise<Digest> {
-  const hash = createHash('sha256');
-  const chunk = Buffer.allocUnsafe(4 * MIB);
-  const file = await open(path, 'wx');
-  try {
-    for (let written = 0; written < sizeMiB * MIB; written += chunk.length) {
-      const piece = chunk.subarray(0, Math.min(chunk.length, sizeMiB * MIB - written));
-      randomFillSync(piece);
-      hash.update(piece);
-      await file.write(piece);
-    }
-  } finally {
-    await file.close();
-  }
-  return parseDigest(`sha256:${hash.digest('hex')}`);
-}
-
-interface Run {
-  /** Wall-clock seconds. */
-  readonly seconds: number;
-  /** CPU seconds (user + system) spent by the puller, all of its threads. */
-  readonly cpuSeconds: number;
-}
 
 /** Time an in-process pull; its CPU is this process's (main thread and libuv pool) over the call. */
 async function timedInProcess(fn: () => Promise<void>): Promise<Run> {
@@ -67,22 +31,6 @@ async function timedInProcess(fn: () => Promise<void>): Promise<Run> {
   await fn();
   const used = process.cpuUsage(cpu);
   return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
-}
-
-const GNU_TIME = '/usr/bin/time';
-const haveGnuTime = existsSync(GNU_TIME);
-
-/** Time a child process; its CPU comes from GNU time when installed (NaN otherwise). */
-async function timedChild(command: string, args: string[]): Promise<Run> {
-  const started = performance.now();
-  if (!haveGnuTime) {
-    await run(command, args);
-    return { seconds: (performance.now() - started) / 1000, cpuSeconds: Number.NaN };
-  }
-  const { stderr } = await run(GNU_TIME, ['-f', 'cpu %U %S', command, ...args]);
-  const seconds = (performance.now() - started) / 1000;
-  const match = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
-  return { seconds, cpuSeconds: match ? Number(match[1]) + Number(match[2]) : Number.NaN };
 }
 
 async function main(): Promise<void> {

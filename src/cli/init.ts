@@ -144,8 +144,10 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   const log = logLine;
   if (options.rehash === true) {
     await cache.init();
-    const { checked, dropped } = await cache.rehash();
-    log({ event: 'rehash', checked, dropped });
+    const started = performance.now();
+    const { checked, bytes, dropped } = await cache.rehash();
+    const seconds = (performance.now() - started) / 1000;
+    log({ event: 'rehash', checked, bytes, seconds: Number(seconds.toFixed(3)), bytesPerSecond: Math.round(bytes / Math.max(seconds, 0.001)), dropped });
   }
   for (let i = 0; i < pairs.length; i += 2) {
     const uri = pairs[i]!;

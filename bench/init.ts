@@ -1,0 +1,281 @@
+/**
+ * Benchmark: `modelgate init` (the storage initializer) on a ≥ 2 GiB CNCF ModelPack artifact of several
+ * files in the loopback registry, against `curl -o` of the same blobs, in one run:
+ *  (a) cold: empty node cache, new DEST — verify (signature, policy) + pull (SHA-256 of every byte) +
+ *      publish, as a subprocess like a pod runs it — vs curl of the same blobs, sequentially (one
+ *      `curl` per blob) and in parallel (`curl --parallel --parallel-max N`, N = init's concurrency,
+ *      which is how init pulls), no verification;
+ *  (b) warm: cache populated, new DEST (pod restart / second replica on the node): wall time of the
+ *      whole `modelgate init` process, and of pull + publish alone (hardlinks from the cache);
+ *  (c) `--rehash`: the rate at which init re-hashes the cache vs this machine's SHA-256 limit measured
+ *      in the same run: node:crypto on every core (one worker thread per core over in-memory data) and
+ *      `sha256sum` of the same files (one process per file, all at once).
+ * The model (INIT_BENCH_SHARDS × INIT_BENCH_SHARD_MIB MiB of random weight shards, default 4 × 512 MiB,
+ * plus three small JSON files) is generated once under bench/.data/init (git-ignored) and reused.
+ * The registry and every other temporary file are removed at the end, also on Ctrl-C.
+ *
+ *   npm run bench:init
+ *   INIT_BENCH_ROUNDS=1 INIT_BENCH_SHARD_MIB=128 npm run bench:init
+ */
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { ModelPackMediaType } from '../src/modelpack/spec.ts';
+import type { Digest } from '../src/oci/digest.ts';
+import type { Descriptor } from '../src/oci/manifest.ts';
+import { RegistryStore } from '../src/oci/registry.ts';
+import { attachBundle } from '../src/sign/attach.ts';
+import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../src/sign/dsse-bundle.ts';
+import { keyId } from '../src/sigstore/keys.ts';
+import { startRegistry } from '../test/helpers/registry.ts';
+import { median, MIB, timedChild, writeRandomBlob, type Run } from './measure.ts';
+
+const SHARDS = Number(process.env.INIT_BENCH_SHARDS ?? 4);
+const SHARD_MIB = Number(process.env.INIT_BENCH_SHARD_MIB ?? 512);
+const ROUNDS = Number(process.env.INIT_BENCH_ROUNDS ?? 2);
+const CONCURRENCY = 4; // modelgate init's default --concurrency
+const GOAL_COLD = 0.95;
+const GOAL_WARM_SECONDS = 1;
+const REPO = join(import.meta.dirname, '..');
+const DATA = join(REPO, 'bench', '.data', 'init');
+const REPOSITORY = 'bench/init';
+const exec = promisify(execFile);
+
+interface ModelFile {
+  readonly name: string;
+  readonly mediaType: string;
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+/** The model on disk, generated once: weight shards of random bytes and small config files. */
+async function ensureModel(): Promise<ModelFile[]> {
+  const indexPath = join(DATA, 'index.json');
+  const wanted = SHARDS * SHARD_MIB * MIB;
+  if (existsSync(indexPath)) {
+    const index = JSON.parse(readFileSync(indexPath, 'utf8')) as ModelFile[];
+    const weights = index.filter((f) => f.mediaType === ModelPackMediaType.WEIGHT_RAW);
+    if (weights.length === SHARDS && weights.every((f) => f.size === SHARD_MIB * MIB) && index.every((f) => existsSync(join(DATA, f.name)) && statSync(join(DATA, f.name)).size === f.size)) return index;
+  }
+  rmSync(DATA, { recursive: true, force: true });
+  mkdirSync(DATA, { recursive: true });
+  const started = performance.now();
+  const files: ModelFile[] = [];
+  for (let i = 0; i < SHARDS; i++) {
+    const name = `model-${String(i + 1).padStart(5, '0')}-of-${String(SHARDS).padStart(5, '0')}.safetensors`;
+    const digest = await writeRandomBlob(join(DATA, name), SHARD_MIB);
+    files.push({ name, mediaType: ModelPackMediaType.WEIGHT_RAW, digest, size: SHARD_MIB * MIB });
+  }
+  const small: Record<string, unknown> = {
+    'config.json': { architectures: ['LlamaForCausalLM'], hidden_size: 4096, num_hidden_layers: 32, vocab_size: 32000 },
+    'generation_config.json': { temperature: 0.6, top_p: 0.9 },
+    'tokenizer.json': { model: { type: 'BPE', vocab: Object.fromEntries(Array.from({ length: 20000 }, (_, i) => [`tok${i}`, i])) } },
+  };
+  for (const [name, value] of Object.entries(small)) {
+    const bytes = Buffer.from(JSON.stringify(value));
+    writeFileSync(join(DATA, name), bytes);
+    files.push({ name, mediaType: ModelPackMediaType.WEIGHT_CONFIG_RAW, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest, size: bytes.length });
+  }
+  writeFileSync(indexPath, JSON.stringify(files, null, 2));
+  console.log(`model: generated ${(wanted / 2 ** 30).toFixed(2)} GiB in ${((performance.now() - started) / 1000).toFixed(1)} s under ${DATA}`);
+  return files;
+}
+
+/** SHA-256 rate of one worker thread per core over in-memory data (what the CPU can do at most). */
+async function nodeHashLimit(threads: number, mib: number): Promise<number> {
+  const source = `
+    const { createHash, randomFillSync } = require('node:crypto');
+    const { parentPort, workerData } = require('node:worker_threads');
+    const buffer = randomFillSync(Buffer.allocUnsafe(16 * 1024 * 1024));
+    parentPort.once('message', () => {
+      const hash = createHash('sha256');
+      for (let done = 0; done < workerData; done += buffer.length) hash.update(buffer);
+      hash.digest();
+      parentPort.postMessage('done');
+    });
+    parentPort.postMessage('ready');`;
+  const workers = Array.from({ length: threads }, () => new Worker(source, { eval: true, workerData: mib * MIB }));
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  const started = performance.now();
+  await Promise.all(
+    workers.map((w) => {
+      const done = new Promise((resolve) => w.once('message', resolve));
+      w.postMessage('go');
+      return done;
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(workers.map((w) => w.terminate()));
+  return (threads * mib * MIB) / seconds;
+}
+
+function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Seconds between the decision and the publication of one init run (pull + publish, no start-up or verification). */
+function pullSeconds(stdout: string): number {
+  const lines = jsonLines(stdout);
+  const at = (event: string): number => Date.parse(String(lines.find((l) => l.event === event)?.time));
+  return (at('published') - at('decision')) / 1000;
+}
+
+const gbps = (bytes: number, seconds: number): string => `${(bytes / seconds / 1e9).toFixed(3)} GB/s`;
+
+async function main(): Promise<void> {
+  for (const [name, value] of Object.entries({ INIT_BENCH_SHARDS: SHARDS, INIT_BENCH_SHARD_MIB: SHARD_MIB, INIT_BENCH_ROUNDS: ROUNDS })) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  }
+  const files = await ensureModel();
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  const dir = mkdtempSync(join(tmpdir(), 'modelgate-bench-init-'));
+  const registry = await startRegistry({ auth: 'none' });
+  const cleanUp = async (): Promise<void> => {
+    await registry.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+  try {
+    // Push the model, signed by a throw-away key the policy data trusts.
+    let started = performance.now();
+    const store = new RegistryStore({ registry: registry.host, repository: REPOSITORY });
+    const config = await store.pushBlob({ kind: 'bytes', mediaType: ModelPackMediaType.CONFIG, bytes: Buffer.from(JSON.stringify({ descriptor: { name: 'bench' }, config: {}, modelfs: { type: 'layers', diffIds: [] } })) });
+    const layers: Descriptor[] = [];
+    for (const f of files) {
+      await store.pushBlob({ kind: 'file', path: join(DATA, f.name), digest: f.digest, size: f.size, mediaType: f.mediaType });
+      layers.push({ mediaType: f.mediaType, digest: f.digest, size: f.size, annotations: { 'org.cncf.model.filepath': f.name } });
+    }
+    const body = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: ModelPackMediaType.ARTIFACT, config, layers };
+    const manifest = await store.pushManifest(Buffer.from(JSON.stringify(body)), body.mediaType);
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await attachBundle(store, manifest, signStatementBundle([{ digest: manifest.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, privateKey));
+    const keyPath = join(dir, 'key.pub');
+    writeFileSync(keyPath, publicKey.export({ type: 'spki', format: 'pem' }));
+    const dataPath = join(dir, 'data.json');
+    writeFileSync(
+      dataPath,
+      JSON.stringify({
+        modelgate_config: {
+          signers: { threshold: 1, keys: { [`sha256:${keyId(publicKey)}`]: {} }, identities: {} },
+          provenance: { required: false, builders: {}, buildTypes: {} },
+          sources: { repositories: {} },
+          datasets: {},
+          containers: { digests: {}, repositories: {} },
+          revoked: { digests: {}, keys: {}, identities: {} },
+          evaluation: { required: false, thresholds: {} },
+          modelSignature: { required: false },
+          unverifiable: { allowed: {} },
+          exceptions: {},
+        },
+      }),
+    );
+    console.log(`pushed ${files.length} files, ${(total / 2 ** 30).toFixed(2)} GiB, to ${registry.host}/${REPOSITORY}@${manifest.digest} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    const uri = `modelgate+oci://${registry.host}/${REPOSITORY}@${manifest.digest}`;
+    let runNumber = 0;
+    const init = (cache: string, extra: string[] = []): Promise<Run & { stdout: string; dest: string }> => {
+      const dest = join(dir, `dest-${++runNumber}`, 'models');
+      return timedChild(process.execPath, [join(REPO, 'src/cli/main.ts'), 'init', uri, dest, '--key', keyPath, '--data', dataPath, '--cache-dir', cache, '--termination-log', join(dir, 'termination.log'), ...extra]).then((r) => ({ ...r, dest }));
+    };
+    const curlDir = join(dir, 'curl');
+    const urls = files.map((f) => `${registry.url}/v2/${REPOSITORY}/blobs/${f.digest}`);
+    const curlSequential = async (): Promise<Run> => {
+      rmSync(curlDir, { recursive: true, force: true });
+      mkdirSync(curlDir);
+      const runs: Run[] = [];
+      for (const [i, url] of urls.entries()) runs.push(await timedChild('curl', ['-s', '-f', '--max-time', '900', '-o', join(curlDir, files[i]!.name), url]));
+      return { seconds: runs.reduce((s, r) => s + r.seconds, 0), cpuSeconds: runs.reduce((s, r) => s + r.cpuSeconds, 0) };
+    };
+    const curlParallel = async (): Promise<Run> => {
+      rmSync(curlDir, { recursive: true, force: true });
+      mkdirSync(curlDir);
+      return timedChild('curl', ['-s', '-f', '--max-time', '900', '--parallel', '--parallel-max', String(CONCURRENCY), ...urls.flatMap((url, i) => ['-o', join(curlDir, files[i]!.name), url])]);
+    };
+    const check = (where: string): void => {
+      for (const f of files) if (statSync(join(where, f.name)).size !== f.size) throw new Error(`${where}/${f.name}: wrong size`);
+    };
+
+    // Warm-up (unmeasured): the registry's files in the page cache for everyone.
+    await curlParallel();
+    check(curlDir);
+
+    // (a) Cold: empty cache each time; the three pullers alternate order per round.
+    const cold: Record<'init' | 'curlSeq' | 'curlPar', Run[]> = { init: [], curlSeq: [], curlPar: [] };
+    let lastCache = '';
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? (['init', 'curlPar', 'curlSeq'] as const) : (['curlSeq', 'curlPar', 'init'] as const);
+      for (const name of order) {
+        let r: Run;
+        if (name === 'init') {
+          lastCache = join(dir, `cache-${round}`);
+          const out = await init(lastCache);
+          check(out.dest);
+          console.log(`round ${round + 1} init cold: pull + publish ${gbps(total, pullSeconds(out.stdout))} (${pullSeconds(out.stdout).toFixed(2)} s)`);
+          rmSync(join(out.dest, '..'), { recursive: true, force: true });
+          if (round < ROUNDS - 1) rmSync(lastCache, { recursive: true, force: true });
+          r = out;
+        } else {
+          r = name === 'curlSeq' ? await curlSequential() : await curlParallel();
+          check(curlDir);
+        }
+        cold[name].push(r);
+        console.log(`round ${round + 1} ${name.padEnd(7)} ${gbps(total, r.seconds)} (${r.seconds.toFixed(2)} s wall, ${(r.cpuSeconds / (total / 2 ** 30)).toFixed(2)} CPU-s/GiB)`);
+      }
+    }
+    rmSync(curlDir, { recursive: true, force: true });
+
+    // (b) Warm: the last cold run's cache, a new DEST each time.
+    const warm: Array<{ whole: number; pull: number }> = [];
+    for (let i = 0; i < 3; i++) {
+      const out = await init(lastCache);
+      check(out.dest);
+      const reusedAll = jsonLines(out.stdout).filter((l) => l.event === 'layer').every((l) => l.cached === true);
+      if (!reusedAll) throw new Error('warm run downloaded a layer');
+      warm.push({ whole: out.seconds, pull: pullSeconds(out.stdout) });
+      console.log(`warm ${i + 1}: whole process ${out.seconds.toFixed(2)} s, pull + publish ${pullSeconds(out.stdout).toFixed(3)} s`);
+      rmSync(join(out.dest, '..'), { recursive: true, force: true });
+    }
+
+    // Baseline of (b): starting the CLI at all (`modelgate --version`), on this machine at this load.
+    const startups: number[] = [];
+    for (let i = 0; i < 3; i++) startups.push((await timedChild(process.execPath, [join(REPO, 'src/cli/main.ts'), '--version'])).seconds);
+
+    // (c) --rehash vs the machine's SHA-256 limit (all data in the page cache: CPU-bound).
+    const threads = availableParallelism();
+    const rehashRun = await init(lastCache, ['--rehash']);
+    const rehash = jsonLines(rehashRun.stdout).find((l) => l.event === 'rehash') as { bytes: number; seconds: number };
+    rmSync(join(rehashRun.dest, '..'), { recursive: true, force: true });
+    const nodeLimit = await nodeHashLimit(threads, 1024);
+    started = performance.now();
+    await Promise.all(files.map((f) => exec('sha256sum', [join(DATA, f.name)])));
+    const sha256sumRate = total / ((performance.now() - started) / 1000);
+
+    const ratioSeq = median(cold.curlSeq.map((r) => r.seconds)) / median(cold.init.map((r) => r.seconds));
+    const ratioPar = median(cold.curlPar.map((r) => r.seconds)) / median(cold.init.map((r) => r.seconds));
+    const warmWhole = median(warm.map((w) => w.whole));
+    const warmPull = median(warm.map((w) => w.pull));
+    const startup = median(startups);
+    const rehashRate = rehash.bytes / rehash.seconds;
+    const load = loadavg()[0]!;
+    console.log(`\nmodel: ${files.length} files, ${(total / 2 ** 30).toFixed(2)} GiB; ${ROUNDS} cold round(s), medians`);
+    console.log(`(a) cold init (verify + pull + publish, whole process) ${gbps(total, median(cold.init.map((r) => r.seconds)))}; curl parallel(${CONCURRENCY}) ${gbps(total, median(cold.curlPar.map((r) => r.seconds)))}; curl sequential ${gbps(total, median(cold.curlSeq.map((r) => r.seconds)))}`);
+    console.log(`    ratio init/curl-parallel ${ratioPar.toFixed(3)}×, init/curl-sequential ${ratioSeq.toFixed(3)}× (goal ≥ ${GOAL_COLD}×) ${Math.max(ratioPar, ratioSeq) >= GOAL_COLD ? 'OK' : 'BELOW GOAL'}`);
+    console.log(`(b) warm restart: whole process ${warmWhole.toFixed(2)} s, pull + publish ${warmPull.toFixed(3)} s (goal ≤ ${GOAL_WARM_SECONDS} s) ${warmWhole <= GOAL_WARM_SECONDS ? 'OK' : warmPull <= GOAL_WARM_SECONDS ? 'OK for pull + publish, process start-up + verification above' : 'ABOVE GOAL'}`);
+    console.log(`    baseline: \`modelgate --version\` alone takes ${startup.toFixed(2)} s here; verification (registry round trips, signature, policy) is the rest`);
+    console.log(`(c) --rehash ${gbps(rehash.bytes, rehash.seconds)} (${(rehash.bytes / 2 ** 30).toFixed(2)} GiB in ${rehash.seconds.toFixed(2)} s); node:crypto on ${threads} threads ${gbps(nodeLimit, 1)}; sha256sum ×${files.length} at once ${gbps(sha256sumRate, 1)}`);
+    console.log(`    ratio rehash/node-limit ${(rehashRate / nodeLimit).toFixed(3)}×, rehash/sha256sum ${(rehashRate / sha256sumRate).toFixed(3)}×`);
+    console.log(`load average (1 min) at the end: ${load.toFixed(2)} on ${threads} CPUs${load > threads ? ' — machine busy, figures are noisy' : ''}`);
+  } finally {
+    await cleanUp();
+  }
+}
+
+await main();

@@ -17,7 +17,7 @@
  * reviews are decided the same way and have no side effects (nothing is written anywhere).
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { decideArtifact, signersFingerprint, type ArtifactDecision, type PipelineDeps } from '../pipeline/decide.ts';
+import { decideArtifact, signersFingerprint, type ArtifactDecision, type PipelineDeps, type StoreProvider } from '../pipeline/decide.ts';
 import type { Reason } from '../policy/engine.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { ModelgateError } from '../errors.ts';
@@ -48,6 +48,17 @@ export interface ReviewerConfig {
   readonly credentialsScope?: string;
   /** Called once per location lookup (metrics). */
   readonly onCacheLookup?: (result: CacheResult) => void;
+  /**
+   * Mode from the namespace's label (`src/k8s/namespace-modes.ts`), asked when the static
+   * `modes.namespaces` map has no entry; `undefined` → `modes.default`.
+   */
+  readonly namespaceModes?: { modeOf(namespace: string): Promise<AdmissionMode | undefined> };
+  /**
+   * Registry credentials of one review (`src/k8s/pull-secrets.ts`): its store provider and scope
+   * (which replaces `credentialsScope` in the cache keys). A failure denies the review's locations
+   * with the error's code (fail closed).
+   */
+  readonly reviewCredentials?: { forReview(namespace: string, object: unknown): Promise<{ readonly scope: string; readonly stores: StoreProvider }> };
 }
 
 interface ReviewRequest {
@@ -162,6 +173,9 @@ const REMEDIES: Readonly<Record<string, string>> = {
   UNAUTHORIZED: 'the webhook has no credentials for this registry',
   MALFORMED_LOCATION: 'set the field to a storage URI string',
   UNSUPPORTED_KIND: 'the webhook is configured for a resource it cannot review: fix the webhook rules',
+  K8S_FORBIDDEN: 'the webhook may not read the pull secrets or service account of this namespace: grant it the RBAC in docs/webhook.md',
+  K8S_TIMEOUT: 'the Kubernetes API did not answer in time (reading pull secrets): retry',
+  K8S_UNAVAILABLE: 'the Kubernetes API could not be reached (reading pull secrets): retry',
 };
 
 function remedy(code: string): string {
@@ -230,7 +244,9 @@ export class AdmissionReviewer {
     const started = Date.now();
     const deadlineMs = this.#config.deadlineMs ?? DEFAULT_DEADLINE_MS;
     const namespace = request.namespace ?? '';
-    const mode = modeOf(this.#config.modes, namespace);
+    const mode = this.#config.namespaceModes === undefined || this.#config.modes.namespaces?.[namespace] !== undefined
+      ? modeOf(this.#config.modes, namespace)
+      : ((await this.#config.namespaceModes.modeOf(namespace)) ?? this.#config.modes.default);
     const resource = `${request.kind.kind} ${namespace ? `${namespace}/` : ''}${request.name ?? ''}`.trim();
 
     let verdicts: LocationVerdict[];
@@ -242,8 +258,18 @@ export class AdmissionReviewer {
       const previous = oldLocations(request);
       const locations = extractLocations(request.kind.kind, request.object);
       const signal = AbortSignal.timeout(deadlineMs);
+      let credentials: { readonly scope: string; readonly stores: StoreProvider } | ModelgateError<string> | undefined;
+      if (this.#config.reviewCredentials !== undefined && locations.some((l) => l.kind === 'uri')) {
+        credentials = await this.#config.reviewCredentials.forReview(namespace, request.object).catch((err: unknown) =>
+          err instanceof ModelgateError ? err : new ModelgateError('INTERNAL', err instanceof Error ? err.message : String(err)),
+        );
+      }
       verdicts = await Promise.all(
-        locations.map((location) => this.#decide(location, request, previous, started + deadlineMs, signal)),
+        locations.map((location) =>
+          credentials instanceof ModelgateError && location.kind === 'uri'
+            ? failureVerdict(location.fieldPath, location.uri, 'unavailable', { code: credentials.code, message: `registry credentials (pull secrets) of namespace ${namespace} could not be read: ${credentials.message}` })
+            : this.#decide(location, request, previous, started + deadlineMs, signal, credentials instanceof ModelgateError ? undefined : credentials),
+        ),
       );
     }
 
@@ -311,7 +337,14 @@ export class AdmissionReviewer {
     return { review: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }, summary };
   }
 
-  async #decide(location: ModelLocation, request: ReviewRequest, previous: ReadonlySet<string>, deadlineAt: number, signal: AbortSignal): Promise<LocationVerdict> {
+  async #decide(
+    location: ModelLocation,
+    request: ReviewRequest,
+    previous: ReadonlySet<string>,
+    deadlineAt: number,
+    signal: AbortSignal,
+    credentials?: { readonly scope: string; readonly stores: StoreProvider },
+  ): Promise<LocationVerdict> {
     if (location.kind === 'malformed') {
       return failureVerdict(location.fieldPath, null, 'malformed', { code: 'MALFORMED_LOCATION', message: `${location.fieldPath} is not a storage URI string` });
     }
@@ -321,7 +354,8 @@ export class AdmissionReviewer {
         message: `${location.fieldPath} names the model through a storage Secret that admission cannot read; set storageUri to a digest-pinned oci:// reference instead`,
       });
     }
-    const deps = this.#deps;
+    const deps = credentials === undefined ? this.#deps : { ...this.#deps, stores: credentials.stores };
+    const credentialsScope = credentials?.scope ?? this.#config.credentialsScope ?? 'default';
     const namespace = request.namespace ?? '';
     const user = request.userInfo;
     const key = decisionKey({
@@ -337,10 +371,10 @@ export class AdmissionReviewer {
       dataDigest: deps.engine.dataDigest,
       trustDigest: deps.trust.trustDigest,
       signers: this.#signers,
-      credentialsScope: this.#config.credentialsScope ?? 'default',
+      credentialsScope,
     });
     const changed = !previous.has(`${location.fieldPath}\u0000${location.uri}`);
-    const evidenceKey = JSON.stringify([location.uri, deps.trust.trustDigest, this.#signers, this.#config.credentialsScope ?? 'default']);
+    const evidenceKey = JSON.stringify([location.uri, deps.trust.trustDigest, this.#signers, credentialsScope]);
     const { decision, result } = await this.#config.cache.get(key, () => this.#afterWarming(evidenceKey, () =>
       decideWithin(location.uri, deadlineAt, signal, () =>
         decideArtifact(

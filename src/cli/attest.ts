@@ -23,6 +23,7 @@ import type { DatasetInput } from '../emit/training-provenance.ts';
 import { parseReference, repositoryName } from '../oci/reference.ts';
 import { addEvidenceOptions, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
 import { KEY_OPTION_HELP, loadPrivateKeyFile } from './signing-key-option.ts';
+import { registerEvaluate } from './attest-evaluate.ts';
 
 const MAX_PREDICATE_BYTES = 16 * 1024 * 1024;
 
@@ -68,6 +69,7 @@ interface AttachOptions extends EvidenceCliOptions {
 export function register(program: Command): void {
   const attest = program.command('attest').description('Sign in-toto attestations about artifacts and training runs');
   registerRun(attest);
+  registerEvaluate(attest);
   const attach = attest
     .command('attach')
     .description('Sign PREDICATE as an in-toto Statement v1 about the artifact and attach it (bundle referrer and/or legacy .att tag)')

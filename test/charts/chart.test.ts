@@ -5,7 +5,9 @@
  * ClusterStorageContainer schema (test/fixtures), and the security settings are asserted. values.schema.json
  * refusing a bad value, and the README listing every value, are tested too.
  */
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -281,7 +283,19 @@ t.test('certificates: chart-generated CA matches the Secret, cert-manager inject
   t.notOk(find(bootstrap, 'Secret', `${FULLNAME}-tls`), 'the webhook creates its own Secret');
   const [container] = (must(bootstrap, 'Deployment').spec as PodSpec).template.spec.containers;
   t.match(container!.args, ['webhook']);
-  for (const arg of ['--tls-bootstrap', `--tls-secret=${NAMESPACE}/${FULLNAME}-tls`, `--webhook-config=${FULLNAME}`, `--service=${FULLNAME}.${NAMESPACE}`]) t.ok(container!.args.includes(arg), arg);
+  for (const arg of [
+    '--tls-bootstrap',
+    `--tls-secret=${NAMESPACE}/${FULLNAME}-tls`,
+    `--webhook-config=${FULLNAME}`,
+    `--mutating-webhook-config=${FULLNAME}`,
+    `--service=${FULLNAME}.${NAMESPACE}`,
+    '--tls-validity=365d',
+    '--namespace-mode-label=modelgate.dev/mode',
+    '--k8s-pull-secrets',
+    '--k8s-timeout=5000',
+  ]) {
+    t.ok(container!.args.includes(arg), arg);
+  }
   t.notOk(container!.args.some((arg) => arg.startsWith('--tls-cert')), 'no mounted certificate');
 });
 
@@ -307,9 +321,9 @@ t.test('RBAC is least privilege: nothing by default, only what each enabled feat
   }
   const summary = all.map((r) => `${r.apiGroups.join()}:${r.resources.join('+')}:${r.verbs.join('+')}${r.resourceNames ? `@${r.resourceNames.join('+')}` : ''}`).sort();
   t.same(summary, [
-    ':namespaces:get+list+watch',
+    ':namespaces:get',
     `:secrets:create`,
-    `:secrets:get+update+patch@${FULLNAME}-tls`,
+    `:secrets:get+update@${FULLNAME}-tls`,
     ':serviceaccounts+secrets:get',
     `admissionregistration.k8s.io:mutatingwebhookconfigurations:get+patch@${FULLNAME}`,
     `admissionregistration.k8s.io:validatingwebhookconfigurations:get+patch@${FULLNAME}`,
@@ -392,4 +406,45 @@ t.test('README lists every value (and no value that does not exist); the schema 
   for (const path of documented) t.ok(paths.includes(path), `README row ${path} is a value`);
   const schemaKeys = Object.keys(schema.properties).sort();
   t.same(Object.keys(values).sort(), schemaKeys, 'values.yaml and values.schema.json have the same top-level keys');
+});
+
+t.test('the rendered webhook arguments start the real webhook (chart certificate) or reach Kubernetes (webhook-managed)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'modelgate-chart-run-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const objects = get('default');
+  const secret = must(objects, 'Secret', `${FULLNAME}-tls`) as K8sObject & { data: Record<string, string> };
+  for (const file of ['tls.crt', 'tls.key']) await writeFile(join(dir, file), Buffer.from(secret.data[file]!, 'base64'));
+  const [container] = (must(objects, 'Deployment').spec as PodSpec).template.spec.containers;
+  // The pod's mount paths → this temp dir; listen on free ports (the last --port wins).
+  const args = [...container!.args.map((arg) => arg.replace('/etc/modelgate/tls/', `${dir}/`)), '--port=0', '--metrics-port=0', '--host=127.0.0.1', '--metrics-host=127.0.0.1'];
+  const child = spawn(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout });
+  let metricsUrl: string | undefined;
+  const deadline = setTimeout(() => lines.close(), 30_000);
+  for await (const line of lines) {
+    const entry = JSON.parse(line) as { metricsUrl?: string; msg?: string };
+    metricsUrl ??= entry.metricsUrl;
+    if (entry.msg === 'ready') break;
+  }
+  clearTimeout(deadline);
+  t.ok(metricsUrl, `webhook listening (stderr: ${stderr})`);
+  const ready = await fetch(`${metricsUrl}/readyz`, { signal: AbortSignal.timeout(5_000) });
+  t.equal(ready.status, 200, '/readyz answers ready with the chart arguments and the chart-made certificate');
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'SIGTERM: clean exit');
+
+  const [bootstrap] = (must(get('webhook-managed TLS, namespace label, k8s pull secrets, mutating on'), 'Deployment').spec as PodSpec).template.spec.containers;
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), ...bootstrap!.args, '--port=0', '--metrics-port=0', '--host=127.0.0.1', '--metrics-host=127.0.0.1'], { timeout: 30_000, env: { PATH: process.env.PATH ?? '', HOME: dir } }, (err, _stdout, stderr) =>
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stderr }),
+    );
+  });
+  t.equal(result.code, 2);
+  t.match(result.stderr, /K8S_CONFIG: .*not running in a cluster/, 'every argument accepted; outside a cluster it stops at the Kubernetes connection');
 });

@@ -1,6 +1,6 @@
 /**
  * Parsing of option values shared by the commands that run the verification pipeline (`verify`,
- * `webhook`, `init`): repeatable options, bounded integers, bounded reads of key/data files, and the
+ * `webhook`, `init`): repeatable options, bounded integers, durations, bounded reads of key/data files, and the
  * pairing of keyless identities with their OIDC issuers.
  */
 import { readFile } from 'node:fs/promises';
@@ -19,6 +19,19 @@ export function integer(value: string, what: string, min: number): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min) throw new UsageError('USAGE', `${what} must be an integer ≥ ${min}, got "${value}"`);
   return n;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A duration option value (`500ms`, `90s`, `10m`, `720h`, `365d`) in milliseconds, ≥ `minMs`.
+ * Hand-written: one regular expression; no dependency of the project parses durations.
+ */
+export function duration(value: string, what: string, minMs = 1): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
+  const ms = match === null ? NaN : Number(match[1]) * DURATION_UNITS[match[2]!]!;
+  if (!Number.isSafeInteger(ms) || ms < minMs) throw new UsageError('USAGE', `${what} must be a duration like 90s, 10m, 720h or 365d (at least ${minMs} ms), got "${value}"`);
+  return ms;
 }
 
 /** A small text file (key, policy data) read whole, at most 16 MiB; errors name the file and what it is for. */

@@ -1,136 +1,441 @@
 /**
- * The demo walk-through (`runDemo`): what modelgate does so far, on a generated model and OCI image
- * layouts under one output directory.
+ * The demo walk-through (`runDemo`): the whole modelgate pipeline on one machine, by default on an
+ * OCI image layout under the output directory (no registry, no cluster), or against a registry.
  *
- * Owns: the demo's narrative only; every step calls the real modules (`modelpack`, `LayoutStore`).
- * Each step prints what it did and what it proved; any broken expectation throws (exit code 1).
+ * Owns: the demo's narrative only. Every step calls the functions the CLI commands call (dataset
+ * manifest/sign, keygen, attest run, push, sign, attest attach, init) in-process; the admission
+ * webhook runs as its own process (`modelgate webhook`) and is sent AdmissionReviews over HTTPS.
+ * Each step prints what it did and what it proved, and asserts its expectation: any broken
+ * expectation throws `DemoFailure` (the entry point exits 1).
  */
+import { createPublicKey } from 'node:crypto';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, relative, resolve as resolvePath } from 'node:path';
 import { existsSync } from 'node:fs';
+import { join, relative, resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { hasCode } from '../errors.ts';
-import { digestOf } from '../oci/digest.ts';
-import { LayoutStore } from '../oci/layout.ts';
-import type { Descriptor } from '../oci/manifest.ts';
-import { parseReference } from '../oci/reference.ts';
-import { openStore } from '../oci/open.ts';
-import { FILEPATH_ANNOTATION, ModelPackMediaType } from '../modelpack/spec.ts';
+import { datasetFromManifest } from '../cli/attest.ts';
+import { openSubject } from '../cli/evidence-mode.ts';
+import { loadPrivateKeyFile } from '../cli/signing-key-option.ts';
+import { openReference, type StoreCliOptions } from '../cli/store-options.ts';
+import { buildDatasetManifest, serializeDatasetManifest } from '../dataset/manifest.ts';
+import { lineageAnnotations } from '../emit/lineage-annotations.ts';
+import { readGitCheckout } from '../emit/source-tree.ts';
+import { TRAINING_BUILD_TYPE } from '../emit/training-provenance.ts';
+import { runTrainingWithProvenance } from '../emit/training-run.ts';
+import { writeFileAtomic } from '../fs/atomic-write.ts';
+import { BlobCache } from '../init/cache.ts';
+import { initModel } from '../init/pull.ts';
+import { RECEIPT_DIR, RECEIPT_FILE } from '../init/publish.ts';
 import { pushModelDirectory } from '../modelpack/pack.ts';
-import { writeDemoModel } from './model.ts';
+import { FILEPATH_ANNOTATION, ModelPackMediaType } from '../modelpack/spec.ts';
+import { defaultDockerConfigPath, loadDockerConfig } from '../oci/credentials.ts';
+import type { Digest } from '../oci/digest.ts';
+import { LayoutStore } from '../oci/layout.ts';
+import { openStore } from '../oci/open.ts';
+import { parseReference } from '../oci/reference.ts';
+import type { ArtifactStore } from '../oci/store.ts';
+import { KEYS_ONLY_TRUST, storeProvider } from '../pipeline/deps.ts';
+import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
+import { PolicyEngine } from '../policy/engine.ts';
+import { normalizeProvenance, SLSA_PROVENANCE_V1 } from '../policy/input.ts';
+import { attachBundle } from '../sign/attach.ts';
+import { signBlobBundle } from '../sign/blob-bundle.ts';
+import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../sign/dsse-bundle.ts';
+import { writeSigningKeyPair } from '../sign/keys.ts';
+import { PASSPHRASE_ENV, resolvePassphrase } from '../sign/passphrase.ts';
+import { verifyBundle } from '../sigstore/bundle.ts';
+import { keyId } from '../sigstore/keys.ts';
+import { safetensorsDataOffset, writeDemoDataset } from './model.ts';
+import { selfSignedCertificate } from './tls.ts';
+import { CLI_MAIN, WebhookProcess, type AdmissionResponseBody } from './webhook-process.ts';
 
-const TAG = 'v1';
+export class DemoFailure extends Error {}
 
-class DemoFailure extends Error {}
-
-function expect(condition: boolean, what: string): void {
+function expect(condition: boolean, what: string): asserts condition {
   if (!condition) throw new DemoFailure(`demo expectation failed: ${what}`);
 }
 
-function mib(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${bytes} B`;
+/** The package root: the training code whose git commit the provenance records. */
+const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
+const TRAIN_SCRIPT = join(import.meta.dirname, `train${import.meta.filename.endsWith('.ts') ? '.ts' : '.js'}`);
+const BUILDER_ID = 'https://modelgate.dev/builders/npm-run-demo@v1';
+/** The demo's throw-away signing key is encrypted with this (set as MODELGATE_PASSWORD for the demo's own commands). */
+const DEMO_PASSPHRASE = 'modelgate-demo-throwaway';
+const DATASET_SEED = 7;
+const TRAINING_SEED = 42;
+const EPOCHS = 8;
+const TAG = 'v1';
+const NAMESPACE = 'models';
+
+export interface DemoOptions {
+  /** Output directory (default `demo-out`). */
+  readonly outDir?: string;
+  /** Run against this registry (`[http[s]://]host[:port][/prefix]`) instead of an OCI layout under the output directory. */
+  readonly registry?: string;
+  /** The training source tree whose git commit is recorded (default: the modelgate checkout). */
+  readonly sourceDir?: string;
+  readonly log?: (line: string) => void;
 }
 
-function short(digest: string): string {
-  return `${digest.slice(0, 19)}…`;
+export interface DemoResult {
+  readonly digest: Digest;
+  readonly storageUri: string;
+  readonly tamperedDigest: Digest;
+  readonly receiptPath: string;
+  readonly seconds: number;
 }
 
-export async function runDemo(outDir: string, log: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<void> {
+/** The model repository: in an OCI layout under `out`, or on a registry. */
+interface Target {
+  /** `oci-layout:///abs/dir` or `oci://host/repo` (no tag or digest). */
+  readonly base: string;
+  readonly kind: 'layout' | 'registry';
+  readonly storeOptions: StoreCliOptions;
+  /** Extra `modelgate webhook` arguments this target needs. */
+  readonly webhookArgs: readonly string[];
+}
+
+function registryTarget(text: string): Target {
+  const match = /^(?:(https?):\/\/)?([^/\s]+)(\/[^\s]*)?$/.exec(text.trim());
+  if (match === null) throw new DemoFailure(`--registry ${JSON.stringify(text)}: expected [http[s]://]host[:port][/prefix]`);
+  const host = match[2]!.toLowerCase();
+  const prefix = (match[3] ?? '').replace(/^\/+|\/+$/g, '');
+  const repository = `${prefix === '' ? 'modelgate-demo' : prefix}/demo-model`;
+  parseReference(`oci://${host}/${repository}:${TAG}`); // BAD_REFERENCE names the bad part
+  const plainHttp = match[1] === 'http' ? [host] : [];
+  return { base: `oci://${host}/${repository}`, kind: 'registry', storeOptions: { plainHttp }, webhookArgs: plainHttp.flatMap((h) => ['--plain-http', h]) };
+}
+
+/** The store `modelgate push` writes to: a layout is created if missing. */
+async function openPushTarget(target: Target, reference: string): Promise<ArtifactStore> {
+  if (target.kind === 'layout') return openStore(parseReference(reference), { layout: { create: true } });
+  return (await openReference(reference, target.storeOptions)).store;
+}
+
+function inferenceServiceReview(uid: string, name: string, storageUri: string): unknown {
+  const object = {
+    apiVersion: 'serving.kserve.io/v1beta1',
+    kind: 'InferenceService',
+    metadata: { name, namespace: NAMESPACE },
+    spec: { predictor: { model: { modelFormat: { name: 'custom' }, storageUri } } },
+  };
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: 'serving.kserve.io', version: 'v1beta1', kind: 'InferenceService' },
+      resource: { group: 'serving.kserve.io', version: 'v1beta1', resource: 'inferenceservices' },
+      namespace: NAMESPACE,
+      name,
+      operation: 'CREATE',
+      userInfo: { username: 'ml-engineer@example.com', groups: ['system:authenticated'] },
+      object,
+      dryRun: false,
+    },
+  };
+}
+
+function reasonsOf(response: AdmissionResponseBody): Array<{ code: string; message: string }> {
+  const raw = response.auditAnnotations?.['reasons'];
+  return raw === undefined ? [] : (JSON.parse(raw) as Array<{ code: string; message: string }>);
+}
+
+function flipByte(bytes: Buffer, at: number): void {
+  bytes[at] = bytes[at]! ^ 0x01;
+}
+
+/** Remove what a previous run left in the output directory (only the demo's own entries). */
+const OUTPUTS = ['dataset', 'dataset.manifest.json', 'dataset.manifest.json.sigstore.json', 'keys', 'model', 'model.provenance.sigstore.json', 'model-tampered', 'layout', 'layout-tampered', 'policy-data.json', 'webhook', 'cache', 'mnt'];
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = performance.now();
-  const out = resolvePath(outDir);
-  const show = (p: string) => relative(process.cwd(), p) || '.';
-  const modelDir = join(out, 'model');
-  const layoutDir = join(out, 'layout');
-  const rebuiltDir = join(out, 'layout-rebuilt');
-  const tamperedDir = join(out, 'layout-tampered');
-  const pulledDir = join(out, 'pulled');
-  for (const dir of [modelDir, layoutDir, rebuiltDir, tamperedDir, pulledDir]) await rm(dir, { recursive: true, force: true });
-
-  log('modelgate demo: package a model as an OCI artifact, then read it back trusting nothing but digests');
-  log('');
-
-  // 1. A model directory.
-  const names = await writeDemoModel(modelDir);
-  log(`1. Generated a model directory ${show(modelDir)}/ (${names.join(', ')})`);
-
-  // 2. Pack and push.
-  const store = new LayoutStore(layoutDir, { create: true });
-  const built = await pushModelDirectory(store, modelDir, { name: 'demo-model', version: '1.0.0', tag: TAG });
-  log(`2. Pushed it as a CNCF ModelPack artifact into the OCI image layout ${show(layoutDir)}/, tag ${TAG}`);
-  log(`     artifactType ${ModelPackMediaType.ARTIFACT}`);
-  log(`     config       ${short(built.config.descriptor.digest)} ${built.config.descriptor.mediaType}`);
-  const width = Math.max(...built.files.map((f) => f.path.length));
-  for (const layer of built.layers) {
-    log(`     layer        ${short(layer.digest)} ${mib(layer.size).padStart(8)}  ${(layer.annotations?.[FILEPATH_ANNOTATION] ?? '').padEnd(width)}  ${layer.mediaType}`);
+  const stepTimes: string[] = [];
+  let stepStarted = started;
+  /** Close a step: record how long it took. */
+  const took = (name: string): void => {
+    const now = performance.now();
+    stepTimes.push(`${name} ${((now - stepStarted) / 1000).toFixed(1)} s`);
+    stepStarted = now;
+  };
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const out = resolvePath(options.outDir ?? 'demo-out');
+  const cwd = process.cwd();
+  const show = (path: string): string => relative(cwd, path) || '.';
+  /** Display form: paths relative to the working directory, digests shortened. */
+  const brief = (text: string): string => text.replaceAll(`//${cwd}/`, '//').replace(/sha256:([0-9a-f]{12})[0-9a-f]{52}/g, 'sha256:$1…');
+  const target: Target = options.registry === undefined
+    ? { base: `oci-layout://${join(out, 'layout')}`, kind: 'layout', storeOptions: {}, webhookArgs: ['--layout-root', out] }
+    : registryTarget(options.registry);
+  const sourceDir = resolvePath(options.sourceDir ?? PACKAGE_ROOT);
+  for (const entry of OUTPUTS) await rm(join(out, entry), { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  if (!existsSync(join(DEFAULT_BUNDLE_DIR, 'manifest.json'))) {
+    throw new DemoFailure(`no policy bundle at ${show(DEFAULT_BUNDLE_DIR)}: run npm run build:policies first (npm run demo does)`);
   }
-  log(`     manifest     ${built.manifest.descriptor.digest}`);
-  for (const file of built.files) {
-    expect(digestOf(await readFile(file.absolutePath)) === file.digest, `layer digest of ${file.path} is its file's SHA-256`);
-  }
-  log('   proved: each layer is one uncompressed file and its digest is the SHA-256 of that file');
 
-  // 3. Resolve the tag through the generic reference → store path the CLI uses.
-  const reference = parseReference(`oci-layout://${layoutDir}:${TAG}`);
-  const reader = openStore(reference);
-  expect(reference.kind === 'layout' && reference.tag === TAG, 'the reference parses as an OCI layout with the tag');
-  const resolved = await reader.resolve(TAG);
-  expect(resolved.digest === built.manifest.descriptor.digest, 'tag resolves to the pushed manifest');
-  log(`3. Resolved oci-layout://${show(layoutDir)}:${TAG} → ${resolved.digest}`);
-  log('   proved: the tag names exactly the manifest that was pushed; from here on only the digest is used');
-
-  // 4. Fetch the manifest by digest.
-  const fetched = await reader.fetchManifest(resolved.digest);
-  expect(fetched.manifest.kind === 'manifest', 'the artifact is an image manifest');
-  const manifest = fetched.manifest.kind === 'manifest' ? fetched.manifest : undefined;
-  expect(manifest?.artifactType === ModelPackMediaType.ARTIFACT, 'artifactType is the ModelPack manifest type');
-  const config = JSON.parse((await reader.fetchBlob(manifest!.config)).toString('utf8')) as { descriptor: { name: string }; modelfs: { diffIds: string[] } };
-  expect(config.modelfs.diffIds.length === manifest!.layers.length, 'config lists one diffId per layer');
-  log(`4. Fetched the manifest by digest (${fetched.bytes.byteLength} bytes) and its config (model "${config.descriptor.name}", ${config.modelfs.diffIds.length} layers)`);
-  log('   proved: manifest and config bytes hash to the digests that name them');
-
-  // 5. Pull every layer, verified while written, and compare with the originals.
-  let total = 0;
-  for (const layer of manifest!.layers) {
-    const path = layer.annotations?.[FILEPATH_ANNOTATION];
-    expect(path !== undefined && !path.startsWith('/') && !path.split('/').includes('..'), 'layer file path is relative and stays inside the target');
-    const target = join(pulledDir, path!);
-    await rm(target, { force: true });
-    await mkdir(join(target, '..'), { recursive: true });
-    await reader.downloadBlob(layer, target);
-    const original = await readFile(join(modelDir, path!));
-    expect(Buffer.compare(original, await readFile(target)) === 0, `${path} pulled byte-identical`);
-    total += layer.size;
-  }
-  log(`5. Pulled ${manifest!.layers.length} layers (${mib(total)}) into ${show(pulledDir)}/, each hashed while written and renamed into place only once verified`);
-  log('   proved: the pulled model is byte-identical to the one that was packed');
-
-  // 6. Reproducibility.
-  const rebuilt = await pushModelDirectory(new LayoutStore(rebuiltDir, { create: true }), modelDir, { name: 'demo-model', version: '1.0.0', tag: TAG });
-  expect(rebuilt.manifest.descriptor.digest === built.manifest.descriptor.digest, 'rebuilding gives the same manifest digest');
-  log(`6. Packed the same directory again into ${show(rebuiltDir)}/ → same manifest digest ${short(rebuilt.manifest.descriptor.digest)}`);
-  log('   proved: packaging is deterministic, so a digest identifies the model content, not the build run');
-
-  // 7. Tampering is detected.
-  await cp(layoutDir, tamperedDir, { recursive: true });
-  const tampered = new LayoutStore(tamperedDir);
-  const weights = manifest!.layers.find((l: Descriptor) => l.mediaType === ModelPackMediaType.WEIGHT_RAW)!;
-  const blobPath = tampered.blobPath(weights.digest);
-  const bytes = await readFile(blobPath);
-  bytes[bytes.byteLength >> 1]! ^= 0x01;
-  await writeFile(blobPath, bytes);
-  let refusal = '';
+  const previousPassphrase = process.env[PASSPHRASE_ENV];
+  process.env[PASSPHRASE_ENV] = DEMO_PASSPHRASE;
+  let webhook: WebhookProcess | undefined;
   try {
-    await tampered.downloadBlob(weights, join(tamperedDir, 'should-not-exist'));
-  } catch (err) {
-    if (!hasCode(err, 'DIGEST_MISMATCH')) throw err;
-    refusal = `${err.code}: ${err.message}`;
-  }
-  expect(refusal !== '', 'a flipped bit in the weights is refused');
-  expect(!existsSync(join(tamperedDir, 'should-not-exist')), 'nothing was written at the target path');
-  log(`7. Flipped one bit of ${weights.annotations?.[FILEPATH_ANNOTATION]} inside a copy of the layout (${show(tamperedDir)}/) and pulled again`);
-  log(`     refused: ${refusal.replace(/sha256:([0-9a-f]{12})[0-9a-f]+/g, 'sha256:$1…')}`);
-  log('   proved: a modified blob never reaches the target path');
+    log(`modelgate demo: train, sign, admit and serve a model — ${target.kind === 'layout' ? `on an OCI image layout in ${show(out)}/layout (no registry, no cluster)` : `on the registry ${brief(target.base)}`}`);
+    log('');
 
-  log('');
-  log(`Done in ${((performance.now() - started) / 1000).toFixed(2)} s. Not shown yet: signing, SLSA provenance, admission policy and the init container (later issues).`);
+    // 0. An ephemeral signing key (modelgate keygen).
+    const keyPrefix = join(out, 'keys', 'demo');
+    await mkdir(join(out, 'keys'), { recursive: true });
+    const keyFiles = await writeSigningKeyPair(keyPrefix, await resolvePassphrase({ purpose: 'create', keyName: `${keyPrefix}.key` }), { force: true });
+    const privateKey = await loadPrivateKeyFile(keyFiles.privateKeyPath);
+    const publicKey = createPublicKey(await readFile(keyFiles.publicKeyPath, 'utf8'));
+    const keyDigest = `sha256:${keyId(publicKey)}`;
+    log(`0. modelgate keygen: an ephemeral ECDSA P-256 key ${show(keyFiles.privateKeyPath)} (encrypted; passphrase in MODELGATE_PASSWORD, set by the demo) and ${show(keyFiles.publicKeyPath)}`);
+    log(`     key id ${brief(keyDigest)}: the only signer the demo's policy trusts`);
+    took('keygen');
+
+    // 1. Dataset: generate, manifest, sign.
+    const datasetDir = join(out, 'dataset');
+    const data = await writeDemoDataset(datasetDir, { seed: DATASET_SEED });
+    const manifestPath = join(out, 'dataset.manifest.json');
+    const datasetManifest = await buildDatasetManifest(datasetDir);
+    const manifestBytes = serializeDatasetManifest(datasetManifest);
+    await writeFileAtomic(manifestPath, manifestBytes, { overwrite: true });
+    const datasetBundle = signBlobBundle(manifestBytes, privateKey);
+    await writeFileAtomic(`${manifestPath}.sigstore.json`, `${JSON.stringify(datasetBundle)}\n`, { overwrite: true });
+    const datasetUri = pathToFileURL(datasetDir).href;
+    const dataset = await datasetFromManifest(`${datasetUri}=${manifestPath}`);
+    const datasetCheck = await verifyBundle(datasetBundle, { trust: KEYS_ONLY_TRUST, signer: { kind: 'key', keys: [publicKey] }, artifact: { kind: 'bytes', bytes: manifestBytes }, tlogThreshold: 0 });
+    expect(datasetCheck.signer.kind === 'key' && `sha256:${datasetCheck.signer.keyId}` === keyDigest, 'the dataset manifest signature verifies under the demo key');
+    log(`1. Generated a dataset ${show(datasetDir)}/ (${data.files.length} shards, ${data.rows} labelled reviews, seed ${DATASET_SEED})`);
+    log(`     modelgate dataset manifest → ${show(manifestPath)}: ${datasetManifest.fileCount} files, Merkle root ${brief(datasetManifest.merkleRoot)}, digest ${brief(dataset.digest)}`);
+    log(`     modelgate dataset sign     → ${show(manifestPath)}.sigstore.json`);
+    log('   proved: the dataset is pinned by one digest, and its manifest carries a signature that verifies under the demo key');
+    took('dataset');
+
+    // 2. Training under attest run.
+    const modelDir = join(out, 'model');
+    const hyperparameters = { epochs: EPOCHS, learningRate: 0.05, hiddenUnits: 32, hashedFeatures: 4096 };
+    const training = {
+      command: [process.execPath, TRAIN_SCRIPT, '--data', datasetDir, '--out', modelDir, '--seed', String(TRAINING_SEED), '--epochs', String(EPOCHS)],
+      outputsDir: modelDir,
+      // The signer in both spellings while keyless signing lands (`signer`, bundle-signer.ts; before: `privateKey`).
+      signer: { kind: 'key' as const, privateKey },
+      privateKey,
+      builderId: BUILDER_ID,
+      datasets: [dataset],
+      hyperparameters,
+      seeds: [String(TRAINING_SEED)],
+      sourceDir,
+    };
+    const run = await runTrainingWithProvenance(training);
+    expect(run.status === 'attested', `the training script succeeds (exit code ${run.exitCode})`);
+    const weights = await readFile(join(modelDir, 'model.safetensors'));
+    const metrics = JSON.parse(await readFile(join(modelDir, 'metrics.json'), 'utf8')) as { trainAccuracy: number; trainLoss: number };
+    const weightsDigest = run.subjects.find((s) => s.name === 'model.safetensors')?.digest;
+    expect(weightsDigest !== undefined, 'the provenance names model.safetensors as a subject');
+    const provenanceCheck = await verifyBundle(run.bundle, { trust: KEYS_ONLY_TRUST, signer: { kind: 'key', keys: [publicKey] }, artifact: { kind: 'bytes', bytes: weights }, tlogThreshold: 0 });
+    const statement = provenanceCheck.content.kind === 'dsse' ? provenanceCheck.content.statement : undefined;
+    expect(statement?.predicateType === SLSA_PROVENANCE_V1, 'the provenance is a signed SLSA v1 statement whose subjects include the weights');
+    const provenance = normalizeProvenance(SLSA_PROVENANCE_V1, statement.predicate);
+    const datasetDep = provenance.resolvedDependencies.find((d) => d.kind === 'dataset');
+    expect(datasetDep !== undefined && `sha256:${datasetDep.digest['sha256']}` === dataset.digest, 'the provenance names the dataset digest');
+    expect(JSON.stringify(provenance.externalParameters['seeds']) === JSON.stringify([String(TRAINING_SEED)]), 'the provenance records the seed');
+    const checkout = readGitCheckout(sourceDir);
+    expect((checkout === undefined) === (provenance.source === null), 'the provenance names a source commit exactly when the demo runs in a git checkout');
+    log(`2. modelgate attest run -- node ${show(TRAIN_SCRIPT)} --seed ${TRAINING_SEED}: trained a ${hyperparameters.hashedFeatures}×${hyperparameters.hiddenUnits} sentiment classifier in ${show(modelDir)}/`);
+    log(`     training accuracy ${metrics.trainAccuracy.toFixed(3)}, loss ${metrics.trainLoss.toFixed(3)}; weights ${brief(weightsDigest)}`);
+    log(`     SLSA provenance ${show(run.bundlePath)}: builder ${provenance.builderId}, dataset ${brief(dataset.digest)}, seed ${TRAINING_SEED}`);
+    log(
+      checkout === undefined || provenance.source === null
+        ? `     source: ${show(sourceDir)} is not inside a git checkout, so the provenance records no commit (the demo's policy waives SOURCE_NOT_ALLOWLISTED by a named exception)`
+        : `     source: ${provenance.source.repository} at commit ${provenance.source.commit ?? '?'}${provenance.source.ref === null ? '' : ` (${provenance.source.ref})`}`,
+    );
+    log('   proved: the provenance signature verifies, its subjects are the output files, and it names the dataset digest, the code and the seed');
+    took('training');
+
+    // 3. Push, sign, attach provenance.
+    const pushRef = `${target.base}:${TAG}`;
+    const store = await openPushTarget(target, pushRef);
+    const annotations = lineageAnnotations({
+      datasetDigest: dataset.digest,
+      ...(provenance.source?.commit ? { trainingCode: `git+${provenance.source.repository}@${provenance.source.commit}` } : {}),
+      hyperparams: JSON.stringify(hyperparameters),
+    });
+    const built = await pushModelDirectory(store, modelDir, { tag: TAG, annotations, name: 'demo-sentiment', version: '1.0.0' });
+    const digest = built.manifest.descriptor.digest;
+    const pinned = `${target.base}@${digest}`;
+    const subject = await openSubject(pinned, target.storeOptions);
+    expect(subject.digest === digest, 'the pushed manifest resolves by digest');
+    const signature = await attachBundle(subject.store, subject.descriptor, signStatementBundle([{ name: subject.repository, digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, privateKey));
+    const attestation = await attachBundle(subject.store, subject.descriptor, signStatementBundle([{ name: subject.repository, digest }], SLSA_PROVENANCE_V1, statement.predicate, privateKey));
+    const referrers = await subject.store.listReferrers(digest);
+    expect(referrers.some((r) => r.digest === signature.digest) && referrers.some((r) => r.digest === attestation.digest), 'the signature and the attestation are listed as referrers of the model');
+    log(`3. modelgate push ${show(modelDir)} ${brief(pushRef)} → ${digest}`);
+    const width = Math.max(...built.files.map((f) => f.path.length));
+    for (const layer of built.layers) log(`     layer ${brief(layer.digest)} ${(layer.annotations?.[FILEPATH_ANNOTATION] ?? '').padEnd(width)} ${layer.mediaType}`);
+    log(`     modelgate sign           → signature bundle referrer ${brief(signature.digest)}`);
+    log(`     modelgate attest attach  → SLSA provenance bundle referrer ${brief(attestation.digest)}`);
+    log('   proved: the model is one content-addressed ModelPack artifact, and its signature and provenance are bound to that digest');
+
+    // A tampered copy: one byte of the weights flipped, pushed again (it cannot carry the signature).
+    const tamperedDir = join(out, 'model-tampered');
+    await cp(modelDir, tamperedDir, { recursive: true });
+    const tamperedWeights = Buffer.from(weights);
+    flipByte(tamperedWeights, safetensorsDataOffset(tamperedWeights) + 1000);
+    await writeFile(join(tamperedDir, 'model.safetensors'), tamperedWeights);
+    const tampered = await pushModelDirectory(store, tamperedDir, { tag: `${TAG}-tampered`, annotations, name: 'demo-sentiment', version: '1.0.0' });
+    const tamperedDigest = tampered.manifest.descriptor.digest;
+    expect(tamperedDigest !== digest, 'a one-byte change gives another manifest digest');
+
+    // Policy data: trust the demo key, builder, source and dataset.
+    const sources = provenance.source === null ? {} : { [provenance.source.repository]: {} };
+    const exceptions =
+      provenance.source === null
+        ? {
+            'demo-no-git-checkout': {
+              digest,
+              waive: ['SOURCE_NOT_ALLOWLISTED'],
+              approvedBy: 'npm run demo',
+              reason: 'the demo ran outside a git checkout, so its provenance names no source repository',
+              expires: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+            },
+          }
+        : {};
+    const policyData = {
+      modelgate_config: {
+        signers: { threshold: 1, keys: { [keyDigest]: {} }, identities: {} },
+        provenance: { required: true, builders: { [BUILDER_ID]: {} }, buildTypes: { [TRAINING_BUILD_TYPE]: {} } },
+        sources: { repositories: sources },
+        datasets: { [dataset.uri]: { digests: { [dataset.digest]: {} } } },
+        containers: { digests: {}, repositories: {} },
+        revoked: { digests: {}, keys: {}, identities: {} },
+        evaluation: { required: false, thresholds: {} },
+        modelSignature: { required: false },
+        unverifiable: { allowed: {} },
+        exceptions,
+      },
+    };
+    const policyDataPath = join(out, 'policy-data.json');
+    await writeFileAtomic(policyDataPath, `${JSON.stringify(policyData, null, 2)}\n`, { overwrite: true });
+    took('push, sign, attach');
+
+    // 4. The webhook, and an InferenceService naming the signed model by digest.
+    const tls = selfSignedCertificate('modelgate-demo-webhook');
+    await mkdir(join(out, 'webhook'), { recursive: true });
+    const certPath = join(out, 'webhook', 'tls.crt');
+    const tlsKeyPath = join(out, 'webhook', 'tls.key');
+    await writeFile(certPath, tls.certPem);
+    await writeFile(tlsKeyPath, tls.keyPem, { mode: 0o600 });
+    const webhookArgs = ['--tls-cert', certPath, '--tls-key', tlsKeyPath, '--key', keyFiles.publicKeyPath, '--data', policyDataPath, ...target.webhookArgs];
+    webhook = await WebhookProcess.start(webhookArgs, tls.certPem);
+    const engine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: policyData });
+    const storageUri = `modelgate+${pinned}`;
+    const admitted = await webhook.review(inferenceServiceReview('demo-allowed', 'demo-sentiment', storageUri));
+    log(`4. modelgate webhook on ${webhook.url} (self-signed certificate, policy bundle ${brief(engine.bundleDigest)} from npm run build:policies,`);
+    log(`   data ${show(policyDataPath)}: trusts key ${brief(keyDigest)}, builder ${BUILDER_ID}, ${provenance.source === null ? 'no source (exception)' : `source ${provenance.source.repository}`}, dataset ${brief(dataset.digest)})`);
+    log(`     POST /validate: InferenceService ${NAMESPACE}/demo-sentiment, storageUri ${brief(storageUri)}`);
+    expect(admitted.response.allowed, `the signed model is admitted (got: ${admitted.response.status?.message ?? 'denied'})`);
+    expect(JSON.parse(admitted.response.auditAnnotations?.['digests'] ?? '{}')['spec.predictor.model.storageUri'] === digest, 'the webhook decided on the pushed digest');
+    log(`     → allowed in ${admitted.ms.toFixed(0)} ms (audit annotation digests: ${brief(admitted.response.auditAnnotations?.['digests'] ?? '')})`);
+    log('   proved: over HTTPS, the webhook verified the signature and the SLSA provenance against the trusted key, builder, source and dataset, and the policy allowed it');
+    took('webhook start + allow');
+
+    // 5. Denials: the tampered model, and a tag.
+    log(`5. The same InferenceService with other storage URIs:`);
+    const denials: Array<{ what: string; uri: string; codes: string[] }> = [
+      { what: `the tampered copy (one byte of model.safetensors flipped, pushed as :${TAG}-tampered)`, uri: `modelgate+${target.base}@${tamperedDigest}`, codes: ['UNSIGNED', 'MISSING_PROVENANCE'] },
+      { what: `the signed model by its tag, unpinned`, uri: `modelgate+${target.base}:${TAG}`, codes: ['TAG_NOT_PINNED'] },
+    ];
+    let forbidden = '';
+    for (const [i, denial] of denials.entries()) {
+      const { response, ms } = await webhook.review(inferenceServiceReview(`demo-denied-${i}`, `demo-sentiment-${i}`, denial.uri));
+      const reasons = reasonsOf(response);
+      log(`     ${denial.what}: ${brief(denial.uri)}`);
+      expect(!response.allowed && response.status?.code === 403, `${denial.what} is denied`);
+      for (const code of denial.codes) expect(reasons.some((r) => r.code === code), `${denial.what} is denied with ${code} (got ${reasons.map((r) => r.code).join(', ')})`);
+      log(`     → denied (403) in ${ms.toFixed(0)} ms:`);
+      for (const reason of reasons) log(`         ${reason.code}: ${brief(reason.message)}`);
+      if (i === 0) forbidden = response.status?.message ?? '';
+    }
+    log(`     what kubectl apply prints for the first: Error from server (Forbidden): admission webhook denied the request: ${brief(forbidden)}`);
+    log('   proved: a signature does not carry over to changed bytes, and a tag that could move is refused — each reason with a code and a fix');
+    const webhookExit = await webhook.stop();
+    webhook = undefined;
+    expect(webhookExit === 0, `the webhook shuts down cleanly on SIGTERM (exit ${webhookExit})`);
+    took('denials + webhook stop');
+
+    // 6. init: verify again, pull, publish with a receipt.
+    const credentials = await loadDockerConfig(defaultDockerConfigPath());
+    const initDeps = {
+      pipeline: {
+        stores: storeProvider({ registry: { credentials, plainHttpRegistries: target.storeOptions.plainHttp ?? [] } }),
+        trust: KEYS_ONLY_TRUST,
+        signers: { keys: [publicKey], identities: [] },
+        engine,
+      },
+      cache: new BlobCache(join(out, 'cache')),
+      log: () => {},
+    };
+    log(`6. modelgate init (the KServe storage initializer) with the node cache ${show(join(out, 'cache'))}/:`);
+    if (target.kind === 'layout') {
+      // A copy of the layout whose weights blob has one byte flipped: manifest, signature and provenance intact.
+      const tamperedLayout = join(out, 'layout-tampered');
+      await cp(join(out, 'layout'), tamperedLayout, { recursive: true });
+      const weightsLayer = built.layers.find((l) => l.mediaType === ModelPackMediaType.WEIGHT_RAW && l.annotations?.[FILEPATH_ANNOTATION] === 'model.safetensors');
+      expect(weightsLayer !== undefined, 'the weights are a raw weight layer');
+      const blobPath = new LayoutStore(tamperedLayout).blobPath(weightsLayer.digest);
+      const blob = await readFile(blobPath);
+      flipByte(blob, safetensorsDataOffset(blob) + 1000);
+      await writeFile(blobPath, blob);
+      const uri = `modelgate+oci-layout://${tamperedLayout}@${digest}`;
+      const dest = join(out, 'mnt', 'tampered');
+      const refused = await initModel(uri, dest, initDeps);
+      expect(refused.kind === 'refused' && refused.reasons.some((r) => r.code === 'DIGEST_MISMATCH'), `init refuses a blob that does not hash to its digest (got ${JSON.stringify(refused)})`);
+      expect(!existsSync(dest), 'nothing was published for the tampered blob');
+      log(`     ${brief(uri)} (a copy of the layout, one byte of the weights blob flipped; manifest and signatures intact) → refused, exit ${refused.exitCode}:`);
+      for (const reason of refused.reasons) log(`         ${reason.code}: ${brief(reason.message)}`);
+      log(`       ${show(dest)} was not created`);
+    } else {
+      const uri = `modelgate+${target.base}@${tamperedDigest}`;
+      const dest = join(out, 'mnt', 'tampered');
+      const refused = await initModel(uri, dest, initDeps);
+      expect(refused.kind === 'refused' && refused.reasons.some((r) => r.code === 'UNSIGNED'), `init refuses the unsigned tampered model (got ${JSON.stringify(refused)})`);
+      expect(!existsSync(dest), 'nothing was published for the tampered model');
+      log(`     ${brief(uri)} (the tampered copy) → refused, exit ${refused.exitCode}: ${refused.reasons.map((r) => r.code).join(', ')}; ${show(dest)} was not created`);
+    }
+    const dest = join(out, 'mnt', 'models');
+    const published = await initModel(storageUri, dest, initDeps);
+    expect(published.kind === 'published' && published.digest === digest, `init publishes the signed model (got ${JSON.stringify(published)})`);
+    for (const file of built.files) {
+      expect(Buffer.compare(await readFile(join(dest, file.path)), await readFile(file.absolutePath)) === 0, `${file.path} is published byte-identical`);
+    }
+    const receiptPath = join(dest, RECEIPT_DIR, RECEIPT_FILE);
+    const receipt = JSON.parse(await readFile(receiptPath, 'utf8')) as {
+      digest: string;
+      decision: string;
+      policy: { bundleDigest: string; dataDigest: string };
+      evidence: { signers: string[]; predicateTypes: string[] } | null;
+      layers: unknown[];
+      bytesDownloaded: number;
+    };
+    expect(receipt.digest === digest && receipt.decision === 'allow', 'the receipt records the allowed digest');
+    log(`     ${brief(storageUri)} → published ${built.files.length} files into ${show(dest)}/`);
+    log(`     receipt ${show(receiptPath)}: decision ${receipt.decision}, digest ${brief(receipt.digest)}, policy ${brief(receipt.policy.bundleDigest)} (data ${brief(receipt.policy.dataDigest)}),`);
+    log(`       signers ${receipt.evidence?.signers.map(brief).join(', ') ?? 'none'}, attestations ${receipt.evidence?.predicateTypes.join(', ') ?? 'none'}, ${receipt.layers.length} layers, ${receipt.bytesDownloaded} bytes downloaded`);
+    log('   proved: the node re-verifies before it pulls, checks every byte it pulls, and publishes all files or none, with a receipt of what it checked');
+    took('init');
+
+    const seconds = (performance.now() - started) / 1000;
+    log('');
+    log(`Done in ${seconds.toFixed(1)} s (${stepTimes.join(', ')}). Try it yourself:`);
+    const cli = `node ${show(CLI_MAIN)}`;
+    log(`  ${cli} verify ${brief(pinned).replace(/sha256:[0-9a-f]{12}…/, digest)} --key ${show(keyFiles.publicKeyPath)} --data ${show(policyDataPath)}`);
+    log(`  ${cli} inspect ${brief(pinned).replace(/sha256:[0-9a-f]{12}…/, digest)}`);
+    return { digest, storageUri, tamperedDigest, receiptPath, seconds };
+  } finally {
+    if (webhook !== undefined) await webhook.stop();
+    if (previousPassphrase === undefined) delete process.env[PASSPHRASE_ENV];
+    else process.env[PASSPHRASE_ENV] = previousPassphrase;
+  }
 }
+

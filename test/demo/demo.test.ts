@@ -1,16 +1,23 @@
+// `npm run demo`: the whole pipeline in one command. Default path as the user runs it (a subprocess,
+// an OCI image layout under ./demo-out, the webhook as a child process over HTTPS), including the
+// `modelgate verify` command it prints; then `--registry` against the real loopback registry, run
+// in-process from a source tree outside any git checkout (the policy exception path). Bad arguments
+// exit 2, a failed expectation exits 1.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { digestOf } from '../../src/oci/digest.ts';
+import { readGitCheckout } from '../../src/emit/source-tree.ts';
 import { LayoutStore } from '../../src/oci/layout.ts';
-import { FILEPATH_ANNOTATION, ModelPackMediaType } from '../../src/modelpack/spec.ts';
-import { runDemo as runDemoInProcess } from '../../src/demo/run.ts';
+import { RegistryStore } from '../../src/oci/registry.ts';
+import { runDemo } from '../../src/demo/run.ts';
+import { startRegistry } from '../helpers/registry.ts';
+import { REPO, runCli } from '../helpers/run-cli.ts';
 
-const REPO = join(import.meta.dirname, '../..');
 const NODE = join(REPO, 'node_modules/.bin/node');
 
-function runDemo(cwd: string, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+function demo(cwd: string, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(NODE, [join(REPO, 'src/demo/main.ts'), ...args], { cwd, timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
@@ -18,38 +25,84 @@ function runDemo(cwd: string, args: string[] = []): Promise<{ code: number; stdo
   });
 }
 
-t.test('npm run demo: packs, resolves, pulls verified, is reproducible and refuses tampering', async (t) => {
-  const cwd = t.testdir();
-  const first = await runDemo(cwd);
-  t.equal(first.code, 0, first.stderr);
-  t.equal(first.stderr, '');
-  for (let step = 1; step <= 7; step++) t.match(first.stdout, new RegExp(`^${step}\\. `, 'm'), `step ${step} printed`);
-  t.equal((first.stdout.match(/^ {3}proved: /gm) ?? []).length, 6, 'each step after the first says what it proved');
-  t.match(first.stdout, /refused: DIGEST_MISMATCH: content hashes to sha256:/);
+interface Receipt {
+  digest: string;
+  decision: string;
+  evidence: { signers: string[]; predicateTypes: string[] };
+}
 
-  const out = join(cwd, 'demo-out');
-  const store = new LayoutStore(join(out, 'layout'));
-  const manifestDigest = /^ {5}manifest +(sha256:[0-9a-f]{64})$/m.exec(first.stdout)?.[1];
-  t.ok(manifestDigest, 'manifest digest printed');
-  const fetched = await store.fetchManifest('v1');
-  t.equal(fetched.descriptor.digest, manifestDigest);
-  t.match(first.stdout, new RegExp(`^3\\. Resolved oci-layout://demo-out/layout:v1 → ${manifestDigest}$`, 'm'));
-  if (fetched.manifest.kind !== 'manifest') throw new Error('expected an image manifest');
-  t.equal(fetched.manifest.artifactType, ModelPackMediaType.ARTIFACT);
-  const paths = fetched.manifest.layers.map((l) => l.annotations?.[FILEPATH_ANNOTATION]);
-  t.same(paths, ['README.md', 'config.json', 'model.safetensors', 'tokenizer.json']);
-  const weights = fetched.manifest.layers.find((l) => l.mediaType === ModelPackMediaType.WEIGHT_RAW)!;
-  t.ok(weights.size > 4 * 1024 * 1024, 'weights are a few MiB');
-  for (const path of paths) {
-    const pulled = readFileSync(join(out, 'pulled', path!));
-    t.same(pulled, readFileSync(join(out, 'model', path!)), `${path} pulled identical`);
-  }
-  t.equal(digestOf(readFileSync(join(out, 'model/model.safetensors'))), weights.digest);
-  t.notOk(existsSync(join(out, 'layout-tampered/should-not-exist')));
-
-  // Deterministic across runs (the model bytes are generated from a fixed seed) and re-runnable in
-  // place; the second run is in-process to spare a process start.
+// Both demos start at once (most of a run is waiting on processes), each in its own directory.
+const dir = mkdtempSync(join(tmpdir(), 'modelgate-demo-test-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const cwd = join(dir, 'cwd');
+mkdirSync(cwd);
+const defaultRun = demo(cwd);
+const registry = await startRegistry({ t });
+const registryRun = (async () => {
   const lines: string[] = [];
-  await runDemoInProcess(out, (line) => lines.push(line));
-  t.match(lines.join('\n'), new RegExp(`manifest +${manifestDigest}`));
+  const result = await runDemo({ outDir: join(dir, 'registry-out'), registry: `http://${registry.host}/team`, sourceDir: mkdtempSync(join(dir, 'source-')), log: (line) => lines.push(line) });
+  return { result, out: lines.join('\n') };
+})();
+// Settle both before any assertion, so a failure in one does not leave the other running.
+const [defaultSettled, registrySettled] = await Promise.allSettled([defaultRun, registryRun]);
+
+t.test('npm run demo: dataset → attest run → push/sign/attach → webhook allow and deny → init publishes with a receipt', async (t) => {
+  if (defaultSettled.status === 'rejected') throw defaultSettled.reason;
+  const run = defaultSettled.value;
+  t.equal(run.code, 0, run.stderr);
+  t.equal(run.stderr, '');
+  const out = run.stdout;
+  for (let step = 0; step <= 6; step++) t.match(out, new RegExp(`^${step}\\. `, 'm'), `step ${step} printed`);
+  t.equal((out.match(/^ {3}proved: /gm) ?? []).length, 6, 'each step after the key says what it proved');
+  t.equal((out.match(/→ allowed in \d+ ms/g) ?? []).length, 1);
+  t.equal((out.match(/→ denied \(403\) in \d+ ms/g) ?? []).length, 2);
+  for (const code of ['UNSIGNED', 'MISSING_PROVENANCE', 'TAG_NOT_PINNED', 'DIGEST_MISMATCH']) t.match(out, new RegExp(`^ +${code}: `, 'm'), `${code} printed as a reason`);
+  t.match(out, /to fix: sign the model/);
+  // Other commits may land while the demo runs: only the form of the commit is checked.
+  if (readGitCheckout(REPO) !== undefined) t.match(out, /source: \S+ at commit [0-9a-f]{40}/);
+
+  const digest = /^3\. modelgate push .* → (sha256:[0-9a-f]{64})$/m.exec(out)?.[1];
+  t.ok(digest, 'pushed digest printed');
+  const layout = join(cwd, 'demo-out/layout');
+  t.equal((await new LayoutStore(layout).resolve('v1')).digest, digest, 'the layout tag names the pushed model');
+  t.equal((await new LayoutStore(layout).listReferrers(digest as never)).length, 2, 'signature and provenance are referrers');
+  const receipt = JSON.parse(readFileSync(join(cwd, 'demo-out/mnt/models/.modelgate/receipt.json'), 'utf8')) as Receipt;
+  t.equal(receipt.digest, digest);
+  t.equal(receipt.decision, 'allow');
+  t.same(receipt.evidence.predicateTypes, ['https://slsa.dev/provenance/v1']);
+  t.same(readFileSync(join(cwd, 'demo-out/mnt/models/model.safetensors')), readFileSync(join(cwd, 'demo-out/model/model.safetensors')));
+  t.notOk(existsSync(join(cwd, 'demo-out/mnt/tampered')), 'the tampered blob published nothing');
+  t.match(out, /^Done in \d+\.\d s \(keygen/m);
+
+  // The `modelgate verify` command the demo prints works as printed.
+  const verifyLine = /^ {2}node \S+ (verify .*)$/m.exec(out)?.[1];
+  t.ok(verifyLine, 'a verify command is printed');
+  const verify = await runCli(verifyLine!.split(' '), { cwd });
+  t.equal(verify.code, 0, verify.stdout + verify.stderr);
+  t.match(verify.stdout, /VERDICT +allow/);
+});
+
+t.test('npm run demo -- --registry: the same against a registry, from a source tree outside git', async (t) => {
+  if (registrySettled.status === 'rejected') throw registrySettled.reason;
+  const { result, out } = registrySettled.value;
+  t.match(out, `on the registry oci://${registry.host}/team/demo-model`);
+  t.match(out, /not inside a git checkout, so the provenance records no commit/);
+  t.match(out, /→ allowed in/);
+  t.equal((out.match(/→ denied \(403\)/g) ?? []).length, 2);
+  t.match(out, /the tampered copy\) → refused, exit 1: UNSIGNED/);
+  const store = new RegistryStore({ registry: registry.host, repository: 'team/demo-model' });
+  t.equal((await store.resolve('v1')).digest, result.digest);
+  t.equal(result.storageUri, `modelgate+oci://${registry.host}/team/demo-model@${result.digest}`);
+  const receipt = JSON.parse(readFileSync(result.receiptPath, 'utf8')) as Receipt & { exceptions: Array<{ id: string; waived: string[] }> };
+  t.equal(receipt.digest, result.digest);
+  t.same(receipt.exceptions.map((e) => [e.id, e.waived]), [['demo-no-git-checkout', ['SOURCE_NOT_ALLOWLISTED']]], 'the missing source is waived by a named exception, and the receipt says so');
+});
+
+t.test('bad arguments exit 2; a failed expectation exits 1', async (t) => {
+  const cwd = t.testdir();
+  const [usage, failed] = await Promise.all([demo(cwd, ['--bogus']), demo(cwd, ['--registry', 'not a registry'])]);
+  t.equal(usage.code, 2);
+  t.match(usage.stderr, /^usage: npm run demo/);
+  t.equal(failed.code, 1);
+  t.match(failed.stderr, /^demo failed: --registry "not a registry"/);
 });

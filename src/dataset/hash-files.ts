@@ -4,7 +4,9 @@
  * Owns: the small `HashFiles` interface the dataset manifest code is written against, and its
  * default implementation over the shared worker-thread pool (`src/hashing/pool.ts`). Batches under
  * 16 MiB are hashed on the calling thread (starting workers would cost more); larger ones go to a
- * pool with one worker per core, reporting progress as each file completes.
+ * pool with one worker per core, largest file first (a big file started last would leave the other
+ * cores idle at the end) with sizes as hints so small files travel to the workers in packs,
+ * reporting progress as each file completes.
  */
 import { availableParallelism } from 'node:os';
 import { HashPool, hashJobs, type HashJob } from '../hashing/pool.ts';
@@ -19,6 +21,8 @@ export interface FileDigest {
 export interface HashFilesOptions {
   /** Total bytes expected (sum of listed sizes); picks inline vs. worker hashing. */
   readonly totalBytes?: number;
+  /** Each path's listed size, in the same order: largest-first scheduling and packing of small files. */
+  readonly sizes?: readonly number[];
   /** Called with the running total of bytes hashed, after each file. */
   readonly onProgress?: (bytesDone: number) => void;
   readonly signal?: AbortSignal;
@@ -30,7 +34,8 @@ export type HashFiles = (paths: readonly string[], options?: HashFilesOptions) =
 const INLINE_BELOW_BYTES = 16 * 1024 * 1024;
 
 export const hashFilesSha256: HashFiles = async (paths, options = {}) => {
-  const jobs: HashJob[] = paths.map((path) => ({ kind: 'file', path, algorithm: 'sha256' }));
+  const sizes = options.sizes !== undefined && options.sizes.length === paths.length ? options.sizes : undefined;
+  const jobs: HashJob[] = paths.map((path, i) => ({ kind: 'file', path, algorithm: 'sha256', ...(sizes === undefined ? {} : { size: sizes[i]! }) }));
   if (jobs.length === 0) return [];
   if (options.totalBytes !== undefined && options.totalBytes < INLINE_BELOW_BYTES) {
     const outcomes = await hashJobs(jobs, { inlineBelowBytes: INLINE_BELOW_BYTES, ...(options.signal === undefined ? {} : { signal: options.signal }) });
@@ -39,15 +44,19 @@ export const hashFilesSha256: HashFiles = async (paths, options = {}) => {
   }
   const pool = new HashPool({ threads: Math.min(availableParallelism(), jobs.length) });
   let done = 0;
+  const order = jobs.map((_, i) => i);
+  if (sizes !== undefined) order.sort((a, b) => sizes[b]! - sizes[a]!);
+  const digests = new Array<FileDigest>(jobs.length);
   try {
-    return await Promise.all(
-      jobs.map(async (job) => {
-        const outcome = await pool.hash(job, options.signal);
+    await Promise.all(
+      order.map(async (i) => {
+        const outcome = await pool.hash(jobs[i]!, options.signal);
         done += outcome.bytes;
         options.onProgress?.(done);
-        return { sha256: outcome.hex, bytes: outcome.bytes };
+        digests[i] = { sha256: outcome.hex, bytes: outcome.bytes };
       }),
     );
+    return digests;
   } finally {
     await pool.close();
   }

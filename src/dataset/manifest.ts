@@ -183,6 +183,7 @@ async function hashListed(files: readonly { path: string; absolutePath: string; 
       files.map((f) => f.absolutePath),
       {
         totalBytes,
+        sizes: files.map((f) => f.size),
         ...(options.onProgress === undefined ? {} : { onProgress: (done: number) => options.onProgress?.(done, totalBytes) }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       },

@@ -16,9 +16,16 @@ export type HashAlgorithm = 'sha256' | 'sha384' | 'sha512' | 'blake2b512';
 export const HASH_ALGORITHMS: readonly HashAlgorithm[] = ['sha256', 'sha384', 'sha512', 'blake2b512'];
 
 /** One unit of hashing work: a whole file, or the byte range [start, end) of it. */
-export type HashJob =
+export type HashJob = (
   | { readonly kind: 'file'; readonly path: string; readonly algorithm: HashAlgorithm }
-  | { readonly kind: 'range'; readonly path: string; readonly algorithm: HashAlgorithm; readonly start: number; readonly end: number };
+  | { readonly kind: 'range'; readonly path: string; readonly algorithm: HashAlgorithm; readonly start: number; readonly end: number }
+) & {
+  /**
+   * Expected bytes, when the caller knows them (a hint, not checked against the file): lets the pool
+   * send runs of small jobs to a worker in one message instead of one round trip per file.
+   */
+  readonly size?: number;
+};
 
 export interface HashOutcome {
   /** Lowercase hex digest. */
@@ -32,6 +39,9 @@ export const DEFAULT_READ_SIZE = 2 * 1024 * 1024;
 export function validateJob(job: HashJob): void {
   if (!HASH_ALGORITHMS.includes(job.algorithm)) {
     throw new HashingError('BAD_JOB', `unsupported hash algorithm "${String(job.algorithm)}" for ${job.path}`);
+  }
+  if (job.size !== undefined && (!Number.isSafeInteger(job.size) || job.size < 0)) {
+    throw new HashingError('BAD_JOB', `invalid size hint ${job.size} for ${job.path}`);
   }
   if (job.kind === 'range') {
     if (!Number.isSafeInteger(job.start) || !Number.isSafeInteger(job.end) || job.start < 0 || job.end < job.start) {

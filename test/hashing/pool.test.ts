@@ -73,3 +73,23 @@ t.test('hashJobs: inline fast path and worker path agree', async (t) => {
   t.same(first, pooled);
   t.same(second, pooled, 'a caller-owned pool stays open across calls');
 });
+
+t.test('small jobs with size hints travel in packs; one bad job fails only its own batch', async (t) => {
+  const small = Array.from({ length: 300 }, (_, i) => {
+    const p = join(dir, `small-${i}`);
+    writeFileSync(p, `file ${i}`);
+    return p;
+  });
+  await using pool = new HashPool({ threads: 2 });
+  const jobs = small.map((path) => ({ kind: 'file' as const, path, algorithm: 'sha256' as const, size: 8 }));
+  const packed = await pool.hashAll(jobs);
+  t.same(packed.map((r) => r.hex), small.map((_, i) => hex('sha256', Buffer.from(`file ${i}`))));
+  // A missing file inside a pack: its batch fails with IO, a batch packed beside it still succeeds.
+  const [bad, good] = await Promise.allSettled([
+    pool.hashAll([...jobs.slice(0, 5), { kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256', size: 8 }]),
+    pool.hashAll(jobs.slice(5, 10)),
+  ]);
+  t.match(bad, { status: 'rejected', reason: { code: 'IO' } });
+  t.match(good, { status: 'fulfilled' });
+  await rejectsWith(t, pool.hash({ kind: 'file', path: small[0] as string, algorithm: 'sha256', size: -1 }), ['BAD_JOB']);
+});

@@ -6,7 +6,8 @@
  * Owns: the `attest` command group and `attest attach`: reading the predicate (a JSON value, at most
  * 16 MiB), cosign's `--type` shorthands, and writing the evidence. Signing is `src/sign/dsse-bundle.ts`,
  * storage `src/sign/attach.ts` and `src/sign/legacy-tag.ts`.
- * Also `attest run [--dataset REF@sha256:… | --dataset-manifest [URI=]FILE]… --outputs DIR --key FILE
+ * Signing is by `--key FILE` or keyless (`src/cli/signing-key-option.ts`).
+ * Also `attest run [--dataset REF@sha256:… | --dataset-manifest [URI=]FILE]… --outputs DIR --key FILE|--keyless
  * -- COMMAND…`: the options of a training run and its exit status; the run itself is
  * `src/emit/training-run.ts`, the predicate `src/emit/training-provenance.ts`.
  */
@@ -16,13 +17,13 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { attachBundle } from '../sign/attach.ts';
-import { signStatementBundle } from '../sign/dsse-bundle.ts';
+import { signStatementWith } from '../sign/bundle-signer.ts';
 import { attachLegacyAttestation } from '../sign/legacy-tag.ts';
 import { parseDatasetManifest } from '../dataset/manifest.ts';
 import type { DatasetInput } from '../emit/training-provenance.ts';
 import { parseReference, repositoryName } from '../oci/reference.ts';
-import { addEvidenceOptions, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
-import { KEY_OPTION_HELP, loadPrivateKeyFile } from './signing-key-option.ts';
+import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
+import { addSigningOptions, announceSigner, resolveBundleSigner, signsKeyless, type SigningCliOptions } from './signing-key-option.ts';
 import { registerEvaluate } from './attest-evaluate.ts';
 
 const MAX_PREDICATE_BYTES = 16 * 1024 * 1024;
@@ -79,9 +80,11 @@ export function register(program: Command): void {
   addEvidenceOptions(attach).action(async (reference: string, options: AttachOptions) => {
     const predicateType = predicateTypeOf(options.type);
     const predicate = await readPredicate(options.predicate);
-    const key = await loadPrivateKeyFile(options.key);
+    checkModeForSigner(options.mode, signsKeyless(options));
+    const signer = await resolveBundleSigner(options);
     const subject = await openSubject(reference, options);
-    const bundle = signStatementBundle([{ name: subject.repository, digest: subject.digest }], predicateType, predicate, key);
+    announceSigner(signer);
+    const bundle = await signStatementWith(signer, [{ name: subject.repository, digest: subject.digest }], predicateType, predicate);
     if (writesReferrer(options.mode)) {
       const written = await attachBundle(subject.store, subject.descriptor, bundle);
       process.stderr.write(`Attestation bundle attached as referrer ${written.digest}\n`);
@@ -122,13 +125,12 @@ export async function datasetFromManifest(spec: string): Promise<DatasetInput> {
   return { uri: match === null ? `file://${resolve(path)}` : match[1]!, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, merkleRoot: manifest.merkleRoot };
 }
 
-interface RunOptions {
+interface RunOptions extends SigningCliOptions {
   readonly dataset: readonly string[];
   readonly datasetManifest: readonly string[];
   readonly params?: string;
   readonly seed: readonly string[];
   readonly outputs: string;
-  readonly key: string;
   readonly bundle?: string;
   readonly builderId?: string;
   readonly invocationId?: string;
@@ -137,12 +139,11 @@ interface RunOptions {
 }
 
 function registerRun(attest: Command): void {
-  attest
+  const run = attest
     .command('run')
     .description('Run a training command; when it succeeds, sign SLSA Provenance v1 about every output file (bundle written beside the outputs). A failing command yields no provenance and its exit code.')
     .argument('<command...>', 'the training command, after --')
     .requiredOption('--outputs <dir>', 'directory the command writes its outputs to')
-    .requiredOption('--key <file>', KEY_OPTION_HELP)
     .option('--bundle <file>', 'where to write the provenance bundle (default: OUTPUTS.provenance.sigstore.json)')
     .option('--dataset <ref>', 'training dataset as an OCI artifact pinned by digest (repeatable)', collect, [])
     .option('--dataset-manifest <[uri=]file>', 'training dataset as a modelgate dataset manifest, optionally with its URI (repeatable)', collect, [])
@@ -151,8 +152,8 @@ function registerRun(attest: Command): void {
     .option('--builder-id <uri>', 'builder identity (default: $MODELGATE_BUILDER_ID)')
     .option('--invocation-id <id>', 'invocation id (default: $MODELGATE_INVOCATION_ID, else a random UUID)')
     .option('--container <ref>', 'training image pinned by digest (default: $MODELGATE_TRAINING_CONTAINER)')
-    .option('--source <dir>', 'source tree: git checkout and lockfiles (default: the working directory)')
-    .action(async (command: string[], options: RunOptions) => {
+    .option('--source <dir>', 'source tree: git checkout and lockfiles (default: the working directory)');
+  addSigningOptions(run).action(async (command: string[], options: RunOptions) => {
       const builderId = options.builderId ?? process.env.MODELGATE_BUILDER_ID;
       if (builderId === undefined || builderId === '') throw new UsageError('USAGE', 'give --builder-id URI (or set MODELGATE_BUILDER_ID): SLSA provenance names its builder');
       const container = options.container ?? process.env.MODELGATE_TRAINING_CONTAINER;
@@ -160,12 +161,12 @@ function registerRun(attest: Command): void {
       const invocationId = options.invocationId ?? process.env.MODELGATE_INVOCATION_ID;
       const datasets = [...options.dataset.map(datasetFromReference), ...(await Promise.all(options.datasetManifest.map(datasetFromManifest)))];
       const hyperparameters = options.params === undefined ? undefined : await readPredicate(options.params);
-      const privateKey = await loadPrivateKeyFile(options.key); // before training: a wrong passphrase must not waste a run
+      const signer = await resolveBundleSigner(options); // before training: a wrong passphrase or a bad token must not waste a run
       const { runTrainingWithProvenance } = await import('../emit/training-run.ts');
       const result = await runTrainingWithProvenance({
         command,
         outputsDir: options.outputs,
-        privateKey,
+        signer,
         builderId,
         datasets,
         hyperparameters,

@@ -1,12 +1,18 @@
 /**
  * `modelgate dataset …`: canonical manifests of training datasets, and checking a directory against one.
  *
- * Owns: the `dataset manifest`, `dataset verify`, `dataset prove` and `dataset sign` commands, their output and exit
- * codes (verify: 0 identical, 1 differences), and the stderr progress line (only on a terminal).
- * The format itself is `src/dataset/manifest.ts`.
+ * Owns: the `dataset manifest`, `dataset verify`, `dataset prove`, `dataset sign`, `dataset attest` and
+ * `dataset push` commands, their output and exit codes (verify: 0 identical, 1 differences), and the
+ * stderr progress line (only on a terminal). The format itself is `src/dataset/manifest.ts`; the
+ * attestation predicate `src/dataset/attestation.ts`; the OCI artifact `src/dataset/attestation-artifact.ts`;
+ * signing (key or keyless) `src/cli/signing-key-option.ts`.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import { datasetPredicate, DATASET_PREDICATE_TYPE, KNOWN_STEP_KINDS, parseLicenseFlag, parseSourceFlag, parseStepFlag } from '../dataset/attestation.ts';
+import { datasetArtifact, pushDatasetArtifact } from '../dataset/attestation-artifact.ts';
 import { DatasetError } from '../dataset/errors.ts';
 import {
   buildDatasetManifest,
@@ -20,10 +26,14 @@ import {
 } from '../dataset/manifest.ts';
 import type { SymlinkPolicy } from '../dataset/walk.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
-import { signBlobBundle } from '../sign/blob-bundle.ts';
+import { formatReference, parseReference, withDigest } from '../oci/reference.ts';
+import { attachBundle } from '../sign/attach.ts';
+import { signBlobWith, signStatementWith } from '../sign/bundle-signer.ts';
 import { SigningError } from '../sign/errors.ts';
-import { isEncryptedKeyPem, parseSigningKey } from '../sign/keys.ts';
-import { resolvePassphrase } from '../sign/passphrase.ts';
+import { MAX_BUNDLE_BYTES, parseBundle } from '../sigstore/bundle.ts';
+import { openPushTarget } from './push.ts';
+import { addSigningOptions, announceSigner, resolveBundleSigner, type SigningCliOptions } from './signing-key-option.ts';
+import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 
 /** A one-line `\r`-rewritten progress report on stderr; silent unless stderr is a terminal. */
 function progressReporter(label: string): { update: (done: number, total: number) => void; end: () => void } {
@@ -139,35 +149,150 @@ export function register(program: Command): void {
       process.stdout.write(`${JSON.stringify(proof, null, 2)}\n`);
     });
 
-  dataset
+  const sign = dataset
     .command('sign')
-    .description('Sign MANIFEST with a private key into a Sigstore bundle v0.3 (messageSignature, key hint, no transparency log)')
+    .description('Sign MANIFEST into a Sigstore bundle v0.3 (messageSignature): with --key (key hint, no transparency log) or keyless (Fulcio certificate, Rekor entry)')
     .argument('<manifest>', 'manifest file written by `modelgate dataset manifest`')
-    .requiredOption('--key <file>', 'private key: modelgate/cosign encrypted key (passphrase from MODELGATE_PASSWORD or a prompt) or PKCS#8 PEM')
-    .option('--bundle <file>', 'where to write the bundle (default: MANIFEST.sigstore.json)')
-    .action(async (manifestPath: string, options: { key: string; bundle?: string }) => {
-      let bytes: Buffer;
+    .option('--bundle <file>', 'where to write the bundle (default: MANIFEST.sigstore.json)');
+  addSigningOptions(sign).action(async (manifestPath: string, options: SigningCliOptions & { bundle?: string }) => {
+    const bytes = await readManifestBytes(manifestPath);
+    parseDatasetManifest(bytes); // sign only what `dataset verify` will accept
+    const signer = await resolveBundleSigner(options);
+    announceSigner(signer);
+    const bundle = await signBlobWith(signer, bytes);
+    await writeBundle(options.bundle ?? `${manifestPath}.sigstore.json`, bundle);
+  });
+
+  const attest = dataset
+    .command('attest')
+    .description(`Sign an in-toto Statement v1 about a dataset manifest (predicateType ${DATASET_PREDICATE_TYPE}: sources, curation steps, licence, Merkle root) into a DSSE Sigstore bundle`)
+    .argument('[dir]', 'dataset directory (its manifest is computed, byte-identical to `dataset manifest DIR`)')
+    .option('--manifest <file>', 'an existing manifest file instead of DIR')
+    .option('-o, --output <file>', 'where to write the bundle (default with --manifest: MANIFEST.intoto.sigstore.json; required with DIR)')
+    .option('--name <name>', 'subject name (default: the manifest file name, or the directory name)')
+    .option('--uri <uri>', 'where the dataset lives (recorded as predicate.manifest.uri)')
+    .option('--source <uri=alg:hex>', 'an upstream source and its digest, e.g. https://host/raw.tar=sha256:<hex> (repeatable)', collect, [])
+    .option('--step <kind|json>', `a curation step: a kind (${KNOWN_STEP_KINDS.slice(0, 5).join(', ')}, …) or {"kind":…,"description":…,"tool":…,"parameters":{…}} (repeatable, in order)`, collect, [])
+    .option('--license <spdx>', 'licence of the dataset: an SPDX expression')
+    .option('--follow-symlinks', 'with DIR: record what symbolic links point to instead of refusing them');
+  addSigningOptions(attest).action(async (dir: string | undefined, options: AttestOptions) => {
+    if ((dir === undefined) === (options.manifest === undefined)) throw new UsageError('USAGE', 'give either a dataset DIR or --manifest FILE');
+    if (dir !== undefined && options.output === undefined) throw new UsageError('USAGE', 'with a dataset DIR, give -o FILE for the bundle');
+    const sources = options.source.map(parseSourceFlag);
+    const curation = options.step.map(parseStepFlag);
+    const license = options.license === undefined ? undefined : parseLicenseFlag(options.license);
+    if (options.uri !== undefined && !/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(options.uri)) throw new UsageError('USAGE', `--uri ${JSON.stringify(options.uri)} is not a URI`);
+    const signer = await resolveBundleSigner(options);
+    let manifestBytes: Buffer;
+    if (options.manifest !== undefined) {
+      manifestBytes = await readManifestBytes(options.manifest);
+    } else {
+      const progress = progressReporter('hashing');
       try {
-        bytes = await readFile(manifestPath);
-      } catch (err) {
-        throw new DatasetError('IO', `cannot read manifest ${manifestPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+        manifestBytes = serializeDatasetManifest(await buildDatasetManifest(dir!, { symlinks: symlinkPolicy(options), onProgress: progress.update }));
+      } finally {
+        progress.end();
       }
-      parseDatasetManifest(bytes); // sign only what `dataset verify` will accept
-      let keyText: string;
-      try {
-        keyText = await readFile(options.key, 'utf8');
-      } catch (err) {
-        throw new SigningError('IO', `cannot read key file ${options.key}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-      }
-      const passphrase = isEncryptedKeyPem(keyText) ? await resolvePassphrase({ purpose: 'unlock', keyName: options.key }) : undefined;
-      const key = await parseSigningKey(keyText, passphrase);
-      const bundle = signBlobBundle(bytes, key);
-      const output = options.bundle ?? `${manifestPath}.sigstore.json`;
-      try {
-        await writeFileAtomic(output, `${JSON.stringify(bundle)}\n`, { overwrite: true });
-      } catch (err) {
-        throw new SigningError('IO', `cannot write ${output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-      }
-      process.stderr.write(`Bundle written to ${output}\n`);
-    });
+    }
+    const manifest = parseDatasetManifest(manifestBytes);
+    const predicate = datasetPredicate({ manifest, manifestBytes, sources, curation, ...(license === undefined ? {} : { license }), ...(options.uri === undefined ? {} : { uri: options.uri }) });
+    const name = options.name ?? basename(resolve(options.manifest ?? dir!));
+    const artifact = datasetArtifact(manifestBytes);
+    const subjects = [
+      { name, digest: predicate.manifest.digest },
+      { name: `${name}${OCI_SUBJECT_SUFFIX}`, digest: artifact.digest },
+    ];
+    announceSigner(signer);
+    const bundle = await signStatementWith(signer, subjects, DATASET_PREDICATE_TYPE, predicate);
+    await writeBundle(options.output ?? `${options.manifest}.intoto.sigstore.json`, bundle);
+    process.stderr.write(`Subjects: ${name} ${predicate.manifest.digest}; ${name}${OCI_SUBJECT_SUFFIX} ${artifact.digest} (the digest \`dataset push\` gives it)\n`);
+  });
+
+  const push = dataset
+    .command('push')
+    .description('Push MANIFEST as an OCI artifact (the manifest is its single layer) and attach bundles as Sigstore-bundle referrers; prints the artifact digest')
+    .argument('<manifest>', 'manifest file written by `modelgate dataset manifest`')
+    .argument('<reference>', 'target: oci://host/repo:tag or oci-layout://dir:tag')
+    .option('--bundle <file>', 'a bundle about this manifest to attach (from `dataset sign` or `dataset attest`; repeatable)', collect, []);
+  addStoreOptions(push).action(async (manifestPath: string, reference: string, options: StoreCliOptions & { bundle: string[] }) => {
+    const manifestBytes = await readManifestBytes(manifestPath);
+    const artifact = datasetArtifact(manifestBytes);
+    const bundles = await Promise.all(options.bundle.map(async (path) => ({ path, bytes: await readBundleAbout(path, artifact.layer.digest, artifact.digest) })));
+    const target = parseReference(reference);
+    const store = await openPushTarget(reference, options);
+    const written = await pushDatasetArtifact(store, manifestBytes, target.tag ?? 'latest');
+    for (const { path, bytes } of bundles) {
+      const referrer = await attachBundle(store, written, bytes);
+      process.stderr.write(`Attached ${path} as referrer ${referrer.digest}\n`);
+    }
+    process.stderr.write(`Pushed dataset manifest to ${formatReference(withDigest(target, written.digest))} (use it as attest run --dataset)\n`);
+    process.stdout.write(`${written.digest}\n`);
+  });
+}
+
+interface AttestOptions extends SigningCliOptions {
+  readonly manifest?: string;
+  readonly output?: string;
+  readonly name?: string;
+  readonly uri?: string;
+  readonly source: string[];
+  readonly step: string[];
+  readonly license?: string;
+  readonly followSymlinks?: boolean;
+}
+
+/** Name suffix of the second statement subject: the OCI artifact `dataset push` makes of the manifest. */
+const OCI_SUBJECT_SUFFIX = '#oci-artifact';
+
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
+}
+
+async function readManifestBytes(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new DatasetError('IO', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+async function writeBundle(output: string, bundle: unknown): Promise<void> {
+  try {
+    await writeFileAtomic(output, `${JSON.stringify(bundle)}\n`, { overwrite: true });
+  } catch (err) {
+    throw new SigningError('IO', `cannot write ${output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  process.stderr.write(`Bundle written to ${output}\n`);
+}
+
+/**
+ * A bundle file for `dataset push`, refused unless it is about this manifest: a message signature
+ * over the manifest bytes, or an in-toto statement naming the manifest or its artifact digest.
+ * (Only the claim is read here; verification is the verifier's job.)
+ */
+async function readBundleAbout(path: string, manifestDigest: string, artifactDigest: string): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    if ((await stat(path)).size > MAX_BUNDLE_BYTES) throw new UsageError('USAGE', `bundle ${path} is larger than ${MAX_BUNDLE_BYTES} bytes`);
+    bytes = await readFile(path);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError('USAGE', `cannot read bundle ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const bundle = parseBundle(bytes);
+  const hex = (digest: string): string => digest.slice('sha256:'.length);
+  if (bundle.content.$case === 'messageSignature') {
+    const signed = Buffer.from(bundle.content.messageSignature.messageDigest?.digest ?? Buffer.alloc(0)).toString('hex');
+    if (signed !== hex(manifestDigest)) throw new UsageError('USAGE', `bundle ${path} signs sha256:${signed}, not this manifest (${manifestDigest})`);
+    return bytes;
+  }
+  let statement: { subject?: { digest?: Record<string, string> }[] } | undefined;
+  try {
+    statement = JSON.parse(Buffer.from(bundle.content.dsseEnvelope.payload).toString('utf8')) as typeof statement;
+  } catch {
+    statement = undefined;
+  }
+  const named = (statement?.subject ?? []).some((s) => s.digest?.sha256 === hex(manifestDigest) || s.digest?.sha256 === hex(artifactDigest));
+  if (!named) throw new UsageError('USAGE', `bundle ${path} is not a statement about this manifest (${manifestDigest}) or its artifact (${artifactDigest})`);
+  return bytes;
 }

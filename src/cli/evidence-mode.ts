@@ -12,24 +12,26 @@ import type { Descriptor } from '../oci/manifest.ts';
 import { repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import type { ArtifactStore } from '../oci/store.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
-import { KEY_OPTION_HELP } from './signing-key-option.ts';
+import { addSigningOptions, type SigningCliOptions } from './signing-key-option.ts';
 
 export type EvidenceMode = 'referrer' | 'legacy' | 'both';
 
-export interface EvidenceCliOptions extends StoreCliOptions {
-  readonly key: string;
+export interface EvidenceCliOptions extends StoreCliOptions, SigningCliOptions {
   readonly mode: EvidenceMode;
 }
 
 export function addEvidenceOptions(command: Command): Command {
   return addStoreOptions(
-    command
-      .requiredOption('--key <file>', KEY_OPTION_HELP)
+    addSigningOptions(command)
       .addOption(new Option('--mode <mode>', 'referrer: Sigstore bundle referrer (cosign v3); legacy: cosign sha256-<hex>.sig/.att tag; both').choices(['referrer', 'legacy', 'both']).default('referrer')),
   );
 }
 
 export const writesReferrer = (mode: EvidenceMode): boolean => mode !== 'legacy';
+/** Keyless evidence is stored as bundle referrers only (a legacy tag would need cosign's certificate annotations). */
+export function checkModeForSigner(mode: EvidenceMode, keyless: boolean): void {
+  if (keyless && mode !== 'referrer') throw new UsageError('USAGE', `--mode ${mode} needs --key: keyless signatures are stored as Sigstore bundle referrers (--mode referrer)`);
+}
 export const writesLegacy = (mode: EvidenceMode): boolean => mode !== 'referrer';
 
 export interface PinnedSubject {

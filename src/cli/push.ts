@@ -51,7 +51,8 @@ async function hyperparamsText(value: string | undefined): Promise<string | unde
   }
 }
 
-async function openTarget(text: string, options: StoreCliOptions): Promise<ArtifactStore> {
+/** Open a push target named by tag (an OCI layout is created when missing); also used by `dataset push`. */
+export async function openPushTarget(text: string, options: StoreCliOptions): Promise<ArtifactStore> {
   const ref = parseReference(text);
   if (ref.digest !== undefined) throw new UsageError('USAGE', `push target ${text} must name a tag, not a digest (the digest is the result)`);
   if (ref.kind === 'layout') {
@@ -89,7 +90,7 @@ export function register(program: Command): void {
         ...(options.hyperparams !== undefined ? { hyperparams: (await hyperparamsText(options.hyperparams))! } : {}),
       }),
     };
-    const store = await openTarget(reference, options);
+    const store = await openPushTarget(reference, options);
     const built = await pushModelDirectory(store, modelDir, {
       tag: target.tag ?? 'latest',
       annotations,

@@ -1,6 +1,7 @@
 /**
  * `modelgate sign REF@sha256:… --key FILE [--mode referrer|legacy|both]`: a cosign-compatible key
- * signature of an artifact, verifiable with `modelgate verify-signatures --key` and `cosign verify`.
+ * signature of an artifact, verifiable with `modelgate verify-signatures --key` and `cosign verify`;
+ * without `--key`, keyless (`--keyless`, SIGSTORE_ID_TOKEN; referrer mode only).
  *
  * Owns: the command. Referrer mode signs an in-toto statement with cosign v3's sign predicate into a
  * Sigstore bundle (`src/sign/dsse-bundle.ts`) attached as a referrer (`src/sign/attach.ts`); legacy
@@ -9,27 +10,30 @@
  */
 import type { Command } from 'commander';
 import { attachBundle } from '../sign/attach.ts';
-import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../sign/dsse-bundle.ts';
+import { signStatementWith } from '../sign/bundle-signer.ts';
+import { COSIGN_SIGN_PREDICATE_TYPE } from '../sign/dsse-bundle.ts';
 import { attachLegacySignature } from '../sign/legacy-tag.ts';
-import { addEvidenceOptions, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
-import { loadPrivateKeyFile } from './signing-key-option.ts';
+import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
+import { announceSigner, resolveBundleSigner, signsKeyless } from './signing-key-option.ts';
 
 export function register(program: Command): void {
   const command = program
     .command('sign')
-    .description('Sign an artifact with a private key, cosign-compatible: a Sigstore bundle referrer and/or a legacy .sig tag')
+    .description('Sign an artifact with a private key or keyless, cosign-compatible: a Sigstore bundle referrer and/or (key only) a legacy .sig tag')
     .argument('<reference>', 'artifact pinned by digest: oci://host/repo@sha256:… or oci-layout://dir@sha256:…');
   addEvidenceOptions(command).action(async (reference: string, options: EvidenceCliOptions) => {
-    const key = await loadPrivateKeyFile(options.key);
+    checkModeForSigner(options.mode, signsKeyless(options));
+    const signer = await resolveBundleSigner(options);
     const subject = await openSubject(reference, options);
     if (writesReferrer(options.mode)) {
-      const bundle = signStatementBundle([{ name: subject.repository, digest: subject.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, key);
+      announceSigner(signer);
+      const bundle = await signStatementWith(signer, [{ name: subject.repository, digest: subject.digest }], COSIGN_SIGN_PREDICATE_TYPE, {});
       const written = await attachBundle(subject.store, subject.descriptor, bundle);
       process.stderr.write(`Signature bundle attached as referrer ${written.digest}\n`);
       process.stdout.write(`${written.digest}\n`);
     }
-    if (writesLegacy(options.mode)) {
-      const written = await attachLegacySignature(subject.store, subject.digest, key, { dockerReference: subject.repository });
+    if (writesLegacy(options.mode) && signer.kind === 'key') {
+      const written = await attachLegacySignature(subject.store, subject.digest, signer.privateKey, { dockerReference: subject.repository });
       process.stderr.write(`Signature added to the legacy .sig tag (manifest ${written.digest})\n`);
       process.stdout.write(`${written.digest}\n`);
     }

@@ -11,7 +11,7 @@
  * `outputSubjects` are shared with `modelgate attest evaluate` (`evaluation-run.ts`).
  */
 import { execFile, spawn } from 'node:child_process';
-import { randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { constants, cpus, release, totalmem } from 'node:os';
 import { basename, resolve } from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
@@ -21,7 +21,8 @@ import { hashJobs } from '../hashing/pool.ts';
 import type { Digest } from '../oci/digest.ts';
 import { GIT_PATHS, listModelFiles, resolveIgnorePath } from '../oms/model-files.ts';
 import { rootDigestOf, type OmsResource } from '../oms/payload.ts';
-import { signStatementBundle, type StatementSubject } from '../sign/dsse-bundle.ts';
+import { signStatementWith, type BundleSigner } from '../sign/bundle-signer.ts';
+import type { StatementSubject } from '../sign/dsse-bundle.ts';
 import { VERSION } from '../version.ts';
 import { EmitError } from './errors.ts';
 import { queryGpus } from './gpu-info.ts';
@@ -33,7 +34,8 @@ export interface TrainingRunOptions {
   readonly outputsDir: string;
   /** Where the provenance bundle goes (default: `<outputs>.provenance.sigstore.json` beside the outputs). */
   readonly bundlePath?: string;
-  readonly privateKey: KeyObject;
+  /** A private key or keyless signing (`src/sign/bundle-signer.ts`). */
+  readonly signer: BundleSigner;
   readonly builderId: string;
   readonly invocationId?: string;
   readonly datasets?: readonly DatasetInput[];
@@ -143,7 +145,7 @@ export async function runTrainingWithProvenance(options: TrainingRunOptions): Pr
     finishedOn,
     exitCode,
   });
-  const bundle = signStatementBundle(subjects, SLSA_PROVENANCE_V1, predicate, options.privateKey);
+  const bundle = await signStatementWith(options.signer, subjects, SLSA_PROVENANCE_V1, predicate);
   try {
     await writeFileAtomic(bundlePath, `${JSON.stringify(bundle)}\n`, { overwrite: true });
   } catch (err) {

@@ -1,7 +1,8 @@
 /**
  * Errors raised on the training side when creating, loading or using signing keys.
  *
- * Owns: `SigningError` and its stable codes. Messages never contain key material or passphrases.
+ * Owns: `SigningError` and its stable codes. Messages never contain key material, passphrases or
+ * identity tokens.
  */
 import { ModelgateError } from '../errors.ts';
 
@@ -10,6 +11,11 @@ export type SigningErrorCode =
   | 'WRONG_PASSPHRASE' // the encrypted key did not decrypt (wrong passphrase, or the ciphertext was altered)
   | 'PASSPHRASE' // no passphrase available, an empty one not allowed, or the confirmation did not match
   | 'KEY_EXISTS' // an output key file exists and --force was not given
-  | 'IO'; // a key file could not be read or written
+  | 'IO' // a key file could not be read or written
+  | 'IDENTITY_TOKEN' // keyless: no OIDC token, or one that is malformed or expired (never echoed)
+  | 'FULCIO' // keyless: the certificate authority failed or refused the request
+  | 'REKOR' // keyless: the transparency log failed or refused the entry
+  | 'TSA' // keyless: the timestamp authority failed
+  | 'KEYLESS_TIMEOUT'; // keyless: signing did not finish within its deadline
 
 export class SigningError extends ModelgateError<SigningErrorCode> {}

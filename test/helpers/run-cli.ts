@@ -34,13 +34,13 @@ async function slot<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Run `modelgate ARGS…`; at most one run per core at a time, so callers may start many at once. */
-export function runCli(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return slot(() => spawnCli(args, options));
 }
 
-function spawnCli(args: readonly string[], options: { cwd?: string }): Promise<CliResult> {
+function spawnCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    execFile(NODE, [MAIN, ...args], { cwd: options.cwd ?? REPO, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(NODE, [MAIN, ...args], { cwd: options.cwd ?? REPO, ...(options.env === undefined ? {} : { env: options.env }), maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
       if (err !== null && typeof err.code !== 'number') {
         reject(err);
         return;

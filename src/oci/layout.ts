@@ -543,9 +543,10 @@ export class LayoutStore implements ArtifactStore {
     const index = await this.#readIndex();
     // Candidates: every manifest listed in index.json, plus a `sha256-<hex>` fallback index if another
     // tool wrote one. Each is fetched, verified and kept only if its subject is `target`.
-    const fallback = await readFallbackIndex(this, target, options);
+    const reader = options.manifestReader ?? this;
+    const fallback = await readFallbackIndex(reader, target, options);
     const candidates = [...index.manifests, ...(fallback?.manifests ?? [])];
-    return validatedReferrers(this, target, candidates, options);
+    return validatedReferrers(reader, target, candidates, options);
   }
 }
 

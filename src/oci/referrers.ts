@@ -41,25 +41,37 @@ export async function validatedReferrers(
   options: ReferrersOptions = {},
 ): Promise<Descriptor[]> {
   const seen = new Set<string>();
-  const result: Descriptor[] = [];
+  const wanted: Descriptor[] = [];
   for (const candidate of candidates) {
     if (seen.has(candidate.digest) || candidate.digest === subject) continue;
     seen.add(candidate.digest);
     if (options.artifactType !== undefined && candidate.artifactType !== undefined && candidate.artifactType !== options.artifactType) continue;
+    wanted.push(candidate);
+  }
+  // Fetched VALIDATION_BATCH at a time (one round trip for a usual listing, not one per referrer); order kept.
+  const checked: (Descriptor | undefined)[] = [];
+  for (let i = 0; i < wanted.length; i += VALIDATION_BATCH) {
+    checked.push(...(await Promise.all(wanted.slice(i, i + VALIDATION_BATCH).map(validate))));
+  }
+  return checked.filter((d): d is Descriptor => d !== undefined);
+
+  async function validate(candidate: Descriptor): Promise<Descriptor | undefined> {
     let fetched: FetchedManifest;
     try {
       fetched = await store.fetchManifest(candidate.digest, callOptions(options));
     } catch (err) {
-      if (hasCode(err, 'NOT_FOUND', 'BAD_MANIFEST', 'UNSUPPORTED')) continue;
+      if (hasCode(err, 'NOT_FOUND', 'BAD_MANIFEST', 'UNSUPPORTED')) return undefined;
       throw err;
     }
-    if (fetched.manifest.subject?.digest !== subject) continue;
+    if (fetched.manifest.subject?.digest !== subject) return undefined;
     const descriptor = referrerDescriptor(fetched);
-    if (options.artifactType !== undefined && descriptor.artifactType !== options.artifactType) continue;
-    result.push(descriptor);
+    if (options.artifactType !== undefined && descriptor.artifactType !== options.artifactType) return undefined;
+    return descriptor;
   }
-  return result;
 }
+
+/** Referrer manifests fetched at once while validating a listing. */
+const VALIDATION_BATCH = 16;
 
 function callOptions(options: CallOptions): CallOptions {
   return { ...(options.signal ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };

@@ -716,9 +716,9 @@ export class RegistryStore implements ArtifactStore {
   async listReferrers(subject: Digest, options: ReferrersOptions = {}): Promise<Descriptor[]> {
     if (this.#referrersApi !== 'unsupported') {
       const candidates = await this.#referrersFromApi(subject, options);
-      if (candidates !== undefined) return validatedReferrers(this, subject, candidates, options);
+      if (candidates !== undefined) return validatedReferrers(options.manifestReader ?? this, subject, candidates, options);
     }
-    return fallbackReferrers(this, subject, options);
+    return fallbackReferrers(options.manifestReader ?? this, subject, options);
   }
 
   /** The referrers API's listing (all pages), or undefined when the registry does not offer the API. */

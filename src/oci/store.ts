@@ -45,6 +45,11 @@ export interface DownloadOptions extends CallOptions {
 export interface ReferrersOptions extends CallOptions {
   /** Only referrers whose artifactType (or config media type) equals this. */
   readonly artifactType?: string;
+  /**
+   * Reads the manifests a listing is validated with (default: the store itself) — e.g. the caller's
+   * memo, so the referrer manifests it reads next are not fetched twice.
+   */
+  readonly manifestReader?: Pick<ArtifactStore, 'fetchManifest'>;
 }
 
 /** Content to push: bytes in memory, or a file on disk whose digest and size are already known. */

@@ -37,6 +37,7 @@ import {
   type PolicyInputEvidence,
   type UsageSite,
   type VerifiedAttestation,
+  type VerifiedModelSignature,
   type VerifiedSignature,
 } from '../policy/input.ts';
 import type { SignerPolicy } from '../sigstore/bundle.ts';
@@ -84,6 +85,8 @@ export interface PipelineDeps {
 export interface DecisionContext extends EvaluationContext {
   /** Where the location is used (admission: namespace, resource, field path). */
   readonly usage?: UsageSite;
+  /** OMS model signatures the caller verified (init, stage `before-publish`: against the pulled files). */
+  readonly modelSignatures?: readonly VerifiedModelSignature[];
   readonly signal?: AbortSignal;
 }
 
@@ -317,9 +320,9 @@ async function discoverAndVerify(
  * caller aborts (`ABORTED`) or the policy engine itself fails (POLICY_EVAL): callers fail closed.
  */
 export async function decideArtifact(location: string, context: DecisionContext, deps: PipelineDeps): Promise<ArtifactDecision> {
-  const { usage, signal, ...evaluation } = context;
+  const { usage, signal, modelSignatures, ...evaluation } = context;
   const policyContext: EvaluationContext = { ...evaluation, time: evaluation.time ?? new Date() };
-  const common = { ...(usage ? { usage } : {}), context: policyContext };
+  const common = { ...(usage ? { usage } : {}), ...(modelSignatures ? { modelSignatures } : {}), context: policyContext };
 
   // 1. Reference. Non-OCI locations cannot be verified: the policy decides (deny unless allowlisted).
   const scheme = locationScheme(location);
@@ -334,18 +337,33 @@ export async function decideArtifact(location: string, context: DecisionContext,
   }
 
   // 2. Resolve once: tag → digest (a digest reference is checked to exist and its bytes verified).
+  //    A digest reference's evidence is discovered while its manifest is fetched (one round trip
+  //    less on a cold decision); that discovery is only used once the manifest has verified.
   const store = new MemoStore(deps.stores(ref));
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
+  const cacheKeyOf = (digest: Digest): string | undefined =>
+    deps.evidenceCache?.keyOf(repositoryName(ref), digest, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);
+  let early: ReturnType<typeof discoverAndVerify> | undefined;
+  const stopEarly = new AbortController();
+  if (ref.digest !== undefined) {
+    const key = cacheKeyOf(ref.digest);
+    if (key === undefined || deps.evidenceCache?.get(key) === undefined) {
+      early = discoverAndVerify(deps, store, ref.digest, signal ? AbortSignal.any([signal, stopEarly.signal]) : stopEarly.signal);
+      early.catch(() => undefined); // awaited below once the manifest verifies; otherwise stopped and ignored
+    }
+  }
   let manifest;
   try {
     manifest = await store.fetchManifest(manifestSelector(ref), { timeoutMs, ...(signal ? { signal } : {}) });
   } catch (err) {
+    stopEarly.abort();
     if (hasCode(err, 'ABORTED')) throw err;
     if (err instanceof OciError) return { outcome: 'unavailable', location, digest: ref.digest ?? null, transient: err.transient, failure: failureOf(err), evidence: null };
     throw err;
   }
   const digest = manifest.descriptor.digest;
   if (ref.digest !== undefined && ref.digest !== digest) {
+    stopEarly.abort();
     // The store verified the bytes against the digest asked for; this guards the invariant.
     return { outcome: 'unavailable', location, digest: ref.digest, transient: false, failure: { code: 'DIGEST_MISMATCH', message: `${ref.digest} resolved to ${digest}` }, evidence: null };
   }
@@ -358,12 +376,12 @@ export async function decideArtifact(location: string, context: DecisionContext,
   };
 
   // 3–4. Evidence: discovered once, verified against every configured signer (cached when complete).
-  const cacheKey = deps.evidenceCache?.keyOf(repositoryName(ref), digest, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);
+  const cacheKey = cacheKeyOf(digest);
   let verified = cacheKey === undefined ? undefined : deps.evidenceCache?.get(cacheKey);
   if (verified === undefined) {
     let result;
     try {
-      result = await discoverAndVerify(deps, store, digest, signal);
+      result = await (early ?? discoverAndVerify(deps, store, digest, signal));
     } catch (err) {
       if (hasCode(err, 'ABORTED')) throw err;
       if (err instanceof OciError) return { outcome: 'unavailable', location, digest, transient: err.transient, failure: failureOf(err), evidence: null };

@@ -55,7 +55,7 @@ export class MemoStore implements ArtifactStore {
   }
 
   listReferrers(subject: Digest, options?: ReferrersOptions): Promise<Descriptor[]> {
-    return this.#once(`referrers ${subject} ${options?.artifactType ?? ''}`, () => this.#inner.listReferrers(subject, options)).then((list) => [...list]);
+    return this.#once(`referrers ${subject} ${options?.artifactType ?? ''}`, () => this.#inner.listReferrers(subject, { ...options, manifestReader: this })).then((list) => [...list]);
   }
 
   openBlob(descriptor: Descriptor, options?: CallOptions): Promise<Readable> {

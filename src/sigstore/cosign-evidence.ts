@@ -19,7 +19,7 @@
  */
 import { hasCode, ModelgateError } from '../errors.ts';
 import { parseDigest, type Digest } from '../oci/digest.ts';
-import type { ImageManifest } from '../oci/manifest.ts';
+import type { Descriptor, ImageManifest } from '../oci/manifest.ts';
 import type { ArtifactStore, CallOptions } from '../oci/store.ts';
 import { cosignTag } from '../oci/tag-schema.ts';
 import { legacyLayerToBundle, CosignAnnotation, type LegacyLayerKind } from './cosign-legacy.ts';
@@ -184,69 +184,75 @@ function parseBundleJson(blob: Buffer): unknown {
 async function referrerCandidates(store: ArtifactStore, subject: Digest, options: CollectEvidenceOptions, maxBytes: number): Promise<Candidate[]> {
   const call: CallOptions = { signal: options.signal, timeoutMs: options.timeoutMs };
   const referrers = await store.listReferrers(subject, call);
-  const candidates: Candidate[] = [];
+  const unique: Descriptor[] = [];
   const seen = new Set<string>();
   for (const descriptor of referrers) {
     if (seen.has(descriptor.digest)) continue;
     seen.add(descriptor.digest);
     if (seen.size > MAX_REFERRERS) break;
-    // Filter client-side: registries disagree on whether artifactType or config.mediaType is reported.
-    const claimedType = descriptor.artifactType ?? '';
-    const base = {
-      source: 'referrer' as const,
-      manifestDigest: descriptor.digest,
-      layerIndex: 0,
-      layerDigest: undefined,
-      claimedPredicateType: descriptor.annotations?.[BUNDLE_PREDICATE_TYPE_ANNOTATION],
-    };
-    let manifest: ImageManifest;
-    try {
-      const fetched = await store.fetchManifest(descriptor.digest, call);
-      if (fetched.manifest.kind !== 'manifest') {
-        if (isBundleMediaType(claimedType)) throw new VerificationError('BUNDLE_FORMAT', `bundle referrer ${descriptor.digest} is an index, not an image manifest`);
-        continue;
-      }
-      manifest = fetched.manifest;
-    } catch (err) {
-      // Only report referrers that claim to be bundles; anything else is not evidence of ours.
-      if (isBundleMediaType(claimedType)) candidates.push({ ...base, kind: 'malformed', claimedKind: 'attestation', error: failureOf(err) });
-      else if (hasCode(err, 'TIMEOUT', 'NETWORK', 'REGISTRY_ERROR', 'ABORTED', 'UNAUTHORIZED', 'DENIED')) throw err;
-      continue;
+    unique.push(descriptor);
+  }
+  // Every referrer is read at once (manifest, then its bundle layer): one round trip each, not one per referrer.
+  const found = await Promise.all(unique.map((descriptor) => referrerCandidatesOf(store, subject, descriptor, call, maxBytes)));
+  return found.flat();
+}
+
+/** The candidates one listed referrer yields (none when it is not evidence of ours). */
+async function referrerCandidatesOf(store: ArtifactStore, subject: Digest, descriptor: Descriptor, call: CallOptions, maxBytes: number): Promise<Candidate[]> {
+  // Filter client-side: registries disagree on whether artifactType or config.mediaType is reported.
+  const claimedType = descriptor.artifactType ?? '';
+  const base = {
+    source: 'referrer' as const,
+    manifestDigest: descriptor.digest,
+    layerIndex: 0,
+    layerDigest: undefined,
+    claimedPredicateType: descriptor.annotations?.[BUNDLE_PREDICATE_TYPE_ANNOTATION],
+  };
+  let manifest: ImageManifest;
+  try {
+    const fetched = await store.fetchManifest(descriptor.digest, call);
+    if (fetched.manifest.kind !== 'manifest') {
+      if (isBundleMediaType(claimedType)) throw new VerificationError('BUNDLE_FORMAT', `bundle referrer ${descriptor.digest} is an index, not an image manifest`);
+      return [];
     }
-    const cosignArtifact = COSIGN_ARTIFACT_TYPES[manifest.artifactType ?? manifest.config.mediaType];
-    if (cosignArtifact !== undefined) {
-      if (manifest.subject?.digest !== subject) continue;
-      candidates.push(...(await legacyLayerCandidates(store, 'referrer', descriptor.digest, manifest, cosignArtifact, call, maxBytes)));
-      continue;
-    }
-    const bundleLayers = manifest.layers.filter((layer) => isBundleMediaType(layer.mediaType));
-    const claimsBundle = isBundleMediaType(manifest.artifactType ?? '') || isBundleMediaType(claimedType) || bundleLayers.length > 0;
-    if (!claimsBundle) continue;
-    const predicateType = manifest.annotations?.[BUNDLE_PREDICATE_TYPE_ANNOTATION] ?? base.claimedPredicateType;
-    const claimedKind: EvidenceKind = predicateType === 'https://sigstore.dev/cosign/sign/v1' ? 'signature' : 'attestation';
-    const where = { ...base, claimedKind, claimedPredicateType: predicateType };
-    if (manifest.subject?.digest !== subject) {
-      candidates.push({ ...where, kind: 'malformed', error: { code: 'DIGEST', message: `referrer ${descriptor.digest} has subject ${manifest.subject?.digest ?? '(none)'}, not ${subject}` } });
-      continue;
-    }
-    if (manifest.layers.length !== 1 || bundleLayers.length !== 1) {
-      candidates.push({
+    manifest = fetched.manifest;
+  } catch (err) {
+    // Only report referrers that claim to be bundles; anything else is not evidence of ours.
+    if (isBundleMediaType(claimedType)) return [{ ...base, kind: 'malformed', claimedKind: 'attestation', error: failureOf(err) }];
+    if (hasCode(err, 'TIMEOUT', 'NETWORK', 'REGISTRY_ERROR', 'ABORTED', 'UNAUTHORIZED', 'DENIED')) throw err;
+    return [];
+  }
+  const cosignArtifact = COSIGN_ARTIFACT_TYPES[manifest.artifactType ?? manifest.config.mediaType];
+  if (cosignArtifact !== undefined) {
+    if (manifest.subject?.digest !== subject) return [];
+    return legacyLayerCandidates(store, 'referrer', descriptor.digest, manifest, cosignArtifact, call, maxBytes);
+  }
+  const bundleLayers = manifest.layers.filter((layer) => isBundleMediaType(layer.mediaType));
+  const claimsBundle = isBundleMediaType(manifest.artifactType ?? '') || isBundleMediaType(claimedType) || bundleLayers.length > 0;
+  if (!claimsBundle) return [];
+  const predicateType = manifest.annotations?.[BUNDLE_PREDICATE_TYPE_ANNOTATION] ?? base.claimedPredicateType;
+  const claimedKind: EvidenceKind = predicateType === 'https://sigstore.dev/cosign/sign/v1' ? 'signature' : 'attestation';
+  const where = { ...base, claimedKind, claimedPredicateType: predicateType };
+  if (manifest.subject?.digest !== subject) {
+    return [{ ...where, kind: 'malformed', error: { code: 'DIGEST', message: `referrer ${descriptor.digest} has subject ${manifest.subject?.digest ?? '(none)'}, not ${subject}` } }];
+  }
+  if (manifest.layers.length !== 1 || bundleLayers.length !== 1) {
+    return [
+      {
         ...where,
         kind: 'malformed',
         error: { code: 'BUNDLE_FORMAT', message: `bundle referrer ${descriptor.digest} must have exactly one layer of a Sigstore bundle media type, has ${manifest.layers.length} layer(s)` },
-      });
-      continue;
-    }
-    const layer = bundleLayers[0]!;
-    try {
-      const blob = await store.fetchBlob(layer, { ...call, maxBytes });
-      candidates.push({ ...where, layerDigest: layer.digest, kind: 'bundle', bundleJson: parseBundleJson(blob), artifact: undefined });
-    } catch (err) {
-      if (hasCode(err, 'ABORTED')) throw err;
-      candidates.push({ ...where, layerDigest: layer.digest, kind: 'malformed', error: failureOf(err) });
-    }
+      },
+    ];
   }
-  return candidates;
+  const layer = bundleLayers[0]!;
+  try {
+    const blob = await store.fetchBlob(layer, { ...call, maxBytes });
+    return [{ ...where, layerDigest: layer.digest, kind: 'bundle', bundleJson: parseBundleJson(blob), artifact: undefined }];
+  } catch (err) {
+    if (hasCode(err, 'ABORTED')) throw err;
+    return [{ ...where, layerDigest: layer.digest, kind: 'malformed', error: failureOf(err) }];
+  }
 }
 
 async function legacyCandidates(
@@ -295,26 +301,27 @@ async function legacyLayerCandidates(
     const whole = { source, manifestDigest, layerIndex: undefined, layerDigest: undefined, claimedKind: legacyKind, claimedPredicateType: undefined };
     return [{ ...whole, kind: 'malformed', error: { code: 'BUNDLE_FORMAT', message: `${manifestDigest} has ${layers.length} layers, more than the ${MAX_EVIDENCE_LAYERS} allowed` } }];
   }
-  const candidates: Candidate[] = [];
-  for (const [layerIndex, layer] of layers.entries()) {
-    const where = {
-      source,
-      manifestDigest,
-      layerIndex,
-      layerDigest: layer.digest,
-      claimedKind: legacyKind,
-      claimedPredicateType: legacyKind === 'attestation' ? layer.annotations?.[CosignAnnotation.PREDICATE_TYPE] : undefined,
-    };
-    try {
-      const blob = await store.fetchBlob(layer, { ...call, maxBytes });
-      const converted = legacyLayerToBundle(layer, blob, legacyKind);
-      candidates.push({ ...where, kind: 'bundle', bundleJson: converted.bundle, artifact: converted.artifact });
-    } catch (err) {
-      if (hasCode(err, 'ABORTED')) throw err;
-      candidates.push({ ...where, kind: 'malformed', error: failureOf(err) });
-    }
-  }
-  return candidates;
+  // All layers at once (one round trip, not one per layer).
+  return Promise.all(
+    layers.map(async (layer, layerIndex): Promise<Candidate> => {
+      const where = {
+        source,
+        manifestDigest,
+        layerIndex,
+        layerDigest: layer.digest,
+        claimedKind: legacyKind,
+        claimedPredicateType: legacyKind === 'attestation' ? layer.annotations?.[CosignAnnotation.PREDICATE_TYPE] : undefined,
+      };
+      try {
+        const blob = await store.fetchBlob(layer, { ...call, maxBytes });
+        const converted = legacyLayerToBundle(layer, blob, legacyKind);
+        return { ...where, kind: 'bundle', bundleJson: converted.bundle, artifact: converted.artifact };
+      } catch (err) {
+        if (hasCode(err, 'ABORTED')) throw err;
+        return { ...where, kind: 'malformed', error: failureOf(err) };
+      }
+    }),
+  );
 }
 
 

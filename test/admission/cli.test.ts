@@ -1,7 +1,7 @@
 // `modelgate webhook` as a subprocess: listens on HTTPS and a plain metrics port, becomes ready once
 // policy and keys are loaded, answers a real AdmissionReview (a non-OCI location: denied by the
 // default policy, warned in a warn namespace), and on SIGTERM finishes and exits 0. Bad options exit 2.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { Agent, request } from 'undici';
 import { parseNamespaceModes } from '../../src/cli/webhook.ts';
-import { REPO, runCli } from '../helpers/run-cli.ts';
+import { runCli } from '../helpers/run-cli.ts';
+import { admissionReview, spawnWebhook } from '../helpers/webhook-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-webhook-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,55 +22,10 @@ writeFileSync(pubPath, generateKeyPairSync('ec', { namedCurve: 'P-256' }).public
 const dispatcher = new Agent({ connect: { ca: readFileSync(certPath, 'utf8') } });
 t.teardown(() => dispatcher.close());
 
-const review = (namespace: string) => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: `uid-${namespace}`,
-    kind: { group: 'serving.kserve.io', version: 'v1beta1', kind: 'InferenceService' },
-    namespace,
-    name: 'm',
-    operation: 'CREATE',
-    userInfo: { username: 'alice' },
-    object: { spec: { predictor: { model: { storageUri: 's3://bucket/model' } } } },
-  },
-});
-
 t.test('serve, review, metrics, SIGTERM', async (t) => {
-  const child = spawn(
-    join(REPO, 'node_modules/.bin/node'),
-    [join(REPO, 'src/cli/main.ts'), 'webhook', '--tls-cert', certPath, '--tls-key', keyPath, '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--key', pubPath, '--namespace-mode', 'dev=warn', '--deadline', '3000'],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  let buffered = '';
-  const waiters: Array<() => void> = [];
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>);
-      buffered = buffered.slice(nl + 1);
-      waiters.splice(0).forEach((w) => w());
-    }
-  });
-  const line = async (msg: string): Promise<Record<string, unknown>> => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const found = lines.find((l) => l['msg'] === msg);
-      if (found) return found;
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no "${msg}" log line: ${stderr}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 200);
-      });
-    }
-  };
+  const { child, line, lines, stderr } = spawnWebhook(t, [
+    '--tls-cert', certPath, '--tls-key', keyPath, '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--key', pubPath, '--namespace-mode', 'dev=warn', '--deadline', '3000',
+  ]);
   const listening = await line('listening; loading policy and trust material');
   const url = listening['url'] as string;
   const metricsUrl = listening['metricsUrl'] as string;
@@ -78,7 +34,7 @@ t.test('serve, review, metrics, SIGTERM', async (t) => {
   t.equal((await request(`${url}/readyz`, { dispatcher })).statusCode, 200);
 
   const post = async (namespace: string) => {
-    const res = await request(`${url}/validate`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(review(namespace)) });
+    const res = await request(`${url}/validate`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(admissionReview(namespace)) });
     return { status: res.statusCode, json: (await res.body.json()) as { response: { uid: string; allowed: boolean; warnings?: string[]; status?: { message: string } } } };
   };
   const prod = await post('prod');
@@ -98,7 +54,7 @@ t.test('serve, review, metrics, SIGTERM', async (t) => {
 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
-  t.equal(await exited, 0, stderr);
+  t.equal(await exited, 0, stderr());
   t.ok(lines.some((l) => l['msg'] === 'stopped'));
 });
 

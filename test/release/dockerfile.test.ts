@@ -73,6 +73,15 @@ t.test('every base image is pinned by digest; the runtime is Node 24, non-root, 
   const ignore = await readFile(join(REPO, '.dockerignore'), 'utf8');
   t.match(ignore, /^\*$/m, '.dockerignore is an allowlist');
   t.notMatch(ignore, /^!(node_modules|dist|build)\b/m, 'no local node_modules, dist or build in the context');
+  // Every file the stages COPY from the build context is let in by the allowlist.
+  const allowed = new Set(ignore.split('\n').filter((line) => line.startsWith('!')).map((line) => line.slice(1).replace(/\/$/, '')));
+  for (const stage of stages) {
+    for (const { op, args } of stage.instructions) {
+      if (op !== 'COPY' || args.includes('--from=')) continue;
+      const sources = args.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1);
+      for (const source of sources) t.ok(allowed.has(source.replace(/^\.\//, '').replace(/\/$/, '')), `COPY ${source}: in the .dockerignore allowlist`);
+    }
+  }
 });
 
 t.test("the runtime stage's file set runs modelgate with production dependencies only", async (t) => {

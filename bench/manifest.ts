@@ -17,7 +17,10 @@
  * with the tree in the page cache (24 GiB RAM, so it stays there); cold rounds (MANIFEST_BENCH_COLD_ROUNDS,
  * default 1) evict the tree's pages first with `posix_fadvise(DONTNEED)` on each file (only this tree's
  * pages; the rest of the machine's cache is left alone), so every contender reads from the disk.
- * Prints each run, the medians in MB/s (10^6 bytes/s) and the ratios against one-thread `crypto`.
+ * Prints each run, the medians in MB/s (10^6 bytes/s), the ratios against one-thread `crypto`, and
+ * the CPU seconds each contender spent per GB (in-process: `process.cpuUsage`, all threads; external
+ * commands: GNU time, when /usr/bin/time exists) — on a shared machine the CPU cost is the steadier
+ * figure: wall-clock rates follow whatever else runs.
  *
  *   npm run bench:manifest
  *   MANIFEST_BENCH_ROUNDS=1 MANIFEST_BENCH_COLD_ROUNDS=0 npm run bench:manifest
@@ -127,7 +130,27 @@ async function evictTree(): Promise<void> {
   await run('python3', ['-c', script, ROOT]);
 }
 
-const sh = (command: string): Promise<unknown> => run('sh', ['-c', command], { maxBuffer: 64 * MIB, cwd: ROOT });
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+/** Run `argv` under GNU time; resolves to the CPU seconds (user + system) it and its children used, if known. */
+async function timedRun(argv: readonly string[]): Promise<number | undefined> {
+  if (GNU_TIME === undefined) {
+    await run(argv[0]!, argv.slice(1), { maxBuffer: 64 * MIB, cwd: ROOT });
+    return undefined;
+  }
+  const report = join(out, 'time.txt');
+  await run(GNU_TIME, ['-f', '%U %S', '-o', report, ...argv], { maxBuffer: 64 * MIB, cwd: ROOT });
+  const [user, system] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  return user! + system!;
+}
+
+/** CPU seconds of this process (every thread) spent in `work`. */
+async function inProcess(work: () => unknown): Promise<number> {
+  const before = process.cpuUsage();
+  await work();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e6;
+}
 
 generateTree();
 const files = await listDatasetFiles(ROOT);
@@ -146,48 +169,60 @@ if (!paths.every((p, i) => shaByPath.get(p) === reference[i])) throw new Error('
 
 // `find` lists the same regular files the manifest covers.
 const FIND = 'find . -type f -print0';
-const contenders: Record<string, () => Promise<void>> = {
-  'modelgate (library)': async () => {
-    const bytes = serializeDatasetManifest(await buildDatasetManifest(ROOT));
-    if (!bytes.equals(expected)) throw new Error('manifest changed');
-  },
+const contenders: Record<string, () => Promise<number | undefined>> = {
+  'modelgate (library)': () =>
+    inProcess(async () => {
+      const bytes = serializeDatasetManifest(await buildDatasetManifest(ROOT));
+      if (!bytes.equals(expected)) throw new Error('manifest changed');
+    }),
   'modelgate (CLI)': async () => {
     const target = join(out, 'manifest.json');
-    await run(process.execPath, [CLI, 'dataset', 'manifest', ROOT, '-o', target], { maxBuffer: 16 * MIB });
+    const cpu = await timedRun([process.execPath, CLI, 'dataset', 'manifest', ROOT, '-o', target]);
     if (!readFileSync(target).equals(expected)) throw new Error('CLI manifest differs');
+    return cpu;
   },
-  'crypto (1 thread)': async () => {
-    hashSequential(paths);
-  },
-  sha256sum: () => sh(`${FIND} | xargs -0 sha256sum > /dev/null`).then(() => undefined),
-  'sha256sum, xargs -P2': () => sh(`${FIND} | xargs -0 -P2 -n 256 sha256sum > /dev/null`).then(() => undefined),
-  'openssl dgst, xargs -P2': () => sh(`${FIND} | xargs -0 -P2 -n 256 openssl dgst -sha256 > /dev/null`).then(() => undefined),
+  'crypto (1 thread)': () => inProcess(() => hashSequential(paths)),
+  sha256sum: () => timedRun(['sh', '-c', `${FIND} | xargs -0 sha256sum > /dev/null`]),
+  'sha256sum, xargs -P2': () => timedRun(['sh', '-c', `${FIND} | xargs -0 -P2 -n 256 sha256sum > /dev/null`]),
+  'openssl dgst, xargs -P2': () => timedRun(['sh', '-c', `${FIND} | xargs -0 -P2 -n 256 openssl dgst -sha256 > /dev/null`]),
 };
 const names = Object.keys(contenders);
 
-async function rounds(count: number, cold: boolean): Promise<Map<string, number[]>> {
+interface Samples {
+  readonly rates: Map<string, number[]>;
+  /** CPU seconds per GB. */
+  readonly cpu: Map<string, number[]>;
+}
+
+async function rounds(count: number, cold: boolean): Promise<Samples> {
   const rates = new Map<string, number[]>(names.map((n) => [n, []]));
+  const cpu = new Map<string, number[]>(names.map((n) => [n, []]));
   for (let round = 0; round < count; round += 1) {
     const order = names.map((_, i) => names[(i + round) % names.length]!);
     for (const name of order) {
       if (cold) await evictTree();
       const started = performance.now();
-      await contenders[name]!();
+      const cpuSeconds = await contenders[name]!();
       const seconds = (performance.now() - started) / 1000;
       const rate = totalBytes / seconds / 1e6;
       rates.get(name)!.push(rate);
-      process.stdout.write(`  ${cold ? 'cold' : 'warm'} round ${round + 1}: ${name.padEnd(24)} ${seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(5)} MB/s  (load ${loadavg()[0]?.toFixed(1)})\n`);
+      const cpuPerGB = cpuSeconds === undefined ? undefined : cpuSeconds / (totalBytes / 1e9);
+      if (cpuPerGB !== undefined) cpu.get(name)!.push(cpuPerGB);
+      process.stdout.write(
+        `  ${cold ? 'cold' : 'warm'} round ${round + 1}: ${name.padEnd(24)} ${seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(5)} MB/s  ${cpuPerGB === undefined ? '' : `${cpuPerGB.toFixed(2)} CPU-s/GB  `}(load ${loadavg()[0]?.toFixed(1)})\n`,
+      );
     }
   }
-  return rates;
+  return { rates, cpu };
 }
 
-function report(title: string, rates: Map<string, number[]>): void {
+function report(title: string, { rates, cpu }: Samples): void {
   const base = median(rates.get('crypto (1 thread)')!);
-  process.stdout.write(`\n${title}: medians, ratio vs crypto on one thread\n`);
+  process.stdout.write(`\n${title}: medians, ratio vs crypto on one thread, CPU seconds per GB\n`);
   for (const name of names) {
     const m = median(rates.get(name)!);
-    process.stdout.write(`  ${name.padEnd(24)} ${m.toFixed(0).padStart(5)} MB/s  ${(m / base).toFixed(2)}×\n`);
+    const c = cpu.get(name)!;
+    process.stdout.write(`  ${name.padEnd(24)} ${m.toFixed(0).padStart(5)} MB/s  ${(m / base).toFixed(2)}×  ${c.length === 0 ? '' : `${median(c).toFixed(2)} CPU-s/GB`}\n`);
   }
   const library = median(rates.get('modelgate (library)')!);
   process.stdout.write(`  goal: modelgate ≥ 2.00× one core's rate — ${library / base >= 2 ? 'met' : 'not met'} (${(library / base).toFixed(2)}×)\n`);

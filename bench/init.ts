@@ -233,20 +233,20 @@ async function main(): Promise<void> {
     rmSync(curlDir, { recursive: true, force: true });
 
     // (b) Warm: the last cold run's cache, a new DEST each time.
-    const warm: Array<{ whole: number; pull: number }> = [];
+    const warm: Array<{ whole: number; pull: number; cpu: number }> = [];
     for (let i = 0; i < 3; i++) {
       const out = await init(lastCache);
       check(out.dest);
       const reusedAll = jsonLines(out.stdout).filter((l) => l.event === 'layer').every((l) => l.cached === true);
       if (!reusedAll) throw new Error('warm run downloaded a layer');
-      warm.push({ whole: out.seconds, pull: pullSeconds(out.stdout) });
-      console.log(`warm ${i + 1}: whole process ${out.seconds.toFixed(2)} s, pull + publish ${pullSeconds(out.stdout).toFixed(3)} s`);
+      warm.push({ whole: out.seconds, pull: pullSeconds(out.stdout), cpu: out.cpuSeconds });
+      console.log(`warm ${i + 1}: whole process ${out.seconds.toFixed(2)} s (${out.cpuSeconds.toFixed(2)} CPU-s), pull + publish ${pullSeconds(out.stdout).toFixed(3)} s`);
       rmSync(join(out.dest, '..'), { recursive: true, force: true });
     }
 
     // Baseline of (b): starting the CLI at all (`modelgate --version`), on this machine at this load.
-    const startups: number[] = [];
-    for (let i = 0; i < 3; i++) startups.push((await timedChild(process.execPath, [join(REPO, 'src/cli/main.ts'), '--version'])).seconds);
+    const startups: Run[] = [];
+    for (let i = 0; i < 3; i++) startups.push(await timedChild(process.execPath, [join(REPO, 'src/cli/main.ts'), '--version']));
 
     // (c) --rehash vs the machine's SHA-256 limit (all data in the page cache: CPU-bound).
     const threads = availableParallelism();
@@ -262,14 +262,17 @@ async function main(): Promise<void> {
     const ratioPar = median(cold.curlPar.map((r) => r.seconds)) / median(cold.init.map((r) => r.seconds));
     const warmWhole = median(warm.map((w) => w.whole));
     const warmPull = median(warm.map((w) => w.pull));
-    const startup = median(startups);
+    const startup = median(startups.map((r) => r.seconds));
+    // CPU of the cold pull itself: a cold run minus a warm one (start-up, verification, publication are in both).
+    const pullCpuPerGiB = (median(cold.init.map((r) => r.cpuSeconds)) - median(warm.map((w) => w.cpu))) / (total / 2 ** 30);
     const rehashRate = rehash.bytes / rehash.seconds;
     const load = loadavg()[0]!;
     console.log(`\nmodel: ${files.length} files, ${(total / 2 ** 30).toFixed(2)} GiB; ${ROUNDS} cold round(s), medians`);
     console.log(`(a) cold init (verify + pull + publish, whole process) ${gbps(total, median(cold.init.map((r) => r.seconds)))}; curl parallel(${CONCURRENCY}) ${gbps(total, median(cold.curlPar.map((r) => r.seconds)))}; curl sequential ${gbps(total, median(cold.curlSeq.map((r) => r.seconds)))}`);
     console.log(`    ratio init/curl-parallel ${ratioPar.toFixed(3)}×, init/curl-sequential ${ratioSeq.toFixed(3)}× (goal ≥ ${GOAL_COLD}×) ${Math.max(ratioPar, ratioSeq) >= GOAL_COLD ? 'OK' : 'BELOW GOAL'}`);
     console.log(`(b) warm restart: whole process ${warmWhole.toFixed(2)} s, pull + publish ${warmPull.toFixed(3)} s (goal ≤ ${GOAL_WARM_SECONDS} s) ${warmWhole <= GOAL_WARM_SECONDS ? 'OK' : warmPull <= GOAL_WARM_SECONDS ? 'OK for pull + publish, process start-up + verification above' : 'ABOVE GOAL'}`);
-    console.log(`    baseline: \`modelgate --version\` alone takes ${startup.toFixed(2)} s here; verification (registry round trips, signature, policy) is the rest`);
+    console.log(`    baseline: \`modelgate --version\` alone takes ${startup.toFixed(2)} s (${median(startups.map((r) => r.cpuSeconds)).toFixed(2)} CPU-s) here; verification (registry round trips, signature, policy) is the rest`);
+    console.log(`    CPU of the cold pull alone (cold − warm run): ${pullCpuPerGiB.toFixed(2)} CPU-s/GiB; curl ${(median(cold.curlPar.map((r) => r.cpuSeconds)) / (total / 2 ** 30)).toFixed(2)} CPU-s/GiB`);
     console.log(`(c) --rehash ${gbps(rehash.bytes, rehash.seconds)} (${(rehash.bytes / 2 ** 30).toFixed(2)} GiB in ${rehash.seconds.toFixed(2)} s); node:crypto on ${threads} threads ${gbps(nodeLimit, 1)}; sha256sum ×${files.length} at once ${gbps(sha256sumRate, 1)}`);
     console.log(`    ratio rehash/node-limit ${(rehashRate / nodeLimit).toFixed(3)}×, rehash/sha256sum ${(rehashRate / sha256sumRate).toFixed(3)}×`);
     console.log(`load average (1 min) at the end: ${load.toFixed(2)} on ${threads} CPUs${load > threads ? ' — machine busy, figures are noisy' : ''}`);

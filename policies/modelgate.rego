@@ -355,9 +355,22 @@ violations contains reason("EVALUATION_THRESHOLD", msg) if {
 # ---------------------------------------------------------------------------------------------
 # OpenSSF model signature (OMS), when required
 
+# The storage initializer (mode init) decides twice: "before-pull", when nothing is fetched yet, and
+# "before-publish", when the pulled files were checked against the model's OMS signature (model.sig)
+# and the result is in input.modelSignatures (verifiedAgainst "files"). A required model signature is
+# therefore deferred to the second decision; any other stage (or none: cli, admission) checks it.
+
+model_signature_deferred if input.context.stage == "before-pull"
+
 violations contains reason("MODEL_SIGNATURE_MISSING", sprintf("%s: no OMS model signature by a trusted signer", [artifact_name])) if {
 	data.modelgate_config.modelSignature.required == true
+	not model_signature_deferred
 	count([m | some m in input.modelSignatures; trusted(m.signer)]) == 0
+}
+
+warnings contains reason("MODEL_SIGNATURE_DEFERRED", sprintf("%s: the required OMS model signature is checked against the pulled files before publication", [artifact_name])) if {
+	data.modelgate_config.modelSignature.required == true
+	model_signature_deferred
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -345,6 +345,39 @@ test_allow_model_signature_present if {
 	decide(patched([{"op": "add", "path": "/modelSignatures/-", "value": oms}]), oms_config).allow
 }
 
+init_stage(stage) := [
+	{"op": "replace", "path": "/context/mode", "value": "init"},
+	{"op": "replace", "path": "/context/user", "value": null},
+	{"op": "replace", "path": "/context/operation", "value": null},
+	{"op": "add", "path": "/context/stage", "value": stage},
+]
+
+test_init_defers_model_signature_before_pull_with_warning if {
+	d := decide(patched(init_stage("before-pull")), oms_config)
+	d.allow
+	{w.code | some w in d.warnings} == {"MODEL_SIGNATURE_DEFERRED"}
+}
+
+test_init_requires_model_signature_before_publish if only(patched(init_stage("before-publish")), oms_config, "MODEL_SIGNATURE_MISSING")
+
+test_init_allows_model_signature_verified_against_files if {
+	oms := {"signer": release_key, "modelName": "llama", "rootDigest": model_digest, "resourceCount": 3, "verifiedAgainst": "files"}
+	d := decide(patched(array.concat(init_stage("before-publish"), [{"op": "add", "path": "/modelSignatures/-", "value": oms}])), oms_config)
+	d.allow
+	count(d.warnings) == 0
+}
+
+test_init_untrusted_model_signature_does_not_count if {
+	oms := {"signer": object.union(release_key, {"keyId": "sha256:ffff"}), "modelName": "llama", "rootDigest": model_digest, "resourceCount": 3, "verifiedAgainst": "files"}
+	only(patched(array.concat(init_stage("before-publish"), [{"op": "add", "path": "/modelSignatures/-", "value": oms}])), oms_config, "MODEL_SIGNATURE_MISSING")
+}
+
+test_init_without_required_model_signature_has_no_deferral_warning if {
+	d := decide(patched(init_stage("before-pull")), good_config)
+	d.allow
+	count(d.warnings) == 0
+}
+
 # --- exceptions ----------------------------------------------------------------------------------
 
 tag_input := patched([

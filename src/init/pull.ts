@@ -10,7 +10,9 @@
  * and every layer is downloaded by the registry client (digest and size checked against the verified
  * manifest, `Range` resume), kept in the cache only once verified, and extracted into a staging
  * directory that is published at DEST in one step with `DEST/.modelgate/receipt.json`.
- * When the artifact carries `model.sig` (OMS), the published files are verified against it too.
+ * When the artifact carries `model.sig` (OMS), the published files are verified against it too, and
+ * the policy decides a second time before publication (stage `before-publish`) with that result in
+ * `modelSignatures` of its input, so a policy can require it (`modelSignature.required`).
  * Exit codes follow `EXIT_CODE` (`src/pipeline/decide.ts`): 1 verification failed (deny, corrupted
  * blob, unsafe archive: permanent), 2 invalid (bad URI, unsupported artifact, local failure), 3
  * registry unavailable (transient: retry), 4 registry refused (permanent).
@@ -25,7 +27,9 @@ import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
 import { decideArtifact, EXIT_CODE, exitCodeOf, type ArtifactDecision, type Failure, type PipelineDeps } from '../pipeline/decide.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { ModelSignatureError } from '../oms/errors.ts';
-import type { ModelSigningMethod } from '../oms/signature.ts';
+import type { ModelSigner, ModelSigningMethod } from '../oms/signature.ts';
+import { EvidenceCache } from '../pipeline/evidence-cache.ts';
+import type { SignerIdentity, VerifiedModelSignature } from '../policy/input.ts';
 import { VerificationError } from '../sigstore/errors.ts';
 import type { BlobCache } from './cache.ts';
 import { InitError } from './errors.ts';
@@ -184,12 +188,42 @@ function failureOf(err: unknown): Failure {
 /** The OMS signature file a model may carry at its root. */
 export const MODEL_SIGNATURE_FILE = 'model.sig';
 
+/** What the receipt records of a model signature verified against the published files. */
+export interface ModelSignatureRecord {
+  readonly method: string;
+  readonly signer: ModelSigner;
+  readonly modelName: string;
+  readonly modelDigest: string | null;
+  readonly files: number;
+  readonly verifiedAgainst: 'files';
+}
+
+/** The policy's view of a model signature verified against the files (`modelSignatures[]` of the input). */
+export function policyModelSignature(record: ModelSignatureRecord): VerifiedModelSignature {
+  if (record.modelDigest === null || !/^sha256:[0-9a-f]{64}$/.test(record.modelDigest)) {
+    throw new InitError('UNSUPPORTED_LAYER', `${MODEL_SIGNATURE_FILE} has no root digest (legacy format): it cannot be given to the policy`);
+  }
+  let signer: SignerIdentity;
+  switch (record.signer.kind) {
+    case 'key':
+      signer = { method: 'key', keyId: `sha256:${record.signer.keyId}` };
+      break;
+    case 'certificate':
+      signer = { method: 'certificate', keyId: `sha256:${record.signer.fingerprint256.replaceAll(':', '').toLowerCase()}` };
+      break;
+    case 'sigstore':
+      signer = { method: 'keyless', san: record.signer.identity, issuer: record.signer.issuer };
+      break;
+  }
+  return { signer, modelName: record.modelName, rootDigest: record.modelDigest as Digest, resourceCount: record.files, verifiedAgainst: 'files' };
+}
+
 /**
  * When the staged model carries `model.sig`, verify the published files against it (`src/oms/`) with
  * each configured signer (keys, then keyless identities under the pipeline's trust material): the
  * first that verifies wins; none → the last failure is thrown (MISMATCH, SIGNATURE_INVALID, …).
  */
-async function verifyPublishedFiles(dir: string, pipeline: PipelineDeps, signal: AbortSignal): Promise<{ method: string; signer: unknown; modelDigest: string | null; files: number } | undefined> {
+async function verifyPublishedFiles(dir: string, pipeline: PipelineDeps, signal: AbortSignal): Promise<ModelSignatureRecord | undefined> {
   let bundle: Buffer;
   try {
     bundle = await readFile(join(dir, MODEL_SIGNATURE_FILE));
@@ -207,7 +241,7 @@ async function verifyPublishedFiles(dir: string, pipeline: PipelineDeps, signal:
   for (const method of methods) {
     try {
       const verified = await verifyModelDirectory(dir, bundle, method, { signaturePath: join(dir, MODEL_SIGNATURE_FILE), signal });
-      return { method: verified.method, signer: verified.signer, modelDigest: verified.modelDigest ?? null, files: verified.resources.length };
+      return { method: verified.method, signer: verified.signer, modelName: verified.manifest.modelName, modelDigest: verified.modelDigest ?? null, files: verified.resources.length, verifiedAgainst: 'files' };
     } catch (err) {
       if (lastError === undefined || hasCode(err, 'MISMATCH', 'ROOT_DIGEST', 'PAYLOAD')) lastError = err;
     }
@@ -233,15 +267,34 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
   if (refusal !== undefined) return refusal;
   ({ location, ref } = locationOfUri(uri));
 
-  // 1. Verify first: the whole pipeline, before any layer is fetched.
-  const result = await decideArtifact(location, { mode: 'init', ...(deps.signal ? { signal: deps.signal } : {}) }, deps.pipeline);
-  deps.log({ event: 'decision', uri, outcome: result.outcome, digest: result.digest });
+  // 1. Verify first: the whole pipeline, before any layer is fetched. The evidence it verifies is kept
+  //    for the second decision, made before publication with the OMS result (policy context `init`,
+  //    stages before-pull / before-publish).
+  const pipeline: PipelineDeps = deps.pipeline.evidenceCache !== undefined ? deps.pipeline : { ...deps.pipeline, evidenceCache: new EvidenceCache({ max: 4, ttlMs: 24 * 3600_000 }) };
+  const decide = async (stage: 'before-pull' | 'before-publish', modelSignature?: ModelSignatureRecord | null): Promise<ArtifactDecision> => {
+    const modelSignatures = modelSignature ? [policyModelSignature(modelSignature)] : [];
+    const decision = await decideArtifact(location, { mode: 'init', stage, ...(stage === 'before-publish' ? { modelSignatures } : {}), ...(deps.signal ? { signal: deps.signal } : {}) }, pipeline);
+    deps.log({ event: 'decision', stage, uri, outcome: decision.outcome, digest: decision.digest, ...(decision.outcome === 'allow' && decision.decision.warnings.length > 0 ? { warnings: decision.decision.warnings } : {}) });
+    return decision;
+  };
+  const result = await decide('before-pull');
   if (result.outcome !== 'allow') return refusedByDecision(result);
   const digest = result.digest!;
 
-  // A restart after a complete publication: nothing to pull.
+  // A restart after a complete publication: nothing to pull; the policy decides again on what the
+  // receipt (written by this tool after verification) records of the model signature.
   const existing = await readReceipt(dest);
-  if (existing !== undefined && existing.digest === digest) return { kind: 'published', dest, digest, reused: true, receipt: existing };
+  if (existing !== undefined && existing.digest === digest) {
+    let final: ArtifactDecision;
+    try {
+      final = await decide('before-publish', existing.modelSignature as ModelSignatureRecord | null | undefined);
+    } catch (err) {
+      if (hasCode(err, 'ABORTED') && deps.signal?.aborted) throw err;
+      return { kind: 'refused', exitCode: exitCodeOfPullError(err), digest, reasons: [failureOf(err)] };
+    }
+    if (final.outcome !== 'allow') return refusedByDecision(final);
+    return { kind: 'published', dest, digest, reused: true, receipt: existing };
+  }
 
   const timeoutMs = deps.timeoutMs ?? 30_000;
   const abort = new AbortController();
@@ -294,11 +347,15 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     meter.update('', 0, true);
     const modelSignature = await verifyPublishedFiles(staging.dir, deps.pipeline, signal);
     if (modelSignature !== undefined) deps.log({ event: 'model-signature', ...modelSignature });
-    const decision = result.decision;
+    // 2. The decision before publication, with the model signature verified against the files.
+    const final = await decide('before-publish', modelSignature);
+    if (final.outcome !== 'allow') return refusedByDecision(final);
+    const decision = final.decision;
     const receipt = {
       uri,
       digest,
       decision: 'allow',
+      stage: 'before-publish',
       time: new Date().toISOString(),
       policy: { name: decision.policy, bundleDigest: decision.bundleDigest, dataDigest: decision.dataDigest },
       warnings: decision.warnings,

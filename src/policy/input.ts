@@ -96,6 +96,13 @@ export interface UsageSite {
 
 export type PolicyMode = 'cli' | 'admission' | 'init';
 
+/**
+ * Init (storage initializer) decides twice: `before-pull` before any byte is fetched, and
+ * `before-publish` once the files are pulled into staging and checked against the model's OMS
+ * signature (`model.sig`), whose result is then in `modelSignatures` (verifiedAgainst `files`).
+ */
+export type InitStage = 'before-pull' | 'before-publish';
+
 export interface EvaluationContext {
   readonly mode: PolicyMode;
   /** Default: now. */
@@ -104,6 +111,8 @@ export interface EvaluationContext {
   readonly user?: { readonly username: string; readonly uid?: string; readonly groups?: readonly string[] };
   /** Admission: CREATE / UPDATE. */
   readonly operation?: string;
+  /** Init: which of its two decisions this is. */
+  readonly stage?: InitStage;
 }
 
 export interface PolicyInputEvidence {
@@ -188,6 +197,8 @@ export interface PolicyInput {
     readonly mode: PolicyMode;
     readonly user: { readonly username: string; readonly uid: string | null; readonly groups: readonly string[] } | null;
     readonly operation: string | null;
+    /** Init only (absent otherwise, so cli and admission inputs are unchanged). */
+    readonly stage?: InitStage;
   };
 }
 
@@ -439,6 +450,7 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
       mode: context.mode,
       user: context.user ? { username: context.user.username, uid: context.user.uid ?? null, groups: [...(context.user.groups ?? [])] } : null,
       operation: context.operation ?? null,
+      ...(context.stage !== undefined ? { stage: context.stage } : {}),
     },
   };
 }

@@ -483,11 +483,36 @@ t.test('a model carrying model.sig (OMS) is published only when its files verify
     log: () => {},
   };
   const ok = await initModel(uriOf(signedModel.manifest), join(dir, 'oms-good', 'models'), deps);
-  t.match(ok, { kind: 'published', receipt: { modelSignature: { method: 'key', files: 2 } } });
+  t.match(ok, { kind: 'published', receipt: { modelSignature: { method: 'key', files: 2, verifiedAgainst: 'files', modelDigest: /^sha256:/ } } });
   mkdirSync(join(dir, 'oms-bad'));
   const bad = await initModel(uriOf(swappedWeights.manifest), join(dir, 'oms-bad', 'models'), deps);
   t.match(bad, { kind: 'refused', exitCode: 1, reasons: [{ code: 'MISMATCH' }] });
   t.same(readdirSync(join(dir, 'oms-bad')), [], 'nothing published');
+
+  // A policy requiring the model signature: deferred before the pull, decided before publication.
+  const data = JSON.parse(readFileSync(dataPath, 'utf8')) as { modelgate_config: Record<string, unknown> };
+  const requiring = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: { modelgate_config: { ...data.modelgate_config, modelSignature: { required: true } } } });
+  const events: Array<Record<string, unknown>> = [];
+  const strict: InitDeps = { ...deps, pipeline: { ...deps.pipeline, engine: requiring }, log: (e) => events.push(e) };
+  const required = await initModel(uriOf(signedModel.manifest), join(dir, 'oms-required', 'models'), strict);
+  t.match(required, { kind: 'published', receipt: { stage: 'before-publish', warnings: [], modelSignature: { verifiedAgainst: 'files' } } });
+  t.match(
+    events.filter((e) => e.event === 'decision'),
+    [
+      { stage: 'before-pull', outcome: 'allow', warnings: [{ code: 'MODEL_SIGNATURE_DEFERRED' }] },
+      { stage: 'before-publish', outcome: 'allow' },
+    ],
+  );
+  // A restart with the model in place decides again on the receipt's record: still allowed.
+  t.match(await initModel(uriOf(signedModel.manifest), join(dir, 'oms-required', 'models'), strict), { kind: 'published', reused: true });
+  // No model.sig at all: pulled into staging, then denied before publication.
+  mkdirSync(join(dir, 'oms-missing'));
+  const missing = await initModel(uriOf(good.manifest), join(dir, 'oms-missing', 'models'), strict);
+  t.match(missing, { kind: 'refused', exitCode: 1, reasons: [{ code: 'MODEL_SIGNATURE_MISSING' }] });
+  t.same(readdirSync(join(dir, 'oms-missing')), [], 'nothing published');
+  // A model published before the policy required it (receipt without a model signature) is refused on restart.
+  const unsignedBefore = await initModel(uriOf(good.manifest), join(dir, 'good', 'mnt', 'models'), strict);
+  t.match(unsignedBefore, { kind: 'refused', exitCode: 1, reasons: [{ code: 'MODEL_SIGNATURE_MISSING' }] });
 });
 
 t.test('a KServe modelcar image: files under models/, upper layers and whiteouts win, the rest of the image ignored', async (t) => {

@@ -110,7 +110,7 @@ export class WebhookServer {
   }
 
   /** Serve a new certificate (PEM) from now on: new connections get it, open ones keep theirs. The server is ready once it has one. */
-  setServingCertificate(cert: string, key: string): void {
+  setServingCertificate(cert: string | Buffer, key: string | Buffer): void {
     (this.#app.server as HttpsServer).setSecureContext({ cert, key, minVersion: 'TLSv1.2' });
     this.#certificateReady = true;
   }
@@ -209,7 +209,7 @@ export class WebhookServer {
     const listener = (): void => {
       try {
         const tls = readTls(certPath, keyPath);
-        (this.#app.server as HttpsServer).setSecureContext({ ...tls, minVersion: 'TLSv1.2' });
+        this.setServingCertificate(tls.cert, tls.key);
         this.#options.logger.info({ certPath }, 'serving certificate reloaded');
       } catch (err) {
         // Keep serving the old certificate (a half-written pair fails to load; the next change retries).

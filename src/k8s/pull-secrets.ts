@@ -66,6 +66,20 @@ function predictorOf(object: unknown): Record<string, unknown> | undefined {
   return isObject(predictor) ? predictor : undefined;
 }
 
+const namespacedKey = (namespace: string, name: string): string => JSON.stringify([namespace, name]);
+
+/** An LRU with TTL whose values are read by `read(namespace, name)`, one read in flight per key. */
+function namespacedCache<V extends {}>(max: number, ttl: number, read: (namespace: string, name: string) => Promise<V>): LRUCache<string, V> {
+  return new LRUCache<string, V>({
+    max,
+    ttl,
+    fetchMethod: async (key) => {
+      const [namespace, name] = JSON.parse(key) as [string, string];
+      return read(namespace, name);
+    },
+  });
+}
+
 export class KubePullSecrets {
   readonly #options: KubePullSecretsOptions;
   readonly #accounts: LRUCache<string, { names: string[] }>;
@@ -77,35 +91,25 @@ export class KubePullSecrets {
     const { client, onProblem } = options;
     const ttl = options.ttlMs ?? 30_000;
     const max = options.max ?? 1000;
-    this.#accounts = new LRUCache({
-      max,
-      ttl,
-      fetchMethod: async (key) => {
-        const [namespace, name] = JSON.parse(key) as [string, string];
-        const account = await client.readServiceAccount(namespace, name);
-        return { names: secretNames(account?.imagePullSecrets) };
-      },
+    this.#accounts = namespacedCache(max, ttl, async (namespace, name) => {
+      const account = await client.readServiceAccount(namespace, name);
+      return { names: secretNames(account?.imagePullSecrets) };
     });
-    this.#secrets = new LRUCache({
-      max,
-      ttl,
-      fetchMethod: async (key) => {
-        const [namespace, name] = JSON.parse(key) as [string, string];
-        const secret = await client.readSecret(namespace, name);
-        const field = secret?.type === undefined ? undefined : PULL_SECRET_TYPES[secret.type];
-        const value = field === undefined ? undefined : secret?.data?.[field];
-        if (secret === undefined || value === undefined) {
-          onProblem?.({ namespace, code: 'PULL_SECRET_SKIPPED', message: secret === undefined ? `pull secret ${namespace}/${name} does not exist` : `pull secret ${namespace}/${name} is of type ${secret.type ?? '(none)'} without its docker config: skipped` });
-          return { version: secret === undefined ? 'missing' : `skipped@${secret.metadata?.resourceVersion ?? ''}`, credentials: undefined };
-        }
-        try {
-          return { version: secret.metadata?.resourceVersion ?? '', credentials: parseDockerConfig(Buffer.from(value, 'base64'), `secret ${namespace}/${name}`) };
-        } catch (err) {
-          // The parser's messages never quote the secret's content.
-          onProblem?.({ namespace, code: 'PULL_SECRET_SKIPPED', message: (err as Error).message });
-          return { version: `invalid@${secret.metadata?.resourceVersion ?? ''}`, credentials: undefined };
-        }
-      },
+    this.#secrets = namespacedCache(max, ttl, async (namespace, name): Promise<ParsedSecret> => {
+      const secret = await client.readSecret(namespace, name);
+      const field = secret?.type === undefined ? undefined : PULL_SECRET_TYPES[secret.type];
+      const value = field === undefined ? undefined : secret?.data?.[field];
+      if (secret === undefined || value === undefined) {
+        onProblem?.({ namespace, code: 'PULL_SECRET_SKIPPED', message: secret === undefined ? `pull secret ${namespace}/${name} does not exist` : `pull secret ${namespace}/${name} is of type ${secret.type ?? '(none)'} without its docker config: skipped` });
+        return { version: secret === undefined ? 'missing' : `skipped@${secret.metadata?.resourceVersion ?? ''}`, credentials: undefined };
+      }
+      try {
+        return { version: secret.metadata?.resourceVersion ?? '', credentials: parseDockerConfig(Buffer.from(value, 'base64'), `secret ${namespace}/${name}`) };
+      } catch (err) {
+        // The parser's messages never quote the secret's content.
+        onProblem?.({ namespace, code: 'PULL_SECRET_SKIPPED', message: (err as Error).message });
+        return { version: `invalid@${secret.metadata?.resourceVersion ?? ''}`, credentials: undefined };
+      }
     });
     this.#stores = new LRUCache({ max: Math.min(max, 256) });
   }
@@ -116,10 +120,10 @@ export class KubePullSecrets {
     if (namespace === '') return base;
     const predictor = predictorOf(object);
     const accountName = typeof predictor?.['serviceAccountName'] === 'string' && predictor['serviceAccountName'] !== '' ? predictor['serviceAccountName'] : 'default';
-    const account = await this.#accounts.fetch(JSON.stringify([namespace, accountName]));
+    const account = await this.#accounts.fetch(namespacedKey(namespace, accountName));
     const names = [...new Set([...secretNames(predictor?.['imagePullSecrets']), ...(account?.names ?? [])])];
     if (names.length === 0) return base;
-    const secrets = await Promise.all(names.map(async (name) => ({ name, parsed: await this.#secrets.fetch(JSON.stringify([namespace, name])) })));
+    const secrets = await Promise.all(names.map(async (name) => ({ name, parsed: await this.#secrets.fetch(namespacedKey(namespace, name)) })));
     const usable = secrets.filter((s) => s.parsed?.credentials !== undefined);
     if (usable.length === 0) return base;
     const scope = JSON.stringify([base.scope, 'k8s', namespace, ...usable.map((s) => `${s.name}@${s.parsed!.version}`)]);

@@ -20,6 +20,8 @@ export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
 /** Our evaluation predicate: `{ "metrics": { "<name>": <number>, ... } }` (ours, not a standard). */
 export const EVALUATION_PREDICATE_V1 = 'https://modelgate.dev/evaluation/v1';
+/** in-toto Test Result, as `modelgate attest evaluate` writes it: its `metrics` are read like ours above. */
+export const TEST_RESULT_PREDICATE_V01 = 'https://in-toto.io/attestation/test-result/v0.1';
 
 // ---------------------------------------------------------------------------------------------
 // Evidence handed over by the verification core (only ever produced after verification succeeded)
@@ -417,7 +419,11 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
       predicateType: a.predicateType,
       signer: inputSigner(a.signer, a.tlog, a.timestamps),
       provenance: isProvenance ? normalizeProvenance(a.predicateType, a.predicate) : null,
-      evaluation: a.predicateType === EVALUATION_PREDICATE_V1 ? normalizeEvaluation(a.predicate) : null,
+      // A test result without metrics (an ordinary CI test run) is not an evaluation, not an error.
+      evaluation:
+        a.predicateType === EVALUATION_PREDICATE_V1 || (a.predicateType === TEST_RESULT_PREDICATE_V01 && isObject(a.predicate) && 'metrics' in a.predicate)
+          ? normalizeEvaluation(a.predicate)
+          : null,
     };
   });
   const modelSignatures = (evidence.modelSignatures ?? []).map((m): InputModelSignature => ({

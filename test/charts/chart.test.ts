@@ -6,11 +6,11 @@
  * refusing a bad value, and the README listing every value, are tested too.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import t from 'tap';
 import { Ajv } from 'ajv';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
@@ -108,9 +108,13 @@ function must(objects: readonly K8sObject[], kind: string, name = FULLNAME): K8s
 const PEM_KEY = '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEexample\n-----END PUBLIC KEY-----\n';
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
+const REAL_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const POLICY_DATA = JSON.parse(await readFile(join(REPO, 'policies/data.json'), 'utf8')) as object;
+
 /** The value sets rendered and validated; each name says what it turns on. */
 const VALUE_SETS: Record<string, object | undefined> = {
   default: undefined,
+  'signer key and policy data': { signers: { keys: { release: REAL_KEY } }, policy: { data: POLICY_DATA } },
   'certManager, mutating on': { certificates: { mode: 'certManager' }, mutating: { enabled: true } },
   'certManager with a ClusterIssuer': { certificates: { mode: 'certManager', certManager: { issuerRef: { kind: 'ClusterIssuer', name: 'corp-ca', group: 'cert-manager.io' } } } },
   'webhook-managed TLS, namespace label, k8s pull secrets, mutating on': {
@@ -408,36 +412,58 @@ t.test('README lists every value (and no value that does not exist); the schema 
   t.same(Object.keys(values).sort(), schemaKeys, 'values.yaml and values.schema.json have the same top-level keys');
 });
 
-t.test('the rendered webhook arguments start the real webhook (chart certificate) or reach Kubernetes (webhook-managed)', async (t) => {
+/**
+ * Lay out the files a rendered pod would see (Secret and ConfigMap volumes from the same render) under
+ * ROOT, and return the container's args with its mount paths moved there.
+ */
+async function materialize(objects: readonly K8sObject[], root: string): Promise<string[]> {
+  const pod = (must(objects, 'Deployment').spec as PodSpec).template.spec;
+  const [container] = pod.containers;
+  for (const mount of container!.volumeMounts) {
+    const volume = pod.volumes.find((v) => v.name === mount.name) as { secret?: { secretName: string; items?: Array<{ key: string; path: string }> }; configMap?: { name: string; items?: Array<{ key: string; path: string }> } };
+    const source = volume.secret ? { object: must(objects, 'Secret', volume.secret.secretName), encoded: true, items: volume.secret.items } : volume.configMap ? { object: must(objects, 'ConfigMap', volume.configMap.name), encoded: false, items: volume.configMap.items } : undefined;
+    if (source === undefined) continue; // emptyDir
+    const data = source.object.data as Record<string, string>;
+    const items = source.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+    await mkdir(join(root, mount.mountPath), { recursive: true });
+    for (const { key, path } of items) await writeFile(join(root, mount.mountPath, path), source.encoded ? Buffer.from(data[key]!, 'base64') : data[key]!);
+  }
+  return container!.args.map((arg) => arg.replace(/=\/etc\/modelgate\//, `=${root}/etc/modelgate/`));
+}
+
+t.test('the rendered webhook arguments and files start the real webhook; the bootstrap arguments are all accepted', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'modelgate-chart-run-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const objects = get('default');
-  const secret = must(objects, 'Secret', `${FULLNAME}-tls`) as K8sObject & { data: Record<string, string> };
-  for (const file of ['tls.crt', 'tls.key']) await writeFile(join(dir, file), Buffer.from(secret.data[file]!, 'base64'));
-  const [container] = (must(objects, 'Deployment').spec as PodSpec).template.spec.containers;
-  // The pod's mount paths → this temp dir; listen on free ports (the last --port wins).
-  const args = [...container!.args.map((arg) => arg.replace('/etc/modelgate/tls/', `${dir}/`)), '--port=0', '--metrics-port=0', '--host=127.0.0.1', '--metrics-host=127.0.0.1'];
-  const child = spawn(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout });
-  let metricsUrl: string | undefined;
-  const deadline = setTimeout(() => lines.close(), 30_000);
-  for await (const line of lines) {
-    const entry = JSON.parse(line) as { metricsUrl?: string; msg?: string };
-    metricsUrl ??= entry.metricsUrl;
-    if (entry.msg === 'ready') break;
+  for (const set of ['default', 'signer key and policy data']) {
+    const root = join(dir, set.replace(/\W+/g, '-'));
+    // Listen on free loopback ports (the last --port wins).
+    const args = [...(await materialize(get(set), root)), '--port=0', '--metrics-port=0', '--host=127.0.0.1', '--metrics-host=127.0.0.1'];
+    const child = spawn(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: root } });
+    t.teardown(() => {
+      child.kill('SIGKILL');
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const lines = createInterface({ input: child.stdout });
+    let metricsUrl: string | undefined;
+    let ready: { dataDigest?: string } | undefined;
+    const deadline = setTimeout(() => lines.close(), 30_000);
+    for await (const line of lines) {
+      const entry = JSON.parse(line) as { metricsUrl?: string; msg?: string; dataDigest?: string };
+      metricsUrl ??= entry.metricsUrl;
+      if (entry.msg === 'ready') {
+        ready = entry;
+        break;
+      }
+    }
+    clearTimeout(deadline);
+    t.ok(metricsUrl && ready, `${set}: webhook ready (stderr: ${stderr})`);
+    const readyz = await fetch(`${metricsUrl}/readyz`, { signal: AbortSignal.timeout(5_000) });
+    t.equal(readyz.status, 200, `${set}: /readyz with the chart's arguments, certificate, keys and data`);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    t.equal(await exited, 0, `${set}: SIGTERM, clean exit`);
   }
-  clearTimeout(deadline);
-  t.ok(metricsUrl, `webhook listening (stderr: ${stderr})`);
-  const ready = await fetch(`${metricsUrl}/readyz`, { signal: AbortSignal.timeout(5_000) });
-  t.equal(ready.status, 200, '/readyz answers ready with the chart arguments and the chart-made certificate');
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  t.equal(await exited, 0, 'SIGTERM: clean exit');
 
   const [bootstrap] = (must(get('webhook-managed TLS, namespace label, k8s pull secrets, mutating on'), 'Deployment').spec as PodSpec).template.spec.containers;
   const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {

@@ -8,13 +8,19 @@
  *  - `unavailable` outcomes (registry errors, the review deadline) for the short `negativeTtlMs`, so a
  *    failing registry is not hammered by retries, and is asked again soon;
  *  - `invalid` outcomes are not kept (cheap to recompute).
- * The key is built by the caller (`decisionKey`) from everything a decision depends on — the location
- * as written, the usage site, the requesting user, the policy bundle and data digests, the trust
- * digest, the configured signers and the credentials scope — so a policy or trust change misses by key
- * (nothing needs flushing). Verified evidence below the decision is cached per digest by the
- * pipeline's own `EvidenceCache`.
+ * The key is built by the caller (`decisionKey`) from everything in the policy input except the
+ * evidence and the time — the location as written, the usage site, the operation, the requesting user
+ * (name, uid, groups), the policy bundle and data digests, the trust digest, the configured signers and
+ * the credentials scope — so a policy or trust change misses by key (nothing needs flushing), and a
+ * hit is the decision a fresh evaluation would give, as long as:
+ *  - the evidence is unchanged: it is re-read after `ttlMs` (as the pipeline's `EvidenceCache`);
+ *  - the time the policy sees makes no difference: the default policy reads the time only to compare
+ *    it with the `expires` of policy exceptions, so an entry is never kept past the next exception
+ *    expiry after its decision (`nextTimeBoundary`). A custom policy that reads the time otherwise
+ *    needs a short `ttlMs`;
+ *  - for a location given by tag, the tag still names the same digest: tags are re-resolved after
+ *    `ttlMs` (the default policy denies unpinned locations anyway).
  */
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { ArtifactDecision } from '../pipeline/decide.ts';
 
@@ -38,6 +44,7 @@ export interface DecisionKeyParts {
   readonly fieldPath: string;
   readonly operation: string;
   readonly username: string;
+  readonly userUid: string | null;
   readonly groups: readonly string[];
   readonly bundleDigest: string;
   readonly dataDigest: string;
@@ -46,11 +53,55 @@ export interface DecisionKeyParts {
   readonly credentialsScope: string;
 }
 
-/** A fixed-size key over everything an admission decision depends on. */
+/**
+ * The key over everything an admission decision depends on: the parts themselves, serialised (exact:
+ * no hash to compute on the warm path, and no collisions to reason about; a few hundred bytes each).
+ */
 export function decisionKey(parts: DecisionKeyParts): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  return JSON.stringify([
+    parts.location,
+    parts.namespace,
+    parts.resourceKind,
+    parts.resourceName,
+    parts.fieldPath,
+    parts.operation,
+    parts.username,
+    parts.userUid,
+    parts.groups,
+    parts.bundleDigest,
+    parts.dataDigest,
+    parts.trustDigest,
+    parts.signers,
+    parts.credentialsScope,
+  ]);
 }
 
+/**
+ * When a decision made at `time` (in ms) under policy `data` may change by the passage of time alone:
+ * the earliest `expires` of a policy exception (`modelgate_config.exceptions.*.expires`, compared as
+ * the policy compares them: whole-second UTC strings) that is later than `time`, in ms; undefined when
+ * there is none.
+ */
+export function nextTimeBoundary(data: unknown, time: number): number | undefined {
+  const exceptions = (data as { modelgate_config?: { exceptions?: unknown } } | null)?.modelgate_config?.exceptions;
+  if (typeof exceptions !== 'object' || exceptions === null) return undefined;
+  const now = new Date(time).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  let next: string | undefined;
+  for (const exception of Object.values(exceptions)) {
+    const expires = (exception as { expires?: unknown } | null)?.expires;
+    if (typeof expires === 'string' && expires > now && (next === undefined || expires < next)) next = expires;
+  }
+  if (next === undefined) return undefined;
+  const at = Date.parse(next);
+  // An expiry the policy compares as a string but that is no date: keep nothing past now.
+  return Number.isNaN(at) ? time : at;
+}
+
+/** A decision and, when it can change by the passage of time alone, from when (ms since the epoch). */
+export interface TimedDecision {
+  readonly decision: ArtifactDecision;
+  readonly changesAt?: number | undefined;
+}
 export class DecisionCache {
   readonly #lru: LRUCache<string, ArtifactDecision>;
   readonly #inflight = new Map<string, Promise<ArtifactDecision>>();
@@ -63,14 +114,17 @@ export class DecisionCache {
     this.#lru = new LRUCache({ max: options.max ?? 10_000, ttl: this.#ttlMs, ttlAutopurge: false });
   }
 
-  /** The cached decision for `key`, else the running one, else `decide()` (whose result is kept by its outcome). */
-  async get(key: string, decide: () => Promise<ArtifactDecision>): Promise<{ decision: ArtifactDecision; result: CacheResult }> {
+  /**
+   * The cached decision for `key`, else the running one, else `decide()` (whose result is kept by its
+   * outcome, never past its `changesAt`).
+   */
+  async get(key: string, decide: () => Promise<TimedDecision>): Promise<{ decision: ArtifactDecision; result: CacheResult }> {
     const cached = this.#lru.get(key);
     if (cached !== undefined) return { decision: cached, result: 'hit' };
     const running = this.#inflight.get(key);
     if (running !== undefined) return { decision: await running, result: 'shared' };
-    const promise = decide().then((decision) => {
-      this.#keep(key, decision);
+    const promise = decide().then(({ decision, changesAt }) => {
+      this.#keep(key, decision, changesAt);
       return decision;
     });
     this.#inflight.set(key, promise);
@@ -81,15 +135,20 @@ export class DecisionCache {
     }
   }
 
-  #keep(key: string, decision: ArtifactDecision): void {
+  #keep(key: string, decision: ArtifactDecision, changesAt: number | undefined): void {
+    const until = (ttl: number): number => (changesAt === undefined ? ttl : Math.min(ttl, Math.floor(changesAt - Date.now())));
     switch (decision.outcome) {
       case 'allow':
-      case 'deny':
-        this.#lru.set(key, decision, { ttl: this.#ttlMs });
+      case 'deny': {
+        const ttl = until(this.#ttlMs);
+        if (ttl > 0) this.#lru.set(key, decision, { ttl });
         return;
-      case 'unavailable':
-        if (this.#negativeTtlMs > 0) this.#lru.set(key, decision, { ttl: this.#negativeTtlMs });
+      }
+      case 'unavailable': {
+        const ttl = until(this.#negativeTtlMs);
+        if (ttl > 0) this.#lru.set(key, decision, { ttl });
         return;
+      }
       case 'invalid':
         return;
     }

@@ -22,7 +22,7 @@ import type { Reason } from '../policy/engine.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { ModelgateError } from '../errors.ts';
 import { AdmissionError } from './errors.ts';
-import { decisionKey, type CacheResult, type DecisionCache } from './decision-cache.ts';
+import { decisionKey, nextTimeBoundary, type CacheResult, type DecisionCache } from './decision-cache.ts';
 import { extractLocations, isAdmittedKind, type ModelLocation } from './locations.ts';
 import { pinLocations } from './pin.ts';
 
@@ -257,7 +257,10 @@ export class AdmissionReviewer {
     } else {
       const previous = oldLocations(request);
       const locations = extractLocations(request.kind.kind, request.object);
-      const signal = AbortSignal.timeout(deadlineMs);
+      // The deadline's timer is armed only when a location has to be decided (not on cache hits).
+      const deadlineAt = started + deadlineMs;
+      let deadlineSignal: AbortSignal | undefined;
+      const signal = (): AbortSignal => (deadlineSignal ??= AbortSignal.timeout(Math.max(1, deadlineAt - Date.now())));
       let credentials: { readonly scope: string; readonly stores: StoreProvider } | ModelgateError<string> | undefined;
       if (this.#config.reviewCredentials !== undefined && locations.some((l) => l.kind === 'uri')) {
         credentials = await this.#config.reviewCredentials.forReview(namespace, request.object).catch((err: unknown) =>
@@ -268,7 +271,7 @@ export class AdmissionReviewer {
         locations.map((location) =>
           credentials instanceof ModelgateError && location.kind === 'uri'
             ? failureVerdict(location.fieldPath, location.uri, 'unavailable', { code: credentials.code, message: `registry credentials (pull secrets) of namespace ${namespace} could not be read: ${credentials.message}` })
-            : this.#decide(location, request, previous, started + deadlineMs, signal, credentials instanceof ModelgateError ? undefined : credentials),
+            : this.#decide(location, request, previous, deadlineAt, signal, credentials instanceof ModelgateError ? undefined : credentials),
         ),
       );
     }
@@ -342,7 +345,7 @@ export class AdmissionReviewer {
     request: ReviewRequest,
     previous: ReadonlySet<string>,
     deadlineAt: number,
-    signal: AbortSignal,
+    deadlineSignal: () => AbortSignal,
     credentials?: { readonly scope: string; readonly stores: StoreProvider },
   ): Promise<LocationVerdict> {
     if (location.kind === 'malformed') {
@@ -366,6 +369,7 @@ export class AdmissionReviewer {
       fieldPath: location.fieldPath,
       operation: request.operation,
       username: user.username ?? '',
+      userUid: user.uid ?? null,
       groups: user.groups ?? [],
       bundleDigest: deps.engine.bundleDigest,
       dataDigest: deps.engine.dataDigest,
@@ -375,21 +379,28 @@ export class AdmissionReviewer {
     });
     const changed = !previous.has(`${location.fieldPath}\u0000${location.uri}`);
     const evidenceKey = JSON.stringify([location.uri, deps.trust.trustDigest, this.#signers, credentialsScope]);
-    const { decision, result } = await this.#config.cache.get(key, () => this.#afterWarming(evidenceKey, () =>
-      decideWithin(location.uri, deadlineAt, signal, () =>
-        decideArtifact(
-          location.uri,
-          {
-            mode: 'admission',
-            operation: request.operation,
-            user: { username: user.username ?? '', ...(user.uid !== undefined ? { uid: user.uid } : {}), ...(user.groups !== undefined ? { groups: user.groups } : {}) },
-            usage: { ...(request.namespace !== undefined ? { namespace: request.namespace } : {}), resourceKind: request.kind.kind, ...(request.name !== undefined ? { resourceName: request.name } : {}), fieldPath: location.fieldPath },
-            signal,
-          },
-          { ...deps, timeoutMs: Math.max(1, Math.min(deps.timeoutMs ?? Infinity, deadlineAt - Date.now())) },
+    const { decision, result } = await this.#config.cache.get(key, async () => {
+      const signal = deadlineSignal();
+      const time = new Date();
+      const decision = await this.#afterWarming(evidenceKey, () =>
+        decideWithin(location.uri, deadlineAt, signal, () =>
+          decideArtifact(
+            location.uri,
+            {
+              mode: 'admission',
+              time,
+              operation: request.operation,
+              user: { username: user.username ?? '', ...(user.uid !== undefined ? { uid: user.uid } : {}), ...(user.groups !== undefined ? { groups: user.groups } : {}) },
+              usage: { ...(request.namespace !== undefined ? { namespace: request.namespace } : {}), resourceKind: request.kind.kind, ...(request.name !== undefined ? { resourceName: request.name } : {}), fieldPath: location.fieldPath },
+              signal,
+            },
+            { ...deps, timeoutMs: Math.max(1, Math.min(deps.timeoutMs ?? Infinity, deadlineAt - Date.now())) },
+          ),
         ),
-      ),
-    ));
+      );
+      // The policy saw `time`: the decision holds until the next exception expiry after it.
+      return { decision, changesAt: nextTimeBoundary(deps.engine.data, time.getTime()) };
+    });
     this.#config.onCacheLookup?.(result);
     return verdictOf(location.fieldPath, decision, changed, result);
   }

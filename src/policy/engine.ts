@@ -226,6 +226,11 @@ export class PolicyEngine {
     return this.#loaded.bundle;
   }
 
+  /** The data document in effect (the `data` option, else the bundle's data.json); read-only. */
+  get data(): unknown {
+    return this.#options.data === undefined ? this.#loaded.bundle.data : this.#options.data;
+  }
+
   /** Build the input from verified evidence (buildPolicyInput) and evaluate it: what `verify`, admission and init call. */
   decide(evidence: PolicyInputEvidence): Decision {
     return this.evaluate(buildPolicyInput(evidence));

@@ -3,7 +3,7 @@
  * resolve, discover and verify signatures and attestations against the given signers, build the
  * policy input from verified evidence only, and print the policy's decision with the evidence summary.
  *
- * Owns: the command's options and output (table or JSON). Signers: `--key FILE` (repeatable) and
+ * Owns: the command's output (table or JSON); its pipeline options are `pipeline-options.ts`'s. Signers: `--key FILE` (repeatable) and
  * `--certificate-identity SAN --certificate-oidc-issuer URL` (repeatable, paired in order; one issuer
  * applies to every identity). They name whose signatures are *checked*; the policy data
  * (`signers.keys` by key id, `signers.identities`, `revoked`, `threshold`) decides who is *trusted*.
@@ -14,24 +14,11 @@
  * or error, 3 registry unavailable (transient: timeout, connection failure, 5xx — retry), 4 registry
  * refused (permanent: not found, unauthorised, malformed content).
  */
-import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { UsageError } from '../errors.ts';
 import type { ArtifactDecision } from '../pipeline/decide.ts';
-import { collect, integer, pairIdentities, readText } from './option-values.ts';
-import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
-import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
-import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
+import { addPipelineOptions, loadPipelineDeps, type PipelineCliOptions } from './pipeline-options.ts';
 
-
-interface VerifyOptions extends StoreCliOptions, TrustCliOptions {
-  readonly policy: string;
-  readonly data?: string;
-  readonly key: readonly string[];
-  readonly certificateIdentity: readonly string[];
-  readonly certificateOidcIssuer: readonly string[];
-  readonly keyTlogThreshold: string;
-  readonly timeout: string;
+interface VerifyOptions extends PipelineCliOptions {
   readonly output: 'table' | 'json';
 }
 
@@ -94,45 +81,10 @@ export function register(program: Command): void {
     .command('verify')
     .description('verify an artifact end to end (resolve, signatures, SLSA provenance, policy) and print the decision; exit 0 allow, 1 deny, 2 error, 3 registry unavailable, 4 registry refused')
     .argument('<reference>', 'oci://host/repo[:tag][@sha256:…], host/repo…, oci-layout://dir…, or any storage URI (s3://, gs://, hf://, pvc://, https://: unverifiable, the policy decides)')
-    .option('--policy <dir>', 'policy bundle directory, manifest.json or tar archive', DEFAULT_BUNDLE_DIR)
-    .option('--data <file>', 'policy data JSON replacing the bundle data.json (trusted signers, builders, sources, datasets, revocations)')
-    .option('--key <file>', 'PEM public key whose signatures are checked (repeatable)', collect, [])
-    .option('--certificate-identity <san>', 'exact certificate SAN of a keyless signer whose signatures are checked (repeatable)', collect, [])
-    .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the keyless signer(s) (one for all, or one per identity)', collect, [])
-    .option('--key-tlog-threshold <n>', 'verified Rekor entries required of key-signed evidence (needs a trust root when above 0)', '0')
-    .option('--timeout <ms>', 'deadline of each registry call', '30000')
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'));
-  addStoreOptions(addTrustOptions(command)).action(async (reference: string, options: VerifyOptions) => {
-    const [{ parsePublicKey }, { PolicyEngine }, { decideArtifact, exitCodeOf }, { KEYS_ONLY_TRUST, storeProvider }, { defaultDockerConfigPath, loadDockerConfig }] = await Promise.all([
-      import('../sigstore/keys.ts'),
-      import('../policy/engine.ts'),
-      import('../pipeline/decide.ts'),
-      import('../pipeline/deps.ts'),
-      import('../oci/credentials.ts'),
-    ]);
-    const keys = await Promise.all(options.key.map(async (path) => parsePublicKey(await readText(path, 'public key'))));
-    const signerIdentities = pairIdentities(options.certificateIdentity, options.certificateOidcIssuer);
-    const timeoutMs = integer(options.timeout, '--timeout', 1);
-    const keyTlogThreshold = integer(options.keyTlogThreshold, '--key-tlog-threshold', 0);
-    let data: unknown;
-    if (options.data !== undefined) {
-      const text = await readText(options.data, 'policy data');
-      try {
-        data = JSON.parse(text);
-      } catch (err) {
-        throw new UsageError('USAGE', `policy data ${options.data} is not valid JSON: ${(err as Error).message}`);
-      }
-    }
-    const engine = await PolicyEngine.load(options.policy, data === undefined ? {} : { data });
-    const needsRoot =
-      options.trustedRoot !== undefined || signerIdentities.length > 0 || keyTlogThreshold > 0 || options.staging === true || options.tufMirror !== undefined || options.tufRoot !== undefined;
-    const trust = needsRoot ? await resolveTrust(options) : KEYS_ONLY_TRUST;
-    if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) {
-      throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
-    }
-    const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
-    const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
-    const result = await decideArtifact(reference, { mode: 'cli' }, { stores, trust, signers: { keys, identities: signerIdentities }, engine, timeoutMs, keyTlogThreshold });
+  addPipelineOptions(command).action(async (reference: string, options: VerifyOptions) => {
+    const [{ decideArtifact, exitCodeOf }, deps] = await Promise.all([import('../pipeline/decide.ts'), loadPipelineDeps(options)]);
+    const result = await decideArtifact(reference, { mode: 'cli' }, deps);
     process.stdout.write(options.output === 'json' ? `${JSON.stringify(decisionToJson(reference, result), null, 2)}\n` : decisionToTable(reference, result));
     if (result.outcome === 'unavailable' || result.outcome === 'invalid') {
       process.stderr.write(`modelgate: ${result.failure.code}: ${result.failure.message}\n`);

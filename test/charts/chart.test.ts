@@ -345,6 +345,8 @@ t.test('ConfigMaps for policy data, keys and trust root; ClusterStorageContainer
 
   const csc = must(get('default'), 'ClusterStorageContainer', 'modelgate').spec as { container: { command: string[]; securityContext: Record<string, unknown> }; supportedUriFormats: unknown[] };
   t.same(csc.container.command, ['modelgate', 'init']);
+  const initSource = await readFile(join(REPO, 'src/cli/init.ts'), 'utf8');
+  for (const { name } of (csc.container as unknown as { env: Array<{ name: string }> }).env) t.ok(initSource.includes(name), `init reads ${name}`);
   t.same(csc.supportedUriFormats, [{ prefix: 'modelgate+oci://' }]);
   t.match(csc.container.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
 

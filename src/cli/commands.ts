@@ -20,6 +20,7 @@ const COMMANDS: ReadonlyArray<{ readonly name: string; readonly load: () => Prom
   { name: 'verify-model', load: () => import('./verify-model.ts') },
   { name: 'verify-artifact', load: () => import('./verify-artifact.ts') },
   { name: 'verify', load: () => import('./verify.ts') },
+  { name: 'explain', load: () => import('./explain.ts') },
   { name: 'policy', load: () => import('./policy.ts') },
   { name: 'keygen', load: () => import('./keygen.ts') },
   { name: 'dataset', load: () => import('./dataset.ts') },

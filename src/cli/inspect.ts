@@ -80,7 +80,7 @@ export async function inspectReference(store: ArtifactStore, ref: ArtifactRefere
   };
 }
 
-function humanSize(bytes: number): string {
+export function humanSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;

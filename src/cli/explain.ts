@@ -1,0 +1,55 @@
+/**
+ * `modelgate explain REF`: a human-readable provenance report for one artifact — who built it, from
+ * which datasets, code and container, with which parameters, who signed what, evaluation results,
+ * the model files and the policy verdict with its reasons.
+ *
+ * Owns: the command's output options. The report comes from one run of the same pipeline as
+ * `modelgate verify` (same options, `pipeline-options.ts`; `src/explain/collect.ts`): only verified
+ * evidence is shown as verified. Output: a terminal tree (colour on a TTY unless NO_COLOR), `-o json`
+ * (the `ExplainReport`), and `--html FILE`, a self-contained page written atomically. Exit codes are
+ * `modelgate verify`'s (0 allow, 1 deny, 2 invalid/usage, 3/4 registry unavailable), so a script can
+ * gate on the report it just rendered.
+ */
+import { Option, type Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import { addPipelineOptions, loadPipelineDeps, type PipelineCliOptions } from './pipeline-options.ts';
+
+interface ExplainOptions extends PipelineCliOptions {
+  readonly output: 'tree' | 'json';
+  readonly html?: string;
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('explain')
+    .description('explain where an artifact comes from: builder, datasets, code, container, parameters, signers, evaluations, files and the policy verdict (terminal tree, JSON or a self-contained HTML page); exit codes as verify')
+    .argument('<reference>', 'oci://host/repo[:tag][@sha256:…], host/repo…, or oci-layout://dir…')
+    .addOption(new Option('-o, --output <format>', 'stdout format').choices(['tree', 'json']).default('tree'))
+    .option('--html <file>', 'also write the report as a self-contained HTML page (atomically, replacing FILE)');
+  addPipelineOptions(command).action(async (reference: string, options: ExplainOptions) => {
+    const [{ explainReference }, { exitCodeOf }, { outlineOf }, deps] = await Promise.all([
+      import('../explain/collect.ts'),
+      import('../pipeline/decide.ts'),
+      import('../explain/outline.ts'),
+      loadPipelineDeps(options),
+    ]);
+    const { report, result } = await explainReference(reference, deps);
+    const outline = outlineOf(report);
+    if (options.html !== undefined) {
+      const [{ renderHtml }, { writeFileAtomic }] = await Promise.all([import('../explain/html.ts'), import('../fs/atomic-write.ts')]);
+      try {
+        await writeFileAtomic(options.html, renderHtml(outline), { overwrite: true });
+      } catch (err) {
+        throw new UsageError('USAGE', `cannot write ${options.html}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+    if (options.output === 'json') {
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } else {
+      const { renderTree, useColour } = await import('../explain/tree.ts');
+      process.stdout.write(renderTree(outline, { colour: useColour(process.stdout) }));
+    }
+    if (report.verdict.failure !== null) process.stderr.write(`modelgate: ${report.verdict.failure.code}: ${report.verdict.failure.message}\n`);
+    process.exitCode = exitCodeOf(result);
+  });
+}

@@ -1,0 +1,290 @@
+/**
+ * What the human-readable forms of `modelgate explain` say, in which order, and how each fact is marked
+ * (verified / unsigned / failed): one outline of sections, fields, tables and code blocks, which the
+ * terminal tree (`tree.ts`) and the HTML page (`html.ts`) only lay out.
+ *
+ * Owns: `outlineOf(report)`. Cells hold plain text (attacker-controlled included); renderers escape.
+ */
+import { humanSize } from '../cli/inspect.ts';
+import type { BuildView, DependencyView, EvaluationView, GenericView } from './predicates.ts';
+import type { ExplainReport, SignedBy, VerifiedAttestationView } from './report.ts';
+
+export type Tone = 'ok' | 'bad' | 'warn' | 'muted' | 'plain';
+
+export interface Cell {
+  readonly text: string;
+  readonly tone?: Tone;
+  /** Digests, URIs, identifiers: monospace in HTML. */
+  readonly mono?: boolean;
+}
+
+export type Block =
+  | { readonly kind: 'fields'; readonly rows: readonly { readonly label: string; readonly value: Cell }[] }
+  | { readonly kind: 'table'; readonly title: string; readonly columns: readonly string[]; readonly rows: readonly (readonly Cell[])[] }
+  | { readonly kind: 'code'; readonly title: string; readonly text: string };
+
+export interface Section {
+  readonly title: string;
+  readonly badge: { readonly text: string; readonly tone: Tone };
+  /** One line under the title (e.g. who signed it). */
+  readonly note?: string;
+  readonly blocks: readonly Block[];
+}
+
+export interface Outline {
+  readonly reference: string;
+  readonly digest: string | null;
+  readonly verdict: { readonly text: string; readonly tone: Tone };
+  readonly generatedAt: string;
+  /** The few facts a reader wants first (builder, commit, datasets, signers, files). */
+  readonly highlights: readonly { readonly label: string; readonly value: Cell }[];
+  readonly sections: readonly Section[];
+}
+
+/** Longest parameter value shown inline (JSON of objects); the JSON report has it whole. */
+const MAX_INLINE_CHARS = 400;
+
+function inline(value: unknown): string {
+  const s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return s.length > MAX_INLINE_CHARS ? `${s.slice(0, MAX_INLINE_CHARS)}… (${s.length} chars)` : s;
+}
+
+const mono = (text: string, tone?: Tone): Cell => ({ text, mono: true, ...(tone ? { tone } : {}) });
+const plain = (text: string, tone?: Tone): Cell => ({ text, ...(tone ? { tone } : {}) });
+
+function fields(rows: ReadonlyArray<readonly [string, Cell | string | null | undefined]>): Block {
+  return {
+    kind: 'fields',
+    rows: rows.flatMap(([label, value]) => (value === null || value === undefined || value === '' ? [] : [{ label, value: typeof value === 'string' ? plain(value) : value }])),
+  };
+}
+
+function recordFields(record: Readonly<Record<string, unknown>>): Block {
+  return fields(Object.entries(record).map(([k, v]) => [k, mono(inline(v))] as const));
+}
+
+function verdictText(report: ExplainReport): { text: string; tone: Tone } {
+  const { verdict } = report;
+  switch (verdict.outcome) {
+    case 'allow':
+      return { text: 'ALLOW', tone: 'ok' };
+    case 'deny':
+      return { text: 'DENY', tone: 'bad' };
+    case 'unavailable':
+      return { text: verdict.transient ? 'UNAVAILABLE (retry)' : 'UNAVAILABLE', tone: 'warn' };
+    case 'invalid':
+      return { text: 'INVALID', tone: 'bad' };
+  }
+}
+
+function verdictSection(report: ExplainReport): Section {
+  const { verdict } = report;
+  const blocks: Block[] = [];
+  if (verdict.reasons.length > 0) blocks.push({ kind: 'table', title: 'Denied because', columns: ['code', 'reason'], rows: verdict.reasons.map((r) => [mono(r.code, 'bad'), plain(r.message)]) });
+  if (verdict.warnings.length > 0) blocks.push({ kind: 'table', title: 'Warnings', columns: ['code', 'warning'], rows: verdict.warnings.map((w) => [mono(w.code, 'warn'), plain(w.message)]) });
+  if (verdict.exceptions.length > 0) {
+    blocks.push({
+      kind: 'table',
+      title: 'Exceptions applied',
+      columns: ['id', 'approved by', 'reason', 'expires', 'waives'],
+      rows: verdict.exceptions.map((x) => [mono(x.id, 'warn'), plain(x.approvedBy), plain(x.reason), mono(x.expires), mono(x.waived.join(', '))]),
+    });
+  }
+  blocks.push(
+    fields([
+      ['error', verdict.failure ? mono(`${verdict.failure.code}: ${verdict.failure.message}`, 'bad') : null],
+      ['policy', verdict.policy ? mono(verdict.policy.name) : null],
+      ['policy bundle', verdict.policy ? mono(verdict.policy.bundleDigest) : null],
+      ['policy data', verdict.policy ? mono(verdict.policy.dataDigest) : null],
+      ['checked signers', report.checkedSigners.length > 0 ? mono(report.checkedSigners.join('; ')) : plain('none given: no evidence can verify', 'warn')],
+    ]),
+  );
+  const { text, tone } = verdictText(report);
+  return { title: 'Policy verdict', badge: { text, tone }, blocks };
+}
+
+function modelSection(report: ExplainReport): Section | null {
+  const a = report.artifact;
+  if (a === null) return null;
+  const blocks: Block[] = [
+    fields([
+      ['model', a.model?.name ? plain([a.model.name, a.model.version].filter(Boolean).join(' ')) : null],
+      ['format', a.model?.format],
+      ['created', a.model?.createdAt ? mono(a.model.createdAt) : null],
+      ['artifact type', a.artifactType ? mono(a.artifactType) : null],
+      ['manifest', mono(`${a.mediaType}, ${humanSize(a.size)}`)],
+      ['config', a.config ? mono(`${a.config.digest} (${a.config.mediaType})`) : null],
+    ]),
+  ];
+  if (a.files.length > 0) {
+    blocks.push({ kind: 'table', title: 'Files (layers)', columns: ['path', 'size', 'digest', 'media type'], rows: a.files.map((f) => [mono(f.path ?? '(no path)'), plain(humanSize(f.size)), mono(f.digest), mono(f.mediaType, 'muted')]) });
+  }
+  if (a.lineage.length > 0) {
+    blocks.push({ kind: 'table', title: a.signed ? 'Lineage annotations (signed)' : 'Lineage annotations (NOT signed: no verified signature)', columns: ['what', 'value'], rows: a.lineage.map((l) => [plain(l.label), mono(inline(l.value), a.signed ? undefined : 'warn')]) });
+  }
+  return {
+    title: 'Model',
+    badge: a.signed ? { text: 'signed', tone: 'ok' } : { text: 'not signed', tone: 'bad' },
+    note: a.signed ? 'Manifest read by digest; a verified signature covers it, its files and annotations.' : 'Manifest read by digest, but no verified signature covers it: the facts below are unauthenticated.',
+    blocks,
+  };
+}
+
+function logCell(s: SignedBy): Cell {
+  if (s.tlog !== null) return mono(`Rekor #${s.tlog.logIndex} at ${s.tlog.integratedTime}`);
+  if (s.timestamps.length > 0) return mono(`timestamped ${s.timestamps.join(', ')}`);
+  return plain('no log entry (key only)', 'muted');
+}
+
+function signerRows(s: SignedBy): Array<readonly [string, Cell | null]> {
+  return [
+    ['signed by', mono(s.signer.description, 'ok')],
+    ['method', plain(s.signer.method)],
+    ['key id', s.signer.keyId ? mono(s.signer.keyId) : null],
+    ['identity', s.signer.san ? mono(s.signer.san) : null],
+    ['issuer', s.signer.issuer ? mono(s.signer.issuer) : null],
+    ...Object.entries(s.signer.oidc).map(([k, v]) => [k, mono(v)] as const),
+    ['transparency log', logCell(s)],
+  ];
+}
+
+function signaturesSection(report: ExplainReport): Section {
+  const rows = report.signatures.map((s) => [mono(s.signer.description, 'ok'), plain(s.signer.method), mono(s.signer.issuer ?? '-'), logCell(s)]);
+  return {
+    title: 'Signatures',
+    badge: report.signatures.length > 0 ? { text: `${report.signatures.length} verified`, tone: 'ok' } : { text: 'none verified', tone: 'bad' },
+    blocks: rows.length > 0 ? [{ kind: 'table', title: 'Verified signatures over the digest', columns: ['signer', 'method', 'issuer', 'log / time'], rows }] : [],
+  };
+}
+
+function dependencyTable(title: string, deps: readonly DependencyView[]): Block[] {
+  if (deps.length === 0) return [];
+  return [
+    {
+      kind: 'table',
+      title,
+      columns: ['uri / name', 'digest', 'notes'],
+      rows: deps.map((d) => {
+        const notes = Object.entries(d.annotations)
+          .filter(([k]) => k !== 'modelgate.dev/kind' && k !== 'modelgate.dev/role')
+          .map(([k, v]) => `${k.replace(/^modelgate\.dev\//, '')}: ${inline(v)}`);
+        return [mono(d.uri ?? d.name ?? '-'), mono(d.digests.join(' ') || '-'), plain(notes.join('; '), 'muted')];
+      }),
+    },
+  ];
+}
+
+function buildSection(a: VerifiedAttestationView, view: BuildView): Section {
+  const { source } = view;
+  return {
+    title: `Build — SLSA provenance ${view.slsaVersion}`,
+    badge: { text: 'verified', tone: 'ok' },
+    note: `Signed by ${a.signer.description}`,
+    blocks: [
+      fields([
+        ['builder', mono(view.builderId)],
+        ['build type', mono(view.buildType)],
+        ['invocation', view.invocationId ? mono(view.invocationId) : null],
+        ['started', view.startedOn ? mono(view.startedOn) : null],
+        ['finished', view.finishedOn ? mono(view.finishedOn) : null],
+        ['source', source ? mono(source.repository) : null],
+        ['ref', source?.ref ? mono(source.ref) : null],
+        ['commit', source?.commit ? mono(source.commit) : plain('not recorded', 'warn')],
+      ]),
+      ...dependencyTable('Datasets', view.datasets),
+      ...dependencyTable('Containers', view.containers),
+      ...dependencyTable('Lockfiles', view.lockfiles),
+      ...dependencyTable('Source and other dependencies', view.otherDependencies),
+      ...(Object.keys(view.externalParameters).length > 0 ? [{ kind: 'table' as const, title: 'Parameters (chosen by the caller)', columns: ['name', 'value'], rows: Object.entries(view.externalParameters).map(([k, v]) => [plain(k), mono(inline(v))]) }] : []),
+      ...(Object.keys(view.internalParameters).length > 0 ? [{ kind: 'table' as const, title: 'Environment (recorded by the builder)', columns: ['name', 'value'], rows: Object.entries(view.internalParameters).map(([k, v]) => [plain(k), mono(inline(v))]) }] : []),
+      fields(signerRows(a)),
+    ],
+  };
+}
+
+function evaluationSection(a: VerifiedAttestationView, view: EvaluationView): Section {
+  const tone: Tone = view.result === 'PASSED' ? 'ok' : view.result === 'FAILED' ? 'bad' : view.result === 'WARNED' ? 'warn' : 'plain';
+  const tests = (label: string, names: readonly string[], t: Tone): Array<readonly [string, Cell | null]> => [[label, names.length > 0 ? mono(names.join(', '), t) : null]];
+  return {
+    title: `Evaluation — ${a.predicateType}`,
+    badge: { text: view.result ? `verified · ${view.result}` : 'verified', tone: view.result === 'FAILED' ? 'bad' : 'ok' },
+    note: `Signed by ${a.signer.description}`,
+    blocks: [
+      fields([['result', view.result ? plain(view.result, tone) : null], ...tests('passed', view.passedTests, 'ok'), ...tests('warned', view.warnedTests, 'warn'), ...tests('failed', view.failedTests, 'bad'), ['url', view.url ? mono(view.url) : null]]),
+      ...(Object.keys(view.metrics).length > 0 ? [{ kind: 'table' as const, title: 'Metrics', columns: ['metric', 'value'], rows: Object.entries(view.metrics).map(([k, v]) => [plain(k), mono(String(v))]) }] : []),
+      ...dependencyTable('Configuration', view.configuration),
+      ...(Object.keys(view.other).length > 0 ? [recordFields(view.other)] : []),
+      fields(signerRows(a)),
+    ],
+  };
+}
+
+function genericSection(a: VerifiedAttestationView, view: GenericView): Section {
+  return {
+    title: `Attestation — ${a.predicateType}`,
+    badge: { text: 'verified', tone: 'ok' },
+    note: `Signed by ${a.signer.description}${view.note ? ` · ${view.note}` : ''}`,
+    blocks: [{ kind: 'code', title: view.truncated ? 'Predicate (cut)' : 'Predicate', text: view.json }, fields(signerRows(a))],
+  };
+}
+
+function attestationSection(a: VerifiedAttestationView): Section {
+  switch (a.view.kind) {
+    case 'build':
+      return buildSection(a, a.view);
+    case 'evaluation':
+      return evaluationSection(a, a.view);
+    case 'generic':
+      return genericSection(a, a.view);
+  }
+}
+
+function evidenceSection(report: ExplainReport): Section {
+  const failed = report.evidence.filter((e) => e.status === 'failed').length;
+  const rows = report.evidence.map((e) => [
+    e.status === 'verified' ? plain('verified', 'ok') : plain('UNVERIFIED', 'bad'),
+    plain(`${e.kind} (${e.source})`),
+    mono(e.predicateType ?? '-', e.status === 'verified' ? undefined : 'muted'),
+    e.status === 'verified' ? mono(e.signer ?? '-') : mono(`${e.error?.code ?? 'FAILED'}: ${e.error?.message ?? ''}`, 'bad'),
+  ]);
+  const problems = report.problems.map((p) => [mono(p.code, 'bad'), plain(p.source), plain(p.message)]);
+  return {
+    title: 'Evidence found',
+    badge:
+      report.evidence.length === 0 ? { text: 'none', tone: 'bad' } : failed > 0 ? { text: `${report.evidence.length - failed} verified · ${failed} unverified`, tone: 'warn' } : { text: `${report.evidence.length} verified`, tone: 'ok' },
+    note: 'Unverified items did not verify against any checked signer: their claims (shown muted) are not evidence.',
+    blocks: [
+      ...(rows.length > 0 ? [{ kind: 'table' as const, title: 'Signatures and attestations next to the artifact', columns: ['status', 'kind', 'predicate type (claimed if unverified)', 'signer / error'], rows }] : []),
+      ...(problems.length > 0 ? [{ kind: 'table' as const, title: 'Discovery problems', columns: ['code', 'where', 'message'], rows: problems }] : []),
+    ],
+  };
+}
+
+function highlights(report: ExplainReport): Outline['highlights'] {
+  const builds = report.attestations.flatMap((a) => (a.view.kind === 'build' ? [a.view] : []));
+  const evaluations = report.attestations.flatMap((a) => (a.view.kind === 'evaluation' ? [a.view] : []));
+  const signers = [...new Set([...report.signatures, ...report.attestations].map((s) => s.signer.description))];
+  const files = report.artifact?.files ?? [];
+  const rows: Array<readonly [string, Cell | null]> = [
+    ['built by', builds.length > 0 ? mono(builds.map((b) => b.builderId).join(', ')) : plain('no verified provenance', 'bad')],
+    ['source commit', builds.some((b) => b.source?.commit) ? mono(builds.flatMap((b) => (b.source?.commit ? [b.source.commit] : [])).join(', ')) : null],
+    ['datasets', builds.length > 0 ? mono(builds.flatMap((b) => b.datasets.map((d) => d.uri ?? d.name ?? '?')).join(', ') || 'none recorded') : null],
+    ['evaluation', evaluations.length > 0 ? plain(evaluations.map((e) => e.result ?? `${Object.keys(e.metrics).length} metrics`).join(', '), evaluations.some((e) => e.result === 'FAILED') ? 'bad' : 'ok') : null],
+    ['signed by', signers.length > 0 ? mono(signers.join(', '), 'ok') : plain('nobody verified', 'bad')],
+    ['files', report.artifact ? plain(`${files.length} (${humanSize(files.reduce((n, f) => n + f.size, 0))})`) : null],
+  ];
+  return rows.flatMap(([label, value]) => (value === null ? [] : [{ label, value }]));
+}
+
+/** The outline of a report, in reading order. */
+export function outlineOf(report: ExplainReport): Outline {
+  const model = modelSection(report);
+  return {
+    reference: report.reference,
+    digest: report.digest,
+    verdict: verdictText(report),
+    generatedAt: report.generatedAt,
+    highlights: highlights(report),
+    sections: [verdictSection(report), ...(model ? [model] : []), signaturesSection(report), ...report.attestations.map(attestationSection), evidenceSection(report)],
+  };
+}

@@ -1,0 +1,86 @@
+// The renderers of `modelgate explain` on a synthetic report (no registry): hostile strings are escaped
+// in HTML (every field kind: reference, reasons, lineage, predicate JSON, evidence errors) and made
+// printable in the terminal; colour follows the TTY and NO_COLOR; unverified evidence is marked.
+import t from 'tap';
+import type { Digest } from '../../src/oci/digest.ts';
+import { escapeHtml, renderHtml } from '../../src/explain/html.ts';
+import { outlineOf } from '../../src/explain/outline.ts';
+import { attestationView } from '../../src/explain/predicates.ts';
+import { EXPLAIN_REPORT_VERSION, type ExplainReport } from '../../src/explain/report.ts';
+import { printable, renderTree, useColour } from '../../src/explain/tree.ts';
+
+const EVIL = '<script>alert(1)</script>"\'&\u001b[2J\r';
+const DIGEST = `sha256:${'ab'.repeat(32)}` as Digest;
+const signer = { signer: { method: 'key' as const, keyId: `sha256:${'cd'.repeat(32)}`, san: null, issuer: null, oidc: {}, description: `key sha256:${'cd'.repeat(32)}` }, tlog: null, timestamps: [] };
+
+function report(overrides: Partial<ExplainReport> = {}): ExplainReport {
+  return {
+    version: EXPLAIN_REPORT_VERSION,
+    reference: `oci://r.example/m${EVIL}@${DIGEST}`,
+    digest: DIGEST,
+    generatedAt: '2026-11-26T00:00:00.000Z',
+    verdict: { outcome: 'deny', allow: false, reasons: [{ code: 'NOT_SIGNED', message: `reason ${EVIL}` }], warnings: [], exceptions: [], failure: null, transient: null, policy: { name: 'p', bundleDigest: DIGEST, dataDigest: DIGEST } },
+    artifact: {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: null,
+      size: 100,
+      signed: false,
+      config: null,
+      model: null,
+      files: [{ path: `weights${EVIL}.bin`, digest: DIGEST, size: 5, mediaType: 'x' }],
+      lineage: [{ annotation: 'org.ml.training.code', label: 'training code', value: EVIL }],
+      annotations: {},
+    },
+    signatures: [],
+    attestations: [{ status: 'verified', predicateType: `https://example.com/${EVIL}`, ...signer, view: attestationView('https://example.com/p', { text: EVIL }) }],
+    evidence: [{ status: 'failed', kind: 'attestation', source: 'referrer', manifestDigest: DIGEST, predicateType: `claimed${EVIL}`, signer: null, error: { code: 'SIGNATURE', message: EVIL } }],
+    problems: [],
+    checkedSigners: [],
+    ...overrides,
+  };
+}
+
+t.test('escapeHtml', async (t) => {
+  t.equal(escapeHtml(`<a href="x" title='y'>&amp;</a>`), '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;');
+});
+
+t.test('html: every hostile string is escaped', async (t) => {
+  const page = renderHtml(outlineOf(report()));
+  t.notOk(/<script/i.test(page), 'no script element anywhere');
+  const escapedCount = page.split('&lt;script&gt;alert(1)&lt;/script&gt;').length - 1;
+  t.ok(escapedCount >= 6, `hostile text shown escaped in each place (${escapedCount})`);
+  t.match(page, /<div class="verdict bad" id="verdict">DENY<\/div>/);
+  t.match(page, /NOT signed: no verified signature/);
+  t.match(page, /UNVERIFIED/);
+});
+
+t.test('tree: control characters made printable, colour only when asked', async (t) => {
+  t.equal(printable('a\u001b[31mb\r\n\u009bc'), 'a\\x1b[31mb\\x0d\\x0a\\x9bc');
+  const plain = renderTree(outlineOf(report()), { colour: false });
+  t.notOk(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(plain), 'no control characters but newlines');
+  t.match(plain, /verdict {2}✘ DENY/);
+  t.match(plain, /NOT_SIGNED/);
+  t.match(plain, /UNVERIFIED/);
+  t.match(plain, /\\x1b\[2J\\x0d/);
+  const coloured = renderTree(outlineOf(report()), { colour: true });
+  t.match(coloured, /\u001b\[31m✘ DENY\u001b\[0m/);
+  t.equal(useColour({ isTTY: true }, {}), true);
+  t.equal(useColour({ isTTY: true }, { NO_COLOR: '1' }), false);
+  t.equal(useColour({ isTTY: true }, { NO_COLOR: '' }), true);
+  t.equal(useColour({ isTTY: false }, {}), false);
+  t.equal(useColour({}, {}), false);
+});
+
+t.test('predicate views', async (t) => {
+  t.match(attestationView('https://slsa.dev/provenance/v1', { buildDefinition: 'nope' }), { kind: 'generic', note: /not readable as SLSA provenance/ });
+  t.match(attestationView('https://in-toto.io/attestation/test-result/v0.1', { result: 'FAILED', failedTests: ['acc'], metrics: { acc: 0.5, bad: 'x' }, extra: 1 }), {
+    kind: 'evaluation',
+    result: 'FAILED',
+    failedTests: ['acc'],
+    metrics: { acc: 0.5 },
+    other: { extra: 1 },
+  });
+  const big = attestationView('https://example.com/big', { blob: 'x'.repeat(100_000) });
+  t.match(big, { kind: 'generic', truncated: true });
+  t.equal(attestationView('x', 'not an object').kind, 'generic');
+});

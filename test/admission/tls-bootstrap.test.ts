@@ -124,7 +124,7 @@ t.test('rotation near expiry: a new certificate is served, no request fails duri
   const server = await startServer();
   const materials: ServingMaterial[] = [];
   const bootstrapper = new TlsBootstrapper(
-    { ...options('rotating-tls'), validityMs: 4000, rotateBeforeMs: 2500, retryMs: 200 },
+    { ...options('rotating-tls'), validityMs: 6000, rotateBeforeMs: 4500, retryMs: 200 },
     {
       onMaterial: (m) => {
         materials.push(m);

@@ -46,7 +46,7 @@ t.test('bootstrap: certificate from the Secret, caBundle patched, label modes, S
   const dispatcher = new Agent({ connect: { ca: caBundle, servername: 'webhook.modelgate.svc' } });
   t.teardown(() => dispatcher.close());
   const url = listening['url'] as string;
-  for (let i = 0; i < 100 && (await request(`${listening['metricsUrl'] as string}/readyz`)).statusCode !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+  await line('ready');
   t.equal((await request(`${url}/readyz`, { dispatcher })).statusCode, 200, 'ready over TLS verified by the caBundle');
 
   const post = async (namespace: string) => {

@@ -14,6 +14,7 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import t from 'tap';
 import { Ajv } from 'ajv';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import * as k8sClient from '@kubernetes/client-node';
 import * as core from 'kubernetes-models/v1';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as policyV1 from 'kubernetes-models/policy/v1';
@@ -52,22 +53,49 @@ const validateCsc: Validator = (object) => {
   if (!cscSchema(object)) throw new Error(`ClusterStorageContainer: ${ajv.errorsText(cscSchema.errors)}`);
   const container = (object.spec as { container: unknown }).container;
   if (!validateContainer(container)) throw new Error(`ClusterStorageContainer spec.container: ${JSON.stringify((validateContainer as { errors?: unknown }).errors)}`);
+  const unknown = unknownFields(container, 'V1Container', 'spec.container');
+  if (unknown.length > 0) throw new Error(`ClusterStorageContainer: unknown fields: ${unknown.join(', ')}`);
 };
 
+/**
+ * kubernetes-models' schemas accept unknown fields (the API server would drop them, or refuse them under
+ * strict field validation), so built-in kinds are also walked with @kubernetes/client-node's attribute
+ * type maps: any field the API type does not have is reported with its path.
+ */
+type AttributeMap = Array<{ baseName: string; type: string }>;
+const API_TYPES = k8sClient as unknown as Record<string, { getAttributeTypeMap?: () => AttributeMap } | undefined>;
+function unknownFields(value: unknown, type: string, path: string): string[] {
+  const array = /^Array<(.+)>$/.exec(type);
+  if (array !== null) return Array.isArray(value) ? value.flatMap((item, i) => unknownFields(item, array[1]!, `${path}[${i}]`)) : [];
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (map !== null) return value !== null && typeof value === 'object' ? Object.entries(value).flatMap(([key, item]) => unknownFields(item, map[1]!, `${path}.${key}`)) : [];
+  const attributes = API_TYPES[type]?.getAttributeTypeMap?.();
+  if (attributes === undefined || value === null || typeof value !== 'object') return [];
+  const known = new Map(attributes.map((attribute) => [attribute.baseName, attribute.type]));
+  return Object.entries(value).flatMap(([key, item]) => (known.has(key) ? unknownFields(item, known.get(key)!, `${path}.${key}`) : [`${path}.${key}`]));
+}
+const strict =
+  (validator: Validator): Validator =>
+  (object) => {
+    validator(object);
+    const unknown = unknownFields(object, `V1${object.kind}`, object.kind);
+    if (unknown.length > 0) throw new Error(`unknown fields: ${unknown.join(', ')}`);
+  };
+
 const VALIDATORS: Record<string, Validator> = {
-  'v1/Secret': model(core.Secret),
-  'v1/Service': model(core.Service),
-  'v1/ServiceAccount': model(core.ServiceAccount),
-  'v1/ConfigMap': model(core.ConfigMap),
-  'apps/v1/Deployment': model(apps.Deployment),
-  'policy/v1/PodDisruptionBudget': model(policyV1.PodDisruptionBudget),
-  'rbac.authorization.k8s.io/v1/ClusterRole': model(rbac.ClusterRole),
-  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': model(rbac.ClusterRoleBinding),
-  'rbac.authorization.k8s.io/v1/Role': model(rbac.Role),
-  'rbac.authorization.k8s.io/v1/RoleBinding': model(rbac.RoleBinding),
-  'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': model(admission.ValidatingWebhookConfiguration),
-  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': model(admission.MutatingWebhookConfiguration),
-  'networking.k8s.io/v1/NetworkPolicy': model(networking.NetworkPolicy),
+  'v1/Secret': strict(model(core.Secret)),
+  'v1/Service': strict(model(core.Service)),
+  'v1/ServiceAccount': strict(model(core.ServiceAccount)),
+  'v1/ConfigMap': strict(model(core.ConfigMap)),
+  'apps/v1/Deployment': strict(model(apps.Deployment)),
+  'policy/v1/PodDisruptionBudget': strict(model(policyV1.PodDisruptionBudget)),
+  'rbac.authorization.k8s.io/v1/ClusterRole': strict(model(rbac.ClusterRole)),
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': strict(model(rbac.ClusterRoleBinding)),
+  'rbac.authorization.k8s.io/v1/Role': strict(model(rbac.Role)),
+  'rbac.authorization.k8s.io/v1/RoleBinding': strict(model(rbac.RoleBinding)),
+  'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': strict(model(admission.ValidatingWebhookConfiguration)),
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': strict(model(admission.MutatingWebhookConfiguration)),
+  'networking.k8s.io/v1/NetworkPolicy': strict(model(networking.NetworkPolicy)),
   'cert-manager.io/v1/Issuer': model(certManager.Issuer),
   'cert-manager.io/v1/Certificate': model(certManager.Certificate),
   'monitoring.coreos.com/v1/ServiceMonitor': model(monitoring.ServiceMonitor),
@@ -161,6 +189,10 @@ t.test('every rendered object validates against its Kubernetes / cert-manager / 
   }
   // The validators do reject a broken object.
   t.throws(() => VALIDATORS['apps/v1/Deployment']!({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { replicas: 'two' } }));
+  t.throws(
+    () => VALIDATORS['apps/v1/Deployment']!({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'a', readinesProbe: {} }] } } } }),
+    /unknown fields: Deployment\.spec\.template\.spec\.containers\[0\]\.readinesProbe/,
+  );
   t.throws(() => validateCsc({ apiVersion: 'serving.kserve.io/v1alpha1', kind: 'ClusterStorageContainer', metadata: { name: 'x' }, spec: { container: { name: 'storage-initializer' }, supportedUriFormat: [] } }));
 });
 

@@ -245,7 +245,7 @@ function evidenceSection(report: ExplainReport): Section {
     e.status === 'verified' ? plain('verified', 'ok') : plain('UNVERIFIED', 'bad'),
     plain(`${e.kind} (${e.source})`),
     mono(e.predicateType ?? '-', e.status === 'verified' ? undefined : 'muted'),
-    e.status === 'verified' ? mono(e.signer ?? '-') : mono(`${e.error?.code ?? 'FAILED'}: ${e.error?.message ?? ''}`, 'bad'),
+    e.status === 'verified' ? mono(e.signer ?? '-') : plain(`${e.error?.code ?? 'FAILED'}: ${e.error?.message ?? ''}`, 'bad'),
   ]);
   const problems = report.problems.map((p) => [mono(p.code, 'bad'), plain(p.source), plain(p.message)]);
   return {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { Agent, request } from 'undici';
+import { duration } from '../../src/cli/option-values.ts';
 import { parseBootstrapTargets } from '../../src/cli/webhook.ts';
 import { startFakeKubeApi } from '../helpers/fake-kube-api.ts';
 import { runCli } from '../helpers/run-cli.ts';
@@ -92,4 +93,7 @@ t.test('bad bootstrap options exit 2 with a coded message', async (t) => {
   t.equal(noConfig.code, 2);
   t.match(noConfig.stderr, '--webhook-config');
   t.same(parseBootstrapTargets('ns/my-secret', 'svc.ns'), { secret: { namespace: 'ns', name: 'my-secret' }, service: { name: 'svc', namespace: 'ns' } });
+  t.throws(() => parseBootstrapTargets('ns/my-secret', 'svc'), { code: 'USAGE' });
+  t.same([duration('500ms', 'd'), duration('90s', 'd'), duration('10m', 'd'), duration('720h', 'd'), duration('365d', 'd')], [500, 90_000, 600_000, 2_592_000_000, 31_536_000_000]);
+  for (const bad of ['5 years', '1.5h', '-1s', '10']) t.throws(() => duration(bad, '--tls-validity'), { code: 'USAGE', message: /--tls-validity must be a duration/ });
 });

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { datasetFromManifest } from '../cli/attest.ts';
 import { openSubject } from '../cli/evidence-mode.ts';
-import { loadPrivateKeyFile } from '../cli/signing-key-option.ts';
+import { resolveBundleSigner } from '../cli/signing-key-option.ts';
 import { openReference, type StoreCliOptions } from '../cli/store-options.ts';
 import { buildDatasetManifest, serializeDatasetManifest } from '../dataset/manifest.ts';
 import { lineageAnnotations } from '../emit/lineage-annotations.ts';
@@ -40,8 +40,8 @@ import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
 import { PolicyEngine } from '../policy/engine.ts';
 import { normalizeProvenance, SLSA_PROVENANCE_V1 } from '../policy/input.ts';
 import { attachBundle } from '../sign/attach.ts';
-import { signBlobBundle } from '../sign/blob-bundle.ts';
-import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../sign/dsse-bundle.ts';
+import { signBlobWith, signStatementWith, type BundleSigner } from '../sign/bundle-signer.ts';
+import { COSIGN_SIGN_PREDICATE_TYPE } from '../sign/dsse-bundle.ts';
 import { writeSigningKeyPair } from '../sign/keys.ts';
 import { PASSPHRASE_ENV, resolvePassphrase } from '../sign/passphrase.ts';
 import { verifyBundle } from '../sigstore/bundle.ts';
@@ -186,7 +186,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const keyPrefix = join(out, 'keys', 'demo');
     await mkdir(join(out, 'keys'), { recursive: true });
     const keyFiles = await writeSigningKeyPair(keyPrefix, await resolvePassphrase({ purpose: 'create', keyName: `${keyPrefix}.key` }), { force: true });
-    const privateKey = await loadPrivateKeyFile(keyFiles.privateKeyPath);
+    const signer: BundleSigner = await resolveBundleSigner({ key: keyFiles.privateKeyPath });
     const publicKey = createPublicKey(await readFile(keyFiles.publicKeyPath, 'utf8'));
     const keyDigest = `sha256:${keyId(publicKey)}`;
     log(`0. modelgate keygen: an ephemeral ECDSA P-256 key ${show(keyFiles.privateKeyPath)} (encrypted; passphrase in MODELGATE_PASSWORD, set by the demo) and ${show(keyFiles.publicKeyPath)}`);
@@ -200,7 +200,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const datasetManifest = await buildDatasetManifest(datasetDir);
     const manifestBytes = serializeDatasetManifest(datasetManifest);
     await writeFileAtomic(manifestPath, manifestBytes, { overwrite: true });
-    const datasetBundle = signBlobBundle(manifestBytes, privateKey);
+    const datasetBundle = await signBlobWith(signer, manifestBytes);
     await writeFileAtomic(`${manifestPath}.sigstore.json`, `${JSON.stringify(datasetBundle)}\n`, { overwrite: true });
     const datasetUri = pathToFileURL(datasetDir).href;
     const dataset = await datasetFromManifest(`${datasetUri}=${manifestPath}`);
@@ -215,19 +215,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     // 2. Training under attest run.
     const modelDir = join(out, 'model');
     const hyperparameters = { epochs: EPOCHS, learningRate: 0.05, hiddenUnits: 32, hashedFeatures: 4096 };
-    const training = {
+    const run = await runTrainingWithProvenance({
       command: [process.execPath, TRAIN_SCRIPT, '--data', datasetDir, '--out', modelDir, '--seed', String(TRAINING_SEED), '--epochs', String(EPOCHS)],
       outputsDir: modelDir,
-      // The signer in both spellings while keyless signing lands (`signer`, bundle-signer.ts; before: `privateKey`).
-      signer: { kind: 'key' as const, privateKey },
-      privateKey,
+      signer,
       builderId: BUILDER_ID,
       datasets: [dataset],
       hyperparameters,
       seeds: [String(TRAINING_SEED)],
       sourceDir,
-    };
-    const run = await runTrainingWithProvenance(training);
+    });
     expect(run.status === 'attested', `the training script succeeds (exit code ${run.exitCode})`);
     const weights = await readFile(join(modelDir, 'model.safetensors'));
     const metrics = JSON.parse(await readFile(join(modelDir, 'metrics.json'), 'utf8')) as { trainAccuracy: number; trainLoss: number };
@@ -266,8 +263,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const pinned = `${target.base}@${digest}`;
     const subject = await openSubject(pinned, target.storeOptions);
     expect(subject.digest === digest, 'the pushed manifest resolves by digest');
-    const signature = await attachBundle(subject.store, subject.descriptor, signStatementBundle([{ name: subject.repository, digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, privateKey));
-    const attestation = await attachBundle(subject.store, subject.descriptor, signStatementBundle([{ name: subject.repository, digest }], SLSA_PROVENANCE_V1, statement.predicate, privateKey));
+    const signature = await attachBundle(subject.store, subject.descriptor, await signStatementWith(signer, [{ name: subject.repository, digest }], COSIGN_SIGN_PREDICATE_TYPE, {}));
+    const attestation = await attachBundle(subject.store, subject.descriptor, await signStatementWith(signer, [{ name: subject.repository, digest }], SLSA_PROVENANCE_V1, statement.predicate));
     const referrers = await subject.store.listReferrers(digest);
     expect(referrers.some((r) => r.digest === signature.digest) && referrers.some((r) => r.digest === attestation.digest), 'the signature and the attestation are listed as referrers of the model');
     log(`3. modelgate push ${show(modelDir)} ${brief(pushRef)} → ${digest}`);

@@ -407,9 +407,14 @@ t.test('values.schema.json refuses bad values with a clear message; the deadline
     t.match(result.stderr, /values don't meet the specifications of the schema/);
     t.match(result.stderr, cases[i]![1]);
   }
-  const deadline = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE], { webhook: { deadlineSeconds: 10 } });
+  const [deadline, pdb] = await Promise.all([
+    helm(['template', RELEASE, CHART, '--namespace', NAMESPACE], { webhook: { deadlineSeconds: 10 } }),
+    helm(['template', RELEASE, CHART, '--namespace', NAMESPACE], { replicaCount: 1 }),
+  ]);
   t.not(deadline.code, 0);
   t.match(deadline.stderr, /webhook.deadlineSeconds \(10\) must be below webhook.timeoutSeconds \(10\)/);
+  t.not(pdb.code, 0);
+  t.match(pdb.stderr, /podDisruptionBudget.minAvailable \(1\) must be below replicaCount \(1\)/);
 });
 
 t.test('NOTES.txt tells how to check the install (an unsigned model is denied)', async (t) => {
@@ -419,6 +424,8 @@ t.test('NOTES.txt tells how to check the install (an unsigned model is denied)',
   t.match(result.stdout, /kind: InferenceService/);
   t.match(result.stdout, /denied the request/);
   t.match(result.stdout, /no signer is configured/);
+  const ignore = await helm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--dry-run=client'], { webhook: { failurePolicy: 'Ignore' } });
+  t.match(ignore.stdout, /WARNING: failurePolicy Ignore/);
 });
 
 /** Dotted paths of the values a user sets: recurse only where the schema lists properties. */

@@ -8,7 +8,7 @@
  * `MODELGATE_CACHE_MAX_BYTES`, `MODELGATE_CACHE_LOCK_STALE_MS`, `MODELGATE_POLICY`, `MODELGATE_POLICY_DATA`, `MODELGATE_KEYS` (comma
  * separated), `MODELGATE_CERTIFICATE_IDENTITY` / `MODELGATE_CERTIFICATE_OIDC_ISSUER` (keyless signers, comma
  * separated), `MODELGATE_TRUSTED_ROOT`, `MODELGATE_TERMINATION_LOG`, `DOCKER_CONFIG`), JSON log lines
- * on stdout, refusal reasons on stderr and in the termination log (`/dev/termination-log` by default).
+ * on stdout (progress: bytes, total, rate, ETA; also a bar on stderr when it is a terminal), refusal reasons on stderr and in the termination log (`/dev/termination-log` by default).
  * Exit codes (`EXIT_CODE`): 0 published, 1 verification failed (deny, corrupted blob, unsafe archive),
  * 2 usage/invalid, 3 registry unavailable (transient), 4 registry refused (permanent).
  */
@@ -89,6 +89,38 @@ function logLine(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
 
+export interface ProgressEvent {
+  readonly bytes: number;
+  readonly total: number;
+  readonly bytesPerSecond: number;
+  readonly etaSeconds: number | null;
+}
+
+/** One progress-bar line for a terminal: `[#######-------]  45%  0.90/2.00 GiB  120 MB/s  ETA 9 s`. */
+export function progressBar(event: ProgressEvent, width = 30): string {
+  const fraction = event.total > 0 ? Math.min(1, Math.max(0, event.bytes / event.total)) : 1;
+  const filled = Math.round(fraction * width);
+  const gib = (bytes: number): string => (bytes / 2 ** 30).toFixed(2);
+  const eta = event.etaSeconds === null ? '?' : `${event.etaSeconds} s`;
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${`${Math.floor(fraction * 100)}%`.padStart(4)}  ${gib(event.bytes)}/${gib(event.total)} GiB  ${Math.round(event.bytesPerSecond / 1e6)} MB/s  ETA ${eta}`;
+}
+
+/** JSON lines on stdout; when stderr is a terminal, progress also as a bar redrawn in place there. */
+function logger(terminal: boolean): (event: Record<string, unknown>) => void {
+  let barShown = false;
+  return (event) => {
+    logLine(event);
+    if (!terminal) return;
+    if (event.event === 'progress') {
+      process.stderr.write(`\r${progressBar(event as unknown as ProgressEvent)}`);
+      barShown = true;
+    } else if (barShown) {
+      process.stderr.write('\n');
+      barShown = false;
+    }
+  };
+}
+
 /** Report a refusal on stderr, in the termination log and as a log line; returns its exit code. */
 async function refuse(uri: string, dest: string, outcome: Extract<InitOutcome, { kind: 'refused' }>, options: InitOptions): Promise<number> {
   const lines = outcome.reasons.map((r) => `modelgate init: refused ${uri}${outcome.digest ? ` (${outcome.digest})` : ''}: ${r.code}: ${r.message}`);
@@ -141,7 +173,7 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
   const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
   const cache = new BlobCache(options.cacheDir, { ...(cacheMaxBytes !== undefined ? { maxBytes: cacheMaxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
-  const log = logLine;
+  const log = logger(process.stderr.isTTY === true);
   if (options.rehash === true) {
     await cache.init();
     const started = performance.now();

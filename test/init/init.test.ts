@@ -1,15 +1,13 @@
 // The init container (`modelgate init URI DEST`) against a real loopback registry behind the fault
-// proxy: models pushed as CNCF ModelPack artifacts (raw, tar, tar+gzip, tar+zstd layers), signed and
-// attested like test/pipeline/verify.test.ts. A good model publishes atomically with a receipt naming
-// its digest; an unsigned model, a tag, a corrupted blob, a tar with `../x`, an escaping symlink, a
-// hardlink out of the model and a device entry each leave DEST untouched with the right exit code; a
-// registry that is down is transient (3); two concurrent runs download a blob once; a run killed with
-// SIGKILL mid-pull leaves no model and the next run takes over its stale lease and resumes the kept
-// partial download with Range; leases of live holders are kept, lost ones abort their holder.
-import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// proxy (fixtures.ts): models pushed as CNCF ModelPack artifacts (raw, tar, tar+gzip, tar+zstd
+// layers), signed and attested. A good model publishes atomically with a receipt naming its digest;
+// an unsigned model, a tag, a corrupted blob, a tar with `../x`, an escaping symlink, a hardlink out
+// of the model and a device entry each leave DEST untouched with the right exit code; a registry that
+// is down is transient (3); two concurrent runs download a blob once; OMS model signatures are
+// verified against the files and decided by the policy before publication. Kill, resume and cache
+// leases: resume.test.ts.
+import type { KeyObject } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
@@ -21,127 +19,15 @@ import { DEFAULT_BUNDLE_DIR } from '../../src/policy/bundle.ts';
 import { KEYS_ONLY_TRUST, storeProvider } from '../../src/pipeline/deps.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
 import type { Descriptor } from '../../src/oci/manifest.ts';
-import { openStore } from '../../src/oci/open.ts';
-import { parseReference } from '../../src/oci/reference.ts';
-import type { ArtifactStore } from '../../src/oci/store.ts';
 import { ModelPackMediaType } from '../../src/modelpack/spec.ts';
 import { attachBundle } from '../../src/sign/attach.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../../src/sign/dsse-bundle.ts';
 import { keyId } from '../../src/sigstore/keys.ts';
-import { startFaultProxy, type FaultRule } from '../helpers/fault-proxy.ts';
 import { fileResources, keyBundle, omsStatement, walk } from '../helpers/oms-sign.ts';
-import { startRegistry } from '../helpers/registry.ts';
-import { REPO, runCli } from '../helpers/run-cli.ts';
+import { REPO } from '../helpers/run-cli.ts';
+import { BUILDER, initFixture, sha256, SLSA_V1, SOURCE, tar, type LayerSpec, type TarEntry } from './fixtures.ts';
 
-const SLSA_V1 = 'https://slsa.dev/provenance/v1';
-const BUILDER = 'https://ci.acme.dev/trainer@v1';
-const SOURCE = 'https://github.com/acme/train';
-
-const dir = mkdtempSync(join(tmpdir(), 'modelgate-init-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-// ---------------------------------------------------------------------------------------------
-// Tar entries written by hand, so the archive can hold what no well-behaved packer writes.
-
-interface TarEntry {
-  readonly name: string;
-  readonly type?: '0' | '1' | '2' | '3' | '5' | '6';
-  readonly body?: Buffer;
-  readonly linkname?: string;
-  readonly mode?: number;
-}
-
-function octal(value: number, width: number): string {
-  return `${value.toString(8).padStart(width - 1, '0')}\0`;
-}
-
-function tar(entries: readonly TarEntry[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const e of entries) {
-    const body = e.body ?? Buffer.alloc(0);
-    const header = Buffer.alloc(512);
-    header.write(e.name, 0, 100, 'utf8');
-    header.write(octal(e.mode ?? (e.type === '5' ? 0o755 : 0o644), 8), 100, 'ascii');
-    header.write(octal(0, 8), 108, 'ascii');
-    header.write(octal(0, 8), 116, 'ascii');
-    header.write(octal((e.type ?? '0') === '0' ? body.length : 0, 12), 124, 'ascii');
-    header.write(octal(0, 12), 136, 'ascii');
-    header.write('        ', 148, 'ascii');
-    header.write(e.type ?? '0', 156, 'ascii');
-    header.write(e.linkname ?? '', 157, 100, 'utf8');
-    header.write('ustar\0', 257, 'ascii');
-    header.write('00', 263, 'ascii');
-    if (e.type === '3') {
-      header.write(octal(1, 8), 329, 'ascii');
-      header.write(octal(3, 8), 337, 'ascii');
-    }
-    let sum = 0;
-    for (const byte of header) sum += byte;
-    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
-    parts.push(header);
-    if ((e.type ?? '0') === '0') parts.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
-  }
-  parts.push(Buffer.alloc(1024));
-  return Buffer.concat(parts);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fixtures, built once: one registry, one proxy in front of it, one model per case.
-
-const registry = await startRegistry({ t });
-const proxy = await startFaultProxy({ upstream: registry.url });
-t.teardown(() => proxy.stop());
-const store = openStore(parseReference(`${registry.host}/models/llama`));
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const pubPath = join(dir, 'key.pub');
-writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
-
-const dataPath = join(dir, 'data.json');
-writeFileSync(
-  dataPath,
-  JSON.stringify({
-    modelgate_config: {
-      signers: { threshold: 1, keys: { [`sha256:${keyId(publicKey)}`]: {} }, identities: {} },
-      provenance: { required: true, builders: { [BUILDER]: {} }, buildTypes: {} },
-      sources: { repositories: { [SOURCE]: {} } },
-      datasets: {},
-      containers: { digests: {}, repositories: {} },
-      revoked: { digests: {}, keys: {}, identities: {} },
-      evaluation: { required: false, thresholds: {} },
-      modelSignature: { required: false },
-      unverifiable: { allowed: {} },
-      exceptions: {},
-    },
-  }),
-);
-
-interface LayerSpec {
-  readonly mediaType: string;
-  readonly bytes: Buffer;
-  readonly filepath?: string;
-}
-
-const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-async function pushArtifact(name: string, layers: readonly LayerSpec[], options: { sign?: boolean; tag?: string } = {}): Promise<{ manifest: Descriptor; layers: Descriptor[] }> {
-  const config = await store.pushBlob({ kind: 'bytes', mediaType: ModelPackMediaType.CONFIG, bytes: Buffer.from(JSON.stringify({ descriptor: { name }, config: {}, modelfs: { type: 'layers', diffIds: [] } })) });
-  const pushed: Descriptor[] = [];
-  for (const layer of layers) {
-    const d = await store.pushBlob({ kind: 'bytes', mediaType: layer.mediaType, bytes: layer.bytes });
-    pushed.push({ ...d, mediaType: layer.mediaType, ...(layer.filepath ? { annotations: { 'org.cncf.model.filepath': layer.filepath } } : {}) });
-  }
-  const body = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: ModelPackMediaType.ARTIFACT, config, layers: pushed };
-  const manifest = await store.pushManifest(Buffer.from(JSON.stringify(body)), body.mediaType, options.tag ? { tag: options.tag } : {});
-  if (options.sign !== false) {
-    await attachBundle(store, manifest, signStatementBundle([{ digest: manifest.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, privateKey as KeyObject));
-    const provenance = {
-      buildDefinition: { buildType: 'https://modelgate.dev/buildtypes/train/v1', externalParameters: {}, resolvedDependencies: [{ uri: `git+${SOURCE}@refs/heads/main`, digest: { gitCommit: '0'.repeat(40) } }] },
-      runDetails: { builder: { id: BUILDER }, metadata: { invocationId: name } },
-    };
-    await attachBundle(store, manifest, signStatementBundle([{ name: 'model', digest: manifest.digest }], SLSA_V1, provenance, privateKey as KeyObject));
-  }
-  return { manifest, layers: pushed };
-}
+const { dir, proxy, store, privateKey, publicKey, dataPath, pushArtifact, uriOf, init, blobGets } = await initFixture(t);
 
 const weights = Buffer.alloc(3 * 1024 * 1024);
 for (let i = 0; i < weights.length; i += 4) weights.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -169,30 +55,6 @@ const dotdot = await pushArtifact('dotdot', tarLayer([{ name: 'weights/../../x',
 const symlinkOut = await pushArtifact('symlink', tarLayer([{ name: 'weights/evil', type: '2', linkname: '../../../etc/passwd' }]));
 const hardlink = await pushArtifact('hardlink', tarLayer([{ name: 'passwd', type: '1', linkname: '/etc/passwd' }]));
 const device = await pushArtifact('device', tarLayer([{ name: 'null', type: '3' }]));
-const big = Buffer.alloc(8 * 1024 * 1024);
-for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 40503) >>> 0, i);
-const killed = await pushArtifact('killed', [
-  { mediaType: ModelPackMediaType.WEIGHT_CONFIG_RAW, bytes: Buffer.from('{"killed":true}'), filepath: 'config.json' },
-  { mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: big, filepath: 'model.safetensors' },
-]);
-
-const uriOf = (d: Descriptor, host = proxy.host): string => `modelgate+oci://${host}/models/llama@${d.digest}`;
-
-interface InitRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  termination: string;
-}
-
-let runs = 0;
-async function init(args: readonly string[], cacheDir: string): Promise<InitRun> {
-  const terminationLog = join(dir, `termination-${++runs}.log`);
-  const { code, stdout, stderr } = await runCli(['init', ...args, '--data', dataPath, '--key', pubPath, '--cache-dir', cacheDir, '--termination-log', terminationLog, '--timeout', '5000']);
-  return { code, stdout, stderr, termination: existsSync(terminationLog) ? readFileSync(terminationLog, 'utf8') : '' };
-}
-
-const blobGets = (digest: string): number => proxy.count('GET', new RegExp(`/blobs/${digest}$`));
 
 t.test('a signed, attested ModelPack model publishes atomically with a receipt naming its digest', async (t) => {
   const dest = join(dir, 'good', 'mnt', 'models');
@@ -213,6 +75,7 @@ t.test('a signed, attested ModelPack model publishes atomically with a receipt n
   const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; bytes?: number; total?: number });
   const last = lines.filter((l) => l.event === 'progress').at(-1);
   t.equal(last?.bytes, last?.total, 'progress reaches the total');
+  t.match(last, { bytesPerSecond: Number, etaSeconds: 0 }, 'progress lines carry rate and ETA');
   t.ok(lines.some((l) => l.event === 'published'));
 
   // A restart with the model in place re-verifies and pulls nothing.
@@ -278,130 +141,6 @@ t.test('two concurrent inits of one digest download each blob once', async (t) =
   t.equal(b.code, 0, b.stderr);
   for (const layer of good.layers) t.equal(blobGets(layer.digest), 1, `${layer.digest} fetched once`);
   t.same(readFileSync(join(dir, 'conc-b', 'model.safetensors')), weights);
-});
-
-t.test('SIGKILL mid-pull leaves no model; the next run takes over the stale lease and resumes with Range', async (t) => {
-  const cache = join(dir, 'cache-killed');
-  const parent = join(dir, 'killed');
-  const dest = join(parent, 'models');
-  const bigDigest = killed.layers[1]!.digest as Descriptor['digest'];
-  const hex = bigDigest.slice('sha256:'.length);
-  const partial = join(cache, 'partial', hex);
-  const stalledAt = 3 * 1024 * 1024;
-  proxy.setRules([{ method: 'GET', path: new RegExp(`/blobs/${bigDigest}$`), fault: { kind: 'stall', afterBytes: stalledAt } }]);
-  proxy.clearRecords();
-  const args = ['init', uriOf(killed.manifest), dest, '--data', dataPath, '--key', pubPath, '--cache-dir', cache, '--cache-lock-stale', '1500', '--termination-log', join(dir, 'kill.log'), '--timeout', '20000'];
-  const child = spawn(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), ...args], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  const size = (): number => (existsSync(partial) ? statSync(partial).size : 0);
-  const deadline = Date.now() + 30_000;
-  while (size() < stalledAt && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  t.equal(size(), stalledAt, 'the bytes received so far are on disk in the cache');
-  child.kill('SIGKILL');
-  await exited;
-  t.notOk(existsSync(dest), 'no partial model at DEST');
-  t.ok(existsSync(join(cache, 'locks', `${hex}.lease`)), 'the killed run left its lease behind');
-  t.equal(size(), stalledAt, 'and its partial download');
-
-  proxy.setRules([]);
-  proxy.clearRecords();
-  const run = await init([uriOf(killed.manifest), dest, '--cache-lock-stale', '1500'], cache);
-  t.equal(run.code, 0, run.stderr);
-  t.same(readFileSync(join(dest, 'model.safetensors')), big);
-  const gets = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${bigDigest}`));
-  t.same(gets.map((r) => r.headers.range), [`bytes=${stalledAt}-`], 'one request, for the rest of the blob only');
-  const layer = run.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'layer' && l.digest === bigDigest);
-  t.match(layer, { cached: false, resumedFrom: stalledAt });
-  const receipt = JSON.parse(readFileSync(join(dest, '.modelgate', 'receipt.json'), 'utf8')) as Record<string, unknown>;
-  t.equal(receipt.digest, killed.manifest.digest, 'published with a receipt');
-  t.same(readdirSync(parent), ['models'], "the killed run's staging directory was removed");
-  t.same(readdirSync(join(cache, 'locks')), [], 'no lease left');
-  t.same(readdirSync(join(cache, 'partial')), [], 'the partial download became the cached blob');
-});
-
-t.test('cache leases: a live holder keeps its lease, a stale one is taken over, a lost one aborts its holder', async (t) => {
-  const root = join(dir, 'cache-lease');
-  const bytes = Buffer.from('lease test blob');
-  const descriptor: Descriptor = { mediaType: 'application/octet-stream', digest: sha256(bytes) as Descriptor['digest'], size: bytes.length };
-  const hex = descriptor.digest.slice('sha256:'.length);
-  const leasePath = join(root, 'locks', `${hex}.lease`);
-  const a = new BlobCache(root, { lockStaleMs: 300, lockHeartbeatMs: 50 });
-  const b = new BlobCache(root, { lockStaleMs: 300, lockHeartbeatMs: 50 });
-  await a.init();
-
-  // A holder busy for 5× the staleness window keeps its lease (heartbeat): the waiter reuses its blob.
-  let downloads = 0;
-  const slow = a.obtain(descriptor, async ({ path }) => {
-    downloads++;
-    await new Promise((r) => setTimeout(r, 1500));
-    writeFileSync(path, bytes);
-  });
-  await new Promise((r) => setTimeout(r, 100));
-  const waiter = await b.obtain(descriptor, async ({ path }) => {
-    downloads++;
-    writeFileSync(path, bytes);
-  });
-  t.match(await slow, { reused: false });
-  t.match(waiter, { reused: true });
-  t.equal(downloads, 1, 'downloaded once');
-
-  // A stale lease (its holder died) is taken over; a fresh foreign lease makes us wait.
-  await a.clear();
-  await a.init();
-  writeFileSync(leasePath, JSON.stringify({ owner: 'dead-holder' }));
-  const patient = new BlobCache(root, { lockStaleMs: 60_000 });
-  await t.rejects(patient.obtain(descriptor, async () => {}, AbortSignal.timeout(300)), 'a fresh lease is waited for (its holder may be alive)');
-  const past = new Date(Date.now() - 10_000);
-  utimesSync(leasePath, past, past);
-  t.match(await b.obtain(descriptor, async ({ path }) => writeFileSync(path, bytes)), { reused: false });
-  t.notOk(existsSync(leasePath), 'released');
-  t.same(readdirSync(join(root, 'locks')), [], 'no takeover marker or candidate left');
-
-  // A holder whose lease was taken over aborts its download.
-  await a.clear();
-  await a.init();
-  const lost = a.obtain(descriptor, async ({ signal }) => {
-    writeFileSync(leasePath, JSON.stringify({ owner: 'someone-else' }));
-    await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
-  });
-  await t.rejects(lost, { code: 'CACHE', message: /lost the cache lease/ });
-  t.ok(existsSync(leasePath), "the new owner's lease is left alone");
-});
-
-t.test('resume: a kept prefix continues with Range; a registry ignoring Range or a bad prefix restarts from 0', async (t) => {
-  const proxied = openStore(parseReference(`${proxy.host}/models/llama`));
-  const layer = killed.layers[1]!;
-  const path = new RegExp(`/blobs/${layer.digest}$`);
-  const cases: Array<{ name: string; prefix: Buffer; rules: FaultRule[]; gets: Array<{ range: string | undefined; fault: string | undefined }> }> = [
-    { name: 'good prefix', prefix: big.subarray(0, 1 << 20), rules: [], gets: [{ range: 'bytes=1048576-', fault: undefined }] },
-    { name: 'Range ignored (200)', prefix: big.subarray(0, 1 << 20), rules: [{ method: 'GET', path, fault: { kind: 'ignore-range' } }], gets: [{ range: 'bytes=1048576-', fault: 'ignore-range' }] },
-    {
-      name: 'corrupted prefix',
-      prefix: Buffer.alloc(1 << 20),
-      rules: [],
-      gets: [
-        { range: 'bytes=1048576-', fault: undefined },
-        { range: undefined, fault: undefined },
-      ],
-    },
-  ];
-  for (const [i, c] of cases.entries()) {
-    const cache = new BlobCache(join(dir, `cache-resume-${i}`));
-    await cache.init();
-    writeFileSync(cache.partialPath(layer.digest), c.prefix);
-    proxy.setRules(c.rules);
-    proxy.clearRecords();
-    const use = await cache.obtain(layer, (target) => proxied.downloadBlob(layer, target.path, { partialPath: target.partialPath, signal: target.signal, timeoutMs: 5000 }));
-    t.match(use, { reused: false, resumedFrom: 1 << 20 }, c.name);
-    t.equal(sha256(readFileSync(use.path)), layer.digest, `${c.name}: verified content`);
-    t.same(
-      proxy.requests.filter((r) => path.test(r.path)).map((r) => ({ range: r.headers.range, fault: r.fault })),
-      c.gets,
-      `${c.name}: requests`,
-    );
-    t.notOk(existsSync(cache.partialPath(layer.digest)), `${c.name}: partial file consumed`);
-  }
-  proxy.setRules([]);
 });
 
 t.test('extraction refuses setuid bits, names colliding after normalisation, writes through a symlink', async (t) => {
@@ -631,4 +370,10 @@ t.test('keyless signers: identities pair with one issuer for all or one each, fr
     { san: 'ci@acme.dev', issuer: 'https://token.actions.githubusercontent.com' },
     { san: 'release@acme.dev', issuer: 'https://token.actions.githubusercontent.com' },
   ]);
+});
+
+t.test('progress: a terminal bar with percentage, bytes, rate and ETA', async (t) => {
+  const { progressBar } = await import('../../src/cli/init.ts');
+  t.equal(progressBar({ bytes: 2 ** 30, total: 2 * 2 ** 30, bytesPerSecond: 120e6, etaSeconds: 9 }, 10), '[#####-----]  50%  1.00/2.00 GiB  120 MB/s  ETA 9 s');
+  t.equal(progressBar({ bytes: 0, total: 0, bytesPerSecond: 0, etaSeconds: null }, 4), '[####] 100%  0.00/0.00 GiB  0 MB/s  ETA ?');
 });

@@ -2,7 +2,9 @@
  * The evaluation attestation `modelgate attest evaluate` emits (documented in
  * `docs/training-provenance.md`, "Evaluation attestations"): an in-toto Test Result v0.1 predicate
  * (`https://in-toto.io/attestation/test-result/v0.1`) whose tests are the metrics compared with a
- * reference evaluation, plus the `modelgateEvaluation` extension field holding the metrics themselves.
+ * reference evaluation, plus two additions: `metrics` (name → number, the shape of modelgate's own
+ * `https://modelgate.dev/evaluation/v1` predicate, so the policy and `explain` read both alike) and
+ * the `modelgateEvaluation` extension field (evaluator, reference, per-metric comparisons).
  *
  * Owns: parsing metrics (a flat JSON object name → finite number; NaN/Infinity written by Python's
  * `json.dump` are parsed so the offending metric can be named), parsing `--tolerance [NAME=]ABS|REL%`,
@@ -216,8 +218,8 @@ export function evaluationPredicate(facts: EvaluationFacts): Record<string, unkn
     passedTests: testsWith(facts.comparison, 'PASSED'),
     warnedTests: testsWith(facts.comparison, 'WARNED'),
     failedTests: testsWith(facts.comparison, 'FAILED'),
+    metrics: { ...facts.metrics },
     [EVALUATION_EXTENSION]: {
-      metrics: { ...facts.metrics },
       ...(facts.evaluator === undefined
         ? {}
         : {
@@ -247,12 +249,11 @@ export function evaluationPredicate(facts: EvaluationFacts): Record<string, unkn
 
 /** The metrics recorded in an evaluation predicate (from a reference statement). */
 export function metricsOfPredicate(predicate: Readonly<Record<string, unknown>>, what: string): Metrics {
-  const extension = predicate[EVALUATION_EXTENSION];
-  if (!isRecord(extension) || !('metrics' in extension)) {
-    throw new EmitError('REFERENCE', `${what} is a test-result attestation without "${EVALUATION_EXTENSION}.metrics": not written by modelgate attest evaluate`);
+  if (!('metrics' in predicate)) {
+    throw new EmitError('REFERENCE', `${what} is a test-result attestation without "metrics": not written by modelgate attest evaluate`);
   }
   try {
-    return validateMetrics(extension.metrics, `${what} (${EVALUATION_EXTENSION}.metrics)`);
+    return validateMetrics(predicate.metrics, `${what} (predicate.metrics)`);
   } catch (err) {
     throw new EmitError('REFERENCE', (err as Error).message, { cause: err });
   }

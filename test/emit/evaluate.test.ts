@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { buildDatasetManifest, serializeDatasetManifest } from '../../src/dataset/manifest.ts';
 import { compareMetrics, parseMetrics, parseTolerances, TEST_RESULT_PREDICATE_TYPE } from '../../src/emit/evaluation.ts';
+import { parseDigest } from '../../src/oci/digest.ts';
+import { buildPolicyInput } from '../../src/policy/input.ts';
 import { REPO, runCli, VECTORS } from '../helpers/run-cli.ts';
 
 const NODE = join(REPO, 'node_modules/.bin/node');
@@ -102,7 +104,7 @@ t.test('attest evaluate through the CLI', async (t) => {
     { name: 'model/', digest: { sha256: rootDigest } },
   ]);
   t.match(statement.predicate, { result: 'PASSED', url: 'https://ci.example.com/runs/7', passedTests: [], warnedTests: [], failedTests: [] });
-  t.same(statement.predicate.modelgateEvaluation.metrics, { accuracy: 0.9, loss: 0.25 });
+  t.same(statement.predicate.metrics, { accuracy: 0.9, loss: 0.25 });
   t.same(statement.predicate.modelgateEvaluation.evaluator.command, [NODE, '-e', evaluator]);
   t.same(statement.predicate.configuration, [
     { uri: 's3://acme/eval', digest: { sha256: sha(manifestBytes) }, annotations: { 'modelgate.dev/kind': 'dataset', 'modelgate.dev/merkle-root': JSON.parse(manifestBytes.toString()).merkleRoot } },
@@ -127,6 +129,19 @@ t.test('attest evaluate through the CLI', async (t) => {
 
   t.equal(firstVerified.code, 0, firstVerified.stderr);
   t.match(firstVerified.stdout, /Verified OK/);
+
+  // The policy reads the metrics of a test-result attestation as it reads modelgate's evaluation/v1.
+  const digest = parseDigest(`sha256:${rootDigest}`);
+  const signer = { method: 'key' as const, keyId: 'sha256:test' };
+  const policyInput = buildPolicyInput({
+    artifact: { uri: `oci://registry.example/models/m@${digest}`, verifiedDigest: digest },
+    attestations: [
+      { signer, subjectDigest: digest, predicateType: statement.predicateType, predicate: statement.predicate },
+      { signer, subjectDigest: digest, predicateType: TEST_RESULT_PREDICATE_TYPE, predicate: { result: 'PASSED', configuration: [], passedTests: ['unit'] } },
+    ],
+    context: { mode: 'cli', time: new Date('2026-11-26T00:00:00Z') },
+  });
+  t.same(policyInput.attestations.map((a) => a.evaluation), [{ metrics: { accuracy: 0.9, loss: 0.25 } }, null], 'a test result without metrics is no evaluation');
 
   t.equal(within.code, 0, within.stderr);
   const withinStatement = statementOf(join(dir, 'within.sigstore.json'));

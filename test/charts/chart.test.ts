@@ -7,6 +7,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -487,11 +488,13 @@ t.test('the rendered webhook arguments and files start the real webhook; the boo
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const lines = createInterface({ input: child.stdout });
     let metricsUrl: string | undefined;
+    let url: string | undefined;
     let ready: { dataDigest?: string } | undefined;
     const deadline = setTimeout(() => lines.close(), 30_000);
     for await (const line of lines) {
-      const entry = JSON.parse(line) as { metricsUrl?: string; msg?: string; dataDigest?: string };
+      const entry = JSON.parse(line) as { url?: string; metricsUrl?: string; msg?: string; dataDigest?: string };
       metricsUrl ??= entry.metricsUrl;
+      url ??= entry.url;
       if (entry.msg === 'ready') {
         ready = entry;
         break;
@@ -501,6 +504,41 @@ t.test('the rendered webhook arguments and files start the real webhook; the boo
     t.ok(metricsUrl && ready, `${set}: webhook ready (stderr: ${stderr})`);
     const readyz = await fetch(`${metricsUrl}/readyz`, { signal: AbortSignal.timeout(5_000) });
     t.equal(readyz.status, 200, `${set}: /readyz with the chart's arguments, certificate, keys and data`);
+    if (set === 'default') {
+      // As the API server calls it: HTTPS to the Service name, trusting only the caBundle of the
+      // rendered ValidatingWebhookConfiguration. A model nobody can verify is denied.
+      const [hook] = must(get(set), 'ValidatingWebhookConfiguration').webhooks as Webhook[];
+      const review = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'chart-check',
+          kind: { group: 'serving.kserve.io', version: 'v1beta1', kind: 'InferenceService' },
+          resource: { group: 'serving.kserve.io', version: 'v1beta1', resource: 'inferenceservices' },
+          namespace: 'modelgate-check',
+          name: 'unsigned-model',
+          operation: 'CREATE',
+          userInfo: { username: 'alice' },
+          object: { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: { name: 'unsigned-model' }, spec: { predictor: { model: { modelFormat: { name: 'sklearn' }, storageUri: 'oci://127.0.0.1:9/models/unsigned:v1' } } } },
+        },
+      };
+      const answer = await new Promise<{ response: { uid: string; allowed: boolean; status?: { message?: string } } }>((resolve, reject) => {
+        const { port } = new URL(url!);
+        const req = httpsRequest(
+          { host: '127.0.0.1', port, path: hook!.clientConfig.service.path, method: 'POST', servername: `${FULLNAME}.${NAMESPACE}.svc`, ca: Buffer.from(hook!.clientConfig.caBundle!, 'base64'), headers: { 'content-type': 'application/json' }, timeout: 20_000 },
+          (res) => {
+            let body = '';
+            res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            res.on('end', () => resolve(JSON.parse(body) as never));
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify(review));
+      });
+      t.equal(answer.response.uid, 'chart-check');
+      t.equal(answer.response.allowed, false, 'denied');
+      t.match(answer.response.status?.message, /spec\.predictor\.model\.storageUri/, 'the denial names the field');
+    }
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     t.equal(await exited, 0, `${set}: SIGTERM, clean exit`);

@@ -5,6 +5,7 @@
  * worker-pool path for larger datasets.
  */
 import t, { type Test } from 'tap';
+import canonicalize from 'canonicalize';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import {
   createDatasetManifest,
   exclusionProof,
   inclusionProof,
+  leafData,
   parseDatasetManifest,
   serializeDatasetManifest,
   verifyDatasetDirectory,
@@ -304,4 +306,11 @@ t.test('a larger dataset goes through the worker pool and matches independent ha
   t.equal(manifest.merkleRoot, independentRoot(manifest.files));
   t.equal(progress.at(-1), manifest.totalSize, 'progress ends at the total');
   t.ok(progress.every((v, i) => i === 0 || v >= (progress[i - 1] as number)), 'progress is monotonic');
+});
+
+t.test('leaf data is the JCS form of the entry, also for paths JSON must escape', async (t) => {
+  for (const path of ['a.csv', 'dir/ü 文件 😀.txt', 'quote"back\\slash', 'tab\there\u0001\u007f\u2028', 'x/\u00e9\u0301']) {
+    const entry = { path, sha256: 'ab'.repeat(32), size: 9_007_199_254_740_991 };
+    t.equal(leafData(entry).toString('utf8'), canonicalize(entry), JSON.stringify(path));
+  }
 });

@@ -124,7 +124,8 @@ t.test('rotation near expiry: a new certificate is served, no request fails duri
   const server = await startServer();
   const materials: ServingMaterial[] = [];
   const bootstrapper = new TlsBootstrapper(
-    { ...options('rotating-tls'), validityMs: 6000, rotateBeforeMs: 4500, retryMs: 200 },
+    // Renewed 2 s after issue; 18 s of margin before expiry even when key generation is slow on a loaded machine.
+    { ...options('rotating-tls'), validityMs: 20_000, rotateBeforeMs: 18_000, retryMs: 200 },
     {
       onMaterial: (m) => {
         materials.push(m);
@@ -137,27 +138,30 @@ t.test('rotation near expiry: a new certificate is served, no request fails duri
   await bootstrapper.start();
   t.equal(materials.length, 1);
   const ca = materials[0]!.caBundlePem;
+  const first = new X509Certificate(materials[0]!.certPem).fingerprint256;
 
+  // Clients keep connecting (a new TLS connection each time) until one is served a renewed certificate.
   const seen = new Set<string>();
-  let failures = 0;
+  const errors: string[] = [];
   let requests = 0;
-  const until = Date.now() + 3500;
+  const until = Date.now() + 30_000;
+  const renewedSeen = (): boolean => [...seen].some((f) => f !== first);
   const worker = async (): Promise<void> => {
-    while (Date.now() < until) {
+    while (Date.now() < until && !renewedSeen()) {
       requests++;
       try {
         const r = await fetchOnce(`${server.url}/healthz`, ca);
-        if (r.status !== 200) failures++;
+        if (r.status !== 200) errors.push(`status ${r.status}`);
         seen.add(r.fingerprint);
-      } catch {
-        failures++;
+      } catch (err) {
+        errors.push((err as Error).message);
       }
     }
   };
   await Promise.all([worker(), worker(), worker()]);
   t.ok(materials.length >= 2, `rotated (${materials.length} certificates issued)`);
-  t.ok(seen.size >= 2, `clients saw ${seen.size} certificates`);
-  t.equal(failures, 0, `no failed request out of ${requests}`);
+  t.ok(renewedSeen(), `clients saw the renewed certificate (${seen.size} certificates seen)`);
+  t.same(errors, [], `no failed request out of ${requests}`);
   t.ok(materials.every((m) => m.caBundlePem === ca), 'the CA did not change');
 });
 

@@ -1,35 +1,73 @@
 /**
  * Gathering what `modelgate explain` reports: one run of the verification pipeline (`decideArtifact`,
- * exactly as `modelgate verify` runs it), then the digest-verified manifest and its config.
+ * exactly as `modelgate verify` runs it), then the digest-verified manifest and its config, then the
+ * dataset attestations of the training datasets the verified provenance names as OCI artifacts.
  *
- * Owns: `explainReference`. The verified evidence set the decision used is read back from a private,
+ * Owns: `explainReference`. The verified evidence set a decision used is read back from a private,
  * single-entry `EvidenceCache` handed to the pipeline (the pipeline stores a complete verified
  * discovery there), so the report shows the same evidence the policy saw — not a second, possibly
- * different, discovery. Manifest and config are fetched by the resolved digest (bytes verified against
- * it); a config that cannot be read only leaves the model fields empty.
+ * different, discovery. Datasets go through the same pipeline with the same signers (their own verdict
+ * is not reported: the model's policy already judged the dataset by digest); only their verified
+ * `https://modelgate.dev/dataset/v1` attestations are kept. Manifest and config are fetched by the
+ * resolved digest (bytes verified against it); a config that cannot be read only leaves the model
+ * fields empty.
  */
+import { DATASET_PREDICATE_TYPE } from '../dataset/attestation.ts';
 import { hasCode } from '../errors.ts';
-import { parseReference, repositoryName } from '../oci/reference.ts';
 import type { FetchedManifest } from '../oci/manifest.ts';
+import { parseReference, repositoryName } from '../oci/reference.ts';
 import { decideArtifact, DEFAULT_REGISTRY_TIMEOUT_MS, signersFingerprint, type ArtifactDecision, type PipelineDeps, type VerifiedEvidenceSet } from '../pipeline/decide.ts';
 import { EvidenceCache } from '../pipeline/evidence-cache.ts';
 import { keyId } from '../sigstore/keys.ts';
-import { buildExplainReport, type ExplainReport } from './report.ts';
+import { buildExplainReport, verifiedAttestationView, type DatasetEvidenceView, type ExplainReport } from './report.ts';
 
 /** Largest config blob read for the model fields. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
+/** At most this many OCI datasets are looked up (a provenance may list many). */
+const MAX_DATASET_LOOKUPS = 16;
+
+/** Run the pipeline on `reference` and return the decision with the verified evidence it used. */
+async function decideWithEvidence(reference: string, deps: PipelineDeps, now: Date): Promise<{ result: ArtifactDecision; verified: VerifiedEvidenceSet | undefined }> {
+  const cache = new EvidenceCache({ max: 1 });
+  const result = await decideArtifact(reference, { mode: 'cli', time: now }, { ...deps, evidenceCache: cache });
+  if (result.digest === null || result.outcome === 'invalid' || result.outcome === 'unavailable') return { result, verified: undefined };
+  const key = cache.keyOf(repositoryName(parseReference(reference)), result.digest, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);
+  return { result, verified: cache.get(key) };
+}
+
+/** `oci://host/repo@sha256:…` of each OCI dataset in the verified provenance (deduplicated, bounded). */
+function ociDatasets(verified: VerifiedEvidenceSet): { uri: string; digest: string }[] {
+  const found = new Map<string, { uri: string; digest: string }>();
+  for (const attestation of verified.attestations) {
+    const view = verifiedAttestationView(attestation).view;
+    if (view.kind !== 'build') continue;
+    for (const dataset of view.datasets) {
+      const sha256 = dataset.digests.find((d) => /^sha256:[0-9a-f]{64}$/.test(d));
+      if (dataset.uri === null || !/^oci:\/\//.test(dataset.uri) || sha256 === undefined) continue;
+      found.set(`${dataset.uri}@${sha256}`, { uri: dataset.uri, digest: sha256 });
+    }
+  }
+  return [...found.values()].slice(0, MAX_DATASET_LOOKUPS);
+}
+
+async function datasetEvidence(dataset: { uri: string; digest: string }, deps: PipelineDeps, now: Date): Promise<DatasetEvidenceView> {
+  const { result, verified } = await decideWithEvidence(`${dataset.uri}@${dataset.digest}`, deps, now);
+  if (result.outcome === 'invalid' || result.outcome === 'unavailable') {
+    return { ...dataset, status: 'unavailable', attestations: [], unverified: 0, failure: result.failure };
+  }
+  const attestations = (verified?.attestations ?? []).filter((a) => a.predicateType === DATASET_PREDICATE_TYPE).map(verifiedAttestationView);
+  const unverified = (result.evidence?.items ?? []).filter((i) => i.status === 'failed' && i.predicateType === DATASET_PREDICATE_TYPE).length;
+  return { ...dataset, status: attestations.length > 0 ? 'verified' : 'none', attestations, unverified, failure: null };
+}
 
 /** Decide `reference` as `modelgate verify` does and build the report of that decision. */
 export async function explainReference(reference: string, deps: PipelineDeps, now: Date = new Date()): Promise<{ report: ExplainReport; result: ArtifactDecision }> {
-  const cache = new EvidenceCache({ max: 1 });
-  const result = await decideArtifact(reference, { mode: 'cli', time: now }, { ...deps, evidenceCache: cache });
+  const { result, verified } = await decideWithEvidence(reference, deps, now);
   const checkedSigners = [...deps.signers.keys.map((k) => `key sha256:${keyId(k)}`), ...deps.signers.identities.map((i) => `${i.san} (issuer ${i.issuer})`)];
   if (result.digest === null || result.outcome === 'invalid') return { report: buildExplainReport({ reference, result, checkedSigners, now }), result };
 
-  const ref = parseReference(reference);
-  const verified: VerifiedEvidenceSet | undefined = cache.get(cache.keyOf(repositoryName(ref), result.digest, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0));
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
-  const store = deps.stores(ref);
+  const store = deps.stores(parseReference(reference));
   let manifest: FetchedManifest | undefined;
   let config: unknown;
   if (result.outcome !== 'unavailable') {
@@ -42,6 +80,7 @@ export async function explainReference(reference: string, deps: PipelineDeps, no
       }
     }
   }
-  const report = buildExplainReport({ reference, result, ...(verified ? { verified } : {}), ...(manifest ? { manifest } : {}), ...(config !== undefined ? { config } : {}), checkedSigners, now });
+  const datasets = verified === undefined ? [] : await Promise.all(ociDatasets(verified).map((d) => datasetEvidence(d, deps, now)));
+  const report = buildExplainReport({ reference, result, ...(verified ? { verified } : {}), ...(manifest ? { manifest } : {}), ...(config !== undefined ? { config } : {}), datasets, checkedSigners, now });
   return { report, result };
 }

@@ -6,8 +6,8 @@
  * Owns: `outlineOf(report)`. Cells hold plain text (attacker-controlled included); renderers escape.
  */
 import { humanSize } from '../cli/inspect.ts';
-import type { BuildView, DependencyView, EvaluationView, GenericView } from './predicates.ts';
-import type { ExplainReport, SignedBy, VerifiedAttestationView } from './report.ts';
+import type { BuildView, DatasetView, DependencyView, EvaluationView, GenericView } from './predicates.ts';
+import type { DatasetEvidenceView, ExplainReport, SignedBy, VerifiedAttestationView } from './report.ts';
 
 export type Tone = 'ok' | 'bad' | 'warn' | 'muted' | 'plain';
 
@@ -219,6 +219,34 @@ function evaluationSection(a: VerifiedAttestationView, view: EvaluationView): Se
   };
 }
 
+function datasetBlocks(a: VerifiedAttestationView, view: DatasetView): Block[] {
+  return [
+    fields([
+      ['manifest', view.manifestDigest ? mono(view.manifestDigest) : null],
+      ['merkle root', view.merkleRoot ? mono(view.merkleRoot) : null],
+      ['files', view.fileCount !== null ? plain(`${view.fileCount}${view.totalSize !== null ? ` (${humanSize(view.totalSize)})` : ''}`) : null],
+      ['recorded uri', view.uri ? mono(view.uri) : null],
+      ['licence', view.license ? mono(view.license) : plain('not stated', 'muted')],
+    ]),
+    ...(view.sources.length > 0 ? [{ kind: 'table' as const, title: 'Sources', columns: ['uri', 'digest'], rows: view.sources.map((src) => [mono(src.uri), mono(src.digests.join(' ') || '-')]) }] : []),
+    ...(view.curation.length > 0
+      ? [{ kind: 'table' as const, title: 'Curation steps', columns: ['step', 'description', 'tool', 'parameters'], rows: view.curation.map((c) => [mono(c.kind), plain(c.description ?? ''), mono(c.tool ?? ''), mono(Object.keys(c.parameters).length > 0 ? inline(c.parameters) : '')]) }]
+      : []),
+    fields(signerRows(a)),
+  ];
+}
+
+function datasetSection(dataset: DatasetEvidenceView): Section {
+  const badge: Section['badge'] =
+    dataset.status === 'verified' ? { text: 'attested', tone: 'ok' } : dataset.status === 'none' ? { text: 'no verified dataset attestation', tone: 'warn' } : { text: 'unavailable', tone: 'warn' };
+  const notes = [
+    `${dataset.uri}@${dataset.digest}, named by the verified provenance.`,
+    dataset.unverified > 0 ? `${dataset.unverified} dataset attestation(s) found that did not verify.` : '',
+    dataset.failure ? `Could not be read: ${dataset.failure.code}: ${dataset.failure.message}` : '',
+  ];
+  return { title: 'Dataset', badge, note: notes.filter(Boolean).join(' '), blocks: dataset.attestations.flatMap((a) => (a.view.kind === 'dataset' ? datasetBlocks(a, a.view) : [])) };
+}
+
 function genericSection(a: VerifiedAttestationView, view: GenericView): Section {
   return {
     title: `Attestation — ${a.predicateType}`,
@@ -234,6 +262,8 @@ function attestationSection(a: VerifiedAttestationView): Section {
       return buildSection(a, a.view);
     case 'evaluation':
       return evaluationSection(a, a.view);
+    case 'dataset':
+      return { title: `Dataset attestation — ${a.predicateType}`, badge: { text: 'verified', tone: 'ok' }, note: `Signed by ${a.signer.description}`, blocks: datasetBlocks(a, a.view) };
     case 'generic':
       return genericSection(a, a.view);
   }
@@ -285,6 +315,6 @@ export function outlineOf(report: ExplainReport): Outline {
     verdict: verdictText(report),
     generatedAt: report.generatedAt,
     highlights: highlights(report),
-    sections: [verdictSection(report), ...(model ? [model] : []), signaturesSection(report), ...report.attestations.map(attestationSection), evidenceSection(report)],
+    sections: [verdictSection(report), ...(model ? [model] : []), signaturesSection(report), ...report.attestations.map(attestationSection), ...report.datasets.map(datasetSection), evidenceSection(report)],
   };
 }

@@ -5,10 +5,12 @@
  * `src/attest/provenance.ts`) becomes a build view — builder, source commit, datasets, containers,
  * lockfiles, other dependencies, parameters; in-toto test-result (and modelgate's evaluation
  * predicate) becomes an evaluation view — result, passed / warned / failed tests, numeric metrics;
- * anything else is shown generically (its predicate as JSON, bounded). A predicate the normaliser
+ * modelgate's dataset attestation (`https://modelgate.dev/dataset/v1`) a dataset view — manifest,
+ * sources, curation steps, licence; anything else is shown generically (its predicate as JSON, bounded). A predicate the normaliser
  * refuses is shown generically with the reason, never dropped.
  */
 import { normalizeProvenancePredicate, isProvenancePredicateType, type ResolvedDependency } from '../attest/provenance.ts';
+import { DATASET_PREDICATE_TYPE } from '../dataset/attestation.ts';
 import { dependencyKind, EVALUATION_PREDICATE_V1, type DependencyKind } from '../policy/input.ts';
 
 export const TEST_RESULT_PREDICATE_V01 = 'https://in-toto.io/attestation/test-result/v0.1';
@@ -71,7 +73,20 @@ export interface GenericView {
   readonly note: string | null;
 }
 
-export type AttestationView = BuildView | EvaluationView | GenericView;
+export interface DatasetView {
+  readonly kind: 'dataset';
+  readonly manifestDigest: string | null;
+  readonly merkleRoot: string | null;
+  readonly fileCount: number | null;
+  readonly totalSize: number | null;
+  readonly uri: string | null;
+  /** Where the data came from: URI and `algorithm:hex` digests. */
+  readonly sources: readonly { readonly uri: string; readonly digests: readonly string[] }[];
+  readonly curation: readonly { readonly kind: string; readonly description: string | null; readonly tool: string | null; readonly parameters: Readonly<Record<string, unknown>> }[];
+  readonly license: string | null;
+}
+
+export type AttestationView = BuildView | EvaluationView | DatasetView | GenericView;
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
@@ -146,6 +161,32 @@ function evaluationView(predicate: Record<string, unknown>): EvaluationView {
   };
 }
 
+const count = (value: unknown): number | null => (typeof value === 'number' && Number.isSafeInteger(value) ? value : null);
+
+function datasetView(predicate: Record<string, unknown>): DatasetView {
+  const manifest = isRecord(predicate.manifest) ? predicate.manifest : {};
+  const records = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? value.filter(isRecord) : []);
+  return {
+    kind: 'dataset',
+    manifestDigest: text(manifest.digest),
+    merkleRoot: text(manifest.merkleRoot),
+    fileCount: count(manifest.fileCount),
+    totalSize: count(manifest.totalSize),
+    uri: text(manifest.uri),
+    sources: records(predicate.sources).map((source) => ({
+      uri: text(source.uri) ?? '?',
+      digests: isRecord(source.digest) ? Object.entries(source.digest).map(([algorithm, hex]) => `${algorithm}:${String(hex)}`) : [],
+    })),
+    curation: records(predicate.curation).map((step) => ({
+      kind: text(step.kind) ?? '?',
+      description: text(step.description),
+      tool: text(step.tool),
+      parameters: isRecord(step.parameters) ? step.parameters : {},
+    })),
+    license: text(predicate.license),
+  };
+}
+
 /** The view of one verified attestation's predicate. */
 export function attestationView(predicateType: string, predicate: unknown): AttestationView {
   if (!isRecord(predicate)) return genericView(predicate, 'the predicate is not a JSON object');
@@ -157,5 +198,6 @@ export function attestationView(predicateType: string, predicate: unknown): Atte
     }
   }
   if (predicateType === TEST_RESULT_PREDICATE_V01 || predicateType === EVALUATION_PREDICATE_V1) return evaluationView(predicate);
+  if (predicateType === DATASET_PREDICATE_TYPE) return datasetView(predicate);
   return genericView(predicate, null);
 }

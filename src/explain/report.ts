@@ -16,7 +16,7 @@ import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
 import { LineageAnnotation } from '../emit/lineage-annotations.ts';
 import type { ArtifactDecision, EvidenceSummaryItem, VerifiedEvidenceSet } from '../pipeline/decide.ts';
 import type { AppliedException, Reason } from '../policy/engine.ts';
-import { describeSigner, type SignerIdentity, type TransparencyLogEvidence } from '../policy/input.ts';
+import { describeSigner, type SignerIdentity, type TransparencyLogEvidence, type VerifiedAttestation } from '../policy/input.ts';
 import { attestationView, type AttestationView } from './predicates.ts';
 
 export const EXPLAIN_REPORT_VERSION = 'modelgate.dev/explain/v1';
@@ -49,6 +49,21 @@ export interface VerifiedAttestationView extends SignedBy {
   readonly status: 'verified';
   readonly predicateType: string;
   readonly view: AttestationView;
+}
+
+/**
+ * A training dataset named by verified provenance as an OCI artifact, and the dataset attestations
+ * (`https://modelgate.dev/dataset/v1`: sources, curation, licence) verified next to it.
+ */
+export interface DatasetEvidenceView {
+  readonly uri: string;
+  readonly digest: string;
+  /** `verified`: at least one dataset attestation verified; `none`: none did; `unavailable`: could not be read. */
+  readonly status: 'verified' | 'none' | 'unavailable';
+  readonly attestations: readonly VerifiedAttestationView[];
+  /** Dataset attestations found that did not verify against the checked signers. */
+  readonly unverified: number;
+  readonly failure: { readonly code: string; readonly message: string } | null;
 }
 
 export interface EvidenceView {
@@ -114,6 +129,8 @@ export interface ExplainReport {
   readonly signatures: readonly SignedBy[];
   /** Verified attestations (in-toto statements whose subject is the digest), rendered by predicate type. */
   readonly attestations: readonly VerifiedAttestationView[];
+  /** OCI datasets of the verified provenance, with their verified dataset attestations. */
+  readonly datasets: readonly DatasetEvidenceView[];
   /** Everything discovered next to the artifact, verified or not. */
   readonly evidence: readonly EvidenceView[];
   /** Discovery steps that could not run. */
@@ -132,6 +149,7 @@ export interface ExplainInput {
   /** The parsed config blob of that manifest, when it could be read. */
   readonly config?: unknown;
   readonly checkedSigners: readonly string[];
+  readonly datasets?: readonly DatasetEvidenceView[];
   readonly now: Date;
 }
 
@@ -161,6 +179,11 @@ function signedBy(evidence: { signer: SignerIdentity; tlog?: TransparencyLogEvid
     tlog: evidence.tlog ? { logIndex: evidence.tlog.logIndex, integratedTime: evidence.tlog.integratedTime.toISOString(), logId: evidence.tlog.logId } : null,
     timestamps: (evidence.timestamps ?? []).map((t) => t.toISOString()),
   };
+}
+
+/** A verified attestation with its signer and the view of its predicate type. */
+export function verifiedAttestationView(a: VerifiedAttestation): VerifiedAttestationView {
+  return { status: 'verified', predicateType: a.predicateType, ...signedBy(a), view: attestationView(a.predicateType, a.predicate) };
 }
 
 function evidenceView(item: EvidenceSummaryItem): EvidenceView {
@@ -248,7 +271,8 @@ export function buildExplainReport(input: ExplainInput): ExplainReport {
     verdict: verdictView(result),
     artifact: input.manifest === undefined ? null : artifactView(input.manifest, input.config, signatures.length > 0),
     signatures,
-    attestations: (verified?.attestations ?? []).map((a) => ({ status: 'verified', predicateType: a.predicateType, ...signedBy(a), view: attestationView(a.predicateType, a.predicate) })),
+    attestations: (verified?.attestations ?? []).map(verifiedAttestationView),
+    datasets: input.datasets ?? [],
     evidence: (summary?.items ?? []).map(evidenceView),
     problems: (summary?.problems ?? []).map((p) => ({ source: p.source, code: p.code, message: p.message })),
     checkedSigners: input.checkedSigners,

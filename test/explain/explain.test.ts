@@ -12,7 +12,7 @@ import t from 'tap';
 import { PNG } from 'pngjs';
 import { startRegistry } from '../helpers/registry.ts';
 import { runCli } from '../helpers/run-cli.ts';
-import { BUILDER, COMMIT, DATASET_URI, signedModel, TEST_RESULT } from './fixture.ts';
+import { BUILDER, COMMIT, DATASET_SOURCE, DATASET_URI, signedModel, TEST_RESULT } from './fixture.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-explain-'));
@@ -49,6 +49,8 @@ t.test('explain a signed model with provenance and an evaluation', async (t) => 
     t.match(out, /├─ Build — SLSA provenance v1 {2}✔ verified/);
     t.match(out, /UNVERIFIED +attestation \(referrer\) +https:\/\/example\.com\/stranger\/v1 +SIGNATURE:/, 'the stranger attestation is marked unverified');
     t.notOk(out.includes('trust me'), 'contents of unverified evidence are not shown');
+    t.match(out, /├─ Dataset {2}✔ attested/, 'the OCI dataset has a verified dataset attestation');
+    for (const fact of [model.datasetRef, DATASET_SOURCE, 'dedup', 'CC-BY-4.0']) t.ok(out.includes(fact), `tree shows dataset fact ${fact}`);
     t.notOk(out.includes('\u001b'), 'no escape sequences when stdout is not a terminal');
     t.match(out, /[├└]─ /);
   });
@@ -73,13 +75,16 @@ t.test('explain a signed model with provenance and an evaluation', async (t) => 
         builderId: BUILDER,
         buildType: 'https://modelgate.dev/buildtypes/training-run/v1',
         source: { commit: COMMIT, ref: 'refs/heads/main' },
-        datasets: [{ kind: 'dataset', uri: DATASET_URI, digests: [model.datasetDigest] }],
         lockfiles: [{ name: 'requirements.txt', role: 'lockfile' }],
         externalParameters: { seeds: ['7'], hyperparameters: { lr: 0.1, steps: 10 } },
         internalParameters: { exitCode: 0 },
       },
     });
+    const datasets = build.view.datasets as { uri: string; digests: string[] }[];
+    t.same(datasets.find((d) => d.uri === DATASET_URI)?.digests, [model.datasetDigest], 'the manifest-named dataset with its digest');
+    t.same(datasets.find((d) => d.uri === model.datasetRef.split('@')[0])?.digests, [model.datasetRef.split('@')[1]], 'the OCI dataset with its artifact digest');
     const evaluation = report.attestations.find((a: { predicateType: string }) => a.predicateType === TEST_RESULT);
+    t.match(report.datasets, [{ uri: model.datasetRef.split('@')[0], digest: model.datasetRef.split('@')[1], status: 'verified', unverified: 0, attestations: [{ view: { kind: 'dataset', license: 'CC-BY-4.0', sources: [{ uri: DATASET_SOURCE }], curation: [{ kind: 'dedup' }] } }] }]);
     t.match(evaluation, { view: { kind: 'evaluation', result: 'PASSED', passedTests: ['accuracy >= 0.9'], metrics: { accuracy: 0.931, f1: 0.912 } } });
     t.equal(report.attestations.length, 2, 'the stranger attestation is not among the verified ones');
     t.same(

@@ -13,6 +13,9 @@ import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypt
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
+import { datasetPredicate, DATASET_PREDICATE_TYPE } from '../../src/dataset/attestation.ts';
+import { pushDatasetArtifact } from '../../src/dataset/attestation-artifact.ts';
+import { parseDatasetManifest } from '../../src/dataset/manifest.ts';
 import { lineageAnnotations } from '../../src/emit/lineage-annotations.ts';
 import { pushModelDirectory } from '../../src/modelpack/pack.ts';
 import { openStore } from '../../src/oci/open.ts';
@@ -27,6 +30,7 @@ export const SOURCE = TRAINING_SOURCE;
 export const COMMIT = 'c0ffee'.padEnd(40, '1');
 export const DATASET_URI = 's3://acme-data/reviews';
 export const TEST_RESULT = 'https://in-toto.io/attestation/test-result/v0.1';
+export const DATASET_SOURCE = 'https://crawl.acme.dev/reviews-2026-10.warc';
 export const HOSTILE = `<script>alert("x")</script><img src=x onerror=alert(1)>\u001b[31mred`;
 
 export interface SignedModel {
@@ -35,6 +39,8 @@ export interface SignedModel {
   readonly publicKey: string;
   readonly strangerKey: string;
   readonly datasetDigest: string;
+  /** The dataset manifest pushed as an OCI artifact (`dataset push`), with a signed dataset attestation. */
+  readonly datasetRef: string;
   /** Policy data trusting the signer, builder, source and dataset. */
   readonly allowData: string;
   /** The same, allowlisting another dataset version. */
@@ -50,10 +56,11 @@ function writeKeyPair(dir: string, name: string): { key: string; pub: string; pr
   return { key, pub, privateKey };
 }
 
-/** The shared key-trust policy data (test/helpers/signed-models.ts), allowlisting this fixture's dataset version. */
-function policyData(key: KeyObject, datasetDigest: string): unknown {
+/** The shared key-trust policy data (test/helpers/signed-models.ts), allowlisting these dataset versions. */
+function policyData(key: KeyObject, datasets: Readonly<Record<string, string>>): unknown {
   const data = keyTrustPolicyData(createPublicKey(key)) as { modelgate_config: Record<string, unknown> };
-  return { modelgate_config: { ...data.modelgate_config, datasets: { [DATASET_URI]: { digests: { [datasetDigest]: {} } } } } };
+  const allowed = Object.fromEntries(Object.entries(datasets).map(([uri, digest]) => [uri, { digests: { [digest]: {} } }]));
+  return { modelgate_config: { ...data.modelgate_config, datasets: allowed } };
 }
 
 async function ok(t: Test, args: string[], cwd: string): Promise<string> {
@@ -77,11 +84,26 @@ export async function signedModel(t: Test, dir: string, registryHost: string): P
   await ok(t, ['dataset', 'manifest', data, '-o', join(dir, 'dataset.json')], dir);
   writeFileSync(join(dir, 'hparams.json'), JSON.stringify({ lr: 0.1, steps: 10, note: HOSTILE }));
 
+  // The dataset as an OCI artifact with a signed dataset attestation (what `dataset push` publishes).
+  const manifestBytes = readFileSync(join(dir, 'dataset.json'));
+  const datasetRepo = `oci://${registryHost}/datasets/reviews`;
+  const datasetStore = openStore(parseReference(datasetRepo));
+  const datasetArtifactDescriptor = await pushDatasetArtifact(datasetStore, manifestBytes, 'v1');
+  const curated = datasetPredicate({
+    manifest: parseDatasetManifest(manifestBytes),
+    manifestBytes,
+    sources: [{ uri: DATASET_SOURCE, digest: { sha256: 'e'.repeat(64) } }],
+    curation: [{ kind: 'dedup', description: 'exact duplicates removed', tool: 'modelgate-test' }],
+    license: 'CC-BY-4.0',
+  });
+  await attachBundle(datasetStore, datasetArtifactDescriptor, signStatementBundle([{ name: 'reviews', digest: datasetArtifactDescriptor.digest }], DATASET_PREDICATE_TYPE, curated, signer.privateKey));
+  const datasetRef = `${datasetRepo}@${datasetArtifactDescriptor.digest}`;
+
   const node = join(REPO, 'node_modules/.bin/node');
   const train = "const fs=require('fs');const rows=fs.readdirSync('data').sort().map(f=>fs.readFileSync('data/'+f,'utf8'));fs.mkdirSync('out',{recursive:true});fs.writeFileSync('out/model.safetensors',Buffer.from(rows.join('')));fs.writeFileSync('out/config.json','{\"layers\":1}')";
   const bundlePath = (
     await ok(t, ['attest', 'run', '--outputs', join(dir, 'out'), '--key', signer.key, '--builder-id', BUILDER, '--source', source,
-      '--dataset-manifest', `${DATASET_URI}=${join(dir, 'dataset.json')}`, '--params', join(dir, 'hparams.json'), '--seed', '7', '--', node, '-e', train], dir)
+      '--dataset-manifest', `${DATASET_URI}=${join(dir, 'dataset.json')}`, '--dataset', datasetRef, '--params', join(dir, 'hparams.json'), '--seed', '7', '--', node, '-e', train], dir)
   ).trim();
   const statement = JSON.parse(Buffer.from(JSON.parse(readFileSync(bundlePath, 'utf8')).dsseEnvelope.payload, 'base64').toString('utf8'));
   const datasetDep = statement.predicate.buildDefinition.resolvedDependencies.find((d: { uri?: string }) => d.uri === DATASET_URI);
@@ -106,7 +128,7 @@ export async function signedModel(t: Test, dir: string, registryHost: string): P
 
   const allowData = join(dir, 'allow.json');
   const denyData = join(dir, 'deny.json');
-  writeFileSync(allowData, JSON.stringify(policyData(signer.privateKey, datasetDigest)));
-  writeFileSync(denyData, JSON.stringify(policyData(signer.privateKey, `sha256:${'0'.repeat(64)}`)));
-  return { pinned, digest, publicKey: signer.pub, strangerKey: stranger.pub, datasetDigest, allowData, denyData };
+  writeFileSync(allowData, JSON.stringify(policyData(signer.privateKey, { [DATASET_URI]: datasetDigest, [datasetRepo]: datasetArtifactDescriptor.digest })));
+  writeFileSync(denyData, JSON.stringify(policyData(signer.privateKey, { [DATASET_URI]: `sha256:${'0'.repeat(64)}`, [datasetRepo]: datasetArtifactDescriptor.digest })));
+  return { pinned, digest, publicKey: signer.pub, strangerKey: stranger.pub, datasetDigest, datasetRef, allowData, denyData };
 }

@@ -13,6 +13,18 @@ const EVIL = '<script>alert(1)</script>"\'&\u001b[2J\r';
 const DIGEST = `sha256:${'ab'.repeat(32)}` as Digest;
 const signer = { signer: { method: 'key' as const, keyId: `sha256:${'cd'.repeat(32)}`, san: null, issuer: null, oidc: {}, description: `key sha256:${'cd'.repeat(32)}` }, tlog: null, timestamps: [] };
 
+const keyless = {
+  signer: { method: 'keyless' as const, keyId: null, san: 'https://github.com/acme/data/.github/workflows/curate.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com', oidc: { sourceRepositoryUri: 'https://github.com/acme/data' }, description: 'curate.yml' },
+  tlog: { logIndex: 42, integratedTime: '2026-11-01T10:00:00.000Z', logId: 'abc' },
+  timestamps: [],
+};
+const datasetPredicate = {
+  manifest: { mediaType: 'application/vnd.modelgate.dataset.manifest.v1+json', digest: DIGEST, merkleRoot: DIGEST, fileCount: 3, totalSize: 2048 },
+  sources: [{ uri: `https://crawl.example/${EVIL}`, digest: { sha256: '00'.repeat(32) } }],
+  curation: [{ kind: 'dedup', description: `minhash ${EVIL}`, tool: 'datatrove', parameters: { threshold: 0.8 } }],
+  license: 'CC-BY-4.0',
+};
+
 function report(overrides: Partial<ExplainReport> = {}): ExplainReport {
   return {
     version: EXPLAIN_REPORT_VERSION,
@@ -34,6 +46,16 @@ function report(overrides: Partial<ExplainReport> = {}): ExplainReport {
     signatures: [],
     attestations: [{ status: 'verified', predicateType: `https://example.com/${EVIL}`, ...signer, view: attestationView('https://example.com/p', { text: EVIL }) }],
     evidence: [{ status: 'failed', kind: 'attestation', source: 'referrer', manifestDigest: DIGEST, predicateType: `claimed${EVIL}`, signer: null, error: { code: 'SIGNATURE', message: EVIL } }],
+    datasets: [
+      {
+        uri: 'oci://r.example/datasets/reviews',
+        digest: DIGEST,
+        status: 'verified',
+        attestations: [{ status: 'verified', predicateType: 'https://modelgate.dev/dataset/v1', ...keyless, view: attestationView('https://modelgate.dev/dataset/v1', datasetPredicate) }],
+        unverified: 1,
+        failure: null,
+      },
+    ],
     problems: [],
     checkedSigners: [],
     ...overrides,
@@ -62,6 +84,11 @@ t.test('tree: control characters made printable, colour only when asked', async 
   t.match(plain, /NOT_SIGNED/);
   t.match(plain, /UNVERIFIED/);
   t.match(plain, /\\x1b\[2J\\x0d/);
+  t.match(plain, /Dataset {2}✔ attested/);
+  t.match(plain, /dedup +minhash/);
+  t.match(plain, /CC-BY-4\.0/);
+  t.match(plain, /Rekor #42 at 2026-11-01T10:00:00\.000Z/);
+  t.match(plain, /1 dataset attestation\(s\) found that did not verify/);
   const coloured = renderTree(outlineOf(report()), { colour: true });
   t.match(coloured, /\u001b\[31m✘ DENY\u001b\[0m/);
   t.equal(useColour({ isTTY: true }, {}), true);

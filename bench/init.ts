@@ -10,8 +10,9 @@
  *  (c) `--rehash`: the rate at which init re-hashes the cache vs this machine's SHA-256 limit measured
  *      in the same run: node:crypto on every core (one worker thread per core over in-memory data) and
  *      `sha256sum` of the same files (one process per file, all at once).
+ * The manifest is signed and carries SLSA provenance, verified under the tests' key-trust policy data.
  * The model (INIT_BENCH_SHARDS × INIT_BENCH_SHARD_MIB MiB of random weight shards, default 4 × 512 MiB,
- * plus three small JSON files) is generated once under bench/.data/init (git-ignored) and reused.
+ * plus three small JSON files) is generated once under bench/.data/init-<shards>x<MiB>MiB (git-ignored) and reused.
  * The registry and every other temporary file are removed at the end, also on Ctrl-C.
  *
  *   npm run bench:init
@@ -20,8 +21,8 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -31,9 +32,8 @@ import type { Descriptor } from '../src/oci/manifest.ts';
 import { RegistryStore } from '../src/oci/registry.ts';
 import { attachBundle } from '../src/sign/attach.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../src/sign/dsse-bundle.ts';
-import { keyId } from '../src/sigstore/keys.ts';
-import { startRegistry } from '../test/helpers/registry.ts';
-import { median, MIB, timedChild, writeRandomBlob, type Run } from './measure.ts';
+import { keyTrustPolicyData, SLSA_V1, trainingProvenance } from '../test/helpers/signed-models.ts';
+import { median, MIB, timedChild, withBenchRegistry, writeRandomBlob, type Run } from './measure.ts';
 
 const SHARDS = Number(process.env.INIT_BENCH_SHARDS ?? 4);
 const SHARD_MIB = Number(process.env.INIT_BENCH_SHARD_MIB ?? 512);
@@ -42,7 +42,7 @@ const CONCURRENCY = 4; // modelgate init's default --concurrency
 const GOAL_COLD = 0.95;
 const GOAL_WARM_SECONDS = 1;
 const REPO = join(import.meta.dirname, '..');
-const DATA = join(REPO, 'bench', '.data', 'init');
+const DATA = join(REPO, 'bench', '.data', `init-${SHARDS}x${SHARD_MIB}MiB`);
 const REPOSITORY = 'bench/init';
 const exec = promisify(execFile);
 
@@ -136,15 +136,8 @@ async function main(): Promise<void> {
   }
   const files = await ensureModel();
   const total = files.reduce((sum, f) => sum + f.size, 0);
-  const dir = mkdtempSync(join(tmpdir(), 'modelgate-bench-init-'));
-  const registry = await startRegistry({ auth: 'none' });
-  const cleanUp = async (): Promise<void> => {
-    await registry.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
-  try {
-    // Push the model, signed by a throw-away key the policy data trusts.
+  await withBenchRegistry('modelgate-bench-init-', async (registry, dir) => {
+    // Push the model, signed and attested (SLSA provenance) by a throw-away key the policy data trusts.
     let started = performance.now();
     const store = new RegistryStore({ registry: registry.host, repository: REPOSITORY });
     const config = await store.pushBlob({ kind: 'bytes', mediaType: ModelPackMediaType.CONFIG, bytes: Buffer.from(JSON.stringify({ descriptor: { name: 'bench' }, config: {}, modelfs: { type: 'layers', diffIds: [] } })) });
@@ -157,26 +150,11 @@ async function main(): Promise<void> {
     const manifest = await store.pushManifest(Buffer.from(JSON.stringify(body)), body.mediaType);
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     await attachBundle(store, manifest, signStatementBundle([{ digest: manifest.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, privateKey));
+    await attachBundle(store, manifest, signStatementBundle([{ name: 'model', digest: manifest.digest }], SLSA_V1, trainingProvenance(), privateKey));
     const keyPath = join(dir, 'key.pub');
     writeFileSync(keyPath, publicKey.export({ type: 'spki', format: 'pem' }));
     const dataPath = join(dir, 'data.json');
-    writeFileSync(
-      dataPath,
-      JSON.stringify({
-        modelgate_config: {
-          signers: { threshold: 1, keys: { [`sha256:${keyId(publicKey)}`]: {} }, identities: {} },
-          provenance: { required: false, builders: {}, buildTypes: {} },
-          sources: { repositories: {} },
-          datasets: {},
-          containers: { digests: {}, repositories: {} },
-          revoked: { digests: {}, keys: {}, identities: {} },
-          evaluation: { required: false, thresholds: {} },
-          modelSignature: { required: false },
-          unverifiable: { allowed: {} },
-          exceptions: {},
-        },
-      }),
-    );
+    writeFileSync(dataPath, JSON.stringify(keyTrustPolicyData(publicKey)));
     console.log(`pushed ${files.length} files, ${(total / 2 ** 30).toFixed(2)} GiB, to ${registry.host}/${REPOSITORY}@${manifest.digest} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     const uri = `modelgate+oci://${registry.host}/${REPOSITORY}@${manifest.digest}`;
@@ -276,9 +254,7 @@ async function main(): Promise<void> {
     console.log(`(c) --rehash ${gbps(rehash.bytes, rehash.seconds)} (${(rehash.bytes / 2 ** 30).toFixed(2)} GiB in ${rehash.seconds.toFixed(2)} s); node:crypto on ${threads} threads ${gbps(nodeLimit, 1)}; sha256sum ×${files.length} at once ${gbps(sha256sumRate, 1)}`);
     console.log(`    ratio rehash/node-limit ${(rehashRate / nodeLimit).toFixed(3)}×, rehash/sha256sum ${(rehashRate / sha256sumRate).toFixed(3)}×`);
     console.log(`load average (1 min) at the end: ${load.toFixed(2)} on ${threads} CPUs${load > threads ? ' — machine busy, figures are noisy' : ''}`);
-  } finally {
-    await cleanUp();
-  }
+  });
 }
 
 await main();

@@ -1,13 +1,17 @@
 /**
  * Measuring helpers shared by the benchmark scripts: medians, timing a child process (wall and, with
- * GNU time, CPU seconds) and writing a random blob of a given size while hashing it.
+ * GNU time, CPU seconds), writing a random blob of a given size while hashing it, and a loopback
+ * registry with a temporary directory for the length of one benchmark.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseDigest, type Digest } from '../src/oci/digest.ts';
+import { startRegistry, type RunningRegistry } from '../test/helpers/registry.ts';
 
 export const MIB = 1024 * 1024;
 const run = promisify(execFile);
@@ -58,4 +62,20 @@ export async function timedChild(command: string, args: readonly string[], optio
   const seconds = (performance.now() - started) / 1000;
   const match = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
   return { seconds, cpuSeconds: match ? Number(match[1]) + Number(match[2]) : Number.NaN, stdout };
+}
+
+/** Run `work` with the real docker-registry on 127.0.0.1 (anonymous) and a temporary directory; both removed at the end, also on Ctrl-C. */
+export async function withBenchRegistry<T>(prefix: string, work: (registry: RunningRegistry, dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const registry = await startRegistry({ auth: 'none' });
+  const cleanUp = async (): Promise<void> => {
+    await registry.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+  try {
+    return await work(registry, dir);
+  } finally {
+    await cleanUp();
+  }
 }

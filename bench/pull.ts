@@ -10,14 +10,13 @@
  *   npm run bench:pull
  *   PULL_BENCH_MIB=256 PULL_BENCH_ROUNDS=3 npm run bench:pull
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { MediaType, type Descriptor } from '../src/oci/manifest.ts';
 import { RegistryStore } from '../src/oci/registry.ts';
-import { startRegistry } from '../test/helpers/registry.ts';
-import { haveGnuTime, median, timedChild, writeRandomBlob, type Run } from './measure.ts';
+import { haveGnuTime, median, timedChild, withBenchRegistry, writeRandomBlob, type Run } from './measure.ts';
 
 const SIZE_MIB = Number(process.env.PULL_BENCH_MIB ?? 1024);
 const ROUNDS = Number(process.env.PULL_BENCH_ROUNDS ?? 5);
@@ -37,14 +36,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(SIZE_MIB) || SIZE_MIB < 1 || !Number.isInteger(ROUNDS) || ROUNDS < 1) {
     throw new Error('PULL_BENCH_MIB and PULL_BENCH_ROUNDS must be positive integers');
   }
-  const dir = mkdtempSync(join(tmpdir(), 'modelgate-bench-pull-'));
-  const registry = await startRegistry({ auth: 'none' });
-  const cleanUp = async (): Promise<void> => {
-    await registry.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
-  try {
+  await withBenchRegistry('modelgate-bench-pull-', async (registry, dir) => {
     const source = join(dir, 'source.bin');
     let started = performance.now();
     const digest = await writeRandomBlob(source, SIZE_MIB);
@@ -93,9 +85,7 @@ async function main(): Promise<void> {
     const load = loadavg()[0]!;
     console.log(`load average (1 min) at the end: ${load.toFixed(2)} on ${availableParallelism()} CPUs${load > availableParallelism() ? ' — machine busy, figures are noisy' : ''}`);
     console.log(`ratio client/curl: ${ratio.toFixed(3)}× (goal ≥ ${GOAL}×) ${ratio >= GOAL ? 'OK' : 'BELOW GOAL'}`);
-  } finally {
-    await cleanUp();
-  }
+  });
 }
 
 await main();

@@ -13,14 +13,10 @@ import { parseReference } from '../../src/oci/reference.ts';
 import { ModelPackMediaType } from '../../src/modelpack/spec.ts';
 import { attachBundle } from '../../src/sign/attach.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../../src/sign/dsse-bundle.ts';
-import { keyId } from '../../src/sigstore/keys.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { runCli } from '../helpers/run-cli.ts';
-
-export const SLSA_V1 = 'https://slsa.dev/provenance/v1';
-export const BUILDER = 'https://ci.acme.dev/trainer@v1';
-export const SOURCE = 'https://github.com/acme/train';
+import { keyTrustPolicyData, SLSA_V1, TRAINING_BUILDER, TRAINING_SOURCE } from '../helpers/signed-models.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Tar entries written by hand, so the archive can hold what no well-behaved packer writes.
@@ -96,23 +92,7 @@ export async function initFixture(t: Test) {
   writeFileSync(pubPath, publicKey.export({ type: 'spki', format: 'pem' }));
 
   const dataPath = join(dir, 'data.json');
-  writeFileSync(
-    dataPath,
-    JSON.stringify({
-      modelgate_config: {
-        signers: { threshold: 1, keys: { [`sha256:${keyId(publicKey)}`]: {} }, identities: {} },
-        provenance: { required: true, builders: { [BUILDER]: {} }, buildTypes: {} },
-        sources: { repositories: { [SOURCE]: {} } },
-        datasets: {},
-        containers: { digests: {}, repositories: {} },
-        revoked: { digests: {}, keys: {}, identities: {} },
-        evaluation: { required: false, thresholds: {} },
-        modelSignature: { required: false },
-        unverifiable: { allowed: {} },
-        exceptions: {},
-      },
-    }),
-  );
+  writeFileSync(dataPath, JSON.stringify(keyTrustPolicyData(publicKey)));
 
   async function pushArtifact(name: string, layers: readonly LayerSpec[], options: { sign?: boolean; tag?: string } = {}): Promise<{ manifest: Descriptor; layers: Descriptor[] }> {
     const config = await store.pushBlob({ kind: 'bytes', mediaType: ModelPackMediaType.CONFIG, bytes: Buffer.from(JSON.stringify({ descriptor: { name }, config: {}, modelfs: { type: 'layers', diffIds: [] } })) });
@@ -126,8 +106,8 @@ export async function initFixture(t: Test) {
     if (options.sign !== false) {
       await attachBundle(store, manifest, signStatementBundle([{ digest: manifest.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, privateKey as KeyObject));
       const provenance = {
-        buildDefinition: { buildType: 'https://modelgate.dev/buildtypes/train/v1', externalParameters: {}, resolvedDependencies: [{ uri: `git+${SOURCE}@refs/heads/main`, digest: { gitCommit: '0'.repeat(40) } }] },
-        runDetails: { builder: { id: BUILDER }, metadata: { invocationId: name } },
+        buildDefinition: { buildType: 'https://modelgate.dev/buildtypes/train/v1', externalParameters: {}, resolvedDependencies: [{ uri: `git+${TRAINING_SOURCE}@refs/heads/main`, digest: { gitCommit: '0'.repeat(40) } }] },
+        runDetails: { builder: { id: TRAINING_BUILDER }, metadata: { invocationId: name } },
       };
       await attachBundle(store, manifest, signStatementBundle([{ name: 'model', digest: manifest.digest }], SLSA_V1, provenance, privateKey as KeyObject));
     }

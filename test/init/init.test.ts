@@ -25,7 +25,8 @@ import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../../src/sign/
 import { keyId } from '../../src/sigstore/keys.ts';
 import { fileResources, keyBundle, omsStatement, walk } from '../helpers/oms-sign.ts';
 import { REPO } from '../helpers/run-cli.ts';
-import { BUILDER, initFixture, sha256, SLSA_V1, SOURCE, tar, type LayerSpec, type TarEntry } from './fixtures.ts';
+import { SLSA_V1, TRAINING_BUILDER as BUILDER, TRAINING_SOURCE as SOURCE } from '../helpers/signed-models.ts';
+import { initFixture, sha256, tar, type LayerSpec, type TarEntry } from './fixtures.ts';
 
 const { dir, proxy, store, privateKey, publicKey, dataPath, pushArtifact, uriOf, init, blobGets } = await initFixture(t);
 

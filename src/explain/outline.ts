@@ -269,6 +269,12 @@ function attestationSection(a: VerifiedAttestationView): Section {
   }
 }
 
+function evidenceNote(report: ExplainReport, failed: number): string | undefined {
+  if (report.verdict.outcome === 'unavailable') return 'Evidence discovery did not complete: nothing here can be relied on.';
+  if (report.evidence.length === 0) return report.digest === null ? 'Not an OCI location: there is no evidence to discover.' : 'No signatures or attestations were found next to the artifact.';
+  return failed > 0 ? 'Unverified items did not verify against any checked signer: their claims (shown muted) are not evidence.' : undefined;
+}
+
 function evidenceSection(report: ExplainReport): Section {
   const failed = report.evidence.filter((e) => e.status === 'failed').length;
   const rows = report.evidence.map((e) => [
@@ -282,7 +288,7 @@ function evidenceSection(report: ExplainReport): Section {
     title: 'Evidence found',
     badge:
       report.evidence.length === 0 ? { text: 'none', tone: 'bad' } : failed > 0 ? { text: `${report.evidence.length - failed} verified · ${failed} unverified`, tone: 'warn' } : { text: `${report.evidence.length} verified`, tone: 'ok' },
-    note: 'Unverified items did not verify against any checked signer: their claims (shown muted) are not evidence.',
+    ...(evidenceNote(report, failed) ? { note: evidenceNote(report, failed)! } : {}),
     blocks: [
       ...(rows.length > 0 ? [{ kind: 'table' as const, title: 'Signatures and attestations next to the artifact', columns: ['status', 'kind', 'predicate type (claimed if unverified)', 'signer / error'], rows }] : []),
       ...(problems.length > 0 ? [{ kind: 'table' as const, title: 'Discovery problems', columns: ['code', 'where', 'message'], rows: problems }] : []),

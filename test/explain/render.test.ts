@@ -111,3 +111,17 @@ t.test('predicate views', async (t) => {
   t.match(big, { kind: 'generic', truncated: true });
   t.equal(attestationView('x', 'not an object').kind, 'generic');
 });
+
+t.test('unavailable and non-OCI reports say what could not be known', async (t) => {
+  const unavailable = renderTree(
+    outlineOf(report({ verdict: { outcome: 'unavailable', allow: false, reasons: [], warnings: [], exceptions: [], failure: { code: 'TIMEOUT', message: 'registry slow' }, transient: true, policy: null }, artifact: null, attestations: [], datasets: [], evidence: [] })),
+    { colour: false },
+  );
+  t.match(unavailable, /verdict {2}! UNAVAILABLE \(retry\)/);
+  t.match(unavailable, /error +TIMEOUT: registry slow/);
+  t.match(unavailable, /Evidence discovery did not complete/);
+  const s3 = renderTree(outlineOf(report({ reference: 's3://bucket/model', digest: null, artifact: null, attestations: [], datasets: [], evidence: [] })), { colour: false });
+  t.match(s3, /digest {3}-/);
+  t.match(s3, /Not an OCI location/);
+  t.notMatch(s3, /├─ Model/);
+});

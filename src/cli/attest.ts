@@ -162,6 +162,7 @@ function registerRun(attest: Command): void {
       const datasets = [...options.dataset.map(datasetFromReference), ...(await Promise.all(options.datasetManifest.map(datasetFromManifest)))];
       const hyperparameters = options.params === undefined ? undefined : await readPredicate(options.params);
       const signer = await resolveBundleSigner(options); // before training: a wrong passphrase or a bad token must not waste a run
+      announceSigner(signer);
       const { runTrainingWithProvenance } = await import('../emit/training-run.ts');
       const result = await runTrainingWithProvenance({
         command,

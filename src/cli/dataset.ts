@@ -7,7 +7,7 @@
  * attestation predicate `src/dataset/attestation.ts`; the OCI artifact `src/dataset/attestation-artifact.ts`;
  * signing (key or keyless) `src/cli/signing-key-option.ts`.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
@@ -30,8 +30,9 @@ import { formatReference, parseReference, withDigest } from '../oci/reference.ts
 import { attachBundle } from '../sign/attach.ts';
 import { signBlobWith, signStatementWith } from '../sign/bundle-signer.ts';
 import { SigningError } from '../sign/errors.ts';
-import { MAX_BUNDLE_BYTES, parseBundle } from '../sigstore/bundle.ts';
+import { parseBundle } from '../sigstore/bundle.ts';
 import { openPushTarget } from './push.ts';
+import { collect, readText } from './option-values.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, type SigningCliOptions } from './signing-key-option.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 
@@ -244,10 +245,6 @@ interface AttestOptions extends SigningCliOptions {
 /** Name suffix of the second statement subject: the OCI artifact `dataset push` makes of the manifest. */
 const OCI_SUBJECT_SUFFIX = '#oci-artifact';
 
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
-}
-
 async function readManifestBytes(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -270,15 +267,8 @@ async function writeBundle(output: string, bundle: unknown): Promise<void> {
  * over the manifest bytes, or an in-toto statement naming the manifest or its artifact digest.
  * (Only the claim is read here; verification is the verifier's job.)
  */
-async function readBundleAbout(path: string, manifestDigest: string, artifactDigest: string): Promise<Buffer> {
-  let bytes: Buffer;
-  try {
-    if ((await stat(path)).size > MAX_BUNDLE_BYTES) throw new UsageError('USAGE', `bundle ${path} is larger than ${MAX_BUNDLE_BYTES} bytes`);
-    bytes = await readFile(path);
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError('USAGE', `cannot read bundle ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+async function readBundleAbout(path: string, manifestDigest: string, artifactDigest: string): Promise<string> {
+  const bytes = await readText(path, 'bundle'); // at most 16 MiB = MAX_BUNDLE_BYTES
   const bundle = parseBundle(bytes);
   const hex = (digest: string): string => digest.slice('sha256:'.length);
   if (bundle.content.$case === 'messageSignature') {

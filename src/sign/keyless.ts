@@ -16,7 +16,7 @@
  */
 import { bundleToJSON, type Bundle, type SerializedBundle } from '@sigstore/bundle';
 import { DSSEBundleBuilder, FulcioSigner, MessageSignatureBundleBuilder, RekorWitness, TSAWitness, type Witness } from '@sigstore/sign';
-import { SigningError, type SigningErrorCode } from './errors.ts';
+import { SigningError } from './errors.ts';
 
 export const PUBLIC_GOOD_FULCIO_URL = 'https://fulcio.sigstore.dev';
 export const PUBLIC_GOOD_REKOR_URL = 'https://rekor.sigstore.dev';
@@ -91,14 +91,17 @@ export function identityTokenFromEnv(env: NodeJS.ProcessEnv = process.env): stri
   return token === undefined || token === '' ? undefined : token;
 }
 
-function checkServiceUrl(what: string, value: string): string {
-  let url: URL;
+type Service = 'FULCIO' | 'REKOR' | 'TSA';
+const SERVICE: Readonly<Record<Service, string>> = { FULCIO: 'Fulcio', REKOR: 'Rekor', TSA: 'timestamp authority' };
+
+function checkServiceUrl(code: Service, value: string): string {
+  let url: URL | undefined;
   try {
     url = new URL(value);
   } catch {
-    throw new SigningError(what === 'TSA' ? 'TSA' : what === 'Rekor' ? 'REKOR' : 'FULCIO', `${what} URL ${JSON.stringify(value)} is not a URL`);
+    url = undefined;
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new SigningError(what === 'TSA' ? 'TSA' : what === 'Rekor' ? 'REKOR' : 'FULCIO', `${what} URL ${value} must be http(s)`);
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new SigningError(code, `${SERVICE[code]} URL ${JSON.stringify(value)} is not an http(s) URL`);
   return value.replace(/\/+$/, '');
 }
 
@@ -121,15 +124,15 @@ export function keylessConfig(input: KeylessConfigInput): KeylessConfig {
   inspectIdentityToken(identityToken);
   const tsaUrl = pick(input.tsaUrl, 'MODELGATE_TSA_URL');
   return {
-    fulcioUrl: checkServiceUrl('Fulcio', pick(input.fulcioUrl, 'MODELGATE_FULCIO_URL') ?? PUBLIC_GOOD_FULCIO_URL),
-    rekorUrl: checkServiceUrl('Rekor', pick(input.rekorUrl, 'MODELGATE_REKOR_URL') ?? PUBLIC_GOOD_REKOR_URL),
+    fulcioUrl: checkServiceUrl('FULCIO', pick(input.fulcioUrl, 'MODELGATE_FULCIO_URL') ?? PUBLIC_GOOD_FULCIO_URL),
+    rekorUrl: checkServiceUrl('REKOR', pick(input.rekorUrl, 'MODELGATE_REKOR_URL') ?? PUBLIC_GOOD_REKOR_URL),
     ...(tsaUrl === undefined ? {} : { tsaUrl: checkServiceUrl('TSA', tsaUrl) }),
     identityToken,
     timeoutMs: input.timeoutMs ?? DEFAULT_KEYLESS_TIMEOUT_MS,
   };
 }
 
-const LIBRARY_CODES: Readonly<Record<string, SigningErrorCode>> = {
+const LIBRARY_CODES: Readonly<Record<string, 'IDENTITY_TOKEN' | Service>> = {
   IDENTITY_TOKEN_READ_ERROR: 'IDENTITY_TOKEN',
   IDENTITY_TOKEN_PARSE_ERROR: 'IDENTITY_TOKEN',
   CA_CREATE_SIGNING_CERTIFICATE_ERROR: 'FULCIO',
@@ -137,8 +140,6 @@ const LIBRARY_CODES: Readonly<Record<string, SigningErrorCode>> = {
   TLOG_FETCH_ENTRY_ERROR: 'REKOR',
   TSA_CREATE_TIMESTAMP_ERROR: 'TSA',
 };
-
-const SERVICE: Partial<Record<SigningErrorCode, string>> = { FULCIO: 'Fulcio', REKOR: 'Rekor', TSA: 'timestamp authority' };
 
 /** A coded error for a library failure; the token is cut out of anything the library said. */
 function mapFailure(err: unknown, config: KeylessConfig): SigningError {

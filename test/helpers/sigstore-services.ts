@@ -96,10 +96,10 @@ function authorityKeyId(ca: CaKey): pkijs.Extension {
 const pem = (der: Buffer): string => `-----BEGIN CERTIFICATE-----\n${b64(der).replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
 
 export interface ServiceFailures {
-  /** Answer every request with this HTTP status instead. */
-  fulcio?: number;
-  rekor?: number;
-  tsa?: number;
+  /** Answer every request with this HTTP status instead, or never answer (`'hang'`). */
+  fulcio?: number | 'hang';
+  rekor?: number | 'hang';
+  tsa?: number | 'hang';
 }
 
 export interface SigstoreServices {
@@ -145,7 +145,7 @@ class HttpFailure extends Error {
 
 type Handler = (req: IncomingMessage) => Promise<{ status: number; type: string; body: Buffer | string }>;
 
-function serve(path: string, failure: () => number | undefined, count: () => void, handler: Handler): Server {
+function serve(path: string, failure: () => number | 'hang' | undefined, count: () => void, handler: Handler): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     count();
     const reply = (status: number, type: string, body: Buffer | string): void => {
@@ -153,6 +153,7 @@ function serve(path: string, failure: () => number | undefined, count: () => voi
       res.end(body);
     };
     const injected = failure();
+    if (injected === 'hang') return; // the connection stays open until the client gives up or close()
     if (injected !== undefined) return reply(injected, 'application/json', JSON.stringify({ code: injected, message: 'injected failure' }));
     if (req.method !== 'POST' || req.url !== path) return reply(404, 'application/json', JSON.stringify({ code: 404, message: `no route ${req.method} ${req.url}` }));
     handler(req).then(

@@ -1,18 +1,23 @@
 // Keyless signing end to end through the CLI against real local services that speak the Sigstore
 // APIs (test/helpers/sigstore-services.ts: Fulcio, Rekor with SET + inclusion proof + checkpoint, RFC
 // 3161 TSA) and the loopback registry: keyless `sign` + `attest attach` then `modelgate verify`
-// allows with the right identity and denies another; keyless `dataset sign` verifies with
-// `verify-bundle` (tlog, SCT, TSA thresholds); Fulcio down / Rekor 500 fail with a coded error and
-// write no output; no, expired or malformed tokens fail before any service is called; the token is
+// allows with the right identity and denies another; keyless `attest run` provenance verifies;
+// keyless `dataset sign` verifies with `verify-bundle` (tlog, SCT, TSA thresholds); Fulcio down /
+// Rekor 500 fail with a coded error and write no output; no, expired or malformed tokens fail before any service is called; the token is
 // never printed.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { checkModeForSigner } from '../../src/cli/evidence-mode.ts';
 import { resolveBundleSigner } from '../../src/cli/signing-key-option.ts';
-import { inspectIdentityToken, keylessConfig } from '../../src/sign/keyless.ts';
+import { buildDatasetManifest, serializeDatasetManifest } from '../../src/dataset/manifest.ts';
+import { runTrainingWithProvenance } from '../../src/emit/training-run.ts';
+import { inspectIdentityToken, keylessBlobBundle, keylessConfig } from '../../src/sign/keyless.ts';
+import { verifyBundle } from '../../src/sigstore/bundle.ts';
+import { loadTrustedRootFile } from '../../src/sigstore/trust.ts';
 import { startRegistry } from '../helpers/registry.ts';
-import { runCli, type CliResult } from '../helpers/run-cli.ts';
+import { REPO, runCli, type CliResult } from '../helpers/run-cli.ts';
 import { startSigstoreServices } from '../helpers/sigstore-services.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-keyless-'));
@@ -93,27 +98,15 @@ t.test('keyless sign + attest attach, then modelgate verify by identity', async 
   t.match(signed.stderr, `Signing keyless as ${WORKFLOW}`);
   t.equal(services.requests.rekor - before, 2, 'one Rekor entry each');
 
-  const refused = await cli(t, ['sign', pinned, ...urls, '--mode', 'legacy'], token);
-  t.equal(refused.code, 2, 'legacy tags need a key');
-  t.match(refused.stderr, /USAGE: --mode legacy needs --key/);
 
+  // The shipped default policy data, trusting one keyless identity and not requiring provenance.
+  const defaults = JSON.parse(readFileSync(join(REPO, 'policies/data.json'), 'utf8'));
   let policies = 0;
   const policy = (issuer: string, san: string): string => {
     const path = join(dir, `policy-${(policies += 1)}.json`);
-    writeFileSync(path, JSON.stringify({
-      modelgate_config: {
-        signers: { threshold: 1, keys: {}, identities: { [issuer]: { [san]: {} } } },
-        provenance: { required: false, builders: {}, buildTypes: {} },
-        sources: { repositories: {} },
-        datasets: {},
-        containers: { digests: {}, repositories: {} },
-        revoked: { digests: {}, keys: {}, identities: {} },
-        evaluation: { required: false, thresholds: {} },
-        modelSignature: { required: false },
-        unverifiable: { allowed: {} },
-        exceptions: {},
-      },
-    }));
+    const config = defaults.modelgate_config;
+    const data = { modelgate_config: { ...config, signers: { ...config.signers, identities: { [issuer]: { [san]: {} } } }, provenance: { ...config.provenance, required: false } } };
+    writeFileSync(path, JSON.stringify(data));
     return path;
   };
   const verify = (san: string): Promise<CliResult> =>
@@ -132,7 +125,7 @@ t.test('keyless dataset sign verifies with verify-bundle (tlog, SCT, TSA)', asyn
   mkdirSync(data);
   writeFileSync(join(data, 'a.txt'), 'alpha\n');
   const manifest = join(dir, 'dataset.json');
-  t.equal((await cli(t, ['dataset', 'manifest', data, '-o', manifest], undefined)).code, 0);
+  writeFileSync(manifest, serializeDatasetManifest(await buildDatasetManifest(data)));
   const token = services.token(ALICE);
   const signed = await cli(t, ['dataset', 'sign', manifest, ...urls, '--tsa-url', services.tsaUrl], token);
   t.equal(signed.code, 0, signed.stderr);
@@ -152,6 +145,36 @@ t.test('keyless dataset sign verifies with verify-bundle (tlog, SCT, TSA)', asyn
   t.same(report.verifiedTimes.map((v) => v.source).sort(), ['tlog', 'tsa']);
   t.equal(wrong.code, 1);
   t.match(wrong.stderr, /IDENTITY/);
+});
+
+t.test('keyless attest run: SLSA provenance signed by the workflow identity', async (t) => {
+  const outputs = join(dir, 'run-out');
+  const config = keylessConfig({ env: { SIGSTORE_ID_TOKEN: services.token(WORKFLOW) }, fulcioUrl: services.fulcioUrl, rekorUrl: services.rekorUrl, timeoutMs: 10_000 });
+  const result = await runTrainingWithProvenance({
+    command: [process.execPath, '-e', `require('fs').mkdirSync(${JSON.stringify(outputs)},{recursive:true});require('fs').writeFileSync(${JSON.stringify(join(outputs, 'w.bin'))},'w')`],
+    outputsDir: outputs,
+    signer: { kind: 'keyless', config },
+    builderId: 'https://ci.acme.dev/builders/gpu@v1',
+    sourceDir: dir,
+  });
+  t.equal(result.status, 'attested');
+  if (result.status !== 'attested') return;
+  const trust = await loadTrustedRootFile(root);
+  const verified = await verifyBundle(readFileSync(result.bundlePath, 'utf8'), { trust, signer: { kind: 'identity', san: WORKFLOW, issuer: services.issuer } });
+  t.equal(verified.content.kind === 'dsse' ? verified.content.statement?.predicateType : undefined, 'https://slsa.dev/provenance/v1');
+  t.equal(verified.tlogEntries[0]?.kind, 'dsse', 'Rekor dsse entry');
+});
+
+t.test('deadline and TSA failure (in process)', async (t) => {
+  const config = keylessConfig({ env: { SIGSTORE_ID_TOKEN: services.token(ALICE) }, fulcioUrl: services.fulcioUrl, rekorUrl: services.rekorUrl, tsaUrl: services.tsaUrl, timeoutMs: 1500 });
+  services.failures.tsa = 500;
+  await t.rejects(keylessBlobBundle(Buffer.from('x'), config), { code: 'TSA', message: /timestamp authority at http:\/\/127\.0\.0\.1:\d+: error creating timestamp - \(500\)/ });
+  delete services.failures.tsa;
+  services.failures.rekor = 'hang';
+  const started = Date.now();
+  await t.rejects(keylessBlobBundle(Buffer.from('x'), config), { code: 'KEYLESS_TIMEOUT', message: /did not finish within 1500 ms/ });
+  delete services.failures.rekor;
+  t.ok(Date.now() - started < 5000, 'gave up at the deadline');
 });
 
 t.test('service failures: coded error, no output file', async (t) => {

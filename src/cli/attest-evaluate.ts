@@ -1,5 +1,5 @@
 /**
- * `modelgate attest evaluate --metrics FILE (--model DIR | --subject REF@sha256:…) --key FILE
+ * `modelgate attest evaluate --metrics FILE (--model DIR | --subject REF@sha256:…) (--key FILE | --keyless)
  * [--reference FILE [--tolerance [NAME=]ABS|REL%]…] [-- COMMAND…]`: the options of an evaluation run
  * and its exit status. Registered on the `attest` group by `attest.ts`; the run is
  * `src/emit/evaluation-run.ts`, the predicate `src/emit/evaluation.ts`, the reference
@@ -20,18 +20,17 @@ import { parseReference, repositoryName } from '../oci/reference.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
 import { datasetFromManifest, datasetFromReference } from './attest.ts';
 import { collect, readText } from './option-values.ts';
-import { KEY_OPTION_HELP, loadPrivateKeyFile } from './signing-key-option.ts';
+import { addSigningOptions, announceSigner, resolveBundleSigner, type SigningCliOptions } from './signing-key-option.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
 
 /** Exit status when the attestation was written with result FAILED. */
 export const EVALUATION_FAILED_EXIT = 1;
 
-interface EvaluateOptions extends TrustCliOptions {
+interface EvaluateOptions extends TrustCliOptions, SigningCliOptions {
   readonly metrics: string;
   readonly model?: string;
   readonly subject: readonly string[];
   readonly output?: string;
-  readonly key: string;
   readonly dataset: readonly string[];
   readonly datasetManifest: readonly string[];
   readonly reference?: string;
@@ -93,7 +92,6 @@ export function registerEvaluate(attest: Command): void {
     .option('--model <dir>', 'the evaluated model directory: every file and its OMS root digest become subjects')
     .option('--subject <ref>', 'the evaluated model pinned by digest, oci://host/repo@sha256:… (repeatable)', collect, [])
     .option('-o, --output <file>', 'where to write the attestation bundle (default: MODEL.evaluation.sigstore.json beside --model)')
-    .requiredOption('--key <file>', KEY_OPTION_HELP)
     .option('--dataset <ref>', 'evaluation dataset as an OCI artifact pinned by digest (repeatable)', collect, [])
     .option('--dataset-manifest <[uri=]file>', 'evaluation dataset as a modelgate dataset manifest, optionally with its URI (repeatable)', collect, [])
     .option('--reference <file>', 'earlier evaluation to compare with: its attestation bundle, its statement, or a metrics JSON file')
@@ -103,7 +101,7 @@ export function registerEvaluate(attest: Command): void {
     .option('--reference-certificate-oidc-issuer <url>', 'OIDC issuer of --reference-certificate-identity (exact)')
     .option('--url <url>', 'link to the evaluation run (CI job, experiment tracker), recorded as the predicate url')
     .option('--source <dir>', 'evaluation code checkout whose git commit is recorded (default: the working directory)');
-  addTrustOptions(command).action(async (evaluationCommand: string[], options: EvaluateOptions) => {
+  addTrustOptions(addSigningOptions(command)).action(async (evaluationCommand: string[], options: EvaluateOptions) => {
     const { parseTolerances } = await import('../emit/evaluation.ts');
     if (options.model === undefined && options.subject.length === 0) throw new UsageError('USAGE', 'give the evaluated model: --model DIR and/or --subject REF@sha256:…');
     if (options.output === undefined && options.model === undefined) throw new UsageError('USAGE', 'give -o FILE for the attestation bundle (there is no --model to put it beside)');
@@ -118,7 +116,8 @@ export function registerEvaluate(attest: Command): void {
     if (reference !== undefined && !reference.record.verified) {
       process.stderr.write(`modelgate: warning: the reference ${options.reference} was read without verifying a signature (give --reference-key or --reference-certificate-identity/--reference-certificate-oidc-issuer)\n`);
     }
-    const privateKey = await loadPrivateKeyFile(options.key); // before evaluating: a wrong passphrase must not waste a run
+    const signer = await resolveBundleSigner(options); // before evaluating: a wrong passphrase or a bad token must not waste a run
+    announceSigner(signer);
     const bundlePath = resolve(options.output ?? `${resolve(options.model!)}.evaluation.sigstore.json`);
     const { runEvaluation } = await import('../emit/evaluation-run.ts');
     const result = await runEvaluation({
@@ -127,7 +126,7 @@ export function registerEvaluate(attest: Command): void {
       ...(options.model === undefined ? {} : { modelDir: options.model }),
       subjects,
       bundlePath,
-      privateKey,
+      signer,
       datasets,
       ...(reference === undefined ? {} : { reference }),
       tolerances,

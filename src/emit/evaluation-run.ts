@@ -10,12 +10,13 @@
  * Sigstore bundle atomically. The attestation is written whatever the comparison says: a FAILED
  * result is evidence too; the caller turns it into the exit status.
  */
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
-import { signStatementBundle, type StatementSubject } from '../sign/dsse-bundle.ts';
+import { signStatementWith, type BundleSigner } from '../sign/bundle-signer.ts';
+import type { StatementSubject } from '../sign/dsse-bundle.ts';
 import { EmitError } from './errors.ts';
 import { compareMetrics, evaluationPredicate, parseMetrics, TEST_RESULT_PREDICATE_TYPE, type EvaluatorRecord, type MetricsComparison, type Metrics, type Tolerances } from './evaluation.ts';
 import type { LoadedReference } from './evaluation-reference.ts';
@@ -34,7 +35,8 @@ export interface EvaluationRunOptions {
   /** Further subjects, e.g. the model's OCI manifest (`name` = repository). */
   readonly subjects?: readonly StatementSubject[];
   readonly bundlePath: string;
-  readonly privateKey: KeyObject;
+  /** A private key or keyless signing (`src/sign/bundle-signer.ts`). */
+  readonly signer: BundleSigner;
   readonly datasets?: readonly DatasetInput[];
   readonly reference?: LoadedReference;
   readonly tolerances: Tolerances;
@@ -110,7 +112,7 @@ export async function runEvaluation(options: EvaluationRunOptions): Promise<Eval
     ...(options.reference === undefined ? {} : { reference: options.reference.record }),
     ...(comparison === undefined ? {} : { comparison }),
   });
-  const bundle = signStatementBundle(subjects, TEST_RESULT_PREDICATE_TYPE, predicate, options.privateKey);
+  const bundle = await signStatementWith(options.signer, subjects, TEST_RESULT_PREDICATE_TYPE, predicate);
   try {
     await writeFileAtomic(options.bundlePath, `${JSON.stringify(bundle)}\n`, { overwrite: true });
   } catch (err) {

@@ -2,7 +2,8 @@
 // compared with a reference evaluation within tolerances (PASSED → exit 0, FAILED listed → exit 1,
 // attestation written either way), verified by `modelgate verify-bundle`; bad metrics (NaN, not an
 // object), bad tolerances, a reference signed by another key and a failing evaluator are coded
-// errors without an attestation.
+// errors without an attestation. Keyless: signed through local Fulcio/Rekor, and a keyless reference
+// verified by certificate identity.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { compareMetrics, parseMetrics, parseTolerances, TEST_RESULT_PREDICATE_TY
 import { parseDigest } from '../../src/oci/digest.ts';
 import { buildPolicyInput } from '../../src/policy/input.ts';
 import { REPO, runCli, VECTORS } from '../helpers/run-cli.ts';
+import { startSigstoreServices } from '../helpers/sigstore-services.ts';
 
 const NODE = join(REPO, 'node_modules/.bin/node');
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-evaluate-'));
@@ -182,4 +184,28 @@ t.test('attest evaluate through the CLI', async (t) => {
   t.equal(failing.code, 5, 'the evaluator exit code is passed through');
   t.match(failing.stderr, /evaluation command failed with exit code 5; no attestation written/);
   t.notOk(existsSync(join(dir, 'failing.sigstore.json')));
+});
+
+t.test('keyless: signed through Fulcio/Rekor, and a keyless reference verified by identity', async (t) => {
+  const services = await startSigstoreServices();
+  t.teardown(() => services.close());
+  const root = join(dir, 'trusted_root.json');
+  writeFileSync(root, services.trustedRootJson);
+  const env: NodeJS.ProcessEnv = { ...process.env, SIGSTORE_ID_TOKEN: services.token('alice@example.com') };
+  for (const name of ['MODELGATE_FULCIO_URL', 'MODELGATE_REKOR_URL', 'MODELGATE_TSA_URL']) delete env[name];
+  const keyless = ['attest', 'evaluate', '--model', model, '--fulcio-url', services.fulcioUrl, '--rekor-url', services.rekorUrl];
+  const first = join(dir, 'keyless-first.sigstore.json');
+  const signed = await runCli([...keyless, '--metrics', metricsFile('keyless.json', '{"accuracy": 0.9}'), '-o', first], { env });
+  t.equal(signed.code, 0, signed.stderr);
+  t.match(signed.stderr, /Signing keyless as alice@example\.com/);
+  const identity = ['--reference-certificate-identity', 'alice@example.com', '--reference-certificate-oidc-issuer', services.issuer, '--trusted-root', root];
+  const [again, stranger] = await Promise.all([
+    runCli([...keyless, '--metrics', metricsFile('keyless-again.json', '{"accuracy": 0.901}'), '-o', join(dir, 'keyless-again.sigstore.json'), '--reference', first, ...identity], { env }),
+    runCli([...keyless, '--metrics', metricsFile('keyless-again.json', '{"accuracy": 0.901}'), '-o', join(dir, 'keyless-stranger.sigstore.json'), '--reference', first, ...identity.map((a) => (a === 'alice@example.com' ? 'mallory@example.com' : a))], { env }),
+  ]);
+  t.equal(again.code, 0, again.stderr);
+  t.match(statementOf(join(dir, 'keyless-again.sigstore.json')).predicate, { result: 'PASSED', passedTests: ['accuracy'], modelgateEvaluation: { reference: { verified: true, signer: /^alice@example\.com \(issuer / } } });
+  t.equal(stranger.code, 2, 'a reference signed by another identity is refused');
+  t.match(stranger.stderr, /modelgate: REFERENCE: /);
+  t.notOk(existsSync(join(dir, 'keyless-stranger.sigstore.json')));
 });

@@ -300,7 +300,8 @@ async function main(): Promise<void> {
     const warmUri = await push('warm');
     const herdUri = await push('herd');
     const coldUris: string[] = [];
-    for (let i = 0; i < COLD; i++) coldUris.push(await push(`cold-${i}`));
+    // Eight at a time: each version has its own subject, hence its own fallback-index tag (no write race).
+    for (let i = 0; i < COLD; i += 8) coldUris.push(...(await Promise.all(Array.from({ length: Math.min(8, COLD - i) }, (_, j) => push(`cold-${i + j}`)))));
     console.log(`pushed ${COLD + 2} signed and attested models in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     const dataPath = join(dir, 'data.json');

@@ -24,56 +24,17 @@ import type { Descriptor } from '../../src/oci/manifest.ts';
 import { openStore } from '../../src/oci/open.ts';
 import { parseReference } from '../../src/oci/reference.ts';
 import type { ArtifactStore } from '../../src/oci/store.ts';
-import { pushModelDirectory } from '../../src/modelpack/pack.ts';
 import { KEYS_ONLY_TRUST, storeProvider } from '../../src/pipeline/deps.ts';
 import { EvidenceCache } from '../../src/pipeline/evidence-cache.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
-import { attachBundle } from '../../src/sign/attach.ts';
-import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../../src/sign/dsse-bundle.ts';
-import { keyId } from '../../src/sigstore/keys.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { startRegistry } from '../helpers/registry.ts';
+import { keyTrustPolicyData, pushSignedModel } from '../helpers/signed-models.ts';
 
-const SLSA_V1 = 'https://slsa.dev/provenance/v1';
-const BUILDER = 'https://ci.acme.dev/trainer@v1';
-const SOURCE = 'https://github.com/acme/train';
-const DATASET = 'https://data.acme.dev/reviews-v3.tar';
-const DATASET_HEX = 'd'.repeat(64);
 const DEADLINE_MS = 4000;
 
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-webhook-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-function provenance(): unknown {
-  return {
-    buildDefinition: {
-      buildType: 'https://modelgate.dev/buildtypes/train/v1',
-      externalParameters: {},
-      resolvedDependencies: [
-        { uri: `git+${SOURCE}@refs/heads/main`, digest: { gitCommit: '0123456789abcdef0123456789abcdef01234567' } },
-        { uri: DATASET, digest: { sha256: DATASET_HEX }, annotations: { 'modelgate.dev/kind': 'dataset' } },
-      ],
-    },
-    runDetails: { builder: { id: BUILDER }, metadata: { invocationId: 'run-1' } },
-  };
-}
-
-function policyData(trusted: KeyObject, revoked: readonly string[] = []): unknown {
-  return {
-    modelgate_config: {
-      signers: { threshold: 1, keys: { [`sha256:${keyId(trusted)}`]: {} }, identities: {} },
-      provenance: { required: true, builders: { [BUILDER]: {} }, buildTypes: {} },
-      sources: { repositories: { [SOURCE]: {} } },
-      datasets: { [DATASET]: { digests: { [`sha256:${DATASET_HEX}`]: {} } } },
-      containers: { digests: {}, repositories: {} },
-      revoked: { digests: Object.fromEntries(revoked.map((d) => [d, {}])), keys: {}, identities: {} },
-      evaluation: { required: false, thresholds: {} },
-      modelSignature: { required: false },
-      unverifiable: { allowed: {} },
-      exceptions: {},
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures, built once.
@@ -82,20 +43,8 @@ const registry = await startRegistry({ t });
 const proxy = await startFaultProxy({ upstream: registry.url, rules: [{ path: /^\/v2\/models\/hang\//, fault: { kind: 'stall-before-headers' } }] });
 t.teardown(() => proxy.stop());
 const { privateKey: signingKey, publicKey: trustedKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-
-async function pushModel(store: ArtifactStore, name: string, opts: { tag?: string; signed?: boolean } = {}): Promise<Descriptor> {
-  const modelDir = join(dir, 'models', name);
-  mkdirSync(modelDir, { recursive: true });
-  writeFileSync(join(modelDir, 'config.json'), JSON.stringify({ name }));
-  writeFileSync(join(modelDir, 'model.safetensors'), Buffer.alloc(1024, name));
-  const built = await pushModelDirectory(store, modelDir, { name, ...(opts.tag === undefined ? {} : { tag: opts.tag }) });
-  const subject = built.manifest.descriptor;
-  if (opts.signed !== false) {
-    await attachBundle(store, subject, signStatementBundle([{ digest: subject.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, signingKey));
-    await attachBundle(store, subject, signStatementBundle([{ name: 'model', digest: subject.digest }], SLSA_V1, provenance(), signingKey));
-  }
-  return subject;
-}
+const pushModel = (store: ArtifactStore, name: string, opts: { tag?: string; signed?: boolean } = {}): Promise<Descriptor> => pushSignedModel(store, dir, name, signingKey, opts);
+const policyData = (trusted: KeyObject, revoked: readonly string[] = []): unknown => keyTrustPolicyData(trusted, { revoked });
 
 const llamaRepo = `${registry.host}/models/llama`;
 const llama = openStore(parseReference(llamaRepo));

@@ -3,7 +3,8 @@
  *
  * Owns: the layout `blobs/sha256/<hex>` + `records/sha256/<hex>.json` + `partial/<hex>` +
  * `locks/<hex>.lease`, the per-blob lease (one downloader per digest across processes, pods and PID
- * namespaces), resumable partial downloads, trust of entries and size-bounded LRU eviction.
+ * namespaces), resumable partial downloads (removed when not continued for a day), trust of entries
+ * and size-bounded LRU eviction.
  * A blob is trusted only when its record exists: the record is written by this tool after the registry
  * client verified digest and size, and it pins the file's size, mtime and inode, so a file changed or
  * replaced behind our back is dropped and fetched again. `rehash` re-hashes every blob in parallel
@@ -68,6 +69,8 @@ export interface BlobCacheOptions {
 }
 
 export const DEFAULT_LOCK_STALE_MS = 30_000;
+/** Partial downloads not continued for this long are removed by `evict`. */
+const PARTIAL_MAX_AGE_MS = 24 * 3600_000;
 const LOCK_POLL_MS = 100;
 
 function hexOf(digest: Digest): string {
@@ -200,8 +203,10 @@ export class BlobCache {
     await unlink(this.blobPath(digest)).catch(() => {});
   }
 
-  /** Take the lease of `digest`: waits while a live holder refreshes it, takes over a stale one. */
-  async #acquire(digest: Digest, signal?: AbortSignal): Promise<HeldLease> {
+  /** Take the lease of `digest`: waits while a live holder refreshes it (undefined instead when `wait` is false), takes over a stale one. */
+  async #acquire(digest: Digest, signal?: AbortSignal, wait?: true): Promise<HeldLease>;
+  async #acquire(digest: Digest, signal: AbortSignal | undefined, wait: false): Promise<HeldLease | undefined>;
+  async #acquire(digest: Digest, signal?: AbortSignal, wait = true): Promise<HeldLease | undefined> {
     const hex = hexOf(digest);
     const locks = join(this.root, 'locks');
     const path = join(locks, `${hex}.lease`);
@@ -226,6 +231,7 @@ export class BlobCache {
           await this.#takeOver(path, join(locks, `${hex}.takeover-${current.owner || 'unreadable'}`), current.owner, owner);
           continue;
         }
+        if (current !== undefined && !wait) return undefined;
         if (current !== undefined) await sleep(LOCK_POLL_MS, undefined, signal ? { signal } : {}).catch(() => signal?.throwIfAborted());
       }
     } finally {
@@ -316,8 +322,35 @@ export class BlobCache {
     return out;
   }
 
+  /**
+   * Remove partial downloads nobody has continued for `maxAgeMs` (a model that was never pulled
+   * again), under their blob's lease so a running download is never touched. Returns how many.
+   */
+  async dropStalePartials(maxAgeMs = PARTIAL_MAX_AGE_MS): Promise<number> {
+    const dir = join(this.root, 'partial');
+    let dropped = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const digest = `sha256:${name}` as Digest;
+      const old = async (): Promise<boolean> => Date.now() - ((await stat(join(dir, name)).catch(() => undefined))?.mtimeMs ?? Date.now()) > maxAgeMs;
+      if (!(await old())) continue;
+      const lease = await this.#acquire(digest, undefined, false); // held: someone is continuing it, leave it
+      if (lease === undefined) continue;
+      try {
+        if (await old()) {
+          await unlink(join(dir, name));
+          dropped++;
+        }
+      } finally {
+        await lease.release();
+      }
+    }
+    return dropped;
+  }
+
   /** Drop least recently used blobs (not in `keep`) until the cache fits `maxBytes`. Returns the digests dropped. */
   async evict(keep: ReadonlySet<Digest>): Promise<Digest[]> {
+    await this.dropStalePartials();
     const entries = (await this.#entries()).sort((a, b) => a.lastUsed.localeCompare(b.lastUsed));
     let total = entries.reduce((sum, e) => sum + e.size, 0);
     const dropped: Digest[] = [];

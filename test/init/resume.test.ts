@@ -5,7 +5,7 @@
 // kept prefix continues with Range, and a registry that ignores Range (200) or a prefix that is not
 // the blob's restarts from byte 0.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { BlobCache } from '../../src/init/cache.ts';
@@ -112,6 +112,23 @@ t.test('cache leases: a live holder keeps its lease, a stale one is taken over, 
   });
   await t.rejects(lost, { code: 'CACHE', message: /lost the cache lease/ });
   t.ok(existsSync(leasePath), "the new owner's lease is left alone");
+
+  // Partial downloads nobody continued for the maximum age are removed; recent ones are kept.
+  await a.clear();
+  const fresh = new BlobCache(root);
+  await fresh.init();
+  const other = sha256(Buffer.from('other')) as Descriptor['digest'];
+  writeFileSync(fresh.partialPath(descriptor.digest), 'old bytes');
+  writeFileSync(fresh.partialPath(other), 'recent bytes');
+  const dayAgo = new Date(Date.now() - 25 * 3600_000);
+  utimesSync(fresh.partialPath(descriptor.digest), dayAgo, dayAgo);
+  writeFileSync(leasePath, JSON.stringify({ owner: 'continuing-it' }));
+  t.same(await fresh.evict(new Set()), []);
+  t.ok(existsSync(fresh.partialPath(descriptor.digest)), 'an old partial download whose lease is held is left alone (no waiting)');
+  rmSync(leasePath);
+  await fresh.evict(new Set());
+  t.notOk(existsSync(fresh.partialPath(descriptor.digest)), 'an abandoned partial download is removed');
+  t.ok(existsSync(fresh.partialPath(other)), 'a recent one is kept');
 });
 
 t.test('resume: a kept prefix continues with Range; a registry ignoring Range or a bad prefix restarts from 0', async (t) => {

@@ -26,11 +26,12 @@
  *   MANIFEST_BENCH_ROUNDS=1 MANIFEST_BENCH_COLD_ROUNDS=0 npm run bench:manifest
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { hashSequential, median, MIB, timedChild } from './measure.ts';
 
 // Prefer the compiled build (what the `modelgate` binary runs): worker threads started from `.ts`
 // sources pay Node's type stripping again in every worker, which is not what production pays.
@@ -42,7 +43,6 @@ const CLI = fromDist ? new URL('cli/main.js', DIST).pathname : new URL('../src/c
 
 const run = promisify(execFile);
 const KIB = 1024;
-const MIB = 1024 * KIB;
 const ROOT = process.env.MANIFEST_BENCH_DIR ?? new URL('.data/manifest-tree', import.meta.url).pathname;
 const SMALL = Number(process.env.MANIFEST_BENCH_SMALL ?? 20_000);
 const MEDIUM = Number(process.env.MANIFEST_BENCH_MEDIUM ?? 200);
@@ -96,27 +96,6 @@ function generateTree(): void {
   process.stdout.write(`generated the tree in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Baseline: one thread, `readSync` into a reused 2 MiB buffer, `crypto` sha256. */
-function hashSequential(paths: readonly string[]): string[] {
-  const buffer = Buffer.allocUnsafe(2 * MIB);
-  return paths.map((path) => {
-    const fd = openSync(path, 'r');
-    const hash = createHash('sha256');
-    try {
-      for (let n = readSync(fd, buffer, 0, buffer.length, null); n > 0; n = readSync(fd, buffer, 0, buffer.length, null)) hash.update(buffer.subarray(0, n));
-    } finally {
-      closeSync(fd);
-    }
-    return hash.digest('hex');
-  });
-}
-
 /** Evict this tree's pages from the page cache (clean pages only; needs no privileges). */
 async function evictTree(): Promise<void> {
   const script = [
@@ -130,18 +109,10 @@ async function evictTree(): Promise<void> {
   await run('python3', ['-c', script, ROOT]);
 }
 
-const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-
-/** Run `argv` under GNU time; resolves to the CPU seconds (user + system) it and its children used, if known. */
-async function timedRun(argv: readonly string[]): Promise<number | undefined> {
-  if (GNU_TIME === undefined) {
-    await run(argv[0]!, argv.slice(1), { maxBuffer: 64 * MIB, cwd: ROOT });
-    return undefined;
-  }
-  const report = join(out, 'time.txt');
-  await run(GNU_TIME, ['-f', '%U %S', '-o', report, ...argv], { maxBuffer: 64 * MIB, cwd: ROOT });
-  const [user, system] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-  return user! + system!;
+/** Run `sh -c COMMAND` (paths absolute); resolves to the CPU seconds it and its children used, when GNU time is there. */
+async function timedShell(command: string): Promise<number | undefined> {
+  const { cpuSeconds } = await timedChild('sh', ['-c', command]);
+  return Number.isNaN(cpuSeconds) ? undefined : cpuSeconds;
 }
 
 /** CPU seconds of this process (every thread) spent in `work`. */
@@ -168,7 +139,7 @@ const reference = hashSequential(paths);
 if (!paths.every((p, i) => shaByPath.get(p) === reference[i])) throw new Error('the manifest disagrees with crypto');
 
 // `find` lists the same regular files the manifest covers.
-const FIND = 'find . -type f -print0';
+const FIND = `find '${ROOT}' -type f -print0`;
 const contenders: Record<string, () => Promise<number | undefined>> = {
   'modelgate (library)': () =>
     inProcess(async () => {
@@ -177,14 +148,15 @@ const contenders: Record<string, () => Promise<number | undefined>> = {
     }),
   'modelgate (CLI)': async () => {
     const target = join(out, 'manifest.json');
-    const cpu = await timedRun([process.execPath, CLI, 'dataset', 'manifest', ROOT, '-o', target]);
+    const { cpuSeconds } = await timedChild(process.execPath, [CLI, 'dataset', 'manifest', ROOT, '-o', target]);
+    const cpu = Number.isNaN(cpuSeconds) ? undefined : cpuSeconds;
     if (!readFileSync(target).equals(expected)) throw new Error('CLI manifest differs');
     return cpu;
   },
   'crypto (1 thread)': () => inProcess(() => hashSequential(paths)),
-  sha256sum: () => timedRun(['sh', '-c', `${FIND} | xargs -0 sha256sum > /dev/null`]),
-  'sha256sum, xargs -P2': () => timedRun(['sh', '-c', `${FIND} | xargs -0 -P2 -n 256 sha256sum > /dev/null`]),
-  'openssl dgst, xargs -P2': () => timedRun(['sh', '-c', `${FIND} | xargs -0 -P2 -n 256 openssl dgst -sha256 > /dev/null`]),
+  sha256sum: () => timedShell(`${FIND} | xargs -0 sha256sum > /dev/null`),
+  'sha256sum, xargs -P2': () => timedShell(`${FIND} | xargs -0 -P2 -n 256 sha256sum > /dev/null`),
+  'openssl dgst, xargs -P2': () => timedShell(`${FIND} | xargs -0 -P2 -n 256 openssl dgst -sha256 > /dev/null`),
 };
 const names = Object.keys(contenders);
 

@@ -1,11 +1,12 @@
 /**
  * Measuring helpers shared by the benchmark scripts: medians, timing a child process (wall and, with
- * GNU time, CPU seconds), writing a random blob of a given size while hashing it, and a loopback
- * registry with a temporary directory for the length of one benchmark.
+ * GNU time, CPU seconds), writing a random blob of a given size while hashing it, the one-thread
+ * `crypto` hashing baseline, and a loopback registry with a temporary directory for the length of
+ * one benchmark.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,21 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Baseline: one thread, `readSync` into a reused 2 MiB buffer, `crypto` sha256; returns hex digests. */
+export function hashSequential(paths: readonly string[]): string[] {
+  const buffer = Buffer.allocUnsafe(2 * MIB);
+  return paths.map((path) => {
+    const fd = openSync(path, 'r');
+    const hash = createHash('sha256');
+    try {
+      for (let n = readSync(fd, buffer, 0, buffer.length, null); n > 0; n = readSync(fd, buffer, 0, buffer.length, null)) hash.update(buffer.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+    return hash.digest('hex');
+  });
 }
 
 /** Write `sizeMiB` MiB of random bytes to `path`, hashing as we go (4 MiB writes). */

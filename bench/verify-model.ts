@@ -16,10 +16,11 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomFillSync, sign } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { hashSequential } from './measure.ts';
 
 // Prefer the compiled build (what the `modelgate` binary runs): worker threads started from `.ts`
 // sources pay Node's type stripping again in every worker, which is not what production pays.
@@ -51,21 +52,6 @@ function writeRandomFile(path: string, sizeMiB: number): void {
   } finally {
     closeSync(fd);
   }
-}
-
-/** Baseline: one thread, `readSync` into a reused 2 MiB buffer, `crypto` sha256; returns hex digests. */
-function hashSequential(paths: readonly string[]): string[] {
-  const buffer = Buffer.allocUnsafe(2 * MIB);
-  return paths.map((path) => {
-    const fd = openSync(path, 'r');
-    const hash = createHash('sha256');
-    try {
-      for (let n = readSync(fd, buffer, 0, buffer.length, null); n > 0; n = readSync(fd, buffer, 0, buffer.length, null)) hash.update(buffer.subarray(0, n));
-    } finally {
-      closeSync(fd);
-    }
-    return hash.digest('hex');
-  });
 }
 
 function modelSignature(names: readonly string[], digests: readonly string[], key: ReturnType<typeof generateKeyPairSync>['privateKey']): string {

@@ -212,6 +212,20 @@ function evaluationSection(a: VerifiedAttestationView, view: EvaluationView): Se
     blocks: [
       fields([['result', view.result ? plain(view.result, tone) : null], ...tests('passed', view.passedTests, 'ok'), ...tests('warned', view.warnedTests, 'warn'), ...tests('failed', view.failedTests, 'bad'), ['url', view.url ? mono(view.url) : null]]),
       ...(Object.keys(view.metrics).length > 0 ? [{ kind: 'table' as const, title: 'Metrics', columns: ['metric', 'value'], rows: Object.entries(view.metrics).map(([k, v]) => [plain(k), mono(String(v))]) }] : []),
+      ...(view.comparisons.length > 0
+        ? [
+            {
+              kind: 'table' as const,
+              title: 'Compared with the reference evaluation',
+              columns: ['metric', 'value', 'reference', 'difference', 'allowed', 'result'],
+              rows: view.comparisons.map((c) => {
+                const n = (x: number | null): Cell => mono(x === null ? '-' : String(x));
+                const resultTone: Tone = c.result === 'PASSED' ? 'ok' : c.result === 'FAILED' ? 'bad' : 'warn';
+                return [plain(c.metric), n(c.value), n(c.reference), n(c.difference), mono(c.allowed === null ? '-' : `${c.allowed}${c.tolerance ? ` (${c.tolerance})` : ''}`), plain(c.result ?? '-', resultTone)];
+              }),
+            },
+          ]
+        : []),
       ...dependencyTable('Configuration', view.configuration),
       ...(Object.keys(view.other).length > 0 ? [recordFields(view.other)] : []),
       fields(signerRows(a)),

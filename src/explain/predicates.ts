@@ -11,6 +11,7 @@
  */
 import { normalizeProvenancePredicate, isProvenancePredicateType, type ResolvedDependency } from '../attest/provenance.ts';
 import { DATASET_PREDICATE_TYPE } from '../dataset/attestation.ts';
+import { EVALUATION_EXTENSION } from '../emit/evaluation.ts';
 import { dependencyKind, EVALUATION_PREDICATE_V1, type DependencyKind } from '../policy/input.ts';
 
 export const TEST_RESULT_PREDICATE_V01 = 'https://in-toto.io/attestation/test-result/v0.1';
@@ -60,6 +61,16 @@ export interface EvaluationView {
   readonly metrics: Readonly<Record<string, number>>;
   readonly configuration: readonly DependencyView[];
   readonly url: string | null;
+  /** Per-metric comparison with a reference evaluation (`modelgateEvaluation.comparisons`, `attest evaluate --reference`). */
+  readonly comparisons: readonly {
+    readonly metric: string;
+    readonly result: string | null;
+    readonly value: number | null;
+    readonly reference: number | null;
+    readonly difference: number | null;
+    readonly allowed: number | null;
+    readonly tolerance: string | null;
+  }[];
   /** Fields not rendered above, as they were signed. */
   readonly other: Readonly<Record<string, unknown>>;
 }
@@ -148,6 +159,20 @@ function evaluationView(predicate: Record<string, unknown>): EvaluationView {
         }),
       )
     : [];
+  const extension = isRecord(predicate[EVALUATION_EXTENSION]) ? predicate[EVALUATION_EXTENSION] : {};
+  const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+  const comparisons = (Array.isArray(extension.comparisons) ? extension.comparisons.filter(isRecord) : []).map((c) => ({
+    metric: text(c.metric) ?? '?',
+    result: text(c.result),
+    value: num(c.value),
+    reference: num(c.reference),
+    difference: num(c.difference),
+    allowed: num(c.allowed),
+    tolerance: text(c.tolerance),
+  }));
+  const { comparisons: _shown, ...restOfExtension } = extension;
+  const other = Object.fromEntries(Object.entries(predicate).filter(([k]) => !EVALUATION_FIELDS.has(k)));
+  if (EVALUATION_EXTENSION in other) other[EVALUATION_EXTENSION] = restOfExtension;
   return {
     kind: 'evaluation',
     result: text(predicate.result),
@@ -157,7 +182,8 @@ function evaluationView(predicate: Record<string, unknown>): EvaluationView {
     metrics,
     configuration,
     url: text(predicate.url),
-    other: Object.fromEntries(Object.entries(predicate).filter(([k]) => !EVALUATION_FIELDS.has(k))),
+    comparisons,
+    other,
   };
 }
 

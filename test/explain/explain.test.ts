@@ -45,7 +45,7 @@ t.test('explain a signed model with provenance and an evaluation', async (t) => 
     const out = tree.stdout;
     t.match(out, /^modelgate explain oci:\/\//);
     t.match(out, /verdict {2}✔ ALLOW/);
-    for (const fact of [BUILDER, COMMIT, DATASET_URI, model.datasetDigest, model.digest, 'model.safetensors', 'accuracy', '0.931', TEST_RESULT]) t.ok(out.includes(fact), `tree shows ${fact}`);
+    for (const fact of [BUILDER, COMMIT, DATASET_URI, model.datasetDigest, model.digest, 'model.safetensors', 'accuracy', '0.931', TEST_RESULT, 'Compared with the reference evaluation']) t.ok(out.includes(fact), `tree shows ${fact}`);
     t.match(out, /├─ Build — SLSA provenance v1 {2}✔ verified/);
     t.match(out, /UNVERIFIED +attestation \(referrer\) +https:\/\/example\.com\/stranger\/v1 +SIGNATURE:/, 'the stranger attestation is marked unverified');
     t.notOk(out.includes('trust me'), 'contents of unverified evidence are not shown');
@@ -85,7 +85,8 @@ t.test('explain a signed model with provenance and an evaluation', async (t) => 
     t.same(datasets.find((d) => d.uri === model.datasetRef.split('@')[0])?.digests, [model.datasetRef.split('@')[1]], 'the OCI dataset with its artifact digest');
     const evaluation = report.attestations.find((a: { predicateType: string }) => a.predicateType === TEST_RESULT);
     t.match(report.datasets, [{ uri: model.datasetRef.split('@')[0], digest: model.datasetRef.split('@')[1], status: 'verified', unverified: 0, attestations: [{ view: { kind: 'dataset', license: 'CC-BY-4.0', sources: [{ uri: DATASET_SOURCE }], curation: [{ kind: 'dedup' }] } }] }]);
-    t.match(evaluation, { view: { kind: 'evaluation', result: 'PASSED', passedTests: ['accuracy >= 0.9'], metrics: { accuracy: 0.931, f1: 0.912 } } });
+    t.match(evaluation, { view: { kind: 'evaluation', result: 'PASSED', passedTests: ['accuracy', 'f1'], failedTests: [], metrics: { accuracy: 0.931, f1: 0.912 } } });
+    t.match(evaluation.view.comparisons, [{ metric: 'accuracy', result: 'PASSED', value: 0.931, reference: 0.93, tolerance: '1%' }, { metric: 'f1', result: 'PASSED', reference: 0.915 }]);
     t.equal(report.attestations.length, 2, 'the stranger attestation is not among the verified ones');
     t.same(
       report.evidence.map((e: { status: string; predicateType: string }) => `${e.status} ${e.predicateType}`).sort(),

@@ -16,6 +16,7 @@ import type { Test } from 'tap';
 import { datasetPredicate, DATASET_PREDICATE_TYPE } from '../../src/dataset/attestation.ts';
 import { pushDatasetArtifact } from '../../src/dataset/attestation-artifact.ts';
 import { parseDatasetManifest } from '../../src/dataset/manifest.ts';
+import { compareMetrics, evaluationPredicate, parseTolerances } from '../../src/emit/evaluation.ts';
 import { lineageAnnotations } from '../../src/emit/lineage-annotations.ts';
 import { pushModelDirectory } from '../../src/modelpack/pack.ts';
 import { openStore } from '../../src/oci/open.ts';
@@ -121,7 +122,9 @@ export async function signedModel(t: Test, dir: string, registryHost: string): P
   // One after the other: each attach updates the referrers (fallback tag) index.
   await attachBundle(store, subject, signStatementBundle([{ digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, signer.privateKey));
   await attachBundle(store, subject, signStatementBundle(about, statement.predicateType, statement.predicate, signer.privateKey));
-  const testResult = { result: 'PASSED', passedTests: ['accuracy >= 0.9'], warnedTests: [], failedTests: [], metrics: { accuracy: 0.931, f1: 0.912 } };
+  // What `attest evaluate --reference … --tolerance 1%` signs: in-toto test-result with metrics and comparisons.
+  const metrics = { accuracy: 0.931, f1: 0.912 };
+  const testResult = evaluationPredicate({ metrics, configuration: [], comparison: compareMetrics(metrics, { accuracy: 0.93, f1: 0.915 }, parseTolerances(['1%'])) });
   await attachBundle(store, subject, signStatementBundle(about, TEST_RESULT, testResult, signer.privateKey));
   await attachBundle(store, subject, signStatementBundle(about, 'https://example.com/stranger/v1', { claim: 'trust me', note: HOSTILE }, stranger.privateKey));
   const pinned = `oci://${registryHost}/models/reviews@${digest}`;

@@ -109,6 +109,7 @@ export const DATASET_PREDICATE_SCHEMA = {
 } as const;
 
 let validator: ValidateFunction | undefined;
+let stepValidator: ValidateFunction | undefined;
 
 /** Throws a UsageError naming every schema violation of `predicate`. */
 export function checkDatasetPredicate(predicate: unknown): asserts predicate is DatasetPredicate {
@@ -141,8 +142,8 @@ export function parseStepFlag(text: string): CurationStep {
   } else {
     step = { kind: trimmed };
   }
-  const schema = DATASET_PREDICATE_SCHEMA.properties.curation.items;
-  const check = new Ajv2020({ allErrors: true, strict: true }).compile(schema);
+  stepValidator ??= new Ajv2020({ allErrors: true, strict: true }).compile(DATASET_PREDICATE_SCHEMA.properties.curation.items);
+  const check = stepValidator;
   if (!check(step)) {
     const problems = (check.errors ?? []).map((e) => `${e.instancePath === '' ? 'step' : e.instancePath.slice(1)} ${e.message ?? 'is invalid'}${e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : ''}`);
     throw new UsageError('USAGE', `--step ${JSON.stringify(text)}: ${problems.join('; ')} (kind: kebab-case such as ${KNOWN_STEP_KINDS.slice(0, 4).join(', ')}; fields kind, description, tool, parameters)`);

@@ -219,9 +219,10 @@ function evaluationSection(a: VerifiedAttestationView, view: EvaluationView): Se
               title: 'Compared with the reference evaluation',
               columns: ['metric', 'value', 'reference', 'difference', 'allowed', 'result'],
               rows: view.comparisons.map((c) => {
-                const n = (x: number | null): Cell => mono(x === null ? '-' : String(x));
+                // Six significant digits: 0.0010000000000000009 (float noise) reads 0.001; -o json keeps the signed numbers.
+                const n = (x: number | null): Cell => mono(x === null ? '-' : String(Number(x.toPrecision(6))));
                 const resultTone: Tone = c.result === 'PASSED' ? 'ok' : c.result === 'FAILED' ? 'bad' : 'warn';
-                return [plain(c.metric), n(c.value), n(c.reference), n(c.difference), mono(c.allowed === null ? '-' : `${c.allowed}${c.tolerance ? ` (${c.tolerance})` : ''}`), plain(c.result ?? '-', resultTone)];
+                return [plain(c.metric), n(c.value), n(c.reference), n(c.difference), mono(c.allowed === null ? '-' : `${Number(c.allowed.toPrecision(6))}${c.tolerance ? ` (${c.tolerance})` : ''}`), plain(c.result ?? '-', resultTone)];
               }),
             },
           ]

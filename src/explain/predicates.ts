@@ -172,7 +172,8 @@ function evaluationView(predicate: Record<string, unknown>): EvaluationView {
   }));
   const { comparisons: _shown, ...restOfExtension } = extension;
   const other = Object.fromEntries(Object.entries(predicate).filter(([k]) => !EVALUATION_FIELDS.has(k)));
-  if (EVALUATION_EXTENSION in other) other[EVALUATION_EXTENSION] = restOfExtension;
+  if (Object.keys(restOfExtension).length > 0) other[EVALUATION_EXTENSION] = restOfExtension;
+  else delete other[EVALUATION_EXTENSION];
   return {
     kind: 'evaluation',
     result: text(predicate.result),

@@ -125,3 +125,25 @@ t.test('unavailable and non-OCI reports say what could not be known', async (t) 
   t.match(s3, /Not an OCI location/);
   t.notMatch(s3, /├─ Model/);
 });
+
+t.test('evaluation comparisons: parsed from modelgateEvaluation, shown without float noise', async (t) => {
+  const predicate = {
+    result: 'FAILED',
+    passedTests: ['accuracy'],
+    failedTests: ['f1'],
+    metrics: { accuracy: 0.931, f1: 0.8 },
+    modelgateEvaluation: {
+      comparisons: [
+        { metric: 'accuracy', result: 'PASSED', reason: 'within-tolerance', value: 0.931, reference: 0.93, difference: 0.0010000000000000009, allowed: 0.009300000000000001, tolerance: '1%' },
+        { metric: 'f1', result: 'FAILED', reason: 'out-of-tolerance', value: 0.8, reference: 0.915, difference: 0.115, allowed: 0.00915, tolerance: '1%' },
+      ],
+    },
+  };
+  const view = attestationView('https://in-toto.io/attestation/test-result/v0.1', predicate);
+  t.match(view, { kind: 'evaluation', result: 'FAILED', comparisons: [{ metric: 'accuracy', difference: 0.0010000000000000009 }, { metric: 'f1', result: 'FAILED' }], other: {} });
+  t.notOk('modelgateEvaluation' in (view as { other: object }).other, 'an extension holding only comparisons is not repeated');
+  const tree = renderTree(outlineOf(report({ attestations: [{ status: 'verified', predicateType: 'https://in-toto.io/attestation/test-result/v0.1', ...signer, view }] })), { colour: false });
+  t.match(tree, /Evaluation — https:\/\/in-toto\.io\/attestation\/test-result\/v0\.1 {2}✘ verified · FAILED/);
+  t.match(tree, /accuracy +0\.931 +0\.93 +0\.001 +0\.0093 \(1%\) +PASSED/);
+  t.match(tree, /f1 +0\.8 +0\.915 +0\.115 +0\.00915 \(1%\) +FAILED/);
+});

@@ -156,8 +156,16 @@ function mapFailure(err: unknown, config: KeylessConfig): SigningError {
   return new SigningError(code, `${SERVICE[code]} at ${url}: ${detail}`);
 }
 
+/**
+ * Each request may take half the deadline and is retried once (connection errors, 5xx, 408, 429), so
+ * a slow first attempt still leaves room for the retry; the deadline itself is `withDeadline`'s.
+ */
+function requestOptions(config: KeylessConfig): { timeout: number; retry: number } {
+  return { timeout: Math.max(1000, Math.floor(config.timeoutMs / 2)), retry: 1 };
+}
+
 function witnesses(config: KeylessConfig, entryType: 'dsse' | undefined): Witness[] {
-  const common = { timeout: config.timeoutMs, retry: 1 } as const;
+  const common = requestOptions(config);
   const list: Witness[] = [new RekorWitness({ rekorBaseURL: config.rekorUrl, fetchOnConflict: true, ...(entryType === undefined ? {} : { entryType }), ...common })];
   if (config.tsaUrl !== undefined) list.push(new TSAWitness({ tsaBaseURL: config.tsaUrl, ...common }));
   return list;
@@ -167,8 +175,7 @@ function signer(config: KeylessConfig): FulcioSigner {
   return new FulcioSigner({
     fulcioBaseURL: config.fulcioUrl,
     identityProvider: { getToken: () => Promise.resolve(config.identityToken) },
-    timeout: config.timeoutMs,
-    retry: 1,
+    ...requestOptions(config),
   });
 }
 

@@ -168,7 +168,7 @@ t.test('keyless attest run: SLSA provenance signed by the workflow identity', as
 t.test('deadline and TSA failure (in process)', async (t) => {
   const config = keylessConfig({ env: { SIGSTORE_ID_TOKEN: services.token(ALICE) }, fulcioUrl: services.fulcioUrl, rekorUrl: services.rekorUrl, tsaUrl: services.tsaUrl, timeoutMs: 1500 });
   services.failures.tsa = 500;
-  await t.rejects(keylessBlobBundle(Buffer.from('x'), config), { code: 'TSA', message: /timestamp authority at http:\/\/127\.0\.0\.1:\d+: error creating timestamp - \(500\)/ });
+  await t.rejects(keylessBlobBundle(Buffer.from('x'), { ...config, timeoutMs: 20_000 }), { code: 'TSA', message: /timestamp authority at http:\/\/127\.0\.0\.1:\d+: error creating timestamp - \(500\)/ });
   delete services.failures.tsa;
   services.failures.rekor = 'hang';
   const started = Date.now();

@@ -128,7 +128,7 @@ class HeldLease {
     try {
       const current = await readLease(this.#path);
       if (current?.owner !== this.#owner) {
-        this.#lost.abort(new InitError('CACHE', `lost the cache lease ${this.#path} (taken over after it was not refreshed in time)`));
+        this.#lost.abort(new InitError('LEASE_LOST', `lost the cache lease ${this.#path} (taken over after it was not refreshed in time)`));
         return;
       }
       const now = new Date();

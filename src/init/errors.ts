@@ -14,6 +14,7 @@ export type InitErrorCode =
   | 'TOO_LARGE' // extracted content exceeds what the verified manifest allows
   | 'DEST_NOT_EMPTY' // the destination holds something that is not this model
   | 'CACHE' // the node cache could not be used
+  | 'LEASE_LOST' // another init container took over this one's cache lease (it stalled too long): retry
   | 'IO'; // a local file system operation failed
 
 export class InitError extends ModelgateError<InitErrorCode> {}

@@ -15,7 +15,7 @@
  * `modelSignatures` of its input, so a policy can require it (`modelSignature.required`).
  * Exit codes follow `EXIT_CODE` (`src/pipeline/decide.ts`): 1 verification failed (deny, corrupted
  * blob, unsafe archive: permanent), 2 invalid (bad URI, unsupported artifact, local failure), 3
- * registry unavailable (transient: retry), 4 registry refused (permanent).
+ * registry unavailable or cache lease lost (transient: retry), 4 registry refused (permanent).
  */
 import { copyFile, link, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -178,6 +178,7 @@ export function exitCodeOfPullError(err: unknown): number {
   if (hasCode(err, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'UNSAFE_ENTRY', 'TOO_LARGE', 'NOT_PINNED')) return EXIT_CODE.deny;
   if (err instanceof ModelSignatureError || err instanceof VerificationError) return EXIT_CODE.deny; // model.sig does not verify
   if (err instanceof OciError) return err.transient ? EXIT_CODE.unavailableTransient : EXIT_CODE.unavailablePermanent;
+  if (hasCode(err, 'LEASE_LOST')) return EXIT_CODE.unavailableTransient; // another init container has the blob: a retry reuses it
   return EXIT_CODE.invalid;
 }
 
@@ -320,7 +321,11 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
         const { descriptor } = layer;
         const use = await deps.cache.obtain(
           descriptor,
-          (target) => store.downloadBlob(descriptor, target.path, { timeoutMs, signal: target.signal, partialPath: target.partialPath, onProgress: (done) => meter.update(descriptor.digest, done) }),
+          (target) =>
+            store.downloadBlob(descriptor, target.path, { timeoutMs, signal: target.signal, partialPath: target.partialPath, onProgress: (done) => meter.update(descriptor.digest, done) }).catch((err: unknown) => {
+              // Aborted because the lease was lost (not by our caller): report that, not "aborted".
+              throw hasCode(target.signal.reason, 'LEASE_LOST') && !signal.aborted ? target.signal.reason : err;
+            }),
           signal,
         );
         if (!use.reused) downloaded += descriptor.size;

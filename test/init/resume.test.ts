@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, wr
 import { join } from 'node:path';
 import t from 'tap';
 import { BlobCache } from '../../src/init/cache.ts';
+import { exitCodeOfPullError } from '../../src/init/pull.ts';
 import type { Descriptor } from '../../src/oci/manifest.ts';
 import { openStore } from '../../src/oci/open.ts';
 import { parseReference } from '../../src/oci/reference.ts';
@@ -110,7 +111,12 @@ t.test('cache leases: a live holder keeps its lease, a stale one is taken over, 
     writeFileSync(leasePath, JSON.stringify({ owner: 'someone-else' }));
     await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
   });
-  await t.rejects(lost, { code: 'CACHE', message: /lost the cache lease/ });
+  const lostError = await lost.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  t.match(lostError, { code: 'LEASE_LOST', message: /lost the cache lease/ });
+  t.equal(exitCodeOfPullError(lostError), 3, 'a lost lease is transient: the retry reuses the other holder\'s blob');
   t.ok(existsSync(leasePath), "the new owner's lease is left alone");
 
   // Partial downloads nobody continued for the maximum age are removed; recent ones are kept.

@@ -154,35 +154,35 @@ function registerRun(attest: Command): void {
     .option('--container <ref>', 'training image pinned by digest (default: $MODELGATE_TRAINING_CONTAINER)')
     .option('--source <dir>', 'source tree: git checkout and lockfiles (default: the working directory)');
   addSigningOptions(run).action(async (command: string[], options: RunOptions) => {
-      const builderId = options.builderId ?? process.env.MODELGATE_BUILDER_ID;
-      if (builderId === undefined || builderId === '') throw new UsageError('USAGE', 'give --builder-id URI (or set MODELGATE_BUILDER_ID): SLSA provenance names its builder');
-      const container = options.container ?? process.env.MODELGATE_TRAINING_CONTAINER;
-      if (container !== undefined && parseReference(container).digest === undefined) throw new UsageError('USAGE', `training container ${container} must be pinned by digest`);
-      const invocationId = options.invocationId ?? process.env.MODELGATE_INVOCATION_ID;
-      const datasets = [...options.dataset.map(datasetFromReference), ...(await Promise.all(options.datasetManifest.map(datasetFromManifest)))];
-      const hyperparameters = options.params === undefined ? undefined : await readPredicate(options.params);
-      const signer = await resolveBundleSigner(options); // before training: a wrong passphrase or a bad token must not waste a run
-      announceSigner(signer);
-      const { runTrainingWithProvenance } = await import('../emit/training-run.ts');
-      const result = await runTrainingWithProvenance({
-        command,
-        outputsDir: options.outputs,
-        signer,
-        builderId,
-        datasets,
-        hyperparameters,
-        seeds: options.seed,
-        ...(options.bundle !== undefined ? { bundlePath: options.bundle } : {}),
-        ...(invocationId !== undefined && invocationId !== '' ? { invocationId } : {}),
-        ...(container !== undefined ? { container: container.replace(/^oci:\/\//, '') } : {}),
-        ...(options.source !== undefined ? { sourceDir: options.source } : {}),
-      });
-      if (result.status === 'failed') {
-        process.stderr.write(`modelgate: training command failed with exit code ${result.exitCode}; no provenance written\n`);
-        process.exitCode = result.exitCode;
-        return;
-      }
-      process.stderr.write(`Provenance for ${result.subjects.length - 1} output files written to ${result.bundlePath}\n`);
-      process.stdout.write(`${result.bundlePath}\n`);
+    const builderId = options.builderId ?? process.env.MODELGATE_BUILDER_ID;
+    if (builderId === undefined || builderId === '') throw new UsageError('USAGE', 'give --builder-id URI (or set MODELGATE_BUILDER_ID): SLSA provenance names its builder');
+    const container = options.container ?? process.env.MODELGATE_TRAINING_CONTAINER;
+    if (container !== undefined && parseReference(container).digest === undefined) throw new UsageError('USAGE', `training container ${container} must be pinned by digest`);
+    const invocationId = options.invocationId ?? process.env.MODELGATE_INVOCATION_ID;
+    const datasets = [...options.dataset.map(datasetFromReference), ...(await Promise.all(options.datasetManifest.map(datasetFromManifest)))];
+    const hyperparameters = options.params === undefined ? undefined : await readPredicate(options.params);
+    const signer = await resolveBundleSigner(options); // before training: a wrong passphrase or a bad token must not waste a run
+    announceSigner(signer);
+    const { runTrainingWithProvenance } = await import('../emit/training-run.ts');
+    const result = await runTrainingWithProvenance({
+      command,
+      outputsDir: options.outputs,
+      signer,
+      builderId,
+      datasets,
+      hyperparameters,
+      seeds: options.seed,
+      ...(options.bundle !== undefined ? { bundlePath: options.bundle } : {}),
+      ...(invocationId !== undefined && invocationId !== '' ? { invocationId } : {}),
+      ...(container !== undefined ? { container: container.replace(/^oci:\/\//, '') } : {}),
+      ...(options.source !== undefined ? { sourceDir: options.source } : {}),
     });
+    if (result.status === 'failed') {
+      process.stderr.write(`modelgate: training command failed with exit code ${result.exitCode}; no provenance written\n`);
+      process.exitCode = result.exitCode;
+      return;
+    }
+    process.stderr.write(`Provenance for ${result.subjects.length - 1} output files written to ${result.bundlePath}\n`);
+    process.stdout.write(`${result.bundlePath}\n`);
+  });
 }

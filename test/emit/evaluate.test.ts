@@ -1,9 +1,9 @@
 // modelgate attest evaluate: an in-toto test-result attestation with the metrics of an evaluation,
 // compared with a reference evaluation within tolerances (PASSED → exit 0, FAILED listed → exit 1,
-// attestation written either way), verified by `modelgate verify-bundle`; bad metrics (NaN, not an
-// object), bad tolerances, a reference signed by another key and a failing evaluator are coded
-// errors without an attestation. Keyless: signed through local Fulcio/Rekor, and a keyless reference
-// verified by certificate identity.
+// attestation written either way), verified by `modelgate verify-bundle`; bad metrics (NaN; not an
+// object: library), bad tolerances (syntax; a name no metric has: library), a reference signed by
+// another key and a failing evaluator are coded errors without an attestation. Keyless: signed
+// through local Fulcio/Rekor, and a keyless reference verified by certificate identity.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,16 +115,14 @@ t.test('attest evaluate through the CLI', async (t) => {
 
   const verify = (bundle: string) => runCli(['verify-bundle', '--bundle', bundle, '--key', pubPath, '--tlog-threshold', '0', '--trusted-root', join(VECTORS, 'trust/public-good.trusted_root.json'), `sha256:${rootDigest}`]);
   const reference = ['--reference', first, '--reference-key', pubPath];
-  const [firstVerified, within, outside, missing, unverifiedRef, nan, notObject, badTolerance, unknownTolerance, wrongKey, failing] = await Promise.all([
+  const [firstVerified, within, outside, missing, unverifiedRef, nan, badTolerance, wrongKey, failing] = await Promise.all([
     verify(first),
     runCli([...base, '--metrics', metricsFile('within.json', '{"accuracy": 0.905, "loss": 0.2501}'), '-o', join(dir, 'within.sigstore.json'), ...reference]),
     runCli([...base, '--metrics', metricsFile('outside.json', '{"accuracy": 0.85, "loss": 0.25}'), '-o', join(dir, 'outside.sigstore.json'), ...reference, '--tolerance', 'accuracy=0.01']),
     runCli([...base, '--metrics', metricsFile('missing.json', '{"accuracy": 0.9}'), '-o', join(dir, 'missing.sigstore.json'), ...reference]),
     runCli([...base, '--metrics', metricsFile('unverified.json', '{"accuracy": 0.9, "loss": 0.25, "f1": 0.7}'), '-o', join(dir, 'unverified.sigstore.json'), '--reference', firstMetrics]),
     runCli([...base, '--metrics', metricsFile('nan.json', '{"accuracy": NaN, "loss": 0.25}'), '-o', join(dir, 'nan.sigstore.json')]),
-    runCli([...base, '--metrics', metricsFile('array.json', '[0.9, 0.25]'), '-o', join(dir, 'array.sigstore.json')]),
     runCli([...base, '--metrics', firstMetrics, '-o', join(dir, 'bad-tol.sigstore.json'), ...reference, '--tolerance', 'accuracy=1.5pc']),
-    runCli([...base, '--metrics', firstMetrics, '-o', join(dir, 'unknown-tol.sigstore.json'), ...reference, '--tolerance', 'acuracy=1%']),
     runCli([...base, '--metrics', firstMetrics, '-o', join(dir, 'wrong-key.sigstore.json'), '--reference', first, '--reference-key', otherPubPath]),
     runCli([...base, '--metrics', join(dir, 'never.json'), '-o', join(dir, 'failing.sigstore.json'), '--', NODE, '-e', 'process.exit(5)']),
   ]);
@@ -170,9 +168,7 @@ t.test('attest evaluate through the CLI', async (t) => {
 
   for (const [result, code, pattern, bundle] of [
     [nan, 'METRICS', /metric "accuracy" is NaN/, 'nan'],
-    [notObject, 'METRICS', /must be a JSON object of metric name → number, got an array/, 'array'],
     [badTolerance, 'TOLERANCE', /"1\.5pc" is neither/, 'bad-tol'],
-    [unknownTolerance, 'TOLERANCE', /"acuracy"/, 'unknown-tol'],
     [wrongKey, 'REFERENCE', /SIGNATURE|KEY/, 'wrong-key'],
   ] as const) {
     t.equal(result.code, 2, `${code}: ${result.stderr}`);

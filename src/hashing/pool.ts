@@ -77,9 +77,10 @@ export class HashPool implements AsyncDisposable {
 
   /**
    * Hash every job in parallel; results come back in the order of `jobs`. The first failure rejects
-   * the whole batch and drops the batch's jobs that have not started yet.
+   * the whole batch and drops the batch's jobs that have not started yet. `onOutcome` hears of each
+   * job as it completes (progress) — cheaper than one `hash` call per job for large batches.
    */
-  hashAll(jobs: readonly HashJob[], signal?: AbortSignal): Promise<HashOutcome[]> {
+  hashAll(jobs: readonly HashJob[], signal?: AbortSignal, onOutcome?: (index: number, outcome: HashOutcome) => void): Promise<HashOutcome[]> {
     if (this.#closed) return Promise.reject(new HashingError('POOL_CLOSED', 'the hashing pool is closed'));
     try {
       for (const job of jobs) validateJob(job);
@@ -112,6 +113,7 @@ export class HashPool implements AsyncDisposable {
           resolve: (outcome) => {
             if (settled) return;
             outcomes[index] = outcome;
+            onOutcome?.(index, outcome);
             remaining -= 1;
             if (remaining === 0) {
               settled = true;

@@ -82,8 +82,12 @@ t.test('small jobs with size hints travel in packs; one bad job fails only its o
   });
   await using pool = new HashPool({ threads: 2 });
   const jobs = small.map((path) => ({ kind: 'file' as const, path, algorithm: 'sha256' as const, size: 8 }));
-  const packed = await pool.hashAll(jobs);
+  const heard: number[] = [];
+  const packed = await pool.hashAll(jobs, undefined, (index, outcome) => {
+    if (outcome.bytes === `file ${index}`.length) heard.push(index);
+  });
   t.same(packed.map((r) => r.hex), small.map((_, i) => hex('sha256', Buffer.from(`file ${i}`))));
+  t.same(heard.sort((a, b) => a - b), small.map((_, i) => i), 'onOutcome hears of every job once, with its index');
   // A missing file inside a pack: its batch fails with IO, a batch packed beside it still succeeds.
   const [bad, good] = await Promise.allSettled([
     pool.hashAll([...jobs.slice(0, 5), { kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256', size: 8 }]),

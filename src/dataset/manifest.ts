@@ -24,7 +24,7 @@ import canonicalize from 'canonicalize';
 import { digestHex, parseDigest, type Digest } from '../oci/digest.ts';
 import { DatasetError } from './errors.ts';
 import { hashFilesSha256, type HashFiles } from './hash-files.ts';
-import { auditPath, leafHash, rootFromLeafHashes, verifyAuditPath } from './merkle.ts';
+import { auditPath, leafHashOfText, rootFromLeafHashes, verifyAuditPath } from './merkle.ts';
 import { compareUtf8, listDatasetFiles, type SymlinkPolicy } from './walk.ts';
 
 export const DATASET_MANIFEST_MEDIA_TYPE = 'application/vnd.modelgate.dataset.manifest.v1+json';
@@ -59,12 +59,21 @@ function jcs(value: unknown): string {
  * per file.
  */
 export function leafData(entry: DatasetManifestEntry): Buffer {
-  return Buffer.from(JSON.stringify({ path: entry.path, sha256: entry.sha256, size: entry.size }), 'utf8');
+  return Buffer.from(leafText(entry), 'utf8');
+}
+
+function leafText(entry: DatasetManifestEntry): string {
+  return JSON.stringify({ path: entry.path, sha256: entry.sha256, size: entry.size });
+}
+
+/** The RFC 6962 leaf hash of an entry: SHA-256(0x00 || leafData(entry)). */
+function entryLeafHash(entry: DatasetManifestEntry): Buffer {
+  return leafHashOfText(leafText(entry));
 }
 
 /** RFC 6962 root over `entries` (already in manifest order). */
 export function merkleRootOf(entries: readonly DatasetManifestEntry[]): Digest {
-  return parseDigest(`sha256:${rootFromLeafHashes(entries.map((e) => leafHash(leafData(e)))).toString('hex')}`);
+  return parseDigest(`sha256:${rootFromLeafHashes(entries.map(entryLeafHash)).toString('hex')}`);
 }
 
 function validatePath(path: unknown, where: string): asserts path is string {
@@ -290,7 +299,7 @@ function proofAt(manifest: DatasetManifest, leafHashes: readonly Buffer[], index
 }
 
 function leafHashesOf(manifest: DatasetManifest): Buffer[] {
-  return manifest.files.map((f) => leafHash(leafData(f)));
+  return manifest.files.map(entryLeafHash);
 }
 
 /** Index of the first entry whose path is ≥ `path` (binary search over UTF-8 order). */
@@ -342,7 +351,7 @@ export function verifyInclusion(proof: InclusionProof, head: TreeHead): boolean 
     return false;
   }
   if (!Array.isArray(proof.hashes) || !proof.hashes.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h))) return false;
-  return verifyAuditPath(leafHash(leafData(entry)), proof.leafIndex, proof.treeSize, proof.hashes.map((h) => Buffer.from(h, 'hex')), expectedRoot);
+  return verifyAuditPath(entryLeafHash(entry), proof.leafIndex, proof.treeSize, proof.hashes.map((h) => Buffer.from(h, 'hex')), expectedRoot);
 }
 
 /**

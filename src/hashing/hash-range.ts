@@ -7,7 +7,7 @@
  * read exactly once; nothing is buffered beyond the one read buffer.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { HashingError, type HashingErrorCode } from './errors.ts';
 
 /** Algorithms the pool hashes with: Node/OpenSSL names (`blake2b512` is Python's `hashlib.blake2b`). */
@@ -65,9 +65,6 @@ export function hashJobSync(job: HashJob, buffer: Buffer): HashOutcome {
     throw ioError(err, job.path);
   }
   try {
-    if (fstatSync(fd).isDirectory()) {
-      throw new HashingError('IO', `cannot read ${job.path}: EISDIR: it is a directory`);
-    }
     const hash = createHash(job.algorithm);
     let position = job.kind === 'range' ? job.start : 0;
     const end = job.kind === 'range' ? job.end : Number.POSITIVE_INFINITY;
@@ -78,7 +75,7 @@ export function hashJobSync(job: HashJob, buffer: Buffer): HashOutcome {
       try {
         got = readSync(fd, buffer, 0, want, position);
       } catch (err) {
-        throw ioError(err, job.path);
+        throw ioError(err, job.path); // a directory fails here: EISDIR (no fstat per file to check first)
       }
       if (got === 0) break;
       hash.update(buffer.subarray(0, got));

@@ -30,6 +30,8 @@ export interface HashPoolOptions {
 
 interface Pending {
   readonly id: number;
+  /** The `hashAll` call the job belongs to (identity only). */
+  readonly batch: object;
   readonly job: HashJob;
   readonly resolve: (outcome: HashOutcome) => void;
   readonly reject: (err: HashingError) => void;
@@ -58,7 +60,9 @@ const PACK_JOBS = 256;
 export class HashPool implements AsyncDisposable {
   readonly threads: number;
   readonly readSize: number;
+  /** Jobs waiting for a worker: `#queue[#head…]` (an index, not `shift()`, which is O(n) per call on long queues). */
   #queue: Pending[] = [];
+  #head = 0;
   #workers: PoolWorker[] = [];
   #nextId = 1;
   #closed = false;
@@ -90,14 +94,15 @@ export class HashPool implements AsyncDisposable {
     if (jobs.length === 0) return Promise.resolve([]);
     return new Promise<HashOutcome[]>((resolve, reject) => {
       const outcomes: HashOutcome[] = new Array<HashOutcome>(jobs.length);
-      const batch: Pending[] = [];
+      const batch = {};
       let remaining = jobs.length;
       let settled = false;
       const fail = (err: HashingError): void => {
         if (settled) return;
         settled = true;
         signal?.removeEventListener('abort', onAbort);
-        this.#queue = this.#queue.filter((p) => !batch.includes(p));
+        this.#queue = this.#queue.slice(this.#head).filter((p) => p.batch !== batch);
+        this.#head = 0;
         reject(err);
       };
       const onAbort = (): void => fail(new HashingError('ABORTED', 'hashing was aborted'));
@@ -109,6 +114,7 @@ export class HashPool implements AsyncDisposable {
       jobs.forEach((job, index) => {
         const pending: Pending = {
           id: this.#nextId++,
+          batch,
           job,
           resolve: (outcome) => {
             if (settled) return;
@@ -123,7 +129,6 @@ export class HashPool implements AsyncDisposable {
           },
           reject: fail,
         };
-        batch.push(pending);
         this.#queue.push(pending);
       });
       this.#dispatch();
@@ -134,8 +139,9 @@ export class HashPool implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const queued = this.#queue;
+    const queued = this.#queue.slice(this.#head);
     this.#queue = [];
+    this.#head = 0;
     for (const p of queued) p.reject(new HashingError('POOL_CLOSED', 'the hashing pool was closed'));
     const workers = this.#workers;
     this.#workers = [];
@@ -151,7 +157,7 @@ export class HashPool implements AsyncDisposable {
   }
 
   #dispatch(): void {
-    while (this.#queue.length > 0) {
+    while (this.#head < this.#queue.length) {
       let idle = this.#workers.find((w) => w.current === undefined);
       if (idle === undefined) {
         if (this.#workers.length >= this.threads) return;
@@ -166,14 +172,23 @@ export class HashPool implements AsyncDisposable {
 
   /** The next queued job, plus the small jobs right behind it while the pack stays under PACK_BYTES. */
   #takePack(): Pending[] {
-    const pack = [this.#queue.shift() as Pending];
+    const queue = this.#queue;
+    const pack = [queue[this.#head++] as Pending];
     let bytes = pack[0]!.job.size;
-    if (bytes === undefined) return pack;
-    while (pack.length < PACK_JOBS) {
-      const size = this.#queue[0]?.job.size;
-      if (size === undefined || bytes + size > PACK_BYTES) break;
-      bytes += size;
-      pack.push(this.#queue.shift() as Pending);
+    if (bytes !== undefined) {
+      while (pack.length < PACK_JOBS && this.#head < queue.length) {
+        const size = queue[this.#head]!.job.size;
+        if (size === undefined || bytes + size > PACK_BYTES) break;
+        bytes += size;
+        pack.push(queue[this.#head++] as Pending);
+      }
+    }
+    if (this.#head === queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head >= 4096 && this.#head * 2 >= queue.length) {
+      this.#queue = queue.slice(this.#head);
+      this.#head = 0;
     }
     return pack;
   }

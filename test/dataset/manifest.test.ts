@@ -25,6 +25,7 @@ import {
   verifyInclusion,
   type DatasetManifest,
 } from '../../src/dataset/manifest.ts';
+import { compareUtf8 } from '../../src/dataset/walk.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -314,4 +315,14 @@ t.test('leaf data is the JCS form of the entry, also for paths JSON must escape'
     // The message is ASCII-escaped: U+2028 and DEL in a TAP comment line would break the TAP stream.
     t.equal(leafData(entry).toString('utf8'), canonicalize(entry), JSON.stringify(path).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   }
+});
+
+t.test('compareUtf8 orders exactly as the UTF-8 bytes, also around surrogates and ill-formed strings', async (t) => {
+  const parts = ['a', 'z', '/', '\u00e9', '\u4e00', '\ud7ff', '\ue000', '\uffff', '\ud83d\ude00', '\udbff\udfff', '\ud800', '\udc00', ''];
+  const strings = new Set<string>();
+  for (const x of parts) for (const y of parts) for (const z of ['', 'a', '\ud800', '\udc00']) strings.add(x + y + z);
+  const list = [...strings];
+  let wrong = 0;
+  for (const a of list) for (const b of list) if (Math.sign(compareUtf8(a, b)) !== Math.sign(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')))) wrong += 1;
+  t.equal(wrong, 0, `${list.length ** 2} pairs`);
 });

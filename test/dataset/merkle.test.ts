@@ -83,3 +83,17 @@ t.test('every leaf of every tree up to 17 leaves verifies; tampering does not', 
   t.notOk(verifyAuditPath(hashes[0] as Buffer, 0, 0, [], rootFromLeafHashes(hashes)));
   t.notOk(verifyAuditPath(Buffer.alloc(5), 0, 1, [], Buffer.alloc(5)), 'wrong hash lengths are not a proof');
 });
+
+t.test('the level-by-level root equals the recursive RFC 6962 definition for every size up to 130', async (t) => {
+  const mth = (hashes: Buffer[]): Buffer => {
+    if (hashes.length === 1) return hashes[0] as Buffer;
+    let k = 1;
+    while (k * 2 < hashes.length) k *= 2;
+    return sha256(Buffer.of(1), mth(hashes.slice(0, k)), mth(hashes.slice(k)));
+  };
+  const leaves = Array.from({ length: 130 }, (_, i) => sha256(Buffer.of(0), Buffer.from(`leaf ${i}`)));
+  let mismatches = 0;
+  for (let n = 1; n <= leaves.length; n++) if (!rootFromLeafHashes(leaves.slice(0, n)).equals(mth(leaves.slice(0, n)))) mismatches += 1;
+  t.equal(mismatches, 0);
+  t.ok(nodeHash(Buffer.from('ab'), Buffer.from('c')).equals(sha256(Buffer.from('\x01abc'))), 'nodeHash of non-hash-sized inputs still concatenates');
+});

@@ -115,19 +115,22 @@ export function createDatasetManifest(entries: readonly DatasetManifestEntry[]):
   return { mediaType: DATASET_MANIFEST_MEDIA_TYPE, schemaVersion: 1, fileCount: files.length, totalSize, merkleRoot: merkleRootOf(files), files };
 }
 
-/** The canonical bytes of a manifest (RFC 8785), no trailing newline. */
+/**
+ * The canonical bytes of a manifest (RFC 8785), no trailing newline. The top level goes through the
+ * generic canonicaliser with an empty `files` array, and the entries are spliced in with the
+ * per-entry JCS form of `leafData` (the generic canonicaliser cost ~10 µs per file; tested equal).
+ */
 export function serializeDatasetManifest(manifest: DatasetManifest): Buffer {
-  return Buffer.from(
-    jcs({
-      mediaType: manifest.mediaType,
-      schemaVersion: manifest.schemaVersion,
-      fileCount: manifest.fileCount,
-      totalSize: manifest.totalSize,
-      merkleRoot: manifest.merkleRoot,
-      files: manifest.files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
-    }),
-    'utf8',
-  );
+  const head = jcs({
+    mediaType: manifest.mediaType,
+    schemaVersion: manifest.schemaVersion,
+    fileCount: manifest.fileCount,
+    totalSize: manifest.totalSize,
+    merkleRoot: manifest.merkleRoot,
+    files: [],
+  });
+  const at = head.indexOf('"files":[]') + '"files":['.length; // top-level keys are fixed: `files` appears once
+  return Buffer.from(`${head.slice(0, at)}${manifest.files.map(leafText).join(',')}${head.slice(at)}`, 'utf8');
 }
 
 const TOP_LEVEL_FIELDS = ['fileCount', 'files', 'mediaType', 'merkleRoot', 'schemaVersion', 'totalSize'];

@@ -326,3 +326,12 @@ t.test('compareUtf8 orders exactly as the UTF-8 bytes, also around surrogates an
   for (const a of list) for (const b of list) if (Math.sign(compareUtf8(a, b)) !== Math.sign(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')))) wrong += 1;
   t.equal(wrong, 0, `${list.length ** 2} pairs`);
 });
+
+t.test('manifest bytes equal the generic JCS serialisation, also for paths JSON must escape', async (t) => {
+  const paths = ['a.csv', 'dir/ü 文件 😀.txt', 'quote"back\\slash', 'tab\there\u0001\u007f\u2028', 'x/\u00e9\u0301', 'files', '"files":[]'];
+  const manifest = createDatasetManifest(paths.map((path, i) => ({ path, sha256: String(i).repeat(64), size: i * 1_000_003 })));
+  // Compared with t.ok: a diff holding a raw U+2028 would split the TAP stream.
+  t.ok(serializeDatasetManifest(manifest).toString('utf8') === canonicalize({ ...manifest, files: manifest.files.map((f) => ({ ...f })) }), 'same bytes as canonicalize');
+  const empty = createDatasetManifest([]);
+  t.equal(serializeDatasetManifest(empty).toString('utf8'), canonicalize(empty));
+});

@@ -46,7 +46,7 @@ export interface HttpResponse {
 }
 
 export const MAX_REDIRECTS = 5;
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 let sharedDispatcher: Dispatcher | undefined;
 
@@ -249,7 +249,7 @@ export async function sendHttp(dispatcher: Dispatcher, req: HttpRequest, scope?:
 }
 
 /** Throw TOO_LARGE when the announced Content-Length exceeds `maxBytes`. */
-export function checkContentLength(response: HttpResponse, maxBytes: number, what: string): number | undefined {
+export function checkContentLength(response: Pick<HttpResponse, 'headers'>, maxBytes: number, what: string): number | undefined {
   const header = headerValue(response, 'content-length');
   if (header === undefined) return undefined;
   const length = Number(header);
@@ -303,6 +303,10 @@ async function registryErrorSummary(response: HttpResponse): Promise<{ codes: st
   } catch {
     return { codes: [], text: '' };
   }
+  return summariseErrorBody(bytes);
+}
+
+function summariseErrorBody(bytes: Buffer): { codes: string[]; text: string } {
   try {
     const doc = JSON.parse(bytes.toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> };
     if (Array.isArray(doc.errors)) {
@@ -333,8 +337,17 @@ export function statusCode(status: number, registryCodes: readonly string[] = []
 /** Consume the (error) body of an unexpected response and turn it into an OciError. */
 export async function statusError(response: HttpResponse, what: string): Promise<OciError> {
   const summary = response.body.readableEnded ? { codes: [], text: '' } : await registryErrorSummary(response);
+  return errorFromSummary(response.status, summary, what);
+}
+
+/** The OciError of an unexpected status whose (bounded) error body was read already. */
+export function statusErrorFromBody(status: number, body: Buffer, what: string): OciError {
+  return errorFromSummary(status, body.byteLength > 0 ? summariseErrorBody(body) : { codes: [], text: '' }, what);
+}
+
+function errorFromSummary(status: number, summary: { codes: string[]; text: string }, what: string): OciError {
   const detail = summary.text ? ` (${summary.text})` : '';
-  return new OciError(statusCode(response.status, summary.codes), `${what}: HTTP ${response.status}${detail}`);
+  return new OciError(statusCode(status, summary.codes), `${what}: HTTP ${status}${detail}`);
 }
 
 /** Parse `Link: <url>; rel="next"` (RFC 8288) into an absolute URL, if present. */

@@ -34,12 +34,14 @@ import {
   registryBaseUrl,
   sendHttp,
   statusError,
+  statusErrorFromBody,
   transportError,
   type HttpBody,
   type HttpMethod,
   type HttpResponse,
 } from './http.ts';
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, MediaType, parseManifest, type Descriptor, type FetchedManifest } from './manifest.ts';
+import { plainBlobEligible, plainBlobGet, type PlainBlobAnswer, type PlainBlobBody, type Received } from './plain-blob.ts';
 import { addToFallbackIndex, referrerDescriptor, validatedReferrers, fallbackReferrers } from './referrers.ts';
 import type {
   ArtifactStore,
@@ -72,6 +74,11 @@ export interface RegistryOptions {
   readonly caCertificates?: readonly (string | Buffer)[];
   /** Use HTTPS for loopback hosts too (default: loopback is plain HTTP). */
   readonly httpsForLoopback?: boolean;
+  /**
+   * `downloadBlob` over plain HTTP receives on its own socket (`plain-blob.ts`, far less CPU per byte)
+   * when no dispatcher is given and no HTTP proxy is configured; `false` keeps every call on undici.
+   */
+  readonly plainBlobSocket?: boolean;
   /** Default per-call timeout in ms when the call gives none (default 30 000). */
   readonly timeoutMs?: number;
   readonly userAgent?: string;
@@ -127,7 +134,7 @@ function mediaTypeOf(contentType: string | undefined): string | undefined {
 }
 
 /** The `Docker-Content-Digest` header, parsed; a malformed one is a protocol error. */
-function announcedDigest(response: HttpResponse, what: string): Digest | undefined {
+function announcedDigest(response: Pick<HttpResponse, 'headers'>, what: string): Digest | undefined {
   const value = headerValue(response, 'docker-content-digest');
   if (value === undefined || value === '') return undefined;
   try {
@@ -138,12 +145,16 @@ function announcedDigest(response: HttpResponse, what: string): Digest | undefin
 }
 
 /** For blobs: the registry's own header (not a redirect target's) must name the descriptor's digest. */
-function checkBlobDigestHeader(response: HttpResponse, expected: Digest, what: string): void {
+function checkBlobDigestHeader(response: Pick<HttpResponse, 'headers' | 'crossedOrigin'>, expected: Digest, what: string): void {
   if (response.crossedOrigin) return;
   const announced = announcedDigest(response, what);
   if (announced !== undefined && digestAlgorithm(announced) === digestAlgorithm(expected) && announced !== expected) {
     throw new OciError('DIGEST_MISMATCH', `${what}: registry announced ${announced}, expected ${expected}`);
   }
+}
+
+function rangeFrom(offset: number): Record<string, string> {
+  return offset > 0 ? { range: `bytes=${offset}-` } : {};
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -164,6 +175,7 @@ export class RegistryStore implements ArtifactStore {
   readonly repository: string;
   readonly #base: URL;
   readonly #dispatcher: Dispatcher;
+  #plainBlobSocket: boolean;
   readonly #auth: RegistryAuthenticator;
   readonly #timeoutMs: number;
   readonly #userAgent: string;
@@ -180,6 +192,12 @@ export class RegistryStore implements ArtifactStore {
     this.#dispatcher =
       options.dispatcher ??
       (options.caCertificates?.length ? dispatcherFromEnvironment(process.env, { caCertificates: options.caCertificates }) : defaultDispatcher());
+    this.#plainBlobSocket =
+      (options.plainBlobSocket ?? true) &&
+      options.dispatcher === undefined &&
+      !process.env.http_proxy &&
+      !process.env.HTTP_PROXY &&
+      this.#base.protocol === 'http:';
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#userAgent = options.userAgent ?? `modelgate/${VERSION}`;
     this.#chunkThreshold = options.chunkedUploadThreshold ?? 64 * 1024 * 1024;
@@ -212,6 +230,12 @@ export class RegistryStore implements ArtifactStore {
     return new CallScope(options?.signal, options?.timeoutMs ?? this.#timeoutMs, !streaming);
   }
 
+  #headers(extra: Readonly<Record<string, string>> | undefined, authorization: string | undefined): Record<string, string> {
+    const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...extra };
+    if (authorization !== undefined) headers.authorization = authorization;
+    return headers;
+  }
+
   /**
    * Send a request with authentication: the known Authorization first; on a 401 with a challenge,
    * answer it once and resend. A second 401 is returned to the caller (→ UNAUTHORIZED), never looped.
@@ -222,8 +246,7 @@ export class RegistryStore implements ArtifactStore {
     scope.check(what);
     let authorization = await this.#auth.authorizationFor(authScope);
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
-      if (authorization !== undefined) headers.authorization = authorization;
+      const headers = this.#headers(req.headers, authorization);
       const response = await sendHttp(
         this.#dispatcher,
         {
@@ -392,11 +415,28 @@ export class RegistryStore implements ArtifactStore {
         method: 'GET',
         url: this.#url(`blobs/${digest}`),
         access: 'pull',
-        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+        headers: rangeFrom(offset),
         highWaterMark: 1024 * 1024,
       },
       scope,
     );
+  }
+
+  /**
+   * The download fast path: the same GET with the known Authorization on a plain-HTTP socket of its
+   * own. `undefined` when it does not apply or fell back (a 401 challenge, a redirect…): the caller
+   * then asks through undici. A registry that redirected blobs once is asked through undici from then on.
+   */
+  async #plainBlobGet(digest: Digest, scope: CallScope, offset: number): Promise<Exclude<PlainBlobAnswer, { kind: 'fallback' }> | undefined> {
+    if (!this.#plainBlobSocket) return undefined;
+    const url = this.#url(`blobs/${digest}`);
+    scope.check(`GET ${describeUrl(url)}`);
+    const headers = this.#headers(rangeFrom(offset), await this.#auth.authorizationFor(`repository:${this.repository}:pull`));
+    if (!plainBlobEligible(url, headers)) return undefined;
+    const answer = await plainBlobGet({ url, headers, signal: scope.signal, headersTimeoutMs: scope.timeoutMs, bodyTimeoutMs: scope.timeoutMs });
+    if (answer.kind !== 'fallback') return answer;
+    if (answer.reason === 'redirect') this.#plainBlobSocket = false;
+    return undefined;
   }
 
   async hasBlob(digest: Digest, options?: CallOptions): Promise<boolean> {
@@ -524,34 +564,47 @@ export class RegistryStore implements ArtifactStore {
         scope.check(what);
       };
       for (;;) {
-        let response: HttpResponse;
+        let plain: PlainBlobBody | undefined;
+        let plainError: Buffer | undefined; // the error body of a plain answer
+        let response: Pick<HttpResponse, 'status' | 'headers' | 'crossedOrigin'>;
         try {
-          response = await this.#getBlob(descriptor.digest, scope, offset);
+          const answer = await this.#plainBlobGet(descriptor.digest, scope, offset);
+          if (answer?.kind === 'body') plain = answer;
+          else if (answer?.kind === 'error') plainError = answer.body;
+          response = answer ? { status: answer.status, headers: answer.headers, crossedOrigin: false } : await this.#getBlob(descriptor.digest, scope, offset);
         } catch (err) {
           await retry(transportError(err, what, scope));
           continue;
         }
+        const discard = (): void => {
+          if (plain) plain.discard();
+          else if (plainError === undefined) discardBody(response as HttpResponse);
+        };
         if (response.status === 206 && offset > 0) {
           const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headerValue(response, 'content-range') ?? '');
           if (!range || Number(range[1]) !== offset) {
-            discardBody(response);
+            discard();
             throw new OciError('PROTOCOL', `${what}: asked for bytes from ${offset}, got Content-Range "${headerValue(response, 'content-range') ?? ''}"`);
           }
         } else if (response.status === 200) {
-          checkBlobDigestHeader(response, descriptor.digest, what);
-          if (offset > 0) {
-            // The server ignored Range: start over with a fresh hash and an empty file.
-            offset = 0;
-            verifier = new DigestVerifier(descriptor.digest, descriptor.size);
-            await file.truncate(0);
-          }
-          const announced = checkContentLength(response, Number.MAX_SAFE_INTEGER, what);
-          if (announced !== undefined && announced > descriptor.size) {
-            discardBody(response);
-            throw new OciError('SIZE_MISMATCH', `${what}: registry announces ${announced} bytes, descriptor says ${descriptor.size}`);
+          try {
+            checkBlobDigestHeader(response, descriptor.digest, what);
+            if (offset > 0) {
+              // The server ignored Range: start over with a fresh hash and an empty file.
+              offset = 0;
+              verifier = new DigestVerifier(descriptor.digest, descriptor.size);
+              await file.truncate(0);
+            }
+            const announced = checkContentLength(response, Number.MAX_SAFE_INTEGER, what);
+            if (announced !== undefined && announced > descriptor.size) {
+              throw new OciError('SIZE_MISMATCH', `${what}: registry announces ${announced} bytes, descriptor says ${descriptor.size}`);
+            }
+          } catch (err) {
+            discard();
+            throw err;
           }
         } else if (response.status === 416 && offset > 0) {
-          discardBody(response);
+          discard();
           const refused = new OciError('REGISTRY_ERROR', `${what}: registry refused the range from byte ${offset}`);
           offset = 0;
           verifier = new DigestVerifier(descriptor.digest, descriptor.size);
@@ -559,11 +612,18 @@ export class RegistryStore implements ArtifactStore {
           await retry(refused);
           continue;
         } else {
-          const err = await statusError(response, what);
+          let err: OciError;
+          if (plain === undefined && plainError === undefined) err = await statusError(response as HttpResponse, what);
+          else {
+            discard();
+            err = statusErrorFromBody(response.status, plainError ?? Buffer.alloc(0), what);
+          }
           await retry(err);
           continue;
         }
-        const received = await receiveInto(response.body, file, offset, verifier, descriptor.size, options.onProgress);
+        const received = plain
+          ? await plain.receive(file, offset, verifier, descriptor.size, options.onProgress)
+          : await receiveInto((response as HttpResponse).body, file, offset, verifier, descriptor.size, options.onProgress);
         offset = received.offset;
         if (received.fatal !== undefined) throw received.fatal;
         if (received.dropped !== undefined) {
@@ -762,15 +822,6 @@ export class RegistryStore implements ArtifactStore {
     this.#referrersApi = 'supported';
     return found;
   }
-}
-
-interface Received {
-  /** Bytes now on disk (and hashed). */
-  readonly offset: number;
-  /** The connection broke (resumable). */
-  readonly dropped?: unknown;
-  /** The content or the disk failed (not resumable). */
-  readonly fatal?: unknown;
 }
 
 /**

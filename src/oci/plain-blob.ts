@@ -1,0 +1,293 @@
+/**
+ * Blob download fast path over a plain-HTTP socket (no TLS, no proxy): one `GET` per connection.
+ *
+ * Owns: sending the blob GET on a raw `net` socket, reading the response head (status line and
+ * headers, bounded), and receiving the body with the socket reading straight into a reusable 1 MiB
+ * buffer (`onread`), hashing each read in place and writing the buffer to the file with positioned
+ * `writeSync` once it is nearly full. Error statuses come back with their bounded error body. What it
+ * does not handle (redirects, 401 challenges, a 200/206 without Content-Length or with a transfer or
+ * content coding, an oversized or malformed head, a failed connect) is answered `fallback` before a
+ * byte is written, and the caller sends the request the ordinary undici way.
+ *
+ * Hand-written because of CPU per byte (measured in one process against the loopback registry,
+ * bench/README.md "Registry pull"): receiving through undici costs ≈ 1.7–2.2 CPU-s/GiB (a fresh 64 KiB
+ * buffer per socket read, a copy into llhttp's WASM memory, a JS event per chunk), a socket reading
+ * into one reused buffer ≈ 0.4. Neither undici's `stream()`/`dispatch` API nor `node:http` avoids
+ * that receive cost, and the verified pull is CPU-bound on small machines.
+ */
+import { writeSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { connect, type NetConnectOpts, type Socket } from 'node:net';
+import { OciError } from '../errors.ts';
+import { MAX_ERROR_BODY_BYTES } from './http.ts';
+import type { DigestVerifier } from './digest.ts';
+
+/** What the body receive ended with (the same contract as the undici receive in `registry.ts`). */
+export interface Received {
+  /** Bytes now on disk (and hashed). */
+  readonly offset: number;
+  /** The connection broke (resumable). */
+  readonly dropped?: unknown;
+  /** The content or the disk failed (not resumable). */
+  readonly fatal?: unknown;
+}
+
+/** A 200/206 answer with a Content-Length, its body not read yet. */
+export interface PlainBlobBody {
+  readonly kind: 'body';
+  readonly status: 200 | 206;
+  /** Lower-case names; each header appears once (a repeated one sends the call the undici way). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Receive the body into `file` from `startOffset` (hashing into `verifier`); settles once. */
+  receive(file: FileHandle, startOffset: number, verifier: DigestVerifier, expectedSize: number, onProgress?: (done: number, total: number) => void): Promise<Received>;
+  /** Close the connection without reading the body. */
+  discard(): void;
+}
+
+/** Another status (not 401, not a redirect) with its error body (≤ 64 KiB, empty when unbounded). */
+export interface PlainBlobError {
+  readonly kind: 'error';
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+/**
+ * Nothing usable was received: a redirect, a 401 challenge, an answer this path does not parse, or a
+ * failed connection. The caller sends the request through undici instead.
+ */
+export interface PlainBlobFallback {
+  readonly kind: 'fallback';
+  readonly reason: 'redirect' | 'challenge' | 'unsupported' | 'connection';
+}
+
+export type PlainBlobAnswer = PlainBlobBody | PlainBlobError | PlainBlobFallback;
+
+export interface PlainBlobRequest {
+  readonly url: URL;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal | undefined;
+  /** Connect + response head. */
+  readonly headersTimeoutMs: number;
+  /** Silence while receiving the body. */
+  readonly bodyTimeoutMs: number;
+}
+
+const SLAB_BYTES = 1024 * 1024;
+/** Write the slab out once less than this is left free (a socket read is at most 64 KiB–256 KiB). */
+const FLUSH_BELOW = 256 * 1024;
+const MAX_HEAD_BYTES = 64 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** True when the fast path may carry this request (plain http, header values without CR/LF). */
+export function plainBlobEligible(url: URL, headers: Readonly<Record<string, string>>): boolean {
+  if (url.protocol !== 'http:' || url.username || url.password) return false;
+  return Object.entries(headers).every(([name, value]) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(name) && !/[\r\n\0]/.test(value));
+}
+
+function abortError(): Error {
+  return Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
+}
+
+interface Head {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  /** Content-Length, when present and the body is neither transfer- nor content-coded. */
+  readonly length: number | undefined;
+}
+
+/** Parse a response head; undefined when malformed or a header is repeated. */
+function parseHead(head: string): Head | undefined {
+  const lines = head.split('\r\n');
+  const statusLine = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0] ?? '');
+  if (!statusLine) return undefined;
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (name in headers) return undefined;
+    headers[name] = line.slice(colon + 1).trim();
+  }
+  const coded =
+    headers['transfer-encoding'] !== undefined || (headers['content-encoding'] !== undefined && headers['content-encoding'].toLowerCase() !== 'identity');
+  const lengthHeader = headers['content-length'];
+  const length = !coded && lengthHeader !== undefined && /^\d{1,15}$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+  return { status: Number(statusLine[1]), headers, length };
+}
+
+/**
+ * Send `GET url` on a new plain-HTTP connection and read the response head (and a small error body).
+ * Rejects TIMEOUT when the head does not arrive in time and with an AbortError when the signal fires.
+ */
+export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
+  return new Promise((resolveHead, rejectHead) => {
+    const slab = Buffer.allocUnsafe(SLAB_BYTES);
+    let filled = 0; // bytes waiting in slab[0, filled): the head so far, then body bytes not yet written
+    let phase: 'head' | 'error' | 'wait' | 'body' | 'done' = 'head';
+    let head: Head | undefined;
+    let bodyLeft = 0;
+    let onBodyBytes: (length: number) => boolean = () => false;
+    let onBodyEnd: (err?: unknown) => void = () => {};
+    let headSettled = false;
+    let closed = false;
+    let closeCause: unknown; // the socket error, if any, before the body was asked for
+
+    const settleHead = (value: PlainBlobAnswer | undefined, err?: unknown): void => {
+      if (headSettled) return;
+      headSettled = true;
+      clearTimeout(headTimer);
+      if (value === undefined || value.kind !== 'body') {
+        phase = 'done';
+        socket.destroy();
+      }
+      if (err !== undefined) rejectHead(err);
+      else resolveHead(value ?? { kind: 'fallback', reason: 'connection' });
+    };
+    const fallback = (reason: PlainBlobFallback['reason']): false => {
+      settleHead({ kind: 'fallback', reason });
+      return false;
+    };
+    const errorAnswer = (body: Buffer): false => {
+      settleHead({ kind: 'error', status: head!.status, headers: head!.headers, body });
+      return false;
+    };
+    const onAbort = (): void => {
+      socket.destroy(abortError());
+    };
+    const headTimer = setTimeout(() => {
+      settleHead(undefined, new OciError('TIMEOUT', `GET ${req.url.origin}${req.url.pathname}: no response head within ${req.headersTimeoutMs} ms`));
+    }, req.headersTimeoutMs);
+
+    const socket: Socket = connect({
+      host: req.url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(req.url.port || 80),
+      noDelay: true,
+      onread: {
+        buffer: () => slab.subarray(filled),
+        callback: (nread: number, buf: Buffer): boolean => {
+          if (phase === 'head') {
+            const scanFrom = Math.max(0, filled - 3);
+            filled += nread;
+            const end = slab.subarray(0, filled).indexOf(HEAD_END, scanFrom);
+            if (end < 0) return filled < MAX_HEAD_BYTES || fallback('unsupported');
+            head = parseHead(slab.toString('latin1', 0, end));
+            if (head === undefined) return fallback('unsupported');
+            // Keep the body bytes that came with the head at the start of the slab; the next read lands after them.
+            const early = filled - (end + 4);
+            slab.copyWithin(0, end + 4, filled);
+            filled = early;
+            const { status, length } = head;
+            if (status >= 300 && status < 400) return fallback('redirect');
+            if (status === 401) return fallback('challenge');
+            if (status === 200 || status === 206) {
+              if (length === undefined) return fallback('unsupported');
+              bodyLeft = length;
+              phase = 'wait';
+              settleHead({ kind: 'body', status, headers: head.headers, receive: (...args) => receive(early, ...args), discard: () => socket.destroy() });
+              return false; // paused until the caller has checked the head
+            }
+            if (length === undefined || length > MAX_ERROR_BODY_BYTES) return errorAnswer(Buffer.alloc(0));
+            phase = 'error';
+          } else if (phase === 'error') {
+            filled += nread;
+          } else if (phase === 'body') {
+            // A read lands where `filled` was when it was issued; the slab may have been written out since.
+            const start = buf.byteOffset - slab.byteOffset;
+            if (start !== filled) slab.copyWithin(filled, start, start + nread);
+            return onBodyBytes(nread);
+          } else {
+            return false;
+          }
+          const errorLength = head?.length ?? 0;
+          return filled < errorLength || errorAnswer(Buffer.from(slab.subarray(0, errorLength)));
+        },
+      },
+    } as NetConnectOpts);
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    if (req.signal?.aborted) onAbort();
+    socket.on('connect', () => {
+      const lines = [`GET ${req.url.pathname}${req.url.search} HTTP/1.1`, `host: ${req.url.host}`];
+      for (const [name, value] of Object.entries(req.headers)) lines.push(`${name}: ${value}`);
+      lines.push('connection: close', '', '');
+      socket.write(lines.join('\r\n'));
+    });
+    socket.on('error', (err) => {
+      // Before the head: the undici path retries the connection and names the error (unless aborted).
+      if (req.signal?.aborted) settleHead(undefined, err);
+      closeCause ??= err;
+      onBodyEnd(err);
+    });
+    socket.on('close', () => {
+      closed = true;
+      req.signal?.removeEventListener('abort', onAbort);
+      if (phase === 'error') errorAnswer(Buffer.from(slab.subarray(0, filled)));
+      settleHead(undefined);
+      onBodyEnd(new OciError('NETWORK', 'the response body closed before its end'));
+    });
+    socket.on('timeout', () => socket.destroy(Object.assign(new Error(`no body data for ${req.bodyTimeoutMs} ms`), { code: 'UND_ERR_BODY_TIMEOUT' })));
+
+    function receive(
+      early: number,
+      file: FileHandle,
+      startOffset: number,
+      verifier: DigestVerifier,
+      expectedSize: number,
+      onProgress?: (done: number, total: number) => void,
+    ): Promise<Received> {
+      return new Promise((resolve) => {
+        let position = startOffset; // file offset up to which everything is written
+        const write = (): void => {
+          let done = 0;
+          while (done < filled) done += writeSync(file.fd, slab, done, filled - done, position + done);
+          position += filled;
+          filled = 0;
+          onProgress?.(position, expectedSize);
+        };
+        const finish = (result: { dropped?: unknown; fatal?: unknown }): void => {
+          if (phase === 'done') return;
+          phase = 'done';
+          if (result.fatal === undefined) {
+            try {
+              write();
+            } catch (err) {
+              result = { fatal: err };
+            }
+          }
+          socket.destroy();
+          resolve({ offset: position, ...result });
+        };
+        onBodyEnd = (err) => finish({ dropped: err ?? new OciError('NETWORK', 'the response body closed before its end') });
+        // `length` new body bytes wait at slab[filled, filled + length).
+        onBodyBytes = (length) => {
+          const take = Math.min(length, bodyLeft);
+          try {
+            if (position + filled + take > expectedSize) {
+              throw new OciError('SIZE_MISMATCH', `content for ${verifier.expected} is longer than its descriptor size ${expectedSize}`);
+            }
+            verifier.update(slab.subarray(filled, filled + take));
+            filled += take;
+            bodyLeft -= take;
+            if (bodyLeft === 0) {
+              finish({});
+              return false;
+            }
+            if (slab.length - filled < FLUSH_BELOW) write();
+          } catch (err) {
+            finish({ fatal: err });
+            return false;
+          }
+          return true;
+        };
+        phase = 'body';
+        socket.setTimeout(req.bodyTimeoutMs);
+        filled = 0;
+        if (early > 0 || bodyLeft === 0) {
+          if (!onBodyBytes(early)) return;
+        }
+        if (closed) onBodyEnd(closeCause); // closed while the caller checked the head
+        else socket.resume();
+      });
+    }
+  });
+}

@@ -1,5 +1,5 @@
 /**
- * `modelgate attest attach REF@sha256:… --predicate FILE --type URI --key FILE [--mode …]`: sign an
+ * `modelgate attest attach REF@sha256:… --predicate FILE|BUNDLE [--type URI] --key FILE [--mode …]`: sign an
  * in-toto Statement v1 about an artifact (DSSE) and store it as `cosign attest --key` does — a Sigstore
  * bundle referrer and/or a layer of the legacy `.att` tag.
  *
@@ -22,9 +22,11 @@ import { attachLegacyAttestation } from '../sign/legacy-tag.ts';
 import { parseDatasetManifest } from '../dataset/manifest.ts';
 import type { DatasetInput } from '../emit/training-provenance.ts';
 import { parseReference, repositoryName } from '../oci/reference.ts';
+import { parseStatementPayload } from '../attest/statement.ts';
 import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, signsKeyless, type SigningCliOptions } from './signing-key-option.ts';
 import { registerEvaluate } from './attest-evaluate.ts';
+import { collect } from './option-values.ts';
 
 const MAX_PREDICATE_BYTES = 16 * 1024 * 1024;
 
@@ -46,7 +48,18 @@ export function predicateTypeOf(value: string): string {
   return value;
 }
 
-async function readPredicate(path: string): Promise<unknown> {
+/** What `--predicate` gave: a bare predicate, or the statement of a signed bundle (its predicate and type). */
+type PredicateSource = { readonly predicate: unknown; readonly fromBundle?: { readonly predicateType: string } };
+
+const SIGSTORE_BUNDLE_MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.bundle(\.v0\.3)?\+json(;version=0\.[1-3])?$/;
+
+/**
+ * Read `--predicate`: a JSON predicate, or a Sigstore bundle whose DSSE envelope holds an in-toto statement
+ * (e.g. the provenance `attest run` wrote about the output files, or an `attest evaluate` bundle) — then its
+ * predicate is re-signed about the artifact. The bundle's own signature is not what is attached, so it is not
+ * verified here; the new signature is the signer's statement.
+ */
+async function readPredicate(path: string): Promise<PredicateSource> {
   let bytes: Buffer;
   try {
     if ((await stat(path)).size > MAX_PREDICATE_BYTES) throw new UsageError('USAGE', `predicate ${path} is larger than ${MAX_PREDICATE_BYTES} bytes`);
@@ -55,16 +68,41 @@ async function readPredicate(path: string): Promise<unknown> {
     if (err instanceof UsageError) throw err;
     throw new UsageError('USAGE', `cannot read predicate ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    value = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new UsageError('USAGE', `predicate ${path} is not valid JSON: ${(err as Error).message}`);
   }
+  const bundle = value as { mediaType?: unknown; dsseEnvelope?: { payload?: unknown; payloadType?: unknown } } | null;
+  if (bundle === null || typeof bundle !== 'object' || typeof bundle.mediaType !== 'string' || !SIGSTORE_BUNDLE_MEDIA_TYPE.test(bundle.mediaType)) return { predicate: value };
+  const envelope = bundle.dsseEnvelope;
+  if (envelope === undefined || typeof envelope.payload !== 'string' || typeof envelope.payloadType !== 'string') {
+    throw new UsageError('USAGE', `predicate ${path} is a Sigstore bundle without a DSSE envelope (a message signature carries no predicate)`);
+  }
+  try {
+    const statement = parseStatementPayload(envelope.payloadType, Buffer.from(envelope.payload, 'base64'));
+    return { predicate: statement.predicate, fromBundle: { predicateType: statement.predicateType } };
+  } catch (err) {
+    throw new UsageError('USAGE', `predicate ${path}: the bundle's DSSE payload is not an in-toto statement: ${(err as Error).message}`);
+  }
+}
+
+/** The predicate type: `--type`, else the bundle's; both given must agree. */
+function attachedPredicateType(source: PredicateSource, type: string | undefined): string {
+  const given = type === undefined ? undefined : predicateTypeOf(type);
+  const fromBundle = source.fromBundle?.predicateType;
+  if (given !== undefined && fromBundle !== undefined && given !== fromBundle) {
+    throw new UsageError('USAGE', `--type ${given} differs from the bundle statement's predicateType ${fromBundle}`);
+  }
+  const chosen = given ?? fromBundle;
+  if (chosen === undefined) throw new UsageError('USAGE', '--type is required when --predicate is a bare predicate (not a Sigstore bundle)');
+  return chosen;
 }
 
 interface AttachOptions extends EvidenceCliOptions {
   readonly predicate: string;
-  readonly type: string;
+  readonly type?: string;
 }
 
 export function register(program: Command): void {
@@ -75,11 +113,12 @@ export function register(program: Command): void {
     .command('attach')
     .description('Sign PREDICATE as an in-toto Statement v1 about the artifact and attach it (bundle referrer and/or legacy .att tag)')
     .argument('<reference>', 'artifact pinned by digest: oci://host/repo@sha256:… or oci-layout://dir@sha256:…')
-    .requiredOption('--predicate <file>', 'the predicate: a JSON file')
-    .requiredOption('--type <uri>', `predicateType URI, or a cosign shorthand (${Object.keys(PREDICATE_TYPE_SHORTHANDS).join(', ')})`);
+    .requiredOption('--predicate <file>', 'the predicate: a JSON file, or a Sigstore bundle of an in-toto statement (e.g. from attest run or attest evaluate) whose predicate is re-signed about the artifact')
+    .option('--type <uri>', `predicateType URI, or a cosign shorthand (${Object.keys(PREDICATE_TYPE_SHORTHANDS).join(', ')}); default with a bundle: its statement's`);
   addEvidenceOptions(attach).action(async (reference: string, options: AttachOptions) => {
-    const predicateType = predicateTypeOf(options.type);
-    const predicate = await readPredicate(options.predicate);
+    const source = await readPredicate(options.predicate);
+    const predicateType = attachedPredicateType(source, options.type);
+    const predicate = source.predicate;
     checkModeForSigner(options.mode, signsKeyless(options));
     const signer = await resolveBundleSigner(options);
     const subject = await openSubject(reference, options);
@@ -98,10 +137,6 @@ export function register(program: Command): void {
       process.stdout.write(`${written.digest}\n`);
     }
   });
-}
-
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
 }
 
 /** `--dataset oci://host/repo@sha256:…`: the dataset artifact, pinned. */

@@ -1,7 +1,7 @@
 // The training-side emitter end to end, on generated data against the loopback registry, through the
 // CLI only: keygen → dataset manifest → dataset sign → attest run (a deterministic node "training"
 // script) → push (lineage annotations) → sign (referrer + legacy) → attest attach (the run's SLSA
-// predicate, about the pushed manifest) → `modelgate verify` allows it with a policy trusting that key,
+// bundle, its predicate re-signed about the pushed manifest) → `modelgate verify` allows it with a policy trusting that key,
 // builder, source and dataset — and denies it when the dataset allowlist names another version.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -89,17 +89,20 @@ t.test('emit, publish and admit a model', async (t) => {
   const statement = JSON.parse(Buffer.from(runBundle.dsseEnvelope.payload, 'base64').toString('utf8'));
   const datasetDep = statement.predicate.buildDefinition.resolvedDependencies.find((d: { uri?: string }) => d.uri === DATASET_URI);
   const datasetDigest = `sha256:${datasetDep.digest.sha256 as string}`;
-  writeFileSync(join(dir, 'provenance.json'), JSON.stringify(statement.predicate));
 
   const digest = (
     await ok(t, ['push', join(dir, 'out'), `oci://${registry.host}/models/reviews:v1`, '--name', 'reviews', '--dataset-digest', datasetDigest,
       '--training-code', `git+${SOURCE}@${COMMIT}`, '--hyperparams', `@${join(dir, 'hparams.json')}`])
   ).trim();
   const pinned = `oci://${registry.host}/models/reviews@${digest}`;
-  await Promise.all([
+  // The run's bundle is given as it is: attest attach re-signs its statement's predicate (type included) about the image.
+  const [, , mismatch] = await Promise.all([
     ok(t, ['sign', pinned, '--key', keyPath, '--mode', 'both']),
-    ok(t, ['attest', 'attach', pinned, '--predicate', join(dir, 'provenance.json'), '--type', 'slsaprovenance1', '--key', keyPath]),
+    ok(t, ['attest', 'attach', pinned, '--predicate', bundlePath, '--key', keyPath]),
+    run(['attest', 'attach', pinned, '--predicate', bundlePath, '--type', 'spdxjson', '--key', keyPath]),
   ]);
+  t.equal(mismatch.code, 2, 'a --type that contradicts the bundle statement is refused');
+  t.match(mismatch.stderr, /differs from the bundle statement's predicateType https:\/\/slsa\.dev\/provenance\/v1/);
 
   const keyDigest = `sha256:${keyId(createPublicKey(readFileSync(pubPath, 'utf8')))}`;
   writeFileSync(join(dir, 'allow.json'), JSON.stringify(policyData(keyDigest, datasetDigest)));

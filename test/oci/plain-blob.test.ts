@@ -1,0 +1,128 @@
+/**
+ * The plain-HTTP download fast path of `RegistryStore.downloadBlob` (`src/oci/plain-blob.ts`) against a
+ * small node:http server that answers the blob GET in the shapes a real registry does not produce on
+ * demand: body in the same packet as the head, chunked encoding, a redirect, an error JSON, a lying
+ * Content-Length. Requests on the fast path are told apart by their `connection: close` header (undici
+ * keeps connections alive). The fault proxy tests (faults.test.ts) cover stalls, truncation, corruption
+ * and 5xx through the same path against the real docker-registry.
+ */
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { digestOf } from '../../src/oci/digest.ts';
+import { MediaType, type Descriptor } from '../../src/oci/manifest.ts';
+import { RegistryStore } from '../../src/oci/registry.ts';
+import { rejectsWith } from '../helpers/rejects-code.ts';
+
+type Mode = 'plain' | 'chunked' | 'redirect' | 'not-found' | 'longer' | 'corrupt';
+
+const big = randomBytes(3 * 1024 * 1024 + 77);
+const small = randomBytes(100);
+const blobs = new Map<string, Buffer>([big, small].map((b) => [digestOf(b), b]));
+const descriptor = (bytes: Buffer): Descriptor => ({ mediaType: MediaType.OCI_LAYER_TAR, digest: digestOf(bytes), size: bytes.byteLength });
+
+let mode: Mode = 'plain';
+const requests: { path: string; fast: boolean }[] = [];
+
+function serve(req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url ?? '';
+  requests.push({ path: url, fast: req.headers.connection === 'close' });
+  const storage = /^\/storage\/(sha256:[0-9a-f]{64})$/.exec(url);
+  const blob = /^\/v2\/r\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url);
+  const bytes = blobs.get(storage?.[1] ?? blob?.[1] ?? '');
+  if (bytes === undefined) {
+    res.writeHead(404).end();
+    return;
+  }
+  if (storage) {
+    res.writeHead(200, { 'content-length': bytes.byteLength }).end(bytes);
+    return;
+  }
+  switch (mode) {
+    case 'plain':
+      res.writeHead(200, { 'content-length': bytes.byteLength, 'docker-content-digest': blob![1] }).end(bytes);
+      return;
+    case 'chunked':
+      res.writeHead(200, { 'transfer-encoding': 'chunked' });
+      res.write(bytes.subarray(0, 1000));
+      res.end(bytes.subarray(1000));
+      return;
+    case 'redirect':
+      res.writeHead(307, { location: `/storage/${blob![1]}`, 'content-length': 0 }).end();
+      return;
+    case 'not-found': {
+      const body = JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] });
+      res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+      return;
+    }
+    case 'longer':
+      res.writeHead(200, { 'content-length': bytes.byteLength + 10 }).end(Buffer.concat([bytes, Buffer.alloc(10)]));
+      return;
+    case 'corrupt': {
+      const copy = Buffer.from(bytes);
+      copy[copy.length - 1]! ^= 1;
+      res.writeHead(200, { 'content-length': copy.byteLength }).end(copy);
+      return;
+    }
+  }
+}
+
+const server = createServer(serve);
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+server.keepAliveTimeout = 1000;
+const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+const work = mkdtempSync(join(tmpdir(), 'modelgate-plain-blob-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+
+async function pull(store: RegistryStore, bytes: Buffer, name: string): Promise<{ fast: number; slow: number }> {
+  requests.length = 0;
+  const target = join(work, name);
+  await store.downloadBlob(descriptor(bytes), target, { timeoutMs: 5000 });
+  t.ok(readFileSync(target).equals(bytes), `${name}: the downloaded file is the blob`);
+  rmSync(target);
+  return { fast: requests.filter((r) => r.fast).length, slow: requests.filter((r) => !r.fast).length };
+}
+
+t.test('a plain 200 is received on the fast path, head and body in one packet or many', async (t) => {
+  const store = new RegistryStore({ registry: host, repository: 'r' });
+  mode = 'plain';
+  t.same(await pull(store, small, 'small.bin'), { fast: 1, slow: 0 }, 'one fast request for a 100-byte blob');
+  t.same(await pull(store, big, 'big.bin'), { fast: 1, slow: 0 }, 'one fast request for a 3 MiB blob');
+  const undici = new RegistryStore({ registry: host, repository: 'r' }, { plainBlobSocket: false });
+  t.same(await pull(undici, big, 'undici.bin'), { fast: 0, slow: 1 }, 'plainBlobSocket: false stays on undici');
+});
+
+t.test('chunked encoding falls back to undici for that request', async (t) => {
+  mode = 'chunked';
+  const store = new RegistryStore({ registry: host, repository: 'r' });
+  t.same(await pull(store, big, 'chunked.bin'), { fast: 1, slow: 1 });
+  t.same(await pull(store, big, 'chunked2.bin'), { fast: 1, slow: 1 }, 'the next download tries the fast path again');
+});
+
+t.test('a redirecting registry is asked through undici from then on', async (t) => {
+  mode = 'redirect';
+  const store = new RegistryStore({ registry: host, repository: 'r' });
+  t.same(await pull(store, big, 'redirect.bin'), { fast: 1, slow: 2 }, 'fast GET, undici GET, storage GET');
+  t.same(await pull(store, big, 'redirect2.bin'), { fast: 0, slow: 2 }, 'undici GET, storage GET');
+});
+
+t.test('errors and bad content keep their codes and leave no file', async (t) => {
+  const store = new RegistryStore({ registry: host, repository: 'r' });
+  mode = 'not-found';
+  requests.length = 0;
+  const err = await rejectsWith(t, store.downloadBlob(descriptor(big), join(work, 'nf.bin'), { timeoutMs: 5000 }), ['NOT_FOUND']);
+  t.match(err?.message, /BLOB_UNKNOWN/, 'the registry error JSON is in the message');
+  t.same(requests.map((r) => r.fast), [true], 'one request, on the fast path');
+  mode = 'longer';
+  await rejectsWith(t, store.downloadBlob(descriptor(big), join(work, 'long.bin'), { timeoutMs: 5000 }), ['SIZE_MISMATCH']);
+  mode = 'corrupt';
+  await rejectsWith(t, store.downloadBlob(descriptor(big), join(work, 'bad.bin'), { timeoutMs: 5000 }), ['DIGEST_MISMATCH']);
+  await rejectsWith(t, store.downloadBlob(descriptor(small), join(work, 'bad-small.bin'), { timeoutMs: 5000 }), ['DIGEST_MISMATCH']);
+  t.same(readdirSync(work), [], 'no final or temporary file left');
+  t.notOk(existsSync(join(work, 'bad.bin')));
+});

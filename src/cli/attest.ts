@@ -53,6 +53,23 @@ type PredicateSource = { readonly predicate: unknown; readonly fromBundle?: { re
 
 const SIGSTORE_BUNDLE_MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.bundle(\.v0\.3)?\+json(;version=0\.[1-3])?$/;
 
+/** A JSON file of at most 16 MiB (`what` names it in errors). */
+async function readJsonFile(path: string, what: string): Promise<unknown> {
+  let bytes: Buffer;
+  try {
+    if ((await stat(path)).size > MAX_PREDICATE_BYTES) throw new UsageError('USAGE', `${what} ${path} is larger than ${MAX_PREDICATE_BYTES} bytes`);
+    bytes = await readFile(path);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError('USAGE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new UsageError('USAGE', `${what} ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Read `--predicate`: a JSON predicate, or a Sigstore bundle whose DSSE envelope holds an in-toto statement
  * (e.g. the provenance `attest run` wrote about the output files, or an `attest evaluate` bundle) — then its
@@ -60,20 +77,7 @@ const SIGSTORE_BUNDLE_MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.bundle(\.v
  * verified here; the new signature is the signer's statement.
  */
 async function readPredicate(path: string): Promise<PredicateSource> {
-  let bytes: Buffer;
-  try {
-    if ((await stat(path)).size > MAX_PREDICATE_BYTES) throw new UsageError('USAGE', `predicate ${path} is larger than ${MAX_PREDICATE_BYTES} bytes`);
-    bytes = await readFile(path);
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError('USAGE', `cannot read predicate ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw new UsageError('USAGE', `predicate ${path} is not valid JSON: ${(err as Error).message}`);
-  }
+  const value = await readJsonFile(path, 'predicate');
   const bundle = value as { mediaType?: unknown; dsseEnvelope?: { payload?: unknown; payloadType?: unknown } } | null;
   if (bundle === null || typeof bundle !== 'object' || typeof bundle.mediaType !== 'string' || !SIGSTORE_BUNDLE_MEDIA_TYPE.test(bundle.mediaType)) return { predicate: value };
   const envelope = bundle.dsseEnvelope;
@@ -195,7 +199,7 @@ function registerRun(attest: Command): void {
     if (container !== undefined && parseReference(container).digest === undefined) throw new UsageError('USAGE', `training container ${container} must be pinned by digest`);
     const invocationId = options.invocationId ?? process.env.MODELGATE_INVOCATION_ID;
     const datasets = [...options.dataset.map(datasetFromReference), ...(await Promise.all(options.datasetManifest.map(datasetFromManifest)))];
-    const hyperparameters = options.params === undefined ? undefined : await readPredicate(options.params);
+    const hyperparameters = options.params === undefined ? undefined : await readJsonFile(options.params, 'hyperparameters');
     const signer = await resolveBundleSigner(options); // before training: a wrong passphrase or a bad token must not waste a run
     announceSigner(signer);
     const { runTrainingWithProvenance } = await import('../emit/training-run.ts');

@@ -47,7 +47,8 @@ export function decisionToJson(reference: string, result: ArtifactDecision): Rec
 
 function table(rows: ReadonlyArray<readonly [string, string, string]>): string {
   const w0 = Math.max(...rows.map((r) => r[0].length));
-  const w1 = Math.max(...rows.map((r) => r[1].length));
+  // Only rows with a third column are aligned on the second: a long reference or digest must not widen it.
+  const w1 = Math.max(0, ...rows.filter((r) => r[2] !== '').map((r) => r[1].length));
   return rows.map(([a, b, c]) => (c ? `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}` : `${a.padEnd(w0)}  ${b}`)).join('\n') + '\n';
 }
 

@@ -87,6 +87,7 @@ t.test('emit, publish and admit a model', async (t) => {
   const bundlePath = runOut.trim();
   const runBundle = JSON.parse(readFileSync(bundlePath, 'utf8'));
   const statement = JSON.parse(Buffer.from(runBundle.dsseEnvelope.payload, 'base64').toString('utf8'));
+  t.same(statement.predicate.buildDefinition.externalParameters.hyperparameters, { lr: 0.1, steps: 10 }, 'the --params JSON is recorded as it is');
   const datasetDep = statement.predicate.buildDefinition.resolvedDependencies.find((d: { uri?: string }) => d.uri === DATASET_URI);
   const datasetDigest = `sha256:${datasetDep.digest.sha256 as string}`;
 

@@ -52,10 +52,7 @@ function splitPoint(n: number): number {
  */
 export function rootFromLeafHashes(leafHashes: readonly Uint8Array[]): Buffer {
   if (leafHashes.length === 0) return createHash('sha256').digest();
-  if (leafHashes.length === 1) return Buffer.from(leafHashes[0] as Uint8Array);
-  let level: Uint8Array[] = [];
-  for (let i = 0; i + 1 < leafHashes.length; i += 2) level.push(nodeHash(leafHashes[i] as Uint8Array, leafHashes[i + 1] as Uint8Array));
-  if (leafHashes.length % 2 === 1) level.push(leafHashes[leafHashes.length - 1] as Uint8Array);
+  let level = leafHashes;
   while (level.length > 1) {
     const next: Uint8Array[] = [];
     for (let i = 0; i + 1 < level.length; i += 2) next.push(nodeHash(level[i] as Uint8Array, level[i + 1] as Uint8Array));

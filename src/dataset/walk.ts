@@ -29,6 +29,10 @@ export interface DatasetFile {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+function compareEncoded(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
 /**
  * Compare two strings by their UTF-8 bytes (the manifest's sort order; not locale, not UTF-16).
  * UTF-8 byte order is code point order, which UTF-16 code unit order matches except where a
@@ -42,12 +46,12 @@ export function compareUtf8(a: string, b: string): number {
     const x = a.charCodeAt(i);
     const y = b.charCodeAt(i);
     if (x === y) continue;
-    if ((x >= 0xd800 && x <= 0xdfff) || (y >= 0xd800 && y <= 0xdfff)) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+    if ((x >= 0xd800 && x <= 0xdfff) || (y >= 0xd800 && y <= 0xdfff)) return compareEncoded(a, b);
     return x < y ? -1 : 1;
   }
   if (a.length === b.length) return 0;
   const last = n === 0 ? 0 : a.charCodeAt(n - 1);
-  if (last >= 0xd800 && last <= 0xdbff) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')); // a split pair (ill-formed input)
+  if (last >= 0xd800 && last <= 0xdbff) return compareEncoded(a, b); // a split pair (ill-formed input)
   return a.length < b.length ? -1 : 1;
 }
 

@@ -3,8 +3,9 @@
  *
  * Owns: sending the blob GET on a raw `net` socket, reading the response head (status line and
  * headers, bounded), and receiving the body with the socket reading straight into a reusable 1 MiB
- * buffer (`onread`), hashing each read in place and writing the buffer to the file with positioned
- * `writeSync` once it is nearly full. Error statuses come back with their bounded error body. What it
+ * buffer (`onread`), hashing each read in place and, once that buffer is nearly full, writing it to
+ * the file with a positioned write on libuv's pool while the socket reads into another of up to 4
+ * (with none free, the write is done in place: the disk paces the socket). Error statuses come back with their bounded error body. What it
  * does not handle (redirects, 401 challenges, a 200/206 without Content-Length or with a transfer or
  * content coding, an oversized or malformed head, a failed connect) is answered `fallback` before a
  * byte is written, and the caller sends the request the ordinary undici way.
@@ -12,10 +13,10 @@
  * Hand-written because of CPU per byte (measured in one process against the loopback registry,
  * bench/README.md "Registry pull"): receiving through undici costs ≈ 1.7–2.2 CPU-s/GiB (a fresh 64 KiB
  * buffer per socket read, a copy into llhttp's WASM memory, a JS event per chunk), a socket reading
- * into one reused buffer ≈ 0.4. Neither undici's `stream()`/`dispatch` API nor `node:http` avoids
+ * into one reused buffer ≈ 0.4 (bench/README.md has the A/B). Neither undici's `stream()`/`dispatch` API nor `node:http` avoids
  * that receive cost, and the verified pull is CPU-bound on small machines.
  */
-import { writeSync } from 'node:fs';
+import { write as writeAt, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { connect, type NetConnectOpts, type Socket } from 'node:net';
 import { OciError } from '../errors.ts';
@@ -74,6 +75,8 @@ export interface PlainBlobRequest {
 }
 
 const SLAB_BYTES = 1024 * 1024;
+/** Slabs per download: one receiving while the others are written on libuv's pool. */
+const SLABS = 4;
 /** Write the slab out once less than this is left free (a socket read is at most 64 KiB–256 KiB). */
 const FLUSH_BELOW = 256 * 1024;
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -122,12 +125,13 @@ function parseHead(head: string): Head | undefined {
  */
 export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
   return new Promise((resolveHead, rejectHead) => {
-    const slab = Buffer.allocUnsafe(SLAB_BYTES);
+    let slab: Buffer = Buffer.allocUnsafe(SLAB_BYTES); // where the socket reads land
     let filled = 0; // bytes waiting in slab[0, filled): the head so far, then body bytes not yet written
     let phase: 'head' | 'error' | 'wait' | 'body' | 'done' = 'head';
     let head: Head | undefined;
     let bodyLeft = 0;
     let onBodyBytes: (length: number) => boolean = () => false;
+    let flush: () => void = () => {};
     let onBodyEnd: (err?: unknown) => void = () => {};
     let headSettled = false;
     let closed = false;
@@ -195,7 +199,9 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
             // A read lands where `filled` was when it was issued; the slab may have been written out since.
             const start = buf.byteOffset - slab.byteOffset;
             if (start !== filled) slab.copyWithin(filled, start, start + nread);
-            return onBodyBytes(nread);
+            if (!onBodyBytes(nread)) return false;
+            if (slab.length - filled < FLUSH_BELOW) flush();
+            return true;
           } else {
             return false;
           }
@@ -236,26 +242,73 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
       onProgress?: (done: number, total: number) => void,
     ): Promise<Received> {
       return new Promise((resolve) => {
-        let position = startOffset; // file offset up to which everything is written
-        const write = (): void => {
+        // File offset of slab[0]; every byte before it is written or being written by one of `inFlight` writes.
+        let position = startOffset;
+        let completed = startOffset; // progress: bytes whose write has completed
+        let inFlight = 0;
+        let writeError: unknown;
+        let ended: { dropped?: unknown; fatal?: unknown } | undefined;
+        const spare: Buffer[] = []; // slabs written out, ready to receive again
+        let slabs = 1;
+        const writeSyncAll = (): void => {
           let done = 0;
           while (done < filled) done += writeSync(file.fd, slab, done, filled - done, position + done);
           position += filled;
+          completed += filled;
           filled = 0;
-          onProgress?.(position, expectedSize);
         };
-        const finish = (result: { dropped?: unknown; fatal?: unknown }): void => {
-          if (phase === 'done') return;
-          phase = 'done';
-          if (result.fatal === undefined) {
+        /** Positioned write of `buffer[offset, end)` at `at` on the pool, continuing after short writes. */
+        const writeAsync = (buffer: Buffer, offset: number, end: number, at: number): void => {
+          writeAt(file.fd, buffer, offset, end - offset, at, (err, written) => {
+            if (err === null && written > 0 && offset + written < end) {
+              completed += written;
+              writeAsync(buffer, offset + written, end, at + written);
+              return;
+            }
+            inFlight--;
+            if (err !== null || written === 0) writeError ??= err ?? new OciError('NETWORK', 'disk write made no progress');
+            else completed += written;
+            spare.push(buffer);
+            onProgress?.(completed, expectedSize);
+            settle();
+          });
+        };
+        // Hand the full slab to the pool and receive into a spare one; with none spare, write it here.
+        flush = (): void => {
+          const next = spare.pop() ?? (slabs < SLABS ? (slabs++, Buffer.allocUnsafe(SLAB_BYTES)) : undefined);
+          if (next === undefined) {
+            writeSyncAll();
+            onProgress?.(completed, expectedSize);
+            return;
+          }
+          inFlight++;
+          writeAsync(slab, 0, filled, position);
+          position += filled;
+          slab = next;
+          filled = 0;
+        };
+        const settle = (): void => {
+          if (ended === undefined || inFlight > 0) return;
+          let result = ended;
+          if (writeError !== undefined) result = { fatal: writeError };
+          else if (result.fatal === undefined) {
             try {
-              write();
+              writeSyncAll();
+              onProgress?.(completed, expectedSize);
             } catch (err) {
               result = { fatal: err };
             }
           }
-          socket.destroy();
+          ended = undefined;
+          inFlight = -1; // settled
           resolve({ offset: position, ...result });
+        };
+        const finish = (result: { dropped?: unknown; fatal?: unknown }): void => {
+          if (phase === 'done') return;
+          phase = 'done';
+          socket.destroy();
+          ended = result;
+          settle();
         };
         onBodyEnd = (err) => finish({ dropped: err ?? new OciError('NETWORK', 'the response body closed before its end') });
         // `length` new body bytes wait at slab[filled, filled + length).
@@ -265,6 +318,7 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
             if (position + filled + take > expectedSize) {
               throw new OciError('SIZE_MISMATCH', `content for ${verifier.expected} is longer than its descriptor size ${expectedSize}`);
             }
+            if (writeError !== undefined) throw writeError;
             verifier.update(slab.subarray(filled, filled + take));
             filled += take;
             bodyLeft -= take;
@@ -272,7 +326,6 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
               finish({});
               return false;
             }
-            if (slab.length - filled < FLUSH_BELOW) write();
           } catch (err) {
             finish({ fatal: err });
             return false;

@@ -335,3 +335,16 @@ t.test('manifest bytes equal the generic JCS serialisation, also for paths JSON 
   const empty = createDatasetManifest([]);
   t.equal(serializeDatasetManifest(empty).toString('utf8'), canonicalize(empty));
 });
+
+t.test('a walk longer than one event-loop turn (2,048 entries) lists every file once, in UTF-8 order', async (t) => {
+  const dir = tempDir(t);
+  for (let d = 0; d < 3; d++) {
+    mkdirSync(join(dir, `d${d}`));
+    for (let i = 0; i < 800; i++) writeFileSync(join(dir, `d${d}`, `f${i}`), `${d}/${i}`);
+  }
+  const manifest = await buildDatasetManifest(dir);
+  t.equal(manifest.fileCount, 2400);
+  t.equal(new Set(manifest.files.map((f) => f.path)).size, 2400, 'no path twice');
+  t.ok(manifest.files.every((f, i) => i === 0 || compareUtf8((manifest.files[i - 1] as { path: string }).path, f.path) < 0), 'sorted');
+  t.equal(manifest.files.find((f) => f.path === 'd2/f799')?.sha256, sha256(Buffer.from('2/799')));
+});

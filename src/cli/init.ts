@@ -20,19 +20,15 @@ import type { Command } from 'commander';
 import { ModelgateError, UsageError } from '../errors.ts';
 import type { InitOutcome } from '../init/pull.ts';
 import type { SignerIdentitySpec } from '../pipeline/decide.ts';
-import { collect, integer, pairIdentities, readText } from './option-values.ts';
-import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
-import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { collect, integer, pairIdentities } from './option-values.ts';
+import { addStoreOptions } from './store-options.ts';
+import { addTrustOptions, resolveTrust } from './trust-options.ts';
+import { loadPolicyEngine, loadSignerKeys, type PolicySignerCliOptions } from './pipeline-options.ts';
 import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
 
 const TERMINATION_LOG_LIMIT = 4096; // Kubernetes keeps at most 4096 bytes of the termination message
 
-interface InitOptions extends StoreCliOptions, TrustCliOptions {
-  readonly policy: string;
-  readonly data?: string;
-  readonly key: readonly string[];
-  readonly certificateIdentity: readonly string[];
-  readonly certificateOidcIssuer: readonly string[];
+interface InitOptions extends PolicySignerCliOptions {
   readonly cacheDir: string;
   readonly cacheMaxBytes?: string;
   readonly cacheLockStale?: string;
@@ -142,25 +138,13 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
     const refusal = refusalOfUri(pairs[i]!);
     if (refusal !== undefined) return refuse(pairs[i]!, pairs[i + 1]!, refusal, options);
   }
-  const [{ parsePublicKey }, { PolicyEngine }, { KEYS_ONLY_TRUST, storeProvider }, { defaultDockerConfigPath, loadDockerConfig }, { BlobCache }] = await Promise.all([
-    import('../sigstore/keys.ts'),
-    import('../policy/engine.ts'),
+  const [{ KEYS_ONLY_TRUST, storeProvider }, { defaultDockerConfigPath, loadDockerConfig }, { BlobCache }] = await Promise.all([
     import('../pipeline/deps.ts'),
     import('../oci/credentials.ts'),
     import('../init/cache.ts'),
   ]);
-  const keys = await Promise.all(listFromEnv(options.key, 'MODELGATE_KEYS').map(async (path) => parsePublicKey(await readText(path, 'public key', 'CONFIG'))));
   const identities = signerIdentities(options);
-  let data: unknown;
-  if (options.data !== undefined && options.data !== '') {
-    try {
-      data = JSON.parse(await readText(options.data, 'policy data', 'CONFIG'));
-    } catch (err) {
-      if (err instanceof UsageError) throw err;
-      throw new UsageError('CONFIG', `policy data ${options.data} is not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  const engine = await PolicyEngine.load(options.policy, data === undefined ? {} : { data });
+  const [keys, engine] = await Promise.all([loadSignerKeys(listFromEnv(options.key, 'MODELGATE_KEYS'), 'CONFIG'), loadPolicyEngine(options.policy, options.data, 'CONFIG')]);
   const trustedRoot = options.trustedRoot ?? process.env.MODELGATE_TRUSTED_ROOT;
   // Keyless signers need a Sigstore root: the given trusted_root.json, else the public-good (or staging) root through TUF.
   const trust =

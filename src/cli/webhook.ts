@@ -22,14 +22,14 @@ import { UsageError } from '../errors.ts';
 import type { AdmissionMode } from '../admission/review.ts';
 import type { CredentialSource } from '../oci/credentials.ts';
 import type { StoreProvider } from '../pipeline/decide.ts';
-import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
-import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
-import { collect, duration, integer, pairIdentities, readText } from './option-values.ts';
-import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
+import { addStoreOptions } from './store-options.ts';
+import { addTrustOptions, resolveTrust } from './trust-options.ts';
+import { addPolicyOptions, addSignerOptions, loadPolicyEngine, loadSignerKeys, needsSigstoreRoot, type PolicySignerCliOptions } from './pipeline-options.ts';
+import { collect, duration, integer, pairIdentities } from './option-values.ts';
 
 const MODES: readonly AdmissionMode[] = ['enforce', 'warn', 'audit'];
 
-interface WebhookOptions extends StoreCliOptions, TrustCliOptions {
+interface WebhookOptions extends PolicySignerCliOptions {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsBootstrap?: boolean;
@@ -50,11 +50,6 @@ interface WebhookOptions extends StoreCliOptions, TrustCliOptions {
   readonly port: string;
   readonly metricsHost: string;
   readonly metricsPort: string;
-  readonly policy: string;
-  readonly data?: string;
-  readonly key: readonly string[];
-  readonly certificateIdentity: readonly string[];
-  readonly certificateOidcIssuer: readonly string[];
   readonly keyTlogThreshold: string;
   readonly mode: AdmissionMode;
   readonly namespaceMode: readonly string[];
@@ -110,11 +105,6 @@ export function register(program: Command): void {
     .option('--port <port>', 'HTTPS port of the webhook', '8443')
     .option('--metrics-host <address>', 'address the metrics listener binds', '0.0.0.0')
     .option('--metrics-port <port>', 'plain-HTTP port for /metrics, /healthz and /readyz', '9090')
-    .option('--policy <dir>', 'policy bundle directory (watched for changes)', DEFAULT_BUNDLE_DIR)
-    .option('--data <file>', 'policy data JSON replacing the bundle data.json (trusted signers, builders, sources, datasets, revocations)')
-    .option('--key <file>', 'PEM public key whose signatures are checked (repeatable)', collect, [])
-    .option('--certificate-identity <san>', 'exact certificate SAN of a keyless signer whose signatures are checked (repeatable)', collect, [])
-    .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the keyless signer(s) (one for all, or one per identity)', collect, [])
     .option('--key-tlog-threshold <n>', 'verified Rekor entries required of key-signed evidence (needs a trust root when above 0)', '0')
     .addOption(new Option('--mode <mode>', 'what a failed check does: deny (enforce), admit with warnings (warn), admit and record (audit)').choices(MODES).default('enforce'))
     .option('--namespace-mode <ns=mode>', 'mode for one namespace (repeatable; wins over the namespace label)', collect, [])
@@ -128,7 +118,7 @@ export function register(program: Command): void {
     .option('--cache-max <n>', 'decisions kept in the cache', '10000')
     .option('--layout-root <dir>', 'read oci-layout:// locations inside DIR from this filesystem (repeatable; for local demos and tests — without it they are denied, LAYOUT_NOT_ALLOWED)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'));
-  addStoreOptions(addTrustOptions(command)).action(async (options: WebhookOptions) => {
+  addStoreOptions(addTrustOptions(addSignerOptions(addPolicyOptions(command, 'policy bundle directory (watched for changes)')))).action(async (options: WebhookOptions) => {
     const port = integer(options.port, '--port', 0);
     const metricsPort = integer(options.metricsPort, '--metrics-port', 0);
     const deadlineMs = integer(options.deadline, '--deadline', 1);
@@ -223,30 +213,17 @@ export function register(program: Command): void {
 
     let unwatch: (() => void) | undefined;
     try {
-      const [{ parsePublicKey }, { PolicyEngine }, { KEYS_ONLY_TRUST, storeProvider }, { EvidenceCache }, { defaultDockerConfigPath, loadDockerConfig }] = await Promise.all([
-        import('../sigstore/keys.ts'),
-        import('../policy/engine.ts'),
+      const [{ KEYS_ONLY_TRUST, storeProvider }, { EvidenceCache }, { defaultDockerConfigPath, loadDockerConfig }] = await Promise.all([
         import('../pipeline/deps.ts'),
         import('../pipeline/evidence-cache.ts'),
         import('../oci/credentials.ts'),
       ]);
-      const keys = await Promise.all(options.key.map(async (path) => parsePublicKey(await readText(path, 'public key'))));
-      let data: unknown;
-      if (options.data !== undefined) {
-        try {
-          data = JSON.parse(await readText(options.data, 'policy data'));
-        } catch (err) {
-          throw err instanceof UsageError ? err : new UsageError('USAGE', `policy data ${options.data} is not valid JSON: ${(err as Error).message}`);
-        }
-      }
-      const engine = await PolicyEngine.load(options.policy, data === undefined ? {} : { data });
+      const [keys, engine] = await Promise.all([loadSignerKeys(options.key), loadPolicyEngine(options.policy, options.data)]);
       unwatch = engine.watch(options.policy, {
         onReload: (bundleDigest) => logger.info({ bundleDigest }, 'policy bundle reloaded'),
         onError: (err) => logger.error({ error: (err as Error).message }, 'new policy bundle refused; the previous one keeps serving'),
       });
-      const needsRoot =
-        options.trustedRoot !== undefined || signerIdentities.length > 0 || keyTlogThreshold > 0 || options.staging === true || options.tufMirror !== undefined || options.tufRoot !== undefined;
-      const trust = needsRoot ? await resolveTrust(options) : KEYS_ONLY_TRUST;
+      const trust = needsSigstoreRoot(options, signerIdentities, keyTlogThreshold) ? await resolveTrust(options) : KEYS_ONLY_TRUST;
       const dockerConfig = options.dockerConfig ?? defaultDockerConfigPath();
       const credentials = await loadDockerConfig(dockerConfig);
       const { confineLayouts } = await import('../admission/layout-roots.ts');

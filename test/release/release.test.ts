@@ -81,4 +81,5 @@ t.test('release builds, signs and attests; verify-bundle verifies all of it', as
   const packed: string[] = [];
   await listTar({ file: tarball, onReadEntry: (entry) => packed.push(entry.path) });
   t.ok(packed.includes('package/dist/cli/main.js') && packed.includes('package/package.json'), 'npm tarball holds dist/ and package.json');
+  t.ok(packed.includes('package/build/policy/policy.wasm') && packed.includes('package/build/policy/manifest.json'), 'npm tarball holds the compiled policy bundle (the default --policy)');
 });

@@ -196,9 +196,9 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
           } else if (phase === 'error') {
             filled += nread;
           } else if (phase === 'body') {
-            // A read lands where `filled` was when it was issued; the slab may have been written out since.
-            const start = buf.byteOffset - slab.byteOffset;
-            if (start !== filled) slab.copyWithin(filled, start, start + nread);
+            // A read lands at slab[filled] (the buffer handed out after the previous read); should it have
+            // landed elsewhere, move it there (Buffer#copy handles overlap).
+            if (buf.buffer !== slab.buffer || buf.byteOffset !== slab.byteOffset + filled) buf.copy(slab, filled, 0, nread);
             if (!onBodyBytes(nread)) return false;
             if (slab.length - filled < FLUSH_BELOW) flush();
             return true;

@@ -12,6 +12,7 @@ import t, { type Test } from 'tap';
 import { keyId } from '../../src/sigstore/keys.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { REPO } from '../helpers/run-cli.ts';
+import { writeDatasetShards, writeSourceCheckout } from '../helpers/source-checkout.ts';
 
 const NODE = join(REPO, 'node_modules/.bin/node');
 const PASSWORD = 'round-trip-pass';
@@ -58,15 +59,8 @@ t.test('emit, publish and admit a model', async (t) => {
   const registry = await startRegistry();
   t.teardown(() => registry.stop());
   // Source checkout with its git metadata, and a dataset.
-  const source = join(dir, 'src');
-  mkdirSync(join(source, '.git/refs/heads'), { recursive: true });
-  writeFileSync(join(source, '.git/HEAD'), 'ref: refs/heads/main\n');
-  writeFileSync(join(source, '.git/refs/heads/main'), `${COMMIT}\n`);
-  writeFileSync(join(source, '.git/config'), `[remote "origin"]\n\turl = ${SOURCE}\n`);
-  writeFileSync(join(source, 'requirements.txt'), 'numpy==2.1.0\n');
-  const data = join(dir, 'data');
-  mkdirSync(data);
-  for (let i = 0; i < 5; i += 1) writeFileSync(join(data, `shard-${i}.jsonl`), `{"review":"text ${i}","label":${i % 2}}\n`);
+  const source = writeSourceCheckout(dir, COMMIT, SOURCE);
+  const data = writeDatasetShards(dir, 5);
 
   const [, manifestOut] = await Promise.all([
     ok(t, ['keygen', '--output-key-prefix', join(dir, 'signer')]),

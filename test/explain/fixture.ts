@@ -25,6 +25,7 @@ import { attachBundle } from '../../src/sign/attach.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../../src/sign/dsse-bundle.ts';
 import { REPO, runCli } from '../helpers/run-cli.ts';
 import { keyTrustPolicyData, TRAINING_BUILDER, TRAINING_SOURCE } from '../helpers/signed-models.ts';
+import { writeDatasetShards, writeSourceCheckout } from '../helpers/source-checkout.ts';
 
 export const BUILDER = TRAINING_BUILDER;
 export const SOURCE = TRAINING_SOURCE;
@@ -73,15 +74,8 @@ async function ok(t: Test, args: string[], cwd: string): Promise<string> {
 export async function signedModel(t: Test, dir: string, registryHost: string): Promise<SignedModel> {
   const signer = writeKeyPair(dir, 'signer');
   const stranger = writeKeyPair(dir, 'stranger');
-  const source = join(dir, 'src');
-  mkdirSync(join(source, '.git/refs/heads'), { recursive: true });
-  writeFileSync(join(source, '.git/HEAD'), 'ref: refs/heads/main\n');
-  writeFileSync(join(source, '.git/refs/heads/main'), `${COMMIT}\n`);
-  writeFileSync(join(source, '.git/config'), `[remote "origin"]\n\turl = ${SOURCE}\n`);
-  writeFileSync(join(source, 'requirements.txt'), 'numpy==2.1.0\n');
-  const data = join(dir, 'data');
-  mkdirSync(data);
-  for (let i = 0; i < 3; i += 1) writeFileSync(join(data, `shard-${i}.jsonl`), `{"review":"text ${i}","label":${i % 2}}\n`);
+  const source = writeSourceCheckout(dir, COMMIT, SOURCE);
+  const data = writeDatasetShards(dir, 3);
   await ok(t, ['dataset', 'manifest', data, '-o', join(dir, 'dataset.json')], dir);
   writeFileSync(join(dir, 'hparams.json'), JSON.stringify({ lr: 0.1, steps: 10, note: HOSTILE }));
 

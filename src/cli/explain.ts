@@ -4,7 +4,7 @@
  * the model files and the policy verdict with its reasons.
  *
  * Owns: the command's output options. The report comes from one run of the same pipeline as
- * `modelgate verify` (same options, `pipeline-options.ts`; `src/explain/collect.ts`): only verified
+ * `modelgate verify` (same settings, `src/config/`; `src/explain/collect.ts`): only verified
  * evidence is shown as verified. Output: a terminal tree (colour on a TTY unless NO_COLOR), `-o json`
  * (the `ExplainReport`), and `--html FILE`, a self-contained page written atomically. Exit codes are
  * `modelgate verify`'s (0 allow, 1 deny, 2 invalid/usage, 3/4 registry unavailable), so a script can
@@ -12,12 +12,13 @@
  */
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { addPipelineOptions, loadPipelineDeps, type PipelineCliOptions } from './pipeline-options.ts';
+import type { SettingFlags } from '../config/read.ts';
+import { addPipelineOptions, loadPipelineFromOptions } from './pipeline-options.ts';
 
-interface ExplainOptions extends PipelineCliOptions {
+type ExplainOptions = SettingFlags & {
   readonly output: 'tree' | 'json';
   readonly html?: string;
-}
+};
 
 export function register(program: Command): void {
   const command = program
@@ -27,13 +28,13 @@ export function register(program: Command): void {
     .addOption(new Option('-o, --output <format>', 'stdout format').choices(['tree', 'json']).default('tree'))
     .option('--html <file>', 'also write the report as a self-contained HTML page (atomically, replacing FILE)');
   addPipelineOptions(command).action(async (reference: string, options: ExplainOptions) => {
-    const [{ explainReference }, { exitCodeOf }, { outlineOf }, deps] = await Promise.all([
+    const [{ explainReference }, { exitCodeOf }, { outlineOf }, loaded] = await Promise.all([
       import('../explain/collect.ts'),
       import('../pipeline/decide.ts'),
       import('../explain/outline.ts'),
-      loadPipelineDeps(options),
+      loadPipelineFromOptions(options),
     ]);
-    const { report, result } = await explainReference(reference, deps);
+    const { report, result } = await explainReference(reference, loaded.deps);
     const outline = outlineOf(report);
     if (options.html !== undefined) {
       const [{ renderHtml }, { writeFileAtomic }] = await Promise.all([import('../explain/html.ts'), import('../fs/atomic-write.ts')]);

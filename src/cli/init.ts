@@ -4,49 +4,31 @@
  * `init`) before any layer is fetched, then pulled through the node cache and published atomically at
  * DEST with `DEST/.modelgate/receipt.json` (see `src/init/pull.ts`).
  *
- * Owns: the command's options and their environment variables (`MODELGATE_CACHE_DIR`,
- * `MODELGATE_CACHE_MAX_BYTES`, `MODELGATE_CACHE_LOCK_STALE_MS`, `MODELGATE_POLICY`, `MODELGATE_POLICY_DATA`, `MODELGATE_KEYS` (comma
- * separated), `MODELGATE_CERTIFICATE_IDENTITY` / `MODELGATE_CERTIFICATE_OIDC_ISSUER` (keyless signers, comma
- * separated), `MODELGATE_TRUSTED_ROOT`, `MODELGATE_TERMINATION_LOG`, `DOCKER_CONFIG`), JSON log lines
+ * Owns: the command's own options (`--termination-log` / `MODELGATE_TERMINATION_LOG`, `--concurrency`,
+ * `--rehash`); its pipeline and cache settings come from the one settings table and loader
+ * (`src/config/`: flags, then `MODELGATE_*`, then defaults; inline `MODELGATE_KEYS_PEM`,
+ * `MODELGATE_POLICY_DATA_JSON`, `MODELGATE_TRUSTED_ROOT_JSON` are what the chart renders into the
+ * storage container, since KServe gives it no ConfigMap volume). JSON log lines
  * on stdout (progress: bytes, total, rate, ETA; also a bar on stderr when it is a terminal), refusal reasons on stderr and in the termination log (`/dev/termination-log` by default).
  * Exit codes (`EXIT_CODE`): 0 published, 1 verification failed (deny, corrupted blob, unsafe archive),
  * 2 usage/invalid, 3 registry unavailable (transient), 4 registry refused (permanent).
  */
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { SettingFlags } from '../config/read.ts';
 import { ModelgateError, UsageError } from '../errors.ts';
 import type { InitOutcome } from '../init/pull.ts';
-import type { SignerIdentitySpec } from '../pipeline/decide.ts';
-import { collect, integer, pairIdentities } from './option-values.ts';
-import { addStoreOptions } from './store-options.ts';
-import { addTrustOptions, resolveTrust } from './trust-options.ts';
-import { loadPolicyEngine, loadSignerKeys, type PolicySignerCliOptions } from './pipeline-options.ts';
-import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
+import { integer } from './option-values.ts';
+import { addPipelineOptions, loadPipelineFromOptions } from './pipeline-options.ts';
 
 const TERMINATION_LOG_LIMIT = 4096; // Kubernetes keeps at most 4096 bytes of the termination message
 
-interface InitOptions extends PolicySignerCliOptions {
-  readonly cacheDir: string;
-  readonly cacheMaxBytes?: string;
-  readonly cacheLockStale?: string;
+type InitOptions = SettingFlags & {
   readonly terminationLog: string;
   readonly concurrency: string;
-  readonly timeout: string;
   readonly rehash?: boolean;
-}
-
-function listFromEnv(given: readonly string[], variable: string): string[] {
-  if (given.length > 0) return [...given];
-  return (process.env[variable] ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
-}
-
-/** Keyless signers from the flags, else from the environment (comma separated), paired as `modelgate verify` pairs them. */
-export function signerIdentities(options: Pick<InitOptions, 'certificateIdentity' | 'certificateOidcIssuer'>): SignerIdentitySpec[] {
-  return pairIdentities(listFromEnv(options.certificateIdentity, 'MODELGATE_CERTIFICATE_IDENTITY'), listFromEnv(options.certificateOidcIssuer, 'MODELGATE_CERTIFICATE_OIDC_ISSUER'));
-}
+};
 
 async function writeTerminationLog(path: string, text: string): Promise<void> {
   const bytes = Buffer.from(text, 'utf8').subarray(0, TERMINATION_LOG_LIMIT);
@@ -58,19 +40,10 @@ export function register(program: Command): void {
     .command('init')
     .description('KServe storage initializer: verify (signatures, provenance, policy) then pull and publish each model; args are URI DEST pairs (modelgate+oci://host/repo@sha256:… /mnt/models); exit 0 published, 1 verification failed, 2 error, 3 registry unavailable, 4 registry refused')
     .argument('<pairs...>', 'URI DEST [URI DEST…]')
-    .option('--policy <dir>', 'policy bundle directory, manifest.json or tar archive (env MODELGATE_POLICY)', process.env.MODELGATE_POLICY ?? DEFAULT_BUNDLE_DIR)
-    .option('--data <file>', 'policy data JSON replacing the bundle data.json (env MODELGATE_POLICY_DATA)', process.env.MODELGATE_POLICY_DATA)
-    .option('--key <file>', 'PEM public key whose signatures are checked (repeatable; env MODELGATE_KEYS, comma separated)', collect, [])
-    .option('--certificate-identity <san>', 'exact certificate SAN of a keyless signer whose signatures are checked (repeatable; env MODELGATE_CERTIFICATE_IDENTITY, comma separated)', collect, [])
-    .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the keyless signer(s): one for all, or one per identity (env MODELGATE_CERTIFICATE_OIDC_ISSUER)', collect, [])
-    .option('--cache-dir <dir>', 'node cache of verified blobs (env MODELGATE_CACHE_DIR)', process.env.MODELGATE_CACHE_DIR ?? join(tmpdir(), 'modelgate-cache'))
-    .option('--cache-max-bytes <n>', 'evict least recently used blobs above this size (env MODELGATE_CACHE_MAX_BYTES)', process.env.MODELGATE_CACHE_MAX_BYTES)
-    .option('--cache-lock-stale <ms>', 'a cache lease not refreshed for this long belongs to a dead holder and is taken over (default 30000; env MODELGATE_CACHE_LOCK_STALE_MS)', process.env.MODELGATE_CACHE_LOCK_STALE_MS)
     .option('--rehash', 're-hash every cached blob first and drop the ones that changed')
     .option('--termination-log <file>', 'where refusal reasons are written for Kubernetes (env MODELGATE_TERMINATION_LOG)', process.env.MODELGATE_TERMINATION_LOG ?? '/dev/termination-log')
-    .option('--concurrency <n>', 'layers pulled at once', '4')
-    .option('--timeout <ms>', 'deadline of each registry call, longest stall of a download', '30000');
-  addStoreOptions(addTrustOptions(command)).action(async (pairs: string[], options: InitOptions) => {
+    .option('--concurrency <n>', 'layers pulled at once', '4');
+  addPipelineOptions(command, ['cache']).action(async (pairs: string[], options: InitOptions) => {
     try {
       process.exitCode = await run(pairs, options);
     } catch (err) {
@@ -128,37 +101,24 @@ async function refuse(uri: string, dest: string, outcome: Extract<InitOutcome, {
 
 async function run(pairs: readonly string[], options: InitOptions): Promise<number> {
   if (pairs.length % 2 !== 0) throw new UsageError('USAGE', `arguments are URI DEST pairs, got ${pairs.length} argument(s)`);
-  const timeoutMs = integer(options.timeout, '--timeout', 1);
   const concurrency = integer(options.concurrency, '--concurrency', 1);
-  const cacheMaxBytes = options.cacheMaxBytes === undefined ? undefined : integer(options.cacheMaxBytes, '--cache-max-bytes', 0);
-  const lockStaleMs = options.cacheLockStale === undefined ? undefined : integer(options.cacheLockStale, '--cache-lock-stale', 100);
   const { initModel, refusalOfUri } = await import('../init/pull.ts');
   // Malformed or unpinned URIs are refused before any configuration is loaded.
   for (let i = 0; i < pairs.length; i += 2) {
     const refusal = refusalOfUri(pairs[i]!);
     if (refusal !== undefined) return refuse(pairs[i]!, pairs[i + 1]!, refusal, options);
   }
-  const [{ KEYS_ONLY_TRUST, storeProvider }, { defaultDockerConfigPath, loadDockerConfig }, { BlobCache }] = await Promise.all([
-    import('../pipeline/deps.ts'),
-    import('../oci/credentials.ts'),
-    import('../init/cache.ts'),
-  ]);
-  const identities = signerIdentities(options);
-  const [keys, engine] = await Promise.all([loadSignerKeys(listFromEnv(options.key, 'MODELGATE_KEYS'), 'CONFIG'), loadPolicyEngine(options.policy, options.data, 'CONFIG')]);
-  const trustedRoot = options.trustedRoot ?? process.env.MODELGATE_TRUSTED_ROOT;
-  // Keyless signers need a Sigstore root: the given trusted_root.json, else the public-good (or staging) root through TUF.
-  const trust =
-    trustedRoot !== undefined && trustedRoot !== ''
-      ? await resolveTrust({ ...options, trustedRoot })
-      : identities.length > 0 || options.staging === true || options.tufMirror !== undefined
-        ? await resolveTrust(options)
-        : KEYS_ONLY_TRUST;
-  if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
-  const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
-  const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
-  const cache = new BlobCache(options.cacheDir, { ...(cacheMaxBytes !== undefined ? { maxBytes: cacheMaxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
+  // One loader for every verifying command: flags, then MODELGATE_* (the chart renders keys, policy
+  // data and, for keyless signers, the trust root inline into the storage container's env), then defaults.
+  const [{ BlobCache }, { deps, applied, settings }] = await Promise.all([import('../init/cache.ts'), loadPipelineFromOptions(options)]);
+  const { dir: cacheDir, maxBytes, lockStaleMs } = settings.cache;
+  // TODO(merge wip-hostile): initModel takes no cache at all; until then a pod-local cache beside DEST.
+  const cache = new BlobCache(cacheDir ?? join(pairs[1]!, '..', '.modelgate-cache'), { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
+  const timeoutMs = settings.registry.timeoutMs;
   const log = logger(process.stderr.isTTY === true);
+  log({ event: 'configuration', ...applied, cache: cacheDir ?? null });
   if (options.rehash === true) {
+    if (cache === undefined) throw new UsageError('USAGE', '--rehash needs a cache: give --cache-dir or MODELGATE_CACHE_DIR');
     await cache.init();
     const started = performance.now();
     const { checked, bytes, dropped } = await cache.rehash();
@@ -168,7 +128,7 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   for (let i = 0; i < pairs.length; i += 2) {
     const uri = pairs[i]!;
     const dest = pairs[i + 1]!;
-    const outcome = await initModel(uri, dest, { pipeline: { stores, trust, signers: { keys, identities }, engine, timeoutMs }, cache, concurrency, timeoutMs, log });
+    const outcome = await initModel(uri, dest, { pipeline: deps, cache, concurrency, timeoutMs, log });
     if (outcome.kind === 'refused') return refuse(uri, dest, outcome, options);
     log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused });
   }

@@ -1,13 +1,8 @@
 /**
- * Parsing of option values shared by the commands that run the verification pipeline (`verify`,
- * `webhook`, `init`): repeatable options, bounded integers, durations, bounded reads of key/data files, and the
- * pairing of keyless identities with their OIDC issuers.
+ * Parsing of command-specific option values (the pipeline settings are read by `src/config/`):
+ * repeatable options, bounded integers, durations, and bounded reads of small files named by options.
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError, type UsageErrorCode } from '../errors.ts';
-import type { SignerIdentitySpec } from '../pipeline/decide.ts';
-
-const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 /** commander accumulator for repeatable options. */
 export function collect(value: string, previous: readonly string[]): string[] {
@@ -34,23 +29,7 @@ export function duration(value: string, what: string, minMs = 1): number {
   return ms;
 }
 
-/** A small text file (key, policy data) read whole, at most 16 MiB; errors name the file and what it is for. */
+/** A small text file (key, predicate) named by an option, read whole with the loader's bound; errors name the file. */
 export async function readText(path: string, what: string, code: UsageErrorCode = 'USAGE'): Promise<string> {
-  try {
-    const bytes = await readFile(path);
-    if (bytes.byteLength > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
-    return bytes.toString('utf8');
-  } catch (err) {
-    throw new UsageError(code, `cannot read ${what} ${path}: ${(err as Error).message}`);
-  }
-}
-
-/** Keyless signers: SANs paired with one issuer for all, or one issuer each, in order. */
-export function pairIdentities(sans: readonly string[], issuers: readonly string[]): SignerIdentitySpec[] {
-  if (sans.length === 0 && issuers.length === 0) return [];
-  if (sans.length === 0 || issuers.length === 0) throw new UsageError('USAGE', '--certificate-identity and --certificate-oidc-issuer go together');
-  if (issuers.length !== 1 && issuers.length !== sans.length) {
-    throw new UsageError('USAGE', `give one --certificate-oidc-issuer for all identities or one per --certificate-identity (got ${issuers.length} for ${sans.length})`);
-  }
-  return sans.map((san, i) => ({ san, issuer: issuers.length === 1 ? issuers[0]! : issuers[i]! }));
+  return (await import('../config/load.ts')).readSettingFile(path, what, code);
 }

@@ -5,9 +5,8 @@
  * options into an `ArtifactStore` (through `openStore`). Credentials are read only for registry
  * references and never printed.
  */
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../errors.ts';
+import { declareSettings } from '../config/settings.ts';
 import { parseReference, type ArtifactReference } from '../oci/reference.ts';
 import type { ArtifactStore } from '../oci/store.ts';
 
@@ -16,15 +15,9 @@ export interface StoreCliOptions {
   readonly plainHttp?: readonly string[];
 }
 
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
-}
-
-/** Add the registry access options to a command. */
+/** Add the registry access settings (`--docker-config`, `--plain-http`, their variables) to a command. */
 export function addStoreOptions(command: Command): Command {
-  return command
-    .option('--docker-config <file>', 'Docker config.json with registry credentials (default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json, if present)')
-    .option('--plain-http <host>', 'reach this registry host[:port] over plain HTTP (repeatable; loopback hosts always are)', collect, []);
+  return declareSettings(command, ['registry']);
 }
 
 /** Parse `text` and open the store it points to. */
@@ -33,11 +26,9 @@ export async function openReference(text: string, options: StoreCliOptions): Pro
   // Loaded on use: registering commands must stay cheap, and the registry client pulls in undici.
   const { openStore } = await import('../oci/open.ts');
   if (ref.kind === 'layout') return { ref, store: openStore(ref) };
-  if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) {
-    throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
-  }
-  const { defaultDockerConfigPath, loadDockerConfig } = await import('../oci/credentials.ts');
-  const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
-  const store = openStore(ref, { registry: { credentials, plainHttpRegistries: options.plainHttp ?? [] } });
+  const [{ readRegistrySettings }, { loadCredentials }] = await Promise.all([import('../config/read.ts'), import('../config/load.ts')]);
+  const settings = readRegistrySettings(options);
+  const credentials = await loadCredentials(settings.dockerConfig);
+  const store = openStore(ref, { registry: { credentials, plainHttpRegistries: settings.plainHttp } });
   return { ref, store };
 }

@@ -16,11 +16,13 @@
  */
 import { Option, type Command } from 'commander';
 import type { ArtifactDecision } from '../pipeline/decide.ts';
-import { addPipelineOptions, loadPipelineDeps, type PipelineCliOptions } from './pipeline-options.ts';
+import type { SettingFlags } from '../config/read.ts';
+import type { AppliedConfiguration } from '../config/load.ts';
+import { addPipelineOptions, loadPipelineFromOptions } from './pipeline-options.ts';
 
-interface VerifyOptions extends PipelineCliOptions {
+type VerifyOptions = SettingFlags & {
   readonly output: 'table' | 'json';
-}
+};
 
 /** The JSON report: outcome, decision (reasons with codes), evidence summary, policy and trust identity. */
 export function decisionToJson(reference: string, result: ArtifactDecision): Record<string, unknown> {
@@ -52,7 +54,7 @@ function table(rows: ReadonlyArray<readonly [string, string, string]>): string {
   return rows.map(([a, b, c]) => (c ? `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}` : `${a.padEnd(w0)}  ${b}`)).join('\n') + '\n';
 }
 
-export function decisionToTable(reference: string, result: ArtifactDecision): string {
+export function decisionToTable(reference: string, result: ArtifactDecision, applied?: AppliedConfiguration): string {
   const verdict = result.outcome === 'unavailable' ? `unavailable (${result.transient ? 'transient' : 'permanent'})` : result.outcome;
   const rows: Array<readonly [string, string, string]> = [['VERDICT', verdict, ''], ['artifact', reference, ''], ['digest', result.digest ?? '-', '']];
   if (result.outcome === 'allow' || result.outcome === 'deny') {
@@ -74,6 +76,7 @@ export function decisionToTable(reference: string, result: ArtifactDecision): st
   if (result.outcome === 'allow' || result.outcome === 'deny') {
     rows.push(['bundle', result.decision.bundleDigest, ''], ['data', result.decision.dataDigest, ''], ['policy', result.decision.policy, '']);
   }
+  if (applied !== undefined) rows.push(['data from', applied.data, ''], ['trust', applied.trust, '']);
   return table(rows);
 }
 
@@ -84,9 +87,9 @@ export function register(program: Command): void {
     .argument('<reference>', 'oci://host/repo[:tag][@sha256:…], host/repo…, oci-layout://dir…, or any storage URI (s3://, gs://, hf://, pvc://, https://: unverifiable, the policy decides)')
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'));
   addPipelineOptions(command).action(async (reference: string, options: VerifyOptions) => {
-    const [{ decideArtifact, exitCodeOf }, deps] = await Promise.all([import('../pipeline/decide.ts'), loadPipelineDeps(options)]);
+    const [{ decideArtifact, exitCodeOf }, { deps, applied }] = await Promise.all([import('../pipeline/decide.ts'), loadPipelineFromOptions(options)]);
     const result = await decideArtifact(reference, { mode: 'cli' }, deps);
-    process.stdout.write(options.output === 'json' ? `${JSON.stringify(decisionToJson(reference, result), null, 2)}\n` : decisionToTable(reference, result));
+    process.stdout.write(options.output === 'json' ? `${JSON.stringify({ ...decisionToJson(reference, result), configuration: applied }, null, 2)}\n` : decisionToTable(reference, result, applied));
     if (result.outcome === 'unavailable' || result.outcome === 'invalid') {
       process.stderr.write(`modelgate: ${result.failure.code}: ${result.failure.message}\n`);
     }

@@ -16,20 +16,18 @@
  * SIGTERM / SIGINT: stop accepting, finish in-flight reviews, exit 0.
  * Logs: one pino JSON line per review on stdout.
  */
-import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import type { AdmissionMode } from '../admission/review.ts';
 import type { CredentialSource } from '../oci/credentials.ts';
 import type { StoreProvider } from '../pipeline/decide.ts';
-import { addStoreOptions } from './store-options.ts';
-import { addTrustOptions, resolveTrust } from './trust-options.ts';
-import { addPolicyOptions, addSignerOptions, loadPolicyEngine, loadSignerKeys, needsSigstoreRoot, type PolicySignerCliOptions } from './pipeline-options.ts';
-import { collect, duration, integer, pairIdentities } from './option-values.ts';
+import type { SettingFlags } from '../config/read.ts';
+import { addPipelineOptions, pipelineSettingsOf } from './pipeline-options.ts';
+import { collect, duration, integer } from './option-values.ts';
 
 const MODES: readonly AdmissionMode[] = ['enforce', 'warn', 'audit'];
 
-interface WebhookOptions extends PolicySignerCliOptions {
+type WebhookOptions = SettingFlags & {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsBootstrap?: boolean;
@@ -50,7 +48,6 @@ interface WebhookOptions extends PolicySignerCliOptions {
   readonly port: string;
   readonly metricsHost: string;
   readonly metricsPort: string;
-  readonly keyTlogThreshold: string;
   readonly mode: AdmissionMode;
   readonly namespaceMode: readonly string[];
   readonly deadline: string;
@@ -59,7 +56,7 @@ interface WebhookOptions extends PolicySignerCliOptions {
   readonly cacheMax: string;
   readonly logLevel: string;
   readonly layoutRoot: readonly string[];
-}
+};
 
 /** `ns=mode` pairs → a namespace → mode map. */
 export function parseNamespaceModes(pairs: readonly string[]): Record<string, AdmissionMode> {
@@ -105,7 +102,6 @@ export function register(program: Command): void {
     .option('--port <port>', 'HTTPS port of the webhook', '8443')
     .option('--metrics-host <address>', 'address the metrics listener binds', '0.0.0.0')
     .option('--metrics-port <port>', 'plain-HTTP port for /metrics, /healthz and /readyz', '9090')
-    .option('--key-tlog-threshold <n>', 'verified Rekor entries required of key-signed evidence (needs a trust root when above 0)', '0')
     .addOption(new Option('--mode <mode>', 'what a failed check does: deny (enforce), admit with warnings (warn), admit and record (audit)').choices(MODES).default('enforce'))
     .option('--namespace-mode <ns=mode>', 'mode for one namespace (repeatable; wins over the namespace label)', collect, [])
     .addOption(
@@ -118,7 +114,9 @@ export function register(program: Command): void {
     .option('--cache-max <n>', 'decisions kept in the cache', '10000')
     .option('--layout-root <dir>', 'read oci-layout:// locations inside DIR from this filesystem (repeatable; for local demos and tests — without it they are denied, LAYOUT_NOT_ALLOWED)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'));
-  addStoreOptions(addTrustOptions(addSignerOptions(addPolicyOptions(command, 'policy bundle directory (watched for changes)')))).action(async (options: WebhookOptions) => {
+  addPipelineOptions(command).action(async (options: WebhookOptions) => {
+    // The pipeline settings (policy, data, signers, trust, registry) come from the one loader, as for verify and init.
+    const settings = await pipelineSettingsOf(options);
     const port = integer(options.port, '--port', 0);
     const metricsPort = integer(options.metricsPort, '--metrics-port', 0);
     const deadlineMs = integer(options.deadline, '--deadline', 1);
@@ -126,10 +124,7 @@ export function register(program: Command): void {
     const negativeTtlMs = integer(options.negativeCacheTtl, '--negative-cache-ttl', 0);
     const cacheMax = integer(options.cacheMax, '--cache-max', 1);
     const reloadIntervalMs = integer(options.tlsReloadInterval, '--tls-reload-interval', 0);
-    const keyTlogThreshold = integer(options.keyTlogThreshold, '--key-tlog-threshold', 0);
     const namespaces = parseNamespaceModes(options.namespaceMode);
-    const signerIdentities = pairIdentities(options.certificateIdentity, options.certificateOidcIssuer);
-    if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
     const k8sTimeoutMs = integer(options.k8sTimeout, '--k8s-timeout', 1);
     const k8sCacheTtlMs = integer(options.k8sCacheTtl, '--k8s-cache-ttl', 1);
     let bootstrap: (ReturnType<typeof parseBootstrapTargets> & { validityMs: number; caValidityMs: number; rotateBeforeMs: number }) | undefined;
@@ -213,21 +208,23 @@ export function register(program: Command): void {
 
     let unwatch: (() => void) | undefined;
     try {
-      const [{ KEYS_ONLY_TRUST, storeProvider }, { EvidenceCache }, { defaultDockerConfigPath, loadDockerConfig }] = await Promise.all([
+      const [{ storeProvider }, { EvidenceCache }, { loadKeys, loadEngine, loadTrust, loadCredentials }] = await Promise.all([
         import('../pipeline/deps.ts'),
         import('../pipeline/evidence-cache.ts'),
-        import('../oci/credentials.ts'),
+        import('../config/load.ts'),
       ]);
-      const [keys, engine] = await Promise.all([loadSignerKeys(options.key), loadPolicyEngine(options.policy, options.data)]);
-      unwatch = engine.watch(options.policy, {
+      const keys = await loadKeys(settings.keys);
+      const [{ engine, data: dataSource }, trust, credentials] = await Promise.all([loadEngine(settings, keys, settings.identities), loadTrust(settings.trust), loadCredentials(settings.registry.dockerConfig)]);
+      unwatch = engine.watch(settings.policy, {
         onReload: (bundleDigest) => logger.info({ bundleDigest }, 'policy bundle reloaded'),
         onError: (err) => logger.error({ error: (err as Error).message }, 'new policy bundle refused; the previous one keeps serving'),
       });
-      const trust = needsSigstoreRoot(options, signerIdentities, keyTlogThreshold) ? await resolveTrust(options) : KEYS_ONLY_TRUST;
-      const dockerConfig = options.dockerConfig ?? defaultDockerConfigPath();
-      const credentials = await loadDockerConfig(dockerConfig);
+      const dockerConfig = credentials.origin;
+      const registryTimeoutMs = Math.min(settings.registry.timeoutMs, deadlineMs);
+      const keyTlogThreshold = settings.keyTlogThreshold;
+      const signerIdentities = settings.identities;
       const { confineLayouts } = await import('../admission/layout-roots.ts');
-      const makeStores = (source: CredentialSource): StoreProvider => confineLayouts(storeProvider({ registry: { credentials: source, plainHttpRegistries: options.plainHttp ?? [], timeoutMs: deadlineMs } }), options.layoutRoot);
+      const makeStores = (source: CredentialSource): StoreProvider => confineLayouts(storeProvider({ registry: { credentials: source, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: registryTimeoutMs } }), options.layoutRoot);
       const stores = makeStores(credentials);
       const onProblem = (problem: { namespace: string; code: string; message: string }): void => logger.warn(problem, 'kubernetes lookup problem');
       const namespaceModes =
@@ -240,7 +237,7 @@ export function register(program: Command): void {
           : undefined;
       server.setReviewer(
         new AdmissionReviewer({
-          deps: { stores, trust, signers: { keys, identities: signerIdentities }, engine, keyTlogThreshold, timeoutMs: deadlineMs, evidenceCache: new EvidenceCache({ ttlMs }) },
+          deps: { stores, trust, signers: { keys, identities: signerIdentities }, engine, keyTlogThreshold, timeoutMs: registryTimeoutMs, evidenceCache: new EvidenceCache({ ttlMs }) },
           modes: { default: options.mode, namespaces },
           cache: new DecisionCache({ max: cacheMax, ttlMs, negativeTtlMs }),
           deadlineMs,
@@ -250,7 +247,7 @@ export function register(program: Command): void {
           ...(reviewCredentials !== undefined ? { reviewCredentials } : {}),
         }),
       );
-      const loaded = { bundleDigest: engine.bundleDigest, dataDigest: engine.dataDigest, trust: trust.source, mode: options.mode, namespaces, namespaceModeLabel: options.namespaceModeLabel ?? null, k8sPullSecrets: options.k8sPullSecrets === true };
+      const loaded = { bundleDigest: engine.bundleDigest, dataDigest: engine.dataDigest, data: dataSource, trust: trust.source, mode: options.mode, namespaces, namespaceModeLabel: options.namespaceModeLabel ?? null, k8sPullSecrets: options.k8sPullSecrets === true };
       if (server.ready) logger.info(loaded, 'ready');
       else {
         logger.info(loaded, 'policy and trust loaded; not ready until the serving certificate is installed');

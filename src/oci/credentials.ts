@@ -155,9 +155,19 @@ export function parseDockerConfig(text: string | Uint8Array, origin: string): Do
   return new DockerConfigCredentials(entries, origin);
 }
 
-/** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+/**
+ * `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. A process with no home (no HOME and a uid
+ * without a passwd entry, as in a container run as an arbitrary uid) has no default config: `/nonexistent`.
+ */
 export function defaultDockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+  if (env.DOCKER_CONFIG !== undefined && env.DOCKER_CONFIG !== '') return join(env.DOCKER_CONFIG, 'config.json');
+  let home: string;
+  try {
+    home = homedir();
+  } catch {
+    return '/nonexistent/.docker/config.json';
+  }
+  return join(home, '.docker', 'config.json');
 }
 
 /** Read a Docker config file; a missing file means no credentials. */

@@ -349,30 +349,6 @@ t.test('cache: least recently used blobs are evicted above the size bound, blobs
   t.same(await cache.evict(new Set()), [], 'within the bound now');
 });
 
-t.test('keyless signers: identities pair with one issuer for all or one each, from flags or the environment', async (t) => {
-  const { signerIdentities } = await import('../../src/cli/init.ts');
-  t.same(signerIdentities({ certificateIdentity: ['a@x', 'b@x'], certificateOidcIssuer: ['https://iss'] }), [
-    { san: 'a@x', issuer: 'https://iss' },
-    { san: 'b@x', issuer: 'https://iss' },
-  ]);
-  t.same(signerIdentities({ certificateIdentity: ['a@x', 'b@x'], certificateOidcIssuer: ['https://i1', 'https://i2'] }), [
-    { san: 'a@x', issuer: 'https://i1' },
-    { san: 'b@x', issuer: 'https://i2' },
-  ]);
-  t.throws(() => signerIdentities({ certificateIdentity: ['a@x'], certificateOidcIssuer: [] }), { code: 'USAGE' });
-  t.throws(() => signerIdentities({ certificateIdentity: ['a', 'b', 'c'], certificateOidcIssuer: ['i1', 'i2'] }), { code: 'USAGE' });
-  process.env.MODELGATE_CERTIFICATE_IDENTITY = 'ci@acme.dev, release@acme.dev';
-  process.env.MODELGATE_CERTIFICATE_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
-  t.teardown(() => {
-    delete process.env.MODELGATE_CERTIFICATE_IDENTITY;
-    delete process.env.MODELGATE_CERTIFICATE_OIDC_ISSUER;
-  });
-  t.same(signerIdentities({ certificateIdentity: [], certificateOidcIssuer: [] }), [
-    { san: 'ci@acme.dev', issuer: 'https://token.actions.githubusercontent.com' },
-    { san: 'release@acme.dev', issuer: 'https://token.actions.githubusercontent.com' },
-  ]);
-});
-
 t.test('progress: a terminal bar with percentage, bytes, rate and ETA', async (t) => {
   const { progressBar } = await import('../../src/cli/init.ts');
   t.equal(progressBar({ bytes: 2 ** 30, total: 2 * 2 ** 30, bytesPerSecond: 120e6, etaSeconds: 9 }, 10), '[#####-----]  50%  1.00/2.00 GiB  120 MB/s  ETA 9 s');

@@ -1,0 +1,188 @@
+/**
+ * Loading the pipeline from its settings: the one place keys, policy data, the policy bundle, trust
+ * material and registry credentials are read. verify, explain, webhook and init call
+ * `loadPipeline`; the other verify commands call `loadTrust` / `loadCredentials`.
+ *
+ * Owns: `loadPipeline` (settings → `PipelineDeps` plus `AppliedConfiguration`, what was applied and
+ * from where, for output and logs), `loadKeys`, `loadPolicyData`, `loadTrust`, `loadCredentials`, and
+ * the rule that `--key`/`--certificate-identity` without policy data trusts exactly those signers
+ * (cosign's meaning: data derived from the bundle's, signers replaced, provenance not required).
+ * File read failures are CONFIG errors naming the file; bad inline values name their variable.
+ */
+import { readFile } from 'node:fs/promises';
+import type { KeyObject } from 'node:crypto';
+import { UsageError } from '../errors.ts';
+import type { CredentialSource } from '../oci/credentials.ts';
+import type { PipelineDeps } from '../pipeline/decide.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
+import type { TrustMaterial } from '../sigstore/trust.ts';
+import type { DataSource, DockerConfigSource, KeySource, PipelineSettings, TrustSource } from './read.ts';
+
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+const PEM_PUBLIC_KEYS = /-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|EC PUBLIC KEY)-----[\s\S]*?-----END \1-----/g;
+
+/** A small text file (key, policy data) read whole, at most 16 MiB; errors name the file and what it is for. */
+export async function readSettingFile(path: string, what: string, code: 'USAGE' | 'CONFIG' = 'CONFIG'): Promise<string> {
+  try {
+    const bytes = await readFile(path);
+    if (bytes.byteLength > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+    return bytes.toString('utf8');
+  } catch (err) {
+    throw new UsageError(code, `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** What was applied, and from where (printed by verify/explain, logged by webhook and init). */
+export interface AppliedConfiguration {
+  /** e.g. `file /etc/modelgate/policy-data/data.json`, `MODELGATE_POLICY_DATA_JSON`, `bundle data.json`, `derived from --key`. */
+  readonly data: string;
+  readonly dataDigest: string;
+  readonly bundleDigest: string;
+  /** `sha256:<hex>` ids of the keys whose signatures are checked. */
+  readonly keys: readonly string[];
+  readonly identities: readonly { readonly san: string; readonly issuer: string }[];
+  readonly trust: string;
+}
+
+export interface LoadedPipeline {
+  readonly deps: PipelineDeps;
+  readonly applied: AppliedConfiguration;
+}
+
+/** Every public key of the sources, in order (inline text may hold several concatenated PEM blocks). */
+export async function loadKeys(sources: readonly KeySource[]): Promise<KeyObject[]> {
+  const { parsePublicKey } = await import('../sigstore/keys.ts');
+  const keys: KeyObject[] = [];
+  for (const source of sources) {
+    if (source.kind === 'file') {
+      const text = await readSettingFile(source.path, 'public key');
+      try {
+        keys.push(parsePublicKey(text));
+      } catch (err) {
+        throw new UsageError('CONFIG', `public key ${source.path}: ${(err as Error).message}`);
+      }
+      continue;
+    }
+    const blocks = source.pem.match(PEM_PUBLIC_KEYS) ?? [];
+    if (blocks.length === 0) throw new UsageError('CONFIG', `${source.origin} holds no "-----BEGIN PUBLIC KEY-----" PEM block`);
+    for (const [i, block] of blocks.entries()) {
+      try {
+        keys.push(parsePublicKey(block));
+      } catch (err) {
+        throw new UsageError('CONFIG', `${source.origin}: PEM block ${i + 1}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return keys;
+}
+
+/** The policy data document of a source (undefined: the bundle's own). */
+export async function loadPolicyData(source: DataSource): Promise<unknown> {
+  if (source.kind === 'bundle') return undefined;
+  const text = source.kind === 'file' ? await readSettingFile(source.path, 'policy data') : source.text;
+  const where = source.kind === 'file' ? `policy data ${source.path}` : `policy data in ${source.origin}`;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError('CONFIG', `${where} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Policy data trusting exactly the given signers (cosign's `--key` meaning): the bundle's data with
+ * `signers` replaced and provenance not required. Undefined when the bundle's data is not the
+ * modelgate shape (a custom policy keeps its own data).
+ */
+export function dataTrustingSigners(bundleData: unknown, keyIds: readonly string[], identities: readonly { san: string; issuer: string }[]): unknown {
+  if (!isRecord(bundleData) || !isRecord(bundleData.modelgate_config) || !isRecord(bundleData.modelgate_config.signers)) return undefined;
+  const config = bundleData.modelgate_config;
+  const signers = config.signers as Record<string, unknown>;
+  const byIssuer: Record<string, Record<string, object>> = {};
+  for (const { san, issuer } of identities) (byIssuer[issuer] ??= {})[san] = {};
+  const provenance = isRecord(config.provenance) ? { ...config.provenance, required: false } : { required: false, builders: {}, buildTypes: {} };
+  return {
+    ...bundleData,
+    modelgate_config: {
+      ...config,
+      signers: { ...signers, threshold: 1, keys: Object.fromEntries(keyIds.map((id) => [id, {}])), identities: byIssuer },
+      provenance,
+    },
+  };
+}
+
+/** Trust material of a source (`none`: keys only, nothing read or fetched). */
+export async function loadTrust(source: TrustSource): Promise<TrustMaterial> {
+  switch (source.kind) {
+    case 'none':
+      return (await import('../pipeline/deps.ts')).KEYS_ONLY_TRUST;
+    case 'file':
+      return (await import('../sigstore/trust.ts')).loadTrustedRootFile(source.path);
+    case 'inline':
+      return (await import('../sigstore/trust.ts')).trustFromBytes(Buffer.from(source.text, 'utf8'), source.origin);
+    case 'tuf': {
+      const { loadTrustedRootTuf } = await import('../sigstore/trust.ts');
+      return loadTrustedRootTuf({ mirrorURL: source.mirrorURL, cachePath: source.cachePath, timeoutMs: source.timeoutMs, ...(source.rootPath !== undefined ? { rootPath: source.rootPath } : {}) });
+    }
+  }
+}
+
+/** Registry credentials of a source; a missing default file means none, a missing named file is CONFIG. */
+export async function loadCredentials(source: DockerConfigSource): Promise<CredentialSource & { readonly origin: string }> {
+  const { loadDockerConfig, parseDockerConfig } = await import('../oci/credentials.ts');
+  if (source.kind === 'inline') return Object.assign(parseDockerConfig(source.text, source.origin), { origin: source.origin });
+  if (source.kind === 'file') {
+    const { existsSync } = await import('node:fs');
+    if (!existsSync(source.path)) throw new UsageError('CONFIG', `docker config ${source.path} does not exist`);
+  }
+  return Object.assign(await loadDockerConfig(source.path), { origin: source.path });
+}
+
+function describeData(source: DataSource): string {
+  switch (source.kind) {
+    case 'bundle':
+      return 'the policy bundle data.json';
+    case 'file':
+      return `file ${source.path}`;
+    case 'inline':
+      return source.origin;
+  }
+}
+
+/** The policy engine the settings describe, and where its data came from. */
+export async function loadEngine(settings: Pick<PipelineSettings, 'policy' | 'data'>, keys: readonly KeyObject[], identities: PipelineSettings['identities']): Promise<{ engine: PolicyEngine; data: string }> {
+  const [{ PolicyEngine }, { keyId }, { loadBundle }] = await Promise.all([import('../policy/engine.ts'), import('../sigstore/keys.ts'), import('../policy/bundle.ts')]);
+  const given = await loadPolicyData(settings.data);
+  if (given !== undefined) return { engine: await PolicyEngine.load(settings.policy, { data: given }), data: describeData(settings.data) };
+  const bundle = await loadBundle(settings.policy);
+  if (keys.length + identities.length > 0) {
+    const derived = dataTrustingSigners(bundle.data, keys.map((k) => `sha256:${keyId(k)}`), identities);
+    if (derived !== undefined) {
+      const flags = [keys.length > 0 ? '--key' : '', identities.length > 0 ? '--certificate-identity' : ''].filter((f) => f !== '').join(' and ');
+      return { engine: await PolicyEngine.fromBundle(bundle, { data: derived }), data: `derived from ${flags}: those signers are trusted, provenance not required (give --data to require more)` };
+    }
+  }
+  return { engine: await PolicyEngine.fromBundle(bundle), data: describeData(settings.data) };
+}
+
+/** Keys, policy engine, trust material and registry access, loaded once from the settings. */
+export async function loadPipeline(settings: PipelineSettings): Promise<LoadedPipeline> {
+  const [{ storeProvider }, { keyId }] = await Promise.all([import('../pipeline/deps.ts'), import('../sigstore/keys.ts')]);
+  const keys = await loadKeys(settings.keys);
+  const [{ engine, data }, trust, credentials] = await Promise.all([loadEngine(settings, keys, settings.identities), loadTrust(settings.trust), loadCredentials(settings.registry.dockerConfig)]);
+  const stores = storeProvider({ registry: { credentials, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: settings.registry.timeoutMs } });
+  return {
+    deps: { stores, trust, signers: { keys, identities: settings.identities }, engine, timeoutMs: settings.registry.timeoutMs, keyTlogThreshold: settings.keyTlogThreshold },
+    applied: {
+      data,
+      dataDigest: engine.dataDigest,
+      bundleDigest: engine.bundleDigest,
+      keys: keys.map((k) => `sha256:${keyId(k)}`),
+      identities: settings.identities,
+      trust: trust.source,
+    },
+  };
+}

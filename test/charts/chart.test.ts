@@ -153,10 +153,19 @@ const VALUE_SETS: Record<string, object | undefined> = {
     registry: { k8sPullSecrets: true },
   },
   'serviceMonitor and networkPolicy on': { serviceMonitor: { enabled: true, labels: { release: 'prom' } }, networkPolicy: { enabled: true } },
+  'keyless signers with a trust root, storage initializer with a node cache and a registry Secret': {
+    signers: { keys: { release: REAL_KEY, backup: PEM_KEY }, identities: [{ identity: 'ci@acme.dev', issuer: 'https://issuer.acme.dev' }, { identity: 'release@acme.dev', issuer: 'https://issuer.acme.dev' }], keyTlogThreshold: 1 },
+    policy: { data: POLICY_DATA },
+    trust: { trustedRoot: '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}' },
+    registry: { plainHttp: ['registry.local:5000', 'mirror.local:5000'] },
+    storageInitializer: { registrySecretName: 'model-registry', cache: { enabled: true } },
+  },
   'image by digest, signers, data, trust root, bundle volume, registry secret': {
     image: { digest: DIGEST },
     signers: { keys: { release: PEM_KEY }, identities: [{ identity: 'https://github.com/acme/train/.github/workflows/t.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com' }] },
+    // A bundle volume only without the storage initializer (model pods could not mount it).
     policy: { data: { trusted_builders: ['https://github.com/actions/runner'] }, bundleVolume: { configMap: { name: 'my-bundle' } } },
+    storageInitializer: { enabled: false },
     trust: { trustedRoot: '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}' },
     registry: { dockerConfigSecret: 'registry-creds', plainHttp: ['registry.local:5000'] },
     webhook: { namespaceModes: { dev: 'warn' }, mode: 'audit' },
@@ -253,8 +262,9 @@ t.test('webhook Deployment: 2 replicas, anti-affinity, non-root, read-only root,
   ]) {
     t.ok(digestContainer!.args.includes(arg), `args include ${arg}`);
   }
-  const csc = must(get('image by digest, signers, data, trust root, bundle volume, registry secret'), 'ClusterStorageContainer', 'modelgate');
-  t.equal((csc.spec as { container: { image: string } }).container.image, `ghcr.io/modelgate/modelgate@${DIGEST}`, 'init container image by digest too');
+  t.notOk(find(get('image by digest, signers, data, trust root, bundle volume, registry secret'), 'ClusterStorageContainer', 'modelgate'), 'storage initializer off');
+  const digestCsc = must(await render({ image: { digest: DIGEST } }), 'ClusterStorageContainer', 'modelgate');
+  t.equal((digestCsc.spec as { container: { image: string } }).container.image, `ghcr.io/modelgate/modelgate@${DIGEST}`, 'init container image by digest too');
   const [defaultContainer] = (must(get('default'), 'Deployment').spec as PodSpec).template.spec.containers;
   t.equal(defaultContainer!.image, 'ghcr.io/modelgate/modelgate:0.1.0', 'default image: appVersion tag');
 });
@@ -379,12 +389,32 @@ t.test('ConfigMaps for policy data, keys and trust root; ClusterStorageContainer
   t.ok((must(objects, 'ConfigMap', `${FULLNAME}-trust-root`).data as Record<string, string>)['trusted_root.json']);
   t.notOk(get('default').some((o) => o.kind === 'ConfigMap'), 'no empty ConfigMaps by default');
 
-  const csc = must(get('default'), 'ClusterStorageContainer', 'modelgate').spec as { container: { command: string[]; securityContext: Record<string, unknown> }; supportedUriFormats: unknown[] };
+  const csc = must(get('default'), 'ClusterStorageContainer', 'modelgate').spec as { container: { command: string[]; securityContext: Record<string, unknown>; env?: unknown; volumeMounts?: unknown }; supportedUriFormats: unknown[] };
   t.same(csc.container.command, ['modelgate', 'init']);
-  const initSource = await readFile(join(REPO, 'src/cli/init.ts'), 'utf8');
-  for (const { name } of (csc.container as unknown as { env: Array<{ name: string }> }).env) t.ok(initSource.includes(name), `init reads ${name}`);
   t.same(csc.supportedUriFormats, [{ prefix: 'modelgate+oci://' }]);
   t.match(csc.container.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+  t.equal(csc.container.env, undefined, 'default: nothing to configure (no signer, no data)');
+  t.equal(csc.container.volumeMounts, undefined, 'no volume model pods do not have');
+
+  // The storage initializer is configured from the webhook's values, inline: every variable is a row of the settings table.
+  const full = must(get('keyless signers with a trust root, storage initializer with a node cache and a registry Secret'), 'ClusterStorageContainer', 'modelgate').spec as {
+    container: { env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string; optional: boolean } } }>; volumeMounts: Array<{ name: string; mountPath: string }> };
+  };
+  const env = Object.fromEntries(full.container.env.map((e) => [e.name, e]));
+  const { SETTINGS } = await import('../../src/config/settings.ts');
+  for (const name of Object.keys(env)) t.ok(SETTINGS.some((s) => s.env === name), `${name} is a setting the loader reads`);
+  t.equal(env.MODELGATE_KEYS_PEM?.value, `${PEM_KEY.trim()}\n${REAL_KEY.trim()}`, 'both keys, in name order');
+  t.equal(env.MODELGATE_CERTIFICATE_IDENTITY?.value, 'ci@acme.dev,release@acme.dev');
+  t.equal(env.MODELGATE_CERTIFICATE_OIDC_ISSUER?.value, 'https://issuer.acme.dev,https://issuer.acme.dev');
+  t.equal(env.MODELGATE_KEY_TLOG_THRESHOLD?.value, '1');
+  t.same(JSON.parse(env.MODELGATE_POLICY_DATA_JSON!.value!), POLICY_DATA);
+  t.match(env.MODELGATE_TRUSTED_ROOT_JSON?.value, /trustedroot/, 'keyless: the trust root inline');
+  t.equal(env.MODELGATE_PLAIN_HTTP?.value, 'registry.local:5000,mirror.local:5000');
+  t.equal(env.MODELGATE_CACHE_DIR?.value, '/var/cache/modelgate');
+  t.same(env.MODELGATE_DOCKER_CONFIG_JSON?.valueFrom, { secretKeyRef: { name: 'model-registry', key: '.dockerconfigjson', optional: true } }, 'credentials stay a Secret of the model namespace');
+  t.same(full.container.volumeMounts, [{ name: 'modelgate-cache', mountPath: '/var/cache/modelgate' }]);
+  const keyOnly = must(get('signer key and policy data'), 'ClusterStorageContainer', 'modelgate').spec as { container: { env: Array<{ name: string }> } };
+  t.same(keyOnly.container.env.map((e) => e.name), ['MODELGATE_KEYS_PEM', 'MODELGATE_POLICY_DATA_JSON'], 'key-only: no trust root');
 
   const monitored = get('serviceMonitor and networkPolicy on');
   t.match(must(monitored, 'ServiceMonitor'), { metadata: { labels: { release: 'prom' } }, spec: { endpoints: [{ port: 'metrics', path: '/metrics' }] } });
@@ -394,6 +424,33 @@ t.test('ConfigMaps for policy data, keys and trust root; ClusterStorageContainer
   t.notOk(find(get('default'), 'ServiceMonitor') ?? find(get('default'), 'NetworkPolicy'), 'both off by default');
   const service = must(get('default'), 'Service').spec as { ports: Array<{ name: string; port: number; targetPort: string }> };
   t.same(service.ports.map((p) => `${p.name}:${p.port}->${p.targetPort}`), ['https:443->https', 'metrics:9090->metrics']);
+});
+
+t.test('realistic trust data fits the storage initializer: 50 keys and 500 allowlist entries, measured', async (t) => {
+  const keys = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`signer-${String(i).padStart(2, '0')}`, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString()]));
+  const base = (POLICY_DATA as { modelgate_config: Record<string, unknown> }).modelgate_config;
+  const entries = (prefix: string, n: number): Record<string, object> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${String(i).padStart(3, '0')}`, {}]));
+  const data = {
+    modelgate_config: {
+      ...base,
+      sources: { repositories: entries('https://github.com/acme-research/model-training-repository-', 250) },
+      revoked: { digests: entries('sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab', 250), keys: {}, identities: {} },
+    },
+  };
+  const objects = await render({ signers: { keys }, policy: { data } });
+  const container = (must(objects, 'ClusterStorageContainer', 'modelgate').spec as { container: { env: Array<{ name: string; value: string }> } }).container;
+  const sizes = Object.fromEntries(container.env.map((e) => [e.name, Buffer.byteLength(`${e.name}=${e.value}`) + 1]));
+  const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+  t.comment(`env bytes: ${JSON.stringify(sizes)}, total ${total}`);
+  for (const [name, size] of Object.entries(sizes)) t.ok(size <= 131072, `${name}: ${size} bytes ≤ 131072 (Linux MAX_ARG_STRLEN)`);
+  t.ok(total <= 1024 * 1024, `all variables ${total} bytes, far below the API server's 1.5 MiB object limit and ARG_MAX`);
+  // Linux really starts a process with this environment, and the loader reads all 50 keys from it.
+  const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+  const { readPipelineSettings } = await import('../../src/config/read.ts');
+  const { loadKeys } = await import('../../src/config/load.ts');
+  t.equal((await loadKeys(readPipelineSettings({}, env).keys)).length, 50, 'all 50 keys load from MODELGATE_KEYS_PEM');
+  const started = await new Promise<number | null>((resolve) => execFile(process.execPath, ['-e', 'process.exit(Object.keys(process.env).some((k) => k === "MODELGATE_POLICY_DATA_JSON") ? 0 : 3)'], { env: { ...env, PATH: process.env.PATH ?? '' } }, (err) => resolve(err === null ? 0 : typeof err.code === 'number' ? err.code : null)));
+  t.equal(started, 0, 'a process starts with that environment');
 });
 
 t.test('values.schema.json refuses bad values with a clear message; the deadline must stay below the timeout', async (t) => {
@@ -410,6 +467,18 @@ t.test('values.schema.json refuses bad values with a clear message; the deadline
     t.not(result.code, 0, `refused: ${JSON.stringify(cases[i]![0])}`);
     t.match(result.stderr, /values don't meet the specifications of the schema/);
     t.match(result.stderr, cases[i]![1]);
+  }
+  // Values the storage initializer could not follow are refused with the reason.
+  const refusals: Array<[object, RegExp]> = [
+    [{ policy: { bundleVolume: { configMap: { name: 'b' } } } }, /policy.bundleVolume cannot be used with storageInitializer.enabled/],
+    [{ policy: { existingDataConfigMap: 'cm' } }, /policy.existingDataConfigMap cannot be used with storageInitializer.enabled/],
+    [{ signers: { identities: [{ identity: 'ci@acme.dev', issuer: 'https://issuer.acme.dev' }] } }, /keyless signers .* need trust.trustedRoot for the storage initializer/],
+    [{ policy: { data: { blob: 'x'.repeat(140_000) } } }, /MODELGATE_POLICY_DATA_JSON would be \d+ bytes .* Linux allows 131072 per variable/],
+  ];
+  const refused = await Promise.all(refusals.map(([values]) => helm(['template', RELEASE, CHART, '--namespace', NAMESPACE], values)));
+  for (const [i, result] of refused.entries()) {
+    t.not(result.code, 0, `refused: ${JSON.stringify(refusals[i]![0]).slice(0, 80)}`);
+    t.match(result.stderr, refusals[i]![1]);
   }
   const [deadline, pdb] = await Promise.all([
     helm(['template', RELEASE, CHART, '--namespace', NAMESPACE], { webhook: { deadlineSeconds: 10 } }),

@@ -6,7 +6,8 @@
 // REVOKED_DIGEST; a schema-invalid or unparseable update keeps the last good snapshot and is reported
 // once (onError and the refused-reloads metric); an in-place write is seen; a key rotated in a keys
 // directory is picked up (and evidence signed by the old key no longer verifies); a bad key or a
-// tampered bundle refuses the whole version (a valid data change in the same check is not applied).
+// tampered bundle refuses the whole version (a valid data change in the same check is not applied); a
+// new bundle is applied with the current data.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { once, EventEmitter } from 'node:events';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -205,6 +206,14 @@ t.test('a bad key or a tampered bundle refuses the whole version: nothing half-a
   t.equal(errors.at(-1)?.code, 'BUNDLE_DIGEST_MISMATCH');
   t.equal(manual.current, applied);
   t.equal(manual.current.engine.bundleDigest, start.bundleDigest);
+
+  // A new bundle (same policy, new build metadata: a new manifest digest) is applied with the current data.
+  const manifest = JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')) as { tests: { passed: number } };
+  manifest.tests.passed += 1;
+  bundleVolume.update({ 'manifest.json': JSON.stringify(manifest), 'policy.wasm': readFileSync(join(bundleDir, 'policy.wasm')), 'data.json': readFileSync(join(bundleDir, 'data.json')) });
+  t.equal(await manual.check(), 'applied');
+  t.not(manual.current.bundleDigest, start.bundleDigest, 'the new bundle');
+  t.equal(manual.current.dataDigest, applied.dataDigest, 'with the data file, not the bundle data');
 });
 
 t.test('the first load fails with a coded error naming the file', async (t) => {

@@ -45,7 +45,7 @@ export interface WebhookTimeouts {
   readonly requestMs?: number;
   /** How often Node checks open requests against `headersMs` / `requestMs` (default: a quarter of `headersMs`, at most 1 s). */
   readonly checkIntervalMs?: number;
-  /** An idle keep-alive connection is closed after this (default 30 s). */
+  /** An idle keep-alive connection is closed after this (default 72 s, fastify's: longer than the usual 60 s idle timeout of clients and load balancers, so they close first). */
   readonly keepAliveMs?: number;
   /** A socket with no traffic at all is closed after this; covers a review being decided (default: `requestMs` + the review deadline). */
   readonly idleMs?: number;
@@ -56,7 +56,7 @@ export function serverTimeouts(deadlineMs: number = DEFAULT_DEADLINE_MS, overrid
   const requestMs = overrides.requestMs ?? deadlineMs + 2_000;
   const headersMs = Math.min(overrides.headersMs ?? Math.ceil(requestMs / 2), requestMs);
   const checkIntervalMs = overrides.checkIntervalMs ?? Math.max(50, Math.min(1_000, Math.floor(headersMs / 4)));
-  return { headersMs, requestMs, checkIntervalMs, keepAliveMs: overrides.keepAliveMs ?? 30_000, idleMs: overrides.idleMs ?? requestMs + deadlineMs };
+  return { headersMs, requestMs, checkIntervalMs, keepAliveMs: overrides.keepAliveMs ?? 72_000, idleMs: overrides.idleMs ?? requestMs + deadlineMs };
 }
 
 export interface WebhookServerOptions {

@@ -28,6 +28,7 @@ import { keyId } from '../../src/sigstore/keys.ts';
 import { ManualClock } from '../../src/time/clock.ts';
 import { KubeletVolume } from '../helpers/kubelet-volume.ts';
 import { startRegistry } from '../helpers/registry.ts';
+import { admissionReview } from '../helpers/webhook-process.ts';
 import { keyTrustPolicyData, pushSignedModel } from '../helpers/signed-models.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-config-reload-'));
@@ -68,16 +69,8 @@ const reviewerOf = (snapshot: ConfigSnapshot): AdmissionReviewer =>
   });
 let reviewer = reviewerOf(first);
 
-let uids = 0;
 async function admit(r: AdmissionReviewer, name = 'sentiment'): Promise<AdmissionResponse> {
-  const uid = `uid-${++uids}`;
-  const object = { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: { name }, spec: { predictor: { model: { modelFormat: { name: 'huggingface' }, storageUri: GOOD } } } };
-  const review = {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: { uid, kind: { group: 'serving.kserve.io', version: 'v1beta1', kind: 'InferenceService' }, namespace: 'prod', name, operation: 'CREATE', userInfo: { username: 'alice@acme.dev' }, object },
-  };
-  return (await r.review(review)).review.response;
+  return (await r.review(admissionReview('prod', GOOD, name))).review.response;
 }
 const codesOf = (r: AdmissionResponse): string[] => (JSON.parse(r.auditAnnotations['reasons'] ?? '[]') as Array<{ code: string }>).map((x) => x.code);
 

@@ -20,6 +20,7 @@ import { DEFAULT_BUNDLE_DIR } from '../../src/policy/bundle.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
 import { ManualClock } from '../../src/time/clock.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { admissionReview } from '../helpers/webhook-process.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { keyTrustPolicyData, pushSignedModel } from '../helpers/signed-models.ts';
 
@@ -46,22 +47,7 @@ t.test('200 concurrent reviews under 200 decision keys fetch the manifest of one
     deadlineMs: 60_000, // 200 decisions on a shared 2-core machine: the deadline is not what is tested here
   });
   const location = `oci://${proxy.host}/models/popular@${popular.digest}`;
-  const reviews = Array.from({ length: 200 }, (_, i) => {
-    const name = `sentiment-${i}`;
-    return {
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: `uid-${i}`,
-        kind: { group: 'serving.kserve.io', version: 'v1beta1', kind: 'InferenceService' },
-        namespace: 'prod',
-        name,
-        operation: 'CREATE',
-        userInfo: { username: 'alice@acme.dev' },
-        object: { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: { name }, spec: { predictor: { model: { modelFormat: { name: 'huggingface' }, storageUri: location } } } },
-      },
-    };
-  });
+  const reviews = Array.from({ length: 200 }, (_, i) => admissionReview('prod', location, `sentiment-${i}`));
   const results = await Promise.all(reviews.map((r) => reviewer.review(r)));
   const denied = results.filter((r) => !r.review.response.allowed);
   t.equal(denied.length, 0, `all 200 allowed${denied[0] ? ` (first denial: ${denied[0].review.response.status?.message})` : ''}`);

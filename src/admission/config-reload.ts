@@ -61,7 +61,10 @@ export interface ConfigReloaderOptions {
   /** How often the files are polled (default and maximum 1000 ms). */
   readonly intervalMs?: number;
   readonly clock?: Clock;
-  /** A new snapshot was loaded (after `start`); swap to it (e.g. a new reviewer, `WebhookServer.setReviewer`). */
+  /**
+   * A new snapshot was loaded (after `start`); swap to it (e.g. `reviewer.reconfigured(...)` installed
+   * with `WebhookServer.setReviewer`). Must not throw (an exception is swallowed by the poll).
+   */
   readonly onReload?: (snapshot: ConfigSnapshot, previous: ConfigSnapshot) => void;
   /** A changed version was refused; `previous` keeps serving. Reported once per version. */
   readonly onError?: (err: ModelgateError<string>, previous: ConfigSnapshot) => void;
@@ -227,14 +230,15 @@ export class ConfigReloader {
   start(): void {
     if (this.#timer !== undefined) return;
     const intervalMs = Math.min(Math.max(this.#options.intervalMs ?? 1000, 10), 1000);
-    this.#timer = setInterval(() => void this.check(), intervalMs);
+    const poll = (): void => void this.check().catch(() => undefined); // only a throwing callback rejects
+    this.#timer = setInterval(poll, intervalMs);
     this.#timer.unref();
     const dirs = new Set<string>([this.#sources.bundle, dirname(this.#sources.bundle)]);
     if (this.#sources.data !== undefined) dirs.add(dirname(this.#sources.data));
     for (const key of this.#sources.keys) dirs.add(key).add(dirname(key));
     for (const dir of dirs) {
       try {
-        const watcher = watch(dir, { persistent: false }, () => void this.check());
+        const watcher = watch(dir, { persistent: false }, poll);
         watcher.on('error', () => undefined); // the poll still runs
         this.#watchers.push(watcher);
       } catch {
@@ -263,7 +267,7 @@ export class ConfigReloader {
       this.#checking = undefined;
       if (this.#again) {
         this.#again = false;
-        void this.check();
+        void this.check().catch(() => undefined);
       }
     });
     this.#checking = running;

@@ -3,9 +3,11 @@
  *
  * Owns: `AdmissionMetrics` — one prom-client registry (not the global one) with reviews by decision
  * and mode, review duration, location decisions by outcome, and decision-cache lookups by result
- * (hit / shared / miss), plus the default process metrics.
+ * (hit / shared / miss), the configuration in effect (`modelgate_policy_info{bundle_digest,data_digest,keys_digest} 1`,
+ * one series: the previous one is removed on a reload) with reloads applied and refused (by error
+ * code), plus the default process metrics.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheResult } from './decision-cache.ts';
 import type { ReviewResult } from './review.ts';
 
@@ -16,6 +18,9 @@ export class AdmissionMetrics {
   readonly #locations: Counter<'outcome'>;
   readonly #cache: Counter<'result'>;
   readonly #errors: Counter<'code'>;
+  readonly #policyInfo: Gauge<'bundle_digest' | 'data_digest' | 'keys_digest'>;
+  readonly #reloads: Counter;
+  readonly #reloadsRefused: Counter<'code'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'modelgate_' });
@@ -31,6 +36,25 @@ export class AdmissionMetrics {
     this.#locations = new Counter({ name: 'modelgate_admission_location_decisions_total', help: 'Model locations decided, by outcome', labelNames: ['outcome'], registers: [this.registry] });
     this.#cache = new Counter({ name: 'modelgate_admission_cache_lookups_total', help: 'Decision cache lookups: hit, shared (joined a running decision) or miss', labelNames: ['result'], registers: [this.registry] });
     this.#errors = new Counter({ name: 'modelgate_admission_request_errors_total', help: 'Requests refused before review, by error code', labelNames: ['code'], registers: [this.registry] });
+    this.#policyInfo = new Gauge({
+      name: 'modelgate_policy_info',
+      help: 'The configuration deciding reviews (always 1): policy bundle digest, policy data digest, digest of the signer keys',
+      labelNames: ['bundle_digest', 'data_digest', 'keys_digest'],
+      registers: [this.registry],
+    });
+    this.#reloads = new Counter({ name: 'modelgate_config_reloads_total', help: 'Configuration reloads applied (policy bundle, data or signer keys changed)', registers: [this.registry] });
+    this.#reloadsRefused = new Counter({ name: 'modelgate_config_reloads_refused_total', help: 'Configuration changes refused (the last good configuration keeps serving), by error code', labelNames: ['code'], registers: [this.registry] });
+  }
+
+  /** The configuration now in effect (`initial`: the first load, not counted as a reload). */
+  configLoaded(config: { readonly bundleDigest: string; readonly dataDigest: string; readonly keysDigest: string }, initial = false): void {
+    this.#policyInfo.reset();
+    this.#policyInfo.set({ bundle_digest: config.bundleDigest, data_digest: config.dataDigest, keys_digest: config.keysDigest }, 1);
+    if (!initial) this.#reloads.inc();
+  }
+
+  configRefused(code: string): void {
+    this.#reloadsRefused.inc({ code });
   }
 
   reviewed(result: ReviewResult, seconds: number): void {

@@ -17,7 +17,7 @@
  * reviews are decided the same way and have no side effects (nothing is written anywhere).
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { decideArtifact, signersFingerprint, type ArtifactDecision, type PipelineDeps, type StoreProvider } from '../pipeline/decide.ts';
+import { decideArtifact, signersFingerprint, type ArtifactDecision, type PipelineDeps, type StoreProvider, type VerificationSigners } from '../pipeline/decide.ts';
 import type { Reason } from '../policy/engine.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { ModelgateError } from '../errors.ts';
@@ -231,6 +231,16 @@ export class AdmissionReviewer {
   /** Swap the policy (a reload): later decisions miss the cache by key (bundle and data digests). */
   setEngine(engine: PolicyEngine): void {
     this.#deps = { ...this.#deps, engine };
+  }
+
+  /**
+   * A reviewer like this one with another engine and/or signers (a configuration reload; install it
+   * with `WebhookServer.setReviewer`, reviews in flight finish on this one). It shares the decision
+   * cache and the pipeline's evidence cache: their keys carry the bundle and data digests and the
+   * signers, so nothing decided under the old configuration is reused.
+   */
+  reconfigured(changes: { readonly engine?: PolicyEngine; readonly signers?: VerificationSigners }): AdmissionReviewer {
+    return new AdmissionReviewer({ ...this.#config, deps: { ...this.#deps, ...changes } });
   }
 
   get engine(): PolicyEngine {

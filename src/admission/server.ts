@@ -9,7 +9,11 @@
  * digest, outcome, codes and cache result. The serving certificate and key are re-read when the
  * certificate file changes (polling) and swapped in without a restart, or set from memory by the TLS
  * bootstrap (`setServingCertificate`; not ready before). `close()` stops accepting,
- * lets in-flight reviews finish, then returns.
+ * lets in-flight reviews finish, then returns. Slow clients are dropped well inside the API server's
+ * webhook timeout (`serverTimeouts`): the TLS handshake and the request headers must arrive within
+ * `headersMs`, the whole request within `requestMs` (both derived from the review deadline), checked
+ * every `checkIntervalMs` — Node's defaults (60 s headers, checked every 30 s) let a client that sends
+ * half its headers hold a connection for 90 s.
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
@@ -19,7 +23,7 @@ import type { Logger } from 'pino';
 import { hasCode } from '../errors.ts';
 import { AdmissionError } from './errors.ts';
 import type { AdmissionMetrics } from './metrics.ts';
-import type { AdmissionReviewer } from './review.ts';
+import { DEFAULT_DEADLINE_MS, type AdmissionReviewer } from './review.ts';
 
 /** AdmissionReviews carry the object and the old object (each up to ~1.5 MiB in etcd). */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -33,6 +37,28 @@ export type WebhookTlsOptions =
   | { readonly certPath: string; readonly keyPath: string; /** Poll interval of the cert file (default 10 s; 0: no reload). */ readonly reloadIntervalMs?: number }
   | { readonly cert: string; readonly key: string; readonly pending?: boolean };
 
+/** How long a client may take (ms). Unset fields are derived from the review deadline (`serverTimeouts`). */
+export interface WebhookTimeouts {
+  /** TLS handshake, then the request line and headers (default: half of `requestMs`, 5 s). */
+  readonly headersMs?: number;
+  /** The whole request, headers and body (default: review deadline + 2 s, 10 s: the API server's default webhook timeout). */
+  readonly requestMs?: number;
+  /** How often Node checks open requests against `headersMs` / `requestMs` (default: a quarter of `headersMs`, at most 1 s). */
+  readonly checkIntervalMs?: number;
+  /** An idle keep-alive connection is closed after this (default 72 s, fastify's: longer than the usual 60 s idle timeout of clients and load balancers, so they close first). */
+  readonly keepAliveMs?: number;
+  /** A socket with no traffic at all is closed after this; covers a review being decided (default: `requestMs` + the review deadline). */
+  readonly idleMs?: number;
+}
+
+/** The timeouts in effect: `overrides`, else derived from the review deadline. */
+export function serverTimeouts(deadlineMs: number = DEFAULT_DEADLINE_MS, overrides: WebhookTimeouts = {}): Required<WebhookTimeouts> {
+  const requestMs = overrides.requestMs ?? deadlineMs + 2_000;
+  const headersMs = Math.min(overrides.headersMs ?? Math.ceil(requestMs / 2), requestMs);
+  const checkIntervalMs = overrides.checkIntervalMs ?? Math.max(50, Math.min(1_000, Math.floor(headersMs / 4)));
+  return { headersMs, requestMs, checkIntervalMs, keepAliveMs: overrides.keepAliveMs ?? 72_000, idleMs: overrides.idleMs ?? requestMs + deadlineMs };
+}
+
 export interface WebhookServerOptions {
   readonly tls: WebhookTlsOptions;
   readonly host?: string;
@@ -44,6 +70,9 @@ export interface WebhookServerOptions {
   readonly bodyLimit?: number;
   /** Installed now (ready at once) or later with `setReviewer`. */
   readonly reviewer?: AdmissionReviewer;
+  /** The review deadline the client timeouts are derived from (default 8 s, as the reviewer's). */
+  readonly deadlineMs?: number;
+  readonly timeouts?: WebhookTimeouts;
 }
 
 function readTls(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
@@ -80,7 +109,17 @@ export class WebhookServer {
 
   static async start(options: WebhookServerOptions): Promise<WebhookServer> {
     const tls = 'certPath' in options.tls ? readTls(options.tls.certPath, options.tls.keyPath) : { cert: options.tls.cert, key: options.tls.key };
-    const app = Fastify({ https: { ...tls, minVersion: 'TLSv1.2' }, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, disableRequestLogging: true, return503OnClosing: true });
+    const timeouts = serverTimeouts(options.deadlineMs, options.timeouts);
+    const app = Fastify({
+      // https.createServer takes the http.Server options too: Node's header timer and its checking interval.
+      https: { ...tls, minVersion: 'TLSv1.2', handshakeTimeout: timeouts.headersMs, headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
+      requestTimeout: timeouts.requestMs,
+      keepAliveTimeout: timeouts.keepAliveMs,
+      connectionTimeout: timeouts.idleMs,
+      bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      disableRequestLogging: true,
+      return503OnClosing: true,
+    });
     const metricsApp = Fastify({ bodyLimit: 1024, disableRequestLogging: true });
     const server = new WebhookServer(app, metricsApp, options);
     server.#routes();

@@ -45,6 +45,7 @@ import { collectEvidence, policyEvidence, type EvidenceItem, type EvidenceReport
 import { keyId } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import type { EvidenceCache } from './evidence-cache.ts';
+import type { ManifestCache } from './manifest-cache.ts';
 import { MemoStore } from './memo-store.ts';
 
 /** Default deadline of each registry call made by the pipeline. */
@@ -80,6 +81,8 @@ export interface PipelineDeps {
   readonly timeoutMs?: number;
   /** Verified evidence by (repository, digest, trust, signers); see `evidence-cache.ts`. */
   readonly evidenceCache?: EvidenceCache;
+  /** Manifests by (repository, digest), shared by all decisions; see `manifest-cache.ts`. */
+  readonly manifestCache?: ManifestCache;
 }
 
 export interface DecisionContext extends EvaluationContext {
@@ -339,7 +342,7 @@ export async function decideArtifact(location: string, context: DecisionContext,
   // 2. Resolve once: tag → digest (a digest reference is checked to exist and its bytes verified).
   //    A digest reference's evidence is discovered while its manifest is fetched (one round trip
   //    less on a cold decision); that discovery is only used once the manifest has verified.
-  const store = new MemoStore(deps.stores(ref));
+  const store = new MemoStore(deps.stores(ref), deps.manifestCache && { cache: deps.manifestCache, repository: repositoryName(ref) });
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
   const cacheKeyOf = (digest: Digest): string | undefined =>
     deps.evidenceCache?.keyOf(repositoryName(ref), digest, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);

@@ -6,19 +6,29 @@
  * signer policies while discovering it from the registry once, and so every pass sees the same
  * snapshot (a tag moved mid-decision cannot give two passes different evidence). Writes and streaming
  * reads go straight through. Create one per decision; never share it across decisions, or moved tags
- * and new evidence would go unnoticed.
+ * and new evidence would go unnoticed. Manifests asked for by digest may come from a `ManifestCache`
+ * shared across decisions (content-addressed, so safe: see `manifest-cache.ts`); tags never do.
  */
 import type { Readable } from 'node:stream';
-import type { Digest } from '../oci/digest.ts';
+import { isDigest, type Digest } from '../oci/digest.ts';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.ts';
 import type { ArtifactStore, BlobReadOptions, BlobSource, CallOptions, DownloadOptions, PushManifestOptions, ReferrersOptions } from '../oci/store.ts';
+import type { ManifestCache } from './manifest-cache.ts';
+
+/** Manifests by digest shared across decisions: the cache, and the repository this store reads. */
+export interface SharedManifests {
+  readonly cache: ManifestCache;
+  readonly repository: string;
+}
 
 export class MemoStore implements ArtifactStore {
   readonly #inner: ArtifactStore;
   readonly #memo = new Map<string, Promise<unknown>>();
+  readonly #shared: SharedManifests | undefined;
 
-  constructor(inner: ArtifactStore) {
+  constructor(inner: ArtifactStore, shared?: SharedManifests) {
     this.#inner = inner;
+    this.#shared = shared;
   }
 
   get name(): string {
@@ -39,7 +49,11 @@ export class MemoStore implements ArtifactStore {
   }
 
   fetchManifest(selector: string, options?: CallOptions): Promise<FetchedManifest> {
-    return this.#once(`manifest ${selector}`, () => this.#inner.fetchManifest(selector, options));
+    const shared = this.#shared;
+    if (shared === undefined || !isDigest(selector)) return this.#once(`manifest ${selector}`, () => this.#inner.fetchManifest(selector, options));
+    // Shared: fetched under its own timeout (not this decision's signal, which only stops our wait).
+    const { signal, ...bounded } = options ?? {};
+    return this.#once(`manifest ${selector}`, () => shared.cache.get(shared.repository, selector, () => this.#inner.fetchManifest(selector, bounded), signal));
   }
 
   fetchBlob(descriptor: Descriptor, options?: BlobReadOptions): Promise<Buffer> {

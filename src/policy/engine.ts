@@ -4,7 +4,8 @@
  * Owns: the `Decision` type and `PolicyEngine`. Loading verifies the bundle (manifest digests), sets
  * the data once, and runs a self-test (by default: an unsigned, tag-only artifact must be denied) before
  * the policy can serve. `reload` / `watch` build the new policy completely and swap it in only after
- * its self-test passes; until then, and if it fails, the old policy keeps answering. Every decision
+ * its self-test passes; until then, and if it fails, the old policy keeps answering. `withData` builds a
+ * separate engine on the same bundle with other data (a data reload), leaving this one untouched. Every decision
  * carries the bundle and data digests so callers can key caches and audit logs by them.
  * Evaluation results are checked strictly; anything unexpected is a POLICY_EVAL error, never an allow.
  */
@@ -240,6 +241,17 @@ export class PolicyEngine {
   evaluate(input: PolicyInput | unknown): Decision {
     if (this.#options.validateInput === true) validatePolicyInput(input);
     return evaluateWith(this.#loaded, input);
+  }
+
+  /**
+   * A new engine on the same bundle with `data` (undefined: the bundle's data.json) in place of the
+   * current data, validated and self-tested like at load time. This engine is left as it is: callers
+   * swap to the new one only once it exists (a refused data document throws DATA_INVALID or
+   * SELF_TEST_FAILED and nothing changes).
+   */
+  async withData(data: unknown): Promise<PolicyEngine> {
+    const { data: _current, ...options } = this.#options;
+    return PolicyEngine.fromBundle(this.#loaded.bundle, data === undefined ? options : { ...options, data });
   }
 
   /**

@@ -47,8 +47,8 @@ export function spawnWebhook(t: { teardown(fn: () => unknown): void }, args: rea
   return { child, lines, line, stderr: () => stderr };
 }
 
-/** An AdmissionReview CREATE of InferenceService `m` in `namespace` whose predictor model is at `storageUri`. */
-export function admissionReview(namespace: string, storageUri = 's3://bucket/model'): Record<string, unknown> {
+/** An AdmissionReview CREATE of InferenceService `name` (default `m`) in `namespace` whose predictor model is at `storageUri`. */
+export function admissionReview(namespace: string, storageUri = 's3://bucket/model', name = 'm'): Record<string, unknown> {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -56,7 +56,7 @@ export function admissionReview(namespace: string, storageUri = 's3://bucket/mod
       uid: `uid-${namespace}`,
       kind: { group: 'serving.kserve.io', version: 'v1beta1', kind: 'InferenceService' },
       namespace,
-      name: 'm',
+      name,
       operation: 'CREATE',
       userInfo: { username: 'alice' },
       object: { spec: { predictor: { model: { storageUri } } } },

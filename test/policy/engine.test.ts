@@ -217,6 +217,19 @@ t.test('self-test: a policy that allows an unsigned tag-only artifact is refused
   );
 });
 
+t.test('withData: a new engine on the same bundle with other data, self-tested; the original untouched', async (t) => {
+  const revoked = goodData();
+  revoked.modelgate_config.revoked.digests = { [MODEL_DIGEST]: {} };
+  const next = await engine.withData(revoked);
+  t.not(next, engine);
+  t.equal(next.bundleDigest, engine.bundleDigest, 'same bundle');
+  t.not(next.dataDigest, engine.dataDigest, 'new data');
+  t.same(codes(decide(goodEvidence(), next)), ['REVOKED_DIGEST']);
+  t.equal(decide(goodEvidence(), engine).allow, true, 'the original still decides with its own data');
+  await t.rejects(engine.withData({ modelgate_config: { signers: 'everyone' } }), { code: 'DATA_INVALID' });
+  t.equal((await engine.withData(undefined)).dataDigest, (await PolicyEngine.fromBundle(bundle)).dataDigest, 'undefined: the bundle data');
+});
+
 t.test('hot reload: the old policy serves until the new bundle verifies and passes its self-test', async (t) => {
   const live = join(dir, 'live');
   await cp(outDir, live, { recursive: true });

@@ -1,0 +1,359 @@
+/**
+ * The webhook's configuration files, reloaded without a restart (revocations take effect in seconds).
+ *
+ * Owns: `ConfigReloader` — the policy bundle (`--policy`), the policy data JSON (`--data`) and the
+ * signer public keys (`--key`: PEM files, or directories of them such as a mounted Secret) read as one
+ * immutable `ConfigSnapshot` (a self-tested `PolicyEngine` on that bundle and data, and the parsed
+ * keys), then watched. Built for kubelet's ConfigMap / Secret volumes
+ * (../shared/reference/kubernetes-volumes.md): a key path is a symlink through `..data`, which kubelet
+ * swaps atomically, so no inode is ever watched. Every `intervalMs` (≤ 1 s), and on any event of the
+ * directories holding the files, the paths are resolved again and compared with the snapshot's: the
+ * content of the data and key files, the inode / size / mtime of the bundle files — so a kubelet swap
+ * and an in-place write are both seen.
+ * A change is applied whole or not at all: every file is re-read; the versions read must be one (the
+ * resolved paths did not move while reading and building, else it reads again); the keys are parsed
+ * (`parsePublicKey`), the data validated against the schema and the policy self-tested on it
+ * (`PolicyEngine.withData`, or a new engine when the bundle changed). Only then does `onReload` get
+ * the new snapshot. A refused version keeps the last good snapshot; it is reported once (`onError`
+ * and the `configRefused` metric, by error code) and tried again when the files change again.
+ */
+import { createHash, type KeyObject } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ModelgateError, UsageError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import { BUNDLE_FILES, loadBundle } from '../policy/bundle.ts';
+import { PolicyEngine, type EngineOptions } from '../policy/engine.ts';
+import { PolicyError } from '../policy/errors.ts';
+import { keyId, parsePublicKey } from '../sigstore/keys.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
+
+/** The files of the configuration. */
+export interface ConfigSources {
+  /** Policy bundle: directory, manifest.json or tar archive (as `PolicyEngine.load`). */
+  readonly bundle: string;
+  /** Policy data JSON replacing the bundle's data.json (undefined: the bundle's). */
+  readonly data?: string | undefined;
+  /** PEM public keys: files, or directories whose every file not starting with `.` is one key. */
+  readonly keys: readonly string[];
+}
+
+/** One consistent version of the configuration. Immutable: a reload makes a new one. */
+export interface ConfigSnapshot {
+  /** The policy on this version's bundle and data, self-tested. */
+  readonly engine: PolicyEngine;
+  /** The signer keys, in the order of `ConfigSources.keys` (a directory's files by name). */
+  readonly keys: readonly KeyObject[];
+  readonly bundleDigest: Digest;
+  readonly dataDigest: Digest;
+  /** sha256 over the sorted key ids (`keyId`): changes exactly when the key set changes. */
+  readonly keysDigest: string;
+  /** 1 for the first load, +1 per reload applied. */
+  readonly generation: number;
+  /** When it was loaded (ms since the epoch, from the injected clock). */
+  readonly loadedAt: number;
+}
+
+export interface ConfigReloaderOptions {
+  /** Engine options other than the data (self-test, validation). */
+  readonly engine?: Omit<EngineOptions, 'data'>;
+  /** How often the files are polled (default and maximum 1000 ms). */
+  readonly intervalMs?: number;
+  readonly clock?: Clock;
+  /**
+   * A new snapshot was loaded (after `start`); swap to it (e.g. `reviewer.reconfigured(...)` installed
+   * with `WebhookServer.setReviewer`). Must not throw (an exception is swallowed by the poll).
+   */
+  readonly onReload?: (snapshot: ConfigSnapshot, previous: ConfigSnapshot) => void;
+  /** A changed version was refused; `previous` keeps serving. Reported once per version. */
+  readonly onError?: (err: ModelgateError<string>, previous: ConfigSnapshot) => void;
+  /** `AdmissionMetrics` fits. */
+  readonly metrics?: {
+    configLoaded(config: { readonly bundleDigest: string; readonly dataDigest: string; readonly keysDigest: string }, initial?: boolean): void;
+    configRefused(code: string): void;
+  };
+}
+
+export type CheckResult = 'unchanged' | 'applied' | 'refused';
+
+/** Data and key files are small; anything larger is refused, not read. */
+const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
+/** Reads of a version that moved underneath (a swap mid-read) before it is judged anyway. */
+const MAX_ATTEMPTS = 3;
+
+interface FileRead {
+  readonly path: string;
+  readonly resolved: string;
+  readonly bytes: Buffer;
+}
+
+/** What was read of one version, with what identifies it. */
+interface Version {
+  /** sha256 over the bundle stamp, the data bytes and every key path and bytes. */
+  readonly fingerprint: string;
+  /** Resolved path, inode, size and mtime of each bundle file (not read unless changed). */
+  readonly bundleStamp: string;
+  readonly data: FileRead | undefined;
+  readonly keys: readonly FileRead[];
+  /** Every resolved path read (the version is one if they have not moved after the build). */
+  readonly resolved: string;
+}
+
+interface Current {
+  readonly snapshot: ConfigSnapshot;
+  readonly version: Version;
+}
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** The same error, its message prefixed with what was being read (code kept for metrics and callers). */
+function naming(err: unknown, what: string): ModelgateError<string> {
+  if (err instanceof ModelgateError) return new ModelgateError<string>(err.code, `${what}: ${err.message}`, { cause: err });
+  return new ModelgateError<string>('INTERNAL', `${what}: ${message(err)}`, { cause: err });
+}
+
+async function readConfigFile(path: string, what: string): Promise<FileRead> {
+  try {
+    const resolved = await realpath(path);
+    const info = await stat(resolved);
+    if (info.size > MAX_CONFIG_FILE_BYTES) throw new Error(`larger than ${MAX_CONFIG_FILE_BYTES} bytes`);
+    return { path, resolved, bytes: await readFile(resolved) };
+  } catch (err) {
+    throw new UsageError('CONFIG', `cannot read ${what} ${path}: ${message(err)}`, { cause: err });
+  }
+}
+
+/** The key files a key source names: itself, or a directory's visible regular files by name. */
+async function keyFiles(path: string): Promise<string[]> {
+  let info;
+  try {
+    info = await stat(path); // follows symlinks (a mounted Secret's key is one)
+  } catch (err) {
+    throw new UsageError('CONFIG', `cannot read public key ${path}: ${message(err)}`, { cause: err });
+  }
+  if (!info.isDirectory()) return [path];
+  const names = (await readdir(path)).filter((name) => !name.startsWith('.')).sort();
+  const files: string[] = [];
+  for (const name of names) {
+    const file = join(path, name);
+    if ((await stat(file).catch(() => undefined))?.isFile() === true) files.push(file);
+  }
+  if (files.length === 0) throw new UsageError('CONFIG', `public key directory ${path} holds no key file`);
+  return files;
+}
+
+/** Stat stamps of the bundle files (a directory's manifest.json, policy.wasm, data.json; else the file). */
+async function bundleStamp(path: string): Promise<{ stamp: string; resolved: string[] }> {
+  const stampOf = async (file: string): Promise<{ stamp: string; resolved: string }> => {
+    try {
+      const resolved = await realpath(file);
+      const info = await stat(resolved, { bigint: true });
+      return { stamp: `${resolved} ${info.ino} ${info.size} ${info.mtimeNs}`, resolved };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { stamp: `${file} absent`, resolved: `${file} absent` };
+      throw new UsageError('CONFIG', `cannot read policy bundle ${file}: ${message(err)}`, { cause: err });
+    }
+  };
+  const isDir = (await stat(path).catch(() => undefined))?.isDirectory() === true;
+  const files = isDir ? ['manifest.json', ...BUNDLE_FILES].map((name) => join(path, name)) : [path];
+  const stamps = await Promise.all(files.map(stampOf));
+  return { stamp: stamps.map((s) => s.stamp).join('\n'), resolved: stamps.map((s) => s.resolved) };
+}
+
+async function readVersion(sources: ConfigSources): Promise<Version> {
+  const bundle = await bundleStamp(sources.bundle);
+  const data = sources.data === undefined ? undefined : await readConfigFile(sources.data, 'policy data');
+  const keys: FileRead[] = [];
+  for (const source of sources.keys) for (const file of await keyFiles(source)) keys.push(await readConfigFile(file, 'public key'));
+  const hash = createHash('sha256').update(bundle.stamp).update('\0data\0');
+  if (data !== undefined) hash.update(data.bytes);
+  for (const key of keys) hash.update(`\0key\0${key.path}\0`).update(key.bytes);
+  const resolved = [...bundle.resolved, ...(data ? [data.resolved] : []), ...keys.map((k) => `${k.path} ${k.resolved}`)].join('\n');
+  return { fingerprint: hash.digest('hex'), bundleStamp: bundle.stamp, data, keys, resolved };
+}
+
+/** Where the configuration's paths point now (cheap: no file is read). */
+async function resolveAll(sources: ConfigSources): Promise<string | undefined> {
+  try {
+    const bundle = await bundleStamp(sources.bundle);
+    const data = sources.data === undefined ? [] : [await realpath(sources.data)];
+    const keys: string[] = [];
+    for (const source of sources.keys) for (const file of await keyFiles(source)) keys.push(`${file} ${await realpath(file)}`);
+    return [...bundle.resolved, ...data, ...keys].join('\n');
+  } catch {
+    return undefined;
+  }
+}
+
+export function keysDigestOf(keys: readonly KeyObject[]): string {
+  return createHash('sha256').update(keys.map((k) => keyId(k)).sort().join('\n')).digest('hex');
+}
+
+export class ConfigReloader {
+  readonly #sources: ConfigSources;
+  readonly #options: ConfigReloaderOptions;
+  readonly #clock: Clock;
+  #current: Current;
+  /** Fingerprint of the last version refused (reported once). */
+  #refused: string | undefined;
+  #checking: Promise<CheckResult> | undefined;
+  #again = false;
+  #timer: NodeJS.Timeout | undefined;
+  #watchers: FSWatcher[] = [];
+
+  private constructor(sources: ConfigSources, options: ConfigReloaderOptions, current: Current) {
+    this.#sources = sources;
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#current = current;
+  }
+
+  /**
+   * Read and check the configuration once (not watched yet: `start`). Throws the coded error of the
+   * first problem (CONFIG, KEY, DATA_INVALID, BUNDLE_*, SELF_TEST_FAILED), its message naming the file.
+   */
+  static async load(sources: ConfigSources, options: ConfigReloaderOptions = {}): Promise<ConfigReloader> {
+    const outcome = await readAndBuild(sources, options, undefined, undefined, (options.clock ?? systemClock).now());
+    if (outcome.kind === 'failed') throw outcome.error;
+    if (outcome.kind !== 'built') throw new Error('unreachable: nothing to compare with on the first load');
+    options.metrics?.configLoaded(outcome.current.snapshot, true);
+    return new ConfigReloader(sources, options, outcome.current);
+  }
+
+  /** The snapshot in effect. */
+  get current(): ConfigSnapshot {
+    return this.#current.snapshot;
+  }
+
+  /** Poll every `intervalMs` and wake on directory events; idempotent. */
+  start(): void {
+    if (this.#timer !== undefined) return;
+    const intervalMs = Math.min(Math.max(this.#options.intervalMs ?? 1000, 10), 1000);
+    const poll = (): void => void this.check().catch(() => undefined); // only a throwing callback rejects
+    this.#timer = setInterval(poll, intervalMs);
+    this.#timer.unref();
+    const dirs = new Set<string>([this.#sources.bundle, dirname(this.#sources.bundle)]);
+    if (this.#sources.data !== undefined) dirs.add(dirname(this.#sources.data));
+    for (const key of this.#sources.keys) dirs.add(key).add(dirname(key));
+    for (const dir of dirs) {
+      try {
+        const watcher = watch(dir, { persistent: false }, poll);
+        watcher.on('error', () => undefined); // the poll still runs
+        this.#watchers.push(watcher);
+      } catch {
+        // not a directory, or not watchable here: the poll covers it
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const watcher of this.#watchers) watcher.close();
+    this.#watchers = [];
+  }
+
+  /**
+   * Look at the files now and apply a changed version (what the poll calls). Checks never overlap: a
+   * call during a check makes it look once more when it ends.
+   */
+  check(): Promise<CheckResult> {
+    if (this.#checking !== undefined) {
+      this.#again = true;
+      return this.#checking;
+    }
+    const running = this.#checkOnce().finally(() => {
+      this.#checking = undefined;
+      if (this.#again) {
+        this.#again = false;
+        void this.check().catch(() => undefined);
+      }
+    });
+    this.#checking = running;
+    return running;
+  }
+
+  async #checkOnce(): Promise<CheckResult> {
+    const previous = this.#current;
+    const outcome = await readAndBuild(this.#sources, this.#options, previous, this.#refused, this.#clock.now());
+    switch (outcome.kind) {
+      case 'unchanged':
+        return 'unchanged';
+      case 'refused-before':
+        return 'refused';
+      case 'failed':
+        if (outcome.fingerprint === this.#refused) return 'refused'; // already reported
+        this.#refused = outcome.fingerprint;
+        this.#options.metrics?.configRefused(outcome.error.code);
+        this.#options.onError?.(outcome.error, previous.snapshot);
+        return 'refused';
+      case 'built':
+        this.#current = outcome.current;
+        this.#refused = undefined;
+        this.#options.metrics?.configLoaded(outcome.current.snapshot);
+        this.#options.onReload?.(outcome.current.snapshot, previous.snapshot);
+        return 'applied';
+    }
+  }
+}
+
+type Outcome = { readonly kind: 'unchanged' | 'refused-before' } | { readonly kind: 'built'; readonly current: Current } | { readonly kind: 'failed'; readonly fingerprint: string; readonly error: ModelgateError<string> };
+
+/**
+ * Read the version the files hold now and, when it differs from `previous` (and from the version
+ * already `refused`), build its snapshot. A version whose paths moved while it was read and built (a
+ * swap mid-read: possibly a mix, or a file gone) is read again, up to MAX_ATTEMPTS times.
+ */
+async function readAndBuild(sources: ConfigSources, options: ConfigReloaderOptions, previous: Current | undefined, refused: string | undefined, now: number): Promise<Outcome> {
+  for (let attempt = 1; ; attempt++) {
+    let version: Version | undefined;
+    let outcome: Outcome;
+    try {
+      version = await readVersion(sources);
+      if (version.fingerprint === previous?.version.fingerprint) return { kind: 'unchanged' };
+      if (version.fingerprint === refused) return { kind: 'refused-before' };
+      const snapshot = await build(sources, options, version, previous, (previous?.snapshot.generation ?? 0) + 1, now);
+      outcome = { kind: 'built', current: { snapshot, version } };
+    } catch (err) {
+      const error = err instanceof ModelgateError ? err : naming(err, 'configuration');
+      outcome = { kind: 'failed', fingerprint: version?.fingerprint ?? `unreadable ${error.code} ${error.message}`, error };
+    }
+    const stable = version !== undefined && (await resolveAll(sources)) === version.resolved;
+    if (stable || attempt >= MAX_ATTEMPTS) return outcome;
+  }
+}
+
+/** Parse, validate and self-test one version; reuse what did not change from `previous`. */
+async function build(sources: ConfigSources, options: ConfigReloaderOptions, version: Version, previous: Current | undefined, generation: number, now: number): Promise<ConfigSnapshot> {
+  const keys = version.keys.map((file) => {
+    try {
+      return parsePublicKey(file.bytes.toString('utf8'));
+    } catch (err) {
+      throw naming(err, `public key ${file.path}`);
+    }
+  });
+  let data: unknown;
+  if (version.data !== undefined) {
+    try {
+      data = JSON.parse(version.data.bytes.toString('utf8'));
+    } catch (err) {
+      throw new PolicyError('DATA_INVALID', `policy data ${version.data.path} is not valid JSON: ${message(err)}`, { cause: err });
+    }
+  }
+  const sameBundle = previous !== undefined && previous.version.bundleStamp === version.bundleStamp;
+  const before = previous?.version.data;
+  const sameData = before === undefined ? version.data === undefined : version.data !== undefined && before.bytes.equals(version.data.bytes);
+  let engine: PolicyEngine;
+  try {
+    if (sameBundle && sameData) engine = previous.snapshot.engine;
+    else if (sameBundle) engine = await previous.snapshot.engine.withData(data);
+    else {
+      const bundle = await loadBundle(sources.bundle);
+      engine = await PolicyEngine.fromBundle(bundle, data === undefined ? { ...options.engine } : { ...options.engine, data });
+    }
+  } catch (err) {
+    throw naming(err, version.data !== undefined ? `policy bundle ${sources.bundle} with data ${version.data.path}` : `policy bundle ${sources.bundle}`);
+  }
+  return { engine, keys, bundleDigest: engine.bundleDigest, dataDigest: engine.dataDigest, keysDigest: keysDigestOf(keys), generation, loadedAt: now };
+}

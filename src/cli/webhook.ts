@@ -208,17 +208,29 @@ export function register(program: Command): void {
 
     let unwatch: (() => void) | undefined;
     try {
-      const [{ storeProvider }, { EvidenceCache }, { loadKeys, loadEngine, loadTrust, loadCredentials }] = await Promise.all([
+      const [{ storeProvider }, { EvidenceCache }, { loadWatchedConfiguration, loadTrust, loadCredentials }] = await Promise.all([
         import('../pipeline/deps.ts'),
         import('../pipeline/evidence-cache.ts'),
         import('../config/load.ts'),
       ]);
-      const keys = await loadKeys(settings.keys);
-      const [{ engine, data: dataSource }, trust, credentials] = await Promise.all([loadEngine(settings, keys, settings.identities), loadTrust(settings.trust), loadCredentials(settings.registry.dockerConfig)]);
-      unwatch = engine.watch(settings.policy, {
-        onReload: (bundleDigest) => logger.info({ bundleDigest }, 'policy bundle reloaded'),
-        onError: (err) => logger.error({ error: (err as Error).message }, 'new policy bundle refused; the previous one keeps serving'),
-      });
+      // Policy bundle, data and key files: loaded by the one loader, then watched. A kubelet ConfigMap
+      // update (a revocation) is applied in place within about a second; a version that fails its
+      // schema or self-test keeps the last good one (logged and counted).
+      const [{ reloader, data: dataSource }, trust, credentials] = await Promise.all([
+        loadWatchedConfiguration(settings, {
+          metrics,
+          onReload: (snapshot) => {
+            const current = server.reviewer;
+            if (current !== undefined) server.setReviewer(current.reconfigured({ engine: snapshot.engine, signers: { keys: snapshot.keys, identities: settings.identities } }));
+            logger.info({ bundleDigest: snapshot.bundleDigest, dataDigest: snapshot.dataDigest, keysDigest: snapshot.keysDigest, generation: snapshot.generation }, 'configuration reloaded');
+          },
+          onError: (err, previous) => logger.error({ code: err.code, error: err.message, serving: { bundleDigest: previous.bundleDigest, dataDigest: previous.dataDigest, keysDigest: previous.keysDigest } }, 'new configuration refused; the last good one keeps serving'),
+        }),
+        loadTrust(settings.trust),
+        loadCredentials(settings.registry.dockerConfig),
+      ]);
+      unwatch = () => reloader.stop();
+      const { engine, keys } = reloader.current;
       const dockerConfig = credentials.origin;
       const registryTimeoutMs = Math.min(settings.registry.timeoutMs, deadlineMs);
       const keyTlogThreshold = settings.keyTlogThreshold;

@@ -17,6 +17,7 @@ import type { PipelineDeps } from '../pipeline/decide.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import type { DataSource, DockerConfigSource, KeySource, PipelineSettings, TrustSource } from './read.ts';
+import type { ConfigReloader, ConfigReloaderOptions } from './reload.ts';
 
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const PEM_PUBLIC_KEYS = /-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|EC PUBLIC KEY)-----[\s\S]*?-----END \1-----/g;
@@ -152,6 +153,11 @@ function describeData(source: DataSource): string {
   }
 }
 
+function derivedFrom(keys: readonly unknown[], identities: readonly unknown[]): string {
+  const flags = [keys.length > 0 ? '--key' : '', identities.length > 0 ? '--certificate-identity' : ''].filter((f) => f !== '').join(' and ');
+  return `derived from ${flags}: those signers are trusted, provenance not required (give --data to require more)`;
+}
+
 /** The policy engine the settings describe, and where its data came from. */
 export async function loadEngine(settings: Pick<PipelineSettings, 'policy' | 'data'>, keys: readonly KeyObject[], identities: PipelineSettings['identities']): Promise<{ engine: PolicyEngine; data: string }> {
   const [{ PolicyEngine }, { keyId }, { loadBundle }] = await Promise.all([import('../policy/engine.ts'), import('../sigstore/keys.ts'), import('../policy/bundle.ts')]);
@@ -160,10 +166,7 @@ export async function loadEngine(settings: Pick<PipelineSettings, 'policy' | 'da
   const bundle = await loadBundle(settings.policy);
   if (keys.length + identities.length > 0) {
     const derived = dataTrustingSigners(bundle.data, keys.map((k) => `sha256:${keyId(k)}`), identities);
-    if (derived !== undefined) {
-      const flags = [keys.length > 0 ? '--key' : '', identities.length > 0 ? '--certificate-identity' : ''].filter((f) => f !== '').join(' and ');
-      return { engine: await PolicyEngine.fromBundle(bundle, { data: derived }), data: `derived from ${flags}: those signers are trusted, provenance not required (give --data to require more)` };
-    }
+    if (derived !== undefined) return { engine: await PolicyEngine.fromBundle(bundle, { data: derived }), data: derivedFrom(keys, identities) };
   }
   return { engine: await PolicyEngine.fromBundle(bundle), data: describeData(settings.data) };
 }
@@ -185,4 +188,28 @@ export async function loadPipeline(settings: PipelineSettings): Promise<LoadedPi
       trust: trust.source,
     },
   };
+}
+
+/**
+ * The webhook's policy configuration: the same settings and rules as `loadEngine`, read by a
+ * `ConfigReloader` that keeps watching the data and key files (kubelet's ConfigMap updates) and the
+ * bundle. Inline keys and data (environment) are fixed for the process.
+ */
+export async function loadWatchedConfiguration(settings: PipelineSettings, options: ConfigReloaderOptions): Promise<{ reloader: ConfigReloader; data: string }> {
+  const [{ ConfigReloader }, { keyId }] = await Promise.all([import('./reload.ts'), import('../sigstore/keys.ts')]);
+  const inlineKeys = await loadKeys(settings.keys.filter((k) => k.kind === 'inline'));
+  const inlineData = settings.data.kind === 'inline' ? await loadPolicyData(settings.data) : undefined;
+  const signers = settings.keys.length + settings.identities.length > 0;
+  const reloader = await ConfigReloader.load(
+    {
+      bundle: settings.policy,
+      data: settings.data.kind === 'file' ? settings.data.path : undefined,
+      keys: settings.keys.flatMap((k) => (k.kind === 'file' ? [k.path] : [])),
+      inlineKeys,
+      ...(inlineData !== undefined ? { inlineData } : {}),
+      ...(signers ? { dataWithoutFile: (bundleData: unknown, keys: readonly KeyObject[]) => dataTrustingSigners(bundleData, keys.map((k) => `sha256:${keyId(k)}`), settings.identities) } : {}),
+    },
+    options,
+  );
+  return { reloader, data: settings.data.kind === 'bundle' && signers ? derivedFrom(settings.keys, settings.identities) : describeData(settings.data) };
 }

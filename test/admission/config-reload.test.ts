@@ -14,7 +14,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { ConfigReloader, keysDigestOf, type ConfigSnapshot } from '../../src/admission/config-reload.ts';
+import { ConfigReloader, keysDigestOf, type ConfigSnapshot } from '../../src/config/reload.ts';
 import { DecisionCache } from '../../src/admission/decision-cache.ts';
 import { AdmissionMetrics } from '../../src/admission/metrics.ts';
 import { AdmissionReviewer, type AdmissionResponse } from '../../src/admission/review.ts';

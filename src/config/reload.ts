@@ -1,5 +1,6 @@
 /**
- * The webhook's configuration files, reloaded without a restart (revocations take effect in seconds).
+ * The webhook's configuration files, reloaded without a restart (revocations take effect in seconds);
+ * `load.ts` builds its sources from the settings (`loadWatchedConfiguration`).
  *
  * Owns: `ConfigReloader` — the policy bundle (`--policy`), the policy data JSON (`--data`) and the
  * signer public keys (`--key`: PEM files, or directories of them such as a mounted Secret) read as one
@@ -37,6 +38,15 @@ export interface ConfigSources {
   readonly data?: string | undefined;
   /** PEM public keys: files, or directories whose every file not starting with `.` is one key. */
   readonly keys: readonly string[];
+  /** Keys given inline (`MODELGATE_KEYS_PEM`): fixed for the process, appended to the files' keys. */
+  readonly inlineKeys?: readonly KeyObject[];
+  /** Policy data given inline (`MODELGATE_POLICY_DATA_JSON`, fixed for the process) when there is no data file. */
+  readonly inlineData?: unknown;
+  /**
+   * The data when neither a file nor inline data is given (`src/config/load.ts` `dataTrustingSigners`:
+   * the configured signers trusted, as `verify --key` does); undefined keeps the bundle's.
+   */
+  readonly dataWithoutFile?: (bundleData: unknown, keys: readonly KeyObject[]) => unknown;
 }
 
 /** One consistent version of the configuration. Immutable: a reload makes a new one. */
@@ -326,14 +336,17 @@ async function readAndBuild(sources: ConfigSources, options: ConfigReloaderOptio
 
 /** Parse, validate and self-test one version; reuse what did not change from `previous`. */
 async function build(sources: ConfigSources, options: ConfigReloaderOptions, version: Version, previous: Current | undefined, generation: number, now: number): Promise<ConfigSnapshot> {
-  const keys = version.keys.map((file) => {
-    try {
-      return parsePublicKey(file.bytes.toString('utf8'));
-    } catch (err) {
-      throw naming(err, `public key ${file.path}`);
-    }
-  });
-  let data: unknown;
+  const keys = [
+    ...version.keys.map((file) => {
+      try {
+        return parsePublicKey(file.bytes.toString('utf8'));
+      } catch (err) {
+        throw naming(err, `public key ${file.path}`);
+      }
+    }),
+    ...(sources.inlineKeys ?? []),
+  ];
+  let data: unknown = sources.inlineData;
   if (version.data !== undefined) {
     try {
       data = JSON.parse(version.data.bytes.toString('utf8'));
@@ -342,16 +355,14 @@ async function build(sources: ConfigSources, options: ConfigReloaderOptions, ver
     }
   }
   const sameBundle = previous !== undefined && previous.version.bundleStamp === version.bundleStamp;
-  const before = previous?.version.data;
-  const sameData = before === undefined ? version.data === undefined : version.data !== undefined && before.bytes.equals(version.data.bytes);
   let engine: PolicyEngine;
   try {
+    const bundle = sameBundle ? previous.snapshot.engine.bundle : await loadBundle(sources.bundle);
+    if (data === undefined && sources.dataWithoutFile !== undefined) data = sources.dataWithoutFile(bundle.data, keys);
+    const sameData = previous !== undefined && JSON.stringify(previous.snapshot.engine.data) === JSON.stringify(data ?? bundle.data);
     if (sameBundle && sameData) engine = previous.snapshot.engine;
-    else if (sameBundle) engine = await previous.snapshot.engine.withData(data);
-    else {
-      const bundle = await loadBundle(sources.bundle);
-      engine = await PolicyEngine.fromBundle(bundle, data === undefined ? { ...options.engine } : { ...options.engine, data });
-    }
+    else if (sameBundle) engine = await previous.snapshot.engine.withData(data ?? bundle.data);
+    else engine = await PolicyEngine.fromBundle(bundle, data === undefined ? { ...options.engine } : { ...options.engine, data });
   } catch (err) {
     throw naming(err, version.data !== undefined ? `policy bundle ${sources.bundle} with data ${version.data.path}` : `policy bundle ${sources.bundle}`);
   }

@@ -163,6 +163,7 @@ export function register(program: Command): void {
       metricsPort,
       logger,
       metrics,
+      deadlineMs,
     });
     logger.info({ url: server.url, metricsUrl: server.metricsUrl }, 'listening; loading policy and trust material');
     const bootstrapper =
@@ -207,10 +208,12 @@ export function register(program: Command): void {
     });
 
     let unwatch: (() => void) | undefined;
+    let reviewer: InstanceType<typeof AdmissionReviewer> | undefined;
     try {
-      const [{ storeProvider }, { EvidenceCache }, { loadWatchedConfiguration, loadTrust, loadCredentials }] = await Promise.all([
+      const [{ storeProvider }, { EvidenceCache }, { ManifestCache }, { loadWatchedConfiguration, loadTrust, loadCredentials }] = await Promise.all([
         import('../pipeline/deps.ts'),
         import('../pipeline/evidence-cache.ts'),
+        import('../pipeline/manifest-cache.ts'),
         import('../config/load.ts'),
       ]);
       // Policy bundle, data and key files: loaded by the one loader, then watched. A kubelet ConfigMap
@@ -220,8 +223,11 @@ export function register(program: Command): void {
         loadWatchedConfiguration(settings, {
           metrics,
           onReload: (snapshot) => {
-            const current = server.reviewer;
-            if (current !== undefined) server.setReviewer(current.reconfigured({ engine: snapshot.engine, signers: { keys: snapshot.keys, identities: settings.identities } }));
+            if (reviewer !== undefined) {
+              // Same caches: their keys carry the bundle and data digests and the signers.
+              reviewer = reviewer.reconfigured({ engine: snapshot.engine, signers: { keys: snapshot.keys, identities: settings.identities } });
+              server.setReviewer(reviewer);
+            }
             logger.info({ bundleDigest: snapshot.bundleDigest, dataDigest: snapshot.dataDigest, keysDigest: snapshot.keysDigest, generation: snapshot.generation }, 'configuration reloaded');
           },
           onError: (err, previous) => logger.error({ code: err.code, error: err.message, serving: { bundleDigest: previous.bundleDigest, dataDigest: previous.dataDigest, keysDigest: previous.keysDigest } }, 'new configuration refused; the last good one keeps serving'),
@@ -247,9 +253,17 @@ export function register(program: Command): void {
         kube !== undefined && options.k8sPullSecrets === true
           ? new (await import('../k8s/pull-secrets.ts')).KubePullSecrets({ client: kube, base: { credentials, scope: dockerConfig, stores }, makeStores, ttlMs: k8sCacheTtlMs, onProblem })
           : undefined;
-      server.setReviewer(
-        new AdmissionReviewer({
-          deps: { stores, trust, signers: { keys, identities: signerIdentities }, engine, keyTlogThreshold, timeoutMs: registryTimeoutMs, evidenceCache: new EvidenceCache({ ttlMs }) },
+      reviewer = new AdmissionReviewer({
+          deps: {
+            stores,
+            trust,
+            signers: { keys, identities: signerIdentities },
+            engine,
+            keyTlogThreshold,
+            timeoutMs: registryTimeoutMs,
+            evidenceCache: new EvidenceCache({ ttlMs }),
+            manifestCache: new ManifestCache({ ttlMs, negativeTtlMs }),
+          },
           modes: { default: options.mode, namespaces },
           cache: new DecisionCache({ max: cacheMax, ttlMs, negativeTtlMs }),
           deadlineMs,
@@ -257,8 +271,9 @@ export function register(program: Command): void {
           onCacheLookup: (result) => metrics.cacheLookup(result),
           ...(namespaceModes !== undefined ? { namespaceModes } : {}),
           ...(reviewCredentials !== undefined ? { reviewCredentials } : {}),
-        }),
-      );
+        });
+      server.setReviewer(reviewer);
+      reloader.start();
       const loaded = { bundleDigest: engine.bundleDigest, dataDigest: engine.dataDigest, data: dataSource, trust: trust.source, mode: options.mode, namespaces, namespaceModeLabel: options.namespaceModeLabel ?? null, k8sPullSecrets: options.k8sPullSecrets === true };
       if (server.ready) logger.info(loaded, 'ready');
       else {

@@ -27,7 +27,8 @@ import { parseAllDocuments } from 'yaml';
 import { openStore } from '../../src/oci/open.ts';
 import { parseReference } from '../../src/oci/reference.ts';
 import { runHelm } from '../helpers/helm.ts';
-import { runContainer, startContainer, updateKubeletVolume, writeKubeletVolume, type EnvVar, type Mount } from '../helpers/pod-sandbox.ts';
+import { KubeletVolume } from '../helpers/kubelet-volume.ts';
+import { runContainer, startContainer, type EnvVar, type Mount } from '../helpers/pod-sandbox.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { REPO } from '../helpers/run-cli.ts';
 import { keyTrustPolicyData, pushSignedModel } from '../helpers/signed-models.ts';
@@ -128,7 +129,7 @@ const [webhookContainer] = podSpec.containers;
 const fsGroup = podSpec.securityContext.fsGroup;
 const volumesDir = join(work, 'webhook-volumes');
 const mounts: Mount[] = [];
-let dataVolume: { dir: string; key: string; path: string } | undefined;
+let dataVolume: { volume: KubeletVolume; key: string; path: string } | undefined;
 for (const mount of webhookContainer!.volumeMounts ?? []) {
   const volume = podSpec.volumes.find((v) => v.name === mount.name)!;
   const dir = join(volumesDir, mount.name);
@@ -140,8 +141,8 @@ for (const mount of webhookContainer!.volumeMounts ?? []) {
     const source = volume.configMap !== undefined ? must(installed, 'ConfigMap', volume.configMap.name) : must(installed, 'Secret', volume.secret!.secretName);
     const decode = (value: string): string | Buffer => (volume.secret !== undefined ? Buffer.from(value, 'base64') : value);
     const items = (volume.configMap ?? volume.secret)!.items ?? Object.keys(source.data!).map((key) => ({ key, path: key }));
-    await writeKubeletVolume(dir, Object.fromEntries(items.map(({ key, path }) => [path, decode(source.data![key]!)])), { mode: volume.secret?.defaultMode ?? 0o644, gid: fsGroup });
-    if (mount.mountPath === '/etc/modelgate/policy-data') dataVolume = { dir, key: items[0]!.key, path: items[0]!.path };
+    const kubelet = KubeletVolume.create(dir, Object.fromEntries(items.map(({ key, path }) => [path, decode(source.data![key]!)])), { mode: volume.secret?.defaultMode ?? 0o644, gid: fsGroup });
+    if (mount.mountPath === '/etc/modelgate/policy-data') dataVolume = { volume: kubelet, key: items[0]!.key, path: items[0]!.path };
   } else {
     throw new Error(`volume ${mount.name}: kind not handled`);
   }
@@ -285,8 +286,8 @@ t.test('a digest revoked in the values is denied by the running webhook and refu
   const upgraded = await render(revokedData);
   const cm = must(upgraded, 'ConfigMap', `${RELEASE}-policy-data`);
   const before = await logEvent((e) => e.msg === 'ready');
-  await updateKubeletVolume(dataVolume!.dir, { [dataVolume!.path]: cm.data![dataVolume!.key]! }, { gid: fsGroup });
-  const reloaded = await Promise.race([logEvent((e) => e.msg === 'configuration reloaded'), new Promise<Record<string, unknown>>((r) => setTimeout(() => r({}), 8000))]);
+  dataVolume!.volume.update({ [dataVolume!.path]: cm.data![dataVolume!.key]! });
+  const reloaded = await logEvent((e) => e.msg === 'configuration reloaded');
   t.not(reloaded.dataDigest, before.dataDigest, 'the webhook reloaded the new data (logged with its digest)');
   const answer = await review(MODEL_URI);
   t.equal(answer.allowed, false, 'denied after the update');

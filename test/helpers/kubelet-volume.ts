@@ -7,7 +7,7 @@
  * kubelet's order (new dir, `..data_tmp` symlink, rename onto `..data`, then the key symlinks of added
  * and removed keys, then the old dir removed).
  */
-import { mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 let versions = 0;
@@ -19,24 +19,42 @@ function versionDir(): string {
   return `..${stamp}.${String(process.pid).padStart(6, '0')}${String(++versions).padStart(3, '0')}`;
 }
 
+/** File mode (a volume's `defaultMode`) and group (the pod's `fsGroup`) kubelet gives the files. */
+export interface VolumeFileOptions {
+  readonly mode?: number;
+  readonly gid?: number;
+}
+
+function writeVersion(dir: string, files: Readonly<Record<string, string | Buffer>>, options: VolumeFileOptions): string {
+  const version = versionDir();
+  mkdirSync(join(dir, version), { mode: 0o755 });
+  for (const [key, content] of Object.entries(files)) {
+    const path = join(dir, version, key);
+    writeFileSync(path, content);
+    if (options.gid !== undefined) chownSync(path, 0, options.gid);
+    if (options.mode !== undefined) chmodSync(path, options.mode);
+  }
+  return version;
+}
+
 export class KubeletVolume {
   readonly dir: string;
   #keys: Set<string>;
+  readonly #options: VolumeFileOptions;
 
-  private constructor(dir: string, keys: Set<string>) {
+  private constructor(dir: string, keys: Set<string>, options: VolumeFileOptions) {
     this.dir = dir;
     this.#keys = keys;
+    this.#options = options;
   }
 
   /** Mount `files` (key → content) at `dir` (created). */
-  static create(dir: string, files: Readonly<Record<string, string | Buffer>>): KubeletVolume {
+  static create(dir: string, files: Readonly<Record<string, string | Buffer>>, options: VolumeFileOptions = {}): KubeletVolume {
     mkdirSync(dir, { recursive: true });
-    const version = versionDir();
-    mkdirSync(join(dir, version));
-    for (const [key, content] of Object.entries(files)) writeFileSync(join(dir, version, key), content);
+    const version = writeVersion(dir, files, options);
     symlinkSync(version, join(dir, '..data'));
     for (const key of Object.keys(files)) symlinkSync(join('..data', key), join(dir, key));
-    return new KubeletVolume(dir, new Set(Object.keys(files)));
+    return new KubeletVolume(dir, new Set(Object.keys(files)), options);
   }
 
   /** The path of one key, as the container sees it. */
@@ -52,9 +70,7 @@ export class KubeletVolume {
   /** Replace the whole content with `files`, in kubelet's order. */
   update(files: Readonly<Record<string, string | Buffer>>): void {
     const old = this.current;
-    const version = versionDir();
-    mkdirSync(join(this.dir, version));
-    for (const [key, content] of Object.entries(files)) writeFileSync(join(this.dir, version, key), content);
+    const version = writeVersion(this.dir, files, this.#options);
     symlinkSync(version, join(this.dir, '..data_tmp'));
     renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
     const keys = new Set(Object.keys(files));

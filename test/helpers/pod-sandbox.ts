@@ -3,17 +3,13 @@
  *
  * Owns: `imageMounts` (the runtime image's file set, following the Dockerfile's runtime COPY lines:
  * /app/{dist,node_modules,build/policy,policies,package.json}, /app/bin/modelgate, /nodejs/bin/node),
- * `writeKubeletVolume` / `updateKubeletVolume` (a ConfigMap or Secret volume laid out and updated
- * exactly as kubelet's atomic writer does: `..<timestamp>/` dirs, the `..data` symlink swapped by
- * rename, one `key -> ..data/key` symlink per key; ../shared/reference/kubernetes-volumes.md) and
- * `startContainer` (bubblewrap: an empty, read-only root with only the image and the pod's volumes,
+ * and `startContainer` (volumes are laid out by `kubelet-volume.ts`) (bubblewrap: an empty, read-only root with only the image and the pod's volumes,
  * the host's /usr and /etc for libc and CA certificates, its own PID namespace, the container's env
  * and nothing else, then `setpriv` to the container's uid/gid; the host network, so loopback
  * registries are reachable).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, symlink, writeFile, chmod, chown } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { REPO } from './run-cli.ts';
 
@@ -60,47 +56,6 @@ export const IMAGE_ENV: readonly EnvVar[] = [
   { name: 'NODE_ENV', value: 'production' },
   { name: 'PATH', value: '/app/bin:/nodejs/bin:/usr/local/bin:/usr/bin:/bin' },
 ];
-
-let versions = 0;
-function versionDir(): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '_').replace('T', '_').replace(/\..*/, '');
-  versions += 1;
-  return `..${stamp}.${String(process.pid)}${String(versions).padStart(4, '0')}`;
-}
-
-export interface VolumeFiles {
-  readonly [key: string]: string | Buffer;
-}
-
-async function writeVersion(dir: string, files: VolumeFiles, mode: number, gid: number): Promise<string> {
-  const version = versionDir();
-  await mkdir(join(dir, version), { recursive: true });
-  for (const [key, content] of Object.entries(files)) {
-    const path = join(dir, version, key);
-    await writeFile(path, content);
-    await chown(path, 0, gid);
-    await chmod(path, mode);
-  }
-  await chmod(join(dir, version), 0o755);
-  return version;
-}
-
-/** A ConfigMap/Secret volume as kubelet lays it out (file mode `mode`, group `gid` as with fsGroup). */
-export async function writeKubeletVolume(dir: string, files: VolumeFiles, options: { mode?: number; gid?: number } = {}): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const version = await writeVersion(dir, files, options.mode ?? 0o644, options.gid ?? 0);
-  await symlink(version, join(dir, '..data'));
-  for (const key of Object.keys(files)) await symlink(join('..data', key), join(dir, key));
-}
-
-/** kubelet's update: new version dir, `..data_tmp` symlink, rename onto `..data` (the atomic step), old dir removed. */
-export async function updateKubeletVolume(dir: string, files: VolumeFiles, options: { mode?: number; gid?: number } = {}): Promise<void> {
-  const old = (await readdir(dir)).filter((name) => name.startsWith('..') && name !== '..data');
-  const version = await writeVersion(dir, files, options.mode ?? 0o644, options.gid ?? 0);
-  await symlink(version, join(dir, '..data_tmp'));
-  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
-  for (const name of old) await rm(join(dir, name), { recursive: true, force: true });
-}
 
 const ETC_FILES = ['passwd', 'group', 'hosts', 'resolv.conf', 'nsswitch.conf', 'ld.so.cache', 'ssl', 'ca-certificates', 'localtime'];
 

@@ -32,8 +32,9 @@ import { EvidenceCache } from '../pipeline/evidence-cache.ts';
 import type { SignerIdentity, VerifiedModelSignature } from '../policy/input.ts';
 import { VerificationError } from '../sigstore/errors.ts';
 import type { BlobCache } from './cache.ts';
-import { InitError } from './errors.ts';
-import { ExtractionScope, extractTarFile, safeRelativePath, type TarCompression } from './extract.ts';
+import { InitError, localFailure } from './errors.ts';
+import { ExtractionScope, extractTarFile, type TarCompression } from './extract.ts';
+import { entryNameProblem, escapeName, normalisedEntryName } from '../fs/entry-name.ts';
 import { commitStaging, discardStaging, prepareStaging, readReceipt, RECEIPT_DIR, RECEIPT_FILE } from './publish.ts';
 
 /** The URI scheme prefix of the ClusterStorageContainer: `modelgate+oci://host/repo@sha256:…`. */
@@ -106,8 +107,9 @@ function planLayers(layers: readonly Descriptor[], maxExpansion: number): LayerP
     if (format === 'raw') {
       const name = descriptor.annotations?.[FILEPATH_ANNOTATION] ?? descriptor.annotations?.[TITLE_ANNOTATION];
       if (name === undefined) throw new InitError('UNSUPPORTED_LAYER', `raw layer ${descriptor.digest} names no file (${FILEPATH_ANNOTATION})`);
-      const path = safeRelativePath(name);
-      if (path === '') throw new InitError('UNSAFE_ENTRY', `raw layer ${descriptor.digest}: file path "${name}" names the destination itself`);
+      const problem = entryNameProblem(name);
+      if (problem !== undefined) throw new InitError('UNSAFE_ENTRY', `raw layer ${descriptor.digest}: file path ${escapeName(name)} ${problem}`);
+      const path = normalisedEntryName(name);
       return { descriptor, action: { kind: 'raw', path }, budget: descriptor.size };
     }
     const compression: TarCompression = format === 'tar' ? 'none' : format === 'tar+gzip' ? 'gzip' : 'zstd';
@@ -376,8 +378,9 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     staging = undefined;
     await deps.cache.evict(new Set(plan.map((l) => l.descriptor.digest))).catch(() => []);
     return { kind: 'published', dest, digest, reused: false, receipt };
-  } catch (err) {
-    if (hasCode(err, 'ABORTED') && deps.signal?.aborted) throw err;
+  } catch (thrown) {
+    if (hasCode(thrown, 'ABORTED') && deps.signal?.aborted) throw thrown;
+    const err = localFailure(thrown); // ENOSPC, EACCES, EROFS, EIO…: one coded line naming the path
     return { kind: 'refused', exitCode: exitCodeOfPullError(err), digest, reasons: [failureOf(err)] };
   } finally {
     if (staging !== undefined) await discardStaging(staging);

@@ -143,8 +143,15 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
   let failure: unknown;
   const writes: Promise<void>[] = [];
   const outputs: WriteStream[] = [];
+  const stop = new AbortController();
   const fail = (err: unknown): void => {
     failure ??= err;
+  };
+  // A file that cannot be written (ENOSPC, EIO…) stops reading its entry, so the parser would wait
+  // for a drain that never comes: end the read loop instead.
+  const failWrite = (err: unknown): void => {
+    fail(err);
+    stop.abort();
   };
   const onEntry = (entry: ReadEntry): void => {
     if (failure !== undefined) {
@@ -153,7 +160,7 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
     }
     try {
       const done = placeEntry(entry, scope, options, outputs);
-      if (done !== undefined) writes.push(done.catch((err: unknown) => fail(err)));
+      if (done !== undefined) writes.push(done.catch(failWrite));
       else entry.resume();
     } catch (err) {
       fail(err);
@@ -168,7 +175,7 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
   try {
     for await (const chunk of input) {
       if (failure !== undefined) break;
-      if (!parser.write(chunk as Buffer)) await once(parser, 'drain');
+      if (!parser.write(chunk as Buffer)) await once(parser, 'drain', { signal: stop.signal });
     }
   } catch (err) {
     fail(err);

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
-import { InitError } from './errors.ts';
+import { InitError, localFailure } from './errors.ts';
 
 export const RECEIPT_DIR = '.modelgate';
 export const RECEIPT_FILE = 'receipt.json';
@@ -43,8 +43,9 @@ function processAlive(pid: number): boolean {
   }
 }
 
-function ioError(what: string, err: unknown): InitError {
-  return new InitError('IO', `${what}: ${(err as Error).message}`, { cause: err });
+function ioError(what: string, err: unknown): unknown {
+  const coded = localFailure(err, what);
+  return coded instanceof InitError ? coded : new InitError('IO', `${what}: ${(err as Error).message}`, { cause: err });
 }
 
 /** Remove staging directories in `dir` named with `prefix` whose process is gone. */
@@ -155,5 +156,5 @@ export async function commitStaging(staging: Staging): Promise<void> {
 }
 
 export async function discardStaging(staging: Staging): Promise<void> {
-  await rm(staging.dir, { recursive: true, force: true });
+  await rm(staging.dir, { recursive: true, force: true }).catch(() => {}); // best effort: the next run removes what is left (removeStale)
 }

@@ -14,10 +14,12 @@
  * the policy decides a second time before publication (stage `before-publish`) with that result in
  * `modelSignatures` of its input, so a policy can require it (`modelSignature.required`).
  * Exit codes follow `EXIT_CODE` (`src/pipeline/decide.ts`): 1 verification failed (deny, corrupted
- * blob, unsafe archive: permanent), 2 invalid (bad URI, unsupported artifact, local failure), 3
+ * blob, unsafe archive: permanent), 2 invalid (bad URI, unsupported artifact, a local I/O failure:
+ * NO_SPACE / IO, one line naming the path, staging removed, leases released), 3
  * registry unavailable or cache lease lost (transient: retry), 4 registry refused (permanent).
  */
-import { copyFile, link, mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -142,14 +144,14 @@ class ProgressMeter {
   }
 }
 
+/**
+ * Publish a raw layer as its own copy of the cached blob (a reflink where the file system has them,
+ * else a full copy): never a hard link, through which a model container writing to DEST would write
+ * into the node cache.
+ */
 async function placeRaw(blob: string, target: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-  try {
-    await link(blob, target); // same file system: no copy
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-    await copyFile(blob, target);
-  }
+  await copyFile(blob, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
 }
 
 async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>, abort: AbortController): Promise<void> {

@@ -90,6 +90,24 @@ async function visibleEntries(dest: string): Promise<string[]> {
   return (await readdir(dest)).filter((n) => !n.startsWith(`.${STAGING_INFIX}-`) && n !== INCOMPLETE_MARKER);
 }
 
+/** True for a top-level name of DEST that is init's bookkeeping (receipt, staging, marker), not the model. */
+export function isBookkeeping(name: string): boolean {
+  return name === RECEIPT_DIR || name === INCOMPLETE_MARKER || name.startsWith(`.${STAGING_INFIX}-`);
+}
+
+/**
+ * Take a published model back out of DEST (its bytes no longer match the receipt): the marker lists
+ * everything first, so a crash midway is finished by the next run's recovery, never a partial model.
+ */
+export async function unpublish(dest: string): Promise<void> {
+  try {
+    await writeFileAtomic(join(dest, INCOMPLETE_MARKER), JSON.stringify(await visibleEntries(dest)), { overwrite: true });
+    await recoverInPlace(dest);
+  } catch (err) {
+    throw ioError(`cannot remove the changed model from ${dest}`, err);
+  }
+}
+
 export interface PrepareStagingOptions {
   /**
    * `auto` (default): in place only when DEST is a mount point (another device than its parent).

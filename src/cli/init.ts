@@ -29,7 +29,7 @@ import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
 const TERMINATION_LOG_LIMIT = 4096; // Kubernetes keeps at most 4096 bytes of the termination message
 
 interface InitOptions extends PolicySignerCliOptions {
-  readonly cacheDir: string;
+  readonly cacheDir?: string;
   readonly cacheMaxBytes?: string;
   readonly cacheLockStale?: string;
   readonly terminationLog: string;
@@ -156,21 +156,26 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
   const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
   const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
-  const cache = new BlobCache(options.cacheDir, { ...(cacheMaxBytes !== undefined ? { maxBytes: cacheMaxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
+  // No cache directory (or an empty one): no node cache, a pod-local pull (the receipt says `cached: false`).
+  const cache = options.cacheDir === undefined || options.cacheDir === '' ? undefined : new BlobCache(options.cacheDir, { ...(cacheMaxBytes !== undefined ? { maxBytes: cacheMaxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
   const log = logger(process.stderr.isTTY === true);
-  if (options.rehash === true) {
-    await cache.init();
-    const started = performance.now();
-    const { checked, bytes, dropped } = await cache.rehash();
-    const seconds = (performance.now() - started) / 1000;
-    log({ event: 'rehash', checked, bytes, seconds: Number(seconds.toFixed(3)), bytesPerSecond: Math.round(bytes / Math.max(seconds, 0.001)), dropped });
+  if (options.rehash === true && cache !== undefined) {
+    try {
+      await cache.init();
+      const started = performance.now();
+      const { checked, bytes, dropped } = await cache.rehash();
+      const seconds = (performance.now() - started) / 1000;
+      log({ event: 'rehash', checked, bytes, seconds: Number(seconds.toFixed(3)), bytesPerSecond: Math.round(bytes / Math.max(seconds, 0.001)), dropped });
+    } catch (err) {
+      log({ event: 'warning', code: 'CACHE', message: `cannot re-hash the node cache ${cache.root}: ${err instanceof Error ? err.message : String(err)}` });
+    }
   }
   for (let i = 0; i < pairs.length; i += 2) {
     const uri = pairs[i]!;
     const dest = pairs[i + 1]!;
     const outcome = await initModel(uri, dest, { pipeline: { stores, trust, signers: { keys, identities }, engine, timeoutMs }, cache, concurrency, timeoutMs, log });
     if (outcome.kind === 'refused') return refuse(uri, dest, outcome, options);
-    log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused });
+    log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused, cached: outcome.receipt.cached });
   }
   return 0;
 }

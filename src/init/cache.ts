@@ -28,7 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
-import { link, mkdir, open, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -135,6 +135,7 @@ export const DEFAULT_LOCK_STALE_MS = 30_000;
 /** Partial downloads not continued for this long are removed by `evict`. */
 const PARTIAL_MAX_AGE_MS = 24 * 3600_000;
 const LOCK_POLL_MS = 100;
+const CACHE_DIRECTORY_MODE = 0o2775;
 
 function hexOf(digest: Digest): string {
   const [algorithm, hex] = digest.split(':');
@@ -253,8 +254,17 @@ export class BlobCache {
     return join(this.root, 'records', 'sha256', `${hexOf(digest)}.json`);
   }
 
+  /**
+   * Create the layout. Directories this process creates are group-writable and setgid (02775), so
+   * init containers of any uid sharing the volume's group (Kubernetes `fsGroup`) can use them; a cache
+   * this process cannot write fails here or at its first lease, and the caller pulls without it.
+   */
   async init(): Promise<void> {
-    for (const dir of ['blobs/sha256', 'records/sha256', 'partial', 'locks']) await mkdir(join(this.root, dir), { recursive: true });
+    for (const dir of ['blobs', 'blobs/sha256', 'records', 'records/sha256', 'partial', 'locks']) {
+      const path = join(this.root, dir);
+      const made = await mkdir(path, { recursive: true, mode: CACHE_DIRECTORY_MODE });
+      if (made !== undefined) await chmod(path, CACHE_DIRECTORY_MODE).catch(() => {}); // the umask would take the group bits
+    }
   }
 
   /** True when `descriptor`'s blob is cached and its record matches the file (size, mtime, inode). */

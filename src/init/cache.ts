@@ -26,8 +26,7 @@
  * wrong content in (at worst a download is repeated).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { chmod, link, mkdir, open, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +36,7 @@ import type { Descriptor } from '../oci/manifest.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { hashJobs } from '../hashing/pool.ts';
 import { InitError } from './errors.ts';
+import { BOOT_ID, holderDead, PID_NAMESPACE, type LeaseHolder } from './holder.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 
 interface BlobRecord {
@@ -75,60 +75,6 @@ export interface BlobCacheOptions {
   readonly lockHeartbeatMs?: number;
   /** The clock lease ages are judged by (default: the system clock). */
   readonly clock?: Clock;
-}
-
-/** Who holds a lease: enough to tell, on the same kernel, that the holder is gone. */
-interface LeaseHolder {
-  readonly owner: string;
-  readonly bootId?: string;
-  readonly pidNamespace?: string;
-  readonly pid?: number;
-  /** A Unix socket the holder listens on while it holds leases. */
-  readonly socket?: string;
-}
-
-function readOr(read: () => string): string | undefined {
-  try {
-    return read().trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** This kernel's boot id and this process's PID namespace (undefined where /proc does not say). */
-const BOOT_ID = readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8'));
-const PID_NAMESPACE = readOr(() => readlinkSync('/proc/self/ns/pid'));
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** True when the socket accepts a connection; false when the kernel refuses it (nobody listens). */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ path });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(!(err.code === 'ECONNREFUSED' || err.code === 'ENOENT')));
-  });
-}
-
-/**
- * True when the lease's holder is certainly dead: it ran on this kernel and its socket refuses
- * connections, or (no socket) its PID is gone from our PID namespace. False when alive or unknown.
- */
-async function holderDead(holder: LeaseHolder): Promise<boolean> {
-  if (BOOT_ID === undefined || holder.bootId !== BOOT_ID) return false; // another node, or a lease of unknown make
-  if (holder.socket !== undefined) return !(await socketAnswers(holder.socket));
-  if (holder.pidNamespace !== undefined && holder.pidNamespace === PID_NAMESPACE && Number.isInteger(holder.pid) && holder.pid! > 0) return !processAlive(holder.pid!);
-  return false;
 }
 
 export const DEFAULT_LOCK_STALE_MS = 30_000;

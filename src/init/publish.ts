@@ -16,6 +16,7 @@ import { mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promi
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { InitError, localFailure } from './errors.ts';
+import { processAlive } from './holder.ts';
 
 export const RECEIPT_DIR = '.modelgate';
 export const RECEIPT_FILE = 'receipt.json';
@@ -29,26 +30,15 @@ export interface Staging {
   readonly mode: 'sibling' | 'in-place';
 }
 
-/**
- * True while a process with this PID exists in our PID namespace (EPERM: it exists, owned by someone
- * else). Staging directories live beside DEST, which one pod's init container writes, so a PID is
- * meaningful here (unlike in the node cache, which uses leases).
- */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function ioError(what: string, err: unknown): unknown {
   const coded = localFailure(err, what);
   return coded instanceof InitError ? coded : new InitError('IO', `${what}: ${(err as Error).message}`, { cause: err });
 }
 
-/** Remove staging directories in `dir` named with `prefix` whose process is gone. */
+/**
+ * Remove staging directories in `dir` named with `prefix` whose process is gone. Staging directories
+ * live beside DEST, which one pod's init container writes, so a PID is meaningful here.
+ */
 async function removeStale(dir: string, prefix: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {

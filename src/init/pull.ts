@@ -3,8 +3,10 @@
  *
  * Owns: `initModel` and the init outcome (published / refused with an exit code), the mapping of
  * modelgate storage URIs to pipeline locations, the layer plan of a CNCF ModelPack artifact, the
- * bounded-concurrency pull through the node cache (KServe modelcar images too: files under `models/`,
- * whiteouts honoured), JSON progress lines and the receipt.
+ * bounded-concurrency pull through the node cache when there is a usable one, else pod-local into the
+ * staging directory (KServe modelcar images too: files under `models/`, whiteouts honoured), JSON
+ * progress lines, the receipt (`receipt.ts`) and the reuse of a published DEST only once its bytes
+ * are proven (`checkPublished`; changed bytes are taken out and published again).
  * Order: the URI must be pinned by digest; the whole pipeline (`decideArtifact`, context `init`)
  * runs before any layer is fetched; the manifest is then read by that digest (verified by the store),
  * and every layer is downloaded by the registry client (digest and size checked against the verified

@@ -56,28 +56,22 @@ t.test('a full cache during the download: NO_SPACE naming the cache file, the pa
   t.same(readdirSync(join(cacheDir, 'partial')), [], 'the partial download does not keep the disk full');
 });
 
-t.test('a full DEST while copying a raw layer: NO_SPACE naming the staged file', async (t) => {
-  const parent = tmpfs(t, 'dest-raw-full', 'size=1m');
-  const cacheDir = join(dir, 'cache-raw');
-  const run = await init([uriOf(raw.manifest), join(parent, 'models')], cacheDir);
-  expectLocalFailure(t, run, 'NO_SPACE', parent, cacheDir, parent);
-});
-
-t.test('a full DEST while extracting a tar layer: NO_SPACE naming the entry', async (t) => {
-  const parent = tmpfs(t, 'dest-tar-full', 'size=1m');
-  const cacheDir = join(dir, 'cache-tar');
-  const run = await init([uriOf(tarred.manifest), join(parent, 'models')], cacheDir);
-  expectLocalFailure(t, run, 'NO_SPACE', join(parent, ''), cacheDir, parent);
-  t.match(run.stderr, /weights\/model\.bin/, 'the entry is named');
-});
-
-t.test('no inode left for the receipt at publication: NO_SPACE, nothing published', async (t) => {
-  // root + staging directory + model.safetensors + .modelgate: the receipt finds no inode.
-  const parent = tmpfs(t, 'dest-inodes', 'size=4m,nr_inodes=4');
-  const cacheDir = join(dir, 'cache-inodes');
-  const run = await init([uriOf(small.manifest), join(parent, 'models')], cacheDir);
-  expectLocalFailure(t, run, 'NO_SPACE', parent, cacheDir, parent);
-});
+// Each stage of DEST filling up: the raw layer's copy, a tar entry's write, the receipt's inode
+// (root + staging directory + model.safetensors + .modelgate: the receipt finds none).
+const destStages = [
+  { name: 'a full DEST while copying a raw layer', mount: 'size=1m', manifest: raw.manifest, names: /model\.safetensors/ },
+  { name: 'a full DEST while extracting a tar layer', mount: 'size=1m', manifest: tarred.manifest, names: /weights\/model\.bin/ },
+  { name: 'no inode left for the receipt at publication', mount: 'size=4m,nr_inodes=4', manifest: small.manifest, names: /receipt\.json/ },
+];
+for (const [i, stage] of destStages.entries()) {
+  t.test(`${stage.name}: NO_SPACE naming the file, nothing published`, async (t) => {
+    const parent = tmpfs(t, `dest-full-${i}`, stage.mount);
+    const cacheDir = join(dir, `cache-dest-${i}`);
+    const run = await init([uriOf(stage.manifest), join(parent, 'models')], cacheDir);
+    expectLocalFailure(t, run, 'NO_SPACE', parent, cacheDir, parent);
+    t.match(run.stderr, stage.names, 'the file is named');
+  });
+}
 
 t.test('a read-only DEST: IO (EROFS) naming DEST', async (t) => {
   const parent = tmpfs(t, 'dest-ro', 'size=1m,ro');

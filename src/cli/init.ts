@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--key <file>', 'PEM public key whose signatures are checked (repeatable; env MODELGATE_KEYS, comma separated)', collect, [])
     .option('--certificate-identity <san>', 'exact certificate SAN of a keyless signer whose signatures are checked (repeatable; env MODELGATE_CERTIFICATE_IDENTITY, comma separated)', collect, [])
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of the keyless signer(s): one for all, or one per identity (env MODELGATE_CERTIFICATE_OIDC_ISSUER)', collect, [])
-    .option('--cache-dir <dir>', 'node cache of verified blobs (env MODELGATE_CACHE_DIR)', process.env.MODELGATE_CACHE_DIR ?? join(tmpdir(), 'modelgate-cache'))
+    .option('--cache-dir <dir>', 'node cache of verified blobs; empty: no cache, a pod-local pull (env MODELGATE_CACHE_DIR)', process.env.MODELGATE_CACHE_DIR ?? join(tmpdir(), 'modelgate-cache'))
     .option('--cache-max-bytes <n>', 'evict least recently used blobs above this size (env MODELGATE_CACHE_MAX_BYTES)', process.env.MODELGATE_CACHE_MAX_BYTES)
     .option('--cache-lock-stale <ms>', 'a cache lease not refreshed for this long belongs to a dead holder and is taken over (default 30000; env MODELGATE_CACHE_LOCK_STALE_MS)', process.env.MODELGATE_CACHE_LOCK_STALE_MS)
     .option('--rehash', 're-hash every cached blob first and drop the ones that changed')

@@ -112,25 +112,29 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   // data and, for keyless signers, the trust root inline into the storage container's env), then defaults.
   const [{ BlobCache }, { deps, applied, settings }] = await Promise.all([import('../init/cache.ts'), loadPipelineFromOptions(options)]);
   const { dir: cacheDir, maxBytes, lockStaleMs } = settings.cache;
-  // TODO(merge wip-hostile): initModel takes no cache at all; until then a pod-local cache beside DEST.
-  const cache = new BlobCache(cacheDir ?? join(pairs[1]!, '..', '.modelgate-cache'), { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
+  // No cache directory (or an empty one): no node cache, a pod-local pull (the receipt says `cached: false`).
+  const cache = cacheDir === undefined || cacheDir === '' ? undefined : new BlobCache(cacheDir, { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
   const timeoutMs = settings.registry.timeoutMs;
   const log = logger(process.stderr.isTTY === true);
-  log({ event: 'configuration', ...applied, cache: cacheDir ?? null });
-  if (options.rehash === true) {
-    if (cache === undefined) throw new UsageError('USAGE', '--rehash needs a cache: give --cache-dir or MODELGATE_CACHE_DIR');
-    await cache.init();
-    const started = performance.now();
-    const { checked, bytes, dropped } = await cache.rehash();
-    const seconds = (performance.now() - started) / 1000;
-    log({ event: 'rehash', checked, bytes, seconds: Number(seconds.toFixed(3)), bytesPerSecond: Math.round(bytes / Math.max(seconds, 0.001)), dropped });
+  log({ event: 'configuration', ...applied, cache: cache?.root ?? null });
+  if (options.rehash === true && cache === undefined) throw new UsageError('USAGE', '--rehash needs a cache: give --cache-dir or MODELGATE_CACHE_DIR');
+  if (options.rehash === true && cache !== undefined) {
+    try {
+      await cache.init();
+      const started = performance.now();
+      const { checked, bytes, dropped } = await cache.rehash();
+      const seconds = (performance.now() - started) / 1000;
+      log({ event: 'rehash', checked, bytes, seconds: Number(seconds.toFixed(3)), bytesPerSecond: Math.round(bytes / Math.max(seconds, 0.001)), dropped });
+    } catch (err) {
+      log({ event: 'warning', code: 'CACHE', message: `cannot re-hash the node cache ${cache.root}: ${err instanceof Error ? err.message : String(err)}` });
+    }
   }
   for (let i = 0; i < pairs.length; i += 2) {
     const uri = pairs[i]!;
     const dest = pairs[i + 1]!;
     const outcome = await initModel(uri, dest, { pipeline: deps, cache, concurrency, timeoutMs, log });
     if (outcome.kind === 'refused') return refuse(uri, dest, outcome, options);
-    log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused });
+    log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused, cached: outcome.receipt.cached });
   }
   return 0;
 }

@@ -15,6 +15,7 @@ import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats
 import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatasetError } from './errors.ts';
+import { entryNameProblem, escapeName } from '../fs/entry-name.ts';
 
 export type SymlinkPolicy = 'refuse' | 'follow';
 
@@ -115,6 +116,8 @@ async function walk(directory: string, prefix: string, state: WalkState): Promis
       throw new DatasetError('BAD_PATH', `a file name under ${prefix === '' ? '.' : prefix} is not valid UTF-8 (bytes ${entry.name.toString('hex')}); rename it`);
     }
     const path = prefix === '' ? name : `${prefix}/${name}`;
+    const problem = entryNameProblem(path);
+    if (problem !== undefined) throw new DatasetError('BAD_PATH', `${escapeName(path)}: the name ${problem}; rename it (README "Extraction rules")`);
     const absolutePath = join(directory, name);
     state.sinceYield += 1;
     if (state.sinceYield >= YIELD_EVERY) {

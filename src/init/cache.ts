@@ -11,10 +11,14 @@
  * (`src/hashing/`) and drops the ones that no longer match their digest.
  *
  * Leases (hand-written: `flock(2)` is not in Node, and the npm bindings need a native build): a lease
- * is a file naming a random owner id, created with `link(2)` from a fully written temporary file (so it
- * appears atomically, and exactly one creator wins). Its holder refreshes the mtime every heartbeat;
- * a lease not refreshed for `lockStaleMs` belongs to a holder that died (SIGKILL, node crash, pod gone
- * — PIDs mean nothing across containers) and is taken over: the taker first creates
+ * is a file naming a random owner id and its holder (boot id, PID namespace, PID, and a Unix socket
+ * the holder listens on), created with `link(2)` from a fully written temporary file (so it appears
+ * atomically, and exactly one creator wins). A holder that died is detected at once when it ran on
+ * this kernel (same `/proc/sys/kernel/random/boot_id`): its socket refuses connections (the kernel
+ * closed it with the process, whatever the container or PID namespace), or, without a socket, its PID
+ * is gone from our PID namespace. Otherwise (another node sharing the cache, an unreadable lease) the
+ * heartbeat decides: the holder refreshes the mtime every heartbeat, and a lease not refreshed for
+ * `lockStaleMs` (by the injected `Clock`) is taken over. Either way the taker first creates
  * `locks/<hex>.takeover-<owner>` with O_EXCL, so one taker per stale owner proceeds, re-reads the lease,
  * and removes it only if the same stale owner still holds it. A holder checks on every heartbeat that
  * the lease is still its own and aborts its work if not. The lease only prevents double downloads: a
@@ -22,15 +26,18 @@
  * wrong content in (at worst a download is repeated).
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { chmod, link, mkdir, open, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { hashJobs } from '../hashing/pool.ts';
 import { InitError } from './errors.ts';
+import { BOOT_ID, holderDead, PID_NAMESPACE, type LeaseHolder } from './holder.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 interface BlobRecord {
   readonly digest: Digest;
@@ -66,12 +73,15 @@ export interface BlobCacheOptions {
   readonly lockStaleMs?: number;
   /** How often a holder refreshes its lease (default: a sixth of `lockStaleMs`). */
   readonly lockHeartbeatMs?: number;
+  /** The clock lease ages are judged by (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 export const DEFAULT_LOCK_STALE_MS = 30_000;
 /** Partial downloads not continued for this long are removed by `evict`. */
 const PARTIAL_MAX_AGE_MS = 24 * 3600_000;
 const LOCK_POLL_MS = 100;
+const CACHE_DIRECTORY_MODE = 0o2775;
 
 function hexOf(digest: Digest): string {
   const [algorithm, hex] = digest.split(':');
@@ -83,8 +93,8 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
 
-/** The owner and age of a lease file (read through one descriptor, so both belong to the same file). */
-async function readLease(path: string): Promise<{ owner: string; mtimeMs: number } | undefined> {
+/** The holder and age of a lease file (read through one descriptor, so both belong to the same file). */
+async function readLease(path: string): Promise<(LeaseHolder & { mtimeMs: number }) | undefined> {
   let handle;
   try {
     handle = await open(path, 'r');
@@ -94,8 +104,16 @@ async function readLease(path: string): Promise<{ owner: string; mtimeMs: number
   }
   try {
     const [text, st] = [await handle.readFile('utf8'), await handle.stat()];
-    const owner = (JSON.parse(text) as { owner?: unknown }).owner;
-    return { owner: typeof owner === 'string' ? owner : '', mtimeMs: st.mtimeMs };
+    const record = JSON.parse(text) as Record<string, unknown>;
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    return {
+      owner: str(record.owner) ?? '',
+      ...(str(record.bootId) !== undefined ? { bootId: str(record.bootId)! } : {}),
+      ...(str(record.pidNamespace) !== undefined ? { pidNamespace: str(record.pidNamespace)! } : {}),
+      ...(typeof record.pid === 'number' ? { pid: record.pid } : {}),
+      ...(str(record.socket) !== undefined ? { socket: str(record.socket)! } : {}),
+      mtimeMs: st.mtimeMs,
+    };
   } catch {
     return { owner: '', mtimeMs: (await handle.stat()).mtimeMs }; // unreadable content: judged by age alone
   } finally {
@@ -111,9 +129,14 @@ class HeldLease {
   readonly #timer: NodeJS.Timeout;
   #beating = false;
 
-  constructor(path: string, owner: string, heartbeatMs: number) {
+  readonly #clock: Clock;
+  readonly #onRelease: () => Promise<void>;
+
+  constructor(path: string, owner: string, heartbeatMs: number, clock: Clock, onRelease: () => Promise<void>) {
     this.#path = path;
     this.#owner = owner;
+    this.#clock = clock;
+    this.#onRelease = onRelease;
     this.#timer = setInterval(() => void this.#beat(), heartbeatMs);
     this.#timer.unref();
   }
@@ -131,7 +154,7 @@ class HeldLease {
         this.#lost.abort(new InitError('LEASE_LOST', `lost the cache lease ${this.#path} (taken over after it was not refreshed in time)`));
         return;
       }
-      const now = new Date();
+      const now = new Date(this.#clock.now());
       await utimes(this.#path, now, now);
     } catch {
       /* a failed refresh is retried on the next beat; staleness spans several beats */
@@ -143,6 +166,7 @@ class HeldLease {
   async release(): Promise<void> {
     clearInterval(this.#timer);
     if ((await readLease(this.#path).catch(() => undefined))?.owner === this.#owner) await unlink(this.#path).catch(() => {});
+    await this.#onRelease();
   }
 }
 
@@ -151,9 +175,13 @@ export class BlobCache {
   readonly maxBytes: number;
   readonly lockStaleMs: number;
   readonly lockHeartbeatMs: number;
+  readonly #clock: Clock;
+  /** The socket this process listens on while it holds leases of this cache (shared by all of them). */
+  #holder: { readonly started: Promise<{ server: Server; path: string } | undefined>; users: number } | undefined;
 
   constructor(root: string, options: BlobCacheOptions = {}) {
     this.root = root;
+    this.#clock = options.clock ?? systemClock;
     this.maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
     this.lockStaleMs = options.lockStaleMs ?? DEFAULT_LOCK_STALE_MS;
     this.lockHeartbeatMs = options.lockHeartbeatMs ?? Math.max(10, Math.floor(this.lockStaleMs / 6));
@@ -172,8 +200,17 @@ export class BlobCache {
     return join(this.root, 'records', 'sha256', `${hexOf(digest)}.json`);
   }
 
+  /**
+   * Create the layout. Directories this process creates are group-writable and setgid (02775), so
+   * init containers of any uid sharing the volume's group (Kubernetes `fsGroup`) can use them; a cache
+   * this process cannot write fails here or at its first lease, and the caller pulls without it.
+   */
   async init(): Promise<void> {
-    for (const dir of ['blobs/sha256', 'records/sha256', 'partial', 'locks']) await mkdir(join(this.root, dir), { recursive: true });
+    for (const dir of ['blobs', 'blobs/sha256', 'records', 'records/sha256', 'partial', 'locks']) {
+      const path = join(this.root, dir);
+      const made = await mkdir(path, { recursive: true, mode: CACHE_DIRECTORY_MODE });
+      if (made !== undefined) await chmod(path, CACHE_DIRECTORY_MODE).catch(() => {}); // the umask would take the group bits
+    }
   }
 
   /** True when `descriptor`'s blob is cached and its record matches the file (size, mtime, inode). */
@@ -194,7 +231,7 @@ export class BlobCache {
 
   async #writeRecord(descriptor: Descriptor, verifiedAt: string): Promise<void> {
     const st = await stat(this.blobPath(descriptor.digest));
-    const record: BlobRecord = { digest: descriptor.digest, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, verifiedAt, lastUsed: new Date().toISOString() };
+    const record: BlobRecord = { digest: descriptor.digest, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, verifiedAt, lastUsed: new Date(this.#clock.now()).toISOString() };
     await writeFileAtomic(this.#recordPath(descriptor.digest), JSON.stringify(record), { overwrite: true });
   }
 
@@ -212,9 +249,13 @@ export class BlobCache {
     const path = join(locks, `${hex}.lease`);
     const owner = randomBytes(16).toString('hex');
     const candidate = join(locks, `.${hex}.${owner}.tmp`);
+    const socket = await this.#holdSocket();
+    let held = false;
     try {
-      await writeFile(candidate, JSON.stringify({ owner, host: hostname(), pid: process.pid, since: new Date().toISOString() }), { flag: 'wx' });
+      const holder = { owner, host: hostname(), pid: process.pid, bootId: BOOT_ID, pidNamespace: PID_NAMESPACE, socket, since: new Date(this.#clock.now()).toISOString() };
+      await writeFile(candidate, JSON.stringify(holder), { flag: 'wx' });
     } catch (err) {
+      await this.#releaseSocket();
       throw new InitError('CACHE', `cannot lock ${path}: ${(err as Error).message}`, { cause: err });
     }
     try {
@@ -222,13 +263,14 @@ export class BlobCache {
         signal?.throwIfAborted();
         try {
           await link(candidate, path);
-          return new HeldLease(path, owner, this.lockHeartbeatMs);
+          held = true;
+          return new HeldLease(path, owner, this.lockHeartbeatMs, this.#clock, () => this.#releaseSocket());
         } catch (err) {
           if (errno(err) !== 'EEXIST') throw new InitError('CACHE', `cannot lock ${path}: ${(err as Error).message}`, { cause: err });
         }
         const current = await readLease(path);
-        if (current !== undefined && Date.now() - current.mtimeMs > this.lockStaleMs) {
-          await this.#takeOver(path, join(locks, `${hex}.takeover-${current.owner || 'unreadable'}`), current.owner, owner);
+        if (current !== undefined && (this.#stale(current.mtimeMs) || (await holderDead(current)))) {
+          await this.#takeOver(path, join(locks, `${hex}.takeover-${current.owner || 'unreadable'}`), current, owner);
           continue;
         }
         if (current !== undefined && !wait) return undefined;
@@ -236,24 +278,59 @@ export class BlobCache {
       }
     } finally {
       await unlink(candidate).catch(() => {});
+      if (!held) await this.#releaseSocket();
     }
   }
 
-  /** Remove the lease at `path` if `staleOwner` still holds it and it is still stale; one taker per stale owner. */
-  async #takeOver(path: string, marker: string, staleOwner: string, owner: string): Promise<void> {
+  #stale(mtimeMs: number): boolean {
+    return this.#clock.now() - mtimeMs > this.lockStaleMs;
+  }
+
+  /** Start (or share) this process's holder socket; undefined when none can be listened on (the heartbeat still applies). */
+  async #holdSocket(): Promise<string | undefined> {
+    if (this.#holder === undefined) {
+      const path = join(this.root, 'locks', `holder-${randomBytes(8).toString('hex')}.sock`);
+      const started = new Promise<{ server: Server; path: string } | undefined>((resolve) => {
+        const server = createServer((connection) => connection.destroy());
+        server.once('error', () => resolve(undefined)); // e.g. a path longer than sun_path, a file system without sockets
+        server.listen(path, () => {
+          server.unref();
+          resolve({ server, path });
+        });
+      });
+      this.#holder = { started, users: 0 };
+    }
+    this.#holder.users++;
+    return (await this.#holder.started)?.path;
+  }
+
+  async #releaseSocket(): Promise<void> {
+    const holder = this.#holder;
+    if (holder === undefined || --holder.users > 0) return;
+    this.#holder = undefined;
+    const started = await holder.started;
+    if (started !== undefined) await new Promise<void>((resolve) => started.server.close(() => resolve()));
+  }
+
+  /** Remove the lease at `path` if `stale` (its owner) still holds it and it is still stale or dead; one taker per stale owner. */
+  async #takeOver(path: string, marker: string, stale: LeaseHolder, owner: string): Promise<void> {
     try {
       await writeFile(marker, owner, { flag: 'wx' });
     } catch (err) {
       if (errno(err) !== 'EEXIST') throw new InitError('CACHE', `cannot take over ${path}: ${(err as Error).message}`, { cause: err });
       // Another taker is at it; a marker left by a taker that died is itself removed once stale.
       const st = await stat(marker).catch(() => undefined);
-      if (st !== undefined && Date.now() - st.mtimeMs > this.lockStaleMs) await unlink(marker).catch(() => {});
+      if (st !== undefined && this.#stale(st.mtimeMs)) await unlink(marker).catch(() => {});
       else await sleep(LOCK_POLL_MS);
       return;
     }
     try {
       const again = await readLease(path);
-      if (again !== undefined && again.owner === staleOwner && Date.now() - again.mtimeMs > this.lockStaleMs) await unlink(path).catch(() => {});
+      if (again !== undefined && again.owner === stale.owner && (this.#stale(again.mtimeMs) || (await holderDead(again)))) {
+        await unlink(path).catch(() => {});
+        // A dead holder's socket file stays behind (nobody closed it); remove it once it refuses connections.
+        if (again.socket !== undefined && dirname(again.socket) === dirname(path) && (await holderDead(again))) await unlink(again.socket).catch(() => {});
+      }
     } finally {
       await unlink(marker).catch(() => {});
     }
@@ -291,7 +368,7 @@ export class BlobCache {
           () => 0,
         );
         await download({ path, partialPath, signal: held });
-        await this.#writeRecord(descriptor, new Date().toISOString());
+        await this.#writeRecord(descriptor, new Date(this.#clock.now()).toISOString());
         return { path, reused: false, resumedFrom: kept };
       },
       signal,
@@ -301,7 +378,7 @@ export class BlobCache {
   async #touch(descriptor: Descriptor): Promise<void> {
     try {
       const record = JSON.parse(await readFile(this.#recordPath(descriptor.digest), 'utf8')) as BlobRecord;
-      await writeFileAtomic(this.#recordPath(descriptor.digest), JSON.stringify({ ...record, lastUsed: new Date().toISOString() }), { overwrite: true });
+      await writeFileAtomic(this.#recordPath(descriptor.digest), JSON.stringify({ ...record, lastUsed: new Date(this.#clock.now()).toISOString() }), { overwrite: true });
     } catch {
       /* recency is advisory */
     }
@@ -332,7 +409,7 @@ export class BlobCache {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (!/^[0-9a-f]{64}$/.test(name)) continue;
       const digest = `sha256:${name}` as Digest;
-      const old = async (): Promise<boolean> => Date.now() - ((await stat(join(dir, name)).catch(() => undefined))?.mtimeMs ?? Date.now()) > maxAgeMs;
+      const old = async (): Promise<boolean> => this.#clock.now() - ((await stat(join(dir, name)).catch(() => undefined))?.mtimeMs ?? this.#clock.now()) > maxAgeMs;
       if (!(await old())) continue;
       const lease = await this.#acquire(digest, undefined, false); // held: someone is continuing it, leave it
       if (lease === undefined) continue;

@@ -15,6 +15,23 @@ export type InitErrorCode =
   | 'DEST_NOT_EMPTY' // the destination holds something that is not this model
   | 'CACHE' // the node cache could not be used
   | 'LEASE_LOST' // another init container took over this one's cache lease (it stalled too long): retry
-  | 'IO'; // a local file system operation failed
+  | 'NO_SPACE' // the local disk or quota is full (ENOSPC, EDQUOT, EFBIG) in the cache, staging or DEST
+  | 'IO'; // another local file system failure (EACCES, EPERM, EROFS, EIO, …)
 
 export class InitError extends ModelgateError<InitErrorCode> {}
+
+const FULL = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
+/**
+ * A failure of the local file system (an error with an errno `code` and a `syscall`) as one coded
+ * line naming the path: `NO_SPACE` for a full disk or quota, `IO` for the rest. Anything else (an
+ * error that already has a code, a network error) is returned unchanged.
+ */
+export function localFailure(err: unknown, context?: string): unknown {
+  if (err instanceof ModelgateError) return err;
+  const e = err as NodeJS.ErrnoException | null;
+  if (typeof e?.code !== 'string' || typeof e.syscall !== 'string') return err;
+  const named = typeof e.path === 'string' && !e.message.includes(e.path) ? `${e.message} (${e.path})` : e.message;
+  const message = `${context === undefined ? '' : `${context}: `}${named}`.replace(/[\r\n]+/g, ' ');
+  return new InitError(FULL.has(e.code) ? 'NO_SPACE' : 'IO', message, { cause: err });
+}

@@ -4,7 +4,8 @@
  *
  * Owns: `ExtractionScope` (the per-model registry of published paths, symlinks and the byte budget,
  * shared by every layer of one model so names cannot collide across layers) and `extractTar`.
- * Refused with `UNSAFE_ENTRY`: absolute paths, `..` segments, NUL bytes; symlinks whose target is
+ * Refused with `UNSAFE_ENTRY`: names that break `src/fs/entry-name.ts` (absolute, `..`, control
+ * characters, not UTF-8, too long); symlinks whose target is
  * absolute or leaves the destination; hardlinks to anything but a regular file already extracted for
  * this model; entries written through a symlink; devices, fifos and unknown entry types;
  * setuid/setgid/sticky bits; two names that collide after Unicode (NFC) and case normalisation.
@@ -20,7 +21,8 @@ import type { Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { ModelgateError } from '../errors.ts';
-import { InitError } from './errors.ts';
+import { characterProblem, entryNameProblem, escapeName, normalisedEntryName } from '../fs/entry-name.ts';
+import { InitError, localFailure } from './errors.ts';
 
 export type TarCompression = 'none' | 'gzip' | 'zstd';
 
@@ -100,20 +102,24 @@ function collisionKey(relative: string): string {
   return relative.normalize('NFC').toLowerCase();
 }
 
-/** A relative POSIX path inside the destination, or `UNSAFE_ENTRY`. `''` means the root itself. */
+/**
+ * A relative POSIX path inside the destination, or `UNSAFE_ENTRY` naming the escaped name (the rules
+ * of `src/fs/entry-name.ts`). `''` means the root itself (`./`, allowed for directory entries only).
+ */
 export function safeRelativePath(name: string): string {
-  if (name.includes('\0')) throw new InitError('UNSAFE_ENTRY', `entry name contains a NUL byte`);
-  if (name.startsWith('/') || /^[A-Za-z]:[\\/]/.test(name)) throw new InitError('UNSAFE_ENTRY', `${name}: absolute path`);
-  const segments = name.split('/').filter((s) => s !== '' && s !== '.');
-  if (segments.some((s) => s === '..')) throw new InitError('UNSAFE_ENTRY', `${name}: path contains ".."`);
-  return segments.join('/');
+  if (normalisedEntryName(name) === '' && !name.startsWith('/')) return '';
+  const problem = entryNameProblem(name);
+  if (problem !== undefined) throw new InitError('UNSAFE_ENTRY', `entry name ${escapeName(name)} ${problem}`);
+  return normalisedEntryName(name);
 }
 
 /** The target of a symlink at `relative`, checked to stay inside the destination. */
 function safeSymlinkTarget(relative: string, target: string): string {
-  if (target === '' || target.includes('\0') || target.startsWith('/')) throw new InitError('UNSAFE_ENTRY', `${relative}: symlink to absolute or empty target "${target}"`);
+  if (target === '' || target.includes('\0') || target.startsWith('/')) throw new InitError('UNSAFE_ENTRY', `${escapeName(relative)}: symlink to absolute or empty target ${escapeName(target)}`);
+  const problem = characterProblem(target);
+  if (problem !== undefined) throw new InitError('UNSAFE_ENTRY', `${escapeName(relative)}: symlink target ${escapeName(target)} ${problem}`);
   const resolved = posix.normalize(posix.join(posix.dirname(relative), target));
-  if (resolved === '..' || resolved.startsWith('../')) throw new InitError('UNSAFE_ENTRY', `${relative}: symlink target "${target}" leaves the destination`);
+  if (resolved === '..' || resolved.startsWith('../')) throw new InitError('UNSAFE_ENTRY', `${escapeName(relative)}: symlink target ${escapeName(target)} leaves the destination`);
   return target;
 }
 
@@ -137,8 +143,15 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
   let failure: unknown;
   const writes: Promise<void>[] = [];
   const outputs: WriteStream[] = [];
+  const stop = new AbortController();
   const fail = (err: unknown): void => {
     failure ??= err;
+  };
+  // A file that cannot be written (ENOSPC, EIO…) stops reading its entry, so the parser would wait
+  // for a drain that never comes: end the read loop instead.
+  const failWrite = (err: unknown): void => {
+    fail(err);
+    stop.abort();
   };
   const onEntry = (entry: ReadEntry): void => {
     if (failure !== undefined) {
@@ -147,7 +160,7 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
     }
     try {
       const done = placeEntry(entry, scope, options, outputs);
-      if (done !== undefined) writes.push(done.catch((err: unknown) => fail(err)));
+      if (done !== undefined) writes.push(done.catch(failWrite));
       else entry.resume();
     } catch (err) {
       fail(err);
@@ -162,7 +175,7 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
   try {
     for await (const chunk of input) {
       if (failure !== undefined) break;
-      if (!parser.write(chunk as Buffer)) await once(parser, 'drain');
+      if (!parser.write(chunk as Buffer)) await once(parser, 'drain', { signal: stop.signal });
     }
   } catch (err) {
     fail(err);
@@ -179,7 +192,7 @@ export async function extractTar(source: Readable, scope: ExtractionScope, optio
   if (failure !== undefined) {
     if (failure instanceof ModelgateError) throw failure;
     const err = failure as NodeJS.ErrnoException;
-    if (typeof err.syscall === 'string') throw new InitError('IO', `${options.what}: ${err.message}`, { cause: err });
+    if (typeof err.syscall === 'string') throw localFailure(err, options.what);
     throw new InitError('UNSAFE_ENTRY', `${options.what}: unreadable archive: ${err.message}`, { cause: err });
   }
 }
@@ -192,7 +205,7 @@ function placeEntry(entry: ReadEntry, scope: ExtractionScope, options: ExtractTa
     if (relative !== prefix && !relative.startsWith(`${prefix}/`)) return undefined;
     relative = relative.slice(prefix.length + 1);
   }
-  const what = `${options.what}: ${entry.path}`;
+  const what = `${options.what}: ${escapeName(entry.path)}`;
   if (options.layered === true && relative !== '') {
     const name = posix.basename(relative);
     const parent = posix.dirname(relative) === '.' ? '' : posix.dirname(relative);
@@ -232,7 +245,7 @@ function placeEntry(entry: ReadEntry, scope: ExtractionScope, options: ExtractTa
       const finished = new Promise<void>((resolve, reject) => {
         out.on('finish', resolve);
         out.on('close', resolve); // destroyed after a failure elsewhere: that failure is reported
-        out.on('error', reject);
+        out.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { path: err.path ?? target })));
         entry.on('error', reject);
       });
       entry.pipe(out);

@@ -15,7 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
-import { InitError } from './errors.ts';
+import { InitError, localFailure } from './errors.ts';
+import { processAlive } from './holder.ts';
 
 export const RECEIPT_DIR = '.modelgate';
 export const RECEIPT_FILE = 'receipt.json';
@@ -29,25 +30,15 @@ export interface Staging {
   readonly mode: 'sibling' | 'in-place';
 }
 
+function ioError(what: string, err: unknown): unknown {
+  const coded = localFailure(err, what);
+  return coded instanceof InitError ? coded : new InitError('IO', `${what}: ${(err as Error).message}`, { cause: err });
+}
+
 /**
- * True while a process with this PID exists in our PID namespace (EPERM: it exists, owned by someone
- * else). Staging directories live beside DEST, which one pod's init container writes, so a PID is
- * meaningful here (unlike in the node cache, which uses leases).
+ * Remove staging directories in `dir` named with `prefix` whose process is gone. Staging directories
+ * live beside DEST, which one pod's init container writes, so a PID is meaningful here.
  */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function ioError(what: string, err: unknown): InitError {
-  return new InitError('IO', `${what}: ${(err as Error).message}`, { cause: err });
-}
-
-/** Remove staging directories in `dir` named with `prefix` whose process is gone. */
 async function removeStale(dir: string, prefix: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
@@ -87,6 +78,24 @@ export async function readReceipt(dest: string): Promise<Record<string, unknown>
 
 async function visibleEntries(dest: string): Promise<string[]> {
   return (await readdir(dest)).filter((n) => !n.startsWith(`.${STAGING_INFIX}-`) && n !== INCOMPLETE_MARKER);
+}
+
+/** True for a top-level name of DEST that is init's bookkeeping (receipt, staging, marker), not the model. */
+export function isBookkeeping(name: string): boolean {
+  return name === RECEIPT_DIR || name === INCOMPLETE_MARKER || name.startsWith(`.${STAGING_INFIX}-`);
+}
+
+/**
+ * Take a published model back out of DEST (its bytes no longer match the receipt): the marker lists
+ * everything first, so a crash midway is finished by the next run's recovery, never a partial model.
+ */
+export async function unpublish(dest: string): Promise<void> {
+  try {
+    await writeFileAtomic(join(dest, INCOMPLETE_MARKER), JSON.stringify(await visibleEntries(dest)), { overwrite: true });
+    await recoverInPlace(dest);
+  } catch (err) {
+    throw ioError(`cannot remove the changed model from ${dest}`, err);
+  }
 }
 
 export interface PrepareStagingOptions {
@@ -155,5 +164,5 @@ export async function commitStaging(staging: Staging): Promise<void> {
 }
 
 export async function discardStaging(staging: Staging): Promise<void> {
-  await rm(staging.dir, { recursive: true, force: true });
+  await rm(staging.dir, { recursive: true, force: true }).catch(() => {}); // best effort: the next run removes what is left (removeStale)
 }

@@ -3,8 +3,10 @@
  *
  * Owns: `initModel` and the init outcome (published / refused with an exit code), the mapping of
  * modelgate storage URIs to pipeline locations, the layer plan of a CNCF ModelPack artifact, the
- * bounded-concurrency pull through the node cache (KServe modelcar images too: files under `models/`,
- * whiteouts honoured), JSON progress lines and the receipt.
+ * bounded-concurrency pull through the node cache when there is a usable one, else pod-local into the
+ * staging directory (KServe modelcar images too: files under `models/`, whiteouts honoured), JSON
+ * progress lines, the receipt (`receipt.ts`) and the reuse of a published DEST only once its bytes
+ * are proven (`checkPublished`; changed bytes are taken out and published again).
  * Order: the URI must be pinned by digest; the whole pipeline (`decideArtifact`, context `init`)
  * runs before any layer is fetched; the manifest is then read by that digest (verified by the store),
  * and every layer is downloaded by the registry client (digest and size checked against the verified
@@ -14,10 +16,12 @@
  * the policy decides a second time before publication (stage `before-publish`) with that result in
  * `modelSignatures` of its input, so a policy can require it (`modelSignature.required`).
  * Exit codes follow `EXIT_CODE` (`src/pipeline/decide.ts`): 1 verification failed (deny, corrupted
- * blob, unsafe archive: permanent), 2 invalid (bad URI, unsupported artifact, local failure), 3
+ * blob, unsafe archive: permanent), 2 invalid (bad URI, unsupported artifact, a local I/O failure:
+ * NO_SPACE / IO, one line naming the path, staging removed, leases released), 3
  * registry unavailable or cache lease lost (transient: retry), 4 registry refused (permanent).
  */
-import { copyFile, link, mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -32,16 +36,19 @@ import { EvidenceCache } from '../pipeline/evidence-cache.ts';
 import type { SignerIdentity, VerifiedModelSignature } from '../policy/input.ts';
 import { VerificationError } from '../sigstore/errors.ts';
 import type { BlobCache } from './cache.ts';
-import { InitError } from './errors.ts';
-import { ExtractionScope, extractTarFile, safeRelativePath, type TarCompression } from './extract.ts';
-import { commitStaging, discardStaging, prepareStaging, readReceipt, RECEIPT_DIR, RECEIPT_FILE } from './publish.ts';
+import { InitError, localFailure } from './errors.ts';
+import { ExtractionScope, extractTarFile, type TarCompression } from './extract.ts';
+import { entryNameProblem, escapeName, normalisedEntryName } from '../fs/entry-name.ts';
+import { commitStaging, discardStaging, isBookkeeping, prepareStaging, readReceipt, RECEIPT_DIR, RECEIPT_FILE, unpublish } from './publish.ts';
+import { checkPublished, fileTable, parseReceipt, RECEIPT_SCHEMA, type Receipt } from './receipt.ts';
 
 /** The URI scheme prefix of the ClusterStorageContainer: `modelgate+oci://host/repo@sha256:…`. */
 export const MODELGATE_SCHEME_PREFIX = 'modelgate+';
 
 export interface InitDeps {
   readonly pipeline: PipelineDeps;
-  readonly cache: BlobCache;
+  /** The node cache; undefined: none (a pod-local pull, the receipt says `cached: false`). */
+  readonly cache: BlobCache | undefined;
   /** Layers pulled at once (default 4). */
   readonly concurrency?: number;
   /** Deadline of each registry call / longest stall of a download (default 30 s). */
@@ -54,7 +61,7 @@ export interface InitDeps {
 }
 
 export type InitOutcome =
-  | { readonly kind: 'published'; readonly dest: string; readonly digest: Digest; readonly reused: boolean; readonly receipt: Record<string, unknown> }
+  | { readonly kind: 'published'; readonly dest: string; readonly digest: Digest; readonly reused: boolean; readonly receipt: Receipt }
   | { readonly kind: 'refused'; readonly exitCode: number; readonly digest: Digest | null; readonly reasons: readonly Failure[] };
 
 /** `modelgate+oci://…` / `oci://…` / `modelgate+oci-layout://…` → the pipeline location and parsed reference. */
@@ -106,8 +113,9 @@ function planLayers(layers: readonly Descriptor[], maxExpansion: number): LayerP
     if (format === 'raw') {
       const name = descriptor.annotations?.[FILEPATH_ANNOTATION] ?? descriptor.annotations?.[TITLE_ANNOTATION];
       if (name === undefined) throw new InitError('UNSUPPORTED_LAYER', `raw layer ${descriptor.digest} names no file (${FILEPATH_ANNOTATION})`);
-      const path = safeRelativePath(name);
-      if (path === '') throw new InitError('UNSAFE_ENTRY', `raw layer ${descriptor.digest}: file path "${name}" names the destination itself`);
+      const problem = entryNameProblem(name);
+      if (problem !== undefined) throw new InitError('UNSAFE_ENTRY', `raw layer ${descriptor.digest}: file path ${escapeName(name)} ${problem}`);
+      const path = normalisedEntryName(name);
       return { descriptor, action: { kind: 'raw', path }, budget: descriptor.size };
     }
     const compression: TarCompression = format === 'tar' ? 'none' : format === 'tar+gzip' ? 'gzip' : 'zstd';
@@ -140,14 +148,14 @@ class ProgressMeter {
   }
 }
 
+/**
+ * Publish a raw layer as its own copy of the cached blob (a reflink where the file system has them,
+ * else a full copy): never a hard link, through which a model container writing to DEST would write
+ * into the node cache.
+ */
 async function placeRaw(blob: string, target: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-  try {
-    await link(blob, target); // same file system: no copy
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-    await copyFile(blob, target);
-  }
+  await copyFile(blob, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
 }
 
 async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>, abort: AbortController): Promise<void> {
@@ -180,6 +188,13 @@ export function exitCodeOfPullError(err: unknown): number {
   if (err instanceof OciError) return err.transient ? EXIT_CODE.unavailableTransient : EXIT_CODE.unavailablePermanent;
   if (hasCode(err, 'LEASE_LOST')) return EXIT_CODE.unavailableTransient; // another init container has the blob: a retry reuses it
   return EXIT_CODE.invalid;
+}
+
+/** True when `err` says the cache at `root` cannot be used by this process (permissions, read-only), not that the pull failed. */
+function cacheUnusable(err: unknown, root: string): boolean {
+  if (hasCode(err, 'CACHE')) return true;
+  const e = err as NodeJS.ErrnoException | null;
+  return (e?.code === 'EACCES' || e?.code === 'EPERM' || e?.code === 'EROFS') && typeof e.path === 'string' && e.path.startsWith(root);
 }
 
 function failureOf(err: unknown): Failure {
@@ -282,21 +297,6 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
   if (result.outcome !== 'allow') return refusedByDecision(result);
   const digest = result.digest!;
 
-  // A restart after a complete publication: nothing to pull; the policy decides again on what the
-  // receipt (written by this tool after verification) records of the model signature.
-  const existing = await readReceipt(dest);
-  if (existing !== undefined && existing.digest === digest) {
-    let final: ArtifactDecision;
-    try {
-      final = await decide('before-publish', existing.modelSignature as ModelSignatureRecord | null | undefined);
-    } catch (err) {
-      if (hasCode(err, 'ABORTED') && deps.signal?.aborted) throw err;
-      return { kind: 'refused', exitCode: exitCodeOfPullError(err), digest, reasons: [failureOf(err)] };
-    }
-    if (final.outcome !== 'allow') return refusedByDecision(final);
-    return { kind: 'published', dest, digest, reused: true, receipt: existing };
-  }
-
   const timeoutMs = deps.timeoutMs ?? 30_000;
   const abort = new AbortController();
   const signal = deps.signal ? AbortSignal.any([deps.signal, abort.signal]) : abort.signal;
@@ -306,12 +306,43 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     const fetched = await store.fetchManifest(digest, { timeoutMs, signal });
     if (fetched.manifest.kind !== 'manifest') throw new InitError('UNSUPPORTED_LAYER', `${digest} is an image index, not a model artifact`);
     const plan = planLayers(fetched.manifest.layers, deps.maxExpansion ?? 100);
+
+    // A restart after a complete publication: nothing to pull when DEST still holds exactly the
+    // verified bytes (`checkPublished`: the receipt against the manifest, every file re-hashed). The
+    // policy decides again on what the receipt records of the model signature. Changed bytes are
+    // taken out of DEST and pulled again (from the cache when it has them): never reused.
+    const existing = await readReceipt(dest);
+    if (existing !== undefined && existing.digest === digest) {
+      const receipt = parseReceipt(existing);
+      const raw = plan.flatMap((l) => (l.action.kind === 'raw' ? [{ descriptor: l.descriptor, path: l.action.path }] : []));
+      const problem = typeof receipt === 'string' ? `the receipt is not valid: ${receipt}` : await checkPublished(dest, receipt, digest, fetched.manifest.layers, raw, isBookkeeping, signal);
+      if (problem === undefined && typeof receipt !== 'string') {
+        const final = await decide('before-publish', receipt.modelSignature as ModelSignatureRecord | null);
+        if (final.outcome !== 'allow') return refusedByDecision(final);
+        deps.log({ event: 'reuse', dest, digest, files: receipt.files.length, verified: 're-hashed' });
+        return { kind: 'published', dest, digest, reused: true, receipt };
+      }
+      deps.log({ event: 'reuse-refused', dest, digest, reason: problem });
+      await unpublish(dest);
+    }
+
     staging = await prepareStaging(dest);
     const scope = new ExtractionScope(staging.dir, plan.reduce((sum, l) => sum + l.budget, 0));
     scope.claim(RECEIPT_DIR, 'directory');
     const total = plan.reduce((sum, l) => sum + l.descriptor.size, 0);
     const meter = new ProgressMeter(total, deps.log);
-    await deps.cache.init();
+    // The node cache is optional: none configured, or one this process cannot use (another uid's
+    // hostPath, a read-only mount), means a pod-local pull into the staging directory, with a warning.
+    let cache = deps.cache;
+    let cachedAll = cache !== undefined;
+    const dropCache = (err: unknown): void => {
+      deps.log({ event: 'warning', code: 'CACHE', message: `the node cache ${cache?.root ?? ''} cannot be used, pulling without it (not cached): ${err instanceof Error ? err.message : String(err)}` });
+      cache = undefined;
+      cachedAll = false;
+    };
+    if (cache === undefined) deps.log({ event: 'cache', cached: false, message: 'no node cache configured: the pull is not cached' });
+    else await cache.init().catch(dropCache);
+    const podLocalBlobs = join(staging.dir, RECEIPT_DIR, 'blobs');
     let downloaded = 0;
     const imageLayers = new Map<Digest, string>();
     await eachLimited(
@@ -319,21 +350,39 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
       deps.concurrency ?? 4,
       async (layer) => {
         const { descriptor } = layer;
-        const use = await deps.cache.obtain(
-          descriptor,
-          (target) =>
-            store.downloadBlob(descriptor, target.path, { timeoutMs, signal: target.signal, partialPath: target.partialPath, onProgress: (done) => meter.update(descriptor.digest, done) }).catch((err: unknown) => {
-              // Aborted because the lease was lost (not by our caller): report that, not "aborted".
-              throw hasCode(target.signal.reason, 'LEASE_LOST') && !signal.aborted ? target.signal.reason : err;
-            }),
-          signal,
-        );
+        const onProgress = (done: number): void => meter.update(descriptor.digest, done);
+        let use: { path: string; reused: boolean; resumedFrom: number } | undefined;
+        const used = cache;
+        if (used !== undefined) {
+          try {
+            use = await used.obtain(
+              descriptor,
+              (target) =>
+                store.downloadBlob(descriptor, target.path, { timeoutMs, signal: target.signal, partialPath: target.partialPath, onProgress }).catch((err: unknown) => {
+                  // Aborted because the lease was lost (not by our caller): report that, not "aborted".
+                  throw hasCode(target.signal.reason, 'LEASE_LOST') && !signal.aborted ? target.signal.reason : err;
+                }),
+              signal,
+            );
+          } catch (err) {
+            if (!cacheUnusable(err, used.root)) throw err;
+            if (cache === used) dropCache(err);
+          }
+        }
+        if (use === undefined) {
+          // Pod-local: a raw layer straight to its place in the staging directory, others beside the receipt (removed before publication).
+          cachedAll = false;
+          const target = layer.action.kind === 'raw' ? join(staging!.dir, layer.action.path) : join(podLocalBlobs, descriptor.digest.replace(':', '-'));
+          await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+          await store.downloadBlob(descriptor, target, { timeoutMs, signal, onProgress });
+          use = { path: target, reused: false, resumedFrom: 0 };
+        }
         if (!use.reused) downloaded += descriptor.size;
         meter.update(descriptor.digest, descriptor.size);
         if (layer.action.kind === 'raw') {
           scope.claim(layer.action.path, 'file');
           scope.spend(descriptor.size, descriptor.digest);
-          await placeRaw(use.path, join(staging!.dir, layer.action.path));
+          if (use.path !== join(staging!.dir, layer.action.path)) await placeRaw(use.path, join(staging!.dir, layer.action.path));
         } else if (layer.action.kind === 'tar') {
           await extractTarFile(use.path, scope, { compression: layer.action.compression, what: `layer ${descriptor.digest}` });
         } else {
@@ -350,34 +399,41 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
       scope.endLayer();
     }
     meter.update('', 0, true);
+    await rm(podLocalBlobs, { recursive: true, force: true });
     const modelSignature = await verifyPublishedFiles(staging.dir, deps.pipeline, signal);
     if (modelSignature !== undefined) deps.log({ event: 'model-signature', ...modelSignature });
     // 2. The decision before publication, with the model signature verified against the files.
     const final = await decide('before-publish', modelSignature);
     if (final.outcome !== 'allow') return refusedByDecision(final);
     const decision = final.decision;
-    const receipt = {
+    const table = await fileTable(staging.dir, isBookkeeping, signal);
+    const receipt: Receipt = {
+      schema: RECEIPT_SCHEMA,
       uri,
       digest,
-      decision: 'allow',
-      stage: 'before-publish',
+      decision: 'allow' as const,
+      stage: 'before-publish' as const,
       time: new Date().toISOString(),
       policy: { name: decision.policy, bundleDigest: decision.bundleDigest, dataDigest: decision.dataDigest },
       warnings: decision.warnings,
       exceptions: decision.exceptions,
-      modelSignature: modelSignature ?? null,
+      modelSignature: (modelSignature ?? null) as Record<string, unknown> | null,
       evidence: result.evidence === null ? null : { store: result.evidence.store, signers: result.evidence.signers, predicateTypes: result.evidence.predicateTypes },
       layers: plan.map((l) => ({ digest: l.descriptor.digest, size: l.descriptor.size, mediaType: l.descriptor.mediaType })),
+      files: table.files,
+      symlinks: table.symlinks,
       bytesDownloaded: downloaded,
+      cached: cachedAll,
     };
-    await mkdir(join(staging.dir, RECEIPT_DIR), { mode: 0o755 });
+    await mkdir(join(staging.dir, RECEIPT_DIR), { recursive: true, mode: 0o755 });
     await writeFileAtomic(join(staging.dir, RECEIPT_DIR, RECEIPT_FILE), `${JSON.stringify(receipt, null, 2)}\n`);
     await commitStaging(staging);
     staging = undefined;
-    await deps.cache.evict(new Set(plan.map((l) => l.descriptor.digest))).catch(() => []);
+    if (cache !== undefined) await cache.evict(new Set(plan.map((l) => l.descriptor.digest))).catch(() => []);
     return { kind: 'published', dest, digest, reused: false, receipt };
-  } catch (err) {
-    if (hasCode(err, 'ABORTED') && deps.signal?.aborted) throw err;
+  } catch (thrown) {
+    if (hasCode(thrown, 'ABORTED') && deps.signal?.aborted) throw thrown;
+    const err = localFailure(thrown); // ENOSPC, EACCES, EROFS, EIO…: one coded line naming the path
     return { kind: 'refused', exitCode: exitCodeOfPullError(err), digest, reasons: [failureOf(err)] };
   } finally {
     if (staging !== undefined) await discardStaging(staging);

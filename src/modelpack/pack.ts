@@ -10,6 +10,7 @@ import { open, readdir, lstat } from 'node:fs/promises';
 import { join, relative, resolve as resolvePath, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { ModelgateError } from '../errors.ts';
+import { entryNameProblem, escapeName } from '../fs/entry-name.ts';
 import { digestOf, type Digest } from '../oci/digest.ts';
 import { MediaType, type Descriptor } from '../oci/manifest.ts';
 import type { ArtifactStore, CallOptions } from '../oci/store.ts';
@@ -94,6 +95,8 @@ export async function scanModelDirectory(dir: string, options: CallOptions = {})
     for (const entry of await readdir(current, { withFileTypes: true })) {
       if (IGNORED_NAMES.has(entry.name)) continue;
       const full = join(current, entry.name);
+      const problem = entryNameProblem(relative(root, full).split(sep).join('/'));
+      if (problem !== undefined) throw new ModelPackError('BAD_MODEL_DIRECTORY', `${escapeName(relative(root, full))} in ${root}: the name ${problem}; rename it (README "Extraction rules")`);
       if (entry.isDirectory()) await walk(full);
       else if (entry.isFile()) paths.push(full);
       else {

@@ -133,6 +133,7 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
     let onBodyBytes: (length: number) => boolean = () => false;
     let flush: () => void = () => {};
     let onBodyEnd: (err?: unknown) => void = () => {};
+    let onBodyFailure: (err: unknown) => void = () => {};
     let headSettled = false;
     let closed = false;
     let closeCause: unknown; // the socket error, if any, before the body was asked for
@@ -200,7 +201,16 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
             // landed elsewhere, move it there (Buffer#copy handles overlap).
             if (buf.buffer !== slab.buffer || buf.byteOffset !== slab.byteOffset + filled) buf.copy(slab, filled, 0, nread);
             if (!onBodyBytes(nread)) return false;
-            if (slab.length - filled < FLUSH_BELOW) flush();
+            if (slab.length - filled < FLUSH_BELOW) {
+              // A write done in place (no spare slab) can fail (ENOSPC, EIO…): that ends the receive
+              // with the error; thrown here it would escape the socket callback uncaught.
+              try {
+                flush();
+              } catch (err) {
+                onBodyFailure(err);
+                return false;
+              }
+            }
             return true;
           } else {
             return false;
@@ -311,6 +321,7 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
           settle();
         };
         onBodyEnd = (err) => finish({ dropped: err ?? new OciError('NETWORK', 'the response body closed before its end') });
+        onBodyFailure = (err) => finish({ fatal: err });
         // `length` new body bytes wait at slab[filled, filled + length).
         onBodyBytes = (length) => {
           const take = Math.min(length, bodyLeft);

@@ -654,9 +654,13 @@ export class RegistryStore implements ArtifactStore {
     } catch (err) {
       if (!closed) await file.close().catch(() => {});
       // A kept download survives what a retry may cure (timeouts, aborts, a dropped connection), not bad content.
-      if (!keep || hasCode(err, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'PROTOCOL')) await rm(temporary, { force: true });
-      // Local file-system failures (ENOSPC, EACCES…) carry a path: rethrow them as they are.
-      throw typeof (err as { path?: unknown } | null)?.path === 'string' ? err : transportError(err, what, scope);
+      const local = localFileError(err);
+      // A full disk keeps nothing: the partial file would only hold the space that is missing.
+      if (!keep || hasCode(err, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'PROTOCOL') || local === 'full') await rm(temporary, { force: true }).catch(() => {});
+      // Local file-system failures (ENOSPC, EACCES…) are rethrown as they are, naming the file (a
+      // write through a descriptor names none).
+      if (local !== undefined && typeof (err as NodeJS.ErrnoException).path !== 'string') (err as NodeJS.ErrnoException).path = temporary;
+      throw local !== undefined || typeof (err as { path?: unknown } | null)?.path === 'string' ? err : transportError(err, what, scope);
     }
   }
 
@@ -927,6 +931,14 @@ function receiveInto(
 }
 
 /** Open (or create) a kept partial download for positioned writes (not O_APPEND: pwrite must honour offsets). */
+/** `full` (ENOSPC, EDQUOT, EFBIG) or `other` for an error of the local file system, undefined for anything else. */
+function localFileError(err: unknown): 'full' | 'other' | undefined {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') return 'full';
+  if (code === 'EROFS' || code === 'EIO' || code === 'EACCES' || code === 'EPERM') return 'other';
+  return undefined;
+}
+
 async function openKept(path: string): Promise<FileHandle> {
   try {
     return await open(path, 'r+');

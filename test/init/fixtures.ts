@@ -23,6 +23,8 @@ import { keyTrustPolicyData, SLSA_V1, TRAINING_BUILDER, TRAINING_SOURCE } from '
 
 export interface TarEntry {
   readonly name: string;
+  /** The raw bytes of the name field (a name that is not UTF-8); `name` is then only a label. */
+  readonly nameBytes?: Buffer;
   readonly type?: '0' | '1' | '2' | '3' | '5' | '6';
   readonly body?: Buffer;
   readonly linkname?: string;
@@ -38,7 +40,8 @@ export function tar(entries: readonly TarEntry[]): Buffer {
   for (const e of entries) {
     const body = e.body ?? Buffer.alloc(0);
     const header = Buffer.alloc(512);
-    header.write(e.name, 0, 100, 'utf8');
+    if (e.nameBytes !== undefined) e.nameBytes.copy(header, 0, 0, 100);
+    else header.write(e.name, 0, 100, 'utf8');
     header.write(octal(e.mode ?? (e.type === '5' ? 0o755 : 0o644), 8), 100, 'ascii');
     header.write(octal(0, 8), 108, 'ascii');
     header.write(octal(0, 8), 116, 'ascii');

@@ -56,6 +56,8 @@ const dotdot = await pushArtifact('dotdot', tarLayer([{ name: 'weights/../../x',
 const symlinkOut = await pushArtifact('symlink', tarLayer([{ name: 'weights/evil', type: '2', linkname: '../../../etc/passwd' }]));
 const hardlink = await pushArtifact('hardlink', tarLayer([{ name: 'passwd', type: '1', linkname: '/etc/passwd' }]));
 const device = await pushArtifact('device', tarLayer([{ name: 'null', type: '3' }]));
+const controlName = await pushArtifact('control', tarLayer([{ name: 'weights\x01.bin', body: Buffer.from('w') }]));
+const controlRaw = await pushArtifact('control-raw', [{ mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: Buffer.from('raw weights'), filepath: 'model\x7f.safetensors' }]);
 
 t.test('a signed, attested ModelPack model publishes atomically with a receipt naming its digest', async (t) => {
   const dest = join(dir, 'good', 'mnt', 'models');
@@ -123,6 +125,8 @@ t.test('refusals (library): corrupted blob, ../x, escaping symlink, hardlink, de
     { name: 'escaping symlink', manifest: symlinkOut.manifest, code: 'UNSAFE_ENTRY', message: /leaves the destination/ },
     { name: 'hardlink', manifest: hardlink.manifest, code: 'UNSAFE_ENTRY', message: /hardlink/ },
     { name: 'device entry', manifest: device.manifest, code: 'UNSAFE_ENTRY', message: /CharacterDevice/ },
+    { name: 'control character in a tar name', manifest: controlName.manifest, code: 'UNSAFE_ENTRY', message: /"weights\\x01\.bin" contains a control character/ },
+    { name: 'control character in a raw layer file path', manifest: controlRaw.manifest, code: 'UNSAFE_ENTRY', message: /file path "model\\x7f\.safetensors" contains a control character/ },
   ];
   for (const [i, c] of cases.entries()) {
     const parent = join(dir, `refused-lib-${i}`);

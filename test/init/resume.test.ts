@@ -1,14 +1,16 @@
 // Kill and resume, and the node cache's leases, against a real loopback registry behind the fault
 // proxy (fixtures.ts): a `modelgate init` killed with SIGKILL mid-pull leaves no model, its partial
-// download and its lease stay in the cache, and the next run takes the lease over once stale and
+// download and its lease stay in the cache, and the next run takes the lease over at once (the holder is
+// detected dead: its socket refuses connections) and
 // continues the download with Range; a live holder's lease is kept, a lost one aborts its holder; a
 // kept prefix continues with Range, and a registry that ignores Range (200) or a prefix that is not
 // the blob's restarts from byte 0.
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { BlobCache } from '../../src/init/cache.ts';
+import { ManualClock } from '../../src/time/clock.ts';
 import { exitCodeOfPullError } from '../../src/init/pull.ts';
 import type { Descriptor } from '../../src/oci/manifest.ts';
 import { openStore } from '../../src/oci/open.ts';
@@ -27,7 +29,7 @@ const killed = await pushArtifact('killed', [
   { mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: big, filepath: 'model.safetensors' },
 ]);
 
-t.test('SIGKILL mid-pull leaves no model; the next run takes over the stale lease and resumes with Range', async (t) => {
+t.test('SIGKILL mid-pull leaves no model; the next run takes over the dead holder\'s lease at once and resumes with Range', async (t) => {
   const cache = join(dir, 'cache-killed');
   const parent = join(dir, 'killed');
   const dest = join(parent, 'models');
@@ -52,7 +54,9 @@ t.test('SIGKILL mid-pull leaves no model; the next run takes over the stale leas
 
   proxy.setRules([]);
   proxy.clearRecords();
-  const run = await init([uriOf(killed.manifest), dest, '--cache-lock-stale', '1500'], cache);
+  // The killed holder is detected as dead (its socket refuses connections): no waiting for staleness,
+  // even with a staleness window longer than the CLI's own time limit.
+  const run = await init([uriOf(killed.manifest), dest, '--cache-lock-stale', '600000'], cache);
   t.equal(run.code, 0, run.stderr);
   t.same(readFileSync(join(dest, 'model.safetensors')), big);
   const gets = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${bigDigest}`));
@@ -62,7 +66,7 @@ t.test('SIGKILL mid-pull leaves no model; the next run takes over the stale leas
   const receipt = JSON.parse(readFileSync(join(dest, '.modelgate', 'receipt.json'), 'utf8')) as Record<string, unknown>;
   t.equal(receipt.digest, killed.manifest.digest, 'published with a receipt');
   t.same(readdirSync(parent), ['models'], "the killed run's staging directory was removed");
-  t.same(readdirSync(join(cache, 'locks')), [], 'no lease left');
+  t.same(readdirSync(join(cache, 'locks')), [], 'no lease left, nor the dead holder\'s socket');
   t.same(readdirSync(join(cache, 'partial')), [], 'the partial download became the cached blob');
 });
 
@@ -135,6 +139,62 @@ t.test('cache leases: a live holder keeps its lease, a stale one is taken over, 
   await fresh.evict(new Set());
   t.notOk(existsSync(fresh.partialPath(descriptor.digest)), 'an abandoned partial download is removed');
   t.ok(existsSync(fresh.partialPath(other)), 'a recent one is kept');
+});
+
+t.test('lease holders: a dead one on this kernel is taken over at once, a foreign one by the injected clock', async (t) => {
+  const root = join(dir, 'cache-holders');
+  const bytes = Buffer.from('holder test blob');
+  const descriptor: Descriptor = { mediaType: 'application/octet-stream', digest: sha256(bytes) as Descriptor['digest'], size: bytes.length };
+  const leasePath = join(root, 'locks', `${descriptor.digest.slice('sha256:'.length)}.lease`);
+  const clock = new ManualClock(Date.now());
+  const cache = new BlobCache(root, { lockStaleMs: 3600_000, clock });
+  await cache.init();
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const pidNamespace = readlinkSync('/proc/self/ns/pid');
+  const download = async ({ path }: { path: string }): Promise<void> => writeFileSync(path, bytes);
+
+  // A holder that exited (its PID is gone from this namespace on this boot): taken over at once.
+  const dead = spawnSync(join(REPO, 'node_modules/.bin/node'), ['-e', '0']).pid!;
+  writeFileSync(leasePath, JSON.stringify({ owner: 'exited', bootId, pidNamespace, pid: dead }));
+  t.match(await cache.obtain(descriptor, download, AbortSignal.timeout(20_000)), { reused: false }, 'a dead PID holder does not make us wait an hour');
+  await cache.clear();
+  await cache.init();
+
+  // A holder whose socket nobody listens on any more (killed in another PID namespace): taken over at once.
+  const socket = join(root, 'locks', 'holder-gone.sock');
+  writeFileSync(socket, '');
+  writeFileSync(leasePath, JSON.stringify({ owner: 'killed', bootId, pidNamespace: 'pid:[1]', pid: 1, socket }));
+  t.match(await cache.obtain(descriptor, download, AbortSignal.timeout(20_000)), { reused: false }, 'a refused socket means a dead holder');
+  t.same(readdirSync(join(root, 'locks')), [], "the dead holder's socket file is removed with its lease");
+  await cache.clear();
+  await cache.init();
+
+  // A holder on another kernel (a shared cache, or before a reboot: we cannot tell): judged by the
+  // heartbeat, on the injected clock.
+  writeFileSync(leasePath, JSON.stringify({ owner: 'elsewhere', bootId: '00000000-0000-0000-0000-000000000000', pid: 1 }));
+  await t.rejects(cache.obtain(descriptor, download, AbortSignal.timeout(300)), 'a lease of another kernel is waited for while fresh');
+  clock.advance(2 * 3600_000); // the lease file was written after the clock was set: more than one window
+  t.match(await cache.obtain(descriptor, download, AbortSignal.timeout(20_000)), { reused: false }, 'and taken over once the clock says it is stale');
+
+  // A live holder (its socket answers) keeps its lease whatever its PID says.
+  await cache.clear();
+  await cache.init();
+  const other = new BlobCache(root, { lockStaleMs: 3600_000 });
+  let release!: () => void;
+  const holding = other.obtain(descriptor, async ({ path }) => {
+    await new Promise<void>((resolve) => (release = resolve));
+    writeFileSync(path, bytes);
+  });
+  while (!existsSync(leasePath)) await new Promise((r) => setTimeout(r, 10));
+  const lease = JSON.parse(readFileSync(leasePath, 'utf8')) as { socket?: string; bootId?: string };
+  t.equal(lease.bootId, bootId, 'the lease records the boot id');
+  t.ok(lease.socket !== undefined && existsSync(lease.socket), 'and the socket its holder listens on');
+  writeFileSync(leasePath, JSON.stringify({ ...lease, pid: dead }));
+  const waiter = new BlobCache(root, { lockStaleMs: 3600_000 });
+  await t.rejects(waiter.obtain(descriptor, download, AbortSignal.timeout(300)), 'a holder whose socket answers is alive');
+  release();
+  await holding;
+  t.same(readdirSync(join(root, 'locks')), [], 'the holder closed its socket with its last lease');
 });
 
 t.test('resume: a kept prefix continues with Range; a registry ignoring Range or a bad prefix restarts from 0', async (t) => {

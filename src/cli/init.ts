@@ -14,7 +14,6 @@
  * 2 usage/invalid, 3 registry unavailable (transient), 4 registry refused (permanent).
  */
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { SettingFlags } from '../config/read.ts';
 import { ModelgateError, UsageError } from '../errors.ts';

@@ -237,6 +237,8 @@ t.test('the webhook, started as rendered, admits the signed model for an Inferen
   t.match(ready, { data: 'file /etc/modelgate/policy-data/data.json' }, 'ready with the rendered policy data');
   const answer = await review(MODEL_URI);
   t.equal(answer.allowed, true, `allowed (${answer.status?.message ?? ''})`);
+  t.comment(`transcript: webhook ready: ${JSON.stringify(ready)}`);
+  t.comment(`transcript: review ${MODEL_URI}: ${JSON.stringify(answer)}`);
   const denied = await review(`modelgate+oci://${registry.host}/models/reviews:latest`);
   t.equal(denied.allowed, false, 'a tag is denied');
 });
@@ -275,6 +277,7 @@ t.test('the storage initializer, injected as KServe does, verifies and publishes
   t.notOk((container.env ?? []).some((e) => e.name.startsWith('MODELGATE_TRUSTED_ROOT')), 'key-only: no trust root');
   const run = await runStorageInitializer(installed, 'allowed');
   t.equal(run.code, 0, `init exits 0 (stderr: ${run.stderr})`);
+  t.comment(`transcript: init exit ${run.code}:\n${run.stdout}`);
   const files = (await readdir(run.models)).sort();
   t.ok(files.includes('model.safetensors') && files.includes('config.json'), `model files published (${files.join(', ')})`);
   const receipt = JSON.parse(await readFile(join(run.models, '.modelgate/receipt.json'), 'utf8')) as { digest: string };
@@ -291,11 +294,14 @@ t.test('a digest revoked in the values is denied by the running webhook and refu
   t.not(reloaded.dataDigest, before.dataDigest, 'the webhook reloaded the new data (logged with its digest)');
   const answer = await review(MODEL_URI);
   t.equal(answer.allowed, false, 'denied after the update');
+  t.comment(`transcript: reloaded: ${JSON.stringify(reloaded)}`);
+  t.comment(`transcript: review after revocation: ${JSON.stringify(answer)}`);
   t.match(answer.status?.message, /REVOKED_DIGEST/);
   t.equal(webhook.exitCode, null, 'the same webhook process: no restart');
 
   const run = await runStorageInitializer(upgraded, 'revoked');
   t.equal(run.code, 1, 'init refuses (exit 1: verification failed)');
+  t.comment(`transcript: init exit ${run.code}, termination message: ${run.terminationLog}`);
   t.match(run.terminationLog, /REVOKED_DIGEST/, 'KServe shows the reason (termination message)');
   t.same((await readdir(run.models)).filter((f) => !f.startsWith('.')), [], 'nothing published');
 });

@@ -2,6 +2,7 @@
  * Parsing of command-specific option values (the pipeline settings are read by `src/config/`):
  * repeatable options, bounded integers, durations, and bounded reads of small files named by options.
  */
+import { readFile } from 'node:fs/promises';
 import { UsageError, type UsageErrorCode } from '../errors.ts';
 
 /** commander accumulator for repeatable options. */
@@ -29,7 +30,15 @@ export function duration(value: string, what: string, minMs = 1): number {
   return ms;
 }
 
-/** A small text file (key, predicate) named by an option, read whole with the loader's bound; errors name the file. */
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+/** A small text file (key, predicate) named by an option, read whole, at most 16 MiB; errors name the file and what it is for. */
 export async function readText(path: string, what: string, code: UsageErrorCode = 'USAGE'): Promise<string> {
-  return (await import('../config/load.ts')).readSettingFile(path, what, code);
+  try {
+    const bytes = await readFile(path);
+    if (bytes.byteLength > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+    return bytes.toString('utf8');
+  } catch (err) {
+    throw new UsageError(code, `cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
 }

@@ -210,7 +210,7 @@ export function register(program: Command): void {
     let unwatch: (() => void) | undefined;
     let reviewer: InstanceType<typeof AdmissionReviewer> | undefined;
     try {
-      const [{ storeProvider }, { EvidenceCache }, { ManifestCache }, { loadWatchedConfiguration, loadTrust, loadCredentials }] = await Promise.all([
+      const [{ storeProvider }, { EvidenceCache }, { ManifestCache }, { loadPolicyConfiguration, loadTrust, loadCredentials }] = await Promise.all([
         import('../pipeline/deps.ts'),
         import('../pipeline/evidence-cache.ts'),
         import('../pipeline/manifest-cache.ts'),
@@ -220,7 +220,7 @@ export function register(program: Command): void {
       // update (a revocation) is applied in place within about a second; a version that fails its
       // schema or self-test keeps the last good one (logged and counted).
       const [{ reloader, data: dataSource }, trust, credentials] = await Promise.all([
-        loadWatchedConfiguration(settings, {
+        loadPolicyConfiguration(settings, {
           metrics,
           onReload: (snapshot) => {
             if (reviewer !== undefined) {

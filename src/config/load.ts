@@ -4,12 +4,13 @@
  * `loadPipeline`; the other verify commands call `loadTrust` / `loadCredentials`.
  *
  * Owns: `loadPipeline` (settings → `PipelineDeps` plus `AppliedConfiguration`, what was applied and
- * from where, for output and logs), `loadKeys`, `loadPolicyData`, `loadTrust`, `loadCredentials`, and
+ * from where, for output and logs), `loadPolicyConfiguration` (bundle, data and key files through the
+ * `ConfigReloader` of `reload.ts`, the one reader of those files), `loadInlineKeys`, `inlinePolicyData`,
+ * `loadTrust`, `loadCredentials`, and
  * the rule that `--key`/`--certificate-identity` without policy data trusts exactly those signers
  * (cosign's meaning: data derived from the bundle's, signers replaced, provenance not required).
  * File read failures are CONFIG errors naming the file; bad inline values name their variable.
  */
-import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.ts';
 import type { CredentialSource } from '../oci/credentials.ts';
@@ -19,19 +20,7 @@ import type { TrustMaterial } from '../sigstore/trust.ts';
 import type { DataSource, DockerConfigSource, KeySource, PipelineSettings, TrustSource } from './read.ts';
 import type { ConfigReloader, ConfigReloaderOptions } from './reload.ts';
 
-const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const PEM_PUBLIC_KEYS = /-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|EC PUBLIC KEY)-----[\s\S]*?-----END \1-----/g;
-
-/** A small text file (key, policy data) read whole, at most 16 MiB; errors name the file and what it is for. */
-export async function readSettingFile(path: string, what: string, code: 'USAGE' | 'CONFIG' = 'CONFIG'): Promise<string> {
-  try {
-    const bytes = await readFile(path);
-    if (bytes.byteLength > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
-    return bytes.toString('utf8');
-  } catch (err) {
-    throw new UsageError(code, `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
 
 /** What was applied, and from where (printed by verify/explain, logged by webhook and init). */
 export interface AppliedConfiguration {
@@ -50,20 +39,12 @@ export interface LoadedPipeline {
   readonly applied: AppliedConfiguration;
 }
 
-/** Every public key of the sources, in order (inline text may hold several concatenated PEM blocks). */
-export async function loadKeys(sources: readonly KeySource[]): Promise<KeyObject[]> {
+/** The public keys given inline (`MODELGATE_KEYS_PEM`: several concatenated PEM blocks); key files are read by `reload.ts`. */
+export async function loadInlineKeys(sources: readonly KeySource[]): Promise<KeyObject[]> {
   const { parsePublicKey } = await import('../sigstore/keys.ts');
   const keys: KeyObject[] = [];
   for (const source of sources) {
-    if (source.kind === 'file') {
-      const text = await readSettingFile(source.path, 'public key');
-      try {
-        keys.push(parsePublicKey(text));
-      } catch (err) {
-        throw new UsageError('CONFIG', `public key ${source.path}: ${(err as Error).message}`);
-      }
-      continue;
-    }
+    if (source.kind !== 'inline') continue;
     const blocks = source.pem.match(PEM_PUBLIC_KEYS) ?? [];
     if (blocks.length === 0) throw new UsageError('CONFIG', `${source.origin} holds no "-----BEGIN PUBLIC KEY-----" PEM block`);
     for (const [i, block] of blocks.entries()) {
@@ -77,15 +58,13 @@ export async function loadKeys(sources: readonly KeySource[]): Promise<KeyObject
   return keys;
 }
 
-/** The policy data document of a source (undefined: the bundle's own). */
-export async function loadPolicyData(source: DataSource): Promise<unknown> {
-  if (source.kind === 'bundle') return undefined;
-  const text = source.kind === 'file' ? await readSettingFile(source.path, 'policy data') : source.text;
-  const where = source.kind === 'file' ? `policy data ${source.path}` : `policy data in ${source.origin}`;
+/** Policy data given inline (`MODELGATE_POLICY_DATA_JSON`); a data file is read by `reload.ts`. */
+export function inlinePolicyData(source: DataSource): unknown {
+  if (source.kind !== 'inline') return undefined;
   try {
-    return JSON.parse(text);
+    return JSON.parse(source.text);
   } catch (err) {
-    throw new UsageError('CONFIG', `${where} is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError('CONFIG', `policy data in ${source.origin} is not valid JSON: ${(err as Error).message}`);
   }
 }
 
@@ -158,24 +137,11 @@ function derivedFrom(keys: readonly unknown[], identities: readonly unknown[]): 
   return `derived from ${flags}: those signers are trusted, provenance not required (give --data to require more)`;
 }
 
-/** The policy engine the settings describe, and where its data came from. */
-export async function loadEngine(settings: Pick<PipelineSettings, 'policy' | 'data'>, keys: readonly KeyObject[], identities: PipelineSettings['identities']): Promise<{ engine: PolicyEngine; data: string }> {
-  const [{ PolicyEngine }, { keyId }, { loadBundle }] = await Promise.all([import('../policy/engine.ts'), import('../sigstore/keys.ts'), import('../policy/bundle.ts')]);
-  const given = await loadPolicyData(settings.data);
-  if (given !== undefined) return { engine: await PolicyEngine.load(settings.policy, { data: given }), data: describeData(settings.data) };
-  const bundle = await loadBundle(settings.policy);
-  if (keys.length + identities.length > 0) {
-    const derived = dataTrustingSigners(bundle.data, keys.map((k) => `sha256:${keyId(k)}`), identities);
-    if (derived !== undefined) return { engine: await PolicyEngine.fromBundle(bundle, { data: derived }), data: derivedFrom(keys, identities) };
-  }
-  return { engine: await PolicyEngine.fromBundle(bundle), data: describeData(settings.data) };
-}
-
 /** Keys, policy engine, trust material and registry access, loaded once from the settings. */
 export async function loadPipeline(settings: PipelineSettings): Promise<LoadedPipeline> {
   const [{ storeProvider }, { keyId }] = await Promise.all([import('../pipeline/deps.ts'), import('../sigstore/keys.ts')]);
-  const keys = await loadKeys(settings.keys);
-  const [{ engine, data }, trust, credentials] = await Promise.all([loadEngine(settings, keys, settings.identities), loadTrust(settings.trust), loadCredentials(settings.registry.dockerConfig)]);
+  const [{ reloader, data }, trust, credentials] = await Promise.all([loadPolicyConfiguration(settings), loadTrust(settings.trust), loadCredentials(settings.registry.dockerConfig)]);
+  const { engine, keys } = reloader.current;
   const stores = storeProvider({ registry: { credentials, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: settings.registry.timeoutMs } });
   return {
     deps: { stores, trust, signers: { keys, identities: settings.identities }, engine, timeoutMs: settings.registry.timeoutMs, keyTlogThreshold: settings.keyTlogThreshold },
@@ -191,14 +157,16 @@ export async function loadPipeline(settings: PipelineSettings): Promise<LoadedPi
 }
 
 /**
- * The webhook's policy configuration: the same settings and rules as `loadEngine`, read by a
- * `ConfigReloader` that keeps watching the data and key files (kubelet's ConfigMap updates) and the
- * bundle. Inline keys and data (environment) are fixed for the process.
+ * The policy configuration (bundle, data, signer keys) the settings name, read once by a
+ * `ConfigReloader`: the one place key and data files are read. verify and init use its snapshot;
+ * the webhook also `start`s it, so data and key files are watched (kubelet's ConfigMap updates).
+ * Without data, `--key`/`--certificate-identity` signers are the trusted ones (`dataTrustingSigners`).
+ * Inline keys and data (environment) are fixed for the process.
  */
-export async function loadWatchedConfiguration(settings: PipelineSettings, options: ConfigReloaderOptions): Promise<{ reloader: ConfigReloader; data: string }> {
+export async function loadPolicyConfiguration(settings: PipelineSettings, options: ConfigReloaderOptions = {}): Promise<{ reloader: ConfigReloader; data: string }> {
   const [{ ConfigReloader }, { keyId }] = await Promise.all([import('./reload.ts'), import('../sigstore/keys.ts')]);
-  const inlineKeys = await loadKeys(settings.keys.filter((k) => k.kind === 'inline'));
-  const inlineData = settings.data.kind === 'inline' ? await loadPolicyData(settings.data) : undefined;
+  const inlineKeys = await loadInlineKeys(settings.keys);
+  const inlineData = inlinePolicyData(settings.data);
   const signers = settings.keys.length + settings.identities.length > 0;
   const reloader = await ConfigReloader.load(
     {

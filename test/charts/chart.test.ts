@@ -447,8 +447,8 @@ t.test('realistic trust data fits the storage initializer: 50 keys and 500 allow
   // Linux really starts a process with this environment, and the loader reads all 50 keys from it.
   const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
   const { readPipelineSettings } = await import('../../src/config/read.ts');
-  const { loadKeys } = await import('../../src/config/load.ts');
-  t.equal((await loadKeys(readPipelineSettings({}, env).keys)).length, 50, 'all 50 keys load from MODELGATE_KEYS_PEM');
+  const { loadInlineKeys } = await import('../../src/config/load.ts');
+  t.equal((await loadInlineKeys(readPipelineSettings({}, env).keys)).length, 50, 'all 50 keys load from MODELGATE_KEYS_PEM');
   const started = await new Promise<number | null>((resolve) => execFile(process.execPath, ['-e', 'process.exit(Object.keys(process.env).some((k) => k === "MODELGATE_POLICY_DATA_JSON") ? 0 : 3)'], { env: { ...env, PATH: process.env.PATH ?? '' } }, (err) => resolve(err === null ? 0 : typeof err.code === 'number' ? err.code : null)));
   t.equal(started, 0, 'a process starts with that environment');
 });

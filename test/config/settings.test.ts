@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { dataTrustingSigners, loadKeys, loadPipeline, loadPolicyData } from '../../src/config/load.ts';
+import { dataTrustingSigners, inlinePolicyData, loadInlineKeys, loadPipeline } from '../../src/config/load.ts';
 import { pairIdentities, readPipelineSettings } from '../../src/config/read.ts';
 import { settingsTableMarkdown } from '../../src/config/settings.ts';
 import { DEFAULT_BUNDLE_DIR } from '../../src/policy/bundle.ts';
@@ -64,13 +64,15 @@ t.test('a trust root only when something needs it', async (t) => {
 t.test('inline keys and data load like files; errors name the file or the variable', async (t) => {
   const [a, b] = [pem(), pem()];
   writeFileSync(join(dir, 'a.pem'), a);
-  const keys = await loadKeys(readPipelineSettings({ key: [join(dir, 'a.pem')] }, { MODELGATE_KEYS_PEM: `${a}\n${b}` }).keys);
+  const { deps } = await loadPipeline(readPipelineSettings({ key: [join(dir, 'a.pem')] }, { MODELGATE_KEYS_PEM: `${a}\n${b}` }));
+  const keys = deps.signers.keys;
   t.equal(keys.length, 3, 'the flag file and both inline PEM blocks');
   t.equal(keyId(keys[0]!), keyId(keys[1]!));
-  await t.rejects(loadKeys(readPipelineSettings({}, { MODELGATE_KEYS_PEM: 'not a key' }).keys), { code: 'CONFIG', message: /MODELGATE_KEYS_PEM holds no/ });
-  await t.rejects(loadKeys(readPipelineSettings({}, { MODELGATE_KEYS: join(dir, 'missing.pem') }).keys), { code: 'CONFIG', message: /cannot read public key .*missing\.pem: ENOENT/ });
-  t.same(await loadPolicyData(readPipelineSettings({}, { MODELGATE_POLICY_DATA_JSON: '{"x":1}' }).data), { x: 1 });
-  await t.rejects(loadPolicyData(readPipelineSettings({}, { MODELGATE_POLICY_DATA_JSON: '{' }).data), { code: 'CONFIG', message: /policy data in MODELGATE_POLICY_DATA_JSON is not valid JSON/ });
+  t.equal((await loadInlineKeys(readPipelineSettings({}, { MODELGATE_KEYS_PEM: `${a}\n${b}` }).keys)).length, 2);
+  await t.rejects(loadInlineKeys(readPipelineSettings({}, { MODELGATE_KEYS_PEM: 'not a key' }).keys), { code: 'CONFIG', message: /MODELGATE_KEYS_PEM holds no/ });
+  await t.rejects(loadPipeline(readPipelineSettings({}, { MODELGATE_KEYS: join(dir, 'missing.pem') })), { code: 'CONFIG', message: /cannot read public key .*missing\.pem/ });
+  t.same(inlinePolicyData(readPipelineSettings({}, { MODELGATE_POLICY_DATA_JSON: '{"x":1}' }).data), { x: 1 });
+  t.throws(() => inlinePolicyData(readPipelineSettings({}, { MODELGATE_POLICY_DATA_JSON: '{' }).data), { code: 'CONFIG', message: /policy data in MODELGATE_POLICY_DATA_JSON is not valid JSON/ });
   t.throws(() => readPipelineSettings({ data: 'd.json' }, { MODELGATE_POLICY_DATA_JSON: '{}' }), { code: 'USAGE' });
 });
 

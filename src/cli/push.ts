@@ -33,23 +33,32 @@ const PROGRESS_INTERVAL_MS = 500;
 const MIB = 1024 * 1024;
 
 /**
- * Progress callbacks for `pushModelDirectory` that redraw one stderr line while stderr is a TTY; `done`
- * clears it. Off a terminal (CI logs, pipes) nothing is drawn.
+ * Progress callbacks for `pushModelDirectory` that draw one stderr line while stderr is a TTY — once when
+ * the scan is done, then every PROGRESS_INTERVAL_MS; `done` clears it. Off a terminal (CI logs, pipes)
+ * nothing is drawn.
  */
-function terminalProgress(): { readonly callbacks: Pick<PushModelOptions, 'onLayer' | 'onLayerProgress'>; done(): void } {
+function terminalProgress(): { readonly callbacks: Pick<PushModelOptions, 'onScanned' | 'onLayer' | 'onLayerProgress'>; done(): void } {
   if (process.stderr.isTTY !== true) return { callbacks: {}, done: () => {} };
+  let totalFiles = 0;
+  let totalBytes = 0;
   let files = 0;
   let bytes = 0;
   const partial = new Map<string, number>();
   const draw = (): void => {
     let sent = bytes;
     for (const value of partial.values()) sent += value;
-    process.stderr.write(`\r\x1b[KPushing: ${files} files, ${(sent / MIB).toFixed(1)} MiB stored`);
+    const line = totalFiles === 0 ? 'Hashing files…' : `Pushing: ${files}/${totalFiles} files, ${(sent / MIB).toFixed(1)}/${(totalBytes / MIB).toFixed(1)} MiB stored`;
+    process.stderr.write(`\r\x1b[K${line}`);
   };
   const timer = setInterval(draw, PROGRESS_INTERVAL_MS);
   timer.unref();
   return {
     callbacks: {
+      onScanned: (scanned) => {
+        totalFiles = scanned.length;
+        totalBytes = scanned.reduce((sum, f) => sum + f.size, 0);
+        draw();
+      },
       onLayer: (file) => {
         files += 1;
         bytes += file.size;

@@ -178,6 +178,8 @@ export interface PushModelOptions extends ModelPackOptions, CallOptions {
   readonly tag?: string;
   /** Blobs uploaded at once (default PUSH_CONCURRENCY). */
   readonly concurrency?: number;
+  /** Called once the directory is scanned and hashed, before any upload. */
+  readonly onScanned?: (files: readonly ModelFile[]) => void;
   /** Called after each file's blob is in the store (in completion order). */
   readonly onLayer?: (file: ModelFile, descriptor: Descriptor) => void;
   /** Called while a large file uploads, with its bytes stored so far. */
@@ -194,6 +196,7 @@ export async function pushModelDirectory(store: ArtifactStore, dir: string, opti
   const call: CallOptions = { ...(options.signal ? { signal: options.signal } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
   const files = await scanModelDirectory(dir, call);
   const built = buildModelPack(files, options);
+  options.onScanned?.(files);
   const concurrency = options.concurrency ?? PUSH_CONCURRENCY;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new RangeError(`push concurrency must be a positive integer, got ${concurrency}`);
   const failed = new AbortController();

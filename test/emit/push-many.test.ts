@@ -2,7 +2,9 @@
 // loopback registry: the pushed ModelPack is complete and correct (one layer per file, path and digest
 // right, every blob served back verified), uploads run concurrently but bounded, blobs the registry
 // already has are not uploaded again (only HEAD-checked), and a small file that is not what it was hashed
-// as is refused before any upload starts. Request counts, never timings, are asserted.
+// as is refused before any upload starts; a progress line appears on stderr only when it is a terminal.
+// Request counts, never timings, are asserted.
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,9 +18,10 @@ import { PUSH_CONCURRENCY } from '../../src/modelpack/pack.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { rejectsWith } from '../helpers/rejects-code.ts';
-import { runCli } from '../helpers/run-cli.ts';
+import { REPO, runCli } from '../helpers/run-cli.ts';
 
 const FILES = 300;
+const NODE = join(REPO, 'node_modules/.bin/node');
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-push-many-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const model = join(dir, 'model');
@@ -89,6 +92,17 @@ t.test('push of many small files: complete, concurrent, nothing uploaded twice',
   const third = await runCli(['push', model, `oci://${proxy.host}/models/many:v3`]);
   t.equal(third.code, 0, third.stderr);
   t.equal(proxy.count('POST', BLOB_UPLOAD), 2, 'the changed file and the new config only');
+
+  // Progress: never on a pipe; on a terminal (util-linux `script` gives stderr a pty) a redrawn stderr
+  // line, while stdout (redirected to a file) still holds the digest alone.
+  for (const run of [first, second, third]) t.notMatch(run.stderr, /Pushing:/, 'no progress line when stderr is not a terminal');
+  const transcript = join(dir, 'typescript');
+  const stdoutFile = join(dir, 'stdout.txt');
+  const command = `${NODE} ${join(REPO, 'src/cli/main.ts')} push ${model} oci://${proxy.host}/models/many:v4 > ${stdoutFile}`;
+  const code = await new Promise<number | null>((resolve) => execFile('script', ['-qec', command, transcript], (err) => resolve(err === null ? 0 : (err.code as number | null))));
+  t.equal(code, 0, readFileSync(transcript, 'utf8'));
+  t.match(readFileSync(transcript, 'utf8'), new RegExp(`\\r\\x1b\\[KPushing: \\d+/${FILES} files, [\\d.]+/[\\d.]+ MiB stored`), 'a progress line on the terminal');
+  t.equal(readFileSync(stdoutFile, 'utf8'), `${third.stdout.trim()}\n`, 'stdout: the digest alone');
 });
 
 t.test('a small file that is not what it was hashed as is refused before any upload', async (t) => {

@@ -13,7 +13,8 @@
  *     one upload session per blob (Location read with `-w %header{location}`), PUT each file to a
  *     session with `?digest=` — then the config and manifest. The digests are computed before the
  *     clock starts (curl does not hash), so the baseline does less work than modelgate.
- * Prints blobs/s of each and the ratio modelgate/curl, with the load average before and after.
+ * Prints blobs/s and client CPU seconds (GNU time; NaN without it) of each, the ratio modelgate/curl,
+ * and the load average before and after.
  *
  *   npm run bench:push
  *   PUSH_BENCH_FILES=2000 npm run bench:push
@@ -65,16 +66,16 @@ function curlParallel(config: string): Promise<Run & { stdout: string }> {
 }
 
 /** The curl baseline: HEAD, POST and PUT for every blob (three parallel passes), then config and manifest. */
-async function curlPush(registryUrl: string, repository: string, files: readonly BenchFile[], dir: string): Promise<number> {
+async function curlPush(registryUrl: string, repository: string, files: readonly BenchFile[], dir: string): Promise<Run> {
   const base = `${registryUrl}/v2/${repository}`;
   const started = performance.now();
-  // HEAD answers 404 for a new blob: -f would fail the transfer, so HEAD without -f via write-out of the code.
-  await timedChild('curl', ['-s', '--parallel', '--parallel-immediate', '--parallel-max', String(PUSH_CONCURRENCY), '-K',
+  // HEAD answers 404 for a new blob: without -f that is a completed transfer, not a failure.
+  const headed = await timedChild('curl', ['-s', '--parallel', '--parallel-immediate', '--parallel-max', String(PUSH_CONCURRENCY), '-K',
     curlConfig(join(dir, 'head.cfg'), files.map((f) => ({ url: `${base}/blobs/${f.digest}`, head: '', output: '/dev/null' })))]);
   const posted = await curlParallel(curlConfig(join(dir, 'post.cfg'), files.map(() => ({ url: `${base}/blobs/uploads/`, request: 'POST', output: '/dev/null', 'write-out': '%header{location}\\n' }))));
   const locations = posted.stdout.split('\n').filter((l) => l !== '');
   if (locations.length !== files.length) throw new Error(`curl POST gave ${locations.length} upload locations for ${files.length} blobs`);
-  await curlParallel(curlConfig(join(dir, 'put.cfg'), files.map((f, i) => {
+  const put = await curlParallel(curlConfig(join(dir, 'put.cfg'), files.map((f, i) => {
     const url = new URL(locations[i]!, registryUrl);
     url.searchParams.set('digest', f.digest);
     return { url: url.href, request: 'PUT', header: 'Content-Type: application/octet-stream', 'data-binary': `@${f.path}`, output: '/dev/null' };
@@ -97,7 +98,8 @@ async function curlPush(registryUrl: string, repository: string, files: readonly
   const manifestPath = join(dir, 'manifest.json');
   writeFileSync(manifestPath, JSON.stringify(manifest));
   await timedChild('curl', ['-s', '-f', '-X', 'PUT', '-H', `Content-Type: ${MediaType.OCI_MANIFEST}`, '--data-binary', `@${manifestPath}`, '-o', '/dev/null', `${base}/manifests/v1`]);
-  return (performance.now() - started) / 1000;
+  // The three bulk passes' CPU (the few single requests after them are not counted).
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: headed.cpuSeconds + posted.cpuSeconds + put.cpuSeconds };
 }
 
 async function main(): Promise<void> {
@@ -107,25 +109,26 @@ async function main(): Promise<void> {
     const sets = { modelgate: writeFiles(join(dir, 'modelgate'), FILES, BYTES), curl: writeFiles(join(dir, 'curl'), FILES, BYTES) };
     console.log(`files: 2 × ${FILES} × ${BYTES} B written in ${((performance.now() - started) / 1000).toFixed(1)} s; concurrency ${PUSH_CONCURRENCY}`);
     const before = loadavg();
-    const seconds: Record<string, number> = {};
+    const runs: Record<string, Run> = {};
     for (const who of ORDER) {
       started = performance.now();
       if (who === 'modelgate') {
         const run = await timedChild(process.execPath, [MAIN, 'push', join(dir, 'modelgate'), `oci://${registry.host}/bench/modelgate:v1`]);
         if (!/^sha256:[0-9a-f]{64}\n$/.test(run.stdout)) throw new Error(`modelgate push printed ${JSON.stringify(run.stdout)}`);
-        seconds.modelgate = run.seconds;
+        runs.modelgate = run;
       } else if (who === 'curl') {
         mkdirSync(join(dir, 'curl-work'));
-        seconds.curl = await curlPush(registry.url, 'bench/curl', sets.curl, join(dir, 'curl-work'));
+        runs.curl = await curlPush(registry.url, 'bench/curl', sets.curl, join(dir, 'curl-work'));
       } else {
         throw new Error(`PUSH_BENCH_ORDER: unknown contender ${who}`);
       }
-      console.log(`${who.padEnd(9)} ${seconds[who]!.toFixed(2)} s = ${(FILES / seconds[who]!).toFixed(0)} blobs/s`);
+      const run = runs[who]!;
+      console.log(`${who.padEnd(9)} ${run.seconds.toFixed(2)} s = ${(FILES / run.seconds).toFixed(0)} blobs/s, client CPU ${run.cpuSeconds.toFixed(2)} s`);
     }
     const after = loadavg();
-    if (seconds.modelgate !== undefined && seconds.curl !== undefined) {
-      const rate = FILES / seconds.modelgate;
-      console.log(`ratio modelgate/curl (blobs/s): ${(seconds.curl / seconds.modelgate).toFixed(2)}; modelgate ${rate.toFixed(0)} blobs/s (goal ≥ ${GOAL_BLOBS_PER_SECOND})`);
+    if (runs.modelgate !== undefined && runs.curl !== undefined) {
+      const rate = FILES / runs.modelgate.seconds;
+      console.log(`ratio modelgate/curl (blobs/s): ${(runs.curl.seconds / runs.modelgate.seconds).toFixed(2)}; modelgate ${rate.toFixed(0)} blobs/s (goal ≥ ${GOAL_BLOBS_PER_SECOND})`);
     }
     console.log(`load average (1 min) before ${before[0]!.toFixed(1)}, after ${after[0]!.toFixed(1)}`);
   });

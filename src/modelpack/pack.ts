@@ -35,6 +35,10 @@ export class ModelPackError extends ModelgateError<ModelPackErrorCode> {}
 /** Directory names never packed (version-control metadata). */
 const IGNORED_NAMES = new Set(['.git']);
 const HASH_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Files up to this size are read whole while hashing and their bytes kept for the push… */
+const SMALL_FILE_BYTES = 64 * 1024;
+/** …up to this many bytes in all. */
+const MAX_HELD_BYTES = 64 * 1024 * 1024;
 /** Files hashed at once while scanning. */
 const HASH_CONCURRENCY = 8;
 /** Blobs uploaded at once by default. */
@@ -49,6 +53,8 @@ export interface ModelFile {
   readonly digest: Digest;
   readonly kind: ModelFileKind;
   readonly mediaType: string;
+  /** The content as hashed, kept for small files (see `hashFile`); larger ones are read again to push. */
+  readonly bytes?: Buffer;
 }
 
 export interface ModelPackOptions {
@@ -68,19 +74,32 @@ export interface BuiltModelPack {
   readonly layers: readonly Descriptor[];
 }
 
-async function hashFile(path: string, signal?: AbortSignal): Promise<{ digest: Digest; size: number }> {
+/**
+ * Hash one file. A small file (at most SMALL_FILE_BYTES, while the scan's `heldBudget` lasts) is read
+ * whole and its bytes are kept: pushing them later sends exactly what was hashed, with no second read.
+ */
+async function hashFile(path: string, heldBudget: { bytes: number }, signal?: AbortSignal): Promise<{ digest: Digest; size: number; bytes?: Buffer }> {
   const handle = await open(path, 'r');
   try {
+    const statSize = (await handle.stat()).size;
+    if (statSize <= SMALL_FILE_BYTES && heldBudget.bytes >= statSize) {
+      const bytes = await handle.readFile();
+      if (bytes.byteLength <= SMALL_FILE_BYTES) {
+        heldBudget.bytes -= bytes.byteLength;
+        return { digest: digestOf(bytes), size: bytes.byteLength, bytes };
+      }
+    }
     const hash = createHash('sha256');
     // Sized to the file (as it is now) so many small files do not each allocate a 4 MiB buffer.
-    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(HASH_CHUNK_BYTES, (await handle.stat()).size + 1)));
+    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(HASH_CHUNK_BYTES, statSize + 1)));
     let size = 0;
-    for (;;) {
+    for (let position = 0; ; ) {
       signal?.throwIfAborted();
-      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
       size += bytesRead;
+      position += bytesRead;
     }
     return { digest: `sha256:${hash.digest('hex')}` as Digest, size };
   } finally {
@@ -114,13 +133,14 @@ export async function scanModelDirectory(dir: string, options: CallOptions = {})
   };
   await walk(root);
   if (paths.length === 0) throw new ModelPackError('BAD_MODEL_DIRECTORY', `model directory ${root} has no files`);
+  const heldBudget = { bytes: MAX_HELD_BYTES };
   const files = await pMap(
     paths,
     async (absolutePath): Promise<ModelFile> => {
       const path = relative(root, absolutePath).split(sep).join('/');
-      const { digest, size } = await hashFile(absolutePath, options.signal);
+      const { digest, size, bytes } = await hashFile(absolutePath, heldBudget, options.signal);
       const kind = classifyModelFile(path);
-      return { path, absolutePath, size, digest, kind, mediaType: rawMediaType(kind) };
+      return { path, absolutePath, size, digest, kind, mediaType: rawMediaType(kind), ...(bytes !== undefined ? { bytes } : {}) };
     },
     { concurrency: HASH_CONCURRENCY },
   );
@@ -187,8 +207,9 @@ export interface PushModelOptions extends ModelPackOptions, CallOptions {
 }
 
 /**
- * Scan `dir`, push every file as a `.raw` layer (each copy re-verified against the digest computed
- * while scanning, so a file changed in between is refused; a blob the store has is not sent again),
+ * Scan `dir`, push every file as a `.raw` layer (small files: the bytes hashed; others re-verified
+ * against the digest computed while scanning, so a file changed in between is refused; a blob the store
+ * has is not sent again),
  * then the config and, once all blobs are in, the manifest. The first failure aborts the uploads
  * still running and is what the promise rejects with.
  */
@@ -211,7 +232,10 @@ export async function pushModelDirectory(store: ArtifactStore, dir: string, opti
           return;
         }
         const blobOptions: PushBlobOptions = { ...call, signal, ...(options.onLayerProgress ? { onProgress: (done: number) => options.onLayerProgress!(file, done) } : {}) };
-        const descriptor = await store.pushBlob({ kind: 'file', path: file.absolutePath, digest: file.digest, size: file.size, mediaType: file.mediaType }, blobOptions);
+        const source = file.bytes !== undefined
+          ? ({ kind: 'bytes', bytes: file.bytes, mediaType: file.mediaType } as const)
+          : ({ kind: 'file', path: file.absolutePath, digest: file.digest, size: file.size, mediaType: file.mediaType } as const);
+        const descriptor = await store.pushBlob(source, blobOptions);
         options.onLayer?.(file, descriptor);
       } catch (err) {
         if (!failed.signal.aborted) failed.abort(err);

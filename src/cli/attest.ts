@@ -145,6 +145,9 @@ export function register(program: Command): void {
     checkModeForSigner(options.mode, signsKeyless(options));
     const signer = await resolveBundleSigner(options);
     const source = await readPredicate(options.predicate, () => predicateVerification(options, signer));
+    if (source.fromBundle === undefined && (options.predicateKey ?? options.predicateCertificateIdentity ?? options.predicateCertificateOidcIssuer) !== undefined) {
+      throw new UsageError('USAGE', `--predicate-key / --predicate-certificate-* verify a Sigstore bundle, but ${options.predicate} is a bare predicate`);
+    }
     const predicateType = attachedPredicateType(source, options.type);
     const predicate = source.predicate;
     const subject = await openSubject(reference, options);

@@ -63,12 +63,17 @@ t.test('attest attach verifies the predicate bundle and matches provenance to th
   const tamperedPath = join(dir, 'tampered.sigstore.json');
   writeFileSync(tamperedPath, JSON.stringify({ ...bundle, dsseEnvelope: { ...bundle.dsseEnvelope, payload: Buffer.from(JSON.stringify(statement)).toString('base64') } }));
 
-  const [tampered, wrongKey, wrongPredicateKey, otherFiles] = await Promise.all([
+  const barePath = join(dir, 'bare-predicate.json');
+  writeFileSync(barePath, '{"note":"not a bundle"}');
+  const [tampered, wrongKey, wrongPredicateKey, otherFiles, bareWithKey] = await Promise.all([
     runCli(['attest', 'attach', pinned, '--predicate', tamperedPath, '--key', signer.key]),
     runCli(['attest', 'attach', pinned, '--predicate', bundlePath, '--key', other.key]),
     runCli(['attest', 'attach', pinned, '--predicate', bundlePath, '--key', signer.key, '--predicate-key', other.pub]),
     runCli(['attest', 'attach', pinnedOther, '--predicate', bundlePath, '--key', signer.key]),
+    runCli(['attest', 'attach', pinned, '--predicate', barePath, '--type', 'custom', '--key', signer.key, '--predicate-key', signer.pub]),
   ]);
+  t.equal(bareWithKey.code, 2, '--predicate-key with a bare predicate (nothing to verify) is a usage error');
+  t.match(bareWithKey.stderr, /USAGE: --predicate-key \/ --predicate-certificate-\* verify a Sigstore bundle, but .*bare-predicate\.json is a bare predicate/);
   t.equal(tampered.code, 2, 'a tampered bundle is refused');
   t.match(tampered.stderr, /PREDICATE_UNVERIFIED: predicate bundle .*tampered\.sigstore\.json does not verify under the signing key/);
   t.equal(wrongKey.code, 2, 'a bundle signed by another key than the signing key is refused');
@@ -77,7 +82,7 @@ t.test('attest attach verifies the predicate bundle and matches provenance to th
   t.match(wrongPredicateKey.stderr, /PREDICATE_UNVERIFIED: .* does not verify under --predicate-key .*other\.pub/);
   t.equal(otherFiles.code, 2, 'provenance about other files is refused');
   t.match(otherFiles.stderr, /SUBJECT_MISMATCH: the provenance's subjects are not the files of .*models\/other@sha256:[0-9a-f]{64} — different content: model\.safetensors; in the provenance, not in the model: config\.json; in the model, not in the provenance: extra\.bin/);
-  for (const refused of [tampered, wrongKey, wrongPredicateKey, otherFiles]) t.equal(refused.stdout, '', 'nothing printed on stdout');
+  for (const refused of [tampered, wrongKey, wrongPredicateKey, otherFiles, bareWithKey]) t.equal(refused.stdout, '', 'nothing printed on stdout');
   const storeOf = (repository: string): RegistryStore => new RegistryStore({ registry: registry.host, repository });
   t.same(await storeOf('models/m').listReferrers(modelDigest), [], 'nothing attached to the model');
   t.same(await storeOf('models/other').listReferrers(otherDigest), [], 'nothing attached to the other model');

@@ -17,11 +17,11 @@ import type { MetricComparison } from '../emit/evaluation.ts';
 import type { ReferenceVerification } from '../emit/evaluation-reference.ts';
 import type { StatementSubject } from '../sign/dsse-bundle.ts';
 import { parseReference, repositoryName } from '../oci/reference.ts';
-import { parsePublicKey } from '../sigstore/keys.ts';
 import { datasetFromManifest, datasetFromReference } from './attest.ts';
-import { collect, readText } from './option-values.ts';
+import { bundleVerifierFromFlags } from './bundle-verifier-option.ts';
+import { collect } from './option-values.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, type SigningCliOptions } from './signing-key-option.ts';
-import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { addTrustOptions, type TrustCliOptions } from './trust-options.ts';
 
 /** Exit status when the attestation was written with result FAILED. */
 export const EVALUATION_FAILED_EXIT = 1;
@@ -49,23 +49,9 @@ function subjectFromReference(text: string): StatementSubject {
   return { name: repositoryName(ref), digest: ref.digest };
 }
 
-async function referenceVerification(options: EvaluateOptions): Promise<ReferenceVerification | undefined> {
-  const identity = options.referenceCertificateIdentity !== undefined || options.referenceCertificateOidcIssuer !== undefined;
-  if (identity && options.referenceKey !== undefined) throw new UsageError('USAGE', 'give either --reference-key or --reference-certificate-identity/--reference-certificate-oidc-issuer, not both');
-  if (options.referenceKey !== undefined) {
-    const key = parsePublicKey(await readText(options.referenceKey, 'reference public key'));
-    if (options.trustedRoot === undefined) {
-      // A key-signed bundle without a transparency log needs no Sigstore root (as verify-bundle --key --tlog-threshold 0).
-      const { KEYS_ONLY_TRUST } = await import('../pipeline/deps.ts');
-      return { signer: { kind: 'key', keys: [key] }, trust: KEYS_ONLY_TRUST, tlogThreshold: 0 };
-    }
-    return { signer: { kind: 'key', keys: [key] }, trust: await resolveTrust(options), tlogThreshold: 1 };
-  }
-  if (!identity) return undefined;
-  if (options.referenceCertificateIdentity === undefined || options.referenceCertificateOidcIssuer === undefined) {
-    throw new UsageError('USAGE', '--reference-certificate-identity and --reference-certificate-oidc-issuer go together');
-  }
-  return { signer: { kind: 'identity', san: options.referenceCertificateIdentity, issuer: options.referenceCertificateOidcIssuer }, trust: await resolveTrust(options), tlogThreshold: 1 };
+function referenceVerification(options: EvaluateOptions): Promise<ReferenceVerification | undefined> {
+  const flags = { key: options.referenceKey, identity: options.referenceCertificateIdentity, issuer: options.referenceCertificateOidcIssuer };
+  return bundleVerifierFromFlags(flags, 'reference', options);
 }
 
 function describe(c: MetricComparison): string {

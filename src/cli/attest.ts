@@ -4,25 +4,32 @@
  * bundle referrer and/or a layer of the legacy `.att` tag.
  *
  * Owns: the `attest` command group and `attest attach`: reading the predicate (a JSON value, at most
- * 16 MiB), cosign's `--type` shorthands, and writing the evidence. Signing is `src/sign/dsse-bundle.ts`,
- * storage `src/sign/attach.ts` and `src/sign/legacy-tag.ts`.
+ * 16 MiB), cosign's `--type` shorthands, which signer a `--predicate` bundle must verify under
+ * (`--predicate-key`, `--predicate-certificate-identity/-oidc-issuer`, else the public half of `--key`),
+ * and writing the evidence. Verifying the bundle and matching training provenance to the model's files is
+ * `src/sign/attach-predicate.ts`; signing `src/sign/dsse-bundle.ts`; storage `src/sign/attach.ts` and
+ * `src/sign/legacy-tag.ts`.
  * Signing is by `--key FILE` or keyless (`src/cli/signing-key-option.ts`).
  * Also `attest run [--dataset REF@sha256:… | --dataset-manifest [URI=]FILE]… --outputs DIR --key FILE|--keyless
  * -- COMMAND…`: the options of a training run and its exit status; the run itself is
  * `src/emit/training-run.ts`, the predicate `src/emit/training-provenance.ts`.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { attachBundle } from '../sign/attach.ts';
+import { checkProvenanceSubjects, isTrainingProvenance, verifiedPredicateStatement, type PredicateVerification } from '../sign/attach-predicate.ts';
+import type { BundleSigner } from '../sign/bundle-signer.ts';
 import { signStatementWith } from '../sign/bundle-signer.ts';
 import { attachLegacyAttestation } from '../sign/legacy-tag.ts';
 import { parseDatasetManifest } from '../dataset/manifest.ts';
 import type { DatasetInput } from '../emit/training-provenance.ts';
 import { parseReference, repositoryName } from '../oci/reference.ts';
-import { parseStatementPayload } from '../attest/statement.ts';
+import type { Statement } from '../attest/statement.ts';
+import { bundleVerifierFromFlags, keyVerifier } from './bundle-verifier-option.ts';
+import { addTrustOptions, type TrustCliOptions } from './trust-options.ts';
 import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, signsKeyless, type SigningCliOptions } from './signing-key-option.ts';
 import { registerEvaluate } from './attest-evaluate.ts';
@@ -48,8 +55,8 @@ export function predicateTypeOf(value: string): string {
   return value;
 }
 
-/** What `--predicate` gave: a bare predicate, or the statement of a signed bundle (its predicate and type). */
-type PredicateSource = { readonly predicate: unknown; readonly fromBundle?: { readonly predicateType: string } };
+/** What `--predicate` gave: a bare predicate, or the verified statement of a signed bundle. */
+type PredicateSource = { readonly predicate: unknown; readonly fromBundle?: Statement };
 
 const SIGSTORE_BUNDLE_MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.bundle(\.v0\.3)?\+json(;version=0\.[1-3])?$/;
 
@@ -72,24 +79,36 @@ async function readJsonFile(path: string, what: string): Promise<unknown> {
 
 /**
  * Read `--predicate`: a JSON predicate, or a Sigstore bundle whose DSSE envelope holds an in-toto statement
- * (e.g. the provenance `attest run` wrote about the output files, or an `attest evaluate` bundle) — then its
- * predicate is re-signed about the artifact. The bundle's own signature is not what is attached, so it is not
- * verified here; the new signature is the signer's statement.
+ * (e.g. the provenance `attest run` wrote about the output files, or an `attest evaluate` bundle) — then the
+ * bundle must verify under `verification()` (PREDICATE_UNVERIFIED otherwise) and the predicate of its
+ * verified payload is what gets re-signed about the artifact.
  */
-async function readPredicate(path: string): Promise<PredicateSource> {
+async function readPredicate(path: string, verification: () => Promise<PredicateVerification>): Promise<PredicateSource> {
   const value = await readJsonFile(path, 'predicate');
-  const bundle = value as { mediaType?: unknown; dsseEnvelope?: { payload?: unknown; payloadType?: unknown } } | null;
+  const bundle = value as { mediaType?: unknown } | null;
   if (bundle === null || typeof bundle !== 'object' || typeof bundle.mediaType !== 'string' || !SIGSTORE_BUNDLE_MEDIA_TYPE.test(bundle.mediaType)) return { predicate: value };
-  const envelope = bundle.dsseEnvelope;
-  if (envelope === undefined || typeof envelope.payload !== 'string' || typeof envelope.payloadType !== 'string') {
-    throw new UsageError('USAGE', `predicate ${path} is a Sigstore bundle without a DSSE envelope (a message signature carries no predicate)`);
+  const statement = await verifiedPredicateStatement(value, path, await verification());
+  return { predicate: statement.predicate, fromBundle: statement };
+}
+
+interface PredicateVerifierOptions extends TrustCliOptions {
+  readonly predicateKey?: string;
+  readonly predicateCertificateIdentity?: string;
+  readonly predicateCertificateOidcIssuer?: string;
+}
+
+/** Whose signature a `--predicate` bundle must carry: as the `--predicate-*` flags say, else the signing key's. */
+async function predicateVerification(options: PredicateVerifierOptions, signer: BundleSigner): Promise<PredicateVerification> {
+  const flags = { key: options.predicateKey, identity: options.predicateCertificateIdentity, issuer: options.predicateCertificateOidcIssuer };
+  const given = await bundleVerifierFromFlags(flags, 'predicate', options);
+  if (given !== undefined) {
+    const description = options.predicateKey !== undefined ? `--predicate-key ${options.predicateKey}` : `the identity ${options.predicateCertificateIdentity} (issuer ${options.predicateCertificateOidcIssuer})`;
+    return { ...given, description };
   }
-  try {
-    const statement = parseStatementPayload(envelope.payloadType, Buffer.from(envelope.payload, 'base64'));
-    return { predicate: statement.predicate, fromBundle: { predicateType: statement.predicateType } };
-  } catch (err) {
-    throw new UsageError('USAGE', `predicate ${path}: the bundle's DSSE payload is not an in-toto statement: ${(err as Error).message}`);
+  if (signer.kind !== 'key') {
+    throw new UsageError('USAGE', '--predicate is a Sigstore bundle and the attachment is signed keyless: say whose signature the bundle must carry with --predicate-key FILE or --predicate-certificate-identity SAN --predicate-certificate-oidc-issuer URL');
   }
+  return { ...(await keyVerifier(createPublicKey(signer.privateKey), options)), description: 'the signing key (--key); give --predicate-key or --predicate-certificate-identity/-oidc-issuer if another signer made it' };
 }
 
 /** The predicate type: `--type`, else the bundle's; both given must agree. */
@@ -104,7 +123,7 @@ function attachedPredicateType(source: PredicateSource, type: string | undefined
   return chosen;
 }
 
-interface AttachOptions extends EvidenceCliOptions {
+interface AttachOptions extends EvidenceCliOptions, PredicateVerifierOptions {
   readonly predicate: string;
   readonly type?: string;
 }
@@ -115,17 +134,28 @@ export function register(program: Command): void {
   registerEvaluate(attest);
   const attach = attest
     .command('attach')
-    .description('Sign PREDICATE as an in-toto Statement v1 about the artifact and attach it (bundle referrer and/or legacy .att tag)')
+    .description('Sign PREDICATE as an in-toto Statement v1 about the artifact and attach it (bundle referrer and/or legacy .att tag). A Sigstore bundle given as --predicate must verify (by default under the public half of --key), and training provenance from attest run must name exactly the files of the model (its layers\' paths and digests)')
     .argument('<reference>', 'artifact pinned by digest: oci://host/repo@sha256:… or oci-layout://dir@sha256:…')
-    .requiredOption('--predicate <file>', 'the predicate: a JSON file, or a Sigstore bundle of an in-toto statement (e.g. from attest run or attest evaluate) whose predicate is re-signed about the artifact')
-    .option('--type <uri>', `predicateType URI, or a cosign shorthand (${Object.keys(PREDICATE_TYPE_SHORTHANDS).join(', ')}); default with a bundle: its statement's`);
-  addEvidenceOptions(attach).action(async (reference: string, options: AttachOptions) => {
-    const source = await readPredicate(options.predicate);
-    const predicateType = attachedPredicateType(source, options.type);
-    const predicate = source.predicate;
+    .requiredOption('--predicate <file>', 'the predicate: a JSON file, or a Sigstore bundle of an in-toto statement (e.g. from attest run or attest evaluate) whose predicate is re-signed about the artifact once the bundle verifies')
+    .option('--type <uri>', `predicateType URI, or a cosign shorthand (${Object.keys(PREDICATE_TYPE_SHORTHANDS).join(', ')}); default with a bundle: its statement's`)
+    .option('--predicate-key <file>', 'public key (PEM) the --predicate bundle must be signed with (default: the public half of --key)')
+    .option('--predicate-certificate-identity <san>', 'the --predicate bundle must be signed keyless by this certificate SAN (exact; with --predicate-certificate-oidc-issuer)')
+    .option('--predicate-certificate-oidc-issuer <url>', 'OIDC issuer of --predicate-certificate-identity (exact)');
+  addTrustOptions(addEvidenceOptions(attach)).action(async (reference: string, options: AttachOptions) => {
     checkModeForSigner(options.mode, signsKeyless(options));
     const signer = await resolveBundleSigner(options);
+    const source = await readPredicate(options.predicate, () => predicateVerification(options, signer));
+    if (source.fromBundle === undefined && (options.predicateKey ?? options.predicateCertificateIdentity ?? options.predicateCertificateOidcIssuer) !== undefined) {
+      throw new UsageError('USAGE', `--predicate-key / --predicate-certificate-* verify a Sigstore bundle, but ${options.predicate} is a bare predicate`);
+    }
+    const predicateType = attachedPredicateType(source, options.type);
+    const predicate = source.predicate;
     const subject = await openSubject(reference, options);
+    if (source.fromBundle !== undefined && isTrainingProvenance(source.fromBundle)) {
+      const fetched = await subject.store.fetchManifest(subject.digest);
+      const layers = fetched.manifest.kind === 'manifest' ? fetched.manifest.layers : [];
+      checkProvenanceSubjects(source.fromBundle, layers, `${subject.repository}@${subject.digest}`);
+    }
     announceSigner(signer);
     const bundle = await signStatementWith(signer, [{ name: subject.repository, digest: subject.digest }], predicateType, predicate);
     if (writesReferrer(options.mode)) {

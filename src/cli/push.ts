@@ -3,14 +3,15 @@
  * lineage annotations, push it to a registry (`oci://host/repo:tag`) or an OCI image layout
  * (`oci-layout://dir:tag`, created if missing) and print the manifest digest.
  *
- * Owns: the command's flags and output. Packing is `src/modelpack/pack.ts`; the annotations
- * `src/emit/lineage-annotations.ts`.
+ * Owns: the command's flags and output — the digest alone on stdout; on stderr the summary line and,
+ * only when stderr is a terminal, a progress line redrawn twice a second (files and bytes stored).
+ * Packing is `src/modelpack/pack.ts`; the annotations `src/emit/lineage-annotations.ts`.
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { lineageAnnotations } from '../emit/lineage-annotations.ts';
-import { pushModelDirectory } from '../modelpack/pack.ts';
+import { pushModelDirectory, PUSH_CONCURRENCY, type PushModelOptions } from '../modelpack/pack.ts';
 import { formatReference, parseReference, withDigest } from '../oci/reference.ts';
 import type { ArtifactStore } from '../oci/store.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
@@ -25,6 +26,51 @@ interface PushOptions extends StoreCliOptions {
   readonly trainingContainer?: string;
   readonly hyperparams?: string;
   readonly annotation: readonly string[];
+  readonly concurrency: string;
+}
+
+const PROGRESS_INTERVAL_MS = 500;
+const MIB = 1024 * 1024;
+
+/**
+ * Progress callbacks for `pushModelDirectory` that draw one stderr line while stderr is a TTY — once when
+ * the scan is done, then every PROGRESS_INTERVAL_MS; `done` clears it. Off a terminal (CI logs, pipes)
+ * nothing is drawn.
+ */
+function terminalProgress(): { readonly callbacks: Pick<PushModelOptions, 'onScanned' | 'onLayer' | 'onLayerProgress'>; done(): void } {
+  if (process.stderr.isTTY !== true) return { callbacks: {}, done: () => {} };
+  let totalFiles = 0;
+  let totalBytes = 0;
+  let files = 0;
+  let bytes = 0;
+  const partial = new Map<string, number>();
+  const draw = (): void => {
+    let sent = bytes;
+    for (const value of partial.values()) sent += value;
+    const line = totalFiles === 0 ? 'Hashing files…' : `Pushing: ${files}/${totalFiles} files, ${(sent / MIB).toFixed(1)}/${(totalBytes / MIB).toFixed(1)} MiB stored`;
+    process.stderr.write(`\r\x1b[K${line}`);
+  };
+  const timer = setInterval(draw, PROGRESS_INTERVAL_MS);
+  timer.unref();
+  return {
+    callbacks: {
+      onScanned: (scanned) => {
+        totalFiles = scanned.length;
+        totalBytes = scanned.reduce((sum, f) => sum + f.size, 0);
+        draw();
+      },
+      onLayer: (file) => {
+        files += 1;
+        bytes += file.size;
+        partial.delete(file.path);
+      },
+      onLayerProgress: (file, done) => partial.set(file.path, done),
+    },
+    done: () => {
+      clearInterval(timer);
+      process.stderr.write('\r\x1b[K');
+    },
+  };
 }
 
 function collect(value: string, previous: readonly string[]): string[] {
@@ -76,7 +122,8 @@ export function register(program: Command): void {
     .option('--training-code <uri>', 'org.ml.training.code: training source (e.g. git+https://…@commit)')
     .option('--training-container <ref>', 'org.ml.training.container: training image, pinned by digest')
     .option('--hyperparams <json|@file>', 'org.ml.hyperparams: hyperparameters as a JSON object (text or @FILE)')
-    .option('--annotation <key=value>', 'extra manifest annotation (repeatable)', collect, []);
+    .option('--annotation <key=value>', 'extra manifest annotation (repeatable)', collect, [])
+    .option('--concurrency <n>', 'blobs uploaded at once (those the registry already has are only HEAD-checked)', String(PUSH_CONCURRENCY));
   addStoreOptions(command).action(async (modelDir: string, reference: string, options: PushOptions) => {
     if (options.created !== undefined && Number.isNaN(Date.parse(options.created))) throw new UsageError('USAGE', `--created ${options.created} is not an RFC 3339 time`);
     const target = parseReference(reference);
@@ -90,14 +137,24 @@ export function register(program: Command): void {
         ...(options.hyperparams !== undefined ? { hyperparams: (await hyperparamsText(options.hyperparams))! } : {}),
       }),
     };
+    const concurrency = Number(options.concurrency);
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('USAGE', `--concurrency must be an integer from 1 to 256, got ${JSON.stringify(options.concurrency)}`);
     const store = await openPushTarget(reference, options);
-    const built = await pushModelDirectory(store, modelDir, {
-      tag: target.tag ?? 'latest',
-      annotations,
-      ...(options.name !== undefined ? { name: options.name } : {}),
-      ...(options.modelVersion !== undefined ? { version: options.modelVersion } : {}),
-      ...(options.created !== undefined ? { createdAt: options.created } : {}),
-    });
+    const progress = terminalProgress();
+    let built;
+    try {
+      built = await pushModelDirectory(store, modelDir, {
+        tag: target.tag ?? 'latest',
+        annotations,
+        concurrency,
+        ...progress.callbacks,
+        ...(options.name !== undefined ? { name: options.name } : {}),
+        ...(options.modelVersion !== undefined ? { version: options.modelVersion } : {}),
+        ...(options.created !== undefined ? { createdAt: options.created } : {}),
+      });
+    } finally {
+      progress.done();
+    }
     const digest = built.manifest.descriptor.digest;
     process.stderr.write(`Pushed ${built.files.length} files to ${formatReference(withDigest(target, digest))}\n`);
     process.stdout.write(`${digest}\n`);

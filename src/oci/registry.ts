@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -50,6 +50,7 @@ import type {
   CallOptions,
   DownloadOptions,
   PushManifestOptions,
+  PushBlobOptions,
   ReferrersOptions,
 } from './store.ts';
 
@@ -107,6 +108,8 @@ const DOWNLOAD_QUEUE_BYTES = 4 * 1024 * 1024;
 const MAX_WRITEV_BUFFERS = 1024;
 /** Extra attempts for small idempotent reads after a 5xx or a broken connection. */
 const SMALL_READ_RETRIES = 2;
+/** File blobs up to this size are read into memory, checked against their digest and sent in one PUT. */
+const IN_MEMORY_UPLOAD_BYTES = 4 * 1024 * 1024;
 const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
@@ -667,21 +670,30 @@ export class RegistryStore implements ArtifactStore {
   // ---------------------------------------------------------------------------------------------
   // Blobs: writes
 
-  async pushBlob(source: BlobSource, options?: CallOptions): Promise<Descriptor> {
+  /**
+   * Upload a blob unless the registry has it (HEAD first). Blobs up to `chunkedUploadThreshold` go up
+   * monolithically — POST to open the session, one PUT `?digest=` with the content; distribution 2.8
+   * answers the one-request `POST ?digest=` form with an upload session, so it is not tried. Files up
+   * to IN_MEMORY_UPLOAD_BYTES are read once and checked against their digest here (a file changed since
+   * it was hashed is refused with DIGEST_MISMATCH before anything is sent); larger ones stream from disk
+   * and the registry checks the digest on PUT. Larger still: PATCH chunks, progress after each.
+   */
+  async pushBlob(source: BlobSource, options?: PushBlobOptions): Promise<Descriptor> {
     const descriptor: Descriptor =
       source.kind === 'bytes'
         ? { mediaType: source.mediaType, digest: digestOf(source.bytes), size: source.bytes.byteLength }
         : { mediaType: source.mediaType, digest: source.digest, size: source.size };
     const what = `push blob ${this.name}@${descriptor.digest}`;
     if (await this.hasBlob(descriptor.digest, options)) return descriptor;
-    const scope = this.#scope(options, source.kind === 'file');
+    const streaming = source.kind === 'file' && source.size > IN_MEMORY_UPLOAD_BYTES;
+    const scope = this.#scope(options, streaming);
     try {
+      const inMemory = source.kind === 'bytes' ? source.bytes : streaming ? undefined : await readVerified(source.path, descriptor);
       const started = await this.#exchange({ method: 'POST', url: this.#url('blobs/uploads/'), access: 'pull,push', headers: { 'content-length': '0' } }, scope);
       await this.#expect(started, [202], what);
       discardBody(started);
       let location = this.#uploadLocation(started, what);
-      const body: HttpBody = source.kind === 'bytes' ? source.bytes : () => createReadStream(source.path, { highWaterMark: 1024 * 1024 });
-      let finalBody: HttpBody | undefined = body;
+      let finalBody: HttpBody | undefined = inMemory ?? (() => createReadStream((source as { path: string }).path, { highWaterMark: 1024 * 1024 }));
       if (source.kind === 'file' && source.size > this.#chunkThreshold) {
         for (let start = 0; start < source.size; start += this.#chunkSize) {
           const end = Math.min(source.size, start + this.#chunkSize) - 1;
@@ -699,6 +711,7 @@ export class RegistryStore implements ArtifactStore {
           await this.#expect(patched, [202], what);
           discardBody(patched);
           location = this.#uploadLocation(patched, what);
+          options?.onProgress?.(end + 1, source.size);
         }
         finalBody = undefined;
       }
@@ -719,8 +732,10 @@ export class RegistryStore implements ArtifactStore {
       await this.#expect(done, [201, 204], what);
       discardBody(done);
       checkBlobDigestHeader(done, descriptor.digest, what);
+      options?.onProgress?.(descriptor.size, descriptor.size);
       return descriptor;
     } catch (err) {
+      if (typeof (err as { path?: unknown } | null)?.path === 'string') throw err; // the local file, not the registry
       throw transportError(err, what, scope);
     }
   }
@@ -928,6 +943,25 @@ function receiveInto(
       }
     });
   });
+}
+
+/** The content of a small file source, refused (DIGEST_MISMATCH / SIZE_MISMATCH) unless it is what `descriptor` says. */
+async function readVerified(path: string, descriptor: Descriptor): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new OciError('NOT_FOUND', `blob source file ${path} not found`);
+    throw err;
+  }
+  try {
+    const verifier = new DigestVerifier(descriptor.digest, descriptor.size);
+    verifier.update(bytes);
+    verifier.finish();
+  } catch (err) {
+    throw new OciError((err as OciError).code, `blob source file ${path} is not the content it was hashed as (changed since?): ${(err as Error).message}`, { cause: err });
+  }
+  return bytes;
 }
 
 /** Open (or create) a kept partial download for positioned writes (not O_APPEND: pwrite must honour offsets). */

@@ -57,6 +57,11 @@ export type BlobSource =
   | { readonly kind: 'bytes'; readonly bytes: Uint8Array; readonly mediaType: string }
   | { readonly kind: 'file'; readonly path: string; readonly digest: Digest; readonly size: number; readonly mediaType: string };
 
+export interface PushBlobOptions extends CallOptions {
+  /** Called with the bytes stored so far while a large blob uploads (granularity: the upload chunk). */
+  readonly onProgress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
 export interface PushManifestOptions extends CallOptions {
   /** Also point this tag at the manifest. */
   readonly tag?: string;
@@ -92,7 +97,7 @@ export interface ArtifactStore {
   hasBlob(digest: Digest, options?: CallOptions): Promise<boolean>;
 
   /** Upload a blob unless present; returns its descriptor. */
-  pushBlob(source: BlobSource, options?: CallOptions): Promise<Descriptor>;
+  pushBlob(source: BlobSource, options?: PushBlobOptions): Promise<Descriptor>;
 
   /**
    * Store manifest bytes (by digest, and under `options.tag` if given). When the manifest has a

@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .description('explain where an artifact comes from: builder, datasets, code, container, parameters, signers, evaluations, files and the policy verdict (terminal tree, JSON or a self-contained HTML page); exit codes as verify')
     .argument('<reference>', 'oci://host/repo[:tag][@sha256:…], host/repo…, or oci-layout://dir…')
     .option('--html <file>', 'also write the report as a self-contained HTML page (atomically, replacing FILE)');
-  addOutputOption(command, { description: 'stdout format: text (a tree; `tree` is accepted too) or json' });
+  addOutputOption(command, { description: 'output format: text (a tree; `tree` is accepted too) or json' });
   addPipelineOptions(command).action(async (reference: string, options: ExplainOptions) => {
     const [{ explainReference }, { exitCodeOf }, { outlineOf }, deps] = await Promise.all([
       import('../explain/collect.ts'),

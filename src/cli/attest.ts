@@ -23,7 +23,8 @@ import { parseDatasetManifest } from '../dataset/manifest.ts';
 import type { DatasetInput } from '../emit/training-provenance.ts';
 import { parseReference, repositoryName } from '../oci/reference.ts';
 import { parseStatementPayload } from '../attest/statement.ts';
-import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
+import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, writtenEvidence, type EvidenceCliOptions } from './evidence-mode.ts';
+import { outputOption, type OutputFormat } from './output-format.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, signsKeyless, type SigningCliOptions } from './signing-key-option.ts';
 import { registerEvaluate } from './attest-evaluate.ts';
 import { collect } from './option-values.ts';
@@ -118,8 +119,10 @@ export function register(program: Command): void {
     .description('Sign PREDICATE as an in-toto Statement v1 about the artifact and attach it (bundle referrer and/or legacy .att tag)')
     .argument('<reference>', 'artifact pinned by digest: oci://host/repo@sha256:… or oci-layout://dir@sha256:…')
     .requiredOption('--predicate <file>', 'the predicate: a JSON file, or a Sigstore bundle of an in-toto statement (e.g. from attest run or attest evaluate) whose predicate is re-signed about the artifact')
-    .option('--type <uri>', `predicateType URI, or a cosign shorthand (${Object.keys(PREDICATE_TYPE_SHORTHANDS).join(', ')}); default with a bundle: its statement's`);
-  addEvidenceOptions(attach).action(async (reference: string, options: AttachOptions) => {
+    .option('--type <uri>', `predicateType URI, or a cosign shorthand (${Object.keys(PREDICATE_TYPE_SHORTHANDS).join(', ')}); default with a bundle: its statement's`)
+    .addOption(outputOption('output format: text (one digest a line) or json ({referrer, legacyTag})'));
+  addEvidenceOptions(attach).action(async (reference: string, options: AttachOptions & { output: OutputFormat }) => {
+    const result = writtenEvidence(options.output);
     const source = await readPredicate(options.predicate);
     const predicateType = attachedPredicateType(source, options.type);
     const predicate = source.predicate;
@@ -131,15 +134,16 @@ export function register(program: Command): void {
     if (writesReferrer(options.mode)) {
       const written = await attachBundle(subject.store, subject.descriptor, bundle);
       process.stderr.write(`Attestation bundle attached as referrer ${written.digest}\n`);
-      process.stdout.write(`${written.digest}\n`);
+      result.referrer(written.digest);
     }
     if (writesLegacy(options.mode)) {
       const envelope = bundle.dsseEnvelope;
       if (envelope === undefined) throw new UsageError('USAGE', 'internal: the signed bundle has no DSSE envelope');
       const written = await attachLegacyAttestation(subject.store, subject.digest, envelope, predicateType);
       process.stderr.write(`Attestation added to the legacy .att tag (manifest ${written.digest})\n`);
-      process.stdout.write(`${written.digest}\n`);
+      result.legacyTag(written.digest);
     }
+    result.end();
   });
 }
 

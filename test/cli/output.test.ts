@@ -6,7 +6,8 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const REPO = join(import.meta.dirname, '../..');
@@ -40,6 +41,11 @@ const RESULT_COMMANDS = [
   ['policy', 'eval'],
   ['keygen'],
   ['key', 'id'],
+  ['resolve'],
+  ['sign'],
+  ['attest', 'attach'],
+  ['sign-model', 'key'],
+  ['sign-model', 'certificate'],
 ];
 
 t.test('every command that prints a result documents -o, --output <format> (text or json)', async (t) => {
@@ -85,4 +91,22 @@ t.test('dataset verify: --json stays an alias of -o json', async (t) => {
   t.match(JSON.parse(viaOutput.stdout), [{ kind: 'added', path: 'b.txt' }]);
   const text = await cli(['dataset', 'verify', dir, manifest]);
   t.notOk(text.stdout.trimStart().startsWith('['), 'text by default');
+});
+
+t.test('digest-printing commands: -o json gives an object', async (t) => {
+  // A third-party OCI layout (read, never copied) for resolve.
+  const vectors = join(REPO, '../shared/vectors/slsa-verifier/gha_generic_container/v2.1.0');
+  const digest = readFileSync(join(vectors, 'container_workflow_dispatch.digest'), 'utf8').trim();
+  const reference = `oci-layout://${join(vectors, 'container_workflow_dispatch')}@${digest}`;
+  const resolved = await cli(['resolve', reference, '-o', 'json']);
+  t.equal(resolved.code, 0, resolved.stderr);
+  t.same(JSON.parse(resolved.stdout), { reference, digest });
+
+  const root = t.testdir({ model: { 'weights.bin': 'w', 'config.json': '{}' } });
+  writeFileSync(join(root, 'key.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const text = await cli(['sign-model', 'key', join(root, 'model'), '--private-key', join(root, 'key.pem'), '--signature', join(root, 'text.sig')]);
+  t.equal(text.code, 0, text.stderr);
+  const json = await cli(['sign-model', 'key', join(root, 'model'), '--private-key', join(root, 'key.pem'), '--signature', join(root, 'model.sig'), '-o', 'json']);
+  t.equal(json.code, 0, json.stderr);
+  t.same(JSON.parse(json.stdout), { rootDigest: text.stdout.trim(), signature: join(root, 'model.sig'), files: 2 });
 });

@@ -5,28 +5,13 @@
  * registry (an s3:// URI, which the shipped policy denies as unverifiable).
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { REPO, runCli, type CliResult } from '../helpers/run-cli.ts';
 
-const REPO = join(import.meta.dirname, '../..');
-const NODE = join(REPO, 'node_modules/.bin/node');
-const CLI = join(REPO, 'src/cli/main.ts');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(NODE, [CLI, ...args], { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: t.testdirName } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+/** The CLI with an environment that has no credentials or passphrases of the machine. */
+const cli = (args: string[]): Promise<CliResult> => runCli(args, { env: { PATH: process.env.PATH ?? '', HOME: t.testdirName } });
 
 const RESULT_COMMANDS = [
   ['verify'],

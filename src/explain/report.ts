@@ -288,6 +288,7 @@ export function buildExplainReport(input: ExplainInput): ExplainReport {
     problems: (summary?.problems ?? []).map((p) => ({ source: p.source, code: p.code, message: p.message })),
     checkedSigners: input.checkedSigners,
     checklist: result.outcome === 'allow' || result.outcome === 'deny' ? evidenceChecklist({ digest: result.digest, signatures, attestations, datasets, evidence }) : [],
-    policyData: result.outcome === 'allow' || result.outcome === 'deny' ? policyDataView(input.policyData, allSigned, attestations) : null,
+    // Non-OCI locations have no evidence to look up in the data: the verdict's reasons say it all.
+    policyData: (result.outcome === 'allow' || result.outcome === 'deny') && result.digest !== null ? policyDataView(input.policyData, allSigned, attestations) : null,
   };
 }

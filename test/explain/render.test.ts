@@ -7,7 +7,7 @@ import { escapeHtml, renderHtml } from '../../src/explain/html.ts';
 import { outlineOf } from '../../src/explain/outline.ts';
 import { attestationView } from '../../src/explain/predicates.ts';
 import { evidenceChecklist, policyDataView } from '../../src/explain/policy-data.ts';
-import { EXPLAIN_REPORT_VERSION, type ExplainReport } from '../../src/explain/report.ts';
+import { buildExplainReport, EXPLAIN_REPORT_VERSION, type ExplainReport } from '../../src/explain/report.ts';
 import { printable, renderTree, useColour } from '../../src/explain/tree.ts';
 
 const EVIL = '<script>alert(1)</script>"\'&\u001b[2J\r';
@@ -127,6 +127,14 @@ t.test('unavailable and non-OCI reports say what could not be known', async (t) 
   t.match(s3, /digest {3}-/);
   t.match(s3, /Not an OCI location/);
   t.notMatch(s3, /├─ Model/);
+  const s3Report = buildExplainReport({
+    reference: 's3://bucket/model',
+    result: { outcome: 'deny', location: 's3://bucket/model', digest: null, decision: { allow: false, reasons: [{ code: 'UNVERIFIABLE_LOCATION', message: 'x' }], warnings: [], exceptions: [], policy: 'p', bundleDigest: DIGEST, dataDigest: DIGEST }, evidence: null },
+    checkedSigners: [],
+    policyData: { modelgate_config: { signers: { keys: {}, identities: {} } } },
+    now: new Date('2026-11-26T00:00:00Z'),
+  });
+  t.same([s3Report.checklist, s3Report.policyData], [[], null], 'no evidence checklist or data lookups for a location without evidence');
 });
 
 t.test('evaluation comparisons: parsed from modelgateEvaluation, shown without float noise', async (t) => {

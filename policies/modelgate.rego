@@ -188,17 +188,45 @@ threshold := data.modelgate_config.signers.threshold if is_number(data.modelgate
 
 else := 1
 
+# Signatures found on the artifact that verified under none of the configured signers (keys and
+# identities given to the verifier): counted by the pipeline so a signed model is never reported as
+# unsigned. They never count towards trust. Absent (older inputs) means none.
+unverified_signatures := input.unverifiedSignatures if is_number(input.unverifiedSignatures)
+
+else := 0
+
+signatures_found := count(input.signatures) + unverified_signatures
+
+plural_s(n) := "" if n == 1
+
+else := "s"
+
+verifies(n) := "verifies" if n == 1
+
+else := "verify"
+
 violations contains reason("UNSIGNED", sprintf("%s: no verified signature", [artifact_name])) if {
 	verifiable
-	count(input.signatures) == 0
+	signatures_found == 0
 }
 
-violations contains reason("WRONG_SIGNER", msg) if {
-	verifiable
+# One code for "there is a signature, but no trusted signer made it": by a verified signer the policy
+# data does not trust (or revoked), or by a signer the verifier was not given.
+untrusted_signature_parts contains sprintf("made by %s which policy data does not trust", [concat(", ", seen)]) if {
 	count(input.signatures) > 0
+	seen := sort({describe(s) | some s in input.signatures})
+}
+
+untrusted_signature_parts contains sprintf("%d %s under no configured signer key or identity", [n, verifies(n)]) if {
+	n := unverified_signatures
+	n > 0
+}
+
+violations contains reason("UNTRUSTED_SIGNATURE", msg) if {
+	verifiable
+	signatures_found > 0
 	count(trusted_signers) == 0
-	seen := concat(", ", sort([describe(s) | some s in input.signatures]))
-	msg := sprintf("%s: signed only by untrusted signers: %s", [artifact_name, seen])
+	msg := sprintf("%s: %d signature%s found, %s", [artifact_name, signatures_found, plural_s(signatures_found), concat("; ", sort(untrusted_signature_parts))])
 }
 
 violations contains reason("INSUFFICIENT_SIGNATURES", msg) if {

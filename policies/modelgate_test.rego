@@ -109,7 +109,7 @@ test_deny_missing_config if {
 
 test_deny_empty_config_trusts_nobody if {
 	c := codes(good_input, {})
-	"WRONG_SIGNER" in c
+	"UNTRUSTED_SIGNATURE" in c
 	"PROVENANCE_SIGNER_UNTRUSTED" in c
 }
 
@@ -188,7 +188,7 @@ test_deny_revoked_identity if {
 	conf := configured([{"op": "replace", "path": "/revoked/identities", "value": {gha: {workflow: {}}}}])
 	c := codes(good_input, conf)
 	"REVOKED_KEY" in c
-	"WRONG_SIGNER" in c
+	"UNTRUSTED_SIGNATURE" in c
 }
 
 # --- signatures ----------------------------------------------------------------------------------
@@ -197,17 +197,42 @@ test_deny_unsigned if only(patched([{"op": "replace", "path": "/signatures", "va
 
 test_deny_wrong_signer_key if {
 	other := object.union(release_key, {"keyId": "sha256:someone-else"})
-	only(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config, "WRONG_SIGNER")
+	only(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config, "UNTRUSTED_SIGNATURE")
 }
 
 test_deny_wrong_issuer_same_san if {
 	other := object.union(ci_signer, {"issuer": "https://accounts.google.com"})
-	only(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config, "WRONG_SIGNER")
+	only(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config, "UNTRUSTED_SIGNATURE")
 }
 
 test_deny_san_is_exact_not_prefix if {
 	other := object.union(ci_signer, {"san": "https://github.com/acme/train/.github/workflows/train.yml@refs/heads/main-evil"})
-	only(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config, "WRONG_SIGNER")
+	only(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config, "UNTRUSTED_SIGNATURE")
+}
+
+test_untrusted_signature_names_the_key if {
+	other := object.union(release_key, {"keyId": "sha256:someone-else"})
+	[r] := [r | some r in decide(patched([{"op": "replace", "path": "/signatures", "value": [other]}]), good_config).deny]
+	r.code == "UNTRUSTED_SIGNATURE"
+	r.message == concat("", [good_input.artifact.uri, ": 1 signature found, made by key sha256:someone-else which policy data does not trust"])
+}
+
+test_deny_signature_found_but_unverified_is_not_unsigned if {
+	inp := patched([{"op": "replace", "path": "/signatures", "value": []}, {"op": "add", "path": "/unverifiedSignatures", "value": 1}])
+	[r] := [r | some r in decide(inp, good_config).deny]
+	r.code == "UNTRUSTED_SIGNATURE"
+	r.message == concat("", [good_input.artifact.uri, ": 1 signature found, 1 verifies under no configured signer key or identity"])
+}
+
+test_untrusted_signature_counts_verified_and_unverified if {
+	other := object.union(release_key, {"keyId": "sha256:someone-else"})
+	inp := patched([{"op": "replace", "path": "/signatures", "value": [other]}, {"op": "add", "path": "/unverifiedSignatures", "value": 2}])
+	[r] := [r | some r in decide(inp, good_config).deny]
+	r.message == concat("", [good_input.artifact.uri, ": 3 signatures found, 2 verify under no configured signer key or identity; made by key sha256:someone-else which policy data does not trust"])
+}
+
+test_unverified_signatures_do_not_hide_a_trusted_one if {
+	decide(patched([{"op": "add", "path": "/unverifiedSignatures", "value": 1}]), good_config).allow
 }
 
 test_deny_insufficient_signatures_k_of_n if {

@@ -158,7 +158,7 @@ export interface ReviewResult {
 const REMEDIES: Readonly<Record<string, string>> = {
   TAG_NOT_PINNED: 'pin the location by digest (…@sha256:…)',
   UNSIGNED: 'sign the model with a trusted key or identity (modelgate sign / cosign) and push the signature',
-  WRONG_SIGNER: 'have the model signed by a signer trusted by the cluster policy',
+  UNTRUSTED_SIGNATURE: 'have the model signed by a signer the cluster policy trusts (signers in its policy data; `modelgate key id KEY.pub` prints the id a key is listed under)',
   INSUFFICIENT_SIGNATURES: 'collect the signatures the policy requires',
   MISSING_PROVENANCE: 'attach signed SLSA provenance from the training pipeline',
   REVOKED_DIGEST: 'this model version is revoked: deploy a newer signed version',

@@ -30,7 +30,8 @@ import { parseReference, repositoryName } from '../oci/reference.ts';
 import type { Statement } from '../attest/statement.ts';
 import { bundleVerifierFromFlags, keyVerifier } from './bundle-verifier-option.ts';
 import { addTrustOptions, type TrustCliOptions } from './trust-options.ts';
-import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
+import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, writtenEvidence, type EvidenceCliOptions } from './evidence-mode.ts';
+import { outputOption, type OutputFormat } from './output-format.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, signsKeyless, type SigningCliOptions } from './signing-key-option.ts';
 import { registerEvaluate } from './attest-evaluate.ts';
 import { collect } from './option-values.ts';
@@ -140,8 +141,10 @@ export function register(program: Command): void {
     .option('--type <uri>', `predicateType URI, or a cosign shorthand (${Object.keys(PREDICATE_TYPE_SHORTHANDS).join(', ')}); default with a bundle: its statement's`)
     .option('--predicate-key <file>', 'public key (PEM) the --predicate bundle must be signed with (default: the public half of --key)')
     .option('--predicate-certificate-identity <san>', 'the --predicate bundle must be signed keyless by this certificate SAN (exact; with --predicate-certificate-oidc-issuer)')
-    .option('--predicate-certificate-oidc-issuer <url>', 'OIDC issuer of --predicate-certificate-identity (exact)');
-  addTrustOptions(addEvidenceOptions(attach)).action(async (reference: string, options: AttachOptions) => {
+    .option('--predicate-certificate-oidc-issuer <url>', 'OIDC issuer of --predicate-certificate-identity (exact)')
+    .addOption(outputOption('output format: text (one digest a line) or json ({referrer, legacyTag})'));
+  addTrustOptions(addEvidenceOptions(attach)).action(async (reference: string, options: AttachOptions & { output: OutputFormat }) => {
+    const result = writtenEvidence(options.output);
     checkModeForSigner(options.mode, signsKeyless(options));
     const signer = await resolveBundleSigner(options);
     const source = await readPredicate(options.predicate, () => predicateVerification(options, signer));
@@ -161,15 +164,16 @@ export function register(program: Command): void {
     if (writesReferrer(options.mode)) {
       const written = await attachBundle(subject.store, subject.descriptor, bundle);
       process.stderr.write(`Attestation bundle attached as referrer ${written.digest}\n`);
-      process.stdout.write(`${written.digest}\n`);
+      result.referrer(written.digest);
     }
     if (writesLegacy(options.mode)) {
       const envelope = bundle.dsseEnvelope;
       if (envelope === undefined) throw new UsageError('USAGE', 'internal: the signed bundle has no DSSE envelope');
       const written = await attachLegacyAttestation(subject.store, subject.digest, envelope, predicateType);
       process.stderr.write(`Attestation added to the legacy .att tag (manifest ${written.digest})\n`);
-      process.stdout.write(`${written.digest}\n`);
+      result.legacyTag(written.digest);
     }
+    result.end();
   });
 }
 

@@ -23,6 +23,7 @@ const COMMANDS: ReadonlyArray<{ readonly name: string; readonly load: () => Prom
   { name: 'explain', load: () => import('./explain.ts') },
   { name: 'policy', load: () => import('./policy.ts') },
   { name: 'keygen', load: () => import('./keygen.ts') },
+  { name: 'key', load: () => import('./key.ts') },
   { name: 'dataset', load: () => import('./dataset.ts') },
   { name: 'webhook', load: () => import('./webhook.ts') },
   { name: 'init', load: () => import('./init.ts') },

@@ -31,6 +31,7 @@ import { attachBundle } from '../sign/attach.ts';
 import { signBlobWith, signStatementWith } from '../sign/bundle-signer.ts';
 import { SigningError } from '../sign/errors.ts';
 import { parseBundle } from '../sigstore/bundle.ts';
+import { jsonAliasOption, outputOption, type OutputFormat } from './output-format.ts';
 import { openPushTarget } from './push.ts';
 import { collect, readText } from './option-values.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, type SigningCliOptions } from './signing-key-option.ts';
@@ -115,8 +116,9 @@ export function register(program: Command): void {
     .argument('<dir>', 'dataset directory')
     .argument('<manifest>', 'manifest file written by `modelgate dataset manifest`')
     .option('--follow-symlinks', 'record what symbolic links point to instead of refusing them')
-    .option('--json', 'print the differences as a JSON array on stdout')
-    .action(async (dir: string, manifestPath: string, options: { followSymlinks?: boolean; json?: boolean }) => {
+    .addOption(outputOption('output format: text (one line per difference) or json (the differences as a JSON array)'))
+    .addOption(jsonAliasOption())
+    .action(async (dir: string, manifestPath: string, options: { followSymlinks?: boolean; output: OutputFormat }) => {
       const manifest = await readDatasetManifest(manifestPath);
       const progress = progressReporter('verifying');
       let changes;
@@ -125,7 +127,7 @@ export function register(program: Command): void {
       } finally {
         progress.end();
       }
-      if (options.json === true) process.stdout.write(`${JSON.stringify(changes)}\n`);
+      if (options.output === 'json') process.stdout.write(`${JSON.stringify(changes)}\n`);
       else for (const change of changes) process.stdout.write(`${describeChange(change)}\n`);
       if (changes.length === 0) {
         process.stderr.write(`OK: ${dir} matches ${manifestPath} (${manifest.fileCount} files, root ${manifest.merkleRoot})\n`);

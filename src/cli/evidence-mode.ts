@@ -2,8 +2,9 @@
  * Where `modelgate sign` and `modelgate attest attach` store what they sign: the `--mode` option.
  *
  * Owns: the mode vocabulary — `referrer` (a Sigstore bundle v0.3 OCI 1.1 referrer, cosign v3's
- * default), `legacy` (cosign's `sha256-<hex>.sig` / `.att` tag), `both` — and opening the pinned
- * subject the evidence is about.
+ * default), `legacy` (cosign's `sha256-<hex>.sig` / `.att` tag), `both` — opening the pinned
+ * subject the evidence is about, and printing what was written (`writtenEvidence`: one digest a
+ * line as it is written, or with `-o json` one `{referrer, legacyTag}` object at the end).
  */
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.ts';
@@ -11,6 +12,7 @@ import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import type { ArtifactStore } from '../oci/store.ts';
+import type { OutputFormat } from './output-format.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
 import { addSigningOptions, type SigningCliOptions } from './signing-key-option.ts';
 
@@ -50,4 +52,20 @@ export async function openSubject(text: string, options: StoreCliOptions): Promi
   if (ref.digest === undefined) throw new UsageError('USAGE', `${text} is not pinned: sign an artifact by digest (…@sha256:<hex>), never a tag that can move`);
   const descriptor = await store.resolve(ref.digest);
   return { ref, store, digest: ref.digest, descriptor, repository: repositoryName(ref) };
+}
+
+/** The result of `sign` / `attest attach` on stdout: the digest of each manifest written. */
+export function writtenEvidence(output: OutputFormat): { referrer(digest: Digest): void; legacyTag(digest: Digest): void; end(): void } {
+  const written: { referrer: Digest | null; legacyTag: Digest | null } = { referrer: null, legacyTag: null };
+  const record = (kind: keyof typeof written) => (digest: Digest): void => {
+    written[kind] = digest;
+    if (output === 'text') process.stdout.write(`${digest}\n`);
+  };
+  return {
+    referrer: record('referrer'),
+    legacyTag: record('legacyTag'),
+    end: () => {
+      if (output === 'json') process.stdout.write(`${JSON.stringify(written)}\n`);
+    },
+  };
 }

@@ -10,13 +10,14 @@
  * `modelgate verify`'s (0 allow, 1 deny, 2 invalid/usage, 3/4 registry unavailable), so a script can
  * gate on the report it just rendered.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import type { SettingFlags } from '../config/read.ts';
+import { addOutputOption, type OutputFormat } from './output-format.ts';
 import { addPipelineOptions, loadPipelineFromOptions } from './pipeline-options.ts';
 
 type ExplainOptions = SettingFlags & {
-  readonly output: 'tree' | 'json';
+  readonly output: OutputFormat;
   readonly html?: string;
 };
 
@@ -25,8 +26,8 @@ export function register(program: Command): void {
     .command('explain')
     .description('explain where an artifact comes from: builder, datasets, code, container, parameters, signers, evaluations, files and the policy verdict (terminal tree, JSON or a self-contained HTML page); exit codes as verify')
     .argument('<reference>', 'oci://host/repo[:tag][@sha256:…], host/repo…, or oci-layout://dir…')
-    .addOption(new Option('-o, --output <format>', 'stdout format').choices(['tree', 'json']).default('tree'))
     .option('--html <file>', 'also write the report as a self-contained HTML page (atomically, replacing FILE)');
+  addOutputOption(command, { description: 'output format: text (a tree; `tree` is accepted too) or json' });
   addPipelineOptions(command).action(async (reference: string, options: ExplainOptions) => {
     const [{ explainReference }, { exitCodeOf }, { outlineOf }, loaded] = await Promise.all([
       import('../explain/collect.ts'),

@@ -9,7 +9,7 @@
  * (`src/config/`: flags, then `MODELGATE_*`, then defaults; inline `MODELGATE_KEYS_PEM`,
  * `MODELGATE_POLICY_DATA_JSON`, `MODELGATE_TRUSTED_ROOT_JSON` are what the chart renders into the
  * storage container, since KServe gives it no ConfigMap volume). JSON log lines
- * on stdout (progress: bytes, total, rate, ETA; also a bar on stderr when it is a terminal), refusal reasons on stderr and in the termination log (`/dev/termination-log` by default).
+ * on stdout (progress: bytes, total, rate, ETA — or, when stderr is a terminal, only a bar there; `initLogger`), refusal reasons on stderr and in the termination log (`/dev/termination-log` by default).
  * Exit codes (`EXIT_CODE`): 0 published, 1 verification failed (deny, corrupted blob, unsafe archive),
  * 2 usage/invalid, 3 registry unavailable (transient), 4 registry refused (permanent).
  */
@@ -20,6 +20,7 @@ import { ModelgateError, UsageError } from '../errors.ts';
 import type { InitOutcome } from '../init/pull.ts';
 import { integer } from './option-values.ts';
 import { addPipelineOptions, loadPipelineFromOptions } from './pipeline-options.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 const TERMINATION_LOG_LIMIT = 4096; // Kubernetes keeps at most 4096 bytes of the termination message
 
@@ -53,10 +54,6 @@ export function register(program: Command): void {
   });
 }
 
-function logLine(event: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
-}
-
 export interface ProgressEvent {
   readonly bytes: number;
   readonly total: number;
@@ -64,7 +61,7 @@ export interface ProgressEvent {
   readonly etaSeconds: number | null;
 }
 
-/** One progress-bar line for a terminal: `[#######-------]  45%  0.90/2.00 GiB  120 MB/s  ETA 9 s`. */
+/** One progress-bar line for a terminal: `[#######-------]  45%  0.90/2.00 GiB  120 MB/s  ETA 9 s` (`ETA ?` while unknown). */
 export function progressBar(event: ProgressEvent, width = 30): string {
   const fraction = event.total > 0 ? Math.min(1, Math.max(0, event.bytes / event.total)) : 1;
   const filled = Math.round(fraction * width);
@@ -73,28 +70,54 @@ export function progressBar(event: ProgressEvent, width = 30): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${`${Math.floor(fraction * 100)}%`.padStart(4)}  ${gib(event.bytes)}/${gib(event.total)} GiB  ${Math.round(event.bytesPerSecond / 1e6)} MB/s  ETA ${eta}`;
 }
 
-/** JSON lines on stdout; when stderr is a terminal, progress also as a bar redrawn in place there. */
-function logger(terminal: boolean): (event: Record<string, unknown>) => void {
+export interface InitLoggerOptions {
+  /** stderr is a terminal: progress is a bar redrawn there, and never a JSON line on stdout. */
+  readonly terminal: boolean;
+  readonly stdout?: (text: string) => void;
+  readonly stderr?: (text: string) => void;
+  readonly clock?: Clock;
+}
+
+/**
+ * The init log: JSON lines on stdout. Progress events are JSON lines too, except when stderr is a
+ * terminal: then they are only a bar redrawn in place on stderr (a terminal shows both streams, so
+ * JSON and bar would interleave), and the bar's line is ended before any other line is written. The
+ * bar's rate and ETA are measured from the first progress event it saw (the meter's own first rate
+ * includes the verification before the download): until a later event shows bytes moving, the ETA
+ * is `?`, never a guess from a few bytes.
+ */
+export function initLogger(options: InitLoggerOptions): (event: Record<string, unknown>) => void {
+  const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
+  const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
+  const clock = options.clock ?? systemClock;
   let barShown = false;
+  let first: { bytes: number; at: number } | undefined;
   return (event) => {
-    logLine(event);
-    if (!terminal) return;
-    if (event.event === 'progress') {
-      process.stderr.write(`\r${progressBar(event as unknown as ProgressEvent)}`);
+    if (options.terminal && event.event === 'progress') {
+      const progress = event as unknown as ProgressEvent;
+      const now = clock.now();
+      first ??= { bytes: progress.bytes, at: now };
+      const seconds = (now - first.at) / 1000;
+      const rate = seconds > 0 ? (progress.bytes - first.bytes) / seconds : 0;
+      const etaSeconds = progress.bytes >= progress.total ? 0 : rate > 0 ? Math.round((progress.total - progress.bytes) / rate) : null;
+      stderr(`\r${progressBar({ ...progress, bytesPerSecond: rate, etaSeconds })}\u001b[K`);
       barShown = true;
-    } else if (barShown) {
-      process.stderr.write('\n');
+      return;
+    }
+    if (barShown) {
+      stderr('\n');
       barShown = false;
     }
+    stdout(`${JSON.stringify({ time: new Date(clock.now()).toISOString(), ...event })}\n`);
   };
 }
 
 /** Report a refusal on stderr, in the termination log and as a log line; returns its exit code. */
-async function refuse(uri: string, dest: string, outcome: Extract<InitOutcome, { kind: 'refused' }>, options: InitOptions): Promise<number> {
+async function refuse(uri: string, dest: string, outcome: Extract<InitOutcome, { kind: 'refused' }>, options: InitOptions, log: (event: Record<string, unknown>) => void): Promise<number> {
   const lines = outcome.reasons.map((r) => `modelgate init: refused ${uri}${outcome.digest ? ` (${outcome.digest})` : ''}: ${r.code}: ${r.message}`);
   process.stderr.write(`${lines.join('\n')}\n`);
   await writeTerminationLog(options.terminationLog, `${lines.join('\n')}\n`);
-  logLine({ event: 'refused', uri, dest, digest: outcome.digest, exitCode: outcome.exitCode, reasons: outcome.reasons });
+  log({ event: 'refused', uri, dest, digest: outcome.digest, exitCode: outcome.exitCode, reasons: outcome.reasons });
   return outcome.exitCode;
 }
 
@@ -102,10 +125,11 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   if (pairs.length % 2 !== 0) throw new UsageError('USAGE', `arguments are URI DEST pairs, got ${pairs.length} argument(s)`);
   const concurrency = integer(options.concurrency, '--concurrency', 1);
   const { initModel, refusalOfUri } = await import('../init/pull.ts');
+  const log = initLogger({ terminal: process.stderr.isTTY === true });
   // Malformed or unpinned URIs are refused before any configuration is loaded.
   for (let i = 0; i < pairs.length; i += 2) {
     const refusal = refusalOfUri(pairs[i]!);
-    if (refusal !== undefined) return refuse(pairs[i]!, pairs[i + 1]!, refusal, options);
+    if (refusal !== undefined) return refuse(pairs[i]!, pairs[i + 1]!, refusal, options, log);
   }
   // One loader for every verifying command: flags, then MODELGATE_* (the chart renders keys, policy
   // data and, for keyless signers, the trust root inline into the storage container's env), then defaults.
@@ -114,7 +138,6 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   // No cache directory (or an empty one): no node cache, a pod-local pull (the receipt says `cached: false`).
   const cache = cacheDir === undefined || cacheDir === '' ? undefined : new BlobCache(cacheDir, { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
   const timeoutMs = settings.registry.timeoutMs;
-  const log = logger(process.stderr.isTTY === true);
   log({ event: 'configuration', ...applied, cache: cache?.root ?? null });
   if (options.rehash === true && cache === undefined) throw new UsageError('USAGE', '--rehash needs a cache: give --cache-dir or MODELGATE_CACHE_DIR');
   if (options.rehash === true && cache !== undefined) {
@@ -132,7 +155,7 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
     const uri = pairs[i]!;
     const dest = pairs[i + 1]!;
     const outcome = await initModel(uri, dest, { pipeline: deps, cache, concurrency, timeoutMs, log });
-    if (outcome.kind === 'refused') return refuse(uri, dest, outcome, options);
+    if (outcome.kind === 'refused') return refuse(uri, dest, outcome, options, log);
     log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused, cached: outcome.receipt.cached });
   }
   return 0;

@@ -5,13 +5,14 @@
  * `sha256-<hex>.sig|.att|.sbom` tags) into one `InspectReport`, and printing it as a table or JSON.
  * Everything shown was read through the store, so it is verified against its digest.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { hasCode } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.ts';
 import { formatReference, manifestSelector, withDigest, type ArtifactReference } from '../oci/reference.ts';
 import type { ArtifactStore } from '../oci/store.ts';
 import { COSIGN_TAG_KINDS, cosignTag, type CosignTagKind } from '../oci/tag-schema.ts';
+import { addOutputOption, type OutputFormat } from './output-format.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
 
 const FILEPATH_ANNOTATIONS = ['org.cncf.model.filepath', 'org.opencontainers.image.title'];
@@ -138,16 +139,15 @@ export function formatInspectTable(report: InspectReport): string {
 }
 
 interface InspectCliOptions extends StoreCliOptions {
-  readonly output: 'table' | 'json';
+  readonly output: OutputFormat;
 }
 
 export function register(program: Command): void {
   const command = program
     .command('inspect')
     .description('show a manifest (media type, config, layers with file paths, subject, annotations), its referrers and cosign tags')
-    .argument('<reference>', 'e.g. oci://registry.example.com/models/llama:v1 or oci-layout://./layout:v1')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'));
-  addStoreOptions(command).action(async (reference: string, options: InspectCliOptions) => {
+    .argument('<reference>', 'e.g. oci://registry.example.com/models/llama:v1 or oci-layout://./layout:v1');
+  addStoreOptions(addOutputOption(command)).action(async (reference: string, options: InspectCliOptions) => {
     const { ref, store } = await openReference(reference, options);
     const report = await inspectReference(store, ref);
     process.stdout.write(options.output === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatInspectTable(report));

@@ -5,7 +5,8 @@
  * Owns: program wiring only. Each subcommand lives in its own module under `src/cli/` and exports a
  * `register(program)` function; this file adds them in one place so `--help` lists everything.
  * Exit codes: commands set `process.exitCode` for their own verdicts (e.g. 1 = verification failed);
- * an uncaught ModelgateError exits 2 with `modelgate: CODE: message` on stderr.
+ * an uncaught ModelgateError exits 2 with `modelgate: CODE: message` on stderr; a usage error (unknown
+ * option, missing argument) exits 2 with one line, `error: … (see --help)`, never the whole help.
  */
 import { realpathSync } from 'node:fs';
 import { enableCompileCache } from 'node:module';
@@ -19,10 +20,16 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('modelgate')
     .description('Supply-chain security for ML models on Kubernetes: verify, gate and publish signed models.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError()
+    // A usage error is one line on stderr, not the error followed by the whole help (subcommands inherit this).
+    .configureOutput({ outputError: (message, write) => write(oneLineUsageError(message)) })
     .exitOverride();
   await registerCommands(program, argv);
   return program;
+}
+
+/** `error: unknown option '-o'` → `error: unknown option '-o' (see --help)`; commander's suggestion lines are joined. */
+export function oneLineUsageError(message: string): string {
+  return `${message.trim().split(/\s*\n\s*/).join(' ')} (see --help)\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {

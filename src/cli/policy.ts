@@ -10,6 +10,7 @@ import { UsageError } from '../errors.ts';
 import { buildBundle, DEFAULT_BUNDLE_DIR, DEFAULT_POLICY_DIR, testPolicies } from '../policy/bundle.ts';
 import { PolicyEngine, type Decision } from '../policy/engine.ts';
 import { validatePolicyInput } from '../policy/schema.ts';
+import { outputOption, type OutputFormat } from './output-format.ts';
 
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
 
@@ -79,9 +80,8 @@ export function register(program: Command): void {
     .requiredOption('--input <file>', 'policy input JSON')
     .option('--data <file>', 'data JSON replacing the bundle data.json (allowlists)')
     .option('--policy <dir>', 'policy bundle directory, manifest.json or tar archive', DEFAULT_BUNDLE_DIR)
-    .option('--output <format>', 'table or json', 'table')
-    .action(async (opts: { input: string; data?: string; policy: string; output: string }) => {
-      if (opts.output !== 'table' && opts.output !== 'json') throw new UsageError('USAGE', `--output must be table or json, got "${opts.output}"`);
+    .addOption(outputOption())
+    .action(async (opts: { input: string; data?: string; policy: string; output: OutputFormat }) => {
       const input = validatePolicyInput(await readJson(opts.input, 'policy input'));
       const data = opts.data === undefined ? undefined : await readJson(opts.data, 'policy data');
       const engine = await PolicyEngine.load(opts.policy, data === undefined ? {} : { data });

@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { SigningError } from '../sign/errors.ts';
 import { signModel, type ModelSigningKey, type SignModelOptions } from '../sign/model-signature.ts';
 import { parseCertificatesPem } from '../sigstore/trust.ts';
+import { outputOption, type OutputFormat } from './output-format.ts';
 import { KEY_OPTION_HELP, loadPrivateKeyFile } from './signing-key-option.ts';
 
 interface CommonOptions {
@@ -25,6 +26,7 @@ interface CommonOptions {
   ignoreGitPaths?: boolean;
   allowSymlinks?: boolean;
   modelName?: string;
+  output: OutputFormat;
 }
 
 interface CertificateOptions extends CommonOptions {
@@ -60,7 +62,8 @@ function addCommonOptions(command: Command): Command {
     .addOption(hidden('--ignore_paths <PATH>', 'alias of --ignore-paths').argParser(collect).default([]))
     .option('--no-ignore-git-paths', 'include .git, .gitattributes, .github, .gitignore in the model')
     .option('--allow-symlinks', 'follow symbolic links inside the model (they must stay inside it)')
-    .option('--model-name <NAME>', 'subject name recorded in the statement (default: the model path\'s base name)');
+    .option('--model-name <NAME>', 'subject name recorded in the statement (default: the model path\'s base name)')
+    .addOption(outputOption('output format: text (the model\'s root digest) or json ({rootDigest, signature, files})'));
 }
 
 function signaturePathFor(modelPath: string, options: CommonOptions): string {
@@ -92,7 +95,7 @@ async function run(modelPath: string, options: CommonOptions, signer: (privateKe
     throw new SigningError('IO', `cannot write ${signaturePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   process.stderr.write(`Signed ${signed.resources.length} files; signature written to ${signaturePath}\n`);
-  process.stdout.write(`${signed.rootDigest}\n`);
+  process.stdout.write(options.output === 'json' ? `${JSON.stringify({ rootDigest: signed.rootDigest, signature: signaturePath, files: signed.resources.length })}\n` : `${signed.rootDigest}\n`);
 }
 
 export function register(program: Command): void {

@@ -6,7 +6,7 @@
  * `--signing-timeout`), the choice between key and keyless — cosign's rule: `--key` signs with the
  * key; without `--key` the command signs keyless, which needs `SIGSTORE_ID_TOKEN` (`--keyless` says
  * so explicitly; `--key` with `--keyless` is a usage error) — loading the private key file (asking
- * for the passphrase only when the key is encrypted: MODELGATE_PASSWORD or a prompt,
+ * for the passphrase only when the key is encrypted: MODELGATE_PASSWORD, COSIGN_PASSWORD or a prompt,
  * `src/sign/passphrase.ts`), and the one-line stderr note naming who signs. Never prints key
  * material, passphrases or the identity token.
  */
@@ -20,7 +20,7 @@ import { DEFAULT_KEYLESS_TIMEOUT_MS, IDENTITY_TOKEN_ENV, identityTokenFromEnv, i
 import { isEncryptedKeyPem, parseSigningKey } from '../sign/keys.ts';
 import { resolvePassphrase } from '../sign/passphrase.ts';
 
-export const KEY_OPTION_HELP = 'private key: modelgate/cosign encrypted key (passphrase from MODELGATE_PASSWORD or a prompt) or PKCS#8 PEM';
+export const KEY_OPTION_HELP = 'private key: modelgate/cosign encrypted key (passphrase from MODELGATE_PASSWORD, else COSIGN_PASSWORD, else a prompt) or PKCS#8 PEM';
 
 export async function loadPrivateKeyFile(path: string): Promise<KeyObject> {
   let keyText: string;

@@ -15,6 +15,7 @@ import { MAX_BUNDLE_BYTES, verifyBundle, type ArtifactInput, type SignerPolicy, 
 import { VerificationError } from '../sigstore/errors.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
+import { outputOption, type OutputFormat } from './output-format.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
 import { readText } from './option-values.ts';
 
@@ -26,7 +27,7 @@ interface VerifyBundleOptions extends TrustCliOptions {
   tlogThreshold: string;
   ctlogThreshold: string;
   tsaThreshold: string;
-  output: string;
+  output: OutputFormat;
 }
 
 /** Artifacts up to this size are read into memory (pure Ed25519 needs the bytes); larger ones are hashed as a stream. */
@@ -143,9 +144,8 @@ export function register(program: Command): void {
     .option('--tlog-threshold <n>', 'verified transparency-log entries required', '1')
     .option('--ctlog-threshold <n>', 'verified SCTs required in a Fulcio certificate', '1')
     .option('--tsa-threshold <n>', 'verified RFC 3161 timestamps required', '0')
-    .option('--output <format>', 'text or json', 'text');
+    .addOption(outputOption());
   addTrustOptions(command).action(async (fileOrDigest: string | undefined, options: VerifyBundleOptions) => {
-    if (options.output !== 'text' && options.output !== 'json') throw new UsageError('USAGE', `--output must be text or json, got ${JSON.stringify(options.output)}`);
     const thresholds = {
       tlogThreshold: parseThreshold('tlog-threshold', options.tlogThreshold),
       ctlogThreshold: parseThreshold('ctlog-threshold', options.ctlogThreshold),

@@ -16,6 +16,7 @@ import { ModelSignatureError } from '../oms/errors.ts';
 import { verifyModelDirectory, type ModelSigningMethod, type VerifiedModelSignature, type VerifyModelOptions } from '../oms/verify.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
 import { parseCertificatesPem } from '../sigstore/trust.ts';
+import { outputOption, type OutputFormat } from './output-format.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
 
 interface CommonOptions {
@@ -31,7 +32,7 @@ interface CommonOptions {
   ignore_unsigned_files?: boolean;
   allowLegacySignatures?: boolean;
   threads?: string;
-  output: string;
+  output: OutputFormat;
 }
 
 interface KeyOptions extends CommonOptions {
@@ -74,7 +75,7 @@ function addCommonOptions(command: Command): Command {
     .addOption(hidden('--ignore_unsigned_files', 'alias of --ignore-unsigned-files'))
     .option('--allow-legacy-signatures', 'also accept model_signing v0.2.0 signatures (https://model_signing/Digests/v0.1, compat PAE)')
     .option('--threads <N>', 'hashing threads (default: number of cores)')
-    .option('--output <FORMAT>', 'text or json (json: a report on stdout)', 'text');
+    .addOption(outputOption('output format: text or json (json: a report on stdout)'));
 }
 
 function readText(path: string, what: string): string {
@@ -86,7 +87,6 @@ function readText(path: string, what: string): string {
 }
 
 function verifyOptions(options: CommonOptions): VerifyModelOptions {
-  if (options.output !== 'text' && options.output !== 'json') throw new UsageError('USAGE', `--output must be text or json, got ${JSON.stringify(options.output)}`);
   let threads: number | undefined;
   if (options.threads !== undefined) {
     threads = Number(options.threads);

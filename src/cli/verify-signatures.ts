@@ -6,7 +6,7 @@
  * `verify-image` reuses. Trust options come from `trust-options.ts`. Exit 0 when at least one item verified, 1 when none did,
  * 2 on errors (bad reference, unreadable key or trust root).
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { formatReference, type ArtifactReference } from '../oci/reference.ts';
@@ -14,6 +14,7 @@ import type { ArtifactStore } from '../oci/store.ts';
 import type { SignerPolicy } from '../sigstore/bundle.ts';
 import { collectEvidence, type EvidenceItem, type EvidenceReport } from '../sigstore/cosign-evidence.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
+import { outputOption, type OutputFormat } from './output-format.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
 import { readText } from './option-values.ts';
@@ -31,7 +32,7 @@ interface VerifySignaturesOptions extends StoreCliOptions, TrustCliOptions {
   readonly key?: string;
   readonly certificateIdentity?: string;
   readonly certificateOidcIssuer?: string;
-  readonly output: 'table' | 'json';
+  readonly output: OutputFormat;
 }
 
 async function signerPolicy(options: VerifySignaturesOptions): Promise<SignerPolicy> {
@@ -105,7 +106,7 @@ export function register(program: Command): void {
     .option('--key <file>', 'PEM public key the evidence must be signed with')
     .option('--certificate-identity <san>', 'exact certificate SAN (URI or e-mail) of a keyless signer')
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of a keyless signer')
-    .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'));
+    .addOption(outputOption());
   addStoreOptions(addTrustOptions(command)).action(async (reference: string, options: VerifySignaturesOptions) => {
     const signer = await signerPolicy(options);
     const { store, digest } = await openPinnedReference(reference, options);

@@ -3,7 +3,7 @@
  * resolve, discover and verify signatures and attestations against the given signers, build the
  * policy input from verified evidence only, and print the policy's decision with the evidence summary.
  *
- * Owns: the command's output (table or JSON); its pipeline options are `pipeline-options.ts`'s. Signers: `--key FILE` (repeatable) and
+ * Owns: the command's output (`-o text`, a table, or `-o json`); its pipeline options are `pipeline-options.ts`'s. Signers: `--key FILE` (repeatable) and
  * `--certificate-identity SAN --certificate-oidc-issuer URL` (repeatable, paired in order; one issuer
  * applies to every identity). They name whose signatures are *checked*; the policy data
  * (`signers.keys` by key id, `signers.identities`, `revoked`, `threshold`) decides who is *trusted*.
@@ -14,14 +14,15 @@
  * or error, 3 registry unavailable (transient: timeout, connection failure, 5xx — retry), 4 registry
  * refused (permanent: not found, unauthorised, malformed content).
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { ArtifactDecision } from '../pipeline/decide.ts';
 import type { SettingFlags } from '../config/read.ts';
 import type { AppliedConfiguration } from '../config/load.ts';
+import { addOutputOption, type OutputFormat } from './output-format.ts';
 import { addPipelineOptions, loadPipelineFromOptions } from './pipeline-options.ts';
 
 type VerifyOptions = SettingFlags & {
-  readonly output: 'table' | 'json';
+  readonly output: OutputFormat;
 };
 
 /** The JSON report: outcome, decision (reasons with codes), evidence summary, policy and trust identity. */
@@ -84,8 +85,8 @@ export function register(program: Command): void {
   const command = program
     .command('verify')
     .description('verify an artifact end to end (resolve, signatures, SLSA provenance, policy) and print the decision; exit 0 allow, 1 deny, 2 error, 3 registry unavailable, 4 registry refused')
-    .argument('<reference>', 'oci://host/repo[:tag][@sha256:…], host/repo…, oci-layout://dir…, or any storage URI (s3://, gs://, hf://, pvc://, https://: unverifiable, the policy decides)')
-    .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'));
+    .argument('<reference>', 'oci://host/repo[:tag][@sha256:…], host/repo…, oci-layout://dir…, or any storage URI (s3://, gs://, hf://, pvc://, https://: unverifiable, the policy decides)');
+  addOutputOption(command);
   addPipelineOptions(command).action(async (reference: string, options: VerifyOptions) => {
     const [{ decideArtifact, exitCodeOf }, { deps, applied }] = await Promise.all([import('../pipeline/decide.ts'), loadPipelineFromOptions(options)]);
     const result = await decideArtifact(reference, { mode: 'cli' }, deps);

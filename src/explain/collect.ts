@@ -64,7 +64,8 @@ async function datasetEvidence(dataset: { uri: string; digest: string }, deps: P
 export async function explainReference(reference: string, deps: PipelineDeps, now: Date = new Date()): Promise<{ report: ExplainReport; result: ArtifactDecision }> {
   const { result, verified } = await decideWithEvidence(reference, deps, now);
   const checkedSigners = [...deps.signers.keys.map((k) => `key sha256:${keyId(k)}`), ...deps.signers.identities.map((i) => `${i.san} (issuer ${i.issuer})`)];
-  if (result.digest === null || result.outcome === 'invalid') return { report: buildExplainReport({ reference, result, checkedSigners, now }), result };
+  const policyData = deps.engine.data;
+  if (result.digest === null || result.outcome === 'invalid') return { report: buildExplainReport({ reference, result, checkedSigners, policyData, now }), result };
 
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
   const store = deps.stores(parseReference(reference));
@@ -81,6 +82,6 @@ export async function explainReference(reference: string, deps: PipelineDeps, no
     }
   }
   const datasets = verified === undefined ? [] : await Promise.all(ociDatasets(verified).map((d) => datasetEvidence(d, deps, now)));
-  const report = buildExplainReport({ reference, result, ...(verified ? { verified } : {}), ...(manifest ? { manifest } : {}), ...(config !== undefined ? { config } : {}), datasets, checkedSigners, now });
+  const report = buildExplainReport({ reference, result, ...(verified ? { verified } : {}), ...(manifest ? { manifest } : {}), ...(config !== undefined ? { config } : {}), datasets, checkedSigners, policyData, now });
   return { report, result };
 }

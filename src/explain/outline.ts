@@ -311,6 +311,57 @@ function evidenceSection(report: ExplainReport): Section {
   };
 }
 
+function checklistSection(report: ExplainReport): Section | null {
+  if (report.checklist.length === 0) return null;
+  const found = report.checklist.filter((c) => c.found).length;
+  return {
+    title: 'Evidence checklist',
+    badge: { text: `${found} of ${report.checklist.length} kinds found`, tone: found === report.checklist.length ? 'ok' : 'warn' },
+    note: 'Each kind of evidence the policy can use, found (verified) or not found.',
+    blocks: [{ kind: 'table', title: 'Evidence', columns: ['evidence', 'status', 'detail'], rows: report.checklist.map((c) => [plain(c.evidence), c.found ? plain('found', 'ok') : plain('NOT FOUND', 'warn'), plain(c.detail, c.found ? undefined : 'muted')]) }],
+  };
+}
+
+function policyDataSection(report: ExplainReport): Section | null {
+  const data = report.policyData;
+  if (data === null) return null;
+  const signerRows = data.signers.map((s) => [
+    mono(s.signer),
+    plain(s.name ?? '-'),
+    mono(s.listedAt ?? 'not listed', s.listedAt === null ? 'bad' : undefined),
+    s.revoked ? plain('REVOKED', 'bad') : s.listedAt !== null ? plain('trusted', 'ok') : plain('NOT TRUSTED', 'bad'),
+  ]);
+  const allowRows = data.allowlists.map((e) => [
+    mono(e.allowlist),
+    mono(e.value),
+    e.matched === null ? plain('NOT LISTED', 'bad') : mono(`${e.matched === e.value ? 'listed' : `prefix ${e.matched}`}: ${inline(e.entry)}`, 'ok'),
+  ]);
+  return {
+    title: 'Policy data applied',
+    badge: { text: report.verdict.policy?.dataDigest.slice(0, 19) ?? 'data', tone: 'plain' },
+    note: 'The entries of the policy data the verified evidence was looked up in (the verdict above is the policy\'s).',
+    blocks: [
+      fields([['trusted signers required', plain(String(data.threshold))]]),
+      ...(signerRows.length > 0 ? [{ kind: 'table' as const, title: 'Signers', columns: ['signer', 'name', 'listed at', 'status'], rows: signerRows }] : []),
+      ...(allowRows.length > 0 ? [{ kind: 'table' as const, title: 'Allowlists', columns: ['allowlist', 'verified value', 'entry'], rows: allowRows }] : []),
+    ],
+  };
+}
+
+/** The report with each signer shown as `name — key sha256:…` where the policy data names it. */
+function withSignerNames(report: ExplainReport): ExplainReport {
+  const names = new Map((report.policyData?.signers ?? []).flatMap((s) => (s.name === null ? [] : [[s.signer, `${s.name} — ${s.signer}`] as const])));
+  if (names.size === 0) return report;
+  const rename = <T extends SignedBy>(s: T): T => ({ ...s, signer: { ...s.signer, description: names.get(s.signer.description) ?? s.signer.description } });
+  return {
+    ...report,
+    signatures: report.signatures.map(rename),
+    attestations: report.attestations.map(rename),
+    datasets: report.datasets.map((d) => ({ ...d, attestations: d.attestations.map(rename) })),
+    evidence: report.evidence.map((e) => ({ ...e, signer: e.signer === null ? null : (names.get(e.signer) ?? e.signer) })),
+  };
+}
+
 function highlights(report: ExplainReport): Outline['highlights'] {
   const builds = report.attestations.flatMap((a) => (a.view.kind === 'build' ? [a.view] : []));
   const evaluations = report.attestations.flatMap((a) => (a.view.kind === 'evaluation' ? [a.view] : []));
@@ -328,14 +379,17 @@ function highlights(report: ExplainReport): Outline['highlights'] {
 }
 
 /** The outline of a report, in reading order. */
-export function outlineOf(report: ExplainReport): Outline {
+export function outlineOf(given: ExplainReport): Outline {
+  const report = withSignerNames(given);
   const model = modelSection(report);
+  const checklist = checklistSection(report);
+  const policyData = policyDataSection(report);
   return {
     reference: report.reference,
     digest: report.digest,
     verdict: verdictText(report),
     generatedAt: report.generatedAt,
     highlights: highlights(report),
-    sections: [verdictSection(report), ...(model ? [model] : []), signaturesSection(report), ...report.attestations.map(attestationSection), ...report.datasets.map(datasetSection), evidenceSection(report)],
+    sections: [verdictSection(report), ...(checklist ? [checklist] : []), ...(policyData ? [policyData] : []), ...(model ? [model] : []), signaturesSection(report), ...report.attestations.map(attestationSection), ...report.datasets.map(datasetSection), evidenceSection(report)],
   };
 }

@@ -17,6 +17,7 @@ import { LineageAnnotation } from '../emit/lineage-annotations.ts';
 import type { ArtifactDecision, EvidenceSummaryItem, VerifiedEvidenceSet } from '../pipeline/decide.ts';
 import type { AppliedException, Reason } from '../policy/engine.ts';
 import { describeSigner, type SignerIdentity, type TransparencyLogEvidence, type VerifiedAttestation } from '../policy/input.ts';
+import { evidenceChecklist, policyDataView, type ChecklistItem, type PolicyDataView } from './policy-data.ts';
 import { attestationView, type AttestationView } from './predicates.ts';
 
 export const EXPLAIN_REPORT_VERSION = 'modelgate.dev/explain/v1';
@@ -137,6 +138,10 @@ export interface ExplainReport {
   readonly problems: readonly { readonly source: string; readonly code: string; readonly message: string }[];
   /** The signers evidence was checked against (the policy decides which are trusted). */
   readonly checkedSigners: readonly string[];
+  /** Each kind of evidence the policy can use: found, or explicitly not found. Empty for non-OCI locations. */
+  readonly checklist: readonly ChecklistItem[];
+  /** The policy data entries the verified evidence met (signer names, allowlists); null when no data was in effect. */
+  readonly policyData: PolicyDataView | null;
 }
 
 export interface ExplainInput {
@@ -150,6 +155,8 @@ export interface ExplainInput {
   readonly config?: unknown;
   readonly checkedSigners: readonly string[];
   readonly datasets?: readonly DatasetEvidenceView[];
+  /** The policy data document in effect (`PolicyEngine.data`). */
+  readonly policyData?: unknown;
   readonly now: Date;
 }
 
@@ -263,6 +270,10 @@ export function buildExplainReport(input: ExplainInput): ExplainReport {
   const { result, verified } = input;
   const summary = result.outcome === 'invalid' ? null : result.evidence;
   const signatures = (verified?.signatures ?? []).map(signedBy);
+  const attestations = (verified?.attestations ?? []).map(verifiedAttestationView);
+  const datasets = input.datasets ?? [];
+  const evidence = (summary?.items ?? []).map(evidenceView);
+  const allSigned = [...signatures, ...attestations, ...datasets.flatMap((d) => d.attestations)];
   return {
     version: EXPLAIN_REPORT_VERSION,
     reference: input.reference,
@@ -271,10 +282,13 @@ export function buildExplainReport(input: ExplainInput): ExplainReport {
     verdict: verdictView(result),
     artifact: input.manifest === undefined ? null : artifactView(input.manifest, input.config, signatures.length > 0),
     signatures,
-    attestations: (verified?.attestations ?? []).map(verifiedAttestationView),
-    datasets: input.datasets ?? [],
-    evidence: (summary?.items ?? []).map(evidenceView),
+    attestations,
+    datasets,
+    evidence,
     problems: (summary?.problems ?? []).map((p) => ({ source: p.source, code: p.code, message: p.message })),
     checkedSigners: input.checkedSigners,
+    checklist: result.outcome === 'allow' || result.outcome === 'deny' ? evidenceChecklist({ digest: result.digest, signatures, attestations, datasets, evidence }) : [],
+    // Non-OCI locations have no evidence to look up in the data: the verdict's reasons say it all.
+    policyData: (result.outcome === 'allow' || result.outcome === 'deny') && result.digest !== null ? policyDataView(input.policyData, allSigned, attestations) : null,
   };
 }

@@ -15,7 +15,8 @@
  *    configured signer: all keys as one key policy (a bundle verifies under at most one key, whose id is
  *    recorded), and each exact identity (SAN + OIDC issuer) as its own policy. The policy data then
  *    decides which verified signers are trusted, revoked, and how many are needed (k of n). Evidence by
- *    a signer that is not configured cannot be verified and counts as no evidence.
+ *    a signer that is not configured cannot be verified and counts as no evidence; only the number of
+ *    such signatures reaches the policy (`unverifiedSignatures`), so it denies UNTRUSTED_SIGNATURE, not UNSIGNED.
  *  - Only verified evidence reaches the policy input.
  *  - Fail closed on the registry: if the artifact cannot be read, or evidence discovery was incomplete
  *    (a source could not be listed, a candidate could not be fetched because of the registry), the
@@ -281,6 +282,8 @@ function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, i
 
 interface VerifiedEvidenceSet {
   readonly signatures: readonly VerifiedSignature[];
+  /** Signatures found that verified under none of the configured signers (UNTRUSTED_SIGNATURE, not UNSIGNED). */
+  readonly unverifiedSignatures: number;
   readonly attestations: readonly VerifiedAttestation[];
   readonly summary: EvidenceSummary;
 }
@@ -314,7 +317,8 @@ async function discoverAndVerify(
   const summary = summarise(report, { signatures, attestations });
   const registryFailure = registryFailureIn(report);
   if (registryFailure !== undefined) return { kind: 'unavailable', ...registryFailure, summary };
-  return { kind: 'verified', evidence: { signatures, attestations, summary } };
+  const unverifiedSignatures = report.items.filter((item) => item.kind === 'signature' && item.status === 'failed').length;
+  return { kind: 'verified', evidence: { signatures, unverifiedSignatures, attestations, summary } };
 }
 
 /**
@@ -396,7 +400,7 @@ export async function decideArtifact(location: string, context: DecisionContext,
   }
 
   // 5–6. Policy input from verified evidence only, then the decision.
-  return evaluate(deps, location, digest, { artifact, signatures: verified.signatures, attestations: verified.attestations, ...common }, verified.summary);
+  return evaluate(deps, location, digest, { artifact, signatures: verified.signatures, unverifiedSignatures: verified.unverifiedSignatures, attestations: verified.attestations, ...common }, verified.summary);
 }
 
 export type { VerifiedEvidenceSet };

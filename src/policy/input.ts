@@ -121,6 +121,8 @@ export interface PolicyInputEvidence {
   readonly artifact: ArtifactEvidence;
   readonly usage?: UsageSite;
   readonly signatures?: readonly VerifiedSignature[];
+  /** Signatures found on the artifact that verified under no configured signer (counted, never trusted). */
+  readonly unverifiedSignatures?: number;
   readonly attestations?: readonly VerifiedAttestation[];
   readonly modelSignatures?: readonly VerifiedModelSignature[];
   readonly context: EvaluationContext;
@@ -192,6 +194,8 @@ export interface PolicyInput {
     readonly usage: { readonly namespace: string | null; readonly resourceKind: string; readonly resourceName: string | null; readonly fieldPath: string } | null;
   };
   readonly signatures: readonly InputSigner[];
+  /** Present (and above 0) only when signatures were found that verified under no configured signer. */
+  readonly unverifiedSignatures?: number;
   readonly attestations: readonly InputAttestation[];
   readonly modelSignatures: readonly InputModelSignature[];
   readonly context: {
@@ -412,6 +416,10 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
     requireBound(`a signature by ${describeSigner(s.signer)}`, s.subjectDigest, artifact);
     return inputSigner(s.signer, s.tlog, s.timestamps);
   });
+  const unverifiedSignatures = evidence.unverifiedSignatures ?? 0;
+  if (!Number.isSafeInteger(unverifiedSignatures) || unverifiedSignatures < 0) {
+    throw new PolicyError('INPUT_INVALID', `unverified signature count ${unverifiedSignatures} is not a count`);
+  }
   const attestations = (evidence.attestations ?? []).map((a): InputAttestation => {
     requireBound(`a ${a.predicateType} attestation`, a.subjectDigest, artifact);
     const isProvenance = a.predicateType === SLSA_PROVENANCE_V1 || a.predicateType === SLSA_PROVENANCE_V02;
@@ -449,6 +457,7 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
         : null,
     },
     signatures,
+    ...(unverifiedSignatures > 0 ? { unverifiedSignatures } : {}),
     attestations,
     modelSignatures,
     context: {

@@ -3,7 +3,8 @@
  *
  * Owns: generating ECDSA P-256 key pairs, encrypting a PKCS#8 private key into the PEM that
  * `cosign generate-key-pair` writes, decrypting it (and plain PKCS#8 / SEC1 PEM keys) into a Node
- * `KeyObject`, and writing a `PREFIX.key` / `PREFIX.pub` pair atomically.
+ * `KeyObject`, writing a `PREFIX.key` / `PREFIX.pub` pair atomically, and naming any key file by the
+ * key id the policy data lists signers under (`signers.keys`: `sha256:` + hex SHA-256 of the SPKI DER).
  *
  * Format (cosign `pkg/cosign/keys.go` + go-securesystemslib `encrypted/encrypted.go`):
  *   PEM type `ENCRYPTED SIGSTORE PRIVATE KEY` (cosign ≥ 2; cosign 1 wrote `ENCRYPTED COSIGN PRIVATE KEY`,
@@ -18,10 +19,11 @@
  * Why a library + built-ins: Node has scrypt but no XSalsa20-Poly1305; `tweetnacl`'s
  * `secretbox` is NaCl's exact construction (the one Go's `x/crypto/nacl/secretbox` implements).
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scrypt, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scrypt, X509Certificate, type KeyObject } from 'node:crypto';
 import { lstat, readFile, unlink } from 'node:fs/promises';
 import nacl from 'tweetnacl';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
+import { keyId, parsePublicKey } from '../sigstore/keys.ts';
 import { SigningError } from './errors.ts';
 
 export const SIGSTORE_PRIVATE_KEY_PEM_TYPE = 'ENCRYPTED SIGSTORE PRIVATE KEY';
@@ -261,7 +263,11 @@ export interface KeyPairFiles {
  * Without `force`, an existing file fails KEY_EXISTS before anything is written, and a file that
  * appears meanwhile is never clobbered (and our half-written pair is removed).
  */
-export async function writeSigningKeyPair(prefix: string, passphrase: string, options: { force?: boolean; scrypt?: ScryptParams } = {}): Promise<KeyPairFiles> {
+export async function writeSigningKeyPair(
+  prefix: string,
+  passphrase: string,
+  options: { force?: boolean; scrypt?: ScryptParams; /** default: a fresh P-256 key */ privateKey?: KeyObject } = {},
+): Promise<KeyPairFiles> {
   const files: KeyPairFiles = { privateKeyPath: `${prefix}.key`, publicKeyPath: `${prefix}.pub` };
   const overwrite = options.force === true;
   if (!overwrite) {
@@ -269,7 +275,7 @@ export async function writeSigningKeyPair(prefix: string, passphrase: string, op
       if (await lstat(path).then(() => true, () => false)) throw new SigningError('KEY_EXISTS', `${path} already exists (use --force to overwrite it)`);
     }
   }
-  const { privateKey } = generateSigningKeyPair();
+  const privateKey = options.privateKey ?? generateSigningKeyPair().privateKey;
   const der = privateKey.export({ type: 'pkcs8', format: 'der' });
   let encrypted: string;
   try {
@@ -295,5 +301,44 @@ async function publish(path: string, content: string, mode: number, overwrite: b
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new SigningError('KEY_EXISTS', `${path} already exists (use --force to overwrite it)`);
     throw new SigningError('IO', `cannot write ${path}: ${code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/** The id a public key is trusted under in the policy data (`signers.keys`, `revoked.keys`): `sha256:<hex>`. */
+export function policyKeyId(key: KeyObject): string {
+  return `sha256:${keyId(key.type === 'private' ? createPublicKey(key) : key)}`;
+}
+
+export type KeyFileKind = 'public' | 'certificate' | 'private' | 'encrypted-private';
+
+/**
+ * The policy key id of the key in a PEM file's text: a public key (`PUBLIC KEY`, `EC PUBLIC KEY`,
+ * `RSA PUBLIC KEY`), a certificate (its subject key), or a private key — plain PKCS#8/SEC1, or
+ * cosign's encrypted format, for which `passphrase` is asked only then. Throws KEY_FORMAT (or the
+ * passphrase errors of `parseSigningKey`).
+ */
+export async function keyIdOfPem(text: string, passphrase: () => Promise<string>): Promise<{ keyId: string; kind: KeyFileKind }> {
+  const block = decodePem(text);
+  if (block === undefined) throw new SigningError('KEY_FORMAT', 'no PEM block found in the key file');
+  switch (block.type) {
+    case 'PUBLIC KEY':
+    case 'EC PUBLIC KEY':
+    case 'RSA PUBLIC KEY':
+      try {
+        return { keyId: policyKeyId(parsePublicKey(text)), kind: 'public' };
+      } catch (err) {
+        throw new SigningError('KEY_FORMAT', (err as Error).message, { cause: err });
+      }
+    case 'CERTIFICATE':
+      try {
+        return { keyId: policyKeyId(new X509Certificate(text).publicKey), kind: 'certificate' };
+      } catch (err) {
+        throw new SigningError('KEY_FORMAT', `the CERTIFICATE PEM block is not a valid X.509 certificate: ${(err as Error).message}`, { cause: err });
+      }
+    default: {
+      const encrypted = isEncryptedKeyPem(text);
+      const key = await parseSigningKey(text, encrypted ? await passphrase() : undefined);
+      return { keyId: policyKeyId(key), kind: encrypted ? 'encrypted-private' : 'private' };
+    }
   }
 }

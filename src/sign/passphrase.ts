@@ -3,9 +3,11 @@
  *
  * Owns: the policy, used by `keygen` and every command that loads a private key:
  *   1. `MODELGATE_PASSWORD` set (even to the empty string) → that value, never echoed or logged;
- *   2. otherwise, when stdin and stderr are terminals → a prompt on stderr with echo off
+ *   2. otherwise `COSIGN_PASSWORD` set (even empty) → that value, so a CI job written for cosign keeps
+ *      working unchanged (MODELGATE_PASSWORD wins when both are set: it names this tool's key);
+ *   3. otherwise, when stdin and stderr are terminals → a prompt on stderr with echo off
  *      (asked twice when creating a key);
- *   3. otherwise → SigningError PASSPHRASE (fail closed: CI must set the variable).
+ *   4. otherwise → SigningError PASSPHRASE (fail closed: CI must set the variable).
  * An empty passphrase is accepted when *creating* a key only with an explicit opt-in
  * (`--allow-empty-password`, i.e. `allowEmpty`); when *unlocking* it is accepted, because cosign
  * keys made with `COSIGN_PASSWORD=` are common and the key file itself says it is encrypted.
@@ -13,6 +15,8 @@
 import { SigningError } from './errors.ts';
 
 export const PASSPHRASE_ENV = 'MODELGATE_PASSWORD';
+/** cosign's variable, read when MODELGATE_PASSWORD is not set. */
+export const COSIGN_PASSPHRASE_ENV = 'COSIGN_PASSWORD';
 
 export type PassphrasePurpose = 'create' | 'unlock';
 
@@ -20,7 +24,7 @@ export interface PassphraseOptions {
   readonly purpose: PassphrasePurpose;
   /** For `create`: accept an empty passphrase. */
   readonly allowEmpty?: boolean;
-  /** Environment to read `MODELGATE_PASSWORD` from; default `process.env`. */
+  /** Environment to read `MODELGATE_PASSWORD` / `COSIGN_PASSWORD` from; default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
   /** What the prompt calls the key, e.g. its path. */
   readonly keyName?: string;
@@ -28,7 +32,7 @@ export interface PassphraseOptions {
 
 export async function resolvePassphrase(options: PassphraseOptions): Promise<string> {
   const env = options.env ?? process.env;
-  const fromEnv = env[PASSPHRASE_ENV];
+  const fromEnv = env[PASSPHRASE_ENV] ?? env[COSIGN_PASSPHRASE_ENV];
   let passphrase: string;
   if (fromEnv !== undefined) {
     passphrase = fromEnv;
@@ -40,7 +44,7 @@ export async function resolvePassphrase(options: PassphraseOptions): Promise<str
     if (again !== first) throw new SigningError('PASSPHRASE', 'the two passphrases do not match');
     passphrase = first;
   } else {
-    throw new SigningError('PASSPHRASE', `no passphrase: set ${PASSPHRASE_ENV} (it may be empty only with --allow-empty-password) or run on a terminal`);
+    throw new SigningError('PASSPHRASE', `no passphrase: set ${PASSPHRASE_ENV} (or ${COSIGN_PASSPHRASE_ENV}; it may be empty only with --allow-empty-password) or run on a terminal`);
   }
   if (passphrase === '' && options.purpose === 'create' && options.allowEmpty !== true) {
     throw new SigningError('PASSPHRASE', 'refusing to encrypt the private key with an empty passphrase (pass --allow-empty-password to accept it)');

@@ -12,7 +12,7 @@ import t from 'tap';
 import { PNG } from 'pngjs';
 import { startRegistry } from '../helpers/registry.ts';
 import { runCli } from '../helpers/run-cli.ts';
-import { BUILDER, COMMIT, DATASET_SOURCE, DATASET_URI, signedModel, TEST_RESULT } from './fixture.ts';
+import { BUILDER, COMMIT, DATASET_SOURCE, DATASET_URI, SIGNER_NAME, signedModel, TEST_RESULT } from './fixture.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-explain-'));
@@ -52,6 +52,16 @@ t.test('explain a signed model with provenance and an evaluation', async (t) => 
     t.match(out, /├─ Dataset {2}✔ attested/, 'the OCI dataset has a verified dataset attestation');
     for (const fact of [model.datasetRef, DATASET_SOURCE, 'dedup', 'CC-BY-4.0']) t.ok(out.includes(fact), `tree shows dataset fact ${fact}`);
     t.notOk(out.includes('\u001b'), 'no escape sequences when stdout is not a terminal');
+    // For auditors: signer names from the policy data, the entries that decided, and what is missing.
+    t.match(out, new RegExp(`${SIGNER_NAME} — key sha256:[0-9a-f]{64}`), 'the signer is named as the policy data names it');
+    t.match(out, /├─ Evidence checklist {2}! 4 of 6 kinds found/);
+    t.match(out, /model signature \(OMS\) +NOT FOUND +not found next to the artifact/);
+    t.match(out, /transparency-log time +NOT FOUND +not found: the verified evidence has no transparency-log entry/);
+    t.match(out, /evaluation +found +1 verified/);
+    t.match(out, /dataset attestation +found +1 of 1 OCI dataset\(s\) attested/);
+    t.match(out, /├─ Policy data applied/);
+    t.ok(out.includes(`provenance.builders`) && out.includes('sources.repositories'), 'the allowlists looked up are named');
+    t.match(out, new RegExp(`signers\\.keys\\["sha256:[0-9a-f]{64}"\\] +trusted`));
     t.match(out, /[├└]─ /);
   });
 
@@ -93,6 +103,14 @@ t.test('explain a signed model with provenance and an evaluation', async (t) => 
       ['failed https://example.com/stranger/v1', 'verified https://in-toto.io/attestation/test-result/v0.1', 'verified https://sigstore.dev/cosign/sign/v1', 'verified https://slsa.dev/provenance/v1'],
     );
     t.match(report.evidence.find((e: { status: string }) => e.status === 'failed'), { error: { code: 'SIGNATURE' }, signer: null });
+    t.same(
+      report.checklist.map((c: { evidence: string; found: boolean }) => `${c.evidence}: ${c.found}`),
+      ['signature: true', 'SLSA provenance: true', 'evaluation: true', 'dataset attestation: true', 'model signature (OMS): false', 'transparency-log time: false'],
+    );
+    t.match(report.policyData, { threshold: 1, signers: [{ signer: /^key sha256:/, name: SIGNER_NAME, listedAt: /^signers\.keys\["sha256:/, revoked: false }] });
+    const entry = (allowlist: string, value: string) => report.policyData.allowlists.find((e: { allowlist: string; value: string }) => e.allowlist === allowlist && e.value === value);
+    t.match(entry('provenance.builders', BUILDER), { matched: BUILDER, entry: {} });
+    t.match(entry('datasets', DATASET_URI), { matched: DATASET_URI, entry: { digests: { [`sha256:${'0'.repeat(64)}`]: {} } } }, 'the dataset entry that denied, with its allowed digests');
   });
 
   t.test('html page: escaped, self-contained', async (t) => {

@@ -28,6 +28,8 @@ import { keyTrustPolicyData, TRAINING_BUILDER, TRAINING_SOURCE } from '../helper
 import { writeDatasetShards, writeSourceCheckout } from '../helpers/source-checkout.ts';
 
 export const BUILDER = TRAINING_BUILDER;
+/** The name the fixture's policy data gives the model signer. */
+export const SIGNER_NAME = 'release-ci';
 export const SOURCE = TRAINING_SOURCE;
 export const COMMIT = 'c0ffee'.padEnd(40, '1');
 export const DATASET_URI = 's3://acme-data/reviews';
@@ -60,9 +62,11 @@ function writeKeyPair(dir: string, name: string): { key: string; pub: string; pr
 
 /** The shared key-trust policy data (test/helpers/signed-models.ts), allowlisting these dataset versions. */
 function policyData(key: KeyObject, datasets: Readonly<Record<string, string>>): unknown {
-  const data = keyTrustPolicyData(createPublicKey(key)) as { modelgate_config: Record<string, unknown> };
+  const data = keyTrustPolicyData(createPublicKey(key)) as { modelgate_config: Record<string, unknown> & { signers: { keys: Record<string, unknown> } } };
   const allowed = Object.fromEntries(Object.entries(datasets).map(([uri, digest]) => [uri, { digests: { [digest]: {} } }]));
-  return { modelgate_config: { ...data.modelgate_config, datasets: allowed } };
+  // The data names the signer: explain shows the name beside the key id.
+  const keys = Object.fromEntries(Object.keys(data.modelgate_config.signers.keys).map((id) => [id, { name: SIGNER_NAME }]));
+  return { modelgate_config: { ...data.modelgate_config, signers: { ...data.modelgate_config.signers, keys }, datasets: allowed } };
 }
 
 async function ok(t: Test, args: string[], cwd: string): Promise<string> {

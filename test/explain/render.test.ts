@@ -6,7 +6,8 @@ import type { Digest } from '../../src/oci/digest.ts';
 import { escapeHtml, renderHtml } from '../../src/explain/html.ts';
 import { outlineOf } from '../../src/explain/outline.ts';
 import { attestationView } from '../../src/explain/predicates.ts';
-import { EXPLAIN_REPORT_VERSION, type ExplainReport } from '../../src/explain/report.ts';
+import { evidenceChecklist, policyDataView } from '../../src/explain/policy-data.ts';
+import { buildExplainReport, EXPLAIN_REPORT_VERSION, type ExplainReport } from '../../src/explain/report.ts';
 import { printable, renderTree, useColour } from '../../src/explain/tree.ts';
 
 const EVIL = '<script>alert(1)</script>"\'&\u001b[2J\r';
@@ -58,6 +59,8 @@ function report(overrides: Partial<ExplainReport> = {}): ExplainReport {
     ],
     problems: [],
     checkedSigners: [],
+    checklist: [],
+    policyData: null,
     ...overrides,
   };
 }
@@ -124,6 +127,14 @@ t.test('unavailable and non-OCI reports say what could not be known', async (t) 
   t.match(s3, /digest {3}-/);
   t.match(s3, /Not an OCI location/);
   t.notMatch(s3, /├─ Model/);
+  const s3Report = buildExplainReport({
+    reference: 's3://bucket/model',
+    result: { outcome: 'deny', location: 's3://bucket/model', digest: null, decision: { allow: false, reasons: [{ code: 'UNVERIFIABLE_LOCATION', message: 'x' }], warnings: [], exceptions: [], policy: 'p', bundleDigest: DIGEST, dataDigest: DIGEST }, evidence: null },
+    checkedSigners: [],
+    policyData: { modelgate_config: { signers: { keys: {}, identities: {} } } },
+    now: new Date('2026-11-26T00:00:00Z'),
+  });
+  t.same([s3Report.checklist, s3Report.policyData], [[], null], 'no evidence checklist or data lookups for a location without evidence');
 });
 
 t.test('evaluation comparisons: parsed from modelgateEvaluation, shown without float noise', async (t) => {
@@ -146,4 +157,76 @@ t.test('evaluation comparisons: parsed from modelgateEvaluation, shown without f
   t.match(tree, /Evaluation — https:\/\/in-toto\.io\/attestation\/test-result\/v0\.1 {2}✘ verified · FAILED/);
   t.match(tree, /accuracy +0\.931 +0\.93 +0\.001 +0\.0093 \(1%\) +PASSED/);
   t.match(tree, /f1 +0\.8 +0\.915 +0\.115 +0\.00915 \(1%\) +FAILED/);
+});
+
+t.test('missing evidence is named explicitly: a signed model with no provenance, evaluation, dataset attestation or log time', async (t) => {
+  const signed = { ...signer, signer: { ...signer.signer } };
+  const checklist = evidenceChecklist({
+    digest: DIGEST,
+    signatures: [signed],
+    attestations: [],
+    datasets: [],
+    evidence: [{ status: 'failed', kind: 'attestation', source: 'referrer', manifestDigest: DIGEST, predicateType: 'https://slsa.dev/provenance/v1', signer: null, error: { code: 'SIGNATURE', message: 'x' } }],
+  });
+  t.same(
+    checklist.map((c) => [c.evidence, c.found, c.detail]),
+    [
+      ['signature', true, '1 verified'],
+      ['SLSA provenance', false, 'not found (1 found that did not verify under the checked signers)'],
+      ['evaluation', false, 'not found: no verified evaluation or test-result attestation'],
+      ['dataset attestation', false, 'not found: no verified provenance names a dataset'],
+      ['model signature (OMS)', false, 'not found next to the artifact (a model.sig inside the model is checked by modelgate init against the pulled files)'],
+      ['transparency-log time', false, 'not found: the verified evidence has no transparency-log entry or RFC 3161 timestamp (signed by key only)'],
+    ],
+  );
+  const data = { modelgate_config: { signers: { threshold: 2, keys: { [signer.signer.keyId]: { name: 'release' } }, identities: {} }, revoked: { keys: {}, identities: {} } } };
+  const view = policyDataView(data, [signed, keyless], []);
+  t.same(view, {
+    signers: [
+      { signer: signer.signer.description, listedAt: `signers.keys["${signer.signer.keyId}"]`, name: 'release', revoked: false },
+      { signer: 'curate.yml', listedAt: null, name: null, revoked: false },
+    ],
+    threshold: 2,
+    allowlists: [],
+  });
+  t.equal(policyDataView(undefined, [signed], []), null, 'no data in effect: nothing to show');
+  const tree = renderTree(outlineOf(report({ checklist, policyData: view, signatures: [signed] })), { colour: false });
+  t.match(tree, /├─ Evidence checklist {2}! 1 of 6 kinds found/);
+  t.match(tree, /evaluation +NOT FOUND +not found: no verified evaluation/);
+  t.match(tree, /dataset attestation +NOT FOUND/);
+  t.match(tree, new RegExp(`release — key sha256:${'cd'.repeat(32)}`), 'the signer shown with its policy-data name');
+  t.match(tree, /curate\.yml +- +not listed +NOT TRUSTED/);
+  t.match(tree, /trusted signers required +2/);
+  const html = renderHtml(outlineOf(report({ checklist, policyData: view })));
+  t.ok(html.includes('NOT FOUND') && html.includes('Evidence checklist') && html.includes('Policy data applied'));
+});
+
+t.test('policy data view: allowlist entries met by verified provenance, prefixes for container repositories', async (t) => {
+  const build = attestationView('https://slsa.dev/provenance/v1', {
+    buildDefinition: {
+      buildType: 'https://modelgate.dev/buildtypes/training-run/v1',
+      externalParameters: {},
+      resolvedDependencies: [
+        { uri: 's3://acme-data/reviews', name: 'train', digest: { sha256: '11'.repeat(32) }, annotations: { 'modelgate.dev/kind': 'dataset' } },
+        { uri: `oci://ghcr.io/acme/trainer@sha256:${'22'.repeat(32)}`, digest: { sha256: '22'.repeat(32) }, annotations: { 'modelgate.dev/kind': 'container' } },
+      ],
+    },
+    runDetails: { builder: { id: 'https://builder.example/v1' } },
+  });
+  t.equal(build.kind, 'build', JSON.stringify(build));
+  const data = {
+    modelgate_config: {
+      signers: { keys: {}, identities: {} },
+      provenance: { builders: { 'https://builder.example/v1': { note: 'ours' } } },
+      datasets: {},
+      containers: { digests: {}, repositories: { 'ghcr.io/acme': {} } },
+    },
+  };
+  const view = policyDataView(data, [], [{ status: 'verified', predicateType: 'https://slsa.dev/provenance/v1', ...signer, view: build }]);
+  t.same(view?.allowlists, [
+    { allowlist: 'provenance.builders', value: 'https://builder.example/v1', matched: 'https://builder.example/v1', entry: { note: 'ours' } },
+    { allowlist: 'datasets', value: 's3://acme-data/reviews', matched: null, entry: null },
+    { allowlist: 'containers.repositories', value: 'ghcr.io/acme/trainer', matched: 'ghcr.io/acme', entry: {} },
+  ]);
+  t.equal(view?.threshold, 1, 'threshold defaults to 1 as in the policy');
 });

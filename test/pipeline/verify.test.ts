@@ -146,7 +146,7 @@ t.test('modelgate verify: allow, and one distinct deny code per defect', async (
   const cases: Array<{ name: string; ref: string; data?: string; exit: number; codes: string[] }> = [
     { name: 'signed and attested', ref: pinned(good), exit: 0, codes: [] },
     { name: 'unsigned', ref: pinned(unsigned), exit: 1, codes: ['MISSING_PROVENANCE', 'UNSIGNED'] },
-    { name: 'signed by another key', ref: pinned(wrongSigner), exit: 1, codes: ['PROVENANCE_SIGNER_UNTRUSTED', 'WRONG_SIGNER'] },
+    { name: 'signed by another key', ref: pinned(wrongSigner), exit: 1, codes: ['PROVENANCE_SIGNER_UNTRUSTED', 'UNTRUSTED_SIGNATURE'] },
     { name: 'tag not pinned', ref: `oci://${repo}:v1`, exit: 1, codes: ['TAG_NOT_PINNED'] },
     { name: 'untrusted builder', ref: pinned(badBuilder), exit: 1, codes: ['UNTRUSTED_BUILDER'] },
     { name: 'dataset not allowlisted', ref: pinned(badDataset), exit: 1, codes: ['DATASET_NOT_ALLOWLISTED'] },
@@ -264,11 +264,13 @@ t.test('decideArtifact in process: incomplete discovery fails closed; k of n; ev
   const missing = await decideArtifact(`oci://${repo}@sha256:${'0'.repeat(64)}`, { mode: 'init' }, deps());
   t.equal(missing.outcome, 'unavailable');
   if (missing.outcome === 'unavailable') t.same([missing.transient, missing.failure.code, exitCodeOf(missing)], [false, 'NOT_FOUND', 4]);
-  // Evidence by a key that is not configured cannot be verified: it counts as none.
+  // Evidence by a key that is not configured cannot be verified: it is never trusted, but the model is
+  // not reported as unsigned either (UNTRUSTED_SIGNATURE, with the count of such signatures).
   const unknownKey = await decideArtifact(pinned(wrongSigner), { mode: 'cli' }, deps({ signers: { keys: [trusted.publicKey], identities: [] } }));
   t.equal(unknownKey.outcome, 'deny');
   if (unknownKey.outcome === 'deny') {
-    t.same(unknownKey.decision.reasons.map((r) => r.code).sort(), ['MISSING_PROVENANCE', 'UNSIGNED']);
+    t.same(unknownKey.decision.reasons.map((r) => r.code).sort(), ['MISSING_PROVENANCE', 'UNTRUSTED_SIGNATURE']);
+    t.match(unknownKey.decision.reasons.find((r) => r.code === 'UNTRUSTED_SIGNATURE')?.message, /: 1 signature found, 1 verifies under no configured signer key or identity$/);
     t.same(unknownKey.evidence!.items.map((i) => [i.status, i.error?.code]), [['failed', 'SIGNATURE'], ['failed', 'SIGNATURE']]);
   }
   // Locations other than OCI go to the policy as unverifiable.
@@ -281,5 +283,5 @@ t.test('decideArtifact in process: incomplete discovery fails closed; k of n; ev
   // Keyless identities are verified as their own signer policies: a key bundle never matches one.
   const identityOnly = await decideArtifact(pinned(good), { mode: 'cli' }, deps({ signers: { keys: [], identities: [{ san: 'ci@acme.dev', issuer: 'https://accounts.acme.dev' }] } }));
   t.equal(identityOnly.outcome, 'deny');
-  if (identityOnly.outcome === 'deny') t.ok(identityOnly.decision.reasons.some((r) => r.code === 'UNSIGNED'));
+  if (identityOnly.outcome === 'deny') t.ok(identityOnly.decision.reasons.some((r) => r.code === 'UNTRUSTED_SIGNATURE'));
 });

@@ -54,7 +54,7 @@ const DIGEST_B = parseDigest(`sha256:${'b'.repeat(64)}`);
 const denyCases: Array<[string, string, () => { evidence: PolicyInputEvidence; data?: object }]> = [
   ['UNSIGNED', 'no signature', () => ({ evidence: { ...goodEvidence(), signatures: [] } })],
   [
-    'WRONG_SIGNER',
+    'UNTRUSTED_SIGNATURE',
     'signed by an unknown key',
     () => ({ evidence: { ...goodEvidence(), signatures: [{ signer: { method: 'key', keyId: 'sha256:stranger' }, subjectDigest: MODEL_DIGEST }] } }),
   ],
@@ -144,7 +144,7 @@ for (const [code, name, make] of denyCases) {
 }
 
 t.test('the deny codes asked for by the issue are all distinct', async (t) => {
-  const required = ['UNSIGNED', 'WRONG_SIGNER', 'TAG_NOT_PINNED', 'UNTRUSTED_BUILDER', 'DATASET_NOT_ALLOWLISTED', 'REVOKED_DIGEST', 'MISSING_PROVENANCE'];
+  const required = ['UNSIGNED', 'UNTRUSTED_SIGNATURE', 'TAG_NOT_PINNED', 'UNTRUSTED_BUILDER', 'DATASET_NOT_ALLOWLISTED', 'REVOKED_DIGEST', 'MISSING_PROVENANCE'];
   const covered = new Set(denyCases.map(([code]) => code));
   for (const code of required) t.ok(covered.has(code), code);
 });
@@ -188,7 +188,7 @@ t.test('evaluation thresholds met and key signatures are accepted', async (t) =>
 t.test('data without modelgate_config is refused by the data schema, and denied by the policy when not validated', async (t) => {
   await t.rejects(PolicyEngine.fromBundle(bundle, { data: {} }), { code: 'DATA_INVALID' });
   const lax = await PolicyEngine.fromBundle(bundle, { data: {}, validateData: false });
-  t.same(codes(decide(goodEvidence(), lax)), ['CONFIG_MISSING', 'PROVENANCE_SIGNER_UNTRUSTED', 'WRONG_SIGNER']);
+  t.same(codes(decide(goodEvidence(), lax)), ['CONFIG_MISSING', 'PROVENANCE_SIGNER_UNTRUSTED', 'UNTRUSTED_SIGNATURE']);
   const shipped = await PolicyEngine.fromBundle(bundle); // the bundle's own data.json trusts nobody
   t.equal(decide(goodEvidence(), shipped).allow, false);
 });

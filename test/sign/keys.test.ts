@@ -5,10 +5,11 @@
  */
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, scrypt, sign, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, scrypt, sign, verify } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import forge from 'node-forge';
 import nacl from 'tweetnacl';
 import { SigningError } from '../../src/sign/errors.ts';
 import {
@@ -58,6 +59,7 @@ interface Run {
 function runCli(args: string[], env: Record<string, string | undefined>): Promise<Run> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   delete childEnv.MODELGATE_PASSWORD;
+  delete childEnv.COSIGN_PASSWORD;
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) delete childEnv[name];
     else childEnv[name] = value;
@@ -275,4 +277,83 @@ t.test('keygen: empty passphrase needs --allow-empty-password; no passphrase sou
   t.equal(none.code, 2);
   t.match(none.stderr, /modelgate: PASSPHRASE: no passphrase: set MODELGATE_PASSWORD/);
   t.notOk(existsSync(join(dir, 'n.key')));
+});
+
+/** The policy key id computed independently: sha256 of the SPKI DER of the PEM public key. */
+function expectedKeyId(publicPem: string): string {
+  return `sha256:${createHash('sha256').update(createPublicKey(publicPem).export({ type: 'spki', format: 'der' })).digest('hex')}`;
+}
+
+t.test('keygen names the key id the policy data uses; -o json prints it on stdout', async (t) => {
+  const dir = tempDir(t);
+  const prefix = join(dir, 'ci');
+  const text = await runCli(['keygen', '--output-key-prefix', prefix], { MODELGATE_PASSWORD: 'pw' });
+  t.equal(text.code, 0, text.stderr);
+  const id = expectedKeyId(readFileSync(`${prefix}.pub`, 'utf8'));
+  t.match(text.stderr, `Key id ${id} (trust it by listing this id under signers.keys in the policy data)\n`);
+  const json = await runCli(['keygen', '--output-key-prefix', join(dir, 'j'), '-o', 'json'], { MODELGATE_PASSWORD: 'pw' });
+  t.equal(json.code, 0, json.stderr);
+  t.same(JSON.parse(json.stdout), { privateKey: join(dir, 'j.key'), publicKey: join(dir, 'j.pub'), keyId: expectedKeyId(readFileSync(join(dir, 'j.pub'), 'utf8')) });
+});
+
+t.test('keygen and key loading accept COSIGN_PASSWORD; MODELGATE_PASSWORD wins when both are set', async (t) => {
+  const dir = tempDir(t);
+  const cosignOnly = await runCli(['keygen', '--output-key-prefix', join(dir, 'c')], { COSIGN_PASSWORD: 'from-cosign' });
+  t.equal(cosignOnly.code, 0, cosignOnly.stderr);
+  await loadSigningKey(join(dir, 'c.key'), 'from-cosign');
+  const both = await runCli(['keygen', '--output-key-prefix', join(dir, 'b')], { MODELGATE_PASSWORD: 'from-modelgate', COSIGN_PASSWORD: 'from-cosign' });
+  t.equal(both.code, 0, both.stderr);
+  await loadSigningKey(join(dir, 'b.key'), 'from-modelgate');
+  await t.rejects(loadSigningKey(join(dir, 'b.key'), 'from-cosign'), { code: 'WRONG_PASSPHRASE' });
+  const empty = await runCli(['keygen', '--output-key-prefix', join(dir, 'e')], { COSIGN_PASSWORD: '' });
+  t.equal(empty.code, 2, 'an empty COSIGN_PASSWORD still needs --allow-empty-password');
+  t.match(empty.stderr, /--allow-empty-password/);
+});
+
+t.test('key id: the same id for a real cosign encrypted key, its .pub, a certificate and plain private keys', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'cosign.key'), COSIGN_KEY);
+  writeFileSync(join(dir, 'cosign.pub'), COSIGN_PUB);
+  const id = expectedKeyId(COSIGN_PUB);
+  const pub = await runCli(['key', 'id', join(dir, 'cosign.pub')], {});
+  t.same([pub.code, pub.stdout], [0, `${id}\n`], 'one file: the id alone');
+  const encrypted = await runCli(['key', 'id', join(dir, 'cosign.key'), join(dir, 'cosign.pub')], { COSIGN_PASSWORD });
+  t.same([encrypted.code, encrypted.stdout], [0, `${id}  ${join(dir, 'cosign.key')}\n${id}  ${join(dir, 'cosign.pub')}\n`]);
+  t.notOk(/PRIVATE KEY/.test(encrypted.stdout + encrypted.stderr), 'no key material printed');
+  const wrong = await runCli(['key', 'id', join(dir, 'cosign.key')], { COSIGN_PASSWORD: 'wrong' });
+  t.equal(wrong.code, 2);
+  t.match(wrong.stderr, /^modelgate: WRONG_PASSPHRASE: /);
+  const none = await runCli(['key', 'id', join(dir, 'cosign.key')], {});
+  t.match(none.stderr, /^modelgate: PASSPHRASE: no passphrase: set MODELGATE_PASSWORD \(or COSIGN_PASSWORD/);
+
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  writeFileSync(join(dir, 'plain.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(join(dir, 'sec1.pem'), privateKey.export({ type: 'sec1', format: 'pem' }));
+  const json = await runCli(['key', 'id', join(dir, 'plain.pem'), join(dir, 'sec1.pem'), '-o', 'json'], {});
+  t.equal(json.code, 0, json.stderr);
+  t.same(JSON.parse(json.stdout), [
+    { file: join(dir, 'plain.pem'), keyId: expectedKeyId(publicPem), kind: 'private' },
+    { file: join(dir, 'sec1.pem'), keyId: expectedKeyId(publicPem), kind: 'private' },
+  ]);
+
+  // A certificate: the id of its subject public key (here RSA, self-signed with node-forge).
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const rsaPublicPem = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(rsaPublicPem);
+  cert.serialNumber = '01';
+  cert.validity.notBefore = new Date('2026-01-01T00:00:00Z');
+  cert.validity.notAfter = new Date('2027-01-01T00:00:00Z');
+  cert.setSubject([{ name: 'commonName', value: 'release signer' }]);
+  cert.setIssuer([{ name: 'commonName', value: 'release signer' }]);
+  cert.sign(forge.pki.privateKeyFromPem(rsa.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()), forge.md.sha256.create());
+  writeFileSync(join(dir, 'signer.crt'), forge.pki.certificateToPem(cert));
+  const certificate = await runCli(['key', 'id', join(dir, 'signer.crt'), '--output', 'json'], {});
+  t.same(JSON.parse(certificate.stdout), [{ file: join(dir, 'signer.crt'), keyId: expectedKeyId(rsaPublicPem), kind: 'certificate' }]);
+
+  writeFileSync(join(dir, 'junk.pem'), 'not a key');
+  const junk = await runCli(['key', 'id', join(dir, 'junk.pem')], {});
+  t.equal(junk.code, 2);
+  t.match(junk.stderr, /^modelgate: KEY_FORMAT: .*junk\.pem: no PEM block found/);
 });

@@ -12,6 +12,7 @@
  * `verify-artifact` and the registry `verify-image` both call this.
  */
 import { AttestationError } from './errors.ts';
+import { echo } from '../sigstore/errors.ts';
 import * as semver from './go-semver.ts';
 import { normalizeProvenance, splitGitUri, type NormalizedProvenance } from './provenance.ts';
 import { isRecord, requireSubject, type ArtifactDigest, type Statement } from './statement.ts';
@@ -162,12 +163,12 @@ function verifySource(prov: NormalizedProvenance, expectedSourceUri: string): st
     throw new AttestationError('MALFORMED_URI', `expected source "${expectedSourceUri}" is not a github.com repository`);
   }
   const trigger = prov.triggerUri;
-  if (trigger === undefined || !trigger.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance trigger URI ${JSON.stringify(trigger)} is not a git URI`);
+  if (trigger === undefined || !trigger.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance trigger URI ${echo(trigger)} is not a git URI`);
   const t = splitGitUri(trigger);
   if (t.repository !== source) throw new AttestationError('SOURCE_MISMATCH', `expected source "${source}", provenance trigger is "${trigger}"`);
   if (t.ref === undefined || t.ref === '') throw new AttestationError('MALFORMED_URI', `provenance trigger "${trigger}" has no ref`);
   const material = prov.source?.uri;
-  if (material === undefined || !material.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance source URI ${JSON.stringify(material)} is not a git URI`);
+  if (material === undefined || !material.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance source URI ${echo(material)} is not a git URI`);
   const m = splitGitUri(material);
   if (m.repository !== source) throw new AttestationError('SOURCE_MISMATCH', `expected source "${source}", provenance source is "${material}"`);
   if (m.ref === undefined || m.ref === '') throw new AttestationError('MALFORMED_URI', `provenance source "${material}" has no ref`);
@@ -277,7 +278,7 @@ function verifyWorkflowInputs(prov: NormalizedProvenance, expected: Readonly<Rec
   if (ctx === undefined) throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', 'provenance records no GitHub event context');
   const event = ctx.get('github_event_name');
   if (event !== 'workflow_dispatch') {
-    throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', `expected a 'workflow_dispatch' trigger, got ${JSON.stringify(event)}`);
+    throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', `expected a 'workflow_dispatch' trigger, got ${echo(event)}`);
   }
   const payload = ctx.get('github_event_payload');
   const inputs = isRecord(payload) ? payload.inputs : undefined;

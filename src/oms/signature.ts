@@ -13,13 +13,12 @@
  * only DSSE content. Legacy v0.2.0 signatures (buggy PAE, SHA-256 on any curve) only with `allowLegacy`.
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { parseStatementPayload, isRecord, type Statement } from '../attest/statement.ts';
 import { decodeBase64Strict, parseDsseEnvelope, preAuthEncoding, type DsseEnvelope } from '../sigstore/dsse.ts';
-import { VerificationError } from '../sigstore/errors.ts';
+import { echo, VerificationError } from '../sigstore/errors.ts';
 import { keyId, signatureHashFor, verifyRawSignature, verifyWithHash } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
-import { verifyCertificateChain } from './cert-chain.ts';
+import { subjectOf, verifyCertificateChain } from './cert-chain.ts';
 import { verifySigstoreDsse } from './sigstore-method.ts';
 
 const MODEL_SIGNING_MEDIA_TYPES = new Set([
@@ -123,12 +122,16 @@ function requireDsse(bundle: Record<string, unknown>): DsseEnvelope {
   if (bundle.dsseEnvelope === undefined) {
     throw new VerificationError('BUNDLE_FORMAT', 'model signature bundle has no dsseEnvelope (model_signing signs a DSSE in-toto statement)');
   }
-  return parseDsseEnvelope(withoutNullKeyIds(bundle.dsseEnvelope));
+  const env = parseDsseEnvelope(withoutNullKeyIds(bundle.dsseEnvelope));
+  // One rule with `verifyBundle` (and model_signing's sigstore method): a bundle's envelope carries
+  // exactly one signature, so `[bogus, real]` is refused instead of verifying on the second.
+  if (env.signatures.length !== 1) throw new VerificationError('BUNDLE_FORMAT', 'a bundle DSSE envelope must carry exactly one non-empty signature');
+  return env;
 }
 
 function requireMediaType(bundle: Record<string, unknown>): void {
   if (typeof bundle.mediaType !== 'string' || !MODEL_SIGNING_MEDIA_TYPES.has(bundle.mediaType)) {
-    throw new VerificationError('BUNDLE_FORMAT', `invalid model signature bundle media type ${JSON.stringify(bundle.mediaType)}, expected application/vnd.dev.sigstore.bundle.v0.3+json`);
+    throw new VerificationError('BUNDLE_FORMAT', `invalid model signature bundle media type ${echo(bundle.mediaType)}, expected application/vnd.dev.sigstore.bundle.v0.3+json`);
   }
 }
 
@@ -185,13 +188,13 @@ export async function verifyModelSignature(
       const certs = certificatesOf(material(bundle));
       const env = requireDsse(bundle);
       const [leafDer, ...intermediates] = certs as [Buffer, ...Buffer[]];
-      const leaf = new NodeX509Certificate(leafDer);
       const chain = verifyCertificateChain(leafDer, intermediates, method.caCertificates, method.verificationTime ?? new Date());
+      const leaf = chain.path[0]!;
       const result = envelopeVerifies(env, leaf.publicKey, allowLegacy);
       if (!result.ok) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the signing certificate\'s key');
       return {
         statement: statementOf(env),
-        signer: { kind: 'certificate', subject: leaf.subject.replace(/\n/g, ', '), fingerprint256: leaf.fingerprint256, chainLength: chain.path.length },
+        signer: { kind: 'certificate', subject: subjectOf(leaf), fingerprint256: leaf.fingerprint256, chainLength: chain.path.length },
         legacyPae: result.legacy,
       };
     }

@@ -17,11 +17,14 @@
  */
 import { createHash, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle, type TransparencyLogEntry } from '@sigstore/bundle';
+import type { TransparencyLogEntry as ProtoTlogEntry } from '@sigstore/protobuf-specs';
 import { RFC3161Timestamp, X509Certificate as SigstoreX509Certificate } from '@sigstore/core';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { Verifier, type SignedEntity, type TrustMaterial as SigstoreTrustMaterial } from '@sigstore/verify';
+import { verifyCheckpoint } from '@sigstore/verify/dist/tlog/checkpoint.js';
+import { verifyTLogSET } from '@sigstore/verify/dist/tlog/set.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.ts';
-import { VerificationError, type VerificationErrorCode } from './errors.ts';
+import { echo, VerificationError, type VerificationErrorCode } from './errors.ts';
 import { preAuthEncoding } from './dsse.ts';
 import { keyId, keyProfile, verifyPrehashedSignature, verifyRawSignature, verifyWithHash, type SignatureHash } from './keys.ts';
 import type { TrustMaterial } from './trust.ts';
@@ -136,9 +139,14 @@ export function parseBundle(input: unknown): Bundle {
   }
   if (!isRecord(json)) fail('BUNDLE_FORMAT', 'bundle must be a JSON object');
   if (typeof json.mediaType !== 'string' || !(BUNDLE_MEDIA_TYPES as readonly string[]).includes(json.mediaType)) {
-    fail('BUNDLE_FORMAT', `unsupported bundle mediaType ${JSON.stringify(json.mediaType)} (supported: ${BUNDLE_MEDIA_TYPES.join(', ')})`);
+    fail('BUNDLE_FORMAT', `unsupported bundle mediaType ${echo(json.mediaType)} (supported: ${BUNDLE_MEDIA_TYPES.join(', ')})`);
   }
   if (!isRecord(json.verificationMaterial)) fail('BUNDLE_FORMAT', 'bundle has no verificationMaterial object');
+  // The bundle's content is a oneof: exactly one of the two (sigstore-go refuses both, the protobuf
+  // JSON decoder would silently keep one and verify the bundle on half of what it carries).
+  if (json.messageSignature !== undefined && json.dsseEnvelope !== undefined) {
+    fail('BUNDLE_FORMAT', 'bundle carries both messageSignature and dsseEnvelope; exactly one is allowed');
+  }
   const entries = json.verificationMaterial.tlogEntries;
   if (entries !== undefined && !Array.isArray(entries)) fail('BUNDLE_FORMAT', 'verificationMaterial.tlogEntries must be an array');
   if ((entries?.length ?? 0) > MAX_EVIDENCE_ITEMS) fail('BUNDLE_FORMAT', `bundle has more than ${MAX_EVIDENCE_ITEMS} transparency-log entries`);
@@ -197,7 +205,7 @@ function checkTlogEntryShape(entry: unknown, i: number): void {
     fail('TLOG', `${where} inclusion proof rootHash differs from the checkpoint's root hash`);
   }
   for (const match of envelope.slice(separator + 2).matchAll(/\u2014 (\S+) (\S+)\n/g)) {
-    if (!CHECKPOINT_NAME.test(match[1]!)) fail('TLOG', `${where} checkpoint signer name ${JSON.stringify(match[1])} has unexpected characters`);
+    if (!CHECKPOINT_NAME.test(match[1]!)) fail('TLOG', `${where} checkpoint signer name ${echo(match[1])} has unexpected characters`);
   }
 }
 
@@ -351,8 +359,54 @@ function parseStatement(payload: Buffer): InTotoStatement | undefined {
   return { _type: json._type, subject, predicateType: json.predicateType, predicate: json.predicate };
 }
 
-function entryKey(entry: TransparencyLogEntry): string {
-  return `${entry.logId?.keyId.toString('hex') ?? ''}:${entry.logIndex}`;
+type TLogAuthority = TrustMaterial['authorities']['tlogs'][number];
+
+/** What a verified log entry is, from the evidence that verified it (never from its unsigned fields). */
+interface EntryIdentity {
+  /** sha256 of the log key that verified the SET or checkpoint, and of the canonicalised body. */
+  key: string;
+  logId: string;
+  logIndex: string;
+}
+
+function authorityVerifying(check: (authority: TLogAuthority) => void, tlogs: readonly TLogAuthority[]): TLogAuthority | undefined {
+  return tlogs.find((authority) => {
+    try {
+      check(authority);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const spkiHex = (key: KeyObject): string => createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
+
+/**
+ * Tell a (library-verified) log entry apart by what was verified: the log key that verified its SET
+ * or checkpoint and the leaf it proves (its canonicalised body). `logId` and `logIndex` are only
+ * hints the library does not check for a checkpoint-only (Rekor v2) entry: they must agree with the
+ * verified values, or the entry is refused, so a copy of one entry with another index or log ID
+ * never counts twice towards a threshold and never reports a value nothing verified.
+ */
+function entryIdentity(entry: ProtoTlogEntry, tlogs: readonly TLogAuthority[], where: string): EntryIdentity {
+  const setAuthority = entry.inclusionPromise === undefined ? undefined : authorityVerifying((a) => verifyTLogSET(entry as Parameters<typeof verifyTLogSET>[0], [a]), tlogs);
+  const checkpointAuthority = entry.inclusionProof === undefined ? undefined : authorityVerifying((a) => verifyCheckpoint(entry as Parameters<typeof verifyCheckpoint>[0], [a]), tlogs);
+  const authority = setAuthority ?? checkpointAuthority;
+  if (authority === undefined) fail('TLOG', `${where}: no trusted log key verifies its inclusion`);
+  const logKey = spkiHex(authority.publicKey);
+  if (setAuthority !== undefined && checkpointAuthority !== undefined && spkiHex(checkpointAuthority.publicKey) !== logKey) {
+    fail('TLOG', `${where}: its signed entry timestamp and its checkpoint are signed by different logs`);
+  }
+  const claimedLogId = entry.logId?.keyId.toString('hex') ?? '';
+  const logIds = new Set(tlogs.filter((a) => spkiHex(a.publicKey) === logKey).map((a) => a.logID.toString('hex')));
+  if (!logIds.has(claimedLogId)) fail('TLOG', `${where}: logId ${echo(claimedLogId)} is not the ID of the log whose key verified the entry`);
+  // A SET signs logIndex; without one, the inclusion proof's index is what was proven.
+  if (setAuthority === undefined && entry.inclusionProof !== undefined && String(entry.inclusionProof.logIndex) !== String(entry.logIndex)) {
+    fail('TLOG', `${where}: logIndex ${echo(entry.logIndex)} differs from the index ${echo(entry.inclusionProof.logIndex)} its inclusion proof proves`);
+  }
+  const body = createHash('sha256').update(entry.canonicalizedBody).digest('hex');
+  return { key: `${logKey}:${body}`, logId: claimedLogId, logIndex: String(entry.logIndex) };
 }
 
 /**
@@ -474,7 +528,8 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
   }
 
   // Thresholds on verified, distinct evidence.
-  const distinctEntries = new Set(material.tlogEntries.map(entryKey));
+  const identities = material.tlogEntries.map((e, i) => entryIdentity(e, options.trust.authorities.tlogs, `verificationMaterial.tlogEntries[${i}]`));
+  const distinctEntries = new Set(identities.map((id) => id.key));
   if (distinctEntries.size < tlogThreshold) {
     fail('TLOG', `expected at least ${tlogThreshold} transparency-log entr${tlogThreshold === 1 ? 'y' : 'ies'}, the bundle has ${distinctEntries.size} verified`);
   }
@@ -500,8 +555,8 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
     const san = leaf.sigstore.subjectAltName ?? '';
     const issuer = extensions[FULCIO_OID.issuer] ?? extensions[FULCIO_OID.issuerV1] ?? '';
     if (signer.kind !== 'identity') fail('POLICY', 'unreachable: key policy with certificate');
-    if (san !== signer.san) fail('IDENTITY', `certificate identity ${JSON.stringify(san)} is not the required ${JSON.stringify(signer.san)}`);
-    if (issuer !== signer.issuer) fail('IDENTITY', `certificate OIDC issuer ${JSON.stringify(issuer)} is not the required ${JSON.stringify(signer.issuer)}`);
+    if (san !== signer.san) fail('IDENTITY', `certificate identity ${echo(san)} is not the required ${echo(signer.san)}`);
+    if (issuer !== signer.issuer) fail('IDENTITY', `certificate OIDC issuer ${echo(issuer)} is not the required ${echo(signer.issuer)}`);
     verifiedSigner = { kind: 'certificate', san, issuer, extensions, certificate: leaf.node };
   }
 
@@ -522,11 +577,11 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
     signer: verifiedSigner,
     content: verifiedContent,
     verifiedTimes,
-    tlogEntries: material.tlogEntries.map((e) => {
-      const logId = e.logId?.keyId.toString('hex') ?? '';
+    tlogEntries: material.tlogEntries.map((e, i) => {
+      const { logId, logIndex } = identities[i]!;
       const logUrl = options.trust.tlogUrls.get(logId);
       return {
-        logIndex: e.logIndex,
+        logIndex,
         logId,
         ...(logUrl === undefined ? {} : { logUrl }),
         kind: e.kindVersion?.kind ?? '',

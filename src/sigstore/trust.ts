@@ -26,7 +26,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { X509Certificate as SigstoreX509Certificate } from '@sigstore/core';
 import type { TrustMaterial as SigstoreTrustMaterial } from '@sigstore/verify';
 import type { Digest } from '../oci/digest.ts';
-import { VerificationError } from './errors.ts';
+import { echo, VerificationError } from './errors.ts';
 
 type CertAuthority = SigstoreTrustMaterial['certificateAuthorities'][number];
 type TLogAuthority = SigstoreTrustMaterial['tlogs'][number];
@@ -197,7 +197,7 @@ export function trustFromBytes(bytes: Uint8Array, source = 'inline', options: Tr
   }
   if (!isRecord(json)) bad(`trusted root from ${source} must be a JSON object`);
   if (typeof json.mediaType !== 'string' || !TRUSTED_ROOT_MEDIA_TYPES.has(json.mediaType)) {
-    bad(`trusted root from ${source} has unsupported mediaType ${JSON.stringify(json.mediaType)}`);
+    bad(`trusted root from ${source} has unsupported mediaType ${echo(json.mediaType)}`);
   }
   const warnings: string[] = [];
   const tlogs = parseLogs(json.tlogs, 'tlogs', options, warnings);

@@ -20,6 +20,9 @@
  *  - A root left with no usable authority at all is rejected (TRUST_ROOT).
  * An RFC 3161 timestamp whose TSA is not a usable authority is ignored (not counted), like
  * sigstore-go; see `bundle.ts`.
+ * Every `validFor` is a closed interval (protobuf-specs `TimeRange`): evidence dated exactly at
+ * `start` or `end` is inside (`@sigstore/verify` compares with <= on both sides; the boundary
+ * tests in test/sigstore/validity-boundary.test.ts pin it for tlog, CA, CT log and TSA).
  */
 import { createHash, createPublicKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';

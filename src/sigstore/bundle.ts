@@ -73,6 +73,12 @@ export interface BundleVerifyOptions {
   ctlogThreshold?: number;
   /** Verified RFC 3161 timestamps required (default 0). */
   tsaThreshold?: number;
+  /**
+   * cosign `--insecure-ignore-tlog`: leave the bundle's transparency-log entries out entirely (not
+   * verified, not counted, no integrated time from them); the tlog threshold is then 0. A keyless
+   * bundle then needs a trusted RFC 3161 timestamp to check its certificate at.
+   */
+  ignoreTlog?: boolean;
 }
 
 export interface InTotoStatement {
@@ -420,14 +426,14 @@ export async function verifyBundle(bundleInput: unknown, options: BundleVerifyOp
 
 /** Synchronous form of `verifyBundle` (all inputs are in memory; used by benchmarks). */
 export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOptions): VerifiedBundle {
-  const tlogThreshold = options.tlogThreshold ?? 1;
+  const tlogThreshold = options.ignoreTlog === true ? 0 : (options.tlogThreshold ?? 1);
   const ctlogThreshold = options.ctlogThreshold ?? 1;
   const tsaThreshold = options.tsaThreshold ?? 0;
   for (const [name, value] of [['tlogThreshold', tlogThreshold], ['ctlogThreshold', ctlogThreshold], ['tsaThreshold', tsaThreshold]] as const) {
     if (!Number.isInteger(value) || value < 0) fail('POLICY', `${name} must be a non-negative integer, got ${value}`);
   }
   const bundle = parseBundle(bundleInput);
-  const material = bundle.verificationMaterial;
+  const material = options.ignoreTlog === true ? { ...bundle.verificationMaterial, tlogEntries: [] } : bundle.verificationMaterial;
   const { signer } = options;
 
   // Signer kind must fit the policy before anything else is trusted.

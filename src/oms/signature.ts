@@ -10,13 +10,16 @@
  *  - `sigstore`: the full Sigstore bundle verification (Fulcio chain, Rekor, SCT, identity) of
  *    `src/sigstore`, with the exact SAN and OIDC issuer.
  * Only bundle media type v0.3 is accepted for key/certificate (model_signing checks the same), and
- * only DSSE content. Legacy v0.2.0 signatures (buggy PAE, SHA-256 on any curve) only with `allowLegacy`.
+ * only DSSE content. Legacy v0.2.0 signatures (`Digests/v0.1` statements over model_signing 0.2's
+ * buggy PAE; SHA-256 on any curve for certificates) only with `allowLegacy`, and only as
+ * model_signing's `pae_compat` fallback accepts them (see `envelopeVerifies`).
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import { parseStatementPayload, isRecord, type Statement } from '../attest/statement.ts';
+import { IN_TOTO_PAYLOAD_TYPE, parseStatementPayload, isRecord, type Statement } from '../attest/statement.ts';
+import { OMS_PREDICATE_LEGACY } from './payload.ts';
 import { decodeBase64Strict, parseDsseEnvelope, preAuthEncoding, type DsseEnvelope } from '../sigstore/dsse.ts';
 import { echo, VerificationError } from '../sigstore/errors.ts';
-import { keyId, signatureHashFor, verifyRawSignature, verifyWithHash } from '../sigstore/keys.ts';
+import { keyId, signatureHashFor, verifyRawSignature, verifyWithHash, type SignatureHash } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import { subjectOf, verifyCertificateChain } from './cert-chain.ts';
 import { verifySigstoreDsse } from './sigstore-method.ts';
@@ -90,14 +93,29 @@ function legacyPae(env: DsseEnvelope): Buffer {
   return Buffer.from(`DSSEV1 ${type.length} ${type} ${env.payload.byteLength} ${pythonBytesRepr(env.payload)}`, 'utf8');
 }
 
-/** Does some envelope signature verify under `key`? Standard PAE first; legacy forms only when allowed. */
-function envelopeVerifies(env: DsseEnvelope, key: KeyObject, allowLegacy: boolean): { ok: boolean; legacy: boolean } {
+/** Is the payload a model_signing 0.2 statement (`Digests/v0.1`), read leniently before it is trusted? */
+function isLegacyStatement(env: DsseEnvelope): boolean {
+  if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return false;
+  try {
+    const json = JSON.parse(env.payload.toString('utf8')) as unknown;
+    return isRecord(json) && json.predicateType === OMS_PREDICATE_LEGACY;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Does the envelope's signature verify under `key`? Standard PAE (hash by the key) first; the
+ * model_signing 0.2 compat PAE only as model_signing's `pae_compat` fallback does: after the
+ * standard PAE failed, only for a `Digests/v0.1` statement, with `compatHash` (the key method
+ * hashes by the curve, the certificate method with SHA-256, as 0.2 signed). Never for v1.0 payloads.
+ */
+function envelopeVerifies(env: DsseEnvelope, key: KeyObject, compatHash: SignatureHash | undefined): { ok: boolean; legacy: boolean } {
   const pae = preAuthEncoding(env.payloadType, env.payload);
   if (env.signatures.some((s) => verifyRawSignature(key, pae, s.sig))) return { ok: true, legacy: false };
-  if (allowLegacy) {
+  if (compatHash !== undefined && isLegacyStatement(env)) {
     const compat = legacyPae(env);
-    const hashes = [signatureHashFor(key), 'sha256' as const];
-    if (env.signatures.some((s) => hashes.some((h) => verifyWithHash(key, h, compat, s.sig)))) return { ok: true, legacy: true };
+    if (env.signatures.some((s) => verifyWithHash(key, compatHash, compat, s.sig))) return { ok: true, legacy: true };
   }
   return { ok: false, legacy: false };
 }
@@ -179,7 +197,7 @@ export async function verifyModelSignature(
         throw new VerificationError('BUNDLE_FORMAT', 'the bundle carries no publicKey material (it was not signed with the key method)');
       }
       const env = requireDsse(bundle);
-      const result = envelopeVerifies(env, method.publicKey, allowLegacy);
+      const result = envelopeVerifies(env, method.publicKey, allowLegacy ? (signatureHashFor(method.publicKey) ?? undefined) : undefined);
       if (!result.ok) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the given public key');
       return { statement: statementOf(env), signer: { kind: 'key', keyId: keyId(method.publicKey) }, legacyPae: result.legacy };
     }
@@ -190,7 +208,7 @@ export async function verifyModelSignature(
       const [leafDer, ...intermediates] = certs as [Buffer, ...Buffer[]];
       const chain = verifyCertificateChain(leafDer, intermediates, method.caCertificates, method.verificationTime ?? new Date());
       const leaf = chain.path[0]!;
-      const result = envelopeVerifies(env, leaf.publicKey, allowLegacy);
+      const result = envelopeVerifies(env, leaf.publicKey, allowLegacy ? 'sha256' : undefined);
       if (!result.ok) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the signing certificate\'s key');
       return {
         statement: statementOf(env),

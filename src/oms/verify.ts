@@ -60,6 +60,8 @@ export interface VerifiedModelSignature extends ModelFilesResult {
   readonly method: ModelSigningMethod['kind'];
   readonly signer: ModelSigner;
   readonly manifest: OmsManifest;
+  /** True when the signature verified only over model_signing 0.2's non-standard (compat) PAE. */
+  readonly legacyPae: boolean;
   /** `sha256:<hex>` subject digest of the model (undefined for legacy signatures). */
   readonly modelDigest: string | undefined;
 }
@@ -210,6 +212,7 @@ export async function verifyModelDirectory(
     ...files,
     method: method.kind,
     signer: verified.signer,
+    legacyPae: verified.legacyPae,
     manifest,
     modelDigest: manifest.rootDigest === undefined ? undefined : `sha256:${manifest.rootDigest}`,
   };

@@ -11,6 +11,7 @@
  *  - exact SAN and issuer comparison (the library's SAN policy is an unanchored regex);
  *  - a certificate is only accepted when checked at ≥ 1 verified time (the library skips the chain
  *    entirely when there is no timestamp), a Rekor v2 entry never supplies a time;
+ *  - a DSSE bundle logged as hashedrekord (Rekor v2 "hashedrekord over DSSE") bound by its PAE digest;
  *  - thresholds counted on verified, de-duplicated evidence (tlog entries, TSA timestamps);
  *  - the unauthenticated `messageDigest` must equal the artifact digest; in-toto subject matching;
  *  - size caps and malformed input mapped to BUNDLE_FORMAT instead of crashes.
@@ -238,13 +239,19 @@ function messageContent(signature: Buffer, hash: SignatureHash, artifact: Artifa
   };
 }
 
-function dsseContent(payloadType: string, payload: Buffer, signature: Buffer): Content {
-  const payloadDigest = createHash('sha256').update(payload).digest();
+/**
+ * DSSE content. A dsse/intoto log entry records the payload's digest; a hashedrekord entry over DSSE
+ * (Rekor v2 spec §6.1.4, also on Rekor v1) records sha256(PAE(payloadType, payload)) — the bytes the
+ * signature covers, which bind this envelope's type and payload. `hashedrekordEntries` says which the
+ * bundle's entries are (all hashedrekord): exactly one digest is then accepted, never either.
+ */
+function dsseContent(payloadType: string, payload: Buffer, signature: Buffer, hashedrekordEntries: boolean): Content {
   const pae = preAuthEncoding(payloadType, payload);
+  const boundDigest = createHash('sha256').update(hashedrekordEntries ? pae : payload).digest();
   return {
     signature,
     compareSignature: (other) => other.equals(signature),
-    compareDigest: (other) => other.equals(payloadDigest),
+    compareDigest: (other) => other.equals(boundDigest),
     verifySignature: (key) => verifyRawSignature(key, pae, signature),
   };
 }
@@ -468,7 +475,8 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
     const sig = env.signatures[0]?.sig;
     if (env.signatures.length !== 1 || sig === undefined || sig.byteLength === 0) fail('BUNDLE_FORMAT', 'a bundle DSSE envelope must carry exactly one non-empty signature');
     const payload = Buffer.from(env.payload);
-    content = dsseContent(env.payloadType, payload, Buffer.from(sig));
+    const hashedrekord = material.tlogEntries.length > 0 && material.tlogEntries.every((e) => e.kindVersion?.kind === 'hashedrekord');
+    content = dsseContent(env.payloadType, payload, Buffer.from(sig), hashedrekord);
     const statement = env.payloadType === IN_TOTO_PAYLOAD_TYPE ? parseStatement(payload) : undefined;
     verifiedContent = statement === undefined ? { kind: 'dsse', payloadType: env.payloadType, payload } : { kind: 'dsse', payloadType: env.payloadType, payload, statement };
   }

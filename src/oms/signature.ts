@@ -72,7 +72,7 @@ export function parseModelBundleJson(input: string | Uint8Array | unknown): Reco
 }
 
 /** Python `repr(bytes)`, as model_signing v0.2.0 embedded it in its (buggy) PAE. */
-function pythonBytesRepr(bytes: Uint8Array): string {
+export function pythonBytesRepr(bytes: Uint8Array): string {
   const hasSingle = bytes.includes(0x27);
   const quote = hasSingle && !bytes.includes(0x22) ? '"' : "'";
   let out = `b${quote}`;

@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { pythonBytesRepr } from '../../src/oms/signature.ts';
 import { verifyModelDirectory } from '../../src/oms/verify.ts';
 import { fileResources, omsStatement, walk } from '../helpers/oms-sign.ts';
 import { rejectsWith } from '../helpers/rejects-code.ts';
@@ -36,23 +37,7 @@ function legacyStatement(): Record<string, unknown> {
   };
 }
 
-/** Python `repr(bytes)` (what 0.2 put in the PAE). */
-function pythonRepr(bytes: Buffer): string {
-  const quote = bytes.includes(0x27) && !bytes.includes(0x22) ? '"' : "'";
-  let out = '';
-  for (const b of bytes) {
-    if (b === 0x5c) out += '\\\\';
-    else if (b === 0x09) out += '\\t';
-    else if (b === 0x0a) out += '\\n';
-    else if (b === 0x0d) out += '\\r';
-    else if (b === quote.charCodeAt(0)) out += `\\${quote}`;
-    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
-    else out += `\\x${b.toString(16).padStart(2, '0')}`;
-  }
-  return `b${quote}${out}${quote}`;
-}
-
-const compatPae = (payload: Buffer): Buffer => Buffer.from(`DSSEV1 ${IN_TOTO.length} ${IN_TOTO} ${payload.length} ${pythonRepr(payload)}`, 'utf8');
+const compatPae = (payload: Buffer): Buffer => Buffer.from(`DSSEV1 ${IN_TOTO.length} ${IN_TOTO} ${payload.length} ${pythonBytesRepr(payload)}`, 'utf8');
 const standardPae = (payload: Buffer): Buffer => Buffer.concat([Buffer.from(`DSSEv1 ${IN_TOTO.length} ${IN_TOTO} ${payload.length} `), payload]);
 
 function bundle(statement: unknown, key: KeyObject, hash: string, material: Record<string, unknown>, pae = compatPae): string {
@@ -63,6 +48,12 @@ function bundle(statement: unknown, key: KeyObject, hash: string, material: Reco
     dsseEnvelope: { payload: payload.toString('base64'), payloadType: IN_TOTO, signatures: [{ sig: sign(hash, pae(payload), key).toString('base64'), keyid: null }] },
   });
 }
+
+t.test('Python repr(bytes), as 0.2 embedded the payload', async (t) => {
+  t.equal(pythonBytesRepr(Buffer.from('{"a": 1}')), `b'{"a": 1}'`);
+  t.equal(pythonBytesRepr(Buffer.from("it's\t\\\n\u00e9")), `b"it's\\t\\\\\\n\\xc3\\xa9"`);
+  t.equal(pythonBytesRepr(Buffer.from(`'"`)), `b'\\'"'`);
+});
 
 t.test('certificate method: a 0.2 signature (compat PAE, SHA-256) verifies by default and says so', async (t) => {
   const pkiDir = join(work, 'pki');

@@ -34,12 +34,14 @@ export async function verifyProvenanceBundle(
   trust: TrustMaterial,
   artifactDigest: Digest,
   policy: Omit<SlsaPolicy, 'artifactDigests'>,
+  options: { readonly ignoreTlog?: boolean } = {},
 ): Promise<VerifiedProvenance> {
   const identity = claimedIdentity(bundleInput);
   const bundle = await verifyBundle(bundleInput, {
     trust,
     signer: { kind: 'identity', san: identity.san, issuer: identity.issuer },
     artifact: { kind: 'digest', digest: artifactDigest },
+    ...(options.ignoreTlog === true ? { ignoreTlog: true } : {}),
   });
   if (bundle.content.kind !== 'dsse' || bundle.signer.kind !== 'certificate') {
     throw new VerificationError('BUNDLE_FORMAT', 'SLSA provenance must be a certificate-signed DSSE envelope');

@@ -11,6 +11,7 @@
  * `externalParameters.source`), otherwise the first resolved dependency with a git URI.
  */
 import { AttestationError } from './errors.ts';
+import { echo } from '../sigstore/errors.ts';
 import { isRecord, type Statement } from './statement.ts';
 
 export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
@@ -212,6 +213,6 @@ export function normalizeProvenancePredicate(predicateType: string, predicate: R
     case SLSA_PROVENANCE_V1:
       return normalizeV1(predicate, predicateType);
     default:
-      throw new AttestationError('PREDICATE_TYPE', `statement predicateType ${JSON.stringify(predicateType)} is not SLSA provenance (${SLSA_PROVENANCE_V02} or ${SLSA_PROVENANCE_V1})`);
+      throw new AttestationError('PREDICATE_TYPE', `statement predicateType ${echo(predicateType)} is not SLSA provenance (${SLSA_PROVENANCE_V02} or ${SLSA_PROVENANCE_V1})`);
   }
 }

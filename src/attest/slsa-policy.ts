@@ -5,13 +5,14 @@
  * `verifiers/internal/gha`) makes after the Sigstore bundle is verified — the certificate identity
  * must be a trusted builder workflow (the slsa-github-generator reusable workflows, or the caller's
  * `--builder-id`) at a `refs/tags/vX.Y.Z` ref, issued by GitHub Actions; provenance `builder.id`
- * must equal it; the source repository must match **exactly** (never by prefix) in the trigger and
+ * must equal it (for a BYOB delegator: must be the caller's `--builder-id`, a released workflow); the source repository must match **exactly** (never by prefix) in the trigger and
  * the materials; the subject must carry the artifact digest; then branch, tag, versioned tag and
  * `workflow_dispatch` inputs. Signature/tlog/identity cryptography is not done here: callers pass
  * the statement only after `verifyBundle` succeeded, plus the signer certificate's identity.
  * `verify-artifact` and the registry `verify-image` both call this.
  */
 import { AttestationError } from './errors.ts';
+import { echo } from '../sigstore/errors.ts';
 import * as semver from './go-semver.ts';
 import { normalizeProvenance, splitGitUri, type NormalizedProvenance } from './provenance.ts';
 import { isRecord, requireSubject, type ArtifactDigest, type Statement } from './statement.ts';
@@ -22,14 +23,31 @@ export const TRUSTED_BUILDER_REPOSITORY = 'slsa-framework/slsa-github-generator'
 /** Which default trusted builders apply: those that build files, or those that build images. */
 export type ArtifactKind = 'artifact' | 'container';
 
+/**
+ * slsa-verifier's trusted reusable workflows (`slsaprovenance/common/builders.go` and
+ * `gha/verify.go`): the generic generator, the Go builder and the container-based builder for
+ * files (plus the docker-based builder, its earlier name, trusted by earlier slsa-verifier
+ * releases), the container generator for images.
+ */
 const DEFAULT_TRUSTED_WORKFLOWS: Record<ArtifactKind, readonly string[]> = {
   artifact: [
     `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/generator_generic_slsa3.yml`,
     `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/builder_go_slsa3.yml`,
+    `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/builder_container-based_slsa3.yml`,
     `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/builder_docker-based_slsa3.yml`,
   ],
   container: [`${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/generator_container_slsa3.yml`],
 };
+
+/**
+ * The BYOB ("bring your own builder") delegators: the certificate names the delegator, the
+ * provenance's builder.id names the trusted reusable workflow (TRW) that called it, which the caller
+ * must name with `--builder-id` (slsa-verifier `isTrustedDelegatorBuilder`).
+ */
+export const BYOB_DELEGATORS: readonly string[] = [
+  `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/delegator_generic_slsa3.yml`,
+  `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/delegator_lowperms-generic_slsa3.yml`,
+];
 
 export function defaultTrustedWorkflows(kind: ArtifactKind): readonly string[] {
   return DEFAULT_TRUSTED_WORKFLOWS[kind];
@@ -122,8 +140,14 @@ function requireReleaseTag(ref: string): void {
   }
 }
 
-/** Verify the certificate names a trusted builder; returns its ID `https://github.com/<path>@<ref>`. */
-export function verifyBuilderIdentity(signer: SignerWorkflowIdentity, expectedBuilderId: string | undefined, kind: ArtifactKind): string {
+/** The certificate's builder: its ID `https://github.com/<path>@<ref>`, and whether it is a BYOB delegator. */
+export interface CertificateBuilder {
+  readonly id: string;
+  readonly delegator: boolean;
+}
+
+/** Verify the certificate names a trusted builder (or a BYOB delegator, when `--builder-id` names the TRW). */
+export function verifyBuilderIdentity(signer: SignerWorkflowIdentity, expectedBuilderId: string | undefined, kind: ArtifactKind): CertificateBuilder {
   if (signer.issuer !== GITHUB_ACTIONS_ISSUER) {
     throw new AttestationError('OIDC_ISSUER', `certificate OIDC issuer is "${signer.issuer}", expected ${GITHUB_ACTIONS_ISSUER}`);
   }
@@ -134,6 +158,15 @@ export function verifyBuilderIdentity(signer: SignerWorkflowIdentity, expectedBu
   const path = signer.san.slice(prefix.length, at).replace(/^\/+|\/+$/g, '');
   const ref = signer.san.slice(at + 1).replace(/^\/+|\/+$/g, '');
   const certBuilder = { name: prefix + path, version: ref };
+  if (BYOB_DELEGATORS.includes(path)) {
+    // The delegator signs for the TRW recorded in the provenance: the caller must say which TRW it trusts.
+    if (expectedBuilderId === undefined || expectedBuilderId === '') {
+      throw new AttestationError('UNTRUSTED_BUILDER', `certificate workflow ${path} is a BYOB delegator: name the trusted builder workflow with --builder-id`);
+    }
+    parseBuilderId(expectedBuilderId);
+    requireReleaseTag(ref);
+    return { id: `${certBuilder.name}@${ref}`, delegator: true };
+  }
   if (expectedBuilderId === undefined || expectedBuilderId === '') {
     if (!DEFAULT_TRUSTED_WORKFLOWS[kind].includes(path)) {
       throw new AttestationError('UNTRUSTED_BUILDER', `certificate workflow ${path} is not a trusted builder (expected one of ${DEFAULT_TRUSTED_WORKFLOWS[kind].join(', ')})`);
@@ -143,7 +176,7 @@ export function verifyBuilderIdentity(signer: SignerWorkflowIdentity, expectedBu
     if (mismatch !== undefined) throw new AttestationError('UNTRUSTED_BUILDER', `certificate builder ${certBuilder.name}@${ref} is not the expected builder: ${mismatch}`);
   }
   requireReleaseTag(ref);
-  return `${certBuilder.name}@${ref}`;
+  return { id: `${certBuilder.name}@${ref}`, delegator: false };
 }
 
 /** The certificate's source repository (Fulcio extension) must be exactly the expected one. */
@@ -162,12 +195,12 @@ function verifySource(prov: NormalizedProvenance, expectedSourceUri: string): st
     throw new AttestationError('MALFORMED_URI', `expected source "${expectedSourceUri}" is not a github.com repository`);
   }
   const trigger = prov.triggerUri;
-  if (trigger === undefined || !trigger.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance trigger URI ${JSON.stringify(trigger)} is not a git URI`);
+  if (trigger === undefined || !trigger.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance trigger URI ${echo(trigger)} is not a git URI`);
   const t = splitGitUri(trigger);
   if (t.repository !== source) throw new AttestationError('SOURCE_MISMATCH', `expected source "${source}", provenance trigger is "${trigger}"`);
   if (t.ref === undefined || t.ref === '') throw new AttestationError('MALFORMED_URI', `provenance trigger "${trigger}" has no ref`);
   const material = prov.source?.uri;
-  if (material === undefined || !material.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance source URI ${JSON.stringify(material)} is not a git URI`);
+  if (material === undefined || !material.startsWith('git+')) throw new AttestationError('MALFORMED_URI', `provenance source URI ${echo(material)} is not a git URI`);
   const m = splitGitUri(material);
   if (m.repository !== source) throw new AttestationError('SOURCE_MISMATCH', `expected source "${source}", provenance source is "${material}"`);
   if (m.ref === undefined || m.ref === '') throw new AttestationError('MALFORMED_URI', `provenance source "${material}" has no ref`);
@@ -277,7 +310,7 @@ function verifyWorkflowInputs(prov: NormalizedProvenance, expected: Readonly<Rec
   if (ctx === undefined) throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', 'provenance records no GitHub event context');
   const event = ctx.get('github_event_name');
   if (event !== 'workflow_dispatch') {
-    throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', `expected a 'workflow_dispatch' trigger, got ${JSON.stringify(event)}`);
+    throw new AttestationError('WORKFLOW_INPUTS_MISMATCH', `expected a 'workflow_dispatch' trigger, got ${echo(event)}`);
   }
   const payload = ctx.get('github_event_payload');
   const inputs = isRecord(payload) ? payload.inputs : undefined;
@@ -296,13 +329,24 @@ function verifyWorkflowInputs(prov: NormalizedProvenance, expected: Readonly<Rec
  */
 export function verifySlsaProvenance(statement: Statement, signer: SignerWorkflowIdentity, policy: SlsaPolicy): SlsaVerdict {
   const kind = policy.kind ?? 'artifact';
-  const builderId = verifyBuilderIdentity(signer, policy.builderId, kind);
+  const certBuilder = verifyBuilderIdentity(signer, policy.builderId, kind);
   const expectedSource = normalizeGitUri(policy.sourceUri);
   verifyCertificateSource(signer, expectedSource);
   const prov = normalizeProvenance(statement);
-  // Provenance builder.id must be exactly the certificate's builder (allowing `vX` ↔ `refs/tags/vX`).
-  const mismatch = builderMatches(parseBuilderId(prov.builderId), builderId, 'full');
-  if (mismatch !== undefined) throw new AttestationError('BUILDER_MISMATCH', `provenance builder.id "${prov.builderId}" does not match the certificate: ${mismatch}`);
+  let builderId = certBuilder.id;
+  if (certBuilder.delegator) {
+    // BYOB: the provenance names the TRW the delegator built for; it must be the caller's --builder-id.
+    const trw = parseBuilderId(prov.builderId, true);
+    const mismatch = builderMatches(trw, policy.builderId as string, 'loose');
+    if (mismatch !== undefined) throw new AttestationError('BUILDER_MISMATCH', `provenance builder.id "${prov.builderId}" is not the expected builder: ${mismatch}`);
+    if (!trw.name.startsWith('https://github.com/')) throw new AttestationError('BUILDER_MISMATCH', `provenance builder.id "${prov.builderId}" is not a github.com workflow`);
+    requireReleaseTag(trw.version.startsWith('refs/') ? trw.version : `refs/tags/${trw.version}`);
+    builderId = prov.builderId;
+  } else {
+    // Provenance builder.id must be exactly the certificate's builder (allowing `vX` ↔ `refs/tags/vX`).
+    const mismatch = builderMatches(parseBuilderId(prov.builderId), certBuilder.id, 'full');
+    if (mismatch !== undefined) throw new AttestationError('BUILDER_MISMATCH', `provenance builder.id "${prov.builderId}" does not match the certificate: ${mismatch}`);
+  }
   verifySource(prov, policy.sourceUri);
   if (policy.artifactDigests.length === 0) throw new AttestationError('SUBJECT_MISMATCH', 'no artifact digest to match against the provenance subjects');
   requireSubject(statement, ...policy.artifactDigests);

@@ -7,6 +7,7 @@
  * bundle annotations or file names.
  */
 import { AttestationError } from './errors.ts';
+import { echo } from '../sigstore/errors.ts';
 
 export const STATEMENT_TYPE_V01 = 'https://in-toto.io/Statement/v0.1';
 export const STATEMENT_TYPE_V1 = 'https://in-toto.io/Statement/v1';
@@ -83,7 +84,7 @@ export function parseStatement(payload: Uint8Array | string | unknown): Statemen
   let version: StatementVersion;
   if (type === STATEMENT_TYPE_V1) version = 'v1';
   else if (type === STATEMENT_TYPE_V01) version = 'v0.1';
-  else fail(`statement _type must be ${STATEMENT_TYPE_V1} or ${STATEMENT_TYPE_V01}, got ${JSON.stringify(type)}`);
+  else fail(`statement _type must be ${STATEMENT_TYPE_V1} or ${STATEMENT_TYPE_V01}, got ${echo(type)}`);
   const { subject, predicateType, predicate } = json;
   if (!Array.isArray(subject) || subject.length === 0) fail('statement subject must be a non-empty array');
   if (typeof predicateType !== 'string' || predicateType.length === 0) fail('statement predicateType must be a non-empty string');
@@ -100,7 +101,7 @@ export function parseStatement(payload: Uint8Array | string | unknown): Statemen
 export function parseStatementPayload(payloadType: string, payload: Uint8Array): Statement {
   // in-toto allows `application/vnd.in-toto+json` and `application/vnd.in-toto.<predicate>+json`.
   if (payloadType !== IN_TOTO_PAYLOAD_TYPE && !/^application\/vnd\.in-toto\.[A-Za-z0-9._-]+\+json$/.test(payloadType)) {
-    throw new AttestationError('PAYLOAD_TYPE', `DSSE payloadType must be ${IN_TOTO_PAYLOAD_TYPE}, got ${JSON.stringify(payloadType)}`);
+    throw new AttestationError('PAYLOAD_TYPE', `DSSE payloadType must be ${IN_TOTO_PAYLOAD_TYPE}, got ${echo(payloadType)}`);
   }
   return parseStatement(payload);
 }
@@ -133,7 +134,7 @@ export function requireSubject(statement: Statement, ...digests: ArtifactDigest[
 /** Require the signed predicateType to be one of `accepted`. Throws PREDICATE_TYPE. */
 export function requirePredicateType(statement: Statement, ...accepted: string[]): string {
   if (!accepted.includes(statement.predicateType)) {
-    throw new AttestationError('PREDICATE_TYPE', `statement predicateType is ${JSON.stringify(statement.predicateType)}, expected ${accepted.join(' or ')}`);
+    throw new AttestationError('PREDICATE_TYPE', `statement predicateType is ${echo(statement.predicateType)}, expected ${accepted.join(' or ')}`);
   }
   return statement.predicateType;
 }

@@ -18,9 +18,10 @@ import type { Digest } from '../oci/digest.ts';
 import { MAX_BUNDLE_BYTES } from '../sigstore/bundle.ts';
 import { VerificationError } from '../sigstore/errors.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
-import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
+import { addTrustOptions } from './trust-options.ts';
 
-interface VerifyArtifactOptions extends TrustCliOptions {
+interface VerifyArtifactOptions extends EvidenceTrustCliOptions {
   provenancePath?: string;
   sourceUri?: string;
   builderId?: string;
@@ -64,11 +65,11 @@ function provenanceCandidates(path: string): string[] {
   }
 }
 
-async function verifyOne(candidates: readonly string[], trust: TrustMaterial, digest: Digest, policy: Omit<SlsaPolicy, 'artifactDigests'>): Promise<VerifiedProvenance> {
+async function verifyOne(candidates: readonly string[], trust: TrustMaterial, digest: Digest, policy: Omit<SlsaPolicy, 'artifactDigests'>, ignoreTlog: boolean): Promise<VerifiedProvenance> {
   let lastError: unknown;
   for (const candidate of candidates) {
     try {
-      return await verifyProvenanceBundle(candidate, trust, digest, policy);
+      return await verifyProvenanceBundle(candidate, trust, digest, policy, { ignoreTlog });
     } catch (err) {
       lastError = err;
     }
@@ -81,7 +82,7 @@ function isVerdictError(err: unknown): err is ModelgateError<string> {
 }
 
 export function register(program: Command): void {
-  addTrustOptions(
+  addEvidenceTrustOptions(addTrustOptions(
     program
       .command('verify-artifact')
       .description('verify SLSA provenance for artifacts built by the SLSA GitHub generators (slsa-verifier verify-artifact semantics)')
@@ -94,7 +95,7 @@ export function register(program: Command): void {
       .option('--source-versioned-tag <SEMVER>', 'expected semantic version tag: vX, vX.Y or vX.Y.Z')
       .option('--build-workflow-input <KEY=VALUE>', 'expected workflow_dispatch input (repeatable)', collect, [])
       .option('--print-provenance', 'print the verified provenance statement on stdout'),
-  ).action(async (artifacts: string[], options: VerifyArtifactOptions) => {
+  )).action(async (artifacts: string[], options: VerifyArtifactOptions) => {
     if (options.provenancePath === undefined) throw new UsageError('USAGE', 'verify-artifact needs --provenance-path FILE');
     if (options.sourceUri === undefined || options.sourceUri === '') throw new UsageError('USAGE', 'verify-artifact needs --source-uri (e.g. github.com/org/repo)');
     if (options.sourceTag !== undefined && options.sourceVersionedTag !== undefined) {
@@ -110,12 +111,13 @@ export function register(program: Command): void {
       kind: 'artifact',
     };
     const candidates = provenanceCandidates(options.provenancePath);
-    const trust = await resolveTrust(options);
+    // SLSA provenance is keyless (a GitHub Actions certificate): it always needs a trusted root.
+    const trust = await trustForEvidence(options, { identities: ['https://token.actions.githubusercontent.com'], keyTlogThreshold: 0 });
     try {
       const digests = await hashJobs(artifacts.map((path) => ({ kind: 'file' as const, path, algorithm: 'sha256' as const })));
       for (const [i, artifact] of artifacts.entries()) {
         const digest = `sha256:${digests[i]?.hex ?? ''}` as Digest;
-        const verified = await verifyOne(candidates, trust, digest, policy);
+        const verified = await verifyOne(candidates, trust, digest, policy, options.insecureIgnoreTlog === true);
         const entry = verified.bundle.tlogEntries[0];
         if (entry !== undefined) process.stderr.write(`Verified signature against tlog entry index ${entry.logIndex}${entry.logUrl === undefined ? '' : ` at URL: ${entry.logUrl}`}\n`);
         const commit = verified.provenance.source?.commit;

@@ -3,7 +3,8 @@
  *
  * Owns: the sigstore-conformance client protocol
  * `verify-bundle [--staging] --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key FILE) [--trusted-root FILE] FILE_OR_DIGEST`
- * and its human / JSON report. Exit 0 = verified, 1 = not verified (any VerificationError, including a
+ * and its human / JSON report. A key-signed bundle without log entries, verified with
+ * `--tlog-threshold 0` (or `--insecure-ignore-tlog`), needs no trusted root (`evidence-trust.ts`). Exit 0 = verified, 1 = not verified (any VerificationError, including a
  * malformed bundle), 2 = could not run (usage, trust material unavailable).
  */
 import { createHash } from 'node:crypto';
@@ -15,11 +16,12 @@ import { MAX_BUNDLE_BYTES, verifyBundle, type ArtifactInput, type SignerPolicy, 
 import { VerificationError } from '../sigstore/errors.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
+import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
 import { outputOption, type OutputFormat } from './output-format.ts';
-import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { addTrustOptions } from './trust-options.ts';
 import { readText } from './option-values.ts';
 
-interface VerifyBundleOptions extends TrustCliOptions {
+interface VerifyBundleOptions extends EvidenceTrustCliOptions {
   bundle: string;
   certificateIdentity?: string;
   certificateOidcIssuer?: string;
@@ -50,16 +52,18 @@ function readBundleText(path: string): string {
   return readFileSync(path, 'utf8');
 }
 
-/** The bundle's `publicKey.hint` and message-digest algorithm, read leniently (the verifier parses strictly). */
-function peekBundle(text: string): { hint?: string; hashAlgorithm: 'sha256' | 'sha384' | 'sha512' } {
+/** The bundle's `publicKey.hint`, message-digest algorithm and whether it has log entries, read leniently (the verifier parses strictly). */
+function peekBundle(text: string): { hint?: string; hashAlgorithm: 'sha256' | 'sha384' | 'sha512'; hasTlog: boolean } {
   try {
-    const json = JSON.parse(text) as { verificationMaterial?: { publicKey?: { hint?: unknown } }; messageSignature?: { messageDigest?: { algorithm?: unknown } } };
+    const json = JSON.parse(text) as { verificationMaterial?: { publicKey?: { hint?: unknown }; tlogEntries?: unknown }; messageSignature?: { messageDigest?: { algorithm?: unknown } } };
     const hint = json.verificationMaterial?.publicKey?.hint;
     const algorithm = json.messageSignature?.messageDigest?.algorithm;
     const hashAlgorithm = algorithm === 'SHA2_384' ? 'sha384' : algorithm === 'SHA2_512' ? 'sha512' : 'sha256';
-    return typeof hint === 'string' ? { hint, hashAlgorithm } : { hashAlgorithm };
+    const entries = json.verificationMaterial?.tlogEntries;
+    const hasTlog = Array.isArray(entries) && entries.length > 0;
+    return typeof hint === 'string' ? { hint, hashAlgorithm, hasTlog } : { hashAlgorithm, hasTlog };
   } catch {
-    return { hashAlgorithm: 'sha256' };
+    return { hashAlgorithm: 'sha256', hasTlog: false };
   }
 }
 
@@ -145,7 +149,7 @@ export function register(program: Command): void {
     .option('--ctlog-threshold <n>', 'verified SCTs required in a Fulcio certificate', '1')
     .option('--tsa-threshold <n>', 'verified RFC 3161 timestamps required', '0')
     .addOption(outputOption());
-  addTrustOptions(command).action(async (fileOrDigest: string | undefined, options: VerifyBundleOptions) => {
+  addEvidenceTrustOptions(addTrustOptions(command)).action(async (fileOrDigest: string | undefined, options: VerifyBundleOptions) => {
     const thresholds = {
       tlogThreshold: parseThreshold('tlog-threshold', options.tlogThreshold),
       ctlogThreshold: parseThreshold('ctlog-threshold', options.ctlogThreshold),
@@ -157,8 +161,14 @@ export function register(program: Command): void {
       const bundleText = readBundleText(options.bundle);
       const signer = await signerPolicy(options, bundleText);
       const artifact = fileOrDigest === undefined ? undefined : await artifactInput(fileOrDigest, peekBundle(bundleText).hashAlgorithm);
-      trust = await resolveTrust(options);
-      result = await verifyBundle(bundleText, { trust, signer, ...(artifact === undefined ? {} : { artifact }), ...thresholds });
+      trust = await trustForEvidence(options, {
+        identities: signer.kind === 'identity' ? [signer] : [],
+        keyTlogThreshold: signer.kind === 'key' ? thresholds.tlogThreshold : 0,
+        tsaThreshold: thresholds.tsaThreshold,
+        evidenceHasTlog: peekBundle(bundleText).hasTlog,
+      });
+      const ignoreTlog = options.insecureIgnoreTlog === true ? { ignoreTlog: true } : {};
+      result = await verifyBundle(bundleText, { trust, signer, ...(artifact === undefined ? {} : { artifact }), ...thresholds, ...ignoreTlog });
     } catch (err) {
       if (!(err instanceof VerificationError) || err.code === 'TRUST_UNAVAILABLE' || err.code === 'TRUST_ROOT') throw err;
       if (options.output === 'json') process.stdout.write(`${JSON.stringify({ verified: false, error: { code: err.code, message: err.message } })}\n`);

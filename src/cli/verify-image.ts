@@ -16,10 +16,11 @@ import { GITHUB_ACTIONS_ISSUER, verifySlsaProvenance, type SlsaVerdict } from '.
 import { FULCIO_OID } from '../sigstore/bundle.ts';
 import { collectEvidence, verifiedEvidence } from '../sigstore/cosign-evidence.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
-import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
+import { addTrustOptions } from './trust-options.ts';
 import { openPinnedReference } from './verify-signatures.ts';
 
-interface VerifyImageOptions extends StoreCliOptions, TrustCliOptions {
+interface VerifyImageOptions extends StoreCliOptions, EvidenceTrustCliOptions {
   readonly sourceUri: string;
   readonly builderId?: string;
   readonly sourceBranch?: string;
@@ -57,15 +58,17 @@ export function register(program: Command): void {
     .option('--build-workflow-input <key=value>', 'expected workflow_dispatch input (repeatable)', collect, [])
     .option('--print-provenance', 'print the verified provenance statement on stdout')
     .option('--provenance-repository <repository>', 'registry repository holding the attestations when not beside the image (cosign COSIGN_REPOSITORY), e.g. ghcr.io/org/provenance');
-  addStoreOptions(addTrustOptions(command)).action(async (reference: string, options: VerifyImageOptions) => {
+  addStoreOptions(addEvidenceTrustOptions(addTrustOptions(command))).action(async (reference: string, options: VerifyImageOptions) => {
     if (options.sourceBranch !== undefined && options.sourceTag !== undefined) {
       throw new UsageError('USAGE', '--source-branch and --source-tag are mutually exclusive');
     }
     const buildWorkflowInputs = workflowInputs(options.buildWorkflowInput);
     const { store, digest } = await openPinnedReference(reference, options);
     const evidenceStore = options.provenanceRepository === undefined ? undefined : (await openReference(options.provenanceRepository, options)).store;
-    const trust = await resolveTrust(options);
+    // SLSA provenance is keyless (a GitHub Actions certificate): it always needs a trusted root.
+    const trust = await trustForEvidence(options, { identities: [GITHUB_ACTIONS_ISSUER], keyTlogThreshold: 0 });
     const report = await collectEvidence(store, digest, {
+      ...(options.insecureIgnoreTlog === true ? { ignoreTlog: true } : {}),
       ...(evidenceStore === undefined ? {} : { evidenceStore }),
       trust,
       signer: { kind: 'issuer-only', issuer: GITHUB_ACTIONS_ISSUER },

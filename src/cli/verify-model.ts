@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ModelgateError, UsageError } from '../errors.ts';
 import { ModelSignatureError } from '../oms/errors.ts';
+import { OMS_PREDICATE_LEGACY } from '../oms/payload.ts';
 import { verifyModelDirectory, type ModelSigningMethod, type VerifiedModelSignature, type VerifyModelOptions } from '../oms/verify.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
 import { parseCertificatesPem } from '../sigstore/trust.ts';
@@ -73,7 +74,8 @@ function addCommonOptions(command: Command): Command {
     .addOption(hidden('--allow_symlinks', 'alias of --allow-symlinks'))
     .option('--ignore-unsigned-files', 'skip files that the signature does not list instead of failing')
     .addOption(hidden('--ignore_unsigned_files', 'alias of --ignore-unsigned-files'))
-    .option('--allow-legacy-signatures', 'also accept model_signing v0.2.0 signatures (https://model_signing/Digests/v0.1, compat PAE)')
+    .option('--allow-legacy-signatures', 'accept model_signing v0.2 signatures (https://model_signing/Digests/v0.1 over its compat PAE, as model_signing does; the default)')
+    .option('--no-allow-legacy-signatures', 'refuse model_signing v0.2 signatures')
     .option('--threads <N>', 'hashing threads (default: number of cores)')
     .addOption(outputOption('output format: text or json (json: a report on stdout)'));
 }
@@ -99,7 +101,8 @@ function verifyOptions(options: CommonOptions): VerifyModelOptions {
     ...(options.allowSymlinks === true || options.allow_symlinks === true ? { allowSymlinks: true } : {}),
     ignoreUnsignedFiles: options.ignoreUnsignedFiles === true || options.ignore_unsigned_files === true,
     signaturePath: options.signature,
-    allowLegacy: options.allowLegacySignatures === true,
+    // model_signing verifies 0.2 signatures through its pae_compat fallback without being asked.
+    allowLegacy: options.allowLegacySignatures !== false,
     ...(threads === undefined ? {} : { threads }),
   };
 }
@@ -110,6 +113,8 @@ function report(result: VerifiedModelSignature, modelPath: string): Record<strin
     modelPath,
     method: result.method,
     signer: result.signer,
+    format: result.manifest.format,
+    legacyPae: result.legacyPae,
     modelDigest: result.modelDigest,
     serialization: result.manifest.serialization,
     resources: result.resources,
@@ -127,6 +132,10 @@ async function runVerification(modelPath: string, options: CommonOptions, method
     const result = await verifyModelDirectory(modelPath, bundleText, signingMethod, verify);
     if (options.output === 'json') process.stdout.write(`${JSON.stringify(report(result, modelPath), null, 2)}\n`);
     else process.stdout.write('Verification succeeded\n');
+    if (result.manifest.format === 'legacy-v0.2') {
+      const how = result.legacyPae ? "over model_signing 0.2's non-standard PAE (compatibility fallback)" : 'over the standard DSSE PAE';
+      process.stderr.write(`note: a model_signing 0.2 signature (${OMS_PREDICATE_LEGACY}, one subject per file, no root digest) verified ${how}\n`);
+    }
     process.exitCode = 0;
   } catch (err) {
     if (!(err instanceof ModelgateError) || err instanceof UsageError || err.code === 'TRUST_UNAVAILABLE') throw err;

@@ -16,7 +16,8 @@ import { collectEvidence, type EvidenceItem, type EvidenceReport } from '../sigs
 import { parsePublicKey } from '../sigstore/keys.ts';
 import { outputOption, type OutputFormat } from './output-format.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
-import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
+import { addTrustOptions } from './trust-options.ts';
 import { readText } from './option-values.ts';
 
 /** Open a reference that must be pinned by digest (verifying a tag would verify a moving target). */
@@ -28,7 +29,7 @@ export async function openPinnedReference(text: string, options: StoreCliOptions
   return { ref, store, digest: ref.digest };
 }
 
-interface VerifySignaturesOptions extends StoreCliOptions, TrustCliOptions {
+interface VerifySignaturesOptions extends StoreCliOptions, EvidenceTrustCliOptions {
   readonly key?: string;
   readonly certificateIdentity?: string;
   readonly certificateOidcIssuer?: string;
@@ -107,11 +108,12 @@ export function register(program: Command): void {
     .option('--certificate-identity <san>', 'exact certificate SAN (URI or e-mail) of a keyless signer')
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of a keyless signer')
     .addOption(outputOption());
-  addStoreOptions(addTrustOptions(command)).action(async (reference: string, options: VerifySignaturesOptions) => {
+  addStoreOptions(addEvidenceTrustOptions(addTrustOptions(command))).action(async (reference: string, options: VerifySignaturesOptions) => {
     const signer = await signerPolicy(options);
     const { store, digest } = await openPinnedReference(reference, options);
-    const trust = await resolveTrust(options);
-    const report = await collectEvidence(store, digest, { trust, signer });
+    // Key-signed evidence needs no log entry (keyTlogThreshold 0, as `verify`): no root unless asked for.
+    const trust = await trustForEvidence(options, { identities: signer.kind === 'identity' ? [signer] : [], keyTlogThreshold: 0 });
+    const report = await collectEvidence(store, digest, { trust, signer, ...(options.insecureIgnoreTlog === true ? { ignoreTlog: true } : {}) });
     const verified = report.items.some((item) => item.status === 'verified');
     if (options.output === 'json') {
       process.stdout.write(`${JSON.stringify(reportToJson(reference, report), null, 2)}\n`);

@@ -94,8 +94,8 @@ export function dataTrustingSigners(bundleData: unknown, keyIds: readonly string
   };
 }
 
-/** Trust material of a source (`none`: keys only, nothing read or fetched). */
-export async function loadTrust(source: TrustSource): Promise<TrustMaterial> {
+/** Trust material of a source (`none`: keys only, nothing read or fetched); `offline`: a TUF root only from the local cache (cosign `--offline`). */
+export async function loadTrust(source: TrustSource, options: { readonly offline?: boolean } = {}): Promise<TrustMaterial> {
   switch (source.kind) {
     case 'none':
       return (await import('../pipeline/deps.ts')).KEYS_ONLY_TRUST;
@@ -105,7 +105,13 @@ export async function loadTrust(source: TrustSource): Promise<TrustMaterial> {
       return (await import('../sigstore/trust.ts')).trustFromBytes(Buffer.from(source.text, 'utf8'), source.origin);
     case 'tuf': {
       const { loadTrustedRootTuf } = await import('../sigstore/trust.ts');
-      return loadTrustedRootTuf({ mirrorURL: source.mirrorURL, cachePath: source.cachePath, timeoutMs: source.timeoutMs, ...(source.rootPath !== undefined ? { rootPath: source.rootPath } : {}) });
+      return loadTrustedRootTuf({
+        mirrorURL: source.mirrorURL,
+        cachePath: source.cachePath,
+        timeoutMs: source.timeoutMs,
+        ...(source.rootPath !== undefined ? { rootPath: source.rootPath } : {}),
+        ...(options.offline === true ? { forceCache: true } : {}),
+      });
     }
   }
 }

@@ -34,8 +34,15 @@ function load(der: Buffer, label: string): Cert {
   }
 }
 
+/** The subject DN on one line; Node gives `undefined` for an empty subject (a Fulcio leaf has one). */
+export function subjectOf(cert: NodeX509Certificate): string {
+  const subject = (cert.subject as string | undefined) ?? '';
+  return subject.replace(/\n/g, ', ');
+}
+
 function describe(cert: Cert): string {
-  return `${cert.label} (${cert.node.subject.replace(/\n/g, ', ')})`;
+  const subject = subjectOf(cert.node);
+  return subject === '' ? `${cert.label} (empty subject)` : `${cert.label} (${subject})`;
 }
 
 function keyIdsCompatible(child: Cert, issuer: Cert): boolean {

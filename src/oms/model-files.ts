@@ -4,11 +4,12 @@
  * Owns: walking a model directory (or taking a single file), the ignore rules (top-level git
  * metadata `.git` `.gitattributes` `.github` `.gitignore` unless disabled, the signature file,
  * caller and signer `ignore_paths`, each matching a path and everything under it), symlink policy
- * (rejected unless allowed; an allowed link must stay inside the model root), rejecting special
+ * (rejected unless allowed; an allowed link must stay inside the model root, and a MODEL_PATH that is
+ * itself a link inside the directory holding it), rejecting special
  * files, and naming each file by its POSIX path relative to the root (`.` for a single-file model).
  */
 import { lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ModelSignatureError } from './errors.ts';
 
 export const GIT_PATHS: readonly string[] = ['.git', '.gitattributes', '.github', '.gitignore'];
@@ -56,6 +57,11 @@ export function resolveIgnorePath(modelPath: string, path: string, cwd = process
   return isAbsolute(path) ? undefined : normalizeIgnorePath(path);
 }
 
+/** `path` is `dir` or lies below it (both real paths). */
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
 /** List the model's files after exclusions. Throws MODEL_PATH for unusable paths or an empty result. */
 export function listModelFiles(modelPath: string, options: ModelWalkOptions): ModelFile[] {
   const root = resolve(modelPath);
@@ -67,7 +73,16 @@ export function listModelFiles(modelPath: string, options: ModelWalkOptions): Mo
   }
   if (top.isSymbolicLink()) {
     if (!options.allowSymlinks) throw pathError(`model path ${modelPath} is a symlink (allow symlinks to follow it)`);
-    top = statSync(root);
+    // The containment rule for links inside a model, applied to the model path itself: a link may
+    // not leave the directory it lives in (here: the one holding MODEL_PATH).
+    let target: string;
+    try {
+      target = realpathSync(root);
+      top = statSync(root);
+    } catch (err) {
+      throw pathError(`model path ${modelPath} is a broken symlink: ${(err as Error).message}`);
+    }
+    if (!inside(target, realpathSync(dirname(root)))) throw pathError(`model path ${modelPath} links outside its directory (${target})`);
   }
   if (top.isFile()) return [{ name: '.', path: root, size: top.size }];
   if (!top.isDirectory()) throw pathError(`model path ${modelPath} is neither a file nor a directory`);
@@ -97,7 +112,7 @@ export function listModelFiles(modelPath: string, options: ModelWalkOptions): Mo
         } catch (err) {
           throw pathError(`${name} is a broken symlink: ${(err as Error).message}`);
         }
-        if (target !== realRoot && !target.startsWith(realRoot + sep)) throw pathError(`${name} links outside the model directory (${target})`);
+        if (!inside(target, realRoot)) throw pathError(`${name} links outside the model directory (${target})`);
         if (stats.isDirectory()) {
           if (visitedDirs.has(target)) continue; // a link back into a directory already walked
           visitedDirs.add(target);

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { isRecord, type Statement } from '../attest/statement.ts';
 import { ModelSignatureError } from './errors.ts';
+import { echo } from '../sigstore/errors.ts';
 
 export const OMS_PREDICATE_V1 = 'https://model_signing/signature/v1.0';
 export const OMS_PREDICATE_LEGACY = 'https://model_signing/Digests/v0.1';
@@ -50,12 +51,12 @@ function bad(message: string): never {
 function hashType(value: unknown, what: string): OmsHashType {
   if (value === 'sha256' || value === 'blake2b') return value;
   if (value === 'blake3') throw new ModelSignatureError('UNSUPPORTED', `${what} blake3 is not supported by this verifier (Node's OpenSSL has no BLAKE3)`);
-  bad(`${what} must be sha256 or blake2b, got ${JSON.stringify(value)}`);
+  bad(`${what} must be sha256 or blake2b, got ${echo(value)}`);
 }
 
 /** Python's JSON → protobuf Struct round trip turns integers into floats (`8.0`); accept whole numbers only. */
 function positiveInteger(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) bad(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) bad(`${what} must be a positive integer, got ${echo(value)}`);
   return value;
 }
 
@@ -81,13 +82,13 @@ function parseSerialization(value: unknown): OmsSerialization {
   if (value.method === 'shards') {
     return { method: 'shards', hashType: type, allowSymlinks, ignorePaths: ignore, shardSize: positiveInteger(value.shard_size ?? 1_000_000_000, 'serialization.shard_size') };
   }
-  bad(`serialization.method must be "files" or "shards", got ${JSON.stringify(value.method)}`);
+  bad(`serialization.method must be "files" or "shards", got ${echo(value.method)}`);
 }
 
 function validateName(name: string, index: number): void {
   if (name.length === 0) bad(`resources[${index}].name is empty`);
   if (name.startsWith('/') || name.split('/').some((c) => c === '..' || c === '')) {
-    if (name !== '.') bad(`resources[${index}].name ${JSON.stringify(name)} must be a relative POSIX path without ".." or empty components`);
+    if (name !== '.') bad(`resources[${index}].name ${echo(name)} must be a relative POSIX path without ".." or empty components`);
   }
   if (name.includes('\0')) bad(`resources[${index}].name contains a NUL byte`);
 }
@@ -104,7 +105,7 @@ function parseResources(value: unknown, serialization: OmsSerialization): OmsRes
     if (typeof entry.digest !== 'string' || entry.digest.length !== HEX_LENGTH[algorithm] || !/^[0-9a-f]+$/.test(entry.digest)) {
       bad(`resources[${i}].digest must be ${HEX_LENGTH[algorithm]} lowercase hex characters`);
     }
-    if (seen.has(entry.name)) bad(`resources list ${JSON.stringify(entry.name)} twice`);
+    if (seen.has(entry.name)) bad(`resources list ${echo(entry.name)} twice`);
     seen.add(entry.name);
     return { name: entry.name, algorithm, digest: entry.digest };
   });
@@ -139,7 +140,7 @@ export function parseOmsStatement(statement: Statement, options: ParseOmsOptions
   }
   if (statement.version !== 'v1') bad(`OMS payloads are in-toto Statement v1, got ${statement.version}`);
   if (statement.predicateType !== OMS_PREDICATE_V1) {
-    throw new ModelSignatureError('PAYLOAD', `predicateType ${JSON.stringify(statement.predicateType)} is not ${OMS_PREDICATE_V1}`);
+    throw new ModelSignatureError('PAYLOAD', `predicateType ${echo(statement.predicateType)} is not ${OMS_PREDICATE_V1}`);
   }
   if (statement.subject.length !== 1) bad(`OMS statements have exactly one subject, got ${statement.subject.length}`);
   const subject = statement.subject[0] as Statement['subject'][number];

@@ -10,16 +10,18 @@
  *  - `sigstore`: the full Sigstore bundle verification (Fulcio chain, Rekor, SCT, identity) of
  *    `src/sigstore`, with the exact SAN and OIDC issuer.
  * Only bundle media type v0.3 is accepted for key/certificate (model_signing checks the same), and
- * only DSSE content. Legacy v0.2.0 signatures (buggy PAE, SHA-256 on any curve) only with `allowLegacy`.
+ * only DSSE content. Legacy v0.2.0 signatures (`Digests/v0.1` statements over model_signing 0.2's
+ * buggy PAE; SHA-256 on any curve for certificates) only with `allowLegacy`, and only as
+ * model_signing's `pae_compat` fallback accepts them (see `envelopeVerifies`).
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import { X509Certificate as NodeX509Certificate } from 'node:crypto';
-import { parseStatementPayload, isRecord, type Statement } from '../attest/statement.ts';
+import { IN_TOTO_PAYLOAD_TYPE, parseStatementPayload, isRecord, type Statement } from '../attest/statement.ts';
+import { OMS_PREDICATE_LEGACY } from './payload.ts';
 import { decodeBase64Strict, parseDsseEnvelope, preAuthEncoding, type DsseEnvelope } from '../sigstore/dsse.ts';
-import { VerificationError } from '../sigstore/errors.ts';
-import { keyId, signatureHashFor, verifyRawSignature, verifyWithHash } from '../sigstore/keys.ts';
+import { echo, VerificationError } from '../sigstore/errors.ts';
+import { keyId, signatureHashFor, verifyRawSignature, verifyWithHash, type SignatureHash } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
-import { verifyCertificateChain } from './cert-chain.ts';
+import { subjectOf, verifyCertificateChain } from './cert-chain.ts';
 import { verifySigstoreDsse } from './sigstore-method.ts';
 
 const MODEL_SIGNING_MEDIA_TYPES = new Set([
@@ -70,7 +72,7 @@ export function parseModelBundleJson(input: string | Uint8Array | unknown): Reco
 }
 
 /** Python `repr(bytes)`, as model_signing v0.2.0 embedded it in its (buggy) PAE. */
-function pythonBytesRepr(bytes: Uint8Array): string {
+export function pythonBytesRepr(bytes: Uint8Array): string {
   const hasSingle = bytes.includes(0x27);
   const quote = hasSingle && !bytes.includes(0x22) ? '"' : "'";
   let out = `b${quote}`;
@@ -91,14 +93,29 @@ function legacyPae(env: DsseEnvelope): Buffer {
   return Buffer.from(`DSSEV1 ${type.length} ${type} ${env.payload.byteLength} ${pythonBytesRepr(env.payload)}`, 'utf8');
 }
 
-/** Does some envelope signature verify under `key`? Standard PAE first; legacy forms only when allowed. */
-function envelopeVerifies(env: DsseEnvelope, key: KeyObject, allowLegacy: boolean): { ok: boolean; legacy: boolean } {
+/** Is the payload a model_signing 0.2 statement (`Digests/v0.1`), read leniently before it is trusted? */
+function isLegacyStatement(env: DsseEnvelope): boolean {
+  if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return false;
+  try {
+    const json = JSON.parse(env.payload.toString('utf8')) as unknown;
+    return isRecord(json) && json.predicateType === OMS_PREDICATE_LEGACY;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Does the envelope's signature verify under `key`? Standard PAE (hash by the key) first; the
+ * model_signing 0.2 compat PAE only as model_signing's `pae_compat` fallback does: after the
+ * standard PAE failed, only for a `Digests/v0.1` statement, with `compatHash` (the key method
+ * hashes by the curve, the certificate method with SHA-256, as 0.2 signed). Never for v1.0 payloads.
+ */
+function envelopeVerifies(env: DsseEnvelope, key: KeyObject, compatHash: SignatureHash | undefined): { ok: boolean; legacy: boolean } {
   const pae = preAuthEncoding(env.payloadType, env.payload);
   if (env.signatures.some((s) => verifyRawSignature(key, pae, s.sig))) return { ok: true, legacy: false };
-  if (allowLegacy) {
+  if (compatHash !== undefined && isLegacyStatement(env)) {
     const compat = legacyPae(env);
-    const hashes = [signatureHashFor(key), 'sha256' as const];
-    if (env.signatures.some((s) => hashes.some((h) => verifyWithHash(key, h, compat, s.sig)))) return { ok: true, legacy: true };
+    if (env.signatures.some((s) => verifyWithHash(key, compatHash, compat, s.sig))) return { ok: true, legacy: true };
   }
   return { ok: false, legacy: false };
 }
@@ -123,12 +140,16 @@ function requireDsse(bundle: Record<string, unknown>): DsseEnvelope {
   if (bundle.dsseEnvelope === undefined) {
     throw new VerificationError('BUNDLE_FORMAT', 'model signature bundle has no dsseEnvelope (model_signing signs a DSSE in-toto statement)');
   }
-  return parseDsseEnvelope(withoutNullKeyIds(bundle.dsseEnvelope));
+  const env = parseDsseEnvelope(withoutNullKeyIds(bundle.dsseEnvelope));
+  // One rule with `verifyBundle` (and model_signing's sigstore method): a bundle's envelope carries
+  // exactly one signature, so `[bogus, real]` is refused instead of verifying on the second.
+  if (env.signatures.length !== 1) throw new VerificationError('BUNDLE_FORMAT', 'a bundle DSSE envelope must carry exactly one non-empty signature');
+  return env;
 }
 
 function requireMediaType(bundle: Record<string, unknown>): void {
   if (typeof bundle.mediaType !== 'string' || !MODEL_SIGNING_MEDIA_TYPES.has(bundle.mediaType)) {
-    throw new VerificationError('BUNDLE_FORMAT', `invalid model signature bundle media type ${JSON.stringify(bundle.mediaType)}, expected application/vnd.dev.sigstore.bundle.v0.3+json`);
+    throw new VerificationError('BUNDLE_FORMAT', `invalid model signature bundle media type ${echo(bundle.mediaType)}, expected application/vnd.dev.sigstore.bundle.v0.3+json`);
   }
 }
 
@@ -176,7 +197,7 @@ export async function verifyModelSignature(
         throw new VerificationError('BUNDLE_FORMAT', 'the bundle carries no publicKey material (it was not signed with the key method)');
       }
       const env = requireDsse(bundle);
-      const result = envelopeVerifies(env, method.publicKey, allowLegacy);
+      const result = envelopeVerifies(env, method.publicKey, allowLegacy ? (signatureHashFor(method.publicKey) ?? undefined) : undefined);
       if (!result.ok) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the given public key');
       return { statement: statementOf(env), signer: { kind: 'key', keyId: keyId(method.publicKey) }, legacyPae: result.legacy };
     }
@@ -185,13 +206,13 @@ export async function verifyModelSignature(
       const certs = certificatesOf(material(bundle));
       const env = requireDsse(bundle);
       const [leafDer, ...intermediates] = certs as [Buffer, ...Buffer[]];
-      const leaf = new NodeX509Certificate(leafDer);
       const chain = verifyCertificateChain(leafDer, intermediates, method.caCertificates, method.verificationTime ?? new Date());
-      const result = envelopeVerifies(env, leaf.publicKey, allowLegacy);
+      const leaf = chain.path[0]!;
+      const result = envelopeVerifies(env, leaf.publicKey, allowLegacy ? 'sha256' : undefined);
       if (!result.ok) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the signing certificate\'s key');
       return {
         statement: statementOf(env),
-        signer: { kind: 'certificate', subject: leaf.subject.replace(/\n/g, ', '), fingerprint256: leaf.fingerprint256, chainLength: chain.path.length },
+        signer: { kind: 'certificate', subject: subjectOf(leaf), fingerprint256: leaf.fingerprint256, chainLength: chain.path.length },
         legacyPae: result.legacy,
       };
     }

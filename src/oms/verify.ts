@@ -15,6 +15,7 @@
 import { basename, resolve } from 'node:path';
 import { hashJobs, type HashAlgorithm, type HashJob, type HashPool } from '../hashing/pool.ts';
 import { ModelSignatureError } from './errors.ts';
+import { echo } from '../sigstore/errors.ts';
 import { GIT_PATHS, listModelFiles, normalizeIgnorePath, resolveIgnorePath, type ModelFile } from './model-files.ts';
 import { parseOmsStatement, type OmsHashType, type OmsManifest, type OmsResource } from './payload.ts';
 import { verifyModelSignature, type ModelSigner, type ModelSigningMethod } from './signature.ts';
@@ -59,6 +60,8 @@ export interface VerifiedModelSignature extends ModelFilesResult {
   readonly method: ModelSigningMethod['kind'];
   readonly signer: ModelSigner;
   readonly manifest: OmsManifest;
+  /** True when the signature verified only over model_signing 0.2's non-standard (compat) PAE. */
+  readonly legacyPae: boolean;
   /** `sha256:<hex>` subject digest of the model (undefined for legacy signatures). */
   readonly modelDigest: string | undefined;
 }
@@ -144,7 +147,7 @@ export async function verifyModelFiles(modelPath: string, manifest: OmsManifest,
       expected.push({ resource, job: { kind: 'file', path: file.path, algorithm } });
     } else {
       const shard = parseShardName(resource.name);
-      if (shard === undefined) throw new ModelSignatureError('PAYLOAD', `shard resource name ${JSON.stringify(resource.name)} is not path:start:end`);
+      if (shard === undefined) throw new ModelSignatureError('PAYLOAD', `shard resource name ${echo(resource.name)} is not path:start:end`);
       const file = fileFor(shard.path);
       if (file === undefined) {
         differences.push(`missing file: ${shard.path} (shard ${shard.start}-${shard.end})`);
@@ -209,6 +212,7 @@ export async function verifyModelDirectory(
     ...files,
     method: method.kind,
     signer: verified.signer,
+    legacyPae: verified.legacyPae,
     manifest,
     modelDigest: manifest.rootDigest === undefined ? undefined : `sha256:${manifest.rootDigest}`,
   };

@@ -11,17 +11,21 @@
  *  - exact SAN and issuer comparison (the library's SAN policy is an unanchored regex);
  *  - a certificate is only accepted when checked at ≥ 1 verified time (the library skips the chain
  *    entirely when there is no timestamp), a Rekor v2 entry never supplies a time;
+ *  - a DSSE bundle logged as hashedrekord (Rekor v2 "hashedrekord over DSSE") bound by its PAE digest;
  *  - thresholds counted on verified, de-duplicated evidence (tlog entries, TSA timestamps);
  *  - the unauthenticated `messageDigest` must equal the artifact digest; in-toto subject matching;
  *  - size caps and malformed input mapped to BUNDLE_FORMAT instead of crashes.
  */
 import { createHash, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle, type TransparencyLogEntry } from '@sigstore/bundle';
+import type { TransparencyLogEntry as ProtoTlogEntry } from '@sigstore/protobuf-specs';
 import { RFC3161Timestamp, X509Certificate as SigstoreX509Certificate } from '@sigstore/core';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { Verifier, type SignedEntity, type TrustMaterial as SigstoreTrustMaterial } from '@sigstore/verify';
+import { verifyCheckpoint } from '@sigstore/verify/dist/tlog/checkpoint.js';
+import { verifyTLogSET } from '@sigstore/verify/dist/tlog/set.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.ts';
-import { VerificationError, type VerificationErrorCode } from './errors.ts';
+import { echo, VerificationError, type VerificationErrorCode } from './errors.ts';
 import { preAuthEncoding } from './dsse.ts';
 import { keyId, keyProfile, verifyPrehashedSignature, verifyRawSignature, verifyWithHash, type SignatureHash } from './keys.ts';
 import type { TrustMaterial } from './trust.ts';
@@ -70,6 +74,12 @@ export interface BundleVerifyOptions {
   ctlogThreshold?: number;
   /** Verified RFC 3161 timestamps required (default 0). */
   tsaThreshold?: number;
+  /**
+   * cosign `--insecure-ignore-tlog`: leave the bundle's transparency-log entries out entirely (not
+   * verified, not counted, no integrated time from them); the tlog threshold is then 0. A keyless
+   * bundle then needs a trusted RFC 3161 timestamp to check its certificate at.
+   */
+  ignoreTlog?: boolean;
 }
 
 export interface InTotoStatement {
@@ -136,9 +146,14 @@ export function parseBundle(input: unknown): Bundle {
   }
   if (!isRecord(json)) fail('BUNDLE_FORMAT', 'bundle must be a JSON object');
   if (typeof json.mediaType !== 'string' || !(BUNDLE_MEDIA_TYPES as readonly string[]).includes(json.mediaType)) {
-    fail('BUNDLE_FORMAT', `unsupported bundle mediaType ${JSON.stringify(json.mediaType)} (supported: ${BUNDLE_MEDIA_TYPES.join(', ')})`);
+    fail('BUNDLE_FORMAT', `unsupported bundle mediaType ${echo(json.mediaType)} (supported: ${BUNDLE_MEDIA_TYPES.join(', ')})`);
   }
   if (!isRecord(json.verificationMaterial)) fail('BUNDLE_FORMAT', 'bundle has no verificationMaterial object');
+  // The bundle's content is a oneof: exactly one of the two (sigstore-go refuses both, the protobuf
+  // JSON decoder would silently keep one and verify the bundle on half of what it carries).
+  if (json.messageSignature !== undefined && json.dsseEnvelope !== undefined) {
+    fail('BUNDLE_FORMAT', 'bundle carries both messageSignature and dsseEnvelope; exactly one is allowed');
+  }
   const entries = json.verificationMaterial.tlogEntries;
   if (entries !== undefined && !Array.isArray(entries)) fail('BUNDLE_FORMAT', 'verificationMaterial.tlogEntries must be an array');
   if ((entries?.length ?? 0) > MAX_EVIDENCE_ITEMS) fail('BUNDLE_FORMAT', `bundle has more than ${MAX_EVIDENCE_ITEMS} transparency-log entries`);
@@ -197,7 +212,7 @@ function checkTlogEntryShape(entry: unknown, i: number): void {
     fail('TLOG', `${where} inclusion proof rootHash differs from the checkpoint's root hash`);
   }
   for (const match of envelope.slice(separator + 2).matchAll(/\u2014 (\S+) (\S+)\n/g)) {
-    if (!CHECKPOINT_NAME.test(match[1]!)) fail('TLOG', `${where} checkpoint signer name ${JSON.stringify(match[1])} has unexpected characters`);
+    if (!CHECKPOINT_NAME.test(match[1]!)) fail('TLOG', `${where} checkpoint signer name ${echo(match[1])} has unexpected characters`);
   }
 }
 
@@ -224,13 +239,19 @@ function messageContent(signature: Buffer, hash: SignatureHash, artifact: Artifa
   };
 }
 
-function dsseContent(payloadType: string, payload: Buffer, signature: Buffer): Content {
-  const payloadDigest = createHash('sha256').update(payload).digest();
+/**
+ * DSSE content. A dsse/intoto log entry records the payload's digest; a hashedrekord entry over DSSE
+ * (Rekor v2 spec §6.1.4, also on Rekor v1) records sha256(PAE(payloadType, payload)) — the bytes the
+ * signature covers, which bind this envelope's type and payload. `hashedrekordEntries` says which the
+ * bundle's entries are (all hashedrekord): exactly one digest is then accepted, never either.
+ */
+function dsseContent(payloadType: string, payload: Buffer, signature: Buffer, hashedrekordEntries: boolean): Content {
   const pae = preAuthEncoding(payloadType, payload);
+  const boundDigest = createHash('sha256').update(hashedrekordEntries ? pae : payload).digest();
   return {
     signature,
     compareSignature: (other) => other.equals(signature),
-    compareDigest: (other) => other.equals(payloadDigest),
+    compareDigest: (other) => other.equals(boundDigest),
     verifySignature: (key) => verifyRawSignature(key, pae, signature),
   };
 }
@@ -351,8 +372,54 @@ function parseStatement(payload: Buffer): InTotoStatement | undefined {
   return { _type: json._type, subject, predicateType: json.predicateType, predicate: json.predicate };
 }
 
-function entryKey(entry: TransparencyLogEntry): string {
-  return `${entry.logId?.keyId.toString('hex') ?? ''}:${entry.logIndex}`;
+type TLogAuthority = TrustMaterial['authorities']['tlogs'][number];
+
+/** What a verified log entry is, from the evidence that verified it (never from its unsigned fields). */
+interface EntryIdentity {
+  /** sha256 of the log key that verified the SET or checkpoint, and of the canonicalised body. */
+  key: string;
+  logId: string;
+  logIndex: string;
+}
+
+function authorityVerifying(check: (authority: TLogAuthority) => void, tlogs: readonly TLogAuthority[]): TLogAuthority | undefined {
+  return tlogs.find((authority) => {
+    try {
+      check(authority);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const spkiHex = (key: KeyObject): string => createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
+
+/**
+ * Tell a (library-verified) log entry apart by what was verified: the log key that verified its SET
+ * or checkpoint and the leaf it proves (its canonicalised body). `logId` and `logIndex` are only
+ * hints the library does not check for a checkpoint-only (Rekor v2) entry: they must agree with the
+ * verified values, or the entry is refused, so a copy of one entry with another index or log ID
+ * never counts twice towards a threshold and never reports a value nothing verified.
+ */
+function entryIdentity(entry: ProtoTlogEntry, tlogs: readonly TLogAuthority[], where: string): EntryIdentity {
+  const setAuthority = entry.inclusionPromise === undefined ? undefined : authorityVerifying((a) => verifyTLogSET(entry as Parameters<typeof verifyTLogSET>[0], [a]), tlogs);
+  const checkpointAuthority = entry.inclusionProof === undefined ? undefined : authorityVerifying((a) => verifyCheckpoint(entry as Parameters<typeof verifyCheckpoint>[0], [a]), tlogs);
+  const authority = setAuthority ?? checkpointAuthority;
+  if (authority === undefined) fail('TLOG', `${where}: no trusted log key verifies its inclusion`);
+  const logKey = spkiHex(authority.publicKey);
+  if (setAuthority !== undefined && checkpointAuthority !== undefined && spkiHex(checkpointAuthority.publicKey) !== logKey) {
+    fail('TLOG', `${where}: its signed entry timestamp and its checkpoint are signed by different logs`);
+  }
+  const claimedLogId = entry.logId?.keyId.toString('hex') ?? '';
+  const logIds = new Set(tlogs.filter((a) => spkiHex(a.publicKey) === logKey).map((a) => a.logID.toString('hex')));
+  if (!logIds.has(claimedLogId)) fail('TLOG', `${where}: logId ${echo(claimedLogId)} is not the ID of the log whose key verified the entry`);
+  // A SET signs logIndex; without one, the inclusion proof's index is what was proven.
+  if (setAuthority === undefined && entry.inclusionProof !== undefined && String(entry.inclusionProof.logIndex) !== String(entry.logIndex)) {
+    fail('TLOG', `${where}: logIndex ${echo(entry.logIndex)} differs from the index ${echo(entry.inclusionProof.logIndex)} its inclusion proof proves`);
+  }
+  const body = createHash('sha256').update(entry.canonicalizedBody).digest('hex');
+  return { key: `${logKey}:${body}`, logId: claimedLogId, logIndex: String(entry.logIndex) };
 }
 
 /**
@@ -366,14 +433,14 @@ export async function verifyBundle(bundleInput: unknown, options: BundleVerifyOp
 
 /** Synchronous form of `verifyBundle` (all inputs are in memory; used by benchmarks). */
 export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOptions): VerifiedBundle {
-  const tlogThreshold = options.tlogThreshold ?? 1;
+  const tlogThreshold = options.ignoreTlog === true ? 0 : (options.tlogThreshold ?? 1);
   const ctlogThreshold = options.ctlogThreshold ?? 1;
   const tsaThreshold = options.tsaThreshold ?? 0;
   for (const [name, value] of [['tlogThreshold', tlogThreshold], ['ctlogThreshold', ctlogThreshold], ['tsaThreshold', tsaThreshold]] as const) {
     if (!Number.isInteger(value) || value < 0) fail('POLICY', `${name} must be a non-negative integer, got ${value}`);
   }
   const bundle = parseBundle(bundleInput);
-  const material = bundle.verificationMaterial;
+  const material = options.ignoreTlog === true ? { ...bundle.verificationMaterial, tlogEntries: [] } : bundle.verificationMaterial;
   const { signer } = options;
 
   // Signer kind must fit the policy before anything else is trusted.
@@ -408,7 +475,8 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
     const sig = env.signatures[0]?.sig;
     if (env.signatures.length !== 1 || sig === undefined || sig.byteLength === 0) fail('BUNDLE_FORMAT', 'a bundle DSSE envelope must carry exactly one non-empty signature');
     const payload = Buffer.from(env.payload);
-    content = dsseContent(env.payloadType, payload, Buffer.from(sig));
+    const hashedrekord = material.tlogEntries.length > 0 && material.tlogEntries.every((e) => e.kindVersion?.kind === 'hashedrekord');
+    content = dsseContent(env.payloadType, payload, Buffer.from(sig), hashedrekord);
     const statement = env.payloadType === IN_TOTO_PAYLOAD_TYPE ? parseStatement(payload) : undefined;
     verifiedContent = statement === undefined ? { kind: 'dsse', payloadType: env.payloadType, payload } : { kind: 'dsse', payloadType: env.payloadType, payload, statement };
   }
@@ -474,7 +542,8 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
   }
 
   // Thresholds on verified, distinct evidence.
-  const distinctEntries = new Set(material.tlogEntries.map(entryKey));
+  const identities = material.tlogEntries.map((e, i) => entryIdentity(e, options.trust.authorities.tlogs, `verificationMaterial.tlogEntries[${i}]`));
+  const distinctEntries = new Set(identities.map((id) => id.key));
   if (distinctEntries.size < tlogThreshold) {
     fail('TLOG', `expected at least ${tlogThreshold} transparency-log entr${tlogThreshold === 1 ? 'y' : 'ies'}, the bundle has ${distinctEntries.size} verified`);
   }
@@ -500,8 +569,8 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
     const san = leaf.sigstore.subjectAltName ?? '';
     const issuer = extensions[FULCIO_OID.issuer] ?? extensions[FULCIO_OID.issuerV1] ?? '';
     if (signer.kind !== 'identity') fail('POLICY', 'unreachable: key policy with certificate');
-    if (san !== signer.san) fail('IDENTITY', `certificate identity ${JSON.stringify(san)} is not the required ${JSON.stringify(signer.san)}`);
-    if (issuer !== signer.issuer) fail('IDENTITY', `certificate OIDC issuer ${JSON.stringify(issuer)} is not the required ${JSON.stringify(signer.issuer)}`);
+    if (san !== signer.san) fail('IDENTITY', `certificate identity ${echo(san)} is not the required ${echo(signer.san)}`);
+    if (issuer !== signer.issuer) fail('IDENTITY', `certificate OIDC issuer ${echo(issuer)} is not the required ${echo(signer.issuer)}`);
     verifiedSigner = { kind: 'certificate', san, issuer, extensions, certificate: leaf.node };
   }
 
@@ -522,11 +591,11 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
     signer: verifiedSigner,
     content: verifiedContent,
     verifiedTimes,
-    tlogEntries: material.tlogEntries.map((e) => {
-      const logId = e.logId?.keyId.toString('hex') ?? '';
+    tlogEntries: material.tlogEntries.map((e, i) => {
+      const { logId, logIndex } = identities[i]!;
       const logUrl = options.trust.tlogUrls.get(logId);
       return {
-        logIndex: e.logIndex,
+        logIndex,
         logId,
         ...(logUrl === undefined ? {} : { logUrl }),
         kind: e.kindVersion?.kind ?? '',

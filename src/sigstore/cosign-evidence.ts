@@ -132,6 +132,8 @@ export interface CollectEvidenceOptions extends CallOptions {
    * Chains' default of no transparency log). Log entries that are present are verified regardless.
    */
   readonly keyTlogThreshold?: number;
+  /** cosign `--insecure-ignore-tlog`: transparency-log entries are neither verified nor required (see `verifyBundle`). */
+  readonly ignoreTlog?: boolean;
   /** Which sources to search (default: all three). */
   readonly sources?: readonly EvidenceSource[];
   /** Cap on each evidence blob (default 8 MiB). */
@@ -345,6 +347,7 @@ async function verifyAndBind(
     signer,
     ...(artifactBytes === undefined ? {} : { artifact: { kind: 'bytes' as const, bytes: artifactBytes } }),
     ...(tlogThreshold === undefined ? {} : { tlogThreshold }),
+    ...(options.ignoreTlog === true ? { ignoreTlog: true } : {}),
   });
   let payload: SignedPayload;
   let payloadBytes: Buffer;

@@ -9,7 +9,7 @@
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.ts';
 import { MediaType } from '../oci/manifest.ts';
 import { parseStatementPayload, subjectsMatching, type Statement } from '../attest/statement.ts';
-import { VerificationError } from './errors.ts';
+import { echo, VerificationError } from './errors.ts';
 
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
 /** predicateType of a cosign v3 (new bundle format) image signature. */
@@ -68,7 +68,7 @@ export function parseSimpleSigning(bytes: Uint8Array): SimpleSigningPayload {
   const critical = doc.critical;
   if (!isObject(critical)) throw payloadError('simple-signing payload: "critical" must be an object');
   if (critical.type !== SIMPLE_SIGNING_TYPE) {
-    throw payloadError(`simple-signing payload: critical.type must be "${SIMPLE_SIGNING_TYPE}", got ${JSON.stringify(critical.type)}`);
+    throw payloadError(`simple-signing payload: critical.type must be "${SIMPLE_SIGNING_TYPE}", got ${echo(critical.type)}`);
   }
   const image = critical.image;
   if (!isObject(image) || typeof image['docker-manifest-digest'] !== 'string') {

@@ -25,3 +25,20 @@ export class VerificationError extends ModelgateError<VerificationErrorCode> {}
 export function isVerificationError(err: unknown, ...codes: VerificationErrorCode[]): err is VerificationError {
   return err instanceof VerificationError && (codes.length === 0 || codes.includes(err.code));
 }
+
+/** Longest echo of an input value in an error message. */
+const MAX_ECHO = 120;
+
+/**
+ * A short, safe rendering of an untrusted input value for an error message: strings are quoted and
+ * truncated, anything else is named by its type (never serialised: a 100,000-deep array would
+ * overflow the stack in `JSON.stringify`, and a large one would flood the log).
+ */
+export function echo(value: unknown): string {
+  if (typeof value === 'string') {
+    const shown = value.length > MAX_ECHO ? `${value.slice(0, MAX_ECHO)}…` : value;
+    return `${JSON.stringify(shown)}${value.length > MAX_ECHO ? ` (${value.length} characters)` : ''}`;
+  }
+  if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}

@@ -20,13 +20,16 @@
  *  - A root left with no usable authority at all is rejected (TRUST_ROOT).
  * An RFC 3161 timestamp whose TSA is not a usable authority is ignored (not counted), like
  * sigstore-go; see `bundle.ts`.
+ * Every `validFor` is a closed interval (protobuf-specs `TimeRange`): evidence dated exactly at
+ * `start` or `end` is inside (`@sigstore/verify` compares with <= on both sides; the boundary
+ * tests in test/sigstore/validity-boundary.test.ts pin it for tlog, CA, CT log and TSA).
  */
 import { createHash, createPublicKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { X509Certificate as SigstoreX509Certificate } from '@sigstore/core';
 import type { TrustMaterial as SigstoreTrustMaterial } from '@sigstore/verify';
 import type { Digest } from '../oci/digest.ts';
-import { VerificationError } from './errors.ts';
+import { echo, VerificationError } from './errors.ts';
 
 type CertAuthority = SigstoreTrustMaterial['certificateAuthorities'][number];
 type TLogAuthority = SigstoreTrustMaterial['tlogs'][number];
@@ -197,7 +200,7 @@ export function trustFromBytes(bytes: Uint8Array, source = 'inline', options: Tr
   }
   if (!isRecord(json)) bad(`trusted root from ${source} must be a JSON object`);
   if (typeof json.mediaType !== 'string' || !TRUSTED_ROOT_MEDIA_TYPES.has(json.mediaType)) {
-    bad(`trusted root from ${source} has unsupported mediaType ${JSON.stringify(json.mediaType)}`);
+    bad(`trusted root from ${source} has unsupported mediaType ${echo(json.mediaType)}`);
   }
   const warnings: string[] = [];
   const tlogs = parseLogs(json.tlogs, 'tlogs', options, warnings);

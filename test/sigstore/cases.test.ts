@@ -12,13 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { digestOf } from '../../src/oci/digest.ts';
-import { verifyBundle, type SignerPolicy } from '../../src/sigstore/bundle.ts';
+import { verifyBundle } from '../../src/sigstore/bundle.ts';
 import { VerificationError } from '../../src/sigstore/errors.ts';
-import { parsePublicKey } from '../../src/sigstore/keys.ts';
 import { loadTrustedRootFile } from '../../src/sigstore/trust.ts';
+import { abs, bundleCases, signerFor, type BundleCase } from './vector-cases.ts';
 
 const REPO = join(import.meta.dirname, '../..');
-const VECTORS = join(REPO, '../shared/vectors');
 const NODE = join(REPO, 'node_modules/.bin/node');
 const MAIN = join(REPO, 'src/cli/main.ts');
 const CONCURRENCY = 3;
@@ -26,22 +25,7 @@ const CONCURRENCY = 3;
 // default is 240 s per file).
 t.setTimeout(600_000);
 
-interface BundleCase {
-  id: string;
-  kind: string;
-  expect: 'pass' | 'fail';
-  bundle: string;
-  artifact?: string;
-  trustedRoot: string;
-  key?: string;
-  certificateIdentity?: string;
-  certificateOidcIssuer?: string;
-  tlogThreshold?: number;
-  notes?: string;
-}
-
-const cases = (JSON.parse(readFileSync(join(VECTORS, 'cases.json'), 'utf8')) as BundleCase[]).filter((c) => c.kind === 'bundle');
-const abs = (p: string) => join(VECTORS, p);
+const cases = bundleCases;
 
 interface Run {
   code: number;
@@ -74,14 +58,6 @@ function cliArgs(c: BundleCase, artifactArg: string | undefined): string[] {
   if (c.tlogThreshold !== undefined) args.push('--tlog-threshold', String(c.tlogThreshold));
   if (artifactArg !== undefined) args.push(artifactArg);
   return args;
-}
-
-function signerFor(c: BundleCase): SignerPolicy {
-  if (c.key === undefined) return { kind: 'identity', san: c.certificateIdentity!, issuer: c.certificateOidcIssuer! };
-  const text = readFileSync(abs(c.key), 'utf8');
-  if (!text.trimStart().startsWith('{')) return { kind: 'key', keys: [parsePublicKey(text)] };
-  const hint = JSON.parse(readFileSync(abs(c.bundle), 'utf8')).verificationMaterial.publicKey.hint as string;
-  return { kind: 'key', keys: [parsePublicKey((JSON.parse(text) as Record<string, string>)[hint]!)] };
 }
 
 t.test('the vectors are all there', async (t) => {

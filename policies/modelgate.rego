@@ -353,6 +353,23 @@ violations contains reason("EVALUATION_THRESHOLD", msg) if {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Required attestation types: {"https://spdx.dev/Document": {}, "https://slsa.dev/provenance/v1": {}}
+# Each type named in data must be carried by at least one verified attestation whose signer is trusted;
+# each missing one is its own ATTESTATION_MISSING deny.
+
+trusted_predicate_types contains a.predicateType if {
+	some a in input.attestations
+	trusted(a.signer)
+}
+
+violations contains reason("ATTESTATION_MISSING", msg) if {
+	verifiable
+	some predicate_type, _ in data.modelgate_config.attestations.required
+	not trusted_predicate_types[predicate_type]
+	msg := sprintf("%s: no %s attestation by a trusted signer", [artifact_name, predicate_type])
+}
+
+# ---------------------------------------------------------------------------------------------
 # OpenSSF model signature (OMS), when required
 
 # The storage initializer (mode init) decides twice: "before-pull", when nothing is fetched yet, and

@@ -494,3 +494,31 @@ test_required_attestation_not_checked_for_unverifiable if {
 	])
 	decide(s3_input, conf).allow
 }
+
+# --- identity patterns (matched by the engine, looked up here) ----------------------------------
+
+acme_workflows := "^https://github\\.com/acme/.+$"
+
+pattern_config := configured([{"op": "replace", "path": "/signers/identities", "value": {}}, {"op": "add", "path": "/signers/identityPatterns", "value": {gha: {acme_workflows: {}}}}])
+
+marked_signer := object.union(ci_signer, {"identityPatterns": [acme_workflows]})
+
+test_allow_identity_matched_by_pattern if {
+	inp := patched([
+		{"op": "replace", "path": "/signatures/0", "value": marked_signer},
+		{"op": "replace", "path": "/attestations/0/signer", "value": marked_signer},
+	])
+	decide(inp, pattern_config).allow
+}
+
+test_deny_identity_without_pattern_match if {
+	c := codes(good_input, pattern_config)
+	"WRONG_SIGNER" in c
+	"PROVENANCE_SIGNER_UNTRUSTED" in c
+}
+
+test_pattern_of_another_issuer_does_not_count if {
+	other := object.union(marked_signer, {"issuer": "https://accounts.google.com"})
+	inp := patched([{"op": "replace", "path": "/signatures/0", "value": other}])
+	"WRONG_SIGNER" in codes(inp, pattern_config)
+}

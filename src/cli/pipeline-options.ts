@@ -3,7 +3,7 @@
  * `explain`), and building the pipeline's dependencies from them.
  *
  * Owns: the option declarations `--policy`, `--data`, `--key`, `--certificate-identity`,
- * `--certificate-oidc-issuer`, `--key-tlog-threshold`, `--timeout` (plus the shared trust and store
+ * `--certificate-oidc-issuer` (and their `-regexp` forms), `--key-tlog-threshold`, `--timeout` (plus the shared trust and store
  * options), and `loadPipelineDeps`: keys, keyless identities, the policy engine, trust material (a
  * Sigstore root only when something needs one: keys alone verify without a transparency log) and
  * registry credentials. Heavy modules are imported when a command runs, not when it registers.
@@ -15,6 +15,7 @@ import { UsageError } from '../errors.ts';
 import type { PipelineDeps } from '../pipeline/decide.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
+import { identityPatternsOf } from './identity-pattern-options.ts';
 import { collect, integer, pairIdentities, readText } from './option-values.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
@@ -26,6 +27,8 @@ export interface PolicySignerCliOptions extends StoreCliOptions, TrustCliOptions
   readonly key: readonly string[];
   readonly certificateIdentity: readonly string[];
   readonly certificateOidcIssuer: readonly string[];
+  readonly certificateIdentityRegexp?: readonly string[];
+  readonly certificateOidcIssuerRegexp?: readonly string[];
 }
 
 export interface PipelineCliOptions extends PolicySignerCliOptions {
@@ -55,7 +58,9 @@ export function addSignerOptions(command: Command, envNote = ''): Command {
   return command
     .option('--key <file>', `PEM public key whose signatures are checked (repeatable${envNote})`, collect, [])
     .option('--certificate-identity <san>', `exact certificate SAN of a keyless signer whose signatures are checked (repeatable${envNote})`, collect, [])
-    .option('--certificate-oidc-issuer <url>', `exact OIDC issuer of the keyless signer(s): one for all, or one per identity${envNote}`, collect, []);
+    .option('--certificate-oidc-issuer <url>', `exact OIDC issuer of the keyless signer(s): one for all, or one per identity${envNote}`, collect, [])
+    .option('--certificate-identity-regexp <re>', `anchored pattern (^…$) of certificate SANs whose signatures are checked (repeatable${envNote})`, collect, [])
+    .option('--certificate-oidc-issuer-regexp <re>', `anchored pattern of the OIDC issuer(s) of --certificate-identity-regexp: one for all, or one per pattern${envNote}`, collect, []);
 }
 
 /** The public keys in PEM files (`code` names a bad file: USAGE for commands, CONFIG for init). */
@@ -95,14 +100,15 @@ export function needsSigstoreRoot(options: TrustCliOptions, identities: readonly
 export async function loadPipelineDeps(options: PipelineCliOptions): Promise<PipelineDeps> {
   const [{ KEYS_ONLY_TRUST, storeProvider }, { defaultDockerConfigPath, loadDockerConfig }] = await Promise.all([import('../pipeline/deps.ts'), import('../oci/credentials.ts')]);
   const identities = pairIdentities(options.certificateIdentity, options.certificateOidcIssuer);
+  const identityPatterns = identityPatternsOf(options);
   const timeoutMs = integer(options.timeout, '--timeout', 1);
   const keyTlogThreshold = integer(options.keyTlogThreshold, '--key-tlog-threshold', 0);
   const [keys, engine] = await Promise.all([loadSignerKeys(options.key), loadPolicyEngine(options.policy, options.data)]);
-  const trust = needsSigstoreRoot(options, identities, keyTlogThreshold) ? await resolveTrust(options) : KEYS_ONLY_TRUST;
+  const trust = needsSigstoreRoot(options, [...identities, ...identityPatterns], keyTlogThreshold) ? await resolveTrust(options) : KEYS_ONLY_TRUST;
   if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) {
     throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
   }
   const credentials = await loadDockerConfig(options.dockerConfig ?? defaultDockerConfigPath());
   const stores = storeProvider({ registry: { credentials, plainHttpRegistries: options.plainHttp ?? [], timeoutMs } });
-  return { stores, trust, signers: { keys, identities }, engine, timeoutMs, keyTlogThreshold };
+  return { stores, trust, signers: { keys, identities, identityPatterns }, engine, timeoutMs, keyTlogThreshold };
 }

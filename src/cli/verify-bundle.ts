@@ -16,9 +16,10 @@ import { VerificationError } from '../sigstore/errors.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { addSingleIdentityPatternOptions, givesIdentity, singleIdentityPolicy, type SingleIdentityCliOptions } from './identity-pattern-options.ts';
 import { readText } from './option-values.ts';
 
-interface VerifyBundleOptions extends TrustCliOptions {
+interface VerifyBundleOptions extends TrustCliOptions, SingleIdentityCliOptions {
   bundle: string;
   certificateIdentity?: string;
   certificateOidcIssuer?: string;
@@ -63,8 +64,8 @@ function peekBundle(text: string): { hint?: string; hashAlgorithm: 'sha256' | 's
 }
 
 async function signerPolicy(options: VerifyBundleOptions, bundleText: string): Promise<SignerPolicy> {
-  const identity = options.certificateIdentity !== undefined || options.certificateOidcIssuer !== undefined;
-  if (identity && options.key !== undefined) throw new UsageError('USAGE', 'give either --key or --certificate-identity/--certificate-oidc-issuer, not both');
+  const identity = givesIdentity(options);
+  if (identity && options.key !== undefined) throw new UsageError('USAGE', 'give either --key or a certificate identity (--certificate-identity/--certificate-oidc-issuer, or their -regexp forms), not both');
   if (options.key !== undefined) {
     const text = await readText(options.key, 'key');
     if (text.trimStart().startsWith('{')) {
@@ -84,10 +85,7 @@ async function signerPolicy(options: VerifyBundleOptions, bundleText: string): P
     }
     return { kind: 'key', keys: [parsePublicKey(text)] };
   }
-  if (options.certificateIdentity === undefined || options.certificateOidcIssuer === undefined) {
-    throw new UsageError('USAGE', 'give --key FILE, or both --certificate-identity and --certificate-oidc-issuer');
-  }
-  return { kind: 'identity', san: options.certificateIdentity, issuer: options.certificateOidcIssuer };
+  return singleIdentityPolicy(options);
 }
 
 async function artifactInput(fileOrDigest: string, hashAlgorithm: 'sha256' | 'sha384' | 'sha512'): Promise<ArtifactInput> {
@@ -144,7 +142,7 @@ export function register(program: Command): void {
     .option('--ctlog-threshold <n>', 'verified SCTs required in a Fulcio certificate', '1')
     .option('--tsa-threshold <n>', 'verified RFC 3161 timestamps required', '0')
     .option('--output <format>', 'text or json', 'text');
-  addTrustOptions(command).action(async (fileOrDigest: string | undefined, options: VerifyBundleOptions) => {
+  addTrustOptions(addSingleIdentityPatternOptions(command)).action(async (fileOrDigest: string | undefined, options: VerifyBundleOptions) => {
     if (options.output !== 'text' && options.output !== 'json') throw new UsageError('USAGE', `--output must be text or json, got ${JSON.stringify(options.output)}`);
     const thresholds = {
       tlogThreshold: parseThreshold('tlog-threshold', options.tlogThreshold),

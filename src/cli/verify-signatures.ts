@@ -16,6 +16,7 @@ import { collectEvidence, type EvidenceItem, type EvidenceReport } from '../sigs
 import { parsePublicKey } from '../sigstore/keys.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust, type TrustCliOptions } from './trust-options.ts';
+import { addSingleIdentityPatternOptions, givesIdentity, singleIdentityPolicy, type SingleIdentityCliOptions } from './identity-pattern-options.ts';
 import { readText } from './option-values.ts';
 
 /** Open a reference that must be pinned by digest (verifying a tag would verify a moving target). */
@@ -27,7 +28,7 @@ export async function openPinnedReference(text: string, options: StoreCliOptions
   return { ref, store, digest: ref.digest };
 }
 
-interface VerifySignaturesOptions extends StoreCliOptions, TrustCliOptions {
+interface VerifySignaturesOptions extends StoreCliOptions, TrustCliOptions, SingleIdentityCliOptions {
   readonly key?: string;
   readonly certificateIdentity?: string;
   readonly certificateOidcIssuer?: string;
@@ -35,16 +36,13 @@ interface VerifySignaturesOptions extends StoreCliOptions, TrustCliOptions {
 }
 
 async function signerPolicy(options: VerifySignaturesOptions): Promise<SignerPolicy> {
-  const identity = options.certificateIdentity !== undefined || options.certificateOidcIssuer !== undefined;
-  if (options.key !== undefined && identity) throw new UsageError('USAGE', 'give either --key or --certificate-identity/--certificate-oidc-issuer, not both');
+  const identity = givesIdentity(options);
+  if (options.key !== undefined && identity) throw new UsageError('USAGE', 'give either --key or a certificate identity (--certificate-identity/--certificate-oidc-issuer, or their -regexp forms), not both');
   if (options.key !== undefined) {
     const text = await readText(options.key, 'key');
     return { kind: 'key', keys: [parsePublicKey(text)] };
   }
-  if (options.certificateIdentity === undefined || options.certificateOidcIssuer === undefined) {
-    throw new UsageError('USAGE', 'give --key FILE, or both --certificate-identity and --certificate-oidc-issuer');
-  }
-  return { kind: 'identity', san: options.certificateIdentity, issuer: options.certificateOidcIssuer };
+  return singleIdentityPolicy(options);
 }
 
 /** JSON form of one item: everything but the parsed certificate object and raw payload bytes. */
@@ -106,7 +104,7 @@ export function register(program: Command): void {
     .option('--certificate-identity <san>', 'exact certificate SAN (URI or e-mail) of a keyless signer')
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of a keyless signer')
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'));
-  addStoreOptions(addTrustOptions(command)).action(async (reference: string, options: VerifySignaturesOptions) => {
+  addStoreOptions(addTrustOptions(addSingleIdentityPatternOptions(command))).action(async (reference: string, options: VerifySignaturesOptions) => {
     const signer = await signerPolicy(options);
     const { store, digest } = await openPinnedReference(reference, options);
     const trust = await resolveTrust(options);

@@ -25,6 +25,7 @@ import type { StoreProvider } from '../pipeline/decide.ts';
 import { addStoreOptions } from './store-options.ts';
 import { addTrustOptions, resolveTrust } from './trust-options.ts';
 import { addPolicyOptions, addSignerOptions, loadPolicyEngine, loadSignerKeys, needsSigstoreRoot, type PolicySignerCliOptions } from './pipeline-options.ts';
+import { identityPatternsOf } from './identity-pattern-options.ts';
 import { collect, duration, integer, pairIdentities } from './option-values.ts';
 
 const MODES: readonly AdmissionMode[] = ['enforce', 'warn', 'audit'];
@@ -129,6 +130,7 @@ export function register(program: Command): void {
     const keyTlogThreshold = integer(options.keyTlogThreshold, '--key-tlog-threshold', 0);
     const namespaces = parseNamespaceModes(options.namespaceMode);
     const signerIdentities = pairIdentities(options.certificateIdentity, options.certificateOidcIssuer);
+    const identityPatterns = identityPatternsOf(options);
     if (options.dockerConfig !== undefined && !existsSync(options.dockerConfig)) throw new UsageError('CONFIG', `docker config ${options.dockerConfig} does not exist`);
     const k8sTimeoutMs = integer(options.k8sTimeout, '--k8s-timeout', 1);
     const k8sCacheTtlMs = integer(options.k8sCacheTtl, '--k8s-cache-ttl', 1);
@@ -223,7 +225,7 @@ export function register(program: Command): void {
         onReload: (bundleDigest) => logger.info({ bundleDigest }, 'policy bundle reloaded'),
         onError: (err) => logger.error({ error: (err as Error).message }, 'new policy bundle refused; the previous one keeps serving'),
       });
-      const trust = needsSigstoreRoot(options, signerIdentities, keyTlogThreshold) ? await resolveTrust(options) : KEYS_ONLY_TRUST;
+      const trust = needsSigstoreRoot(options, [...signerIdentities, ...identityPatterns], keyTlogThreshold) ? await resolveTrust(options) : KEYS_ONLY_TRUST;
       const dockerConfig = options.dockerConfig ?? defaultDockerConfigPath();
       const credentials = await loadDockerConfig(dockerConfig);
       const { confineLayouts } = await import('../admission/layout-roots.ts');
@@ -240,7 +242,7 @@ export function register(program: Command): void {
           : undefined;
       server.setReviewer(
         new AdmissionReviewer({
-          deps: { stores, trust, signers: { keys, identities: signerIdentities }, engine, keyTlogThreshold, timeoutMs: deadlineMs, evidenceCache: new EvidenceCache({ ttlMs }) },
+          deps: { stores, trust, signers: { keys, identities: signerIdentities, identityPatterns }, engine, keyTlogThreshold, timeoutMs: deadlineMs, evidenceCache: new EvidenceCache({ ttlMs }) },
           modes: { default: options.mode, namespaces },
           cache: new DecisionCache({ max: cacheMax, ttlMs, negativeTtlMs }),
           deadlineMs,

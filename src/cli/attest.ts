@@ -23,9 +23,10 @@ import { parseDatasetManifest } from '../dataset/manifest.ts';
 import type { DatasetInput } from '../emit/training-provenance.ts';
 import { parseReference, repositoryName } from '../oci/reference.ts';
 import { parseStatementPayload } from '../attest/statement.ts';
-import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions } from './evidence-mode.ts';
+import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, type EvidenceCliOptions, type PinnedSubject } from './evidence-mode.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, signsKeyless, type SigningCliOptions } from './signing-key-option.ts';
 import { registerEvaluate } from './attest-evaluate.ts';
+import { registerSbom } from './attest-sbom.ts';
 import { collect } from './option-values.ts';
 
 const MAX_PREDICATE_BYTES = 16 * 1024 * 1024;
@@ -113,6 +114,7 @@ export function register(program: Command): void {
   const attest = program.command('attest').description('Sign in-toto attestations about artifacts and training runs');
   registerRun(attest);
   registerEvaluate(attest);
+  registerSbom(attest);
   const attach = attest
     .command('attach')
     .description('Sign PREDICATE as an in-toto Statement v1 about the artifact and attach it (bundle referrer and/or legacy .att tag)')
@@ -121,26 +123,39 @@ export function register(program: Command): void {
     .option('--type <uri>', `predicateType URI, or a cosign shorthand (${Object.keys(PREDICATE_TYPE_SHORTHANDS).join(', ')}); default with a bundle: its statement's`);
   addEvidenceOptions(attach).action(async (reference: string, options: AttachOptions) => {
     const source = await readPredicate(options.predicate);
-    const predicateType = attachedPredicateType(source, options.type);
-    const predicate = source.predicate;
-    checkModeForSigner(options.mode, signsKeyless(options));
-    const signer = await resolveBundleSigner(options);
-    const subject = await openSubject(reference, options);
-    announceSigner(signer);
-    const bundle = await signStatementWith(signer, [{ name: subject.repository, digest: subject.digest }], predicateType, predicate);
-    if (writesReferrer(options.mode)) {
-      const written = await attachBundle(subject.store, subject.descriptor, bundle);
-      process.stderr.write(`Attestation bundle attached as referrer ${written.digest}\n`);
-      process.stdout.write(`${written.digest}\n`);
-    }
-    if (writesLegacy(options.mode)) {
-      const envelope = bundle.dsseEnvelope;
-      if (envelope === undefined) throw new UsageError('USAGE', 'internal: the signed bundle has no DSSE envelope');
-      const written = await attachLegacyAttestation(subject.store, subject.digest, envelope, predicateType);
-      process.stderr.write(`Attestation added to the legacy .att tag (manifest ${written.digest})\n`);
-      process.stdout.write(`${written.digest}\n`);
-    }
+    await signAndAttach(reference, options, attachedPredicateType(source, options.type), () => source.predicate);
   });
+}
+
+/**
+ * Sign a statement about the pinned artifact `reference` with `predicateType` and the predicate
+ * `makePredicate` returns (given the subject, after the signer and the subject were checked), and
+ * store it as `--mode` says. What `attest attach` and `attest sbom` do.
+ */
+export async function signAndAttach(
+  reference: string,
+  options: EvidenceCliOptions,
+  predicateType: string,
+  makePredicate: (subject: PinnedSubject) => unknown,
+): Promise<void> {
+  checkModeForSigner(options.mode, signsKeyless(options));
+  const signer = await resolveBundleSigner(options);
+  const subject = await openSubject(reference, options);
+  const predicate = await makePredicate(subject);
+  announceSigner(signer);
+  const bundle = await signStatementWith(signer, [{ name: subject.repository, digest: subject.digest }], predicateType, predicate);
+  if (writesReferrer(options.mode)) {
+    const written = await attachBundle(subject.store, subject.descriptor, bundle);
+    process.stderr.write(`Attestation bundle attached as referrer ${written.digest}\n`);
+    process.stdout.write(`${written.digest}\n`);
+  }
+  if (writesLegacy(options.mode)) {
+    const envelope = bundle.dsseEnvelope;
+    if (envelope === undefined) throw new UsageError('USAGE', 'internal: the signed bundle has no DSSE envelope');
+    const written = await attachLegacyAttestation(subject.store, subject.digest, envelope, predicateType);
+    process.stderr.write(`Attestation added to the legacy .att tag (manifest ${written.digest})\n`);
+    process.stdout.write(`${written.digest}\n`);
+  }
 }
 
 /** `--dataset oci://host/repo@sha256:…`: the dataset artifact, pinned. */

@@ -127,6 +127,12 @@ t.test('attest sbom: signed, attached, required by policy, shown by explain', as
 
   const after = await verify();
   t.equal(after.code, 0, `the required SBOM is now attached: ${after.stdout} ${after.stderr}`);
+
+  const explained = await runCli(['explain', pinned, '--data', dataPath, '--key', pubPath]);
+  t.equal(explained.code, 0, explained.stderr);
+  for (const shown of ['SBOM — CycloneDX 1.6', '10 packages', 'Notable versions', 'torch', '2.5.0', 'nvidia-driver', '580.159.04', 'cuda', '13.0', 'Licences', 'Apache-2.0', 'not stated']) {
+    t.ok(explained.stdout.includes(shown), `explain shows ${shown}`);
+  }
 });
 
 t.test('attest sbom refuses an unparseable lockfile and an unpinned container', async (t) => {

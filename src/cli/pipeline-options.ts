@@ -56,17 +56,18 @@ export function addPolicyOptions(command: Command, policyHelp: string, defaults:
 /** `--key`, `--certificate-identity`, `--certificate-oidc-issuer`: whose signatures are checked. */
 export function addSignerOptions(command: Command, envNote = ''): Command {
   return command
-    .option('--key <file>', `PEM public key whose signatures are checked (repeatable${envNote})`, collect, [])
+    .option('--key <file>', `PEM public key (or k8s://NAMESPACE/SECRET: its cosign.pub) whose signatures are checked (repeatable${envNote})`, collect, [])
     .option('--certificate-identity <san>', `exact certificate SAN of a keyless signer whose signatures are checked (repeatable${envNote})`, collect, [])
     .option('--certificate-oidc-issuer <url>', `exact OIDC issuer of the keyless signer(s): one for all, or one per identity${envNote}`, collect, [])
     .option('--certificate-identity-regexp <re>', `anchored pattern (^…$) of certificate SANs whose signatures are checked (repeatable${envNote})`, collect, [])
     .option('--certificate-oidc-issuer-regexp <re>', `anchored pattern of the OIDC issuer(s) of --certificate-identity-regexp: one for all, or one per pattern${envNote}`, collect, []);
 }
 
-/** The public keys in PEM files (`code` names a bad file: USAGE for commands, CONFIG for init). */
+/** The public keys in PEM files or k8s Secrets (`code` names a bad file: USAGE for commands, CONFIG for init). */
 export async function loadSignerKeys(paths: readonly string[], code: 'USAGE' | 'CONFIG' = 'USAGE'): Promise<KeyObject[]> {
   const { parsePublicKey } = await import('../sigstore/keys.ts');
-  return Promise.all(paths.map(async (path) => parsePublicKey(await readText(path, 'public key', code))));
+  const { readPublicKeyReference } = await import('../sign/key-reference.ts');
+  return Promise.all(paths.map(async (path) => parsePublicKey(await readPublicKeyReference(path, (file) => readText(file, 'public key', code)))));
 }
 
 /** The policy engine: the bundle, with `--data` replacing its data when given. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { CYCLONEDX_BOM_PREDICATE } from '../../src/emit/sbom.ts';
 import { parseCudaVersion } from '../../src/emit/gpu-info.ts';
+import { sbomView, SPDX_PREDICATE_TYPE } from '../../src/explain/sbom-view.ts';
 import { keyId } from '../../src/sigstore/keys.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { REPO, runCli, SHARED } from '../helpers/run-cli.ts';
@@ -147,4 +148,28 @@ t.test('attest sbom refuses an unparseable lockfile and an unpinned container', 
   t.match(bad.stderr, /LOCKFILE: lockfile .*poetry\.lock cannot be parsed/);
   t.equal(unpinned.code, 2);
   t.match(unpinned.stderr, /USAGE: training container ghcr\.io\/acme\/trainer:latest must be pinned by digest/);
+});
+
+t.test('explain reads an SPDX 2.3 document too', async (t) => {
+  const view = sbomView(SPDX_PREDICATE_TYPE, {
+    spdxVersion: 'SPDX-2.3',
+    packages: [
+      { name: 'torch', versionInfo: '2.5.0', licenseConcluded: 'BSD-3-Clause' },
+      { name: 'tqdm', versionInfo: '4.66.5', licenseConcluded: 'NOASSERTION', licenseDeclared: 'MIT OR MPL-2.0' },
+      { name: 'mystery', versionInfo: '1' },
+    ],
+  });
+  t.same(view, {
+    kind: 'sbom',
+    format: 'SPDX',
+    specVersion: 'SPDX-2.3',
+    packageCount: 3,
+    notable: [{ type: 'package', name: 'torch', version: '2.5.0' }],
+    licenses: [
+      { license: 'BSD-3-Clause', packages: 1 },
+      { license: 'MIT OR MPL-2.0', packages: 1 },
+      { license: 'not stated', packages: 1 },
+    ],
+  });
+  t.equal(sbomView(SPDX_PREDICATE_TYPE, { note: 'not an SPDX document' }), undefined, 'anything else is shown generically');
 });

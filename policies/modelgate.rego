@@ -162,7 +162,7 @@ describe(s) := sprintf("certificate %s (SAN %s)", [s.keyId, object.get(s, "san",
 describe(s) := sprintf("%s (issuer %s)", [s.san, s.issuer]) if s.method == "keyless"
 
 # ---------------------------------------------------------------------------------------------
-# Signatures: k of n trusted signers, keys by key id, keyless identities by exact issuer + SAN.
+# Signatures: k of n trusted signers, keys by key id, keyless identities by exact issuer + SAN or SAN pattern.
 
 signer_id(s) := concat("", ["key:", s.keyId]) if {
 	s.method in {"key", "certificate"}
@@ -172,6 +172,16 @@ signer_id(s) := concat("", ["key:", s.keyId]) if {
 signer_id(s) := concat("", ["identity:", s.issuer, " ", s.san]) if {
 	s.method == "keyless"
 	data.modelgate_config.signers.identities[s.issuer][s.san]
+}
+
+# Identity patterns (signers.identityPatterns: issuer → anchored SAN pattern) are compiled once when
+# the data loads and matched by the engine, which lists the matching pattern keys in
+# s.identityPatterns (src/policy/identity-patterns.ts); here they are only looked up. The signer is
+# still its exact SAN, so two workflows matched by one pattern are two signers.
+signer_id(s) := concat("", ["identity:", s.issuer, " ", s.san]) if {
+	s.method == "keyless"
+	some pattern in s.identityPatterns
+	data.modelgate_config.signers.identityPatterns[s.issuer][pattern]
 }
 
 trusted(s) if {
@@ -378,6 +388,23 @@ violations contains reason("EVALUATION_THRESHOLD", msg) if {
 	value := e.metrics[metric]
 	value > limit.max
 	msg := sprintf("%s: evaluation metric %s = %v is above the maximum %v", [artifact_name, metric, value, limit.max])
+}
+
+# ---------------------------------------------------------------------------------------------
+# Required attestation types: {"https://spdx.dev/Document": {}, "https://slsa.dev/provenance/v1": {}}
+# Each type named in data must be carried by at least one verified attestation whose signer is trusted;
+# each missing one is its own ATTESTATION_MISSING deny.
+
+trusted_predicate_types contains a.predicateType if {
+	some a in input.attestations
+	trusted(a.signer)
+}
+
+violations contains reason("ATTESTATION_MISSING", msg) if {
+	verifiable
+	some predicate_type, _ in data.modelgate_config.attestations.required
+	not trusted_predicate_types[predicate_type]
+	msg := sprintf("%s: no %s attestation by a trusted signer", [artifact_name, predicate_type])
 }
 
 # ---------------------------------------------------------------------------------------------

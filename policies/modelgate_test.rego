@@ -64,6 +64,7 @@ good_config := {
 	"revoked": {"digests": {}, "keys": {}, "identities": {}},
 	"evaluation": {"required": false, "thresholds": {}},
 	"modelSignature": {"required": false},
+	"attestations": {"required": {}},
 	"unverifiable": {"allowed": {}},
 	"exceptions": {},
 }
@@ -475,4 +476,74 @@ test_defaults_when_settings_are_absent if {
 	conf := configured([{"op": "remove", "path": "/signers/threshold"}, {"op": "remove", "path": "/provenance/required"}])
 	decide(good_input, conf).allow
 	only(patched([{"op": "replace", "path": "/attestations", "value": []}]), conf, "MISSING_PROVENANCE")
+}
+
+# --- required attestation types ------------------------------------------------------------------
+
+spdx := "https://spdx.dev/Document"
+
+sbom_attestation(signer) := {"predicateType": spdx, "signer": signer, "provenance": null, "evaluation": null}
+
+required_config := configured([{"op": "replace", "path": "/attestations/required", "value": {spdx: {}, "https://slsa.dev/provenance/v1": {}, "https://modelgate.dev/evaluation/v1": {}}}])
+
+test_deny_each_missing_attestation_type if {
+	d := decide(good_input, required_config)
+	missing := [r | some r in d.deny; r.code == "ATTESTATION_MISSING"]
+	count(missing) == 2
+	some r in missing
+	contains(r.message, spdx)
+	startswith(r.message, good_input.artifact.uri)
+}
+
+test_allow_required_attestations_present if {
+	inp := patched([
+		{"op": "add", "path": "/attestations/-", "value": sbom_attestation(ci_signer)},
+		{"op": "add", "path": "/attestations/-", "value": eval_attestation({"accuracy": 0.95})},
+	])
+	decide(inp, required_config).allow
+}
+
+test_untrusted_attestation_type_does_not_count if {
+	stranger := object.union(ci_signer, {"san": "https://github.com/evil/x/.github/workflows/a.yml@refs/heads/main"})
+	inp := patched([{"op": "add", "path": "/attestations/-", "value": sbom_attestation(stranger)}])
+	conf := configured([{"op": "replace", "path": "/attestations/required", "value": {spdx: {}}}])
+	only(inp, conf, "ATTESTATION_MISSING")
+}
+
+test_no_required_attestations_by_default if decide(good_input, configured([{"op": "remove", "path": "/attestations"}])).allow
+
+test_required_attestation_not_checked_for_unverifiable if {
+	conf := configured([
+		{"op": "replace", "path": "/attestations/required", "value": {spdx: {}}},
+		{"op": "replace", "path": "/unverifiable/allowed", "value": {"s3://acme-models/llama": {}}},
+	])
+	decide(s3_input, conf).allow
+}
+
+# --- identity patterns (matched by the engine, looked up here) ----------------------------------
+
+acme_workflows := "^https://github\\.com/acme/.+$"
+
+pattern_config := configured([{"op": "replace", "path": "/signers/identities", "value": {}}, {"op": "add", "path": "/signers/identityPatterns", "value": {gha: {acme_workflows: {}}}}])
+
+marked_signer := object.union(ci_signer, {"identityPatterns": [acme_workflows]})
+
+test_allow_identity_matched_by_pattern if {
+	inp := patched([
+		{"op": "replace", "path": "/signatures/0", "value": marked_signer},
+		{"op": "replace", "path": "/attestations/0/signer", "value": marked_signer},
+	])
+	decide(inp, pattern_config).allow
+}
+
+test_deny_identity_without_pattern_match if {
+	c := codes(good_input, pattern_config)
+	"WRONG_SIGNER" in c
+	"PROVENANCE_SIGNER_UNTRUSTED" in c
+}
+
+test_pattern_of_another_issuer_does_not_count if {
+	other := object.union(marked_signer, {"issuer": "https://accounts.google.com"})
+	inp := patched([{"op": "replace", "path": "/signatures/0", "value": other}])
+	"WRONG_SIGNER" in codes(inp, pattern_config)
 }

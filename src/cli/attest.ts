@@ -30,10 +30,11 @@ import { parseReference, repositoryName } from '../oci/reference.ts';
 import type { Statement } from '../attest/statement.ts';
 import { bundleVerifierFromFlags, keyVerifier } from './bundle-verifier-option.ts';
 import { addTrustOptions, type TrustCliOptions } from './trust-options.ts';
-import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, writtenEvidence, type EvidenceCliOptions } from './evidence-mode.ts';
+import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, writtenEvidence, type EvidenceCliOptions, type PinnedSubject } from './evidence-mode.ts';
 import { outputOption, type OutputFormat } from './output-format.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, signsKeyless, type SigningCliOptions } from './signing-key-option.ts';
 import { registerEvaluate } from './attest-evaluate.ts';
+import { registerSbom } from './attest-sbom.ts';
 import { collect } from './option-values.ts';
 
 const MAX_PREDICATE_BYTES = 16 * 1024 * 1024;
@@ -133,6 +134,7 @@ export function register(program: Command): void {
   const attest = program.command('attest').description('Sign in-toto attestations about artifacts and training runs');
   registerRun(attest);
   registerEvaluate(attest);
+  registerSbom(attest);
   const attach = attest
     .command('attach')
     .description('Sign PREDICATE as an in-toto Statement v1 about the artifact and attach it (bundle referrer and/or legacy .att tag). A Sigstore bundle given as --predicate must verify (by default under the public half of --key), and training provenance from attest run must name exactly the files of the model (its layers\' paths and digests)')
@@ -144,37 +146,61 @@ export function register(program: Command): void {
     .option('--predicate-certificate-oidc-issuer <url>', 'OIDC issuer of --predicate-certificate-identity (exact)')
     .addOption(outputOption('output format: text (one digest a line) or json ({referrer, legacyTag})'));
   addTrustOptions(addEvidenceOptions(attach)).action(async (reference: string, options: AttachOptions & { output: OutputFormat }) => {
-    const result = writtenEvidence(options.output);
     checkModeForSigner(options.mode, signsKeyless(options));
     const signer = await resolveBundleSigner(options);
     const source = await readPredicate(options.predicate, () => predicateVerification(options, signer));
     if (source.fromBundle === undefined && (options.predicateKey ?? options.predicateCertificateIdentity ?? options.predicateCertificateOidcIssuer) !== undefined) {
       throw new UsageError('USAGE', `--predicate-key / --predicate-certificate-* verify a Sigstore bundle, but ${options.predicate} is a bare predicate`);
     }
-    const predicateType = attachedPredicateType(source, options.type);
-    const predicate = source.predicate;
-    const subject = await openSubject(reference, options);
-    if (source.fromBundle !== undefined && isTrainingProvenance(source.fromBundle)) {
-      const fetched = await subject.store.fetchManifest(subject.digest);
-      const layers = fetched.manifest.kind === 'manifest' ? fetched.manifest.layers : [];
-      checkProvenanceSubjects(source.fromBundle, layers, `${subject.repository}@${subject.digest}`);
-    }
-    announceSigner(signer);
-    const bundle = await signStatementWith(signer, [{ name: subject.repository, digest: subject.digest }], predicateType, predicate);
-    if (writesReferrer(options.mode)) {
-      const written = await attachBundle(subject.store, subject.descriptor, bundle);
-      process.stderr.write(`Attestation bundle attached as referrer ${written.digest}\n`);
-      result.referrer(written.digest);
-    }
-    if (writesLegacy(options.mode)) {
-      const envelope = bundle.dsseEnvelope;
-      if (envelope === undefined) throw new UsageError('USAGE', 'internal: the signed bundle has no DSSE envelope');
-      const written = await attachLegacyAttestation(subject.store, subject.digest, envelope, predicateType);
-      process.stderr.write(`Attestation added to the legacy .att tag (manifest ${written.digest})\n`);
-      result.legacyTag(written.digest);
-    }
-    result.end();
+    await signAndAttach(
+      reference,
+      options,
+      attachedPredicateType(source, options.type),
+      async (subject) => {
+        if (source.fromBundle !== undefined && isTrainingProvenance(source.fromBundle)) {
+          const fetched = await subject.store.fetchManifest(subject.digest);
+          const layers = fetched.manifest.kind === 'manifest' ? fetched.manifest.layers : [];
+          checkProvenanceSubjects(source.fromBundle, layers, `${subject.repository}@${subject.digest}`);
+        }
+        return source.predicate;
+      },
+      signer,
+    );
   });
+}
+
+/**
+ * Sign a statement about the pinned artifact `reference` with `predicateType` and the predicate
+ * `makePredicate` returns (given the subject, after the signer and the subject were checked), and
+ * store it as `--mode` says. What `attest attach` and `attest sbom` do.
+ */
+export async function signAndAttach(
+  reference: string,
+  options: EvidenceCliOptions & { readonly output?: OutputFormat },
+  predicateType: string,
+  makePredicate: (subject: PinnedSubject) => unknown,
+  resolvedSigner?: Awaited<ReturnType<typeof resolveBundleSigner>>,
+): Promise<void> {
+  const result = writtenEvidence(options.output ?? 'text');
+  checkModeForSigner(options.mode, signsKeyless(options));
+  const signer = resolvedSigner ?? (await resolveBundleSigner(options));
+  const subject = await openSubject(reference, options);
+  const predicate = await makePredicate(subject);
+  announceSigner(signer);
+  const bundle = await signStatementWith(signer, [{ name: subject.repository, digest: subject.digest }], predicateType, predicate);
+  if (writesReferrer(options.mode)) {
+    const written = await attachBundle(subject.store, subject.descriptor, bundle);
+    process.stderr.write(`Attestation bundle attached as referrer ${written.digest}\n`);
+    result.referrer(written.digest);
+  }
+  if (writesLegacy(options.mode)) {
+    const envelope = bundle.dsseEnvelope;
+    if (envelope === undefined) throw new UsageError('USAGE', 'internal: the signed bundle has no DSSE envelope');
+    const written = await attachLegacyAttestation(subject.store, subject.digest, envelope, predicateType);
+    process.stderr.write(`Attestation added to the legacy .att tag (manifest ${written.digest})\n`);
+    result.legacyTag(written.digest);
+  }
+  result.end();
 }
 
 /** `--dataset oci://host/repo@sha256:…`: the dataset artifact, pinned. */

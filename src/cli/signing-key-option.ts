@@ -10,26 +10,21 @@
  * `src/sign/passphrase.ts`), and the one-line stderr note naming who signs. Never prints key
  * material, passphrases or the identity token.
  */
-import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import type { BundleSigner } from '../sign/bundle-signer.ts';
-import { SigningError } from '../sign/errors.ts';
 import { DEFAULT_KEYLESS_TIMEOUT_MS, IDENTITY_TOKEN_ENV, identityTokenFromEnv, inspectIdentityToken, keylessConfig, PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL } from '../sign/keyless.ts';
 import { isEncryptedKeyPem, parseSigningKey } from '../sign/keys.ts';
+import { readPrivateKeyReference } from '../sign/key-reference.ts';
 import { resolvePassphrase } from '../sign/passphrase.ts';
 
-export const KEY_OPTION_HELP = 'private key: modelgate/cosign encrypted key (passphrase from MODELGATE_PASSWORD, else COSIGN_PASSWORD, else a prompt) or PKCS#8 PEM';
+export const KEY_OPTION_HELP = 'private key: modelgate/cosign encrypted key (passphrase from MODELGATE_PASSWORD, else COSIGN_PASSWORD, else a prompt) or PKCS#8 PEM, or k8s://NAMESPACE/SECRET (cosign.key, cosign.password)';
 
+/** The private key a `--key` reference names: a file, `k8s://NAMESPACE/SECRET`, or a KMS URI (refused: none in this build). */
 export async function loadPrivateKeyFile(path: string): Promise<KeyObject> {
-  let keyText: string;
-  try {
-    keyText = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new SigningError('IO', `cannot read key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-  }
-  const passphrase = isEncryptedKeyPem(keyText) ? await resolvePassphrase({ purpose: 'unlock', keyName: path }) : undefined;
+  const { keyText, passphrase: stored, label } = await readPrivateKeyReference(path);
+  const passphrase = isEncryptedKeyPem(keyText) ? (stored ?? (await resolvePassphrase({ purpose: 'unlock', keyName: label }))) : undefined;
   return parseSigningKey(keyText, passphrase);
 }
 

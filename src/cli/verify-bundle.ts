@@ -19,9 +19,10 @@ import type { TrustMaterial } from '../sigstore/trust.ts';
 import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
 import { outputOption, type OutputFormat } from './output-format.ts';
 import { addTrustOptions } from './trust-options.ts';
+import { addSingleIdentityPatternOptions, givesIdentity, singleIdentityPolicy, type SingleIdentityCliOptions } from './identity-pattern-options.ts';
 import { readText } from './option-values.ts';
 
-interface VerifyBundleOptions extends EvidenceTrustCliOptions {
+interface VerifyBundleOptions extends EvidenceTrustCliOptions, SingleIdentityCliOptions {
   bundle: string;
   certificateIdentity?: string;
   certificateOidcIssuer?: string;
@@ -68,8 +69,8 @@ function peekBundle(text: string): { hint?: string; hashAlgorithm: 'sha256' | 's
 }
 
 async function signerPolicy(options: VerifyBundleOptions, bundleText: string): Promise<SignerPolicy> {
-  const identity = options.certificateIdentity !== undefined || options.certificateOidcIssuer !== undefined;
-  if (identity && options.key !== undefined) throw new UsageError('USAGE', 'give either --key or --certificate-identity/--certificate-oidc-issuer, not both');
+  const identity = givesIdentity(options);
+  if (identity && options.key !== undefined) throw new UsageError('USAGE', 'give either --key or a certificate identity (--certificate-identity/--certificate-oidc-issuer, or their -regexp forms), not both');
   if (options.key !== undefined) {
     const text = await readText(options.key, 'key');
     if (text.trimStart().startsWith('{')) {
@@ -89,10 +90,7 @@ async function signerPolicy(options: VerifyBundleOptions, bundleText: string): P
     }
     return { kind: 'key', keys: [parsePublicKey(text)] };
   }
-  if (options.certificateIdentity === undefined || options.certificateOidcIssuer === undefined) {
-    throw new UsageError('USAGE', 'give --key FILE, or both --certificate-identity and --certificate-oidc-issuer');
-  }
-  return { kind: 'identity', san: options.certificateIdentity, issuer: options.certificateOidcIssuer };
+  return singleIdentityPolicy(options);
 }
 
 async function artifactInput(fileOrDigest: string, hashAlgorithm: 'sha256' | 'sha384' | 'sha512'): Promise<ArtifactInput> {
@@ -149,7 +147,7 @@ export function register(program: Command): void {
     .option('--ctlog-threshold <n>', 'verified SCTs required in a Fulcio certificate', '1')
     .option('--tsa-threshold <n>', 'verified RFC 3161 timestamps required', '0')
     .addOption(outputOption());
-  addEvidenceTrustOptions(addTrustOptions(command)).action(async (fileOrDigest: string | undefined, options: VerifyBundleOptions) => {
+  addEvidenceTrustOptions(addTrustOptions(addSingleIdentityPatternOptions(command))).action(async (fileOrDigest: string | undefined, options: VerifyBundleOptions) => {
     const thresholds = {
       tlogThreshold: parseThreshold('tlog-threshold', options.tlogThreshold),
       ctlogThreshold: parseThreshold('ctlog-threshold', options.ctlogThreshold),

@@ -18,6 +18,7 @@ import { outputOption, type OutputFormat } from './output-format.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
 import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
 import { addTrustOptions } from './trust-options.ts';
+import { addSingleIdentityPatternOptions, givesIdentity, singleIdentityPolicy, type SingleIdentityCliOptions } from './identity-pattern-options.ts';
 import { readText } from './option-values.ts';
 
 /** Open a reference that must be pinned by digest (verifying a tag would verify a moving target). */
@@ -29,7 +30,7 @@ export async function openPinnedReference(text: string, options: StoreCliOptions
   return { ref, store, digest: ref.digest };
 }
 
-interface VerifySignaturesOptions extends StoreCliOptions, EvidenceTrustCliOptions {
+interface VerifySignaturesOptions extends StoreCliOptions, EvidenceTrustCliOptions, SingleIdentityCliOptions {
   readonly key?: string;
   readonly certificateIdentity?: string;
   readonly certificateOidcIssuer?: string;
@@ -37,16 +38,13 @@ interface VerifySignaturesOptions extends StoreCliOptions, EvidenceTrustCliOptio
 }
 
 async function signerPolicy(options: VerifySignaturesOptions): Promise<SignerPolicy> {
-  const identity = options.certificateIdentity !== undefined || options.certificateOidcIssuer !== undefined;
-  if (options.key !== undefined && identity) throw new UsageError('USAGE', 'give either --key or --certificate-identity/--certificate-oidc-issuer, not both');
+  const identity = givesIdentity(options);
+  if (options.key !== undefined && identity) throw new UsageError('USAGE', 'give either --key or a certificate identity (--certificate-identity/--certificate-oidc-issuer, or their -regexp forms), not both');
   if (options.key !== undefined) {
     const text = await readText(options.key, 'key');
     return { kind: 'key', keys: [parsePublicKey(text)] };
   }
-  if (options.certificateIdentity === undefined || options.certificateOidcIssuer === undefined) {
-    throw new UsageError('USAGE', 'give --key FILE, or both --certificate-identity and --certificate-oidc-issuer');
-  }
-  return { kind: 'identity', san: options.certificateIdentity, issuer: options.certificateOidcIssuer };
+  return singleIdentityPolicy(options);
 }
 
 /** JSON form of one item: everything but the parsed certificate object and raw payload bytes. */
@@ -108,7 +106,7 @@ export function register(program: Command): void {
     .option('--certificate-identity <san>', 'exact certificate SAN (URI or e-mail) of a keyless signer')
     .option('--certificate-oidc-issuer <url>', 'exact OIDC issuer of a keyless signer')
     .addOption(outputOption());
-  addStoreOptions(addEvidenceTrustOptions(addTrustOptions(command))).action(async (reference: string, options: VerifySignaturesOptions) => {
+  addStoreOptions(addEvidenceTrustOptions(addTrustOptions(addSingleIdentityPatternOptions(command)))).action(async (reference: string, options: VerifySignaturesOptions) => {
     const signer = await signerPolicy(options);
     const { store, digest } = await openPinnedReference(reference, options);
     // Key-signed evidence needs no log entry (keyTlogThreshold 0, as `verify`): no root unless asked for.

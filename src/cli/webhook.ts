@@ -225,7 +225,7 @@ export function register(program: Command): void {
           onReload: (snapshot) => {
             if (reviewer !== undefined) {
               // Same caches: their keys carry the bundle and data digests and the signers.
-              reviewer = reviewer.reconfigured({ engine: snapshot.engine, signers: { keys: snapshot.keys, identities: settings.identities } });
+              reviewer = reviewer.reconfigured({ engine: snapshot.engine, signers: { keys: snapshot.keys, identities: settings.identities, identityPatterns: settings.identityPatterns } });
               server.setReviewer(reviewer);
             }
             logger.info({ bundleDigest: snapshot.bundleDigest, dataDigest: snapshot.dataDigest, keysDigest: snapshot.keysDigest, generation: snapshot.generation }, 'configuration reloaded');
@@ -257,7 +257,7 @@ export function register(program: Command): void {
           deps: {
             stores,
             trust,
-            signers: { keys, identities: signerIdentities },
+            signers: { keys, identities: signerIdentities, identityPatterns: settings.identityPatterns },
             engine,
             keyTlogThreshold,
             timeoutMs: registryTimeoutMs,

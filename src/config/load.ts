@@ -58,6 +58,23 @@ export async function loadInlineKeys(sources: readonly KeySource[]): Promise<Key
   return keys;
 }
 
+/** Public keys named by reference (`k8s://NAMESPACE/SECRET`: its `cosign.pub`; KMS: KMS_UNAVAILABLE). */
+export async function loadReferencedKeys(sources: readonly KeySource[]): Promise<KeyObject[]> {
+  const references = sources.filter((s) => s.kind === 'reference');
+  if (references.length === 0) return [];
+  const [{ readPublicKeyReference }, { parsePublicKey }] = await Promise.all([import('../sign/key-reference.ts'), import('../sigstore/keys.ts')]);
+  return Promise.all(
+    references.map(async (source) => {
+      const pem = await readPublicKeyReference(source.uri, () => Promise.reject(new UsageError('CONFIG', `${source.uri} is not a key reference`)));
+      try {
+        return parsePublicKey(pem);
+      } catch (err) {
+        throw new UsageError('CONFIG', `public key ${source.uri}: ${(err as Error).message}`);
+      }
+    }),
+  );
+}
+
 /** Policy data given inline (`MODELGATE_POLICY_DATA_JSON`); a data file is read by `reload.ts`. */
 export function inlinePolicyData(source: DataSource): unknown {
   if (source.kind !== 'inline') return undefined;
@@ -150,7 +167,7 @@ export async function loadPipeline(settings: PipelineSettings): Promise<LoadedPi
   const { engine, keys } = reloader.current;
   const stores = storeProvider({ registry: { credentials, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: settings.registry.timeoutMs } });
   return {
-    deps: { stores, trust, signers: { keys, identities: settings.identities }, engine, timeoutMs: settings.registry.timeoutMs, keyTlogThreshold: settings.keyTlogThreshold },
+    deps: { stores, trust, signers: { keys, identities: settings.identities, identityPatterns: settings.identityPatterns }, engine, timeoutMs: settings.registry.timeoutMs, keyTlogThreshold: settings.keyTlogThreshold },
     applied: {
       data,
       dataDigest: engine.dataDigest,
@@ -171,7 +188,8 @@ export async function loadPipeline(settings: PipelineSettings): Promise<LoadedPi
  */
 export async function loadPolicyConfiguration(settings: PipelineSettings, options: ConfigReloaderOptions = {}): Promise<{ reloader: ConfigReloader; data: string }> {
   const [{ ConfigReloader }, { keyId }] = await Promise.all([import('./reload.ts'), import('../sigstore/keys.ts')]);
-  const inlineKeys = await loadInlineKeys(settings.keys);
+  // Inline keys and keys held elsewhere (k8s://) are read once; key files are read (and watched) by the reloader.
+  const inlineKeys = [...(await loadInlineKeys(settings.keys)), ...(await loadReferencedKeys(settings.keys))];
   const inlineData = inlinePolicyData(settings.data);
   const signers = settings.keys.length + settings.identities.length > 0;
   const reloader = await ConfigReloader.load(

@@ -10,7 +10,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
-import type { SignerIdentitySpec } from '../pipeline/decide.ts';
+import type { SignerIdentityPatternSpec, SignerIdentitySpec } from '../pipeline/decide.ts';
+import { compileIdentityPattern, type IdentityPattern } from '../sigstore/identity-pattern.ts';
 import { defaultDockerConfigPath } from '../oci/credentials.ts';
 import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
 import { PUBLIC_GOOD_TUF_MIRROR, STAGING_TUF_MIRROR } from '../sigstore/trust.ts';
@@ -24,7 +25,11 @@ export type FileOrInline = { readonly kind: 'file'; readonly path: string; reado
 
 export type DataSource = { readonly kind: 'bundle' } /* the bundle's own data.json */ | FileOrInline;
 
-export type KeySource = { readonly kind: 'file'; readonly path: string; readonly origin: Origin } | { readonly kind: 'inline'; readonly pem: string; readonly origin: Origin };
+/** `reference`: a key held elsewhere (`k8s://NAMESPACE/SECRET`), read once at start-up. */
+export type KeySource =
+  | { readonly kind: 'file'; readonly path: string; readonly origin: Origin }
+  | { readonly kind: 'inline'; readonly pem: string; readonly origin: Origin }
+  | { readonly kind: 'reference'; readonly uri: string; readonly origin: Origin };
 
 export interface TufSource {
   readonly kind: 'tuf';
@@ -58,6 +63,8 @@ export interface PipelineSettings {
   readonly data: DataSource;
   readonly keys: readonly KeySource[];
   readonly identities: readonly SignerIdentitySpec[];
+  /** Keyless signers matched by anchored pattern (compiled once, here). */
+  readonly identityPatterns: readonly SignerIdentityPatternSpec[];
   readonly keyTlogThreshold: number;
   readonly trust: TrustSource;
   readonly registry: RegistrySettings;
@@ -126,6 +133,23 @@ export function pairIdentities(sans: readonly string[], issuers: readonly string
   return sans.map((san, i) => ({ san, issuer: issuers.length === 1 ? issuers[0]! : issuers[i]! }));
 }
 
+function compilePattern(source: string, origin: Origin): IdentityPattern {
+  return compileIdentityPattern(source, (why) => {
+    throw new UsageError('USAGE', `${origin}: ${why}`);
+  });
+}
+
+/** Keyless signer patterns: SAN patterns paired with one issuer pattern for all, or one each, each checked and compiled once. */
+export function pairIdentityPatterns(sans: { values: readonly string[]; origin: Origin }, issuers: { values: readonly string[]; origin: Origin }): SignerIdentityPatternSpec[] {
+  if (sans.values.length === 0 && issuers.values.length === 0) return [];
+  if (sans.values.length === 0 || issuers.values.length === 0) throw new UsageError('USAGE', '--certificate-identity-regexp and --certificate-oidc-issuer-regexp go together');
+  if (issuers.values.length !== 1 && issuers.values.length !== sans.values.length) {
+    throw new UsageError('USAGE', `give one --certificate-oidc-issuer-regexp for all identity patterns or one per --certificate-identity-regexp (got ${issuers.values.length} for ${sans.values.length})`);
+  }
+  const issuerPatterns = issuers.values.map((i) => compilePattern(i, issuers.origin));
+  return sans.values.map((san, i) => ({ san: compilePattern(san, sans.origin), issuer: issuerPatterns.length === 1 ? issuerPatterns[0]! : issuerPatterns[i]! }));
+}
+
 /** The TUF cache directory: the setting, else $XDG_CACHE_HOME/modelgate/tuf, else ~/.cache/modelgate/tuf. */
 function defaultTufCache(env: NodeJS.ProcessEnv): string {
   if (env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME !== '') return join(env.XDG_CACHE_HOME, 'modelgate', 'tuf');
@@ -185,10 +209,11 @@ export function readPipelineSettings(flags: SettingFlags, env: NodeJS.ProcessEnv
   const keyFiles = raw.list('key');
   const keysPem = raw.text('keysPem');
   const keys: KeySource[] = [
-    ...keyFiles.values.map((path): KeySource => ({ kind: 'file', path, origin: keyFiles.origin })),
+    ...keyFiles.values.map((path): KeySource => (/^[a-z0-9]+:\/\//.test(path) ? { kind: 'reference', uri: path, origin: keyFiles.origin } : { kind: 'file', path, origin: keyFiles.origin })),
     ...(keysPem === undefined ? [] : [{ kind: 'inline' as const, pem: keysPem.value, origin: keysPem.origin }]),
   ];
   const identities = pairIdentities(raw.list('certificateIdentity').values, raw.list('certificateOidcIssuer').values);
+  const identityPatterns = pairIdentityPatterns(raw.list('certificateIdentityRegexp'), raw.list('certificateOidcIssuerRegexp'));
   const keyTlogThreshold = raw.integer('keyTlogThreshold', 0)!;
   const cacheDir = raw.text('cacheDir');
   const cacheMaxBytes = raw.integer('cacheMaxBytes', 0);
@@ -198,8 +223,9 @@ export function readPipelineSettings(flags: SettingFlags, env: NodeJS.ProcessEnv
     data,
     keys,
     identities,
+    identityPatterns,
     keyTlogThreshold,
-    trust: trustSource(raw, env, identities.length > 0 || keyTlogThreshold > 0),
+    trust: trustSource(raw, env, identities.length + identityPatterns.length > 0 || keyTlogThreshold > 0),
     registry: readRegistrySettings(flags, env),
     cache: {
       dir: cacheDir?.value,

@@ -19,6 +19,8 @@ export type SettingKey =
   | 'keysPem'
   | 'certificateIdentity'
   | 'certificateOidcIssuer'
+  | 'certificateIdentityRegexp'
+  | 'certificateOidcIssuerRegexp'
   | 'keyTlogThreshold'
   | 'trustedRoot'
   | 'trustedRootJson'
@@ -57,10 +59,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'policy', group: 'policy', kind: 'text', flag: '--policy <dir>', env: 'MODELGATE_POLICY', default: 'the bundle shipped in the package (build/policy)', help: 'policy bundle directory, manifest.json or tar archive (the webhook watches it)' },
   { key: 'data', group: 'policy', kind: 'text', flag: '--data <file>', env: 'MODELGATE_POLICY_DATA', help: 'policy data JSON replacing the bundle data.json: trusted signers, builders, sources, datasets, revocations (the webhook watches it)' },
   { key: 'dataJson', group: 'policy', kind: 'text', env: 'MODELGATE_POLICY_DATA_JSON', help: 'the same policy data inline, as JSON text (what the chart gives model pods)' },
-  { key: 'key', group: 'signers', kind: 'list', flag: '--key <file>', env: 'MODELGATE_KEYS', help: 'PEM public key whose signatures are checked (repeatable; the variable is comma separated); without policy data, these keys are the trusted signers' },
+  { key: 'key', group: 'signers', kind: 'list', flag: '--key <file>', env: 'MODELGATE_KEYS', help: 'PEM public key file, or k8s://NAMESPACE/SECRET (its cosign.pub), whose signatures are checked (repeatable; the variable is comma separated); without policy data, these keys are the trusted signers' },
   { key: 'keysPem', group: 'signers', kind: 'text', env: 'MODELGATE_KEYS_PEM', help: 'the same public keys inline: one or more concatenated PEM blocks (what the chart gives model pods)' },
   { key: 'certificateIdentity', group: 'signers', kind: 'list', flag: '--certificate-identity <san>', env: 'MODELGATE_CERTIFICATE_IDENTITY', help: 'exact certificate SAN of a keyless signer whose signatures are checked (repeatable / comma separated)' },
   { key: 'certificateOidcIssuer', group: 'signers', kind: 'list', flag: '--certificate-oidc-issuer <url>', env: 'MODELGATE_CERTIFICATE_OIDC_ISSUER', help: 'exact OIDC issuer of the keyless signer(s): one for all, or one per identity' },
+  { key: 'certificateIdentityRegexp', group: 'signers', kind: 'list', flag: '--certificate-identity-regexp <re>', env: 'MODELGATE_CERTIFICATE_IDENTITY_REGEXP', help: 'anchored pattern (^…$) of certificate SANs of keyless signers whose signatures are checked (repeatable / comma separated; cosign\'s flag)' },
+  { key: 'certificateOidcIssuerRegexp', group: 'signers', kind: 'list', flag: '--certificate-oidc-issuer-regexp <re>', env: 'MODELGATE_CERTIFICATE_OIDC_ISSUER_REGEXP', help: 'anchored pattern of the OIDC issuer(s) of --certificate-identity-regexp: one for all, or one per pattern' },
   { key: 'keyTlogThreshold', group: 'signers', kind: 'text', flag: '--key-tlog-threshold <n>', env: 'MODELGATE_KEY_TLOG_THRESHOLD', default: '0', help: 'verified Rekor entries required of key-signed evidence (needs a trust root when above 0)' },
   { key: 'trustedRoot', group: 'trust', kind: 'text', flag: '--trusted-root <file>', env: 'MODELGATE_TRUSTED_ROOT', help: 'Sigstore trusted_root.json (no network); read only when keyless signers or a tlog threshold need it' },
   { key: 'trustedRootJson', group: 'trust', kind: 'text', env: 'MODELGATE_TRUSTED_ROOT_JSON', help: 'the same trusted root inline, as JSON text (what the chart gives model pods when keyless signers are configured)' },

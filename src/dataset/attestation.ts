@@ -155,11 +155,19 @@ const requireCjs = createRequire(import.meta.url);
 /** `spdx-expression-parse` has no type declarations; it throws on anything that is not an SPDX expression. */
 const parseSpdx = requireCjs('spdx-expression-parse') as (expression: string) => unknown;
 
-/** `--license`: an SPDX licence expression (`Apache-2.0`, `CC-BY-4.0 OR MIT`, `LicenseRef-…`). */
-export function parseLicenseFlag(text: string): string {
+/** Whether `text` is an SPDX licence expression. */
+export function isSpdxExpression(text: string): boolean {
   try {
     parseSpdx(text);
+    return true;
   } catch {
+    return false;
+  }
+}
+
+/** `--license`: an SPDX licence expression (`Apache-2.0`, `CC-BY-4.0 OR MIT`, `LicenseRef-…`). */
+export function parseLicenseFlag(text: string): string {
+  if (!isSpdxExpression(text)) {
     throw new UsageError('USAGE', `--license ${JSON.stringify(text)} is not an SPDX licence expression (e.g. Apache-2.0, CC-BY-SA-4.0, "MIT OR Apache-2.0", LicenseRef-custom)`);
   }
   return text;

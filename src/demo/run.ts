@@ -3,7 +3,7 @@
  * OCI image layout under the output directory (no registry, no cluster), or against a registry.
  *
  * Owns: the demo's narrative only. Every step calls the functions the CLI commands call (dataset
- * manifest/sign, keygen, attest run, push, sign, attest attach, init) in-process; the admission
+ * manifest/sign, keygen, attest run, push, sign, attest attach, attest sbom, init) in-process; the admission
  * webhook runs as its own process (`modelgate webhook`) and is sent AdmissionReviews over HTTPS.
  * Each step prints what it did and what it proved, and asserts its expectation: any broken
  * expectation throws `DemoFailure` (the entry point exits 1).
@@ -22,7 +22,10 @@ import { buildDatasetManifest, serializeDatasetManifest } from '../dataset/manif
 import { lineageAnnotations } from '../emit/lineage-annotations.ts';
 import { readGitCheckout } from '../emit/source-tree.ts';
 import { TRAINING_BUILD_TYPE } from '../emit/training-provenance.ts';
-import { runTrainingWithProvenance } from '../emit/training-run.ts';
+import { readEnvironmentPackages } from '../emit/environment-packages.ts';
+import { queryCudaVersion } from '../emit/gpu-info.ts';
+import { CYCLONEDX_BOM_PREDICATE, trainingEnvironmentSbom } from '../emit/sbom.ts';
+import { hostFacts, runTrainingWithProvenance } from '../emit/training-run.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { BlobCache } from '../init/cache.ts';
 import { initModel } from '../init/pull.ts';
@@ -38,7 +41,7 @@ import type { ArtifactStore } from '../oci/store.ts';
 import { KEYS_ONLY_TRUST, storeProvider } from '../pipeline/deps.ts';
 import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
 import { PolicyEngine } from '../policy/engine.ts';
-import { normalizeProvenance, SLSA_PROVENANCE_V1 } from '../policy/input.ts';
+import { EVALUATION_PREDICATE_V1, normalizeProvenance, SLSA_PROVENANCE_V1 } from '../policy/input.ts';
 import { attachBundle } from '../sign/attach.ts';
 import { signBlobWith, signStatementWith, type BundleSigner } from '../sign/bundle-signer.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE } from '../sign/dsse-bundle.ts';
@@ -265,14 +268,30 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     expect(subject.digest === digest, 'the pushed manifest resolves by digest');
     const signature = await attachBundle(subject.store, subject.descriptor, await signStatementWith(signer, [{ name: subject.repository, digest }], COSIGN_SIGN_PREDICATE_TYPE, {}));
     const attestation = await attachBundle(subject.store, subject.descriptor, await signStatementWith(signer, [{ name: subject.repository, digest }], SLSA_PROVENANCE_V1, statement.predicate));
+    const evaluation = await attachBundle(subject.store, subject.descriptor, await signStatementWith(signer, [{ name: subject.repository, digest }], EVALUATION_PREDICATE_V1, { metrics }));
+    const environment = readEnvironmentPackages(sourceDir);
+    const [host, cudaVersion] = await Promise.all([hostFacts(), queryCudaVersion()]);
+    const bom = await trainingEnvironmentSbom({
+      model: { name: subject.repository, digest },
+      packages: environment.packages,
+      gpus: host.gpus,
+      ...(cudaVersion === undefined ? {} : { cudaVersion }),
+      runtimes: host.runtimes,
+    });
+    const sbom = await attachBundle(subject.store, subject.descriptor, await signStatementWith(signer, [{ name: subject.repository, digest }], CYCLONEDX_BOM_PREDICATE, bom));
     const referrers = await subject.store.listReferrers(digest);
-    expect(referrers.some((r) => r.digest === signature.digest) && referrers.some((r) => r.digest === attestation.digest), 'the signature and the attestation are listed as referrers of the model');
+    expect(
+      [signature, attestation, evaluation, sbom].every((written) => referrers.some((r) => r.digest === written.digest)),
+      'the signature, provenance, evaluation and SBOM are listed as referrers of the model',
+    );
     log(`3. modelgate push ${show(modelDir)} ${brief(pushRef)} → ${digest}`);
     const width = Math.max(...built.files.map((f) => f.path.length));
     for (const layer of built.layers) log(`     layer ${brief(layer.digest)} ${(layer.annotations?.[FILEPATH_ANNOTATION] ?? '').padEnd(width)} ${layer.mediaType}`);
     log(`     modelgate sign           → signature bundle referrer ${brief(signature.digest)}`);
     log(`     modelgate attest attach  → SLSA provenance bundle referrer ${brief(attestation.digest)}`);
-    log('   proved: the model is one content-addressed ModelPack artifact, and its signature and provenance are bound to that digest');
+    log(`     modelgate attest attach  → evaluation (trainAccuracy ${metrics.trainAccuracy}) bundle referrer ${brief(evaluation.digest)}`);
+    log(`     modelgate attest sbom    → CycloneDX SBOM (${environment.packages.length} packages from ${environment.lockfiles.map((l) => l.name).join(', ') || 'no lockfile'}) bundle referrer ${brief(sbom.digest)}`);
+    log('   proved: the model is one content-addressed ModelPack artifact, and its signature, provenance, evaluation and SBOM are bound to that digest');
 
     // A tampered copy: one byte of the weights flipped, pushed again (it cannot carry the signature).
     const tamperedDir = join(out, 'model-tampered');
@@ -308,6 +327,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         revoked: { digests: {}, keys: {}, identities: {} },
         evaluation: { required: false, thresholds: {} },
         modelSignature: { required: false },
+        attestations: { required: { [SLSA_PROVENANCE_V1]: {}, [CYCLONEDX_BOM_PREDICATE]: {}, [EVALUATION_PREDICATE_V1]: {} } },
         unverifiable: { allowed: {} },
         exceptions,
       },

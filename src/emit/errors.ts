@@ -12,6 +12,8 @@ export type EmitErrorCode =
   | 'IO' // a provenance file could not be written
   | 'METRICS' // `attest evaluate`: the metrics file is unreadable, not a flat name → finite number object
   | 'TOLERANCE' // `attest evaluate`: a --tolerance is malformed, repeated or names no metric
-  | 'REFERENCE'; // `attest evaluate`: the reference evaluation is unreadable, of another kind, or its signature does not verify
+  | 'REFERENCE' // `attest evaluate`: the reference evaluation is unreadable, of another kind, or its signature does not verify
+  | 'LOCKFILE' // `attest sbom`: a lockfile cannot be parsed
+  | 'SBOM'; // `attest sbom`: the generated SBOM does not validate against the CycloneDX schema
 
 export class EmitError extends ModelgateError<EmitErrorCode> {}

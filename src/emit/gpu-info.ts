@@ -3,7 +3,7 @@
  *
  * Owns: the query we run (`nvidia-smi --query-gpu=name,driver_version,memory.total,pci.bus_id,uuid,
  * compute_cap --format=csv`), parsing its CSV output (header with units, `, `-separated fields), and
- * running it with a deadline. No `nvidia-smi` on the PATH, a failure or a timeout mean "no GPU
+ * running it with a deadline, and the CUDA version from plain `nvidia-smi`'s banner. No `nvidia-smi` on the PATH, a failure or a timeout mean "no GPU
  * information" (an empty list), never a failed training run.
  */
 import { execFile } from 'node:child_process';
@@ -51,6 +51,20 @@ export function queryGpus(binary = 'nvidia-smi', timeoutMs = 5000): Promise<GpuI
   return new Promise((resolve) => {
     execFile(binary, [...NVIDIA_SMI_QUERY], { timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout) => {
       resolve(err === null ? parseNvidiaSmiCsv(stdout) : []);
+    });
+  });
+}
+
+/** The CUDA version the driver supports, from the banner of plain `nvidia-smi` (`CUDA Version: 13.0`). */
+export function parseCudaVersion(text: string): string | undefined {
+  return /CUDA Version:\s*([0-9][0-9.]*)/.exec(text)?.[1];
+}
+
+/** Run plain `nvidia-smi` (or `binary`) and read its CUDA version; undefined when absent or failing. */
+export function queryCudaVersion(binary = 'nvidia-smi', timeoutMs = 5000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(binary, [], { timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout) => {
+      resolve(err === null ? parseCudaVersion(stdout) : undefined);
     });
   });
 }

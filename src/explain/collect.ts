@@ -63,7 +63,9 @@ async function datasetEvidence(dataset: { uri: string; digest: string }, deps: P
 /** Decide `reference` as `modelgate verify` does and build the report of that decision. */
 export async function explainReference(reference: string, deps: PipelineDeps, now: Date = new Date()): Promise<{ report: ExplainReport; result: ArtifactDecision }> {
   const { result, verified } = await decideWithEvidence(reference, deps, now);
-  const checkedSigners = [...deps.signers.keys.map((k) => `key sha256:${keyId(k)}`), ...deps.signers.identities.map((i) => `${i.san} (issuer ${i.issuer})`)];
+  const checkedSigners = [...deps.signers.keys.map((k) => `key sha256:${keyId(k)}`), ...deps.signers.identities.map((i) => `${i.san} (issuer ${i.issuer})`),
+    ...(deps.signers.identityPatterns ?? []).map((p) => `pattern ${p.san.source} (issuer ${typeof p.issuer === 'string' ? p.issuer : `pattern ${p.issuer.source}`})`),
+  ];
   const policyData = deps.engine.data;
   if (result.digest === null || result.outcome === 'invalid') return { report: buildExplainReport({ reference, result, checkedSigners, policyData, now }), result };
 

@@ -7,6 +7,7 @@
  */
 import { humanSize } from '../cli/inspect.ts';
 import type { BuildView, DatasetView, DependencyView, EvaluationView, GenericView } from './predicates.ts';
+import type { SbomView } from './sbom-view.ts';
 import type { DatasetEvidenceView, ExplainReport, SignedBy, VerifiedAttestationView } from './report.ts';
 
 export type Tone = 'ok' | 'bad' | 'warn' | 'muted' | 'plain';
@@ -271,6 +272,19 @@ function genericSection(a: VerifiedAttestationView, view: GenericView): Section 
   };
 }
 
+function sbomSection(a: VerifiedAttestationView, view: SbomView): Section {
+  return {
+    title: `SBOM — ${view.format}${view.specVersion ? ` ${view.specVersion}` : ''}`,
+    badge: { text: 'verified', tone: 'ok' },
+    note: `${view.packageCount} packages · signed by ${a.signer.description}`,
+    blocks: [
+      ...(view.notable.length > 0 ? [{ kind: 'table' as const, title: 'Notable versions', columns: ['type', 'name', 'version'], rows: view.notable.map((c) => [plain(c.type), mono(c.name), mono(c.version ?? '-')]) }] : []),
+      ...(view.licenses.length > 0 ? [{ kind: 'table' as const, title: 'Licences', columns: ['licence', 'packages'], rows: view.licenses.map((l) => [mono(l.license, l.license === 'not stated' ? 'warn' : undefined), plain(String(l.packages))]) }] : []),
+      fields(signerRows(a)),
+    ],
+  };
+}
+
 function attestationSection(a: VerifiedAttestationView): Section {
   switch (a.view.kind) {
     case 'build':
@@ -279,6 +293,8 @@ function attestationSection(a: VerifiedAttestationView): Section {
       return evaluationSection(a, a.view);
     case 'dataset':
       return { title: `Dataset attestation — ${a.predicateType}`, badge: { text: 'verified', tone: 'ok' }, note: `Signed by ${a.signer.description}`, blocks: datasetBlocks(a, a.view) };
+    case 'sbom':
+      return sbomSection(a, a.view);
     case 'generic':
       return genericSection(a, a.view);
   }

@@ -6,13 +6,14 @@
  * lockfiles, other dependencies, parameters; in-toto test-result (and modelgate's evaluation
  * predicate) becomes an evaluation view — result, passed / warned / failed tests, numeric metrics;
  * modelgate's dataset attestation (`https://modelgate.dev/dataset/v1`) a dataset view — manifest,
- * sources, curation steps, licence; anything else is shown generically (its predicate as JSON, bounded). A predicate the normaliser
+ * sources, curation steps, licence; a CycloneDX or SPDX SBOM an SBOM view (`sbom-view.ts`); anything else is shown generically (its predicate as JSON, bounded). A predicate the normaliser
  * refuses is shown generically with the reason, never dropped.
  */
 import { normalizeProvenancePredicate, isProvenancePredicateType, type ResolvedDependency } from '../attest/provenance.ts';
 import { DATASET_PREDICATE_TYPE } from '../dataset/attestation.ts';
 import { EVALUATION_EXTENSION } from '../emit/evaluation.ts';
 import { dependencyKind, EVALUATION_PREDICATE_V1, type DependencyKind } from '../policy/input.ts';
+import { sbomView, type SbomView } from './sbom-view.ts';
 
 export const TEST_RESULT_PREDICATE_V01 = 'https://in-toto.io/attestation/test-result/v0.1';
 
@@ -97,7 +98,7 @@ export interface DatasetView {
   readonly license: string | null;
 }
 
-export type AttestationView = BuildView | EvaluationView | DatasetView | GenericView;
+export type AttestationView = BuildView | EvaluationView | DatasetView | SbomView | GenericView;
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
@@ -226,5 +227,5 @@ export function attestationView(predicateType: string, predicate: unknown): Atte
   }
   if (predicateType === TEST_RESULT_PREDICATE_V01 || predicateType === EVALUATION_PREDICATE_V1) return evaluationView(predicate);
   if (predicateType === DATASET_PREDICATE_TYPE) return datasetView(predicate);
-  return genericView(predicate, null);
+  return sbomView(predicateType, predicate) ?? genericView(predicate, null);
 }

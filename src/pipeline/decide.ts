@@ -13,7 +13,7 @@
  *    TAG_NOT_PINNED itself.
  *  - Evidence is discovered once (through a per-decision `MemoStore`) and verified against every
  *    configured signer: all keys as one key policy (a bundle verifies under at most one key, whose id is
- *    recorded), and each exact identity (SAN + OIDC issuer) as its own policy. The policy data then
+ *    recorded), and each exact identity (SAN + OIDC issuer) or identity pattern as its own policy. The policy data then
  *    decides which verified signers are trusted, revoked, and how many are needed (k of n). Evidence by
  *    a signer that is not configured cannot be verified and counts as no evidence; only the number of
  *    such signatures reaches the policy (`unverifiedSignatures`), so it denies UNTRUSTED_SIGNATURE, not UNSIGNED.
@@ -42,6 +42,7 @@ import {
   type VerifiedSignature,
 } from '../policy/input.ts';
 import type { SignerPolicy } from '../sigstore/bundle.ts';
+import type { IdentityPattern } from '../sigstore/identity-pattern.ts';
 import { collectEvidence, policyEvidence, type EvidenceItem, type EvidenceReport, type EvidenceSource } from '../sigstore/cosign-evidence.ts';
 import { keyId } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
@@ -58,10 +59,18 @@ export interface SignerIdentitySpec {
   readonly issuer: string;
 }
 
+/** Keyless signers by anchored pattern (`--certificate-identity-regexp`): any SAN the pattern matches. */
+export interface SignerIdentityPatternSpec {
+  readonly san: IdentityPattern;
+  readonly issuer: string | IdentityPattern;
+}
+
 /** The signers evidence is verified against. The policy data decides which of them are trusted. */
 export interface VerificationSigners {
   readonly keys: readonly KeyObject[];
   readonly identities: readonly SignerIdentitySpec[];
+  /** Verified like `identities`, each pattern as its own signer policy; the verified SAN is exact. */
+  readonly identityPatterns?: readonly SignerIdentityPatternSpec[];
 }
 
 /** Opens the store of a repository (registry or OCI layout). Create once; may cache stores per repository. */
@@ -181,7 +190,11 @@ function failureOf(err: unknown): Failure {
 
 /** A stable fingerprint of the configured signers (part of evidence cache keys). */
 export function signersFingerprint(signers: VerificationSigners): string {
-  const parts = [...signers.keys.map((k) => `key:${keyId(k)}`), ...signers.identities.map((i) => `id:${i.issuer}\u0000${i.san}`)].sort();
+  const parts = [
+    ...signers.keys.map((k) => `key:${keyId(k)}`),
+    ...signers.identities.map((i) => `id:${i.issuer}\u0000${i.san}`),
+    ...(signers.identityPatterns ?? []).map((p) => `re:${typeof p.issuer === 'string' ? p.issuer : `/${p.issuer.source}`}\u0000${p.san.source}`),
+  ].sort();
   return createHash('sha256').update(parts.join('\n')).digest('hex');
 }
 
@@ -190,6 +203,7 @@ function signerPolicies(signers: VerificationSigners): SignerPolicy[] {
   const policies: SignerPolicy[] = [];
   if (signers.keys.length > 0) policies.push({ kind: 'key', keys: signers.keys });
   for (const identity of signers.identities) policies.push({ kind: 'identity', san: identity.san, issuer: identity.issuer });
+  for (const pattern of signers.identityPatterns ?? []) policies.push({ kind: 'identity', san: pattern.san, issuer: pattern.issuer });
   return policies;
 }
 

@@ -8,6 +8,8 @@
  * separate engine on the same bundle with other data (a data reload), leaving this one untouched. Every decision
  * carries the bundle and data digests so callers can key caches and audit logs by them.
  * Evaluation results are checked strictly; anything unexpected is a POLICY_EVAL error, never an allow.
+ * Keyless identity patterns in the data are compiled once per load and marked into each input
+ * (identity-patterns.ts); a refused pattern fails the load with DATA_INVALID.
  */
 import { unwatchFile, watchFile } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { digestOf, type Digest } from '../oci/digest.ts';
 import type { ArtifactStore, CallOptions } from '../oci/store.ts';
 import { loadBundle, loadBundleFromStore, type PolicyBundle } from './bundle.ts';
 import { PolicyError } from './errors.ts';
+import { compileDataIdentityPatterns, markIdentityPatterns, type DataIdentityPatterns } from './identity-patterns.ts';
 import { buildPolicyInput, type PolicyInput, type PolicyInputEvidence } from './input.ts';
 import { validatePolicyData, validatePolicyInput } from './schema.ts';
 
@@ -81,6 +84,8 @@ interface Loaded {
   readonly entrypoint: string;
   readonly bundle: PolicyBundle;
   readonly dataDigest: Digest;
+  /** `signers.identityPatterns` compiled once with the data (marked into each input, not run in Rego). */
+  readonly identityPatterns: DataIdentityPatterns | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -123,6 +128,7 @@ function toDecision(raw: unknown, loaded: Loaded): Decision {
 async function instantiate(bundle: PolicyBundle, options: EngineOptions): Promise<Loaded> {
   const data = options.data === undefined ? bundle.data : options.data;
   if (options.validateData !== false) validatePolicyData(data);
+  const identityPatterns = compileDataIdentityPatterns(data);
   let policy: LoadedPolicy;
   try {
     policy = await loadPolicy(bundle.wasm, { initial: 32, maximum: 2048 });
@@ -139,7 +145,7 @@ async function instantiate(bundle: PolicyBundle, options: EngineOptions): Promis
   } catch (err) {
     throw new PolicyError('POLICY_LOAD', `policy bundle ${bundle.source}: setData failed: ${describe(err)}`, { cause: err });
   }
-  return { policy, entrypoint, bundle, dataDigest: digestOf(dataBytes) };
+  return { policy, entrypoint, bundle, dataDigest: digestOf(dataBytes), identityPatterns };
 }
 
 function describe(err: unknown): string {
@@ -151,7 +157,7 @@ function describe(err: unknown): string {
 function evaluateWith(loaded: Loaded, input: unknown): Decision {
   let raw: unknown;
   try {
-    raw = loaded.policy.evaluate(input, loaded.entrypoint);
+    raw = loaded.policy.evaluate(markIdentityPatterns(input, loaded.identityPatterns), loaded.entrypoint);
   } catch (err) {
     throw new PolicyError('POLICY_EVAL', `policy evaluation failed: ${describe(err)}`, { cause: err });
   }

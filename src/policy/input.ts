@@ -141,6 +141,8 @@ export interface InputSigner {
   readonly oidc: Readonly<Record<string, string>>;
   readonly tlog: { readonly logIndex: number; readonly integratedTime: string; readonly logId: string } | null;
   readonly timestamps: readonly string[];
+  /** Set by the policy engine, never by callers: the data's `signers.identityPatterns[issuer]` keys matching the SAN. */
+  readonly identityPatterns?: readonly string[];
 }
 
 export type DependencyKind = 'source' | 'dataset' | 'container' | 'model' | 'other';

@@ -16,6 +16,7 @@ export type SigningErrorCode =
   | 'FULCIO' // keyless: the certificate authority failed or refused the request
   | 'REKOR' // keyless: the transparency log failed or refused the entry
   | 'TSA' // keyless: the timestamp authority failed
-  | 'KEYLESS_TIMEOUT'; // keyless: signing did not finish within its deadline
+  | 'KEYLESS_TIMEOUT' // keyless: signing did not finish within its deadline
+  | 'KMS_UNAVAILABLE'; // a KMS key reference (awskms://, gcpkms://, …) whose provider this build does not include
 
 export class SigningError extends ModelgateError<SigningErrorCode> {}

@@ -28,6 +28,7 @@ import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.ts';
 import { echo, VerificationError, type VerificationErrorCode } from './errors.ts';
 import { preAuthEncoding } from './dsse.ts';
 import { keyId, keyProfile, verifyPrehashedSignature, verifyRawSignature, verifyWithHash, type SignatureHash } from './keys.ts';
+import { describeExpected, identityMatches, type IdentityPattern } from './identity-pattern.ts';
 import type { TrustMaterial } from './trust.ts';
 
 export const BUNDLE_MEDIA_TYPES = [
@@ -61,7 +62,7 @@ export type ArtifactInput = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'dige
 
 export type SignerPolicy =
   | { kind: 'key'; keys: readonly KeyObject[] } // any of these keys (bundle must carry `publicKey`)
-  | { kind: 'identity'; san: string; issuer: string }; // exact match, keyless / Fulcio
+  | { kind: 'identity'; san: string | IdentityPattern; issuer: string | IdentityPattern }; // exact match or anchored pattern (identity-pattern.ts), keyless / Fulcio
 
 export interface BundleVerifyOptions {
   trust: TrustMaterial;
@@ -557,7 +558,7 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
     fail('TIMESTAMP', 'no verified signing time (no SET-backed log entry and no trusted RFC 3161 timestamp): the certificate cannot be checked');
   }
 
-  // Signer identity: exact comparisons, never the library's regex policy.
+  // Signer identity: exact comparisons or our anchored, pre-checked patterns, never the library's regex policy.
   let verifiedSigner: VerifiedSigner;
   if (leaf === undefined) {
     verifiedSigner = { kind: 'key', keyId: keyId(chosenKey!) };
@@ -569,8 +570,8 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
     const san = leaf.sigstore.subjectAltName ?? '';
     const issuer = extensions[FULCIO_OID.issuer] ?? extensions[FULCIO_OID.issuerV1] ?? '';
     if (signer.kind !== 'identity') fail('POLICY', 'unreachable: key policy with certificate');
-    if (san !== signer.san) fail('IDENTITY', `certificate identity ${echo(san)} is not the required ${echo(signer.san)}`);
-    if (issuer !== signer.issuer) fail('IDENTITY', `certificate OIDC issuer ${echo(issuer)} is not the required ${echo(signer.issuer)}`);
+    if (!identityMatches(signer.san, san)) fail('IDENTITY', `certificate identity ${echo(san)} is not the required ${describeExpected(signer.san)}`);
+    if (!identityMatches(signer.issuer, issuer)) fail('IDENTITY', `certificate OIDC issuer ${echo(issuer)} is not the required ${describeExpected(signer.issuer)}`);
     verifiedSigner = { kind: 'certificate', san, issuer, extensions, certificate: leaf.node };
   }
 

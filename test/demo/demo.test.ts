@@ -65,11 +65,11 @@ t.test('npm run demo: dataset → attest run → push/sign/attach → webhook al
   t.ok(digest, 'pushed digest printed');
   const layout = join(cwd, 'demo-out/layout');
   t.equal((await new LayoutStore(layout).resolve('v1')).digest, digest, 'the layout tag names the pushed model');
-  t.equal((await new LayoutStore(layout).listReferrers(digest as never)).length, 2, 'signature and provenance are referrers');
+  t.equal((await new LayoutStore(layout).listReferrers(digest as never)).length, 4, 'signature, provenance, evaluation and SBOM are referrers');
   const receipt = JSON.parse(readFileSync(join(cwd, 'demo-out/mnt/models/.modelgate/receipt.json'), 'utf8')) as Receipt;
   t.equal(receipt.digest, digest);
   t.equal(receipt.decision, 'allow');
-  t.same(receipt.evidence.predicateTypes, ['https://slsa.dev/provenance/v1']);
+  t.same(receipt.evidence.predicateTypes, ['https://cyclonedx.org/bom', 'https://modelgate.dev/evaluation/v1', 'https://slsa.dev/provenance/v1'], 'the policy data requires all three');
   t.same(readFileSync(join(cwd, 'demo-out/mnt/models/model.safetensors')), readFileSync(join(cwd, 'demo-out/model/model.safetensors')));
   t.notOk(existsSync(join(cwd, 'demo-out/mnt/tampered')), 'the tampered blob published nothing');
   t.match(out, /^Done in \d+\.\d s \(keygen/m);

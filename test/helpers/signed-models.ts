@@ -42,6 +42,8 @@ export interface PolicyDataExtras {
   readonly revoked?: readonly string[];
   /** `modelgate_config.exceptions` entries by id. */
   readonly exceptions?: Readonly<Record<string, unknown>>;
+  /** `modelgate_config.attestations.required`: predicate types a trusted signer must have attested. */
+  readonly requiredAttestations?: readonly string[];
 }
 
 /** Policy data trusting `trusted` (one signature needed), the training builder, source and dataset. */
@@ -58,6 +60,7 @@ export function keyTrustPolicyData(trusted: KeyObject, extras: PolicyDataExtras 
       modelSignature: { required: false },
       unverifiable: { allowed: {} },
       exceptions: extras.exceptions ?? {},
+      attestations: { required: Object.fromEntries((extras.requiredAttestations ?? []).map((type) => [type, {}])) },
     },
   };
 }

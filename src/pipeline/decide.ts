@@ -46,6 +46,7 @@ import { keyId } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import type { EvidenceCache } from './evidence-cache.ts';
 import { MemoStore } from './memo-store.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** Default deadline of each registry call made by the pipeline. */
 export const DEFAULT_REGISTRY_TIMEOUT_MS = 30_000;
@@ -80,6 +81,8 @@ export interface PipelineDeps {
   readonly timeoutMs?: number;
   /** Verified evidence by (repository, digest, trust, signers); see `evidence-cache.ts`. */
   readonly evidenceCache?: EvidenceCache;
+  /** The time the policy sees when the context gives none (default the wall clock). */
+  readonly clock?: Clock;
 }
 
 export interface DecisionContext extends EvaluationContext {
@@ -321,7 +324,7 @@ async function discoverAndVerify(
  */
 export async function decideArtifact(location: string, context: DecisionContext, deps: PipelineDeps): Promise<ArtifactDecision> {
   const { usage, signal, modelSignatures, ...evaluation } = context;
-  const policyContext: EvaluationContext = { ...evaluation, time: evaluation.time ?? new Date() };
+  const policyContext: EvaluationContext = { ...evaluation, time: evaluation.time ?? new Date((deps.clock ?? systemClock).now()) };
   const common = { ...(usage ? { usage } : {}), ...(modelSignatures ? { modelSignatures } : {}), context: policyContext };
 
   // 1. Reference. Non-OCI locations cannot be verified: the policy decides (deny unless allowlisted).

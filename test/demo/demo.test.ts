@@ -53,9 +53,12 @@ const cwd = join(dir, 'cwd');
 mkdirSync(cwd);
 const defaultRun = demo(cwd);
 const registry = await startRegistry({ t });
+// The registry demo's sources: outside any git checkout (the system temporary directory).
+const outsideGit = mkdtempSync(join(tmpdir(), 'modelgate-demo-source-'));
+t.teardown(() => rmSync(outsideGit, { recursive: true, force: true }));
 const registryRun = (async () => {
   const lines: string[] = [];
-  const result = await runDemo({ outDir: join(dir, 'registry-out'), registry: `http://${registry.host}/team`, sourceDir: mkdtempSync(join(dir, 'source-')), log: (line) => lines.push(line) });
+  const result = await runDemo({ outDir: join(dir, 'registry-out'), registry: `http://${registry.host}/team`, sourceDir: outsideGit, log: (line) => lines.push(line) });
   return { result, out: lines.join('\n') };
 })();
 // Settle both before any assertion, so a failure in one does not leave the other running.

@@ -2,9 +2,13 @@
  * `modelgate keygen`: create a cosign-compatible ECDSA P-256 signing key pair.
  *
  * Owns: the command's options and messages. Writes `PREFIX.key` (cosign's encrypted format, mode 0600)
- * and `PREFIX.pub` (SPKI PEM); the passphrase policy is `src/sign/passphrase.ts`.
+ * and `PREFIX.pub` (SPKI PEM), and prints the key id policy data names it by (`sha256:` of the SPKI DER);
+ * the passphrase policy is `src/sign/passphrase.ts`.
  */
+import { readFile } from 'node:fs/promises';
+import { createPublicKey } from 'node:crypto';
 import type { Command } from 'commander';
+import { keyId } from '../sigstore/keys.ts';
 import { resolvePassphrase } from '../sign/passphrase.ts';
 import { writeSigningKeyPair } from '../sign/keys.ts';
 
@@ -18,6 +22,9 @@ export function register(program: Command): void {
     .action(async (options: { outputKeyPrefix: string; force: boolean; allowEmptyPassword: boolean }) => {
       const passphrase = await resolvePassphrase({ purpose: 'create', allowEmpty: options.allowEmptyPassword, keyName: `${options.outputKeyPrefix}.key` });
       const files = await writeSigningKeyPair(options.outputKeyPrefix, passphrase, { force: options.force });
+      const id = `sha256:${keyId(createPublicKey(await readFile(files.publicKeyPath, 'utf8')))}`;
       process.stderr.write(`Private key written to ${files.privateKeyPath}\nPublic key written to ${files.publicKeyPath}\n`);
+      // The id policy data names the key by (`signers.keys`), on stdout for scripts: ID=$(modelgate keygen …).
+      process.stdout.write(`${id}\n`);
     });
 }

@@ -27,6 +27,7 @@ export const SYSTEM_TOOLS: readonly SystemTool[] = [
   { path: '/usr/bin/openssl', debianPackage: 'openssl', why: 'certificates and keys made the way operators make them' },
   { path: '/usr/bin/git', debianPackage: 'git', why: 'source checkouts recorded in provenance' },
   { path: '/usr/bin/python3', debianPackage: 'python3', why: 'runtimes recorded by `attest run`' },
+  { path: '/usr/bin/bash', debianPackage: 'bash', why: 'examples/training-job/run.sh' },
   { path: '/usr/bin/script', debianPackage: 'bsdutils', why: 'a pseudo-terminal for the passphrase prompt tests' },
   { path: '/usr/bin/mkfifo', debianPackage: 'coreutils', why: 'a FIFO among dataset files (refused, not read)' },
 ];

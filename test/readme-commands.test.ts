@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { join } from 'node:path';
 import t from 'tap';
 import { REPO } from './helpers/run-cli.ts';
+import { runInUserShell } from './helpers/user-shell.ts';
 
 interface Block {
   readonly file: string;
@@ -42,13 +43,11 @@ function shellBlocks(file: string): Block[] {
 const blocks = DOCUMENTS.flatMap(shellBlocks);
 const where = (b: Block): string => `${b.file}:${b.line}`;
 
-/** The PATH of a user's shell: the system's, without the node_modules/.bin entries `npm test` adds. */
-const USER_PATH = (process.env.PATH ?? '').split(':').filter((p) => !p.includes('node_modules')).join(':');
 const NODE = join(REPO, 'node_modules/.bin/node');
 
-function run(file: string, args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(file: string, args: readonly string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd, maxBuffer: 16 * 1024 * 1024, ...(env ? { env } : {}) }, (err, stdout, stderr) =>
+    execFile(file, args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
   });
@@ -116,7 +115,7 @@ t.test('runnable blocks run verbatim after npm run demo, on the system Node via 
   const demo = await run(NODE, [join(REPO, 'dist/demo/main.js')], cwd);
   t.equal(demo.code, 0, `the demo ran: ${demo.stderr}`);
   for (const b of runnable) {
-    const result = await run('/bin/sh', ['-e', '-c', b.text], cwd, { PATH: USER_PATH, HOME: process.env.HOME ?? cwd });
+    const result = await runInUserShell(b.text, cwd);
     t.equal(result.code, 0, `${where(b)} exits 0: ${result.stderr}`);
     t.not(result.stdout.trim(), '', `${where(b)} prints its answer`);
     t.notMatch(result.stderr, /SyntaxError|does not provide an export/, `${where(b)}: runs on Node 24 whatever the system Node`);

@@ -13,25 +13,14 @@ import { LayoutStore } from '../../src/oci/layout.ts';
 import { RegistryStore } from '../../src/oci/registry.ts';
 import { runDemo } from '../../src/demo/run.ts';
 import { startRegistry } from '../helpers/registry.ts';
-import { REPO, runCli } from '../helpers/run-cli.ts';
+import { REPO } from '../helpers/run-cli.ts';
+import { runInUserShell } from '../helpers/user-shell.ts';
 
 const NODE = join(REPO, 'node_modules/.bin/node');
 
 function demo(cwd: string, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(NODE, [join(REPO, 'src/demo/main.ts'), ...args], { cwd }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** The PATH of a user's shell: the system's, without the node_modules/.bin entries `npm test` adds. */
-const USER_PATH = (process.env.PATH ?? '').split(':').filter((p) => !p.includes('node_modules')).join(':');
-
-/** Run a printed command line verbatim in `sh`, as a user would paste it. */
-function shell(line: string, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('/bin/sh', ['-c', line], { cwd, env: { PATH: USER_PATH, HOME: process.env.HOME ?? cwd } }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
@@ -96,7 +85,7 @@ t.test('npm run demo: dataset → attest run → push/sign/attach → webhook al
   // npm, without the pinned Node 24 that `npm test` puts first): npx runs the bin on Node 24.
   const printed = out.slice(out.indexOf('Try it yourself:')).split('\n').slice(1).filter((l) => l.startsWith('  ')).map((l) => l.trim());
   t.same(printed.map((l) => l.split(' ').slice(0, 3).join(' ')), ['npx modelgate verify', 'npx modelgate inspect'], 'it prints npx commands');
-  const [verify, inspect] = await Promise.all(printed.map((line) => shell(line, cwd)));
+  const [verify, inspect] = await Promise.all(printed.map((line) => runInUserShell(line, cwd)));
   t.equal(verify!.code, 0, verify!.stdout + verify!.stderr);
   t.match(verify!.stdout, /VERDICT +allow/);
   t.equal(inspect!.code, 0, inspect!.stdout + inspect!.stderr);

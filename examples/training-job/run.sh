@@ -90,4 +90,4 @@ cat > cluster-data.json <<JSON
 JSON
 echo "# wrote cluster-data.json (trusts key $KEY_ID, builder https://ci.example.com/gpu-pool, source https://github.com/acme/reviews-model, dataset $DATASET)" >&2
 say "modelgate verify oci://$base/models/reviews@\$MODEL --key ci.pub --data cluster-data.json"
-modelgate verify "oci://$base/models/reviews@$MODEL" --key ci.pub --data cluster-data.json --policy "$repo/build/policy"
+modelgate verify "oci://$base/models/reviews@$MODEL" --key ci.pub --data cluster-data.json

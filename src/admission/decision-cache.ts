@@ -23,6 +23,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ArtifactDecision } from '../pipeline/decide.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 export interface DecisionCacheOptions {
   /** Entries kept (default 10 000). */
@@ -31,6 +32,8 @@ export interface DecisionCacheOptions {
   readonly ttlMs?: number;
   /** Lifetime of `unavailable` outcomes (default 2 s; 0 keeps none). */
   readonly negativeTtlMs?: number;
+  /** The clock entries expire by (default the wall clock; tests inject a `ManualClock`). */
+  readonly clock?: Clock;
 }
 
 /** How a lookup was answered: from the cache, by joining a running decision, or by deciding. */
@@ -107,11 +110,21 @@ export class DecisionCache {
   readonly #inflight = new Map<string, Promise<ArtifactDecision>>();
   readonly #ttlMs: number;
   readonly #negativeTtlMs: number;
+  readonly #clock: Clock;
 
   constructor(options: DecisionCacheOptions = {}) {
     this.#ttlMs = options.ttlMs ?? 60_000;
     this.#negativeTtlMs = options.negativeTtlMs ?? 2_000;
-    this.#lru = new LRUCache({ max: options.max ?? 10_000, ttl: this.#ttlMs, ttlAutopurge: false });
+    this.#clock = options.clock ?? systemClock;
+    // The LRU reads the same clock for its TTLs; with an injected clock it reads it on every lookup
+    // (lru-cache otherwise reuses one reading for `ttlResolution` ms of real time).
+    this.#lru = new LRUCache({
+      max: options.max ?? 10_000,
+      ttl: this.#ttlMs,
+      ttlAutopurge: false,
+      perf: this.#clock,
+      ...(this.#clock === systemClock ? {} : { ttlResolution: 0 }),
+    });
   }
 
   /**
@@ -136,7 +149,9 @@ export class DecisionCache {
   }
 
   #keep(key: string, decision: ArtifactDecision, changesAt: number | undefined): void {
-    const until = (ttl: number): number => (changesAt === undefined ? ttl : Math.min(ttl, Math.floor(changesAt - Date.now())));
+    // lru-cache treats an entry as stale once `now - start > ttl`: a TTL of `changesAt - now - 1` makes
+    // it stale from `changesAt` itself, the instant the policy already decides differently.
+    const until = (ttl: number): number => (changesAt === undefined ? ttl : Math.min(ttl, Math.floor(changesAt - this.#clock.now()) - 1));
     switch (decision.outcome) {
       case 'allow':
       case 'deny': {

@@ -25,6 +25,7 @@ import { AdmissionError } from './errors.ts';
 import { decisionKey, nextTimeBoundary, type CacheResult, type DecisionCache } from './decision-cache.ts';
 import { extractLocations, isAdmittedKind, type ModelLocation } from './locations.ts';
 import { pinLocations } from './pin.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 export const ADMISSION_MODES = ['enforce', 'warn', 'audit'] as const;
 export type AdmissionMode = (typeof ADMISSION_MODES)[number];
@@ -44,6 +45,12 @@ export interface ReviewerConfig {
   readonly cache: DecisionCache;
   /** One budget for the whole review (default 8 s). */
   readonly deadlineMs?: number;
+  /**
+   * The clock the review reads: the time the policy sees (exception expiries), the deadline's start
+   * and what is left of it (default the wall clock; tests inject a `ManualClock`). The deadline itself
+   * fires on a timer set to what is left.
+   */
+  readonly clock?: Clock;
   /** Which registry credentials are used (part of the cache key). */
   readonly credentialsScope?: string;
   /** Called once per location lookup (metrics). */
@@ -215,6 +222,7 @@ export class AdmissionReviewer {
   #deps: PipelineDeps;
   readonly #config: ReviewerConfig;
   readonly #signers: string;
+  readonly #clock: Clock;
   /**
    * Decisions running per location (whatever the usage site): a decision of the same location for
    * another resource or user waits for it, then finds the verified evidence in the pipeline's
@@ -226,6 +234,7 @@ export class AdmissionReviewer {
     this.#config = config;
     this.#deps = config.deps;
     this.#signers = signersFingerprint(config.deps.signers);
+    this.#clock = config.clock ?? systemClock;
   }
 
   /** Swap the policy (a reload): later decisions miss the cache by key (bundle and data digests). */
@@ -251,7 +260,7 @@ export class AdmissionReviewer {
   async review(body: unknown): Promise<ReviewResult> {
     validate(body);
     const request = body.request;
-    const started = Date.now();
+    const started = this.#clock.now();
     const deadlineMs = this.#config.deadlineMs ?? DEFAULT_DEADLINE_MS;
     const namespace = request.namespace ?? '';
     const mode = this.#config.namespaceModes === undefined || this.#config.modes.namespaces?.[namespace] !== undefined
@@ -270,7 +279,7 @@ export class AdmissionReviewer {
       // The deadline's timer is armed only when a location has to be decided (not on cache hits).
       const deadlineAt = started + deadlineMs;
       let deadlineSignal: AbortSignal | undefined;
-      const signal = (): AbortSignal => (deadlineSignal ??= AbortSignal.timeout(Math.max(1, deadlineAt - Date.now())));
+      const signal = (): AbortSignal => (deadlineSignal ??= AbortSignal.timeout(Math.max(1, deadlineAt - this.#clock.now())));
       let credentials: { readonly scope: string; readonly stores: StoreProvider } | ModelgateError<string> | undefined;
       if (this.#config.reviewCredentials !== undefined && locations.some((l) => l.kind === 'uri')) {
         credentials = await this.#config.reviewCredentials.forReview(namespace, request.object).catch((err: unknown) =>
@@ -391,9 +400,9 @@ export class AdmissionReviewer {
     const evidenceKey = JSON.stringify([location.uri, deps.trust.trustDigest, this.#signers, credentialsScope]);
     const { decision, result } = await this.#config.cache.get(key, async () => {
       const signal = deadlineSignal();
-      const time = new Date();
+      const time = new Date(this.#clock.now());
       const decision = await this.#afterWarming(evidenceKey, () =>
-        decideWithin(location.uri, deadlineAt, signal, () =>
+        decideWithin(location.uri, deadlineAt - this.#clock.now(), signal, () =>
           decideArtifact(
             location.uri,
             {
@@ -404,7 +413,7 @@ export class AdmissionReviewer {
               usage: { ...(request.namespace !== undefined ? { namespace: request.namespace } : {}), resourceKind: request.kind.kind, ...(request.name !== undefined ? { resourceName: request.name } : {}), fieldPath: location.fieldPath },
               signal,
             },
-            { ...deps, timeoutMs: Math.max(1, Math.min(deps.timeoutMs ?? Infinity, deadlineAt - Date.now())) },
+            { ...deps, timeoutMs: Math.max(1, Math.min(deps.timeoutMs ?? Infinity, deadlineAt - this.#clock.now())) },
           ),
         ),
       );
@@ -435,7 +444,7 @@ export class AdmissionReviewer {
  * (DEADLINE_EXCEEDED, fail closed) even if the pipeline is still waiting on a registry; the pipeline
  * is aborted through `signal`. Engine faults become `invalid` (never an allow).
  */
-async function decideWithin(location: string, deadlineAt: number, signal: AbortSignal, run: () => Promise<ArtifactDecision>): Promise<ArtifactDecision> {
+async function decideWithin(location: string, remainingMs: number, signal: AbortSignal, run: () => Promise<ArtifactDecision>): Promise<ArtifactDecision> {
   const exceeded: ArtifactDecision = {
     outcome: 'unavailable',
     location,
@@ -446,7 +455,7 @@ async function decideWithin(location: string, deadlineAt: number, signal: AbortS
   };
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<ArtifactDecision>((resolve) => {
-    timer = setTimeout(() => resolve(exceeded), Math.max(0, deadlineAt - Date.now()));
+    timer = setTimeout(() => resolve(exceeded), Math.max(0, remainingMs));
   });
   try {
     return await Promise.race([

@@ -5,9 +5,13 @@
  * and `PREFIX.pub` (SPKI PEM), and names the key id the policy data trusts it under (`signers.keys`),
  * so the id is never computed by hand; the passphrase policy is `src/sign/passphrase.ts`.
  * Output: `-o text` (default) writes the three lines to stderr, as cosign does; `-o json` prints
- * `{privateKey, publicKey, keyId}` on stdout.
+ * `{privateKey, publicKey, keyId}` on stdout; text also prints the bare key id on stdout, for scripts:
+ * `ID=$(modelgate keygen …)`.
  */
+import { readFile } from 'node:fs/promises';
+import { createPublicKey } from 'node:crypto';
 import type { Command } from 'commander';
+import { keyId } from '../sigstore/keys.ts';
 import { resolvePassphrase } from '../sign/passphrase.ts';
 import { generateSigningKeyPair, policyKeyId, writeSigningKeyPair } from '../sign/keys.ts';
 import { outputOption, type OutputFormat } from './output-format.ts';
@@ -32,6 +36,7 @@ export function register(program: Command): void {
           `Private key written to ${files.privateKeyPath}\nPublic key written to ${files.publicKeyPath}\n` +
             `Key id ${keyId} (trust it by listing this id under signers.keys in the policy data)\n`,
         );
+        process.stdout.write(`${keyId}\n`);
       }
     });
 }

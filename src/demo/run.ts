@@ -51,7 +51,7 @@ import { verifyBundle } from '../sigstore/bundle.ts';
 import { keyId } from '../sigstore/keys.ts';
 import { safetensorsDataOffset, writeDemoDataset } from './model.ts';
 import { selfSignedCertificate } from './tls.ts';
-import { CLI_MAIN, WebhookProcess, type AdmissionResponseBody } from './webhook-process.ts';
+import { WebhookProcess, type AdmissionResponseBody } from './webhook-process.ts';
 
 export class DemoFailure extends Error {}
 
@@ -445,7 +445,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const seconds = (performance.now() - started) / 1000;
     log('');
     log(`Done in ${seconds.toFixed(1)} s (${stepTimes.join(', ')}). Try it yourself:`);
-    const cli = `node ${show(CLI_MAIN)}`;
+    // As a user types it in the checkout: npx runs the project's bin on the pinned Node 24, whatever
+    // the system Node is (`node dist/cli/main.js` needs Node 24 as `node`).
+    const cli = 'npx modelgate';
     log(`  ${cli} verify ${brief(pinned).replace(/sha256:[0-9a-f]{12}…/, digest)} --key ${show(keyFiles.publicKeyPath)} --data ${show(policyDataPath)}`);
     log(`  ${cli} inspect ${brief(pinned).replace(/sha256:[0-9a-f]{12}…/, digest)}`);
     return { digest, storageUri, tamperedDigest, receiptPath, seconds };

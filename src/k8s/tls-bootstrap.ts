@@ -25,6 +25,7 @@ import forge from 'node-forge';
 import type { V1Secret } from '@kubernetes/client-node';
 import { K8sError } from './errors.ts';
 import type { JsonPatchOperation, KubeClient, WebhookConfigurationKind } from './client.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 const generateKeyPair = promisify(generateKeyPairCb);
 
@@ -147,8 +148,8 @@ async function issueServing(ca: Issued, dnsNames: readonly string[], now: number
  * A throw-away self-signed certificate the HTTPS listener starts with before bootstrap has finished
  * (the server is not ready while it serves this; no API server trusts it).
  */
-export async function placeholderCertificate(): Promise<Issued> {
-  return issueCa('modelgate-webhook (not ready: no serving certificate yet)', Date.now(), DAY_MS);
+export async function placeholderCertificate(clock: Clock = systemClock): Promise<Issued> {
+  return issueCa('modelgate-webhook (not ready: no serving certificate yet)', clock.now(), DAY_MS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ async function plan(parsed: Parsed, settings: Settings, now: number): Promise<Pl
 export async function reconcileTls(options: TlsBootstrapOptions): Promise<ServingMaterial> {
   const settings = settingsOf(options);
   const { client, secret: where } = options;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? systemClock.now;
   for (let attempt = 1; ; attempt++) {
     const current = await client.readSecret(where.namespace, where.name);
     if (current !== undefined && current.type !== 'kubernetes.io/tls') {
@@ -397,7 +398,7 @@ export class TlsBootstrapper {
         this.#servedCert = material.certPem;
         this.#events.onMaterial(material);
       }
-      const now = (this.#options.now ?? Date.now)();
+      const now = (this.#options.now ?? systemClock.now)();
       delay = Math.min(this.#resyncMs, Math.max(250, material.nextCheckAt - now));
     } catch (err) {
       this.#failures++;

@@ -13,6 +13,7 @@ import type { Dispatcher } from 'undici';
 import { OciError } from '../errors.ts';
 import type { RegistryCredential, CredentialSource } from './credentials.ts';
 import { CallScope, describeUrl, readBody, sendHttp, statusError, usesPlainHttp } from './http.ts';
+import { systemClock } from '../time/clock.ts';
 
 export interface Challenge {
   /** Lower-cased auth scheme, e.g. `bearer`, `basic`. */
@@ -179,7 +180,7 @@ export class RegistryAuthenticator {
   constructor(options: AuthenticatorOptions) {
     this.#options = options;
     this.registry = options.registry.toLowerCase();
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
   }
 
   /**

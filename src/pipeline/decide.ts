@@ -49,6 +49,7 @@ import type { TrustMaterial } from '../sigstore/trust.ts';
 import type { EvidenceCache } from './evidence-cache.ts';
 import type { ManifestCache } from './manifest-cache.ts';
 import { MemoStore } from './memo-store.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 
 /** Default deadline of each registry call made by the pipeline. */
 export const DEFAULT_REGISTRY_TIMEOUT_MS = 30_000;
@@ -93,6 +94,8 @@ export interface PipelineDeps {
   readonly evidenceCache?: EvidenceCache;
   /** Manifests by (repository, digest), shared by all decisions; see `manifest-cache.ts`. */
   readonly manifestCache?: ManifestCache;
+  /** The time the policy sees when the context gives none (default the wall clock). */
+  readonly clock?: Clock;
 }
 
 export interface DecisionContext extends EvaluationContext {
@@ -342,7 +345,7 @@ async function discoverAndVerify(
  */
 export async function decideArtifact(location: string, context: DecisionContext, deps: PipelineDeps): Promise<ArtifactDecision> {
   const { usage, signal, modelSignatures, ...evaluation } = context;
-  const policyContext: EvaluationContext = { ...evaluation, time: evaluation.time ?? new Date() };
+  const policyContext: EvaluationContext = { ...evaluation, time: evaluation.time ?? new Date((deps.clock ?? systemClock).now()) };
   const common = { ...(usage ? { usage } : {}), ...(modelSignatures ? { modelSignatures } : {}), context: policyContext };
 
   // 1. Reference. Non-OCI locations cannot be verified: the policy decides (deny unless allowlisted).

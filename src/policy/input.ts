@@ -14,6 +14,7 @@ import { normalizeProvenancePredicate, type NormalizedProvenance as SlsaProvenan
 import { isDigest, type Digest } from '../oci/digest.ts';
 import { parseReference } from '../oci/reference.ts';
 import { PolicyError } from './errors.ts';
+import { systemClock } from '../time/clock.ts';
 
 export const POLICY_INPUT_VERSION = 'modelgate.dev/policy-input/v1';
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
@@ -107,7 +108,7 @@ export type InitStage = 'before-pull' | 'before-publish';
 
 export interface EvaluationContext {
   readonly mode: PolicyMode;
-  /** Default: now. */
+  /** Default: now (`systemClock`; callers that inject a clock pass its time). */
   readonly time?: Date;
   /** Admission: the requesting user from the AdmissionReview. */
   readonly user?: { readonly username: string; readonly uid?: string; readonly groups?: readonly string[] };
@@ -463,7 +464,7 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
     attestations,
     modelSignatures,
     context: {
-      time: policyTime(context.time ?? new Date()),
+      time: policyTime(context.time ?? new Date(systemClock.now())),
       mode: context.mode,
       user: context.user ? { username: context.user.username, uid: context.user.uid ?? null, groups: [...(context.user.groups ?? [])] } : null,
       operation: context.operation ?? null,

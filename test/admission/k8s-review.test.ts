@@ -37,7 +37,7 @@ const dir = mkdtempSync(join(tmpdir(), 'modelgate-k8s-review-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 const api = await startFakeKubeApi({ t });
-const client = KubeClient.load({ kubeconfig: api.kubeconfig(), timeoutMs: 1500 });
+const client = KubeClient.load({ kubeconfig: api.kubeconfig(), timeoutMs: 120_000 });
 const registry = await startRegistry({ auth: 'basic', t });
 const { privateKey: signingKey, publicKey: trustedKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const pushCredentials = staticCredentials(registry.host, basicCredential(registry.username, registry.password));
@@ -73,16 +73,17 @@ const logLines: string[] = [];
 const logger = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, done) => done(void logLines.push(chunk.toString())) }));
 const problem = (p: { namespace: string; code: string; message: string }): void => logger.warn(p, 'kubernetes lookup problem');
 
-const registryOptions = { timeoutMs: 3000 };
+// Budgets no answer here should reach, loaded machine or not (nothing in this file hangs on purpose).
+const registryOptions = { timeoutMs: 120_000 };
 const base = { credentials: ANONYMOUS, scope: 'mounted:none', stores: storeProvider({ registry: { ...registryOptions, credentials: ANONYMOUS } }) };
 const pullSecrets = new KubePullSecrets({ client, base, makeStores: (credentials) => storeProvider({ registry: { ...registryOptions, credentials } }), ttlMs: 30_000, onProblem: problem });
 const modes = new NamespaceLabelModes({ client, ttlMs: 30_000, errorTtlMs: 100, onProblem: problem });
 const engine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: keyTrustPolicyData(trustedKey) });
 const reviewer = new AdmissionReviewer({
-  deps: { stores: base.stores, trust: KEYS_ONLY_TRUST, signers: { keys: [trustedKey], identities: [] }, engine, keyTlogThreshold: 0, timeoutMs: 3000, evidenceCache: new EvidenceCache() },
+  deps: { stores: base.stores, trust: KEYS_ONLY_TRUST, signers: { keys: [trustedKey], identities: [] }, engine, keyTlogThreshold: 0, timeoutMs: 120_000, evidenceCache: new EvidenceCache() },
   modes: { default: 'enforce', namespaces: { pinned: 'audit' } },
   cache: new DecisionCache({ ttlMs: 60_000, negativeTtlMs: 1_000 }),
-  deadlineMs: 5000,
+  deadlineMs: 180_000,
   credentialsScope: base.scope,
   namespaceModes: modes,
   reviewCredentials: pullSecrets,
@@ -111,7 +112,7 @@ async function admit(ns: string, predictor: Record<string, unknown>): Promise<Ad
       object: { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: { name: 'sentiment', namespace: ns }, spec: { predictor } },
     },
   };
-  const res = await request(`${server.url}/validate`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const res = await request(`${server.url}/validate`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), headersTimeout: 0, bodyTimeout: 0 });
   const json = (await res.body.json()) as { response: AdmissionResponse };
   const codes = (JSON.parse(json.response.auditAnnotations['reasons'] ?? '[]') as Array<{ code: string }>).map((r) => r.code);
   return { ...json.response, codes };

@@ -6,11 +6,12 @@
 // exist; its evidence comes from the evidence cache). The time the policy sees matters
 // only through exception expiries, so a decision is not kept past the next one. Counted: policy
 // evaluations (a counting wrapper around the real engine) and registry requests (the fault proxy).
+// The reviewers and caches read a ManualClock: expiries are reached by moving it, never by waiting,
+// so every assertion runs however slow the machine is.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { DecisionCache, nextTimeBoundary, type CacheResult } from '../../src/admission/decision-cache.ts';
 import { AdmissionReviewer, type AdmissionResponse } from '../../src/admission/review.ts';
@@ -20,6 +21,7 @@ import { KEYS_ONLY_TRUST, storeProvider } from '../../src/pipeline/deps.ts';
 import { EvidenceCache } from '../../src/pipeline/evidence-cache.ts';
 import { DEFAULT_BUNDLE_DIR } from '../../src/policy/bundle.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
+import { ManualClock } from '../../src/time/clock.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { keyTrustPolicyData, pushSignedModel } from '../helpers/signed-models.ts';
@@ -39,9 +41,10 @@ const UNSIGNED = `oci://${proxy.host}/models/warm@${unsigned.digest}`;
 // The same artifact written another way (KServe's modelcar spelling): the policy sees the location as written.
 const UNSIGNED_NATIVE = `oci+native://${proxy.host}/models/warm@${unsigned.digest}`;
 
-// An exception for the unsigned model (as written with oci://) that expires a little later (the last
-// test waits for it; the margin keeps a loaded machine from reaching it earlier).
-const expiresAt = Math.ceil((Date.now() + 15_000) / 1000) * 1000;
+// An exception for the unsigned model (as written with oci://) that expires 15 s of the test clock
+// later (the last test moves the clock to it), well inside the cache's 60 s TTL.
+const clock = new ManualClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+const expiresAt = clock.now() + 15_000;
 const expires = new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const data = keyTrustPolicyData(publicKey, {
   exceptions: { 'warm-test': { uri: UNSIGNED, approvedBy: 'security@acme.dev', reason: 'warm-cache test', expires, waive: ['UNSIGNED', 'MISSING_PROVENANCE', 'INSUFFICIENT_SIGNATURES'] } },
@@ -63,11 +66,12 @@ const lookups: CacheResult[] = [];
 const reviewer = new AdmissionReviewer({
   deps: { ...deps, engine: countingEngine, evidenceCache: new EvidenceCache() },
   modes: { default: 'enforce' },
-  cache: new DecisionCache({ ttlMs: 60_000 }),
+  cache: new DecisionCache({ ttlMs: 60_000, clock }),
+  clock,
   onCacheLookup: (result) => lookups.push(result),
 });
 /** A reviewer with nothing cached: what a fresh evaluation answers. */
-const fresh = (): AdmissionReviewer => new AdmissionReviewer({ deps: { ...deps, engine }, modes: { default: 'enforce' }, cache: new DecisionCache() });
+const fresh = (): AdmissionReviewer => new AdmissionReviewer({ deps: { ...deps, engine }, modes: { default: 'enforce' }, cache: new DecisionCache({ clock }), clock });
 
 interface Variation {
   namespace?: string;
@@ -153,10 +157,7 @@ t.test('each input the policy sees is part of the key: a change costs one evalua
 });
 
 t.test('the location as written is read by the policy: one digest, two spellings, two decisions', async (t) => {
-  if (Date.now() >= expiresAt - 2_000) {
-    t.pass('not run: the machine was too slow, the exception is about to expire');
-    return;
-  }
+  t.ok(clock.now() < expiresAt, 'the test clock is before the expiry');
   const asWritten = await answer(reviewer, body({ uri: UNSIGNED }));
   t.equal(asWritten.allowed, true, 'the exception for this spelling waives the missing signature');
   t.match(asWritten.warnings?.join('\n'), /EXCEPTION_APPLIED/);
@@ -171,17 +172,16 @@ t.test('the location as written is read by the policy: one digest, two spellings
 t.test('a decision is not kept past the next exception expiry', async (t) => {
   t.equal(nextTimeBoundary(data, expiresAt - 1_000), expiresAt, 'the boundary is the exception expiry');
   t.equal(nextTimeBoundary(data, expiresAt), undefined, 'none after it');
-  t.equal(nextTimeBoundary({ modelgate_config: { exceptions: {} } }, Date.now()), undefined);
-  t.equal(nextTimeBoundary(null, Date.now()), undefined);
+  t.equal(nextTimeBoundary({ modelgate_config: { exceptions: {} } }, clock.now()), undefined);
+  t.equal(nextTimeBoundary(null, clock.now()), undefined);
 
-  if (Date.now() >= expiresAt - 1_000) {
-    t.pass('not run: the machine was too slow to review before the expiry');
-    return;
-  }
   const before = evaluations;
   t.equal((await answer(reviewer, body({ uri: UNSIGNED }))).allowed, true, 'still waived');
   t.equal(evaluations, before, 'answered from the cache');
-  await sleep(Math.max(0, expiresAt - Date.now()) + 50);
+  clock.set(expiresAt - 1);
+  t.equal((await answer(reviewer, body({ uri: UNSIGNED }))).allowed, true, 'one millisecond before the expiry: still waived');
+  t.equal(evaluations, before, 'and still answered from the cache');
+  clock.set(expiresAt);
   const after = await answer(reviewer, body({ uri: UNSIGNED }));
   t.equal(evaluations, before + 1, 'after the expiry the policy ran again');
   t.equal(after.allowed, false, 'and the expired exception no longer waives');

@@ -618,7 +618,7 @@ t.test('the rendered webhook arguments and files start the real webhook; the boo
 
   const [bootstrap] = (must(get('webhook-managed TLS, namespace label, k8s pull secrets, mutating on'), 'Deployment').spec as PodSpec).template.spec.containers;
   const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    execFile(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), ...bootstrap!.args, '--port=0', '--metrics-port=0', '--host=127.0.0.1', '--metrics-host=127.0.0.1'], { timeout: 30_000, env: { PATH: process.env.PATH ?? '', HOME: dir } }, (err, _stdout, stderr) =>
+    execFile(join(REPO, 'node_modules/.bin/node'), [join(REPO, 'src/cli/main.ts'), ...bootstrap!.args, '--port=0', '--metrics-port=0', '--host=127.0.0.1', '--metrics-host=127.0.0.1'], { env: { PATH: process.env.PATH ?? '', HOME: dir } }, (err, _stdout, stderr) =>
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stderr }),
     );
   });

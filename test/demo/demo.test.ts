@@ -13,13 +13,14 @@ import { LayoutStore } from '../../src/oci/layout.ts';
 import { RegistryStore } from '../../src/oci/registry.ts';
 import { runDemo } from '../../src/demo/run.ts';
 import { startRegistry } from '../helpers/registry.ts';
-import { REPO, runCli } from '../helpers/run-cli.ts';
+import { REPO } from '../helpers/run-cli.ts';
+import { runInUserShell } from '../helpers/user-shell.ts';
 
 const NODE = join(REPO, 'node_modules/.bin/node');
 
 function demo(cwd: string, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(NODE, [join(REPO, 'src/demo/main.ts'), ...args], { cwd, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(NODE, [join(REPO, 'src/demo/main.ts'), ...args], { cwd }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
@@ -31,16 +32,22 @@ interface Receipt {
   evidence: { signers: string[]; predicateTypes: string[] };
 }
 
-// Both demos start at once (most of a run is waiting on processes), each in its own directory.
-const dir = mkdtempSync(join(tmpdir(), 'modelgate-demo-test-'));
+// Both demos start at once (most of a run is waiting on processes), each in its own directory. The
+// default one runs inside the checkout (under node_modules/.cache, ignored by git), as `npm run demo`
+// does, so that the `npx modelgate …` commands it prints find the project's bin.
+mkdirSync(join(REPO, 'node_modules/.cache'), { recursive: true });
+const dir = mkdtempSync(join(REPO, 'node_modules/.cache/modelgate-demo-test-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const cwd = join(dir, 'cwd');
 mkdirSync(cwd);
 const defaultRun = demo(cwd);
 const registry = await startRegistry({ t });
+// The registry demo's sources: outside any git checkout (the system temporary directory).
+const outsideGit = mkdtempSync(join(tmpdir(), 'modelgate-demo-source-'));
+t.teardown(() => rmSync(outsideGit, { recursive: true, force: true }));
 const registryRun = (async () => {
   const lines: string[] = [];
-  const result = await runDemo({ outDir: join(dir, 'registry-out'), registry: `http://${registry.host}/team`, sourceDir: mkdtempSync(join(dir, 'source-')), log: (line) => lines.push(line) });
+  const result = await runDemo({ outDir: join(dir, 'registry-out'), registry: `http://${registry.host}/team`, sourceDir: outsideGit, log: (line) => lines.push(line) });
   return { result, out: lines.join('\n') };
 })();
 // Settle both before any assertion, so a failure in one does not leave the other running.
@@ -74,12 +81,15 @@ t.test('npm run demo: dataset → attest run → push/sign/attach → webhook al
   t.notOk(existsSync(join(cwd, 'demo-out/mnt/tampered')), 'the tampered blob published nothing');
   t.match(out, /^Done in \d+\.\d s \(keygen/m);
 
-  // The `modelgate verify` command the demo prints works as printed.
-  const verifyLine = /^ {2}node \S+ (verify .*)$/m.exec(out)?.[1];
-  t.ok(verifyLine, 'a verify command is printed');
-  const verify = await runCli(verifyLine!.split(' '), { cwd });
-  t.equal(verify.code, 0, verify.stdout + verify.stderr);
-  t.match(verify.stdout, /VERDICT +allow/);
+  // The commands the demo prints run as printed, in a shell with the user's PATH (the system Node and
+  // npm, without the pinned Node 24 that `npm test` puts first): npx runs the bin on Node 24.
+  const printed = out.slice(out.indexOf('Try it yourself:')).split('\n').slice(1).filter((l) => l.startsWith('  ')).map((l) => l.trim());
+  t.same(printed.map((l) => l.split(' ').slice(0, 3).join(' ')), ['npx modelgate verify', 'npx modelgate inspect'], 'it prints npx commands');
+  const [verify, inspect] = await Promise.all(printed.map((line) => runInUserShell(line, cwd)));
+  t.equal(verify!.code, 0, verify!.stdout + verify!.stderr);
+  t.match(verify!.stdout, /VERDICT +allow/);
+  t.equal(inspect!.code, 0, inspect!.stdout + inspect!.stderr);
+  t.match(inspect!.stdout, digest!);
 });
 
 t.test('npm run demo -- --registry: the same against a registry, from a source tree outside git', async (t) => {

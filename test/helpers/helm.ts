@@ -102,7 +102,7 @@ export async function runHelm(args: readonly string[], options: { home: string; 
       helm,
       args,
       {
-        timeout: options.timeoutMs ?? 60_000,
+        ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
         maxBuffer: 32 * 1024 * 1024,
         env: { PATH: process.env.PATH ?? '', HOME: options.home, HELM_CACHE_HOME: join(options.home, 'cache'), HELM_CONFIG_HOME: join(options.home, 'config'), HELM_DATA_HOME: join(options.home, 'data') },
       },

@@ -4,7 +4,7 @@
  * Owns: starting `/usr/bin/docker-registry serve <config.yml>` on a free port with a temporary storage
  * directory, in one of three auth modes, and stopping it by PID (plus removing the directory):
  *   - `none`:  anonymous pull and push;
- *   - `basic`: htpasswd file with a bcrypt hash (`htpasswd -Bbn`);
+ *   - `basic`: htpasswd file with a bcrypt hash (bcryptjs, as `htpasswd -B` writes it);
  *   - `token`: docker token auth, served by a small token server written here. Tokens are RS256 JWTs
  *     whose header carries `x5c` (the signing certificate, which is the `rootcertbundle`) and the
  *     libtrust `kid`, as distribution 2.8 expects; the `access` claim grants the requested scopes to a
@@ -12,7 +12,7 @@
  * Any mode can serve HTTPS (`tls: true`) with a certificate from a throw-away CA.
  * Also `loadLayout`, which copies an OCI image layout directory into a store preserving every digest.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createSign, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
@@ -20,6 +20,7 @@ import { request as httpsRequest } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
 import forge from 'node-forge';
 import type { Digest } from '../../src/oci/digest.ts';
 import { parseManifest, type Descriptor } from '../../src/oci/manifest.ts';
@@ -326,8 +327,9 @@ async function launch(dir: string, configFor: (port: number) => string, scheme: 
     child.stderr!.on('data', (chunk: Buffer) => {
       if (stderr.length < 8192) stderr += chunk.toString('utf8');
     });
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && child.exitCode === null) {
+    // Until it answers or exits (a port taken meanwhile: try another), however long a loaded machine
+    // takes to start it; a registry that never answers is ended by the test's own timeout.
+    while (child.exitCode === null) {
       const status = await probe(`${scheme}://127.0.0.1:${port}`);
       if (status === 200 || status === 401) return { child, port };
       await new Promise((r) => setTimeout(r, 50));
@@ -350,8 +352,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   let authConfig = '';
   try {
     if (auth === 'basic') {
-      const line = execFileSync('htpasswd', ['-Bbn', username, password], { encoding: 'utf8' }).trim();
-      writeFileSync(join(dir, 'htpasswd'), `${line}\n`);
+      writeFileSync(join(dir, 'htpasswd'), `${username}:${bcrypt.hashSync(password, 10)}\n`);
       authConfig = ['auth:', '  htpasswd:', '    realm: modelgate-test', `    path: ${join(dir, 'htpasswd')}`].join('\n');
     } else if (auth === 'token') {
       tokenServer = await startTokenServer({

@@ -40,7 +40,7 @@ export function runCli(args: readonly string[], options: { cwd?: string; env?: N
 
 function spawnCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    execFile(NODE, [MAIN, ...args], { cwd: options.cwd ?? REPO, ...(options.env === undefined ? {} : { env: options.env }), maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(NODE, [MAIN, ...args], { cwd: options.cwd ?? REPO, ...(options.env === undefined ? {} : { env: options.env }), maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err !== null && typeof err.code !== 'number') {
         reject(err);
         return;

@@ -238,7 +238,10 @@ t.test('keygen: writes a 0600 encrypted key and its .pub; load → sign → veri
 t.test('keygen: refuses to overwrite without --force, replaces with it', async (t) => {
   const dir = tempDir(t);
   const prefix = join(dir, 'modelgate');
-  t.equal((await runCli(['keygen', '--output-key-prefix', prefix], { MODELGATE_PASSWORD: 'one' })).code, 0);
+  const made = await runCli(['keygen', '--output-key-prefix', prefix], { MODELGATE_PASSWORD: 'one' });
+  t.equal(made.code, 0);
+  const id = createHash('sha256').update(createPublicKey(readFileSync(`${prefix}.pub`, 'utf8')).export({ format: 'der', type: 'spki' })).digest('hex');
+  t.equal(made.stdout, `sha256:${id}\n`, 'prints the key id policy data names the key by (sha256 of the SPKI DER)');
   const before = readFileSync(`${prefix}.key`, 'utf8');
   const again = await runCli(['keygen', '--output-key-prefix', prefix], { MODELGATE_PASSWORD: 'two' });
   t.equal(again.code, 2);

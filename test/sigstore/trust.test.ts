@@ -82,10 +82,9 @@ t.test('TUF: unreachable or silent mirrors fail fast with TRUST_UNAVAILABLE', as
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   const closedPort = (closed.address() as { port: number }).port;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
-  let started = Date.now();
-  const refused = await rejectsWith(t, loadTrustedRootTuf({ mirrorURL: `http://127.0.0.1:${closedPort}`, rootPath: tufRoot, cachePath: join(cache, 'a'), timeoutMs: 5000 }), ['TRUST_UNAVAILABLE'], 'connection refused');
+  // The deadline is far beyond the test's own timeout: the refusal itself must end the load.
+  const refused = await rejectsWith(t, loadTrustedRootTuf({ mirrorURL: `http://127.0.0.1:${closedPort}`, rootPath: tufRoot, cachePath: join(cache, 'a'), timeoutMs: 3_600_000 }), ['TRUST_UNAVAILABLE'], 'connection refused');
   t.match(refused?.message ?? '', /127\.0\.0\.1/, 'message names the mirror');
-  t.ok(Date.now() - started < 5000, 'refused fails before the deadline');
 
   // A server that accepts and never answers: the deadline fires.
   const sockets: Socket[] = [];
@@ -95,9 +94,12 @@ t.test('TUF: unreachable or silent mirrors fail fast with TRUST_UNAVAILABLE', as
     for (const s of sockets) s.destroy();
     silent.close();
   });
-  started = Date.now();
+  // Nothing but the deadline can end this load (the server holds every connection open): it ending
+  // at all, with TRUST_UNAVAILABLE, after a connection was accepted, is the deadline honoured.
+  const started = performance.now();
   await rejectsWith(t, loadTrustedRootTuf({ mirrorURL: `http://127.0.0.1:${(silent.address() as { port: number }).port}`, rootPath: tufRoot, cachePath: join(cache, 'b'), timeoutMs: 700 }), ['TRUST_UNAVAILABLE'], 'silent mirror');
-  t.ok(Date.now() - started < 5000, `deadline honoured (${Date.now() - started} ms)`);
+  t.ok(sockets.length > 0, 'the mirror was reached (not refused)');
+  t.ok(performance.now() - started >= 690, 'and the load was given up at the deadline, not before');
 
   // A mirror we have no TUF root for.
   await rejectsWith(t, loadTrustedRootTuf({ mirrorURL: 'http://127.0.0.1:1', cachePath: join(cache, 'c'), timeoutMs: 2000 }), ['TRUST_UNAVAILABLE'], 'no initial root for the mirror');

@@ -77,7 +77,7 @@ export function decisionToTable(reference: string, result: ArtifactDecision, app
   if (result.outcome === 'allow' || result.outcome === 'deny') {
     rows.push(['bundle', result.decision.bundleDigest, ''], ['data', result.decision.dataDigest, ''], ['policy', result.decision.policy, '']);
   }
-  if (applied !== undefined) rows.push(['data from', applied.data, ''], ['trust', applied.trust, '']);
+  if (applied !== undefined) rows.push(['applied', `data ${applied.data}; trust ${applied.trust}`, '']);
   return table(rows);
 }
 

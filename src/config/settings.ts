@@ -10,6 +10,7 @@
  * env and args, no ConfigMap volume, so the chart renders keys, policy data and the trust root inline.
  */
 import type { Command } from 'commander';
+import { DEFAULT_BUNDLE_DIR } from '../policy/package-paths.ts';
 
 export type SettingKey =
   | 'policy'
@@ -52,11 +53,13 @@ export interface SettingSpec {
   readonly env?: string;
   /** The default as documented (applied by `read.ts`, never by commander, so a flag's source is known). */
   readonly default?: string;
+  /** The default as `--help` shows it on this installation, when it is a path (else `default`). */
+  readonly helpDefault?: () => string;
   readonly help: string;
 }
 
 export const SETTINGS: readonly SettingSpec[] = [
-  { key: 'policy', group: 'policy', kind: 'text', flag: '--policy <dir>', env: 'MODELGATE_POLICY', default: 'the bundle shipped in the package (build/policy)', help: 'policy bundle directory, manifest.json or tar archive (the webhook watches it)' },
+  { key: 'policy', group: 'policy', kind: 'text', flag: '--policy <dir>', env: 'MODELGATE_POLICY', default: 'the bundle shipped in the package (build/policy)', helpDefault: () => DEFAULT_BUNDLE_DIR, help: 'policy bundle directory, manifest.json or tar archive (the webhook watches it)' },
   { key: 'data', group: 'policy', kind: 'text', flag: '--data <file>', env: 'MODELGATE_POLICY_DATA', help: 'policy data JSON replacing the bundle data.json: trusted signers, builders, sources, datasets, revocations (the webhook watches it)' },
   { key: 'dataJson', group: 'policy', kind: 'text', env: 'MODELGATE_POLICY_DATA_JSON', help: 'the same policy data inline, as JSON text (what the chart gives model pods)' },
   { key: 'key', group: 'signers', kind: 'list', flag: '--key <file>', env: 'MODELGATE_KEYS', help: 'PEM public key file, or k8s://NAMESPACE/SECRET (its cosign.pub), whose signatures are checked (repeatable; the variable is comma separated); without policy data, these keys are the trusted signers' },
@@ -97,7 +100,7 @@ function appendValue(value: string, previous: readonly string[] | undefined): st
 export function declareSettings(command: Command, groups: readonly SettingGroup[]): Command {
   for (const spec of SETTINGS) {
     if (spec.flag === undefined || !groups.includes(spec.group)) continue;
-    const notes = [spec.env !== undefined ? `env ${spec.env}` : '', spec.default !== undefined ? `default ${spec.default}` : ''].filter((n) => n !== '').join('; ');
+    const notes = [spec.env !== undefined ? `env ${spec.env}` : '', spec.default !== undefined ? `default ${spec.helpDefault?.() ?? spec.default}` : ''].filter((n) => n !== '').join('; ');
     const help = notes === '' ? spec.help : `${spec.help} (${notes})`;
     if (spec.kind === 'list') command.option(spec.flag, help, appendValue);
     else command.option(spec.flag, help);

@@ -22,10 +22,9 @@ import { PolicyError } from './errors.ts';
 import { POLICY_INPUT_VERSION } from './input.ts';
 import { locateOpa, opaVersion, runOpa, type OpaBinary } from './opa.ts';
 
-/** Where the package keeps its Rego sources and the bundle `npm run build:policies` compiles from them. */
-const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
-export const DEFAULT_POLICY_DIR = join(PACKAGE_ROOT, 'policies');
-export const DEFAULT_BUNDLE_DIR = join(PACKAGE_ROOT, 'build', 'policy');
+import { DEFAULT_BUNDLE_DIR, DEFAULT_POLICY_DIR } from './package-paths.ts';
+
+export { DEFAULT_BUNDLE_DIR, DEFAULT_POLICY_DIR };
 
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.modelgate.policy.bundle.v1+json';
 /** artifactType of a policy bundle pushed as an OCI artifact. */

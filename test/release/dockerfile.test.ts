@@ -167,7 +167,7 @@ t.test("the runtime stage's file set runs modelgate with production dependencies
   t.equal(webhook.code, 0, webhook.stderr);
   t.match(webhook.stdout, /Usage: modelgate webhook/);
   t.match(webhook.stdout, /--tls-cert/);
-  t.ok(webhook.stdout.replace(/\s+/g, '').includes(`(default:"${join(app, 'build', 'policy')}")`), 'default policy bundle is the one the image ships');
+  t.ok(webhook.stdout.replace(/\s+/g, '').includes(`default${join(app, 'build', 'policy')}`), 'default policy bundle is the one the image ships');
   t.equal(evaluation.code, 0, `the shipped bundle evaluates with production dependencies: ${evaluation.stderr}`);
   t.match(JSON.parse(evaluation.stdout), { allow: true });
   t.ok(isAbsolute(launcher));

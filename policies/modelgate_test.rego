@@ -538,12 +538,12 @@ test_allow_identity_matched_by_pattern if {
 
 test_deny_identity_without_pattern_match if {
 	c := codes(good_input, pattern_config)
-	"WRONG_SIGNER" in c
+	"UNTRUSTED_SIGNATURE" in c
 	"PROVENANCE_SIGNER_UNTRUSTED" in c
 }
 
 test_pattern_of_another_issuer_does_not_count if {
 	other := object.union(marked_signer, {"issuer": "https://accounts.google.com"})
 	inp := patched([{"op": "replace", "path": "/signatures/0", "value": other}])
-	"WRONG_SIGNER" in codes(inp, pattern_config)
+	"UNTRUSTED_SIGNATURE" in codes(inp, pattern_config)
 }

@@ -75,9 +75,9 @@ t.test('verify: signatures checked by pattern, trusted by a data pattern', async
   ]);
   t.equal(allowed.code, 0, `an acme workflow, matched by both patterns, is allowed (${allowed.stdout} ${allowed.stderr})`);
   t.equal(untrusted.code, 1, 'verified by the flag pattern, but no data entry trusts it');
-  t.same(codes(untrusted), ['WRONG_SIGNER']);
+  t.same(codes(untrusted), ['UNTRUSTED_SIGNATURE']);
   t.equal(otherOrg.code, 1, 'acme-evil verifies under the flag pattern but the data pattern (acme/ only) does not match it');
-  t.same(codes(otherOrg), ['WRONG_SIGNER']);
+  t.same(codes(otherOrg), ['UNTRUSTED_SIGNATURE']);
   t.equal(exactOnly.code, 1, 'without a pattern flag the acme signature cannot be verified at all');
   t.same(codes(exactOnly), ['UNSIGNED']);
 });

@@ -7,7 +7,10 @@
  * `--builder-id`) at a `refs/tags/vX.Y.Z` ref, issued by GitHub Actions; provenance `builder.id`
  * must equal it (for a BYOB delegator: must be the caller's `--builder-id`, a released workflow); the source repository must match **exactly** (never by prefix) in the trigger and
  * the materials; the subject must carry the artifact digest; then branch, tag, versioned tag and
- * `workflow_dispatch` inputs. Signature/tlog/identity cryptography is not done here: callers pass
+ * `workflow_dispatch` inputs. For npm packages (kind `npm`) it makes `verify-npm-package`'s trust
+ * decision: the Node.js builder through its BYOB delegator, or the npm CLI on a GitHub-hosted runner,
+ * always named by `--builder-id` (the npm publish attestation and the tarball are not verified here).
+ * Signature/tlog/identity cryptography is not done here: callers pass
  * the statement only after `verifyBundle` succeeded, plus the signer certificate's identity.
  * `verify-artifact` and the registry `verify-image` both call this.
  */
@@ -20,8 +23,11 @@ import { isRecord, requireSubject, type ArtifactDigest, type Statement } from '.
 export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
 export const TRUSTED_BUILDER_REPOSITORY = 'slsa-framework/slsa-github-generator';
 
-/** Which default trusted builders apply: those that build files, or those that build images. */
-export type ArtifactKind = 'artifact' | 'container';
+/**
+ * Which default trusted builders apply: those that build files, those that build images, or npm
+ * packages (slsa-verifier `verify-npm-package`: no default, `--builder-id` always required).
+ */
+export type ArtifactKind = 'artifact' | 'container' | 'npm';
 
 /**
  * slsa-verifier's trusted reusable workflows (`slsaprovenance/common/builders.go` and
@@ -37,7 +43,24 @@ const DEFAULT_TRUSTED_WORKFLOWS: Record<ArtifactKind, readonly string[]> = {
     `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/builder_docker-based_slsa3.yml`,
   ],
   container: [`${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/generator_container_slsa3.yml`],
+  npm: [],
 };
+
+/**
+ * The Node.js builder: a BYOB trusted reusable workflow (the certificate names
+ * `delegator_lowperms-generic_slsa3.yml`, the provenance this workflow at its release tag), so it is
+ * trusted only when `--builder-id` names it.
+ */
+export const NODEJS_BUILDER = `https://github.com/${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/builder_nodejs_slsa3.yml`;
+
+/**
+ * The npm CLI's builder IDs (`npm publish --provenance` on GitHub Actions, slsa-verifier
+ * `common/builders.go`): the GitHub-hosted runner and its legacy ID. The certificate names the
+ * publisher's own workflow, not a trusted reusable workflow, so these are trusted for npm packages
+ * only and only when `--builder-id` names one. Self-hosted runners are not supported.
+ */
+export const GITHUB_RUNNER_BUILDERS: readonly string[] = ['https://github.com/actions/runner/github-hosted', 'https://github.com/actions/runner'];
+const GITHUB_SELF_HOSTED_RUNNER = 'https://github.com/actions/runner/self-hosted';
 
 /**
  * The BYOB ("bring your own builder") delegators: the certificate names the delegator, the
@@ -140,10 +163,36 @@ function requireReleaseTag(ref: string): void {
   }
 }
 
-/** The certificate's builder: its ID `https://github.com/<path>@<ref>`, and whether it is a BYOB delegator. */
+/**
+ * The trusted builder: its ID (`https://github.com/<path>@<ref>` for a reusable workflow or a
+ * delegator, the runner's ID for the npm CLI) and how the certificate vouches for it.
+ */
 export interface CertificateBuilder {
   readonly id: string;
-  readonly delegator: boolean;
+  /** `workflow`: the certificate names it; `delegator`: a BYOB delegator signed for the TRW in the provenance; `github-runner`: npm CLI on a GitHub-hosted runner. */
+  readonly via: 'workflow' | 'delegator' | 'github-runner';
+}
+
+/**
+ * slsa-verifier `verifyNpmEnvAndCert`: `--builder-id` is required; a BYOB delegator certificate (the
+ * Node.js builder's) must be at a release tag and the TRW is checked against the provenance later;
+ * any other certificate workflow is the publisher's own (npm CLI), and then `--builder-id` must name
+ * a GitHub runner builder without a version (the certificate's ref is not checked, as upstream).
+ */
+function verifyNpmBuilderIdentity(path: string, ref: string, expectedBuilderId: string | undefined): CertificateBuilder {
+  if (expectedBuilderId === undefined || expectedBuilderId === '') {
+    throw new AttestationError('UNTRUSTED_BUILDER', `npm packages have no default builder: name it with --builder-id (${NODEJS_BUILDER} or ${GITHUB_RUNNER_BUILDERS[0]})`);
+  }
+  const expected = parseBuilderId(expectedBuilderId);
+  if (BYOB_DELEGATORS.includes(path)) {
+    requireReleaseTag(ref);
+    return { id: `https://github.com/${path}@${ref}`, via: 'delegator' };
+  }
+  if (expected.name === GITHUB_SELF_HOSTED_RUNNER) throw new AttestationError('UNTRUSTED_BUILDER', `${GITHUB_SELF_HOSTED_RUNNER}: npm provenance from self-hosted runners is not supported`);
+  if (!GITHUB_RUNNER_BUILDERS.includes(expected.name) || expected.version !== '') {
+    throw new AttestationError('UNTRUSTED_BUILDER', `certificate workflow ${path} is not a BYOB delegator, so --builder-id must be one of ${GITHUB_RUNNER_BUILDERS.join(', ')} (without a version), got "${expectedBuilderId}"`);
+  }
+  return { id: expected.name, via: 'github-runner' };
 }
 
 /** Verify the certificate names a trusted builder (or a BYOB delegator, when `--builder-id` names the TRW). */
@@ -158,6 +207,7 @@ export function verifyBuilderIdentity(signer: SignerWorkflowIdentity, expectedBu
   const path = signer.san.slice(prefix.length, at).replace(/^\/+|\/+$/g, '');
   const ref = signer.san.slice(at + 1).replace(/^\/+|\/+$/g, '');
   const certBuilder = { name: prefix + path, version: ref };
+  if (kind === 'npm') return verifyNpmBuilderIdentity(path, ref, expectedBuilderId);
   if (BYOB_DELEGATORS.includes(path)) {
     // The delegator signs for the TRW recorded in the provenance: the caller must say which TRW it trusts.
     if (expectedBuilderId === undefined || expectedBuilderId === '') {
@@ -165,7 +215,7 @@ export function verifyBuilderIdentity(signer: SignerWorkflowIdentity, expectedBu
     }
     parseBuilderId(expectedBuilderId);
     requireReleaseTag(ref);
-    return { id: `${certBuilder.name}@${ref}`, delegator: true };
+    return { id: `${certBuilder.name}@${ref}`, via: 'delegator' };
   }
   if (expectedBuilderId === undefined || expectedBuilderId === '') {
     if (!DEFAULT_TRUSTED_WORKFLOWS[kind].includes(path)) {
@@ -176,12 +226,19 @@ export function verifyBuilderIdentity(signer: SignerWorkflowIdentity, expectedBu
     if (mismatch !== undefined) throw new AttestationError('UNTRUSTED_BUILDER', `certificate builder ${certBuilder.name}@${ref} is not the expected builder: ${mismatch}`);
   }
   requireReleaseTag(ref);
-  return { id: `${certBuilder.name}@${ref}`, delegator: false };
+  return { id: `${certBuilder.name}@${ref}`, via: 'workflow' };
 }
 
-/** The certificate's source repository (Fulcio extension) must be exactly the expected one. */
-function verifyCertificateSource(signer: SignerWorkflowIdentity, expectedSource: string): void {
-  if (signer.sourceRepositoryUri === undefined) return;
+/**
+ * The certificate's source repository (Fulcio extension) must be exactly the expected one; when the
+ * certificate names the publisher's own workflow (npm CLI) it is the only binding to the
+ * repository, so it must be present.
+ */
+function verifyCertificateSource(signer: SignerWorkflowIdentity, expectedSource: string, required: boolean): void {
+  if (signer.sourceRepositoryUri === undefined) {
+    if (required) throw new AttestationError('SOURCE_MISMATCH', 'the certificate names no source repository (Fulcio extension 1.3.6.1.4.1.57264.1.12)');
+    return;
+  }
   const expected = expectedSource.replace(/^git\+/, '');
   if (signer.sourceRepositoryUri !== expected) {
     throw new AttestationError('SOURCE_MISMATCH', `certificate source repository is "${signer.sourceRepositoryUri}", expected "${expected}"`);
@@ -331,10 +388,10 @@ export function verifySlsaProvenance(statement: Statement, signer: SignerWorkflo
   const kind = policy.kind ?? 'artifact';
   const certBuilder = verifyBuilderIdentity(signer, policy.builderId, kind);
   const expectedSource = normalizeGitUri(policy.sourceUri);
-  verifyCertificateSource(signer, expectedSource);
+  verifyCertificateSource(signer, expectedSource, certBuilder.via === 'github-runner');
   const prov = normalizeProvenance(statement);
   let builderId = certBuilder.id;
-  if (certBuilder.delegator) {
+  if (certBuilder.via === 'delegator') {
     // BYOB: the provenance names the TRW the delegator built for; it must be the caller's --builder-id.
     const trw = parseBuilderId(prov.builderId, true);
     const mismatch = builderMatches(trw, policy.builderId as string, 'loose');
@@ -343,7 +400,8 @@ export function verifySlsaProvenance(statement: Statement, signer: SignerWorkflo
     requireReleaseTag(trw.version.startsWith('refs/') ? trw.version : `refs/tags/${trw.version}`);
     builderId = prov.builderId;
   } else {
-    // Provenance builder.id must be exactly the certificate's builder (allowing `vX` ↔ `refs/tags/vX`).
+    // Provenance builder.id must be exactly the certificate's builder (allowing `vX` ↔ `refs/tags/vX`),
+    // or for the npm CLI exactly the runner builder named by --builder-id.
     const mismatch = builderMatches(parseBuilderId(prov.builderId), certBuilder.id, 'full');
     if (mismatch !== undefined) throw new AttestationError('BUILDER_MISMATCH', `provenance builder.id "${prov.builderId}" does not match the certificate: ${mismatch}`);
   }

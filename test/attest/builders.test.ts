@@ -2,14 +2,17 @@
  * slsa-verifier's trusted-builder set (issue 14, item 4): every default builder accepts a release
  * tag and refuses a branch ref, an untagged identity and a look-alike repository; the BYOB
  * delegators need `--builder-id` naming the trusted reusable workflow recorded in the provenance.
+ * The Node.js builder is a BYOB workflow (through the low-permissions delegator); the npm CLI's
+ * GitHub-runner builder IDs are trusted for npm packages only, named by `--builder-id`.
  * Statements are the real slsa-github-generator provenance of the shared vectors with the builder
- * fields changed to each builder's.
+ * fields changed to each builder's; the npm CLI statement is shaped like the npm CLI's v0.2
+ * provenance (as in slsa-verifier's npm tests).
  */
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestationError } from '../../src/attest/errors.ts';
-import { BYOB_DELEGATORS, defaultTrustedWorkflows, verifySlsaProvenance, type ArtifactKind, type SlsaPolicy } from '../../src/attest/slsa-policy.ts';
+import { BYOB_DELEGATORS, GITHUB_RUNNER_BUILDERS, NODEJS_BUILDER, defaultTrustedWorkflows, verifySlsaProvenance, type ArtifactKind, type SlsaPolicy } from '../../src/attest/slsa-policy.ts';
 import { parseArtifactDigest, parseStatement, type Statement } from '../../src/attest/statement.ts';
 import { VECTORS } from '../helpers/run-cli.ts';
 
@@ -46,6 +49,8 @@ const builders: Array<{ path: string; kind: ArtifactKind }> = [
 t.test('the default set mirrors slsa-verifier', async (t) => {
   t.ok(defaultTrustedWorkflows('artifact').includes('slsa-framework/slsa-github-generator/.github/workflows/builder_container-based_slsa3.yml'), 'container-based builder');
   t.same(BYOB_DELEGATORS.map((p) => p.split('/').pop()), ['delegator_generic_slsa3.yml', 'delegator_lowperms-generic_slsa3.yml']);
+  t.same(GITHUB_RUNNER_BUILDERS, ['https://github.com/actions/runner/github-hosted', 'https://github.com/actions/runner'], 'npm CLI builders (no self-hosted)');
+  t.same(defaultTrustedWorkflows('npm'), [], 'npm packages have no default builder');
 });
 
 for (const { path, kind } of builders) {
@@ -89,3 +94,93 @@ for (const delegator of BYOB_DELEGATORS) {
     failsWith(t, () => verifySlsaProvenance(statementBuiltBy(`${trw}@refs/tags/v1.0.0`), signer(fork), policy('artifact', trw)), 'UNTRUSTED_BUILDER', 'a delegator from another repository');
   });
 }
+
+t.test('the Node.js builder: signed by the low-permissions delegator, trusted when --builder-id names it', async (t) => {
+  const lowperms = BYOB_DELEGATORS.find((d) => d.includes('lowperms')) as string;
+  const cert = `${GH}${lowperms}@refs/tags/v2.0.0`;
+  const built = `${NODEJS_BUILDER}@refs/tags/v2.0.0`;
+  for (const kind of ['npm', 'artifact'] as const) {
+    t.equal(verifySlsaProvenance(statementBuiltBy(built), signer(cert), policy(kind, NODEJS_BUILDER)).builderId, built, `${kind}: accepted, the verified builder is the Node.js builder`);
+    t.equal(verifySlsaProvenance(statementBuiltBy(built), signer(cert), policy(kind, `${NODEJS_BUILDER}@v2.0.0`)).builderId, built, `${kind}: --builder-id at its version`);
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(built), signer(cert), policy(kind)), 'UNTRUSTED_BUILDER', `${kind}: no --builder-id`);
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(built), signer(cert), policy(kind, `${NODEJS_BUILDER}@v2.0.1`)), 'BUILDER_MISMATCH', `${kind}: --builder-id at another version`);
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(`${NODEJS_BUILDER}@refs/heads/main`), signer(cert), policy(kind, NODEJS_BUILDER)), 'INVALID_REF', `${kind}: the builder at a branch`);
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(`${NODEJS_BUILDER}@refs/tags/v2.0`), signer(cert), policy(kind, NODEJS_BUILDER)), 'INVALID_REF', `${kind}: the builder at a tag that is not vX.Y.Z`);
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(NODEJS_BUILDER), signer(cert), policy(kind, NODEJS_BUILDER)), 'BUILDER_MISMATCH', `${kind}: an untagged builder in the provenance`);
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(built), signer(`${GH}${lowperms}@refs/heads/main`), policy(kind, NODEJS_BUILDER)), 'INVALID_REF', `${kind}: the delegator at a branch`);
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(built), signer(`${GH}${lowperms}`), policy(kind, NODEJS_BUILDER)), 'MALFORMED_URI', `${kind}: an untagged delegator`);
+    const forkedBuilder = built.replace('slsa-framework/slsa-github-generator', 'attacker/slsa-github-generator');
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(forkedBuilder), signer(cert), policy(kind, NODEJS_BUILDER)), 'BUILDER_MISMATCH', `${kind}: the builder from another repository`);
+    const forkedDelegator = cert.replace('slsa-framework/', 'attacker/');
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(built), signer(forkedDelegator), policy(kind, NODEJS_BUILDER)), 'UNTRUSTED_BUILDER', `${kind}: a delegator from another repository`);
+  }
+});
+
+// npm CLI provenance (v0.2, buildType https://github.com/npm/cli/gha@v1): the certificate names the publisher's own workflow.
+const NPM_PACKAGE = parseArtifactDigest(`sha512:${'29d19f26233f4441328412b34fd73ed104ecfef62f14097890cccf7455b521b65c5acff851849faa85c85395aa22d401436f01f3afb61b19c780e906c88c7f20'}`);
+const COMMIT = 'c2f4c1e8b1cbb7a5d0e6e9a7cd81e1a0fd5b6b7d';
+
+function npmCliStatement(builderId: string, repository = 'slsa-framework/example-package'): Statement {
+  const uri = `git+https://github.com/${repository}@refs/heads/main`;
+  return parseStatement(JSON.stringify({
+    _type: 'https://in-toto.io/Statement/v0.1',
+    subject: [{ name: 'pkg:npm/%40modelgate/example@1.0.0', digest: { sha512: NPM_PACKAGE.hex } }],
+    predicateType: 'https://slsa.dev/provenance/v0.2',
+    predicate: {
+      buildType: 'https://github.com/npm/cli/gha@v1',
+      builder: { id: builderId },
+      invocation: {
+        configSource: { uri, digest: { sha1: COMMIT }, entryPoint: '.github/workflows/release.yml' },
+        parameters: {},
+        environment: {
+          GITHUB_EVENT_NAME: 'push',
+          GITHUB_REF: 'refs/heads/main',
+          GITHUB_REPOSITORY: repository,
+          GITHUB_RUN_ATTEMPT: '1',
+          GITHUB_RUN_ID: '4757060009',
+          GITHUB_SHA: COMMIT,
+          GITHUB_WORKFLOW_REF: `${repository}/.github/workflows/release.yml@refs/heads/main`,
+          GITHUB_WORKFLOW_SHA: COMMIT,
+        },
+      },
+      metadata: { buildInvocationId: '4757060009-1', completeness: { parameters: false, environment: false, materials: false }, reproducible: false },
+      materials: [{ uri, digest: { sha1: COMMIT } }],
+    },
+  }));
+}
+
+const npmPolicy = (builderId?: string, kind: ArtifactKind = 'npm'): SlsaPolicy => ({ ...policy(kind, builderId), artifactDigests: [NPM_PACKAGE] });
+const PUBLISHER = `${GH}slsa-framework/example-package/.github/workflows/release.yml`;
+
+for (const runner of GITHUB_RUNNER_BUILDERS) {
+  t.test(`npm CLI ${runner}: trusted for npm packages with --builder-id; the publisher's workflow ref is not a builder ref`, async (t) => {
+    for (const ref of ['refs/heads/main', 'refs/tags/v1.0.0']) {
+      t.equal(verifySlsaProvenance(npmCliStatement(runner), signer(`${PUBLISHER}@${ref}`), npmPolicy(runner)).builderId, runner, `accepted, published from ${ref}`);
+    }
+    const cert = signer(`${PUBLISHER}@refs/heads/main`);
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(runner), cert, npmPolicy()), 'UNTRUSTED_BUILDER', 'no --builder-id');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(runner), cert, npmPolicy(`${runner}@v1.0.0`)), 'UNTRUSTED_BUILDER', '--builder-id with a version');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(runner), cert, npmPolicy(runner, 'artifact')), 'UNTRUSTED_BUILDER', 'not trusted for verify-artifact');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(runner), cert, npmPolicy(runner, 'container')), 'UNTRUSTED_BUILDER', 'not trusted for images');
+    const other = GITHUB_RUNNER_BUILDERS.find((b) => b !== runner) as string;
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(other), cert, npmPolicy(runner)), 'BUILDER_MISMATCH', 'the provenance names the other runner ID');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(`${runner}@v1`), cert, npmPolicy(runner)), 'BUILDER_MISMATCH', 'the provenance names a versioned runner ID');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(runner), signer(PUBLISHER), npmPolicy(runner)), 'MALFORMED_URI', 'an untagged certificate workflow');
+    const attackerRunner = runner.replace('actions/runner', 'attacker/runner');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(attackerRunner), cert, npmPolicy(attackerRunner)), 'UNTRUSTED_BUILDER', 'a runner ID from another repository');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(runner), { ...cert, sourceRepositoryUri: 'https://github.com/attacker/example-package' }, npmPolicy(runner)), 'SOURCE_MISMATCH', 'published from another repository');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(runner), { san: cert.san, issuer: ISSUER }, npmPolicy(runner)), 'SOURCE_MISMATCH', 'a certificate without its source repository');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(runner, 'attacker/example-package'), cert, npmPolicy(runner)), 'SOURCE_MISMATCH', 'provenance built from another repository');
+    failsWith(t, () => verifySlsaProvenance(npmCliStatement(runner), { ...cert, issuer: 'https://accounts.google.com' }, npmPolicy(runner)), 'OIDC_ISSUER', 'not GitHub Actions');
+  });
+}
+
+t.test('npm packages: self-hosted runners and the file/image builders are refused', async (t) => {
+  const cert = signer(`${PUBLISHER}@refs/heads/main`);
+  const selfHosted = 'https://github.com/actions/runner/self-hosted';
+  failsWith(t, () => verifySlsaProvenance(npmCliStatement(selfHosted), cert, npmPolicy(selfHosted)), 'UNTRUSTED_BUILDER', 'self-hosted runner');
+  for (const path of defaultTrustedWorkflows('artifact')) {
+    const id = `${GH}${path}@refs/tags/v2.1.0`;
+    failsWith(t, () => verifySlsaProvenance(statementBuiltBy(id), signer(id), policy('npm', id)), 'UNTRUSTED_BUILDER', `${path.split('/').pop()} for an npm package`);
+  }
+});

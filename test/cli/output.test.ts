@@ -67,7 +67,7 @@ t.test('dataset verify: --json stays an alias of -o json', async (t) => {
   const root = t.testdir({ data: { 'a.txt': 'a' } });
   const dir = join(root, 'data');
   const manifest = join(root, 'manifest.json');
-  t.equal((await cli(['dataset', 'manifest', dir, '-o', manifest])).code, 0);
+  t.equal((await cli(['dataset', 'manifest', dir, '--output-file', manifest])).code, 0);
   writeFileSync(join(dir, 'b.txt'), 'b');
   const viaJson = await cli(['dataset', 'verify', dir, manifest, '--json']);
   const viaOutput = await cli(['dataset', 'verify', dir, manifest, '-o', 'json']);

@@ -11,7 +11,7 @@
  * the tree is whole.
  *
  * Each round runs every contender once, in rotating order: the library call `buildDatasetManifest`
- * (walk + worker-pool hashing + Merkle root), the CLI `modelgate dataset manifest DIR -o FILE` (a new
+ * (walk + worker-pool hashing + Merkle root), the CLI `modelgate dataset manifest DIR --output-file FILE` (a new
  * process: start-up included), `crypto` on one thread, `find … -print0 | xargs -0 sha256sum`, the same with
  * `xargs -P2`, and `xargs -P2 openssl dgst -sha256`. Warm rounds (MANIFEST_BENCH_ROUNDS, default 3) run
  * with the tree in the page cache (24 GiB RAM, so it stays there); cold rounds (MANIFEST_BENCH_COLD_ROUNDS,
@@ -148,7 +148,7 @@ const contenders: Record<string, () => Promise<number | undefined>> = {
     }),
   'modelgate (CLI)': async () => {
     const target = join(out, 'manifest.json');
-    const { cpuSeconds } = await timedChild(process.execPath, [CLI, 'dataset', 'manifest', ROOT, '-o', target]);
+    const { cpuSeconds } = await timedChild(process.execPath, [CLI, 'dataset', 'manifest', ROOT, '--output-file', target]);
     const cpu = Number.isNaN(cpuSeconds) ? undefined : cpuSeconds;
     if (!readFileSync(target).equals(expected)) throw new Error('CLI manifest differs');
     return cpu;

@@ -46,13 +46,13 @@ echo "# in $work (a git checkout of https://github.com/acme/reviews-model), publ
 say "KEY_ID=\$(modelgate keygen --output-key-prefix ci)"
 KEY_ID=$(modelgate keygen --output-key-prefix ci)
 echo "$KEY_ID" >&2
-say "modelgate dataset manifest data/ -o dataset.json"
-modelgate dataset manifest data/ -o dataset.json
+say "modelgate dataset manifest data/ --output-file dataset.json"
+modelgate dataset manifest data/ --output-file dataset.json
 say "modelgate dataset sign dataset.json --key ci.key"
 modelgate dataset sign dataset.json --key ci.key
 RAW=sha256:$(cat data/*.jsonl | sha256sum | cut -c1-64)
-say "modelgate dataset attest --manifest dataset.json --source https://example.com/reviews-raw.tar=$RAW --step dedup --step pii-removal --license CC-BY-4.0 --key ci.key -o dataset.att.json"
-modelgate dataset attest --manifest dataset.json --source "https://example.com/reviews-raw.tar=$RAW" --step dedup --step pii-removal --license CC-BY-4.0 --key ci.key -o dataset.att.json
+say "modelgate dataset attest --manifest dataset.json --source https://example.com/reviews-raw.tar=$RAW --step dedup --step pii-removal --license CC-BY-4.0 --key ci.key --output-file dataset.att.json"
+modelgate dataset attest --manifest dataset.json --source "https://example.com/reviews-raw.tar=$RAW" --step dedup --step pii-removal --license CC-BY-4.0 --key ci.key --output-file dataset.att.json
 say "DATASET=\$(modelgate dataset push dataset.json oci://$base/datasets/reviews:v1 --bundle dataset.json.sigstore.json --bundle dataset.att.json)"
 DATASET=$(modelgate dataset push dataset.json "oci://$base/datasets/reviews:v1" --bundle dataset.json.sigstore.json --bundle dataset.att.json)
 echo "$DATASET" >&2
@@ -65,8 +65,8 @@ say "modelgate sign oci://$base/models/reviews@\$MODEL --key ci.key"
 modelgate sign "oci://$base/models/reviews@$MODEL" --key ci.key >/dev/null
 say "modelgate attest attach oci://$base/models/reviews@\$MODEL --predicate model.provenance.sigstore.json --key ci.key"
 modelgate attest attach "oci://$base/models/reviews@$MODEL" --predicate model.provenance.sigstore.json --key ci.key >/dev/null
-say "modelgate attest evaluate --model model/ --metrics model/metrics.json --key ci.key -o eval.sigstore.json"
-modelgate attest evaluate --model model/ --metrics model/metrics.json --key ci.key -o eval.sigstore.json >/dev/null
+say "modelgate attest evaluate --model model/ --metrics model/metrics.json --key ci.key --output-file eval.sigstore.json"
+modelgate attest evaluate --model model/ --metrics model/metrics.json --key ci.key --output-file eval.sigstore.json >/dev/null
 say "modelgate attest attach oci://$base/models/reviews@\$MODEL --predicate eval.sigstore.json --key ci.key"
 modelgate attest attach "oci://$base/models/reviews@$MODEL" --predicate eval.sigstore.json --key ci.key >/dev/null
 

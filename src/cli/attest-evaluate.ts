@@ -20,6 +20,7 @@ import { parseReference, repositoryName } from '../oci/reference.ts';
 import { datasetFromManifest, datasetFromReference } from './attest.ts';
 import { bundleVerifierFromFlags } from './bundle-verifier-option.ts';
 import { collect } from './option-values.ts';
+import { fileWritingOutputOption, outputFileOption, type OutputFormat } from './output-format.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, type SigningCliOptions } from './signing-key-option.ts';
 import { addTrustOptions, type TrustCliOptions } from './trust-options.ts';
 
@@ -30,7 +31,8 @@ interface EvaluateOptions extends TrustCliOptions, SigningCliOptions {
   readonly metrics: string;
   readonly model?: string;
   readonly subject: readonly string[];
-  readonly output?: string;
+  readonly outputFile?: string;
+  readonly output: OutputFormat;
   readonly dataset: readonly string[];
   readonly datasetManifest: readonly string[];
   readonly reference?: string;
@@ -77,7 +79,8 @@ export function registerEvaluate(attest: Command): void {
     .requiredOption('--metrics <file>', 'metrics: a JSON object of metric name → finite number (read after the command ran)')
     .option('--model <dir>', 'the evaluated model directory: every file and its OMS root digest become subjects')
     .option('--subject <ref>', 'the evaluated model pinned by digest, oci://host/repo@sha256:… (repeatable)', collect, [])
-    .option('-o, --output <file>', 'where to write the attestation bundle (default: MODEL.evaluation.sigstore.json beside --model)')
+    .addOption(outputFileOption('where to write the attestation bundle (default: MODEL.evaluation.sigstore.json beside --model)'))
+    .addOption(fileWritingOutputOption('output format: text (the bundle path) or json ({bundle, metrics, result})'))
     .option('--dataset <ref>', 'evaluation dataset as an OCI artifact pinned by digest (repeatable)', collect, [])
     .option('--dataset-manifest <[uri=]file>', 'evaluation dataset as a modelgate dataset manifest, optionally with its URI (repeatable)', collect, [])
     .option('--reference <file>', 'earlier evaluation to compare with: its attestation bundle, its statement, or a metrics JSON file')
@@ -90,7 +93,7 @@ export function registerEvaluate(attest: Command): void {
   addTrustOptions(addSigningOptions(command)).action(async (evaluationCommand: string[], options: EvaluateOptions) => {
     const { parseTolerances } = await import('../emit/evaluation.ts');
     if (options.model === undefined && options.subject.length === 0) throw new UsageError('USAGE', 'give the evaluated model: --model DIR and/or --subject REF@sha256:…');
-    if (options.output === undefined && options.model === undefined) throw new UsageError('USAGE', 'give -o FILE for the attestation bundle (there is no --model to put it beside)');
+    if (options.outputFile === undefined && options.model === undefined) throw new UsageError('USAGE', 'give --output-file FILE for the attestation bundle (there is no --model to put it beside)');
     if (options.tolerance.length > 0 && options.reference === undefined) throw new UsageError('USAGE', '--tolerance compares with a reference: give --reference FILE');
     const verifying = options.referenceKey !== undefined || options.referenceCertificateIdentity !== undefined || options.referenceCertificateOidcIssuer !== undefined;
     if (verifying && options.reference === undefined) throw new UsageError('USAGE', '--reference-key / --reference-certificate-* verify a reference: give --reference FILE');
@@ -104,7 +107,7 @@ export function registerEvaluate(attest: Command): void {
     }
     const signer = await resolveBundleSigner(options); // before evaluating: a wrong passphrase or a bad token must not waste a run
     announceSigner(signer);
-    const bundlePath = resolve(options.output ?? `${resolve(options.model!)}.evaluation.sigstore.json`);
+    const bundlePath = resolve(options.outputFile ?? `${resolve(options.model!)}.evaluation.sigstore.json`);
     const { runEvaluation } = await import('../emit/evaluation-run.ts');
     const result = await runEvaluation({
       command: evaluationCommand,
@@ -129,7 +132,8 @@ export function registerEvaluate(attest: Command): void {
     for (const c of comparisons) process.stderr.write(`  ${describe(c)}\n`);
     const verdict = result.comparison?.result ?? 'PASSED (no reference: nothing compared)';
     process.stderr.write(`Evaluation attestation (${Object.keys(result.metrics).length} metrics, result ${verdict}) written to ${result.bundlePath}\n`);
-    process.stdout.write(`${result.bundlePath}\n`);
+    const outcome = result.comparison?.result ?? 'PASSED';
+    process.stdout.write(options.output === 'json' ? `${JSON.stringify({ bundle: result.bundlePath, metrics: result.metrics, result: outcome })}\n` : `${result.bundlePath}\n`);
     if (result.comparison?.result === 'FAILED') {
       const missing = comparisons.filter((c) => c.reason === 'missing').map((c) => c.metric);
       const outside = comparisons.filter((c) => c.reason === 'out-of-tolerance').map((c) => c.metric);

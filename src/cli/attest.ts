@@ -235,6 +235,7 @@ interface RunOptions extends SigningCliOptions {
   readonly invocationId?: string;
   readonly container?: string;
   readonly source?: string;
+  readonly output: OutputFormat;
 }
 
 function registerRun(attest: Command): void {
@@ -251,7 +252,8 @@ function registerRun(attest: Command): void {
     .option('--builder-id <uri>', 'builder identity (default: $MODELGATE_BUILDER_ID)')
     .option('--invocation-id <id>', 'invocation id (default: $MODELGATE_INVOCATION_ID, else a random UUID)')
     .option('--container <ref>', 'training image pinned by digest (default: $MODELGATE_TRAINING_CONTAINER)')
-    .option('--source <dir>', 'source tree: git checkout and lockfiles (default: the working directory)');
+    .option('--source <dir>', 'source tree: git checkout and lockfiles (default: the working directory)')
+    .addOption(outputOption('output format: text (the bundle path) or json ({bundle, outputFiles})'));
   addSigningOptions(run).action(async (command: string[], options: RunOptions) => {
     const builderId = options.builderId ?? process.env.MODELGATE_BUILDER_ID;
     if (builderId === undefined || builderId === '') throw new UsageError('USAGE', 'give --builder-id URI (or set MODELGATE_BUILDER_ID): SLSA provenance names its builder');
@@ -282,6 +284,6 @@ function registerRun(attest: Command): void {
       return;
     }
     process.stderr.write(`Provenance for ${result.subjects.length - 1} output files written to ${result.bundlePath}\n`);
-    process.stdout.write(`${result.bundlePath}\n`);
+    process.stdout.write(options.output === 'json' ? `${JSON.stringify({ bundle: result.bundlePath, outputFiles: result.subjects.length - 1 })}\n` : `${result.bundlePath}\n`);
   });
 }

@@ -7,6 +7,7 @@
  * attestation predicate `src/dataset/attestation.ts`; the OCI artifact `src/dataset/attestation-artifact.ts`;
  * signing (key or keyless) `src/cli/signing-key-option.ts`.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -31,7 +32,7 @@ import { attachBundle } from '../sign/attach.ts';
 import { signBlobWith, signStatementWith } from '../sign/bundle-signer.ts';
 import { SigningError } from '../sign/errors.ts';
 import { parseBundle } from '../sigstore/bundle.ts';
-import { jsonAliasOption, outputOption, type OutputFormat } from './output-format.ts';
+import { fileWritingOutputOption, jsonAliasOption, outputFileOption, outputOption, type OutputFormat } from './output-format.ts';
 import { openPushTarget } from './push.ts';
 import { collect, readText } from './option-values.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, type SigningCliOptions } from './signing-key-option.ts';
@@ -87,9 +88,10 @@ export function register(program: Command): void {
     .command('manifest')
     .description('Hash every regular file under DIR and write its manifest (stdout by default)')
     .argument('<dir>', 'dataset directory')
-    .option('-o, --output <file>', 'write the manifest to FILE (atomically) instead of stdout')
+    .addOption(outputFileOption('write the manifest to FILE (atomically) instead of stdout'))
+    .addOption(fileWritingOutputOption('output format: text or json (the same: the manifest; with --output-file, json prints {outputFile, fileCount, totalSize, merkleRoot, digest})'))
     .option('--follow-symlinks', 'record what symbolic links point to instead of refusing them')
-    .action(async (dir: string, options: { output?: string; followSymlinks?: boolean }) => {
+    .action(async (dir: string, options: { outputFile?: string; output: OutputFormat; followSymlinks?: boolean }) => {
       const progress = progressReporter('hashing');
       let manifest;
       try {
@@ -98,16 +100,20 @@ export function register(program: Command): void {
         progress.end();
       }
       const bytes = serializeDatasetManifest(manifest);
-      if (options.output === undefined) {
-        process.stdout.write(bytes);
+      if (options.outputFile === undefined) {
+        process.stdout.write(bytes); // already one JSON document: the same for text and json
         return;
       }
       try {
-        await writeFileAtomic(options.output, bytes, { overwrite: true });
+        await writeFileAtomic(options.outputFile, bytes, { overwrite: true });
       } catch (err) {
-        throw new DatasetError('IO', `cannot write ${options.output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+        throw new DatasetError('IO', `cannot write ${options.outputFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
       }
       process.stderr.write(`${manifest.fileCount} files, ${manifest.totalSize} bytes, root ${manifest.merkleRoot}\n`);
+      if (options.output === 'json') {
+        const summary = { outputFile: options.outputFile, fileCount: manifest.fileCount, totalSize: manifest.totalSize, merkleRoot: manifest.merkleRoot, digest: sha256Digest(bytes) };
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+      }
     });
 
   dataset
@@ -144,26 +150,30 @@ export function register(program: Command): void {
     .description('Print a Merkle proof (JSON) that PATH is in MANIFEST, or that it is not')
     .argument('<manifest>', 'manifest file')
     .argument('<path>', 'manifest path of the file (relative, /-separated)')
-    .action(async (manifestPath: string, path: string) => {
+    .addOption(outputOption('output format: text (the proof as indented JSON) or json (the same proof on one line)'))
+    .action(async (manifestPath: string, path: string, options: { output: OutputFormat }) => {
       const manifest = await readDatasetManifest(manifestPath);
       const listed = manifest.files.some((f) => f.path === path);
       const head = { merkleRoot: manifest.merkleRoot, fileCount: manifest.fileCount };
       const proof = listed ? { ...head, inclusion: inclusionProof(manifest, path) } : { ...head, exclusion: exclusionProof(manifest, path) };
-      process.stdout.write(`${JSON.stringify(proof, null, 2)}\n`);
+      process.stdout.write(`${options.output === 'json' ? JSON.stringify(proof) : JSON.stringify(proof, null, 2)}\n`);
     });
 
   const sign = dataset
     .command('sign')
     .description('Sign MANIFEST into a Sigstore bundle v0.3 (messageSignature): with --key (key hint, no transparency log) or keyless (Fulcio certificate, Rekor entry)')
     .argument('<manifest>', 'manifest file written by `modelgate dataset manifest`')
-    .option('--bundle <file>', 'where to write the bundle (default: MANIFEST.sigstore.json)');
-  addSigningOptions(sign).action(async (manifestPath: string, options: SigningCliOptions & { bundle?: string }) => {
+    .option('--bundle <file>', 'where to write the bundle (default: MANIFEST.sigstore.json)')
+    .addOption(outputOption('output format: text (nothing on stdout; the bundle path on stderr) or json ({bundle, manifest, digest})'));
+  addSigningOptions(sign).action(async (manifestPath: string, options: SigningCliOptions & { bundle?: string; output: OutputFormat }) => {
     const bytes = await readManifestBytes(manifestPath);
     parseDatasetManifest(bytes); // sign only what `dataset verify` will accept
     const signer = await resolveBundleSigner(options);
     announceSigner(signer);
     const bundle = await signBlobWith(signer, bytes);
-    await writeBundle(options.bundle ?? `${manifestPath}.sigstore.json`, bundle);
+    const bundlePath = options.bundle ?? `${manifestPath}.sigstore.json`;
+    await writeBundle(bundlePath, bundle);
+    if (options.output === 'json') process.stdout.write(`${JSON.stringify({ bundle: bundlePath, manifest: manifestPath, digest: sha256Digest(bytes) })}\n`);
   });
 
   const attest = dataset
@@ -171,7 +181,8 @@ export function register(program: Command): void {
     .description(`Sign an in-toto Statement v1 about a dataset manifest (predicateType ${DATASET_PREDICATE_TYPE}: sources, curation steps, licence, Merkle root) into a DSSE Sigstore bundle`)
     .argument('[dir]', 'dataset directory (its manifest is computed, byte-identical to `dataset manifest DIR`)')
     .option('--manifest <file>', 'an existing manifest file instead of DIR')
-    .option('-o, --output <file>', 'where to write the bundle (default with --manifest: MANIFEST.intoto.sigstore.json; required with DIR)')
+    .addOption(outputFileOption('where to write the bundle (default with --manifest: MANIFEST.intoto.sigstore.json; required with DIR)'))
+    .addOption(fileWritingOutputOption('output format: text (nothing on stdout; the bundle path and subjects on stderr) or json ({bundle, subjects})'))
     .option('--name <name>', 'subject name (default: the manifest file name, or the directory name)')
     .option('--uri <uri>', 'where the dataset lives (recorded as predicate.manifest.uri)')
     .option('--source <uri=alg:hex>', 'an upstream source and its digest, e.g. https://host/raw.tar=sha256:<hex> (repeatable)', collect, [])
@@ -180,7 +191,7 @@ export function register(program: Command): void {
     .option('--follow-symlinks', 'with DIR: record what symbolic links point to instead of refusing them');
   addSigningOptions(attest).action(async (dir: string | undefined, options: AttestOptions) => {
     if ((dir === undefined) === (options.manifest === undefined)) throw new UsageError('USAGE', 'give either a dataset DIR or --manifest FILE');
-    if (dir !== undefined && options.output === undefined) throw new UsageError('USAGE', 'with a dataset DIR, give -o FILE for the bundle');
+    if (dir !== undefined && options.outputFile === undefined) throw new UsageError('USAGE', 'with a dataset DIR, give --output-file FILE for the bundle');
     const sources = options.source.map(parseSourceFlag);
     const curation = options.step.map(parseStepFlag);
     const license = options.license === undefined ? undefined : parseLicenseFlag(options.license);
@@ -207,8 +218,10 @@ export function register(program: Command): void {
     ];
     announceSigner(signer);
     const bundle = await signStatementWith(signer, subjects, DATASET_PREDICATE_TYPE, predicate);
-    await writeBundle(options.output ?? `${options.manifest}.intoto.sigstore.json`, bundle);
+    const bundlePath = options.outputFile ?? `${options.manifest}.intoto.sigstore.json`;
+    await writeBundle(bundlePath, bundle);
     process.stderr.write(`Subjects: ${name} ${predicate.manifest.digest}; ${name}${OCI_SUBJECT_SUFFIX} ${artifact.digest} (the digest \`dataset push\` gives it)\n`);
+    if (options.output === 'json') process.stdout.write(`${JSON.stringify({ bundle: bundlePath, subjects })}\n`);
   });
 
   const push = dataset
@@ -216,26 +229,31 @@ export function register(program: Command): void {
     .description('Push MANIFEST as an OCI artifact (the manifest is its single layer) and attach bundles as Sigstore-bundle referrers; prints the artifact digest')
     .argument('<manifest>', 'manifest file written by `modelgate dataset manifest`')
     .argument('<reference>', 'target: oci://host/repo:tag or oci-layout://dir:tag')
-    .option('--bundle <file>', 'a bundle about this manifest to attach (from `dataset sign` or `dataset attest`; repeatable)', collect, []);
-  addStoreOptions(push).action(async (manifestPath: string, reference: string, options: StoreCliOptions & { bundle: string[] }) => {
+    .option('--bundle <file>', 'a bundle about this manifest to attach (from `dataset sign` or `dataset attest`; repeatable)', collect, [])
+    .addOption(outputOption('output format: text (the artifact digest) or json ({reference, digest, referrers: [{bundle, digest}]})'));
+  addStoreOptions(push).action(async (manifestPath: string, reference: string, options: StoreCliOptions & { bundle: string[]; output: OutputFormat }) => {
     const manifestBytes = await readManifestBytes(manifestPath);
     const artifact = datasetArtifact(manifestBytes);
     const bundles = await Promise.all(options.bundle.map(async (path) => ({ path, bytes: await readBundleAbout(path, artifact.layer.digest, artifact.digest) })));
     const target = parseReference(reference);
     const store = await openPushTarget(reference, options);
     const written = await pushDatasetArtifact(store, manifestBytes, target.tag ?? 'latest');
+    const referrers: { bundle: string; digest: string }[] = [];
     for (const { path, bytes } of bundles) {
       const referrer = await attachBundle(store, written, bytes);
       process.stderr.write(`Attached ${path} as referrer ${referrer.digest}\n`);
+      referrers.push({ bundle: path, digest: referrer.digest });
     }
-    process.stderr.write(`Pushed dataset manifest to ${formatReference(withDigest(target, written.digest))} (use it as attest run --dataset)\n`);
-    process.stdout.write(`${written.digest}\n`);
+    const pinned = formatReference(withDigest(target, written.digest));
+    process.stderr.write(`Pushed dataset manifest to ${pinned} (use it as attest run --dataset)\n`);
+    process.stdout.write(options.output === 'json' ? `${JSON.stringify({ reference: pinned, digest: written.digest, referrers })}\n` : `${written.digest}\n`);
   });
 }
 
 interface AttestOptions extends SigningCliOptions {
   readonly manifest?: string;
-  readonly output?: string;
+  readonly outputFile?: string;
+  readonly output: OutputFormat;
   readonly name?: string;
   readonly uri?: string;
   readonly source: string[];
@@ -246,6 +264,11 @@ interface AttestOptions extends SigningCliOptions {
 
 /** Name suffix of the second statement subject: the OCI artifact `dataset push` makes of the manifest. */
 const OCI_SUBJECT_SUFFIX = '#oci-artifact';
+
+/** `sha256:<hex>` of the manifest file's bytes (what `dataset sign` signs and `attest run --dataset-manifest` records). */
+function sha256Digest(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
 
 async function readManifestBytes(path: string): Promise<Buffer> {
   try {

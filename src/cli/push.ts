@@ -3,7 +3,8 @@
  * lineage annotations, push it to a registry (`oci://host/repo:tag`) or an OCI image layout
  * (`oci-layout://dir:tag`, created if missing) and print the manifest digest.
  *
- * Owns: the command's flags and output — the digest alone on stdout; on stderr the summary line and,
+ * Owns: the command's flags and output — the digest alone on stdout (with `-o json`: {reference, digest,
+ * files}); on stderr the summary line and,
  * only when stderr is a terminal, a progress line redrawn twice a second (files and bytes stored).
  * Packing is `src/modelpack/pack.ts`; the annotations `src/emit/lineage-annotations.ts`.
  */
@@ -14,6 +15,7 @@ import { lineageAnnotations } from '../emit/lineage-annotations.ts';
 import { pushModelDirectory, PUSH_CONCURRENCY, type PushModelOptions } from '../modelpack/pack.ts';
 import { formatReference, parseReference, withDigest } from '../oci/reference.ts';
 import type { ArtifactStore } from '../oci/store.ts';
+import { outputOption, type OutputFormat } from './output-format.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
 
 interface PushOptions extends StoreCliOptions {
@@ -27,6 +29,7 @@ interface PushOptions extends StoreCliOptions {
   readonly hyperparams?: string;
   readonly annotation: readonly string[];
   readonly concurrency: string;
+  readonly output: OutputFormat;
 }
 
 const PROGRESS_INTERVAL_MS = 500;
@@ -123,7 +126,8 @@ export function register(program: Command): void {
     .option('--training-container <ref>', 'org.ml.training.container: training image, pinned by digest')
     .option('--hyperparams <json|@file>', 'org.ml.hyperparams: hyperparameters as a JSON object (text or @FILE)')
     .option('--annotation <key=value>', 'extra manifest annotation (repeatable)', collect, [])
-    .option('--concurrency <n>', 'blobs uploaded at once (those the registry already has are only HEAD-checked)', String(PUSH_CONCURRENCY));
+    .option('--concurrency <n>', 'blobs uploaded at once (those the registry already has are only HEAD-checked)', String(PUSH_CONCURRENCY))
+    .addOption(outputOption('output format: text (the manifest digest) or json ({reference, digest, files})'));
   addStoreOptions(command).action(async (modelDir: string, reference: string, options: PushOptions) => {
     if (options.created !== undefined && Number.isNaN(Date.parse(options.created))) throw new UsageError('USAGE', `--created ${options.created} is not an RFC 3339 time`);
     const target = parseReference(reference);
@@ -156,7 +160,8 @@ export function register(program: Command): void {
       progress.done();
     }
     const digest = built.manifest.descriptor.digest;
-    process.stderr.write(`Pushed ${built.files.length} files to ${formatReference(withDigest(target, digest))}\n`);
-    process.stdout.write(`${digest}\n`);
+    const pinned = formatReference(withDigest(target, digest));
+    process.stderr.write(`Pushed ${built.files.length} files to ${pinned}\n`);
+    process.stdout.write(options.output === 'json' ? `${JSON.stringify({ reference: pinned, digest, files: built.files.length })}\n` : `${digest}\n`);
   });
 }

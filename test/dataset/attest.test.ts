@@ -38,8 +38,8 @@ t.test('key-signed attestation of a directory and of its manifest file', async (
   const manifest = join(dir, 'reviews.json');
   const fromDir = join(dir, 'from-dir.sigstore.json');
   const [made, attested] = await Promise.all([
-    runCli(['dataset', 'manifest', data, '-o', manifest]),
-    runCli(['dataset', 'attest', data, '--key', keyPath, '-o', fromDir, '--name', 'reviews.json', '--uri', 's3://acme/reviews/v3',
+    runCli(['dataset', 'manifest', data, '--output-file', manifest]),
+    runCli(['dataset', 'attest', data, '--key', keyPath, '--output-file', fromDir, '--name', 'reviews.json', '--uri', 's3://acme/reviews/v3',
       '--source', `https://example.org/dump.tar.zst?v=2=${RAW}`, '--step', 'dedup', '--step', STEP, '--license', 'CC-BY-4.0 OR MIT']),
   ]);
   t.equal(made.code, 0, made.stderr);
@@ -90,7 +90,7 @@ t.test('keyless attestation verifies by identity', async (t) => {
   const manifest = join(dir, 'reviews.json');
   const out = join(dir, 'keyless.intoto.sigstore.json');
   const env = { ...process.env, SIGSTORE_ID_TOKEN: services.token('data-team@example.com') };
-  const attested = await runCli(['dataset', 'attest', '--manifest', manifest, '-o', out, '--fulcio-url', services.fulcioUrl, '--rekor-url', services.rekorUrl, '--step', 'filter'], { env });
+  const attested = await runCli(['dataset', 'attest', '--manifest', manifest, '--output-file', out, '--fulcio-url', services.fulcioUrl, '--rekor-url', services.rekorUrl, '--step', 'filter'], { env });
   t.equal(attested.code, 0, attested.stderr);
   const verified = await runCli(['verify-bundle', manifest, '--bundle', out, '--certificate-identity', 'data-team@example.com', '--certificate-oidc-issuer', services.issuer, '--trusted-root', root]);
   t.equal(verified.code, 0, verified.stderr);
@@ -115,7 +115,7 @@ t.test('bad flags get clear errors', async (t) => {
 
   const [noInput, bad] = await Promise.all([
     runCli(['dataset', 'attest', '--key', keyPath]),
-    runCli(['dataset', 'attest', '--manifest', join(dir, 'reviews.json'), '--key', keyPath, '-o', join(dir, 'bad.json'), '--license', 'GPL-2.0+ OR OR MIT']),
+    runCli(['dataset', 'attest', '--manifest', join(dir, 'reviews.json'), '--key', keyPath, '--output-file', join(dir, 'bad.json'), '--license', 'GPL-2.0+ OR OR MIT']),
   ]);
   t.equal(noInput.code, 2);
   t.match(noInput.stderr, /USAGE: give either a dataset DIR or --manifest FILE/);

@@ -126,7 +126,7 @@ t.test('same tree built in different orders with different mtimes gives byte-ide
   t.match(first.stdout.toString('utf8'), /\],"mediaType":"application\/vnd\.modelgate\.dataset\.manifest\.v1\+json","merkleRoot":"sha256:[0-9a-f]{64}","schemaVersion":1,"totalSize":\d+\}$/);
 
   const out = join(dir, 'manifest.json');
-  const written = await runCli(['dataset', 'manifest', one, '-o', out]);
+  const written = await runCli(['dataset', 'manifest', one, '--output-file', out]);
   t.equal(written.code, 0, written.stderr);
   t.ok(readFileSync(out).equals(first.stdout), '-o writes the same bytes as stdout');
   t.equal(written.stdout.length, 0);

@@ -37,7 +37,7 @@ t.test('push a signed and attested dataset manifest, then find and verify it by 
   writeFileSync(join(other, 'x.csv'), 'x\n');
   const manifest = join(dir, 'dataset.json');
   const otherManifest = join(dir, 'other.json');
-  await Promise.all([runCli(['dataset', 'manifest', data, '-o', manifest]), runCli(['dataset', 'manifest', other, '-o', otherManifest])]);
+  await Promise.all([runCli(['dataset', 'manifest', data, '--output-file', manifest]), runCli(['dataset', 'manifest', other, '--output-file', otherManifest])]);
   const [signed, attested, otherSigned] = await Promise.all([
     runCli(['dataset', 'sign', manifest, '--key', keyPath]),
     runCli(['dataset', 'attest', '--manifest', manifest, '--key', keyPath, '--step', 'dedup', '--license', 'CC0-1.0']),

@@ -45,7 +45,7 @@ t.test('keygen → dataset manifest → dataset sign → verifyBundle with the .
   const password = 'dataset-signing-pass';
   t.equal((await runCli(['keygen', '--output-key-prefix', prefix], { MODELGATE_PASSWORD: password })).code, 0);
   const manifestPath = join(dir, 'manifest.json');
-  t.equal((await runCli(['dataset', 'manifest', data, '-o', manifestPath])).code, 0);
+  t.equal((await runCli(['dataset', 'manifest', data, '--output-file', manifestPath])).code, 0);
 
   const signed = await runCli(['dataset', 'sign', manifestPath, '--key', `${prefix}.key`], { MODELGATE_PASSWORD: password });
   t.equal(signed.code, 0, signed.stderr);

@@ -95,7 +95,7 @@ t.test('attest evaluate through the CLI', async (t) => {
   const base = ['attest', 'evaluate', '--key', keyPath, '--model', model];
 
   // The first evaluation runs its evaluator and records the metrics; no reference, nothing compared.
-  const ran = await runCli([...base, '--metrics', firstMetrics, '-o', first, '--dataset-manifest', `s3://acme/eval=${join(dir, 'eval-data.json')}`, '--url', 'https://ci.example.com/runs/7', '--', NODE, '-e', evaluator], { cwd: dir });
+  const ran = await runCli([...base, '--metrics', firstMetrics, '--output-file', first, '--dataset-manifest', `s3://acme/eval=${join(dir, 'eval-data.json')}`, '--url', 'https://ci.example.com/runs/7', '--', NODE, '-e', evaluator], { cwd: dir });
   t.equal(ran.code, 0, ran.stderr);
   t.equal(ran.stdout.trim(), first);
   const statement = statementOf(first);
@@ -117,14 +117,14 @@ t.test('attest evaluate through the CLI', async (t) => {
   const reference = ['--reference', first, '--reference-key', pubPath];
   const [firstVerified, within, outside, missing, unverifiedRef, nan, badTolerance, wrongKey, failing] = await Promise.all([
     verify(first),
-    runCli([...base, '--metrics', metricsFile('within.json', '{"accuracy": 0.905, "loss": 0.2501}'), '-o', join(dir, 'within.sigstore.json'), ...reference]),
-    runCli([...base, '--metrics', metricsFile('outside.json', '{"accuracy": 0.85, "loss": 0.25}'), '-o', join(dir, 'outside.sigstore.json'), ...reference, '--tolerance', 'accuracy=0.01']),
-    runCli([...base, '--metrics', metricsFile('missing.json', '{"accuracy": 0.9}'), '-o', join(dir, 'missing.sigstore.json'), ...reference]),
-    runCli([...base, '--metrics', metricsFile('unverified.json', '{"accuracy": 0.9, "loss": 0.25, "f1": 0.7}'), '-o', join(dir, 'unverified.sigstore.json'), '--reference', firstMetrics]),
-    runCli([...base, '--metrics', metricsFile('nan.json', '{"accuracy": NaN, "loss": 0.25}'), '-o', join(dir, 'nan.sigstore.json')]),
-    runCli([...base, '--metrics', firstMetrics, '-o', join(dir, 'bad-tol.sigstore.json'), ...reference, '--tolerance', 'accuracy=1.5pc']),
-    runCli([...base, '--metrics', firstMetrics, '-o', join(dir, 'wrong-key.sigstore.json'), '--reference', first, '--reference-key', otherPubPath]),
-    runCli([...base, '--metrics', join(dir, 'never.json'), '-o', join(dir, 'failing.sigstore.json'), '--', NODE, '-e', 'process.exit(5)']),
+    runCli([...base, '--metrics', metricsFile('within.json', '{"accuracy": 0.905, "loss": 0.2501}'), '--output-file', join(dir, 'within.sigstore.json'), ...reference]),
+    runCli([...base, '--metrics', metricsFile('outside.json', '{"accuracy": 0.85, "loss": 0.25}'), '--output-file', join(dir, 'outside.sigstore.json'), ...reference, '--tolerance', 'accuracy=0.01']),
+    runCli([...base, '--metrics', metricsFile('missing.json', '{"accuracy": 0.9}'), '--output-file', join(dir, 'missing.sigstore.json'), ...reference]),
+    runCli([...base, '--metrics', metricsFile('unverified.json', '{"accuracy": 0.9, "loss": 0.25, "f1": 0.7}'), '--output-file', join(dir, 'unverified.sigstore.json'), '--reference', firstMetrics]),
+    runCli([...base, '--metrics', metricsFile('nan.json', '{"accuracy": NaN, "loss": 0.25}'), '--output-file', join(dir, 'nan.sigstore.json')]),
+    runCli([...base, '--metrics', firstMetrics, '--output-file', join(dir, 'bad-tol.sigstore.json'), ...reference, '--tolerance', 'accuracy=1.5pc']),
+    runCli([...base, '--metrics', firstMetrics, '--output-file', join(dir, 'wrong-key.sigstore.json'), '--reference', first, '--reference-key', otherPubPath]),
+    runCli([...base, '--metrics', join(dir, 'never.json'), '--output-file', join(dir, 'failing.sigstore.json'), '--', NODE, '-e', 'process.exit(5)']),
   ]);
 
   t.equal(firstVerified.code, 0, firstVerified.stderr);
@@ -191,13 +191,13 @@ t.test('keyless: signed through Fulcio/Rekor, and a keyless reference verified b
   for (const name of ['MODELGATE_FULCIO_URL', 'MODELGATE_REKOR_URL', 'MODELGATE_TSA_URL']) delete env[name];
   const keyless = ['attest', 'evaluate', '--model', model, '--fulcio-url', services.fulcioUrl, '--rekor-url', services.rekorUrl];
   const first = join(dir, 'keyless-first.sigstore.json');
-  const signed = await runCli([...keyless, '--metrics', metricsFile('keyless.json', '{"accuracy": 0.9}'), '-o', first], { env });
+  const signed = await runCli([...keyless, '--metrics', metricsFile('keyless.json', '{"accuracy": 0.9}'), '--output-file', first], { env });
   t.equal(signed.code, 0, signed.stderr);
   t.match(signed.stderr, /Signing keyless as alice@example\.com/);
   const identity = ['--reference-certificate-identity', 'alice@example.com', '--reference-certificate-oidc-issuer', services.issuer, '--trusted-root', root];
   const [again, stranger] = await Promise.all([
-    runCli([...keyless, '--metrics', metricsFile('keyless-again.json', '{"accuracy": 0.901}'), '-o', join(dir, 'keyless-again.sigstore.json'), '--reference', first, ...identity], { env }),
-    runCli([...keyless, '--metrics', metricsFile('keyless-again.json', '{"accuracy": 0.901}'), '-o', join(dir, 'keyless-stranger.sigstore.json'), '--reference', first, ...identity.map((a) => (a === 'alice@example.com' ? 'mallory@example.com' : a))], { env }),
+    runCli([...keyless, '--metrics', metricsFile('keyless-again.json', '{"accuracy": 0.901}'), '--output-file', join(dir, 'keyless-again.sigstore.json'), '--reference', first, ...identity], { env }),
+    runCli([...keyless, '--metrics', metricsFile('keyless-again.json', '{"accuracy": 0.901}'), '--output-file', join(dir, 'keyless-stranger.sigstore.json'), '--reference', first, ...identity.map((a) => (a === 'alice@example.com' ? 'mallory@example.com' : a))], { env }),
   ]);
   t.equal(again.code, 0, again.stderr);
   t.match(statementOf(join(dir, 'keyless-again.sigstore.json')).predicate, { result: 'PASSED', passedTests: ['accuracy'], modelgateEvaluation: { reference: { verified: true, signer: /^alice@example\.com \(issuer / } } });

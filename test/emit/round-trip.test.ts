@@ -64,7 +64,7 @@ t.test('emit, publish and admit a model', async (t) => {
 
   const [, manifestOut] = await Promise.all([
     ok(t, ['keygen', '--output-key-prefix', join(dir, 'signer')]),
-    ok(t, ['dataset', 'manifest', data, '-o', join(dir, 'dataset.json')]),
+    ok(t, ['dataset', 'manifest', data, '--output-file', join(dir, 'dataset.json')]),
   ]);
   t.equal(manifestOut, '');
   const keyPath = join(dir, 'signer.key');

@@ -80,7 +80,7 @@ export async function signedModel(t: Test, dir: string, registryHost: string): P
   const stranger = writeKeyPair(dir, 'stranger');
   const source = writeSourceCheckout(dir, COMMIT, SOURCE);
   const data = writeDatasetShards(dir, 3);
-  await ok(t, ['dataset', 'manifest', data, '-o', join(dir, 'dataset.json')], dir);
+  await ok(t, ['dataset', 'manifest', data, '--output-file', join(dir, 'dataset.json')], dir);
   writeFileSync(join(dir, 'hparams.json'), JSON.stringify({ lr: 0.1, steps: 10, note: HOSTILE }));
 
   // The dataset as an OCI artifact with a signed dataset attestation (what `dataset push` publishes).

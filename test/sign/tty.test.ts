@@ -81,7 +81,7 @@ t.test('dataset manifest shows progress on a terminal', async (t) => {
   const dir = tempDir(t);
   mkdirSync(join(dir, 'data'));
   writeFileSync(join(dir, 'data/x.bin'), Buffer.alloc(4096, 7));
-  const run = await runOnTerminal(['dataset', 'manifest', join(dir, 'data'), '-o', join(dir, 'm.json')], []);
+  const run = await runOnTerminal(['dataset', 'manifest', join(dir, 'data'), '--output-file', join(dir, 'm.json')], []);
   t.equal(run.code, 0, run.screen);
   t.match(run.screen, /hashing: 0\.0 \/ 0\.0 MiB \(100%\)/);
   t.match(run.screen, /1 files, 4096 bytes, root sha256:/);

@@ -92,10 +92,10 @@ export async function outputSubjects(outputsDir: string, bundlePath: string): Pr
   ];
 }
 
-/** `python3 --version` → `3.12.3`; undefined when absent, failing or slow (3 s). */
+/** `python3 --version` → `3.12.3`; undefined when absent, failing or slow (15 s: a loaded machine starts python slowly). */
 function pythonVersion(): Promise<string | undefined> {
   return new Promise((resolvePromise) => {
-    execFile('python3', ['--version'], { timeout: 3000 }, (err, stdout, stderr) => {
+    execFile('python3', ['--version'], { timeout: 15_000 }, (err, stdout, stderr) => {
       resolvePromise(err === null ? /Python\s+(\S+)/.exec(`${stdout}${stderr}`)?.[1] : undefined);
     });
   });

@@ -10,6 +10,7 @@
  * runtimes `attest run` records (`hostFacts`).
  */
 import type { Command } from 'commander';
+import { outputOption, type OutputFormat } from './output-format.ts';
 import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { parseReference } from '../oci/reference.ts';
@@ -31,8 +32,9 @@ export function registerSbom(attest: Command): void {
     .option('--source <dir>', 'source tree whose lockfiles are read (default: the working directory)')
     .option('--container <ref>', 'training image pinned by digest (default: $MODELGATE_TRAINING_CONTAINER)')
     .option('--nvidia-smi <path>', 'nvidia-smi to query (default: nvidia-smi on the PATH; none found means no GPU entries)', 'nvidia-smi')
-    .option('--sbom-out <file>', 'also write the SBOM JSON to this file');
-  addEvidenceOptions(sbom).action(async (reference: string, options: SbomOptions) => {
+    .option('--sbom-out <file>', 'also write the SBOM JSON to this file')
+    .addOption(outputOption('output format: text (one digest a line) or json ({referrer, legacyTag})'));
+  addEvidenceOptions(sbom).action(async (reference: string, options: SbomOptions & { readonly output: OutputFormat }) => {
     const container = options.container ?? process.env.MODELGATE_TRAINING_CONTAINER;
     if (container !== undefined && parseReference(container).digest === undefined) throw new UsageError('USAGE', `training container ${container} must be pinned by digest`);
     const [{ readEnvironmentPackages }, { hostFacts }, { queryCudaVersion }, { trainingEnvironmentSbom, CYCLONEDX_BOM_PREDICATE }] = await Promise.all([

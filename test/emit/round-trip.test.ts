@@ -91,11 +91,11 @@ t.test('emit, publish and admit a model', async (t) => {
   ).trim();
   const pinned = `oci://${registry.host}/models/reviews@${digest}`;
   // The run's bundle is given as it is: attest attach re-signs its statement's predicate (type included) about the image.
-  const [, , mismatch] = await Promise.all([
-    ok(t, ['sign', pinned, '--key', keyPath, '--mode', 'both']),
-    ok(t, ['attest', 'attach', pinned, '--predicate', bundlePath, '--key', keyPath]),
-    run(['attest', 'attach', pinned, '--predicate', bundlePath, '--type', 'spdxjson', '--key', keyPath]),
-  ]);
+  // One writer at a time: distribution 2.8 has no referrers API, and two processes rewriting the
+  // referrers tag-schema index at once can lose an entry (a known limit of the fallback, README).
+  await ok(t, ['sign', pinned, '--key', keyPath, '--mode', 'both']);
+  await ok(t, ['attest', 'attach', pinned, '--predicate', bundlePath, '--key', keyPath]);
+  const mismatch = await run(['attest', 'attach', pinned, '--predicate', bundlePath, '--type', 'spdxjson', '--key', keyPath]);
   t.equal(mismatch.code, 2, 'a --type that contradicts the bundle statement is refused');
   t.match(mismatch.stderr, /differs from the bundle statement's predicateType https:\/\/slsa\.dev\/provenance\/v1/);
 

@@ -88,11 +88,10 @@ t.test('keyless sign + attest attach, then modelgate verify by identity', async 
 
   const token = services.token(WORKFLOW);
   const before = services.requests.rekor;
-  const [signed, attached] = await Promise.all([
-    cli(t, ['sign', pinned, ...urls], token),
-    // URLs from the environment this time, and --keyless spelled out.
-    cli(t, ['attest', 'attach', pinned, '--keyless', '--predicate', join(dir, 'predicate.json'), '--type', 'custom'], token, { MODELGATE_FULCIO_URL: services.fulcioUrl, MODELGATE_REKOR_URL: services.rekorUrl }),
-  ]);
+  // One writer at a time: two processes rewriting the referrers tag-schema index at once can lose an entry.
+  const signed = await cli(t, ['sign', pinned, ...urls], token);
+  // URLs from the environment this time, and --keyless spelled out.
+  const attached = await cli(t, ['attest', 'attach', pinned, '--keyless', '--predicate', join(dir, 'predicate.json'), '--type', 'custom'], token, { MODELGATE_FULCIO_URL: services.fulcioUrl, MODELGATE_REKOR_URL: services.rekorUrl });
   t.equal(signed.code, 0, signed.stderr);
   t.equal(attached.code, 0, attached.stderr);
   t.match(signed.stderr, `Signing keyless as ${WORKFLOW}`);

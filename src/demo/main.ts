@@ -1,5 +1,5 @@
 /**
- * `npm run demo` entry point: `node dist/demo/main.js [OUT_DIR] [--registry [http[s]://]host[:port][/prefix]]`.
+ * `npm run demo [-- [OUT_DIR] [--registry [http[s]://]host[:port][/prefix]]]` entry point (npm runs it on the pinned Node 24).
  * Runs the walk-through in `run.ts` with its output under `./demo-out/` (or OUT_DIR), on an OCI image
  * layout there, or against the given registry. Exit code 0 when every step's expectation held, 1
  * when one failed (or anything else went wrong), 2 on bad arguments.

@@ -242,7 +242,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     expect(JSON.stringify(provenance.externalParameters['seeds']) === JSON.stringify([String(TRAINING_SEED)]), 'the provenance records the seed');
     const checkout = readGitCheckout(sourceDir);
     expect((checkout === undefined) === (provenance.source === null), 'the provenance names a source commit exactly when the demo runs in a git checkout');
-    log(`2. modelgate attest run -- node ${show(TRAIN_SCRIPT)} --seed ${TRAINING_SEED}: trained a ${hyperparameters.hashedFeatures}×${hyperparameters.hiddenUnits} sentiment classifier in ${show(modelDir)}/`);
+    log(`2. modelgate attest run (training ${show(TRAIN_SCRIPT)} on the pinned Node, seed ${TRAINING_SEED}): trained a ${hyperparameters.hashedFeatures}×${hyperparameters.hiddenUnits} sentiment classifier in ${show(modelDir)}/`);
     log(`     training accuracy ${metrics.trainAccuracy.toFixed(3)}, loss ${metrics.trainLoss.toFixed(3)}; weights ${brief(weightsDigest)}`);
     log(`     SLSA provenance ${show(run.bundlePath)}: builder ${provenance.builderId}, dataset ${brief(dataset.digest)}, seed ${TRAINING_SEED}`);
     log(
@@ -446,7 +446,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     log('');
     log(`Done in ${seconds.toFixed(1)} s (${stepTimes.join(', ')}). Try it yourself:`);
     // As a user types it in the checkout: npx runs the project's bin on the pinned Node 24, whatever
-    // the system Node is (`node dist/cli/main.js` needs Node 24 as `node`).
+    // the system Node is (running the built CLI file with a plain `node` would need that `node` to be 24).
     const cli = 'npx modelgate';
     log(`  ${cli} verify ${brief(pinned).replace(/sha256:[0-9a-f]{12}…/, digest)} --key ${show(keyFiles.publicKeyPath)} --data ${show(policyDataPath)}`);
     log(`  ${cli} inspect ${brief(pinned).replace(/sha256:[0-9a-f]{12}…/, digest)}`);

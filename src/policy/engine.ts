@@ -3,7 +3,7 @@
  *
  * Owns: the `Decision` type and `PolicyEngine`. Loading verifies the bundle (manifest digests), sets
  * the data once, and runs a self-test (by default: an unsigned, tag-only artifact must be denied) before
- * the policy can serve. `reload` / `watch` build the new policy completely and swap it in only after
+ * the policy can serve. `reload` builds the new policy completely and swaps it in only after
  * its self-test passes; until then, and if it fails, the old policy keeps answering. `withData` builds a
  * separate engine on the same bundle with other data (a data reload), leaving this one untouched. Every decision
  * carries the bundle and data digests so callers can key caches and audit logs by them.
@@ -11,9 +11,6 @@
  * Keyless identity patterns in the data are compiled once per load and marked into each input
  * (identity-patterns.ts); a refused pattern fails the load with DATA_INVALID.
  */
-import { unwatchFile, watchFile } from 'node:fs';
-import { join } from 'node:path';
-import { stat } from 'node:fs/promises';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { digestOf, type Digest } from '../oci/digest.ts';
 import type { ArtifactStore, CallOptions } from '../oci/store.ts';
@@ -184,18 +181,9 @@ function runSelfTest(loaded: Loaded, cases: readonly SelfTestCase[]): void {
   }
 }
 
-export interface WatchOptions {
-  /** Poll interval for manifest.json (default 1000 ms). Polling survives directory swaps. */
-  readonly intervalMs?: number;
-  readonly onReload?: (bundleDigest: Digest) => void;
-  /** The new bundle was refused; the old policy keeps serving. */
-  readonly onError?: (err: unknown) => void;
-}
-
 export class PolicyEngine {
   #loaded: Loaded;
   readonly #options: EngineOptions;
-  #reloading: Promise<boolean> | undefined;
 
   private constructor(loaded: Loaded, options: EngineOptions) {
     this.#loaded = loaded;
@@ -272,41 +260,5 @@ export class PolicyEngine {
     runSelfTest(loaded, this.#options.selfTest ?? DEFAULT_SELF_TEST);
     this.#loaded = loaded;
     return true;
-  }
-
-  /**
-   * Watch a bundle directory and reload when its manifest changes. Returns a function that stops
-   * watching. Reloads never overlap; refused bundles are reported to `onError`.
-   */
-  watch(dir: string, options: WatchOptions = {}): () => void {
-    const manifestPath = join(dir, 'manifest.json');
-    let pending = false;
-    const listener = (): void => {
-      if (this.#reloading) {
-        pending = true; // changed again while loading: look once more when this load ends
-        return;
-      }
-      this.#reloading = stat(manifestPath)
-        .then(() => this.reload(dir))
-        .then(
-          (changed) => {
-            if (changed) options.onReload?.(this.bundleDigest);
-            return changed;
-          },
-          (err: unknown) => {
-            options.onError?.(err);
-            return false;
-          },
-        )
-        .finally(() => {
-          this.#reloading = undefined;
-          if (pending) {
-            pending = false;
-            listener();
-          }
-        });
-    };
-    watchFile(manifestPath, { interval: options.intervalMs ?? 1000, persistent: false }, listener);
-    return () => unwatchFile(manifestPath, listener);
   }
 }

@@ -1,7 +1,7 @@
 // The default policy evaluated through the WASM engine: allow for a correct input, each deny code for
 // a broken one (inputs built from evidence and validated against the input JSON Schema), hot reload,
 // self-test and the bundle digest on every decision.
-import { cp, readFile, rename, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseDigest } from '../../src/oci/digest.ts';
@@ -246,27 +246,4 @@ t.test('hot reload: the old policy serves until the new bundle verifies and pass
   t.equal(decide(goodEvidence(), e).allow, true);
   await writeFile(wasmPath, wasm);
 
-  // A changed manifest (same policy, new build metadata) is a new bundle: watch picks it up.
-  const reloaded = new Promise<string>((resolve, reject) => {
-    // watchFile is not persistent (a watcher alone must not keep a process alive): hold the loop here.
-    const deadline = setTimeout(() => reject(new Error('no reload within 10 s')), 10_000);
-    const stop = e.watch(live, {
-      intervalMs: 50,
-      onReload: (digest) => {
-        stop();
-        clearTimeout(deadline);
-        resolve(digest);
-      },
-      onError: reject,
-    });
-  });
-  const manifest = JSON.parse(await readFile(join(live, 'manifest.json'), 'utf8'));
-  manifest.tests.passed += 1;
-  // Publish atomically, as bundle builds do: the watcher polls and must never see a half-written file.
-  await writeFile(join(live, 'manifest.json.tmp'), JSON.stringify(manifest));
-  await rename(join(live, 'manifest.json.tmp'), join(live, 'manifest.json'));
-  const digest = await reloaded;
-  t.not(digest, first);
-  t.equal(e.bundleDigest, digest);
-  t.equal(decide(goodEvidence(), e).bundleDigest, digest);
 });

@@ -10,6 +10,8 @@
  * `workflow_dispatch` inputs. For npm packages (kind `npm`) it makes `verify-npm-package`'s trust
  * decision: the Node.js builder through its BYOB delegator, or the npm CLI on a GitHub-hosted runner,
  * always named by `--builder-id` (the npm publish attestation and the tarball are not verified here).
+ * GitHub-attestation provenance (`actions/attest-build-provenance`) is trusted only from the Bazel
+ * Central Registry workflows slsa-verifier lists, named by `--builder-id`.
  * Signature/tlog/identity cryptography is not done here: callers pass
  * the statement only after `verifyBundle` succeeded, plus the signer certificate's identity.
  * `verify-artifact` and the registry `verify-image` both call this.
@@ -71,6 +73,28 @@ export const BYOB_DELEGATORS: readonly string[] = [
   `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/delegator_generic_slsa3.yml`,
   `${TRUSTED_BUILDER_REPOSITORY}/.github/workflows/delegator_lowperms-generic_slsa3.yml`,
 ];
+
+/**
+ * Provenance made by GitHub's own `actions/attest-build-provenance` (buildType
+ * `https://actions.github.io/buildtypes/workflow/v1`): slsa-verifier trusts it only from the
+ * reusable workflows it lists for the Bazel Central Registry (`common/builders.go`: the ruleset
+ * releaser and the BCR publisher), whose certificate and `runDetails.builder.id` name the workflow
+ * at its release tag. They are not default builders: `--builder-id` must name one.
+ */
+export const GITHUB_ACTIONS_BUILD_TYPE = 'https://actions.github.io/buildtypes/workflow/v1';
+export const GITHUB_ATTESTATION_BUILDERS: readonly string[] = [
+  'https://github.com/bazel-contrib/.github/.github/workflows/release_ruleset.yaml',
+  'https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml',
+];
+
+/** A GitHub-attestation provenance must come from one of the listed builders (slsa-verifier's pre-set list). */
+function requireListedGithubAttestationBuilder(prov: NormalizedProvenance): void {
+  if (prov.buildType !== GITHUB_ACTIONS_BUILD_TYPE) return;
+  const { name } = parseBuilderId(prov.builderId);
+  if (!GITHUB_ATTESTATION_BUILDERS.includes(name)) {
+    throw new AttestationError('UNTRUSTED_BUILDER', `provenance of buildType ${GITHUB_ACTIONS_BUILD_TYPE} is trusted only from ${GITHUB_ATTESTATION_BUILDERS.join(', ')}; builder.id is ${echo(prov.builderId)}`);
+  }
+}
 
 export function defaultTrustedWorkflows(kind: ArtifactKind): readonly string[] {
   return DEFAULT_TRUSTED_WORKFLOWS[kind];
@@ -390,6 +414,7 @@ export function verifySlsaProvenance(statement: Statement, signer: SignerWorkflo
   const expectedSource = normalizeGitUri(policy.sourceUri);
   verifyCertificateSource(signer, expectedSource, certBuilder.via === 'github-runner');
   const prov = normalizeProvenance(statement);
+  requireListedGithubAttestationBuilder(prov);
   let builderId = certBuilder.id;
   if (certBuilder.via === 'delegator') {
     // BYOB: the provenance names the TRW the delegator built for; it must be the caller's --builder-id.

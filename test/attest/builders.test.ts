@@ -6,13 +6,15 @@
  * GitHub-runner builder IDs are trusted for npm packages only, named by `--builder-id`.
  * Statements are the real slsa-github-generator provenance of the shared vectors with the builder
  * fields changed to each builder's; the npm CLI statement is shaped like the npm CLI's v0.2
- * provenance (as in slsa-verifier's npm tests).
+ * provenance (as in slsa-verifier's npm tests). The Bazel Central Registry statements are shaped
+ * like GitHub's `actions/attest-build-provenance` v1 provenance as in slsa-verifier's BCR test data
+ * (buildType workflow/v1, `externalParameters.workflow`, `internalParameters.github`).
  */
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestationError } from '../../src/attest/errors.ts';
-import { BYOB_DELEGATORS, GITHUB_RUNNER_BUILDERS, NODEJS_BUILDER, defaultTrustedWorkflows, verifySlsaProvenance, type ArtifactKind, type SlsaPolicy } from '../../src/attest/slsa-policy.ts';
+import { BYOB_DELEGATORS, GITHUB_ACTIONS_BUILD_TYPE, GITHUB_ATTESTATION_BUILDERS, GITHUB_RUNNER_BUILDERS, NODEJS_BUILDER, defaultTrustedWorkflows, verifySlsaProvenance, type ArtifactKind, type SlsaPolicy } from '../../src/attest/slsa-policy.ts';
 import { parseArtifactDigest, parseStatement, type Statement } from '../../src/attest/statement.ts';
 import { VECTORS } from '../helpers/run-cli.ts';
 
@@ -183,4 +185,64 @@ t.test('npm packages: self-hosted runners and the file/image builders are refuse
     const id = `${GH}${path}@refs/tags/v2.1.0`;
     failsWith(t, () => verifySlsaProvenance(statementBuiltBy(id), signer(id), policy('npm', id)), 'UNTRUSTED_BUILDER', `${path.split('/').pop()} for an npm package`);
   }
+});
+
+// GitHub-attestation provenance (actions/attest-build-provenance), as the Bazel Central Registry workflows produce it.
+const MODULE_FILE = parseArtifactDigest(`sha256:${'4b1e0c9f6f2d3a8e7c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170654'}`);
+const RULESET = 'acme/rules_model';
+
+function githubAttestationStatement(builderId: string, ref = 'refs/heads/publish-to-bcr', repository = RULESET): Statement {
+  return parseStatement(JSON.stringify({
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [{ name: 'MODULE.bazel', digest: { sha256: MODULE_FILE.hex } }],
+    predicateType: 'https://slsa.dev/provenance/v1',
+    predicate: {
+      buildDefinition: {
+        buildType: GITHUB_ACTIONS_BUILD_TYPE,
+        externalParameters: { workflow: { ref, repository: `https://github.com/${repository}`, path: '.github/workflows/release.yml' } },
+        internalParameters: { github: { event_name: 'workflow_dispatch', repository_id: '731246815', repository_owner_id: '90412733', runner_environment: 'github-hosted' } },
+        resolvedDependencies: [{ uri: `git+https://github.com/${repository}@${ref}`, digest: { gitCommit: COMMIT } }],
+      },
+      runDetails: { builder: { id: builderId }, metadata: { invocationId: `https://github.com/${repository}/actions/runs/15012345678/attempts/1` } },
+    },
+  }));
+}
+
+const bcrPolicy = (builderId?: string, extra: Partial<SlsaPolicy> = {}): SlsaPolicy => ({ sourceUri: `github.com/${RULESET}`, artifactDigests: [MODULE_FILE], ...(builderId === undefined ? {} : { builderId }), ...extra });
+const bcrSigner = (san: string) => ({ san, issuer: ISSUER, sourceRepositoryUri: `https://github.com/${RULESET}` });
+
+t.test('the Bazel Central Registry builders mirror slsa-verifier', async (t) => {
+  t.same(GITHUB_ATTESTATION_BUILDERS, [
+    'https://github.com/bazel-contrib/.github/.github/workflows/release_ruleset.yaml',
+    'https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml',
+  ]);
+});
+
+for (const builder of GITHUB_ATTESTATION_BUILDERS) {
+  t.test(`${builder.split('/').pop()}: GitHub-attestation provenance verifies with --builder-id; refused otherwise`, async (t) => {
+    const built = `${builder}@refs/tags/v0.2.1`;
+    t.equal(verifySlsaProvenance(githubAttestationStatement(built), bcrSigner(built), bcrPolicy(builder)).builderId, built, 'accepted from a branch of the ruleset');
+    t.equal(verifySlsaProvenance(githubAttestationStatement(built), bcrSigner(built), bcrPolicy(`${builder}@v0.2.1`)).builderId, built, '--builder-id at its version');
+    t.ok(verifySlsaProvenance(githubAttestationStatement(built, 'refs/tags/v1.4.0'), bcrSigner(built), bcrPolicy(builder, { sourceTag: 'v1.4.0' })), 'released from a tag, checked with --source-tag');
+    t.ok(verifySlsaProvenance(githubAttestationStatement(built), bcrSigner(built), bcrPolicy(builder, { sourceBranch: 'publish-to-bcr' })), 'checked with --source-branch');
+    failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(built), bcrSigner(built), bcrPolicy()), 'UNTRUSTED_BUILDER', 'no --builder-id (not a default builder)');
+    failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(built), bcrSigner(built), bcrPolicy(`${builder}@v0.2.2`)), 'UNTRUSTED_BUILDER', '--builder-id at another version');
+    const branch = `${builder}@refs/heads/main`;
+    failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(branch), bcrSigner(branch), bcrPolicy(builder)), 'INVALID_REF', 'the builder at a branch');
+    failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(builder), bcrSigner(builder), bcrPolicy(builder)), 'MALFORMED_URI', 'an untagged builder');
+    const fork = built.replace('bazel-contrib/', 'attacker/');
+    failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(fork), bcrSigner(fork), bcrPolicy(fork.split('@')[0])), 'UNTRUSTED_BUILDER', 'the same workflow from another repository, even when named by --builder-id');
+    failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(built, undefined, 'attacker/rules_model'), bcrSigner(built), bcrPolicy(builder)), 'SOURCE_MISMATCH', 'provenance of another ruleset');
+    failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(built), { ...bcrSigner(built), sourceRepositoryUri: 'https://github.com/attacker/rules_model' }, bcrPolicy(builder)), 'SOURCE_MISMATCH', 'a certificate for another ruleset');
+    failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(built), bcrSigner(built), { ...bcrPolicy(builder), artifactDigests: [ARTIFACT] }), 'SUBJECT_MISMATCH', 'another file');
+    const other = GITHUB_ATTESTATION_BUILDERS.find((b) => b !== builder) as string;
+    failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(`${other}@refs/tags/v0.2.1`), bcrSigner(built), bcrPolicy(builder)), 'BUILDER_MISMATCH', 'the provenance names the other BCR workflow');
+  });
+}
+
+t.test('GitHub-attestation provenance from a workflow slsa-verifier does not list is refused, even when named by --builder-id', async (t) => {
+  const own = `${GH}${RULESET}/.github/workflows/release.yml@refs/tags/v1.0.0`;
+  failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(own), bcrSigner(own), bcrPolicy(own.split('@')[0])), 'UNTRUSTED_BUILDER', 'the ruleset\'s own workflow');
+  const generic = `${GH}slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v2.1.0`;
+  failsWith(t, () => verifySlsaProvenance(githubAttestationStatement(generic), bcrSigner(generic), bcrPolicy()), 'UNTRUSTED_BUILDER', 'a default builder\'s identity on an attest-build-provenance statement');
 });

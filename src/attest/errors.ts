@@ -23,6 +23,11 @@ export type AttestationErrorCode =
   | 'BRANCH_MISMATCH'
   | 'TAG_MISMATCH'
   | 'VERSIONED_TAG_MISMATCH'
-  | 'WORKFLOW_INPUTS_MISMATCH';
+  | 'WORKFLOW_INPUTS_MISMATCH'
+  | 'NPM_ATTESTATIONS' // the npm attestation set lacks a provenance or a publish attestation, or is malformed
+  | 'NPM_REGISTRY_KEYS' // no valid npm registry key verifies the publish attestation (or the keys are unreadable)
+  | 'PACKAGE_NAME' // a package name in the attestations is malformed
+  | 'PACKAGE_NAME_MISMATCH'
+  | 'PACKAGE_VERSION_MISMATCH';
 
 export class AttestationError extends ModelgateError<AttestationErrorCode> {}

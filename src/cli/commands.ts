@@ -19,6 +19,7 @@ const COMMANDS: ReadonlyArray<{ readonly name: string; readonly load: () => Prom
   { name: 'verify-image', load: () => import('./verify-image.ts') },
   { name: 'verify-model', load: () => import('./verify-model.ts') },
   { name: 'verify-artifact', load: () => import('./verify-artifact.ts') },
+  { name: 'verify-npm-package', load: () => import('./verify-npm-package.ts') },
   { name: 'verify', load: () => import('./verify.ts') },
   { name: 'explain', load: () => import('./explain.ts') },
   { name: 'policy', load: () => import('./policy.ts') },

@@ -244,17 +244,17 @@ export interface TufTrustOptions extends TrustLoadOptions {
 }
 
 /**
- * Fetch `trusted_root.json` through TUF. Every failure (mirror unreachable, deadline, missing or
- * invalid TUF root) is TRUST_UNAVAILABLE; a fetched but invalid root is TRUST_ROOT.
+ * Fetch one target of the TUF repository (`trusted_root.json`, npm's `registry.npmjs.org/keys.json`).
+ * Every failure (mirror unreachable, deadline, missing or invalid TUF root, unknown target) is
+ * TRUST_UNAVAILABLE naming the target and the mirror.
  */
-export async function loadTrustedRootTuf(options: TufTrustOptions): Promise<TrustMaterial> {
+export async function fetchTufTarget(targetName: string, options: TufTrustOptions): Promise<string> {
   const mirrorURL = options.mirrorURL ?? PUBLIC_GOOD_TUF_MIRROR;
   const timeoutMs = options.timeoutMs ?? 20_000;
-  let text: string;
   let timer: NodeJS.Timeout | undefined;
   try {
     mkdirSync(options.cachePath, { recursive: true });
-    const fetchRoot = (async () => {
+    const fetchTarget = (async () => {
       // Imported on first use: @sigstore/tuf costs ~0.3 s of start-up and only the online path needs it.
       const { initTUF } = await import('@sigstore/tuf');
       const tuf = await initTUF({
@@ -265,21 +265,29 @@ export async function loadTrustedRootTuf(options: TufTrustOptions): Promise<Trus
         retry: false,
         timeout: Math.min(timeoutMs, 10_000),
       });
-      return tuf.getTarget('trusted_root.json');
+      return tuf.getTarget(targetName);
     })();
-    fetchRoot.catch(() => undefined); // settled later or abandoned after the deadline
+    fetchTarget.catch(() => undefined); // settled later or abandoned after the deadline
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       timer.unref();
     });
-    text = await Promise.race([fetchRoot, deadline]);
+    return await Promise.race([fetchTarget, deadline]);
   } catch (err) {
     const cause = err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err);
-    throw new VerificationError('TRUST_UNAVAILABLE', `cannot obtain the Sigstore trusted root from TUF mirror ${mirrorURL}: ${cause}`, { cause: err });
+    throw new VerificationError('TRUST_UNAVAILABLE', `cannot obtain ${targetName} from TUF mirror ${mirrorURL}: ${cause}`, { cause: err });
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
-  return trustFromBytes(Buffer.from(text, 'utf8'), `tuf:${mirrorURL}`, { requireKeyValidity: true, ...options });
+}
+
+/**
+ * Fetch `trusted_root.json` through TUF (failures: `fetchTufTarget`); a fetched but invalid root is
+ * TRUST_ROOT.
+ */
+export async function loadTrustedRootTuf(options: TufTrustOptions): Promise<TrustMaterial> {
+  const text = await fetchTufTarget('trusted_root.json', options);
+  return trustFromBytes(Buffer.from(text, 'utf8'), `tuf:${options.mirrorURL ?? PUBLIC_GOOD_TUF_MIRROR}`, { requireKeyValidity: true, ...options });
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;

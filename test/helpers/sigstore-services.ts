@@ -111,8 +111,8 @@ export interface SigstoreServices {
   readonly failures: ServiceFailures;
   /** Requests served per service (for asserting what was called). */
   readonly requests: { fulcio: number; rekor: number; tsa: number };
-  /** A signed OIDC identity token: `email` (verified) when `subject` contains `@`, else `sub` only. */
-  token(subject: string, opts?: { expiresInSeconds?: number; audience?: string; issuer?: string }): string;
+  /** A signed OIDC identity token: `email` (verified) when `subject` contains `@`, else `sub` only; `claims` adds more (GitHub Actions: `job_workflow_ref`, `repository`). */
+  token(subject: string, opts?: { expiresInSeconds?: number; audience?: string; issuer?: string; claims?: Record<string, string> }): string;
   /** Stop one service (its URL then refuses connections). */
   stop(service: 'fulcio' | 'rekor' | 'tsa'): Promise<void>;
   close(): Promise<void>;
@@ -230,7 +230,11 @@ export async function startSigstoreServices(): Promise<SigstoreServices> {
 
     const now = Date.now();
     const cert = baseCertificate({ serial: serial++, subject: new pkijs.RelativeDistinguishedNames(), issuer: name('mini-fulcio'), publicKey, notBefore: new Date(now - 60_000), notAfter: new Date(now + 10 * 60_000) });
-    const san = subject.includes('@') ? new pkijs.GeneralName({ type: 1, value: subject }) : new pkijs.GeneralName({ type: 6, value: subject });
+    // A GitHub Actions token (job_workflow_ref, repository claims) gets Fulcio's GitHub identity: the workflow URI as SAN, the source repository extension.
+    const github = typeof claims.job_workflow_ref === 'string' && typeof claims.repository === 'string';
+    const san = github
+      ? new pkijs.GeneralName({ type: 6, value: `https://github.com/${claims.job_workflow_ref as string}` })
+      : subject.includes('@') ? new pkijs.GeneralName({ type: 1, value: subject }) : new pkijs.GeneralName({ type: 6, value: subject });
     cert.extensions = [
       keyUsage(0x80, 7),
       new pkijs.Extension({ extnID: '2.5.29.37', extnValue: new pkijs.ExtKeyUsage({ keyPurposes: ['1.3.6.1.5.5.7.3.3'] }).toSchema().toBER(false) }),
@@ -239,6 +243,7 @@ export async function startSigstoreServices(): Promise<SigstoreServices> {
       new pkijs.Extension({ extnID: '2.5.29.17', critical: true, extnValue: new pkijs.GeneralNames({ names: [san] }).toSchema().toBER(false) }),
       new pkijs.Extension({ extnID: '1.3.6.1.4.1.57264.1.1', extnValue: toArrayBuffer(Buffer.from(claims.iss as string)) }),
       new pkijs.Extension({ extnID: '1.3.6.1.4.1.57264.1.8', extnValue: utf8StringDer(claims.iss as string) }),
+      ...(github ? [new pkijs.Extension({ extnID: '1.3.6.1.4.1.57264.1.12', extnValue: utf8StringDer(`https://github.com/${claims.repository as string}`) })] : []),
     ];
     // RFC 6962 §3.2 precertificate SCT over the TBS as it reads without the SCT extension.
     cert.signature = new pkijs.AlgorithmIdentifier({ algorithmId: '1.2.840.10045.4.3.2' }); // as sign() sets it: part of the TBS
@@ -409,6 +414,7 @@ export async function startSigstoreServices(): Promise<SigstoreServices> {
         exp: now + (opts.expiresInSeconds ?? 600),
         sub: subject,
         ...(subject.includes('@') ? { email: subject, email_verified: true } : {}),
+        ...opts.claims,
       };
       const signingInput = `${b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT' }))}.${b64url(JSON.stringify(claims))}`;
       const signature = sign('sha256', Buffer.from(signingInput), { key: issuerKeys.privateKey, dsaEncoding: 'ieee-p1363' });

@@ -334,6 +334,69 @@ violations contains reason("DATASET_DIGEST_MISMATCH", msg) if {
 	msg := sprintf("%s: training dataset %s has digest %s, which is not an allowlisted version", [artifact_name, dep.uri, concat(", ", sort(digests))])
 }
 
+# Signed datasets (data datasets.requireSignature: true): each dataset a trusted provenance names must
+# be an OCI dataset artifact (`modelgate dataset push`) that the pipeline fetched by the digest the
+# provenance names, carrying a verified signature or attestation by a trusted signer (one is enough;
+# the signers.threshold applies to the model). The pipeline reports what it found in input.datasets
+# (src/pipeline/datasets.ts); a dataset it did not check, or could not read, is denied (fail closed).
+# This is in addition to the allowlist above.
+
+datasets_require_signature if data.modelgate_config.datasets.requireSignature == true
+
+dataset_manifest_type := "application/vnd.modelgate.dataset.manifest.v1+json"
+
+checked_datasets := input.datasets if is_array(input.datasets)
+
+else := []
+
+dataset_checks(dep) := [c | some c in checked_datasets; c.uri == dep.uri; dependency_digests(dep)[c.digest]]
+
+signed_datasets_to_check contains dep if {
+	datasets_require_signature
+	some dep in dependencies
+	dep.kind == "dataset"
+	count(dependency_digests(dep)) > 0
+}
+
+dataset_trusted_signers(c) := {signer_id(s) | some s in c.signers; trusted(s)}
+
+violations contains reason("DATASET_UNREACHABLE", msg) if {
+	some dep in signed_datasets_to_check
+	count(dataset_checks(dep)) == 0
+	msg := sprintf("%s: training dataset %s (%s) was not fetched and verified, so its signature cannot be checked", [artifact_name, dep.uri, concat(", ", sort(dependency_digests(dep)))])
+}
+
+violations contains reason("DATASET_UNREACHABLE", msg) if {
+	some dep in signed_datasets_to_check
+	some c in dataset_checks(dep)
+	c.status != "verified"
+	msg := sprintf("%s: training dataset %s@%s cannot be verified: %v", [artifact_name, c.uri, c.digest, c.reason])
+}
+
+violations contains reason("DATASET_UNSIGNED", msg) if {
+	some dep in signed_datasets_to_check
+	some c in dataset_checks(dep)
+	c.status == "verified"
+	count(dataset_trusted_signers(c)) == 0
+	msg := sprintf("%s: training dataset %s@%s has no signature or attestation by a trusted signer (%s)", [artifact_name, c.uri, c.digest, dataset_signature_detail(c)])
+}
+
+violations contains reason("DATASET_UNSIGNED", msg) if {
+	some dep in signed_datasets_to_check
+	some c in dataset_checks(dep)
+	c.status == "verified"
+	count(dataset_trusted_signers(c)) > 0
+	c.artifactType != dataset_manifest_type
+	msg := sprintf("%s: training dataset %s@%s is signed but is not a modelgate dataset manifest (artifactType %v)", [artifact_name, c.uri, c.digest, c.artifactType])
+}
+
+dataset_signature_detail(c) := sprintf("signed only by %s, which policy data does not trust", [concat(", ", sort({describe(s) | some s in c.signers}))]) if {
+	count(c.signers) > 0
+} else := sprintf("%d signature%s found that %s under no configured signer key or identity", [n, plural_s(n), verifies(n)]) if {
+	n := c.unverifiedSignatures
+	n > 0
+} else := "no signature or attestation found on it"
+
 container_allowed(dep) if {
 	some d in dependency_digests(dep)
 	data.modelgate_config.containers.digests[d]

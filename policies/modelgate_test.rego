@@ -547,3 +547,87 @@ test_pattern_of_another_issuer_does_not_count if {
 	inp := patched([{"op": "replace", "path": "/signatures/0", "value": other}])
 	"UNTRUSTED_SIGNATURE" in codes(inp, pattern_config)
 }
+
+# --- signed datasets (datasets.requireSignature; input.datasets from the pipeline) ----------------
+
+dataset_uri := "oci://registry.acme.dev/datasets/imagenet"
+
+dataset_digest := concat(":", ["sha256", dataset_hex])
+
+oci_dataset_input(checks) := patched([
+	{"op": "replace", "path": "/attestations/0/provenance/resolvedDependencies/1/uri", "value": dataset_uri},
+	{"op": "add", "path": "/datasets", "value": checks},
+])
+
+signed_config := configured([
+	{"op": "replace", "path": "/datasets", "value": {"requireSignature": true, dataset_uri: {"digests": {dataset_digest: {}}}}},
+])
+
+dataset_check(patch) := json.patch(
+	{"uri": dataset_uri, "digest": dataset_digest, "status": "verified", "reason": null, "artifactType": "application/vnd.modelgate.dataset.manifest.v1+json", "signers": [release_key], "unverifiedSignatures": 0},
+	patch,
+)
+
+test_allow_signed_dataset if decide(oci_dataset_input([dataset_check([])]), signed_config).allow
+
+test_signature_not_required_by_default if {
+	conf := configured([{"op": "replace", "path": "/datasets", "value": {dataset_uri: {"digests": {dataset_digest: {}}}}}])
+	decide(oci_dataset_input([]), conf).allow
+}
+
+test_deny_dataset_not_checked if only(oci_dataset_input([]), signed_config, "DATASET_UNREACHABLE")
+
+test_deny_dataset_checked_under_another_digest if {
+	other := dataset_check([{"op": "replace", "path": "/digest", "value": concat(":", ["sha256", trainer_hex])}])
+	only(oci_dataset_input([other]), signed_config, "DATASET_UNREACHABLE")
+}
+
+test_deny_dataset_unreachable if {
+	check := dataset_check([{"op": "replace", "path": "/status", "value": "unreachable"}, {"op": "replace", "path": "/reason", "value": "NOT_FOUND: manifest unknown"}, {"op": "replace", "path": "/signers", "value": []}])
+	only(oci_dataset_input([check]), signed_config, "DATASET_UNREACHABLE")
+	some r in decide(oci_dataset_input([check]), signed_config).deny
+	contains(r.message, "NOT_FOUND: manifest unknown")
+}
+
+test_deny_dataset_without_signature if {
+	check := dataset_check([{"op": "replace", "path": "/signers", "value": []}])
+	only(oci_dataset_input([check]), signed_config, "DATASET_UNSIGNED")
+	some r in decide(oci_dataset_input([check]), signed_config).deny
+	contains(r.message, "no signature or attestation found")
+}
+
+test_deny_dataset_with_unverified_signature if {
+	check := dataset_check([{"op": "replace", "path": "/signers", "value": []}, {"op": "replace", "path": "/unverifiedSignatures", "value": 2}])
+	some r in decide(oci_dataset_input([check]), signed_config).deny
+	r.code == "DATASET_UNSIGNED"
+	contains(r.message, "2 signatures found that verify under no configured signer")
+}
+
+test_deny_dataset_signed_by_untrusted_or_revoked_signer if {
+	stranger := object.union(release_key, {"keyId": "sha256:stranger"})
+	check := dataset_check([{"op": "replace", "path": "/signers", "value": [stranger]}])
+	some r in decide(oci_dataset_input([check]), signed_config).deny
+	r.code == "DATASET_UNSIGNED"
+	contains(r.message, "signed only by key sha256:stranger")
+	revoked := json.patch(signed_config, [{"op": "add", "path": "/revoked/keys/sha256:release", "value": {}}])
+	"DATASET_UNSIGNED" in codes(oci_dataset_input([dataset_check([])]), revoked)
+}
+
+test_deny_signed_artifact_that_is_not_a_dataset if {
+	check := dataset_check([{"op": "replace", "path": "/artifactType", "value": "application/vnd.cncf.model.manifest.v1+json"}])
+	only(oci_dataset_input([check]), signed_config, "DATASET_UNSIGNED")
+}
+
+test_dataset_trusted_by_identity_pattern if {
+	conf := json.patch(pattern_config, [{"op": "replace", "path": "/datasets", "value": {"requireSignature": true, dataset_uri: {"digests": {dataset_digest: {}}}}}])
+	inp := json.patch(oci_dataset_input([dataset_check([{"op": "replace", "path": "/signers", "value": [marked_signer]}])]), [
+		{"op": "replace", "path": "/signatures/0", "value": marked_signer},
+		{"op": "replace", "path": "/attestations/0/signer", "value": marked_signer},
+	])
+	decide(inp, conf).allow
+}
+
+test_deny_dataset_when_input_has_no_dataset_checks if {
+	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/resolvedDependencies/1/uri", "value": dataset_uri}])
+	only(inp, signed_config, "DATASET_UNREACHABLE")
+}

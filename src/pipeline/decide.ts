@@ -18,6 +18,8 @@
  *    a signer that is not configured cannot be verified and counts as no evidence; only the number of
  *    such signatures reaches the policy (`unverifiedSignatures`), so it denies UNTRUSTED_SIGNATURE, not UNSIGNED.
  *  - Only verified evidence reaches the policy input.
+ *  - When the policy data sets `datasets.requireSignature`, the datasets the verified provenance names
+ *    are fetched by digest and their evidence verified the same way (`datasets.ts`), for the policy.
  *  - Fail closed on the registry: if the artifact cannot be read, or evidence discovery was incomplete
  *    (a source could not be listed, a candidate could not be fetched because of the registry), the
  *    outcome is `unavailable` — transient (timeouts, connection failures, 5xx: retry may help) or
@@ -48,6 +50,7 @@ import { keyId } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import type { EvidenceCache } from './evidence-cache.ts';
 import type { ManifestCache } from './manifest-cache.ts';
+import { checkProvenanceDatasets } from './datasets.ts';
 import { MemoStore } from './memo-store.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 
@@ -305,7 +308,8 @@ interface VerifiedEvidenceSet {
   readonly summary: EvidenceSummary;
 }
 
-async function discoverAndVerify(
+/** Discover the evidence of `digest` in `store` once and verify it against every configured signer (also used for datasets, `datasets.ts`). */
+export async function discoverAndVerify(
   deps: PipelineDeps,
   store: ArtifactStore,
   digest: Digest,
@@ -416,8 +420,17 @@ export async function decideArtifact(location: string, context: DecisionContext,
     if (cacheKey !== undefined) deps.evidenceCache?.set(cacheKey, verified);
   }
 
-  // 5–6. Policy input from verified evidence only, then the decision.
-  return evaluate(deps, location, digest, { artifact, signatures: verified.signatures, unverifiedSignatures: verified.unverifiedSignatures, attestations: verified.attestations, ...common }, verified.summary);
+  // 5. Training datasets the provenance names, when the policy data requires them signed (datasets.ts).
+  const datasets = await checkProvenanceDatasets(deps, verified.attestations, signal);
+
+  // 6. Policy input from verified evidence only, then the decision.
+  return evaluate(
+    deps,
+    location,
+    digest,
+    { artifact, signatures: verified.signatures, unverifiedSignatures: verified.unverifiedSignatures, attestations: verified.attestations, ...(datasets ? { datasets } : {}), ...common },
+    verified.summary,
+  );
 }
 
 export type { VerifiedEvidenceSet };

@@ -57,5 +57,6 @@ export function markIdentityPatterns(input: unknown, patterns: DataIdentityPatte
     signatures: list(input.signatures, (s) => marked(s, patterns)),
     attestations: list(input.attestations, (a) => withSigner(a, patterns)),
     modelSignatures: list(input.modelSignatures, (m) => withSigner(m, patterns)),
+    ...('datasets' in input ? { datasets: list(input.datasets, (d) => (isObject(d) ? { ...d, signers: list(d.signers, (s) => marked(s, patterns)) } : d)) } : {}),
   };
 }

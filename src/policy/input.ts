@@ -118,6 +118,26 @@ export interface EvaluationContext {
   readonly stage?: InitStage;
 }
 
+/**
+ * What the pipeline found about one training dataset named by a verified provenance (only when the
+ * policy data sets `datasets.requireSignature`; see `src/pipeline/datasets.ts`). `signatures` are the
+ * verified signatures and attestations on the dataset artifact, each bound to `digest`.
+ */
+export interface DatasetEvidence {
+  /** The dependency URI as the provenance names it. */
+  readonly uri: string;
+  /** The digest the provenance names (`algorithm:hex`), which the fetched dataset artifact has. */
+  readonly digest: string;
+  /** `verified`: the artifact was read and its evidence discovered completely; `unreachable`: not. */
+  readonly status: 'verified' | 'unreachable';
+  /** Why it is unreachable. */
+  readonly reason?: string;
+  readonly artifactType?: string;
+  readonly signatures?: readonly VerifiedSignature[];
+  /** Signatures found on it that verified under no configured signer. */
+  readonly unverifiedSignatures?: number;
+}
+
 export interface PolicyInputEvidence {
   readonly artifact: ArtifactEvidence;
   readonly usage?: UsageSite;
@@ -126,6 +146,8 @@ export interface PolicyInputEvidence {
   readonly unverifiedSignatures?: number;
   readonly attestations?: readonly VerifiedAttestation[];
   readonly modelSignatures?: readonly VerifiedModelSignature[];
+  /** Training datasets checked by the pipeline (absent: none were checked). */
+  readonly datasets?: readonly DatasetEvidence[];
   readonly context: EvaluationContext;
 }
 
@@ -183,6 +205,17 @@ export interface InputModelSignature {
   readonly verifiedAgainst: 'files' | 'oci-manifest';
 }
 
+export interface InputDataset {
+  readonly uri: string;
+  readonly digest: string;
+  readonly status: 'verified' | 'unreachable';
+  readonly reason: string | null;
+  readonly artifactType: string | null;
+  /** Verified signers of the dataset artifact's signatures and attestations. */
+  readonly signers: readonly InputSigner[];
+  readonly unverifiedSignatures: number;
+}
+
 export interface PolicyInput {
   readonly version: typeof POLICY_INPUT_VERSION;
   readonly artifact: {
@@ -201,6 +234,8 @@ export interface PolicyInput {
   readonly unverifiedSignatures?: number;
   readonly attestations: readonly InputAttestation[];
   readonly modelSignatures: readonly InputModelSignature[];
+  /** Present only when the pipeline checked the provenance's datasets (`datasets.requireSignature`). */
+  readonly datasets?: readonly InputDataset[];
   readonly context: {
     readonly time: string;
     readonly mode: PolicyMode;
@@ -399,6 +434,28 @@ function normalizeEvaluation(predicate: unknown): InputAttestation['evaluation']
   return { metrics };
 }
 
+function inputDataset(dataset: DatasetEvidence): InputDataset {
+  const unverifiedSignatures = dataset.unverifiedSignatures ?? 0;
+  if (!Number.isSafeInteger(unverifiedSignatures) || unverifiedSignatures < 0) {
+    throw new PolicyError('INPUT_INVALID', `dataset ${dataset.uri}: unverified signature count ${unverifiedSignatures} is not a count`);
+  }
+  const signers = (dataset.signatures ?? []).map((s) => {
+    if (s.subjectDigest !== dataset.digest) {
+      throw new PolicyError('INPUT_INVALID', `a signature by ${describeSigner(s.signer)} covers ${s.subjectDigest}, not the digest ${dataset.digest} of dataset ${dataset.uri}`);
+    }
+    return inputSigner(s.signer, s.tlog, s.timestamps);
+  });
+  return {
+    uri: dataset.uri,
+    digest: dataset.digest,
+    status: dataset.status,
+    reason: dataset.reason ?? null,
+    artifactType: dataset.artifactType ?? null,
+    signers,
+    unverifiedSignatures,
+  };
+}
+
 /**
  * Build the policy input from verified evidence. Pure: the same evidence and context time give the same
  * JSON. Throws INPUT_INVALID when evidence is bound to another digest, or a reference does not parse.
@@ -444,6 +501,7 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
     resourceCount: m.resourceCount,
     verifiedAgainst: m.verifiedAgainst,
   }));
+  const datasets = evidence.datasets?.map(inputDataset);
   return {
     version: POLICY_INPUT_VERSION,
     artifact: {
@@ -463,6 +521,7 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
     ...(unverifiedSignatures > 0 ? { unverifiedSignatures } : {}),
     attestations,
     modelSignatures,
+    ...(datasets !== undefined ? { datasets } : {}),
     context: {
       time: policyTime(context.time ?? new Date(systemClock.now())),
       mode: context.mode,

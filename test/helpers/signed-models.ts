@@ -23,15 +23,23 @@ export const TRAINING_SOURCE = 'https://github.com/acme/train';
 export const TRAINING_DATASET = 'https://data.acme.dev/reviews-v3.tar';
 export const TRAINING_DATASET_HEX = 'd'.repeat(64);
 
-/** SLSA v1 provenance naming the trusted builder, source and dataset. */
-export function trainingProvenance(): unknown {
+/** A dataset a provenance names: its URI and `algorithm:hex` digest. */
+export interface NamedDataset {
+  readonly uri: string;
+  readonly digest: string;
+}
+
+const TRAINING_DATASETS: readonly NamedDataset[] = [{ uri: TRAINING_DATASET, digest: `sha256:${TRAINING_DATASET_HEX}` }];
+
+/** SLSA v1 provenance naming the trusted builder, source and dataset (or `datasets`). */
+export function trainingProvenance(datasets: readonly NamedDataset[] = TRAINING_DATASETS): unknown {
   return {
     buildDefinition: {
       buildType: 'https://modelgate.dev/buildtypes/train/v1',
       externalParameters: {},
       resolvedDependencies: [
         { uri: `git+${TRAINING_SOURCE}@refs/heads/main`, digest: { gitCommit: '0123456789abcdef0123456789abcdef01234567' } },
-        { uri: TRAINING_DATASET, digest: { sha256: TRAINING_DATASET_HEX }, annotations: { 'modelgate.dev/kind': 'dataset' } },
+        ...datasets.map((d) => ({ uri: d.uri, digest: { [d.digest.split(':')[0]!]: d.digest.split(':')[1]! }, annotations: { 'modelgate.dev/kind': 'dataset' } })),
       ],
     },
     runDetails: { builder: { id: TRAINING_BUILDER }, metadata: { invocationId: 'run-1' } },
@@ -44,6 +52,16 @@ export interface PolicyDataExtras {
   readonly exceptions?: Readonly<Record<string, unknown>>;
   /** `modelgate_config.attestations.required`: predicate types a trusted signer must have attested. */
   readonly requiredAttestations?: readonly string[];
+  /** More allowlisted datasets (besides the training dataset), and `datasets.requireSignature`. */
+  readonly datasets?: readonly NamedDataset[];
+  readonly requireDatasetSignature?: boolean;
+}
+
+/** `datasets` allowlist entries: uri → { digests } (several digests of one uri merged). */
+function allowlist(datasets: readonly NamedDataset[]): Record<string, { digests: Record<string, object> }> {
+  const entries: Record<string, { digests: Record<string, object> }> = {};
+  for (const d of datasets) (entries[d.uri] ??= { digests: {} }).digests[d.digest] = {};
+  return entries;
 }
 
 /** Policy data trusting `trusted` (one signature needed), the training builder, source and dataset. */
@@ -53,7 +71,10 @@ export function keyTrustPolicyData(trusted: KeyObject, extras: PolicyDataExtras 
       signers: { threshold: 1, keys: { [`sha256:${keyId(trusted)}`]: {} }, identities: {} },
       provenance: { required: true, builders: { [TRAINING_BUILDER]: {} }, buildTypes: {} },
       sources: { repositories: { [TRAINING_SOURCE]: {} } },
-      datasets: { [TRAINING_DATASET]: { digests: { [`sha256:${TRAINING_DATASET_HEX}`]: {} } } },
+      datasets: {
+        ...(extras.requireDatasetSignature === undefined ? {} : { requireSignature: extras.requireDatasetSignature }),
+        ...allowlist([...TRAINING_DATASETS, ...(extras.datasets ?? [])]),
+      },
       containers: { digests: {}, repositories: {} },
       revoked: { digests: Object.fromEntries((extras.revoked ?? []).map((d) => [d, {}])), keys: {}, identities: {} },
       evaluation: { required: false, thresholds: {} },
@@ -71,7 +92,7 @@ export async function pushSignedModel(
   workDir: string,
   name: string,
   signingKey: KeyObject,
-  opts: { readonly tag?: string; readonly signed?: boolean } = {},
+  opts: { readonly tag?: string; readonly signed?: boolean; /** the datasets its provenance names (default the training dataset) */ readonly datasets?: readonly NamedDataset[] } = {},
 ): Promise<Descriptor> {
   const modelDir = join(workDir, 'models', name);
   mkdirSync(modelDir, { recursive: true });
@@ -81,7 +102,7 @@ export async function pushSignedModel(
   const subject = built.manifest.descriptor;
   if (opts.signed !== false) {
     await attachBundle(store, subject, signStatementBundle([{ digest: subject.digest }], COSIGN_SIGN_PREDICATE_TYPE, {}, signingKey));
-    await attachBundle(store, subject, signStatementBundle([{ name: 'model', digest: subject.digest }], SLSA_V1, trainingProvenance(), signingKey));
+    await attachBundle(store, subject, signStatementBundle([{ name: 'model', digest: subject.digest }], SLSA_V1, trainingProvenance(opts.datasets), signingKey));
   }
   return subject;
 }

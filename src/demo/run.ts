@@ -12,16 +12,17 @@ import { createPublicKey } from 'node:crypto';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, relative, resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { datasetFromManifest } from '../cli/attest.ts';
+import { datasetFromReference } from '../cli/attest.ts';
 import { openSubject } from '../cli/evidence-mode.ts';
 import { resolveBundleSigner } from '../cli/signing-key-option.ts';
 import { openReference, type StoreCliOptions } from '../cli/store-options.ts';
+import { pushDatasetArtifact } from '../dataset/attestation-artifact.ts';
+import { datasetPredicate, DATASET_PREDICATE_TYPE } from '../dataset/attestation.ts';
 import { buildDatasetManifest, serializeDatasetManifest } from '../dataset/manifest.ts';
 import { lineageAnnotations } from '../emit/lineage-annotations.ts';
 import { readGitCheckout } from '../emit/source-tree.ts';
-import { TRAINING_BUILD_TYPE } from '../emit/training-provenance.ts';
+import { datasetDescriptor, DEPENDENCY_KIND_ANNOTATION, TRAINING_BUILD_TYPE, type DatasetInput } from '../emit/training-provenance.ts';
 import { readEnvironmentPackages } from '../emit/environment-packages.ts';
 import { queryCudaVersion } from '../emit/gpu-info.ts';
 import { CYCLONEDX_BOM_PREDICATE, trainingEnvironmentSbom } from '../emit/sbom.ts';
@@ -97,6 +98,8 @@ interface Target {
   readonly storeOptions: StoreCliOptions;
   /** Extra `modelgate webhook` arguments this target needs. */
   readonly webhookArgs: readonly string[];
+  /** Where `dataset push` puts the training datasets (no tag or digest). */
+  readonly datasets: string;
 }
 
 function registryTarget(text: string): Target {
@@ -107,7 +110,13 @@ function registryTarget(text: string): Target {
   const repository = `${prefix === '' ? 'modelgate-demo' : prefix}/demo-model`;
   parseReference(`oci://${host}/${repository}:${TAG}`); // BAD_REFERENCE names the bad part
   const plainHttp = match[1] === 'http' ? [host] : [];
-  return { base: `oci://${host}/${repository}`, kind: 'registry', storeOptions: { plainHttp }, webhookArgs: plainHttp.flatMap((h) => ['--plain-http', h]) };
+  return {
+    base: `oci://${host}/${repository}`,
+    kind: 'registry',
+    storeOptions: { plainHttp },
+    webhookArgs: plainHttp.flatMap((h) => ['--plain-http', h]),
+    datasets: `oci://${host}/${repository.replace(/demo-model$/, 'demo-dataset')}`,
+  };
 }
 
 /** The store `modelgate push` writes to: a layout is created if missing. */
@@ -150,7 +159,7 @@ function flipByte(bytes: Buffer, at: number): void {
 }
 
 /** Remove what a previous run left in the output directory (only the demo's own entries). */
-const OUTPUTS = ['dataset', 'dataset.manifest.json', 'dataset.manifest.json.sigstore.json', 'keys', 'model', 'model.provenance.sigstore.json', 'model-tampered', 'layout', 'layout-tampered', 'policy-data.json', 'webhook', 'cache', 'mnt'];
+const OUTPUTS = ['dataset', 'dataset-unreviewed', 'datasets', 'dataset.manifest.json', 'dataset.manifest.json.sigstore.json', 'keys', 'model', 'model.provenance.sigstore.json', 'model-tampered', 'layout', 'layout-tampered', 'policy-data.json', 'webhook', 'cache', 'mnt'];
 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = performance.now();
@@ -169,7 +178,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   /** Display form: paths relative to the working directory, digests shortened. */
   const brief = (text: string): string => text.replaceAll(`//${cwd}/`, '//').replace(/sha256:([0-9a-f]{12})[0-9a-f]{52}/g, 'sha256:$1…');
   const target: Target = options.registry === undefined
-    ? { base: `oci-layout://${join(out, 'layout')}`, kind: 'layout', storeOptions: {}, webhookArgs: ['--layout-root', out] }
+    ? { base: `oci-layout://${join(out, 'layout')}`, kind: 'layout', storeOptions: {}, webhookArgs: ['--layout-root', out], datasets: `oci-layout://${join(out, 'datasets')}` }
     : registryTarget(options.registry);
   const sourceDir = resolvePath(options.sourceDir ?? PACKAGE_ROOT);
   for (const entry of OUTPUTS) await rm(join(out, entry), { recursive: true, force: true });
@@ -196,7 +205,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     log(`     key id ${brief(keyDigest)}: the only signer the demo's policy trusts`);
     took('keygen');
 
-    // 1. Dataset: generate, manifest, sign.
+    // 1. Dataset: generate, manifest, sign, attest and push (the gate requires it signed: datasets.requireSignature).
     const datasetDir = join(out, 'dataset');
     const data = await writeDemoDataset(datasetDir, { seed: DATASET_SEED });
     const manifestPath = join(out, 'dataset.manifest.json');
@@ -205,14 +214,28 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     await writeFileAtomic(manifestPath, manifestBytes, { overwrite: true });
     const datasetBundle = await signBlobWith(signer, manifestBytes);
     await writeFileAtomic(`${manifestPath}.sigstore.json`, `${JSON.stringify(datasetBundle)}\n`, { overwrite: true });
-    const datasetUri = pathToFileURL(datasetDir).href;
-    const dataset = await datasetFromManifest(`${datasetUri}=${manifestPath}`);
     const datasetCheck = await verifyBundle(datasetBundle, { trust: KEYS_ONLY_TRUST, signer: { kind: 'key', keys: [publicKey] }, artifact: { kind: 'bytes', bytes: manifestBytes }, tlogThreshold: 0 });
     expect(datasetCheck.signer.kind === 'key' && `sha256:${datasetCheck.signer.keyId}` === keyDigest, 'the dataset manifest signature verifies under the demo key');
+    const datasetStore = await openPushTarget(target, `${target.datasets}:${TAG}`);
+    const datasetArtifact = await pushDatasetArtifact(datasetStore, manifestBytes, TAG);
+    const datasetAttestation = await attachBundle(
+      datasetStore,
+      datasetArtifact,
+      await signStatementWith(signer, [{ name: 'demo-reviews', digest: datasetArtifact.digest }], DATASET_PREDICATE_TYPE, datasetPredicate({ manifest: datasetManifest, manifestBytes, curation: [{ kind: 'dedup' }], license: 'CC0-1.0' })),
+    );
+    const dataset = datasetFromReference(`${target.datasets}@${datasetArtifact.digest}`);
+    // An unreviewed copy (one more shard), pushed next to it but signed by nobody.
+    const unreviewedDir = join(out, 'dataset-unreviewed');
+    await cp(datasetDir, unreviewedDir, { recursive: true });
+    await writeFile(join(unreviewedDir, 'scraped.jsonl'), '{"text":"unreviewed scraped review","label":1}\n');
+    const unreviewedArtifact = await pushDatasetArtifact(datasetStore, serializeDatasetManifest(await buildDatasetManifest(unreviewedDir)), 'unreviewed');
+    const unreviewed: DatasetInput = datasetFromReference(`${target.datasets}@${unreviewedArtifact.digest}`);
     log(`1. Generated a dataset ${show(datasetDir)}/ (${data.files.length} shards, ${data.rows} labelled reviews, seed ${DATASET_SEED})`);
-    log(`     modelgate dataset manifest → ${show(manifestPath)}: ${datasetManifest.fileCount} files, Merkle root ${brief(datasetManifest.merkleRoot)}, digest ${brief(dataset.digest)}`);
+    log(`     modelgate dataset manifest → ${show(manifestPath)}: ${datasetManifest.fileCount} files, Merkle root ${brief(datasetManifest.merkleRoot)}`);
     log(`     modelgate dataset sign     → ${show(manifestPath)}.sigstore.json`);
-    log('   proved: the dataset is pinned by one digest, and its manifest carries a signature that verifies under the demo key');
+    log(`     modelgate dataset attest + push → ${brief(`${dataset.uri}@${dataset.digest}`)} (dataset attestation referrer ${brief(datasetAttestation.digest)})`);
+    log(`     an unreviewed copy (one scraped shard more), pushed unsigned → ${brief(`${unreviewed.uri}@${unreviewed.digest}`)}`);
+    log('   proved: the dataset is pinned by one digest, and its manifest carries a signature and an attestation that verify under the demo key');
     took('dataset');
 
     // 2. Training under attest run.
@@ -303,6 +326,22 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const tamperedDigest = tampered.manifest.descriptor.digest;
     expect(tamperedDigest !== digest, 'a one-byte change gives another manifest digest');
 
+    // The same weights, signed, with a provenance naming the unreviewed dataset instead (trusted builder and key).
+    const unreviewedPredicate = structuredClone(statement.predicate) as { buildDefinition: { resolvedDependencies: Array<{ annotations?: Record<string, string> }> } };
+    const dependencies = unreviewedPredicate.buildDefinition.resolvedDependencies;
+    dependencies.splice(0, dependencies.length, ...dependencies.map((d) => (d.annotations?.[DEPENDENCY_KIND_ANNOTATION] === 'dataset' ? datasetDescriptor(unreviewed) : d)));
+    const onUnreviewed = await pushModelDirectory(store, modelDir, { tag: `${TAG}-unreviewed-data`, annotations: { ...annotations, ...lineageAnnotations({ datasetDigest: unreviewed.digest }) }, name: 'demo-sentiment', version: '1.0.0' });
+    const unreviewedDigest = onUnreviewed.manifest.descriptor.digest;
+    const unreviewedSubject = [{ name: subject.repository, digest: unreviewedDigest }];
+    for (const [predicateType, predicate] of [
+      [COSIGN_SIGN_PREDICATE_TYPE, {}],
+      [SLSA_PROVENANCE_V1, unreviewedPredicate],
+      [EVALUATION_PREDICATE_V1, { metrics }],
+      [CYCLONEDX_BOM_PREDICATE, bom],
+    ] as const) {
+      await attachBundle(subject.store, onUnreviewed.manifest.descriptor, await signStatementWith(signer, unreviewedSubject, predicateType, predicate));
+    }
+
     // Policy data: trust the demo key, builder, source and dataset.
     const sources = provenance.source === null ? {} : { [provenance.source.repository]: {} };
     const exceptions =
@@ -322,7 +361,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         signers: { threshold: 1, keys: { [keyDigest]: {} }, identities: {} },
         provenance: { required: true, builders: { [BUILDER_ID]: {} }, buildTypes: { [TRAINING_BUILD_TYPE]: {} } },
         sources: { repositories: sources },
-        datasets: { [dataset.uri]: { digests: { [dataset.digest]: {} } } },
+        // Both datasets are allowlisted by digest; requireSignature also wants each signed by a trusted signer.
+        datasets: { requireSignature: true, [dataset.uri]: { digests: { [dataset.digest]: {}, [unreviewed.digest]: {} } } },
         containers: { digests: {}, repositories: {} },
         revoked: { digests: {}, keys: {}, identities: {} },
         evaluation: { required: false, thresholds: {} },
@@ -349,7 +389,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const storageUri = `modelgate+${pinned}`;
     const admitted = await webhook.review(inferenceServiceReview('demo-allowed', 'demo-sentiment', storageUri));
     log(`4. modelgate webhook on ${webhook.url} (self-signed certificate, policy bundle ${brief(engine.bundleDigest)} from npm run build:policies,`);
-    log(`   data ${show(policyDataPath)}: trusts key ${brief(keyDigest)}, builder ${BUILDER_ID}, ${provenance.source === null ? 'no source (exception)' : `source ${provenance.source.repository}`}, dataset ${brief(dataset.digest)})`);
+    log(`   data ${show(policyDataPath)}: trusts key ${brief(keyDigest)}, builder ${BUILDER_ID}, ${provenance.source === null ? 'no source (exception)' : `source ${provenance.source.repository}`}, datasets allowlisted and required signed)`);
     log(`     POST /validate: InferenceService ${NAMESPACE}/demo-sentiment, storageUri ${brief(storageUri)}`);
     expect(admitted.response.allowed, `the signed model is admitted (got: ${admitted.response.status?.message ?? 'denied'})`);
     expect(JSON.parse(admitted.response.auditAnnotations?.['digests'] ?? '{}')['spec.predictor.model.storageUri'] === digest, 'the webhook decided on the pushed digest');
@@ -362,6 +402,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const denials: Array<{ what: string; uri: string; codes: string[] }> = [
       { what: `the tampered copy (one byte of model.safetensors flipped, pushed as :${TAG}-tampered)`, uri: `modelgate+${target.base}@${tamperedDigest}`, codes: ['UNSIGNED', 'MISSING_PROVENANCE'] },
       { what: `the signed model by its tag, unpinned`, uri: `modelgate+${target.base}:${TAG}`, codes: ['TAG_NOT_PINNED'] },
+      { what: `the same weights, signed, whose provenance names the unreviewed dataset (allowlisted, but signed by nobody)`, uri: `modelgate+${target.base}@${unreviewedDigest}`, codes: ['DATASET_UNSIGNED'] },
     ];
     let forbidden = '';
     for (const [i, denial] of denials.entries()) {
@@ -375,7 +416,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       if (i === 0) forbidden = response.status?.message ?? '';
     }
     log(`     what kubectl apply prints for the first: Error from server (Forbidden): admission webhook denied the request: ${brief(forbidden)}`);
-    log('   proved: a signature does not carry over to changed bytes, and a tag that could move is refused — each reason with a code and a fix');
+    log('   proved: a signature does not carry over to changed bytes, a tag that could move is refused, and a model is only as trusted as its signed training data — each reason with a code and a fix');
     const webhookExit = await webhook.stop();
     webhook = undefined;
     expect(webhookExit === 0, `the webhook shuts down cleanly on SIGTERM (exit ${webhookExit})`);

@@ -152,6 +152,7 @@ const VALUE_SETS: Record<string, object | undefined> = {
     webhook: { namespaceModeLabel: 'modelgate.dev/mode' },
     registry: { k8sPullSecrets: true },
   },
+  'keys in Kubernetes Secrets': { signers: { keyRefs: ['k8s://signing/release-key', 'k8s://signing/ci-key', 'k8s://modelgate-system/backup-key'] }, storageInitializer: { enabled: false } },
   'serviceMonitor and networkPolicy on': { serviceMonitor: { enabled: true, labels: { release: 'prom' } }, networkPolicy: { enabled: true } },
   'keyless signers with a trust root, storage initializer with a node cache and a registry Secret': {
     signers: { keys: { release: REAL_KEY, backup: PEM_KEY }, identities: [{ identity: 'ci@acme.dev', issuer: 'https://issuer.acme.dev' }, { identity: 'release@acme.dev', issuer: 'https://issuer.acme.dev' }], keyTlogThreshold: 1 },
@@ -195,7 +196,9 @@ t.test('every rendered object validates against its Kubernetes / cert-manager / 
         continue;
       }
       t.doesNotThrow(() => validator(object), `${set}: ${key} ${object.metadata.name}`);
-      if (!['ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'ClusterStorageContainer'].includes(object.kind)) {
+      // signers.keyRefs: the Roles granting `get` on the key Secrets live in the Secrets' namespaces (checked in the RBAC test).
+      const keyRole = ['Role', 'RoleBinding'].includes(object.kind) && object.metadata.name === `${FULLNAME}-keys`;
+      if (!keyRole && !['ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'ClusterStorageContainer'].includes(object.kind)) {
         t.equal(object.metadata.namespace, NAMESPACE, `${set}: ${object.kind} ${object.metadata.name} is namespaced to the release`);
       }
     }
@@ -379,6 +382,24 @@ t.test('RBAC is least privilege: nothing by default, only what each enabled feat
     `admissionregistration.k8s.io:validatingwebhookconfigurations:get+patch@${FULLNAME}`,
   ]);
   t.equal(must(objects, 'Role').metadata.namespace, NAMESPACE, 'Secret rights only in the release namespace');
+
+  // signers.keyRefs: `get` on exactly the named Secrets, one Role per namespace, bound to the webhook's account.
+  const keyed = get('keys in Kubernetes Secrets');
+  const deployment = (must(keyed, 'Deployment').spec as PodSpec).template.spec;
+  t.equal(deployment.automountServiceAccountToken, true, 'the token is mounted to read the Secrets');
+  t.same(deployment.containers[0]!.args.filter((a) => a.startsWith('--key=')), ['--key=k8s://signing/release-key', '--key=k8s://signing/ci-key', '--key=k8s://modelgate-system/backup-key']);
+  const roles = keyed.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole');
+  t.same(roles.map((r) => `${r.kind} ${r.metadata.namespace}/${r.metadata.name}`).sort(), [`Role modelgate-system/${FULLNAME}-keys`, `Role signing/${FULLNAME}-keys`]);
+  const rulesIn = (namespace: string): Rule[] => roles.find((r) => r.metadata.namespace === namespace)!.rules as Rule[];
+  t.same(rulesIn('signing'), [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['release-key', 'ci-key'], verbs: ['get'] }]);
+  t.same(rulesIn(NAMESPACE), [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['backup-key'], verbs: ['get'] }]);
+  for (const namespace of ['signing', NAMESPACE]) {
+    const binding = keyed.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === namespace)!;
+    t.same(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${FULLNAME}-keys` });
+    t.same(binding.subjects, [{ kind: 'ServiceAccount', name: FULLNAME, namespace: NAMESPACE }]);
+  }
+  const withoutRbac = await render({ signers: { keyRefs: ['k8s://signing/release-key'] }, storageInitializer: { enabled: false }, rbac: { create: false } });
+  t.notOk(withoutRbac.some((o) => o.kind === 'Role' || o.kind === 'RoleBinding'), 'rbac.create false: no Role (the operator grants it)');
 });
 
 t.test('ConfigMaps for policy data, keys and trust root; ClusterStorageContainer; ServiceMonitor; NetworkPolicy', async (t) => {
@@ -461,6 +482,7 @@ t.test('values.schema.json refuses bad values with a clear message; the deadline
     [{ certificates: { mode: 'vault' } }, /certificates\/mode/],
     [{ securityContext: { runAsNonRoot: false, allowPrivilegeEscalation: false } }, /securityContext\/runAsNonRoot/],
     [{ webhook: { timeoutSeconds: 45 } }, /webhook\/timeoutSeconds/],
+    [{ signers: { keyRefs: ['k8s://signing'] } }, /signers\/keyRefs\/0/],
   ];
   const results = await Promise.all(cases.map(([values]) => helm(['template', RELEASE, CHART, '--namespace', NAMESPACE], values)));
   for (const [i, result] of results.entries()) {

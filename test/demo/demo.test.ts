@@ -1,6 +1,7 @@
 // `npm run demo`: the whole pipeline in one command. Default path as the user runs it (a subprocess,
 // an OCI image layout under ./demo-out, the webhook as a child process over HTTPS), including the
-// `modelgate verify` command it prints; then `--registry` against the real loopback registry, run
+// `modelgate verify` command it prints (a model whose provenance names an unsigned dataset is denied
+// DATASET_UNSIGNED: the demo's data sets datasets.requireSignature); then `--registry` against the real loopback registry, run
 // in-process from a source tree outside any git checkout (the policy exception path). Bad arguments
 // exit 2, a failed expectation exits 1.
 import t from 'tap';
@@ -62,8 +63,8 @@ t.test('npm run demo: dataset → attest run → push/sign/attach → webhook al
   for (let step = 0; step <= 6; step++) t.match(out, new RegExp(`^${step}\\. `, 'm'), `step ${step} printed`);
   t.equal((out.match(/^ {3}proved: /gm) ?? []).length, 6, 'each step after the key says what it proved');
   t.equal((out.match(/→ allowed in \d+ ms/g) ?? []).length, 1);
-  t.equal((out.match(/→ denied \(403\) in \d+ ms/g) ?? []).length, 2);
-  for (const code of ['UNSIGNED', 'MISSING_PROVENANCE', 'TAG_NOT_PINNED', 'DIGEST_MISMATCH']) t.match(out, new RegExp(`^ +${code}: `, 'm'), `${code} printed as a reason`);
+  t.equal((out.match(/→ denied \(403\) in \d+ ms/g) ?? []).length, 3);
+  for (const code of ['UNSIGNED', 'MISSING_PROVENANCE', 'TAG_NOT_PINNED', 'DATASET_UNSIGNED', 'DIGEST_MISMATCH']) t.match(out, new RegExp(`^ +${code}: `, 'm'), `${code} printed as a reason`);
   t.match(out, /to fix: sign the model/);
   // Other commits may land while the demo runs: only the form of the commit is checked.
   if (readGitCheckout(REPO) !== undefined) t.match(out, /source: \S+ at commit [0-9a-f]{40}/);
@@ -98,7 +99,8 @@ t.test('npm run demo -- --registry: the same against a registry, from a source t
   t.match(out, `on the registry oci://${registry.host}/team/demo-model`);
   t.match(out, /not inside a git checkout, so the provenance records no commit/);
   t.match(out, /→ allowed in/);
-  t.equal((out.match(/→ denied \(403\)/g) ?? []).length, 2);
+  t.equal((out.match(/→ denied \(403\)/g) ?? []).length, 3);
+  t.match(out, /^ +DATASET_UNSIGNED: .*training dataset oci:\/\/\S+\/team\/demo-dataset@sha256:[0-9a-f]{12}… has no signature or attestation by a trusted signer/m, 'the model trained on the unsigned dataset is denied');
   t.match(out, /the tampered copy\) → refused, exit 1: (?:[A-Z_]+, )*UNSIGNED/);
   const store = new RegistryStore({ registry: registry.host, repository: 'team/demo-model' });
   t.equal((await store.resolve('v1')).digest, result.digest);

@@ -62,7 +62,7 @@ app.kubernetes.io/part-of: modelgate
 
 {{/* Whether the webhook talks to the Kubernetes API at all (then its token is mounted). */}}
 {{- define "modelgate.needsApi" -}}
-{{- if or (eq .Values.certificates.mode "webhook") .Values.webhook.namespaceModeLabel .Values.registry.k8sPullSecrets }}true{{- end }}
+{{- if or (eq .Values.certificates.mode "webhook") .Values.webhook.namespaceModeLabel .Values.registry.k8sPullSecrets .Values.signers.keyRefs }}true{{- end }}
 {{- end }}
 
 {{- define "modelgate.policyDataConfigMap" -}}

@@ -168,6 +168,8 @@ const REMEDIES: Readonly<Record<string, string>> = {
   UNTRUSTED_SIGNATURE: 'have the model signed by a signer the cluster policy trusts (signers in its policy data; `modelgate key id KEY.pub` prints the id a key is listed under)',
   INSUFFICIENT_SIGNATURES: 'collect the signatures the policy requires',
   MISSING_PROVENANCE: 'attach signed SLSA provenance from the training pipeline',
+  DATASET_UNSIGNED: 'have the training dataset attested by a trusted signer (modelgate dataset attest, attached with modelgate dataset push) or retrain on a signed dataset',
+  DATASET_UNREACHABLE: 'push the training dataset with modelgate dataset push and name it in the provenance as attest run --dataset oci://…@sha256:…, or check the registry',
   REVOKED_DIGEST: 'this model version is revoked: deploy a newer signed version',
   REVOKED_KEY: 'the signing key is revoked: re-sign with a current key',
   UNVERIFIABLE_LOCATION: 'publish the model to an OCI registry and reference it as oci://…@sha256:…, or ask for the location to be allowlisted',

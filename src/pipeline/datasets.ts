@@ -16,13 +16,14 @@
  * concurrent first checks of one dataset joined, so a dataset shared by many models is verified once
  * per TTL. Which verified signers are trusted is the policy's decision, as for the model.
  */
-import { hasCode, ModelgateError, OciError } from '../errors.ts';
+import { hasCode, ModelgateError } from '../errors.ts';
 import { isDigest, type Digest } from '../oci/digest.ts';
 import { parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { normalizeProvenance, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1, type DatasetEvidence, type VerifiedAttestation, type VerifiedSignature } from '../policy/input.ts';
 import { DEFAULT_REGISTRY_TIMEOUT_MS, discoverAndVerify, signersFingerprint, type PipelineDeps, type VerifiedEvidenceSet } from './decide.ts';
 import type { EvidenceCache } from './evidence-cache.ts';
+import { unlessAborted } from './manifest-cache.ts';
 import { MemoStore } from './memo-store.ts';
 
 /** At most this many datasets are checked per decision; the rest are unreachable (a provenance naming thousands is refused, not fetched). */
@@ -66,17 +67,6 @@ export function provenanceDatasets(attestations: readonly VerifiedAttestation[])
     }
   }
   return [...found.values()];
-}
-
-/** Stop waiting for a joined check when this caller's `signal` aborts (the check goes on for the others). */
-function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(new OciError('ABORTED', `${what}: aborted`));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new OciError('ABORTED', `${what}: aborted`));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 function describe(err: unknown): string {

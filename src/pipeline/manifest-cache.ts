@@ -31,8 +31,8 @@ export interface ManifestCacheOptions {
 
 type Entry = { readonly manifest: FetchedManifest } | { readonly error: unknown };
 
-/** Stop waiting for `promise` when `signal` aborts (the work behind it goes on for the others). */
-function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+/** Stop waiting for `promise` when `signal` aborts (the work behind it goes on for the others; also used by `datasets.ts`). */
+export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
   if (signal === undefined) return promise;
   if (signal.aborted) return Promise.reject(new OciError('ABORTED', `${what}: aborted`));
   return new Promise<T>((resolve, reject) => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { DEFAULT_BUNDLE_DIR } from '../../src/policy/bundle.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
+import { compileDataIdentityPatterns, markIdentityPatterns } from '../../src/policy/identity-patterns.ts';
 import { buildPolicyInput } from '../../src/policy/input.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import { startRegistry } from '../helpers/registry.ts';
@@ -122,4 +123,13 @@ t.test('the engine, not the caller, says which data pattern a SAN matches', asyn
   t.equal(engine.evaluate(input(ACME)).allow, true, 'matched once at load, marked per input');
   t.equal(engine.evaluate(input(EVIL, [ACME_PATTERN])).allow, false, 'a claimed match is replaced');
   t.equal(engine.evaluate(input('https://github.com/acme/train/.github/workflows/x.yml@refs/heads/main\nhttps://evil')).allow, false, 'the whole SAN must match');
+  // Dataset signers (input.datasets[].signers) are marked the same way.
+  const withDataset = (san: string): unknown => {
+    const built = input(ACME) as Record<string, unknown>;
+    const signer = (built.signatures as unknown[])[0] as Record<string, unknown>;
+    return { ...built, datasets: [{ uri: 'oci://r/d', digest: digest, status: 'verified', reason: null, artifactType: null, signers: [{ ...signer, san }], unverifiedSignatures: 0 }] };
+  };
+  const marked = (value: unknown): unknown => (markIdentityPatterns(value, compileDataIdentityPatterns(engine.data)) as { datasets: Array<{ signers: Array<{ identityPatterns?: string[] }> }> }).datasets[0]!.signers[0]!.identityPatterns;
+  t.same(marked(withDataset(ACME)), [ACME_PATTERN]);
+  t.same(marked(withDataset(EVIL)) ?? [], [], 'no match: nothing marked');
 });

@@ -55,6 +55,24 @@ t.test('evidence bound to another digest is refused', async (t) => {
   });
 });
 
+t.test('dataset checks become input.datasets, each signature bound to its dataset digest', async (t) => {
+  const evidence = goodEvidence();
+  const datasetDigest = `sha256:${'d'.repeat(64)}`;
+  const signer = evidence.signatures![0]!.signer;
+  const dataset = { uri: 'oci://registry.acme.dev/datasets/reviews', digest: datasetDigest, status: 'verified' as const, artifactType: 'application/vnd.modelgate.dataset.manifest.v1+json', signatures: [{ signer, subjectDigest: parseDigest(datasetDigest) }] };
+  const input = buildPolicyInput({ ...evidence, datasets: [dataset, { uri: 's3://acme/raw', digest: datasetDigest, status: 'unreachable', reason: 'not an OCI location' }] });
+  validatePolicyInput(input);
+  t.same(input.datasets?.map((d) => [d.uri, d.status, d.reason, d.artifactType, d.signers.length, d.unverifiedSignatures]), [
+    ['oci://registry.acme.dev/datasets/reviews', 'verified', null, 'application/vnd.modelgate.dataset.manifest.v1+json', 1, 0],
+    ['s3://acme/raw', 'unreachable', 'not an OCI location', null, 0, 0],
+  ]);
+  t.notOk('datasets' in buildPolicyInput(evidence), 'absent when none were checked');
+  t.throws(() => buildPolicyInput({ ...evidence, datasets: [{ ...dataset, signatures: [{ signer, subjectDigest: MODEL_DIGEST }] }] }), {
+    code: 'INPUT_INVALID',
+    message: /covers sha256:[0-9a-f]+, not the digest sha256:d+ of dataset/,
+  });
+});
+
 t.test('real slsa-github-generator v0.2 provenance normalises', async (t) => {
   const line = (await readFile(join(VECTORS, 'slsa-verifier/gha_generic/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl'), 'utf8')).trim().split('\n')[0]!;
   const bundle = JSON.parse(line) as { dsseEnvelope: { payload: string } };

@@ -32,6 +32,7 @@ import { openStore } from '../src/oci/open.ts';
 import { parseReference } from '../src/oci/reference.ts';
 import { startFaultProxy, type RecordedRequest } from '../test/helpers/fault-proxy.ts';
 import { startRegistry } from '../test/helpers/registry.ts';
+import { sequentialDepth } from '../test/helpers/round-trips.ts';
 import { keyTrustPolicyData, pushSignedModel } from '../test/helpers/signed-models.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -231,21 +232,6 @@ function histogramQuantile(after: Map<string, number>, before: Map<string, numbe
     below = b.count;
   }
   return { seconds: lower, bucket: '+Inf', count: total };
-}
-
-/** Longest chain of requests in which each one arrived only after the previous one had been answered. */
-function sequentialDepth(requests: readonly RecordedRequest[]): number {
-  const sorted = [...requests].sort((a, b) => a.at - b.at);
-  const depth: number[] = [];
-  for (const [i, r] of sorted.entries()) {
-    let d = 1;
-    for (let j = 0; j < i; j++) {
-      const q = sorted[j]!;
-      if (q.finishedAt !== undefined && q.finishedAt <= r.at) d = Math.max(d, depth[j]! + 1);
-    }
-    depth.push(d);
-  }
-  return Math.max(0, ...depth);
 }
 
 function median(values: readonly number[]): number {

@@ -40,9 +40,9 @@ import {
   type HttpMethod,
   type HttpResponse,
 } from './http.ts';
-import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, MediaType, parseManifest, type Descriptor, type FetchedManifest } from './manifest.ts';
+import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, MediaType, parseManifest, type Descriptor, type FetchedManifest, type ImageIndex } from './manifest.ts';
 import { plainBlobEligible, plainBlobGet, type PlainBlobAnswer, type PlainBlobBody, type Received } from './plain-blob.ts';
-import { addToFallbackIndex, referrerDescriptor, validatedReferrers, fallbackReferrers } from './referrers.ts';
+import { addToFallbackIndex, referrerDescriptor, validatedReferrers, fallbackReferrers, readFallbackIndex } from './referrers.ts';
 import type {
   ArtifactStore,
   BlobReadOptions,
@@ -792,12 +792,25 @@ export class RegistryStore implements ArtifactStore {
     return tags;
   }
 
+  /**
+   * The referrers API when the registry offers it, else the tag-schema fallback. While it is not yet
+   * known whether it does (the first listing in this repository), the fallback index is read at the
+   * same time as the API is asked, so finding out costs no round trip of its own; the fallback's
+   * answer (or failure) is used only if the API turns out to be missing.
+   */
   async listReferrers(subject: Digest, options: ReferrersOptions = {}): Promise<Descriptor[]> {
-    if (this.#referrersApi !== 'unsupported') {
-      const candidates = await this.#referrersFromApi(subject, options);
-      if (candidates !== undefined) return validatedReferrers(options.manifestReader ?? this, subject, candidates, options);
+    const reader = options.manifestReader ?? this;
+    if (this.#referrersApi === 'unsupported') return fallbackReferrers(reader, subject, options);
+    let fallback: Promise<ImageIndex | undefined> | undefined;
+    if (this.#referrersApi === 'unknown') {
+      fallback = readFallbackIndex(reader, subject, options);
+      fallback.catch(() => undefined); // awaited only if the API is missing
     }
-    return fallbackReferrers(options.manifestReader ?? this, subject, options);
+    const candidates = await this.#referrersFromApi(subject, options);
+    if (candidates !== undefined) return validatedReferrers(reader, subject, candidates, options);
+    if (fallback === undefined) return fallbackReferrers(reader, subject, options);
+    const index = await fallback;
+    return index === undefined ? [] : validatedReferrers(reader, subject, index.manifests, options);
   }
 
   /** The referrers API's listing (all pages), or undefined when the registry does not offer the API. */

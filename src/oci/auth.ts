@@ -6,7 +6,9 @@
  * credentials or a Bearer token from the challenge's realm (docker token protocol: `service`, one
  * `scope` parameter per scope, Basic credentials or an OAuth2 refresh token, `token`/`access_token`,
  * `expires_in` default 60 s). Tokens are cached per (realm, service, scopes) and reused until shortly
- * before they expire. It never loops: the registry client retries a request at most once per 401.
+ * before they expire; once a registry has asked for Bearer tokens, the token of a scope not seen before
+ * is fetched ahead of that scope's first request instead of after its 401. It never loops: the
+ * registry client retries a request at most once per 401.
  * Written by hand because no maintained npm package implements the docker token flow on undici.
  */
 import type { Dispatcher } from 'undici';
@@ -195,17 +197,37 @@ export class RegistryAuthenticator {
     return JSON.stringify([realm, service ?? '', [...scopes].sort()]);
   }
 
-  /** The Authorization header to send before any challenge, if one is known to be needed. */
-  async authorizationFor(scope: string): Promise<string | undefined> {
+  /**
+   * The Authorization header to send before any challenge, if one is known to be needed. Once the
+   * registry has asked for Bearer tokens, a scope with no token yet (a repository not read before)
+   * gets one here, before its first request (when `callScope` bounds the token request): one round
+   * trip less than being refused first, and concurrent first requests share the one token request.
+   */
+  async authorizationFor(scope: string, callScope?: CallScope, what = scope): Promise<string | undefined> {
     if (this.#basic) {
       const credential = await this.#credentials();
       return credential?.kind === 'basic' ? basicHeader(credential.username, credential.password.reveal()) : undefined;
     }
     if (this.#bearer) {
-      const cached = this.#tokens.get(this.#cacheKey(this.#bearer.realm, this.#bearer.service, [scope]));
+      const { realm, service } = this.#bearer;
+      const cached = this.#tokens.get(this.#cacheKey(realm, service, [scope]));
       if (cached && cached.expiresAt > this.#now()) return cached.authorization;
+      if (callScope !== undefined) return this.#tokenFor(realm, service, scope, [scope], callScope, what);
     }
     return undefined;
+  }
+
+  /** A fresh token for `scopes` (one request however many callers ask at once), kept for `scope`. */
+  async #tokenFor(realm: string, service: string | undefined, scope: string, scopes: readonly string[], callScope: CallScope, what: string): Promise<string> {
+    const key = this.#cacheKey(realm, service, scopes);
+    let pending = this.#pending.get(key);
+    if (pending === undefined) {
+      pending = this.#fetchToken(realm, service, scopes, callScope, what).finally(() => this.#pending.delete(key));
+      this.#pending.set(key, pending);
+    }
+    const token = await pending;
+    this.#tokens.set(this.#cacheKey(realm, service, [scope]), token);
+    return token.authorization;
   }
 
   /**
@@ -224,16 +246,7 @@ export class RegistryAuthenticator {
       const fresh = this.#tokens.get(this.#cacheKey(realm, service, [scope]));
       if (fresh && fresh.expiresAt > this.#now() && fresh.authorization !== sent) return fresh.authorization;
       const challengeScopes = (bearer.params.scope ?? '').split(' ').filter(Boolean);
-      const scopes = [...new Set([scope, ...challengeScopes])];
-      const key = this.#cacheKey(realm, service, scopes);
-      let pending = this.#pending.get(key);
-      if (pending === undefined) {
-        pending = this.#fetchToken(realm, service, scopes, callScope, what).finally(() => this.#pending.delete(key));
-        this.#pending.set(key, pending);
-      }
-      const token = await pending;
-      this.#tokens.set(this.#cacheKey(realm, service, [scope]), token);
-      return token.authorization;
+      return this.#tokenFor(realm, service, scope, [...new Set([scope, ...challengeScopes])], callScope, what);
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
       const credential = await this.#credentials();

@@ -247,7 +247,7 @@ export class RegistryStore implements ArtifactStore {
     const authScope = `repository:${this.repository}:${req.access}`;
     const what = `${req.method} ${describeUrl(req.url)}`;
     scope.check(what);
-    let authorization = await this.#auth.authorizationFor(authScope);
+    let authorization = await this.#auth.authorizationFor(authScope, scope, what);
     for (let attempt = 0; ; attempt++) {
       const headers = this.#headers(req.headers, authorization);
       const response = await sendHttp(

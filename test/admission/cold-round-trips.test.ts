@@ -3,7 +3,9 @@
 // with a dispatcher of its own the store sends blob reads through undici too), for each shape of model a
 // review meets — digest or tag, Sigstore bundles as referrers (tag-schema fallback, distribution 2.8
 // has no referrers API) or cosign's legacy `.sig`/`.att` tags, with or without attestations, unsigned,
-// in a repository the webhook has not read before or one it has. Every review is a first sighting
+// in a repository the webhook has not read before or one it has, on an anonymous registry or one
+// asking for Bearer tokens (the token realm is one more round trip for a repository whose token the
+// webhook does not hold yet, and the first contact with such a registry costs its 401). Every review is a first sighting
 // (new digest, nothing cached), decided through the reviewer and caches the webhook uses.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { DecisionCache } from '../../src/admission/decision-cache.ts';
 import { AdmissionReviewer } from '../../src/admission/review.ts';
+import { basicCredential, staticCredentials } from '../../src/oci/credentials.ts';
 import { openStore } from '../../src/oci/open.ts';
 import { parseReference } from '../../src/oci/reference.ts';
 import { KEYS_ONLY_TRUST, storeProvider } from '../../src/pipeline/deps.ts';
@@ -29,12 +32,15 @@ import { admissionReview } from '../helpers/webhook-process.ts';
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-round-trips-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const registry = await startRegistry({ t });
+const tokenRegistry = await startRegistry({ t, auth: 'token' });
+const credentials = staticCredentials(tokenRegistry.host, basicCredential(tokenRegistry.username, tokenRegistry.password));
 const counted = countingDispatcher();
 t.teardown(() => counted.dispatcher.close());
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 /** Models are pushed with the default dispatcher (only the reviews' requests are counted). */
 const storeOf = (repository: string) => openStore(parseReference(`${registry.host}/${repository}`));
+const tokenStoreOf = (repository: string) => openStore(parseReference(`${tokenRegistry.host}/${repository}`), { registry: { credentials } });
 
 async function legacyModel(repository: string, name: string, attest: boolean, tag?: string) {
   const store = storeOf(repository);
@@ -49,7 +55,7 @@ async function legacyModel(repository: string, name: string, attest: boolean, ta
 
 const engine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: keyTrustPolicyData(publicKey) });
 const reviewer = new AdmissionReviewer({
-  deps: { stores: storeProvider({ registry: { dispatcher: counted.dispatcher } }), trust: KEYS_ONLY_TRUST, signers: { keys: [publicKey], identities: [] }, engine, keyTlogThreshold: 0, timeoutMs: 20_000, evidenceCache: new EvidenceCache(), manifestCache: new ManifestCache() },
+  deps: { stores: storeProvider({ registry: { dispatcher: counted.dispatcher, credentials } }), trust: KEYS_ONLY_TRUST, signers: { keys: [publicKey], identities: [] }, engine, keyTlogThreshold: 0, timeoutMs: 20_000, evidenceCache: new EvidenceCache(), manifestCache: new ManifestCache() },
   modes: { default: 'enforce' },
   cache: new DecisionCache(),
   deadlineMs: 30_000, // a shared 2-core machine: the deadline is not what is tested here
@@ -61,6 +67,8 @@ interface Shape {
   /** The fewest round trips the shape allows (each step needs the answer of the one before). */
   readonly depth: number;
   readonly decision: 'allow' | 'deny';
+  /** Token requests made by the review, when checked. */
+  readonly tokens?: number;
 }
 
 const at = (repository: string, digest: string): string => `oci://${registry.host}/${repository}@${digest}`;
@@ -109,6 +117,26 @@ const shapes: Shape[] = [
     depth: 4,
     decision: 'deny',
   },
+  {
+    name: 'token registry, first contact: refused (401), token, then the three round trips',
+    location: async () => `oci://${tokenRegistry.host}/rt/a@${(await pushSignedModel(tokenStoreOf('rt/a'), dir, 'token-1', privateKey)).digest}`,
+    depth: 5,
+    decision: 'allow',
+  },
+  {
+    name: 'token registry, repository not read before: its token is fetched before the first request',
+    location: async () => `oci://${tokenRegistry.host}/rt/b@${(await pushSignedModel(tokenStoreOf('rt/b'), dir, 'token-2', privateKey)).digest}`,
+    depth: 4, // token → manifest ‖ fallback index ‖ legacy tags → referrer manifests → blobs
+    decision: 'allow',
+    tokens: 1,
+  },
+  {
+    name: 'token registry, repository read before (token held)',
+    location: async () => `oci://${tokenRegistry.host}/rt/b@${(await pushSignedModel(tokenStoreOf('rt/b'), dir, 'token-3', privateKey)).digest}`,
+    depth: 3,
+    decision: 'allow',
+    tokens: 0,
+  },
 ];
 
 for (const [i, shape] of shapes.entries()) {
@@ -121,5 +149,6 @@ for (const [i, shape] of shapes.entries()) {
     t.equal(verdict?.cache, 'miss', 'decided afresh');
     const chain = criticalPath(counted.requests);
     t.equal(chain.length, shape.depth, `${chain.length} sequential round trips (${counted.requests.length} requests): ${chain.join(' → ')}`);
+    if (shape.tokens !== undefined) t.equal(counted.requests.filter((r) => r.path.startsWith('/token')).length, shape.tokens, `${shape.tokens} token request(s)`);
   });
 }

@@ -21,6 +21,12 @@ export class AdmissionMetrics {
   readonly #policyInfo: Gauge<'bundle_digest' | 'data_digest' | 'keys_digest'>;
   readonly #reloads: Counter;
   readonly #reloadsRefused: Counter<'code'>;
+  // The labelled series a review touches, looked up once (labels are a few enum values): prom-client
+  // otherwise hashes the label object on every increment.
+  readonly #reviewsBy = new Map<string, Counter.Internal>();
+  readonly #durationBy = new Map<string, Histogram.Internal<'decision'>>();
+  readonly #locationsBy = new Map<string, Counter.Internal>();
+  readonly #cacheBy = new Map<string, Counter.Internal>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'modelgate_' });
@@ -58,16 +64,23 @@ export class AdmissionMetrics {
   }
 
   reviewed(result: ReviewResult, seconds: number): void {
-    this.#reviews.inc({ decision: result.summary.decision, mode: result.summary.mode });
-    this.#duration.observe({ decision: result.summary.decision }, seconds);
-    for (const verdict of result.summary.verdicts) this.#locations.inc({ outcome: verdict.outcome });
+    const { decision, mode } = result.summary;
+    childOf(this.#reviewsBy, `${decision} ${mode}`, () => this.#reviews.labels({ decision, mode })).inc();
+    childOf(this.#durationBy, decision, () => this.#duration.labels({ decision })).observe(seconds);
+    for (const { outcome } of result.summary.verdicts) childOf(this.#locationsBy, outcome, () => this.#locations.labels({ outcome })).inc();
   }
 
   cacheLookup(result: CacheResult): void {
-    this.#cache.inc({ result });
+    childOf(this.#cacheBy, result, () => this.#cache.labels({ result })).inc();
   }
 
   refused(code: string): void {
     this.#errors.inc({ code });
   }
+}
+
+function childOf<C>(children: Map<string, C>, key: string, create: () => C): C {
+  let child = children.get(key);
+  if (child === undefined) children.set(key, (child = create()));
+  return child;
 }

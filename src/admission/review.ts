@@ -399,8 +399,8 @@ export class AdmissionReviewer {
       credentialsScope,
     });
     const changed = !previous.has(`${location.fieldPath}\u0000${location.uri}`);
-    const evidenceKey = JSON.stringify([location.uri, deps.trust.trustDigest, this.#signers, credentialsScope]);
     const { decision, result } = await this.#config.cache.get(key, async () => {
+      const evidenceKey = JSON.stringify([location.uri, deps.trust.trustDigest, this.#signers, credentialsScope]);
       const signal = deadlineSignal();
       const time = new Date(this.#clock.now());
       const decision = await this.#afterWarming(evidenceKey, () =>

@@ -178,11 +178,6 @@ export class WebhookServer {
     };
     probes(this.#app);
     probes(this.#metricsApp);
-    // While shutting down, answers to in-flight reviews close their connection (else an idle
-    // keep-alive connection opened before close() would hold the server open).
-    this.#app.addHook('onSend', async (_request, reply) => {
-      if (this.#closing) reply.header('connection', 'close');
-    });
     this.#metricsApp.get('/metrics', async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();
@@ -193,10 +188,20 @@ export class WebhookServer {
       const code = status === 413 ? 'BODY_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status < 500 ? 'REVIEW_INVALID' : 'INTERNAL';
       metrics.refused(code);
       logger.warn({ code, status, error: err.message }, 'admission request refused');
+      this.#closeIfClosing(reply);
       return reply.code(status).send({ code, message: err.message });
     });
     this.#app.post('/validate', async (request, reply) => this.#handle('validate', request.body, reply));
     this.#app.post('/mutate', async (request, reply) => this.#handle('mutate', request.body, reply));
+  }
+
+  /**
+   * While shutting down, answers to in-flight reviews close their connection (else an idle keep-alive
+   * connection opened before close() would hold the server open). Set by the handlers themselves, not
+   * an onSend hook: a hook would run on every answer.
+   */
+  #closeIfClosing(reply: FastifyReply): void {
+    if (this.#closing) reply.header('connection', 'close');
   }
 
   async #handle(endpoint: 'validate' | 'mutate', body: unknown, reply: FastifyReply): Promise<unknown> {
@@ -214,11 +219,13 @@ export class WebhookServer {
       if (hasCode(err, 'REVIEW_INVALID')) {
         metrics.refused(err.code);
         logger.warn({ endpoint, code: err.code, error: err.message }, 'admission request refused');
+        this.#closeIfClosing(reply);
         return reply.code(400).send({ code: err.code, message: err.message });
       }
       throw err;
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.#closeIfClosing(reply);
     const { summary } = result;
     if (endpoint === 'mutate') {
       logger.info({ endpoint, uid: summary.uid, resource: summary.resource, operation: summary.operation, dryRun: summary.dryRun, durationMs: Math.round(seconds * 1e6) / 1e3, pinned: result.review.response.auditAnnotations['pinned'], warnings: result.review.response.warnings ?? [] }, 'admission mutation');

@@ -151,7 +151,10 @@ export function register(program: Command): void {
       import('../admission/review.ts'),
       import('../admission/decision-cache.ts'),
     ]);
-    const logger = pino({ level: options.logLevel, base: { service: 'modelgate-webhook' } });
+    // One line per review: written asynchronously (lines written while a write is in flight go out
+    // together with the next one), so the event loop does not wait on a write(2) per review; what is
+    // buffered is flushed when the process exits.
+    const logger = pino({ level: options.logLevel, base: { service: 'modelgate-webhook' } }, pino.destination({ dest: 1, sync: false }));
     const metrics = new AdmissionMetrics();
     const tlsBootstrap = bootstrap === undefined ? undefined : await import('../k8s/tls-bootstrap.ts');
     const placeholder = await tlsBootstrap?.placeholderCertificate();

@@ -15,7 +15,9 @@
  *      fixed answer, measured in alternating rounds with (a) — warm/ceiling is the headline ratio;
  *  (b) cold: every review names a model the webhook has never seen (one connection, one after the
  *      other) — p50/p99, and the registry requests per review counted by the fault proxy placed in
- *      front of the registry, plus how many of them had to wait for another (sequential round trips);
+ *      front of the registry, plus how many of them had to wait for another (sequential round trips:
+ *      from the proxy's log, an upper bound, and counted causally in this process by a reviewer of
+ *      its own reviewing the same models through a counting dispatcher);
  *  (c) herd: 500 reviews of one new model at once (500 connections) — verifications performed, from
  *      the webhook's decision-cache counters (misses) and the registry requests for that repository.
  * The load generator is this same file run as a child with `--load <config.json>`.
@@ -32,7 +34,13 @@ import { openStore } from '../src/oci/open.ts';
 import { parseReference } from '../src/oci/reference.ts';
 import { startFaultProxy, type RecordedRequest } from '../test/helpers/fault-proxy.ts';
 import { startRegistry } from '../test/helpers/registry.ts';
-import { sequentialDepth } from '../test/helpers/round-trips.ts';
+import { countingDispatcher, sequentialDepth } from '../test/helpers/round-trips.ts';
+import { DecisionCache } from '../src/admission/decision-cache.ts';
+import { AdmissionReviewer } from '../src/admission/review.ts';
+import { KEYS_ONLY_TRUST, storeProvider } from '../src/pipeline/deps.ts';
+import { EvidenceCache } from '../src/pipeline/evidence-cache.ts';
+import { ManifestCache } from '../src/pipeline/manifest-cache.ts';
+import { PolicyEngine } from '../src/policy/engine.ts';
 import { keyTrustPolicyData, pushSignedModel } from '../test/helpers/signed-models.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -43,7 +51,7 @@ const HERD = 500;
 const REPOSITORY = 'bench/models';
 const CONNECTIONS = 50;
 const BODY_VARIANTS = 1024;
-const GOALS = { warmOverCeiling: 0.7, handlerP99Ms: 1, clientP99Ms: 20, coldRoundTrips: 3, herdVerifications: 1 } as const;
+const GOALS = { warmOverCeiling: 0.85, handlerP99Ms: 1, clientP99Ms: 10, coldRoundTrips: 3, herdVerifications: 1 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Load generator (child process).
@@ -384,6 +392,33 @@ async function main(): Promise<void> {
     const depths = perModel.map(sequentialDepth);
     const requestKinds = [...new Set(perModel[0]!.map((r) => `${r.method} ${r.path.replace(`/v2/${REPOSITORY}/`, '').replace(/[0-9a-f]{64}/, '…')}`))];
 
+    // (b') the same cold models, reviewed in this process by a reviewer of its own whose registry
+    // requests go through a counting dispatcher: the causal count of sequential round trips (the
+    // proxy's count above is an upper bound: a request sent together with others, on a connection
+    // still opening, can arrive after a sibling's answer). See test/helpers/round-trips.ts.
+    const counted = countingDispatcher();
+    const inProcess = new AdmissionReviewer({
+      deps: {
+        stores: storeProvider({ registry: { dispatcher: counted.dispatcher } }),
+        trust: KEYS_ONLY_TRUST,
+        signers: { keys: [publicKey], identities: [] },
+        engine: await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: keyTrustPolicyData(publicKey) }),
+        keyTlogThreshold: 0,
+        evidenceCache: new EvidenceCache(),
+        manifestCache: new ManifestCache(),
+      },
+      modes: { default: 'enforce' },
+      cache: new DecisionCache(),
+    });
+    const causalDepths: number[] = [];
+    for (const [i, uri] of coldUris.entries()) {
+      counted.clear();
+      const result = await inProcess.review(JSON.parse(admissionReview(uid('causal', i), 'prod', uri.replace(proxy.host, registry.host))));
+      if (result.summary.decision !== 'allow') fail(`in-process cold review of ${uri}: ${result.summary.decision}`);
+      causalDepths.push(sequentialDepth(counted.requests));
+    }
+    await counted.dispatcher.close();
+
     // (c) herd: 500 reviews of one new model at once.
     proxy.clearRecords();
     const herdBefore = await scrape(metricsUrl);
@@ -401,7 +436,7 @@ async function main(): Promise<void> {
     const warmP50 = median(rounds.map((r) => r.warm.p50));
     const warmP99 = median(rounds.map((r) => r.warm.p99));
     const ratio = warmRps / ceilingRps;
-    const coldRoundTrips = Math.max(...depths);
+    const coldRoundTrips = Math.max(...causalDepths);
     const verdict = (ok: boolean): string => (ok ? 'OK' : 'BELOW GOAL');
     const rows: [string, string, string, string][] = [
       ['(d) ceiling: bare fastify HTTPS, 50 conns', `${ceilingRps.toFixed(0)} req/s`, `p50 ${median(rounds.map((r) => r.ceiling.p50))} ms, p99 ${median(rounds.map((r) => r.ceiling.p99))} ms`, ''],
@@ -412,7 +447,8 @@ async function main(): Promise<void> {
       ['    client p99 at 50 conns', `${warmP99} ms`, `goal ≤ ${GOALS.clientP99Ms} ms`, verdict(warmP99 <= GOALS.clientP99Ms)],
       ['(b) cold, 1 conn, new model each review', `${cold.rps.toFixed(0)} reviews/s`, `p50 ${cold.p50} ms, p99 ${cold.p99} ms, max ${cold.max} ms`, `${COLD} reviews`],
       ['    registry requests per cold review', `${median(perReview)} (median)`, `min ${Math.min(...perReview)}, max ${Math.max(...perReview)}: ${requestKinds.join(', ')}`, ''],
-      ['    sequential registry round trips', `${coldRoundTrips} (max)`, `median ${median(depths)}; goal ≤ ${GOALS.coldRoundTrips}`, verdict(coldRoundTrips <= GOALS.coldRoundTrips)],
+      ['    sequential round trips, proxy log', `${Math.max(...depths)} (max)`, `median ${median(depths)} (upper bound: arrival order at the proxy)`, ''],
+      ['    sequential round trips, in-process', `${coldRoundTrips} (max)`, `median ${median(causalDepths)} over ${causalDepths.length} cold reviews (causal count); goal ≤ ${GOALS.coldRoundTrips}`, verdict(coldRoundTrips <= GOALS.coldRoundTrips)],
       ['(c) herd: 500 reviews of one new model', `${herdMisses} verification(s)`, `${herdShared} joined it, ${herdHits} cache hits, ${herdAllowed} allowed; ${herdRegistry} registry requests; p99 ${herd.p99} ms`, verdict(herdMisses === GOALS.herdVerifications && herdAllowed === HERD)],
     ];
     const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -7,8 +7,8 @@
  * immutable `ConfigSnapshot` (a self-tested `PolicyEngine` on that bundle and data, and the parsed
  * keys), then watched. Built for kubelet's ConfigMap / Secret volumes
  * (../shared/reference/kubernetes-volumes.md): a key path is a symlink through `..data`, which kubelet
- * swaps atomically, so no inode is ever watched. Every `intervalMs` (≤ 1 s), and on any event of the
- * directories holding the files, the paths are resolved again and compared with the snapshot's: the
+ * swaps atomically, so no inode is ever watched. Every `intervalMs` (≤ 1 s), and on an event of the
+ * directories holding the files that names one of them (or kubelet's `..` entries), the paths are resolved again and compared with the snapshot's: the
  * content of the data and key files, the inode / size / mtime of the bundle files — so a kubelet swap
  * and an in-place write are both seen.
  * A change is applied whole or not at all: every file is re-read; the versions read must be one (the
@@ -21,7 +21,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ModelgateError, UsageError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { BUNDLE_FILES, loadBundle } from '../policy/bundle.ts';
@@ -200,6 +200,27 @@ export function keysDigestOf(keys: readonly KeyObject[]): string {
   return createHash('sha256').update(keys.map((k) => keyId(k)).sort().join('\n')).digest('hex');
 }
 
+/**
+ * The directories to watch and, for each, which event names wake a check: the configuration files
+ * in it (any name in a key directory or the bundle directory) and kubelet's `..data` /
+ * `..<timestamp>` entries. A log file or another busy neighbour must not make the webhook re-read
+ * its configuration; a `null` name (the platform did not say) always wakes it.
+ */
+export function watchPlan(sources: ConfigSources): Map<string, (filename: string | null) => boolean> {
+  const dirs = new Map<string, Set<string>>();
+  const relevant = (dir: string, name: string): void => {
+    dirs.set(dir, (dirs.get(dir) ?? new Set<string>()).add(name));
+  };
+  relevant(sources.bundle, '*');
+  relevant(dirname(sources.bundle), basename(sources.bundle));
+  if (sources.data !== undefined) relevant(dirname(sources.data), basename(sources.data));
+  for (const key of sources.keys) {
+    relevant(key, '*');
+    relevant(dirname(key), basename(key));
+  }
+  return new Map([...dirs].map(([dir, names]) => [dir, (filename: string | null) => filename === null || names.has('*') || names.has(filename) || filename.startsWith('..')]));
+}
+
 export class ConfigReloader {
   readonly #sources: ConfigSources;
   readonly #options: ConfigReloaderOptions;
@@ -243,12 +264,11 @@ export class ConfigReloader {
     const poll = (): void => void this.check().catch(() => undefined); // only a throwing callback rejects
     this.#timer = setInterval(poll, intervalMs);
     this.#timer.unref();
-    const dirs = new Set<string>([this.#sources.bundle, dirname(this.#sources.bundle)]);
-    if (this.#sources.data !== undefined) dirs.add(dirname(this.#sources.data));
-    for (const key of this.#sources.keys) dirs.add(key).add(dirname(key));
-    for (const dir of dirs) {
+    for (const [dir, matters] of watchPlan(this.#sources)) {
       try {
-        const watcher = watch(dir, { persistent: false }, poll);
+        const watcher = watch(dir, { persistent: false }, (_event, filename) => {
+          if (matters(filename)) poll();
+        });
         watcher.on('error', () => undefined); // the poll still runs
         this.#watchers.push(watcher);
       } catch {

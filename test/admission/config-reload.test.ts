@@ -14,7 +14,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { ConfigReloader, keysDigestOf, type ConfigSnapshot } from '../../src/config/reload.ts';
+import { ConfigReloader, keysDigestOf, watchPlan, type ConfigSnapshot } from '../../src/config/reload.ts';
 import { DecisionCache } from '../../src/admission/decision-cache.ts';
 import { AdmissionMetrics } from '../../src/admission/metrics.ts';
 import { AdmissionReviewer, type AdmissionResponse } from '../../src/admission/review.ts';
@@ -214,4 +214,19 @@ t.test('the first load fails with a coded error naming the file', async (t) => {
   await t.rejects(ConfigReloader.load({ bundle: DEFAULT_BUNDLE_DIR, data: missing, keys: [] }), { code: 'CONFIG', message: new RegExp(missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')) });
   const emptyKeys = KubeletVolume.create(join(dir, 'empty-keys'), {});
   await t.rejects(ConfigReloader.load({ bundle: DEFAULT_BUNDLE_DIR, keys: [emptyKeys.dir] }), { code: 'CONFIG', message: /holds no key file/ });
+});
+
+t.test('directory events wake a check only for the configuration files and kubelet\'s entries', async (t) => {
+  const plan = watchPlan({ bundle: '/etc/modelgate/bundle', data: '/etc/modelgate/data/data.json', keys: ['/etc/modelgate/keys', '/etc/modelgate/data/extra.pem'] });
+  const wakes = (dir: string, name: string | null): boolean => plan.get(dir)?.(name) ?? false;
+  t.ok(wakes('/etc/modelgate/data', 'data.json'), 'the data file');
+  t.ok(wakes('/etc/modelgate/data', 'extra.pem'), 'a key file beside it');
+  t.ok(wakes('/etc/modelgate/data', '..data'), 'kubelet\'s ..data swap');
+  t.ok(wakes('/etc/modelgate/data', '..2026_12_06_13_50_00.123456789'), 'kubelet\'s timestamped directory');
+  t.notOk(wakes('/etc/modelgate/data', 'webhook.log'), 'a log file written beside the data does not');
+  t.ok(wakes('/etc/modelgate/keys', 'rotated.pem'), 'any file of a keys directory');
+  t.ok(wakes('/etc/modelgate/bundle', 'policy.wasm'), 'any file of the bundle directory');
+  t.ok(wakes('/etc/modelgate', 'bundle'), 'the bundle directory itself replaced');
+  t.notOk(wakes('/etc/modelgate', 'other'), 'a neighbour of the bundle does not');
+  t.ok(wakes('/etc/modelgate/data', null), 'an event without a name always does');
 });

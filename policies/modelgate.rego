@@ -101,6 +101,23 @@ warnings contains reason("UNVERIFIABLE_ALLOWED", msg) if {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Model variants: a model index (an OCI image index of ModelPack manifests) is decided on its own
+# signatures, revocation and the variants it lists (input.artifact.variants); the model's content rules
+# (provenance, attestations, evaluation, OMS signature) apply to each variant a pod could select, which
+# is decided on its own evidence (input.artifact.variant). variants.allowed restricts the variant names.
+
+model_index if is_array(artifact.variants)
+
+variants_restricted if is_object(data.modelgate_config.variants.allowed)
+
+violations contains reason("VARIANT_NOT_ALLOWED", msg) if {
+	variants_restricted
+	name := artifact.variant.name
+	not data.modelgate_config.variants.allowed[name]
+	msg := sprintf("%s: variant %s of index %s is not in variants.allowed", [artifact_name, name, artifact.variant.index])
+}
+
+# ---------------------------------------------------------------------------------------------
 # Digest pinning
 
 pinned if is_string(artifact.reference.digest)
@@ -259,6 +276,7 @@ trusted_provenances := [a.provenance | some a in input.attestations; is_object(a
 
 violations contains reason("MISSING_PROVENANCE", sprintf("%s: no verified SLSA provenance", [artifact_name])) if {
 	verifiable
+	not model_index
 	provenance_required == true
 	count(any_provenances) == 0
 }
@@ -424,6 +442,7 @@ evaluations := [a.evaluation | some a in input.attestations; is_object(a.evaluat
 
 violations contains reason("EVALUATION_MISSING", sprintf("%s: no trusted evaluation attestation", [artifact_name])) if {
 	verifiable
+	not model_index
 	data.modelgate_config.evaluation.required == true
 	count(evaluations) == 0
 }
@@ -465,6 +484,7 @@ trusted_predicate_types contains a.predicateType if {
 
 violations contains reason("ATTESTATION_MISSING", msg) if {
 	verifiable
+	not model_index
 	some predicate_type, _ in data.modelgate_config.attestations.required
 	not trusted_predicate_types[predicate_type]
 	msg := sprintf("%s: no %s attestation by a trusted signer", [artifact_name, predicate_type])
@@ -481,12 +501,14 @@ violations contains reason("ATTESTATION_MISSING", msg) if {
 model_signature_deferred if input.context.stage == "before-pull"
 
 violations contains reason("MODEL_SIGNATURE_MISSING", sprintf("%s: no OMS model signature by a trusted signer", [artifact_name])) if {
+	not model_index
 	data.modelgate_config.modelSignature.required == true
 	not model_signature_deferred
 	count([m | some m in input.modelSignatures; trusted(m.signer)]) == 0
 }
 
 warnings contains reason("MODEL_SIGNATURE_DEFERRED", sprintf("%s: the required OMS model signature is checked against the pulled files before publication", [artifact_name])) if {
+	not model_index
 	data.modelgate_config.modelSignature.required == true
 	model_signature_deferred
 }

@@ -631,3 +631,26 @@ test_deny_dataset_when_input_has_no_dataset_checks if {
 	inp := patched([{"op": "replace", "path": "/attestations/0/provenance/resolvedDependencies/1/uri", "value": dataset_uri}])
 	only(inp, signed_config, "DATASET_UNREACHABLE")
 }
+
+# --- model variants ------------------------------------------------------------------------------
+
+int4 := {"name": "int4", "digest": model_digest, "index": "sha256:1111111111111111111111111111111111111111111111111111111111111111", "platform": null, "accelerator": null}
+
+# The index itself: signed, no provenance (the content rules apply to its variants).
+test_allow_signed_index_without_provenance if {
+	inp := patched([
+		{"op": "replace", "path": "/attestations", "value": []},
+		{"op": "add", "path": "/artifact/variants", "value": [int4]},
+	])
+	decide(inp, configured([{"op": "replace", "path": "/evaluation/required", "value": true}])).allow
+}
+
+test_deny_unsigned_index if only(patched([{"op": "replace", "path": "/signatures", "value": []}, {"op": "add", "path": "/artifact/variants", "value": [int4]}]), good_config, "UNSIGNED")
+
+test_allow_variant_listed if decide(patched([{"op": "add", "path": "/artifact/variant", "value": int4}]), configured([{"op": "add", "path": "/variants", "value": {"allowed": {"int4": {}}}}])).allow
+
+test_allow_variant_unrestricted if decide(patched([{"op": "add", "path": "/artifact/variant", "value": int4}]), good_config).allow
+
+test_deny_variant_not_allowed if only(patched([{"op": "add", "path": "/artifact/variant", "value": int4}]), configured([{"op": "add", "path": "/variants", "value": {"allowed": {"fp16": {}}}}]), "VARIANT_NOT_ALLOWED")
+
+test_variant_still_needs_provenance if "MISSING_PROVENANCE" in codes(patched([{"op": "add", "path": "/artifact/variant", "value": int4}, {"op": "replace", "path": "/attestations", "value": []}]), good_config)

@@ -11,6 +11,7 @@
  */
 import { ModelgateError } from '../errors.ts';
 import { parseReference, manifestSelector } from '../oci/reference.ts';
+import { splitVariantSelector } from '../modelpack/variants.ts';
 import type { StoreProvider } from '../pipeline/decide.ts';
 import { locationScheme } from '../policy/input.ts';
 import { extractLocations, type AdmittedKind } from './locations.ts';
@@ -50,15 +51,17 @@ export async function pinLocations(kind: AdmittedKind, object: unknown, stores: 
       const scheme = locationScheme(location.uri);
       if (scheme !== 'oci' && scheme !== 'oci-layout') return;
       let ref;
+      let split;
       try {
-        ref = parseReference(location.uri);
+        split = splitVariantSelector(location.uri.trim()); // a `#variant=NAME` selector stays after the pin
+        ref = parseReference(split.location);
       } catch {
         return; // the validating review reports the bad reference
       }
       if (ref.digest !== undefined) return;
       try {
         const descriptor = await stores(ref).resolve(manifestSelector(ref), { timeoutMs: options.timeoutMs, signal: options.signal });
-        const to = `${location.uri.trim()}${ref.tag === undefined ? `:${manifestSelector(ref)}` : ''}@${descriptor.digest}`;
+        const to = `${split.location}${ref.tag === undefined ? `:${manifestSelector(ref)}` : ''}@${descriptor.digest}${split.variant !== undefined ? `#variant=${split.variant}` : ''}`;
         patch.push({ op: 'replace', path: fieldPathToPointer(location.fieldPath), value: to });
         pinned.push({ fieldPath: location.fieldPath, from: location.uri, to });
       } catch (err) {

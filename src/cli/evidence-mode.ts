@@ -55,7 +55,7 @@ export async function openSubject(text: string, options: StoreCliOptions): Promi
 }
 
 /** The result of `sign` / `attest attach` on stdout: the digest of each manifest written. */
-export function writtenEvidence(output: OutputFormat): { referrer(digest: Digest): void; legacyTag(digest: Digest): void; end(): void } {
+export function writtenEvidence(output: OutputFormat): { referrer(digest: Digest): void; legacyTag(digest: Digest): void; end(extra?: Record<string, unknown>): void } {
   const written: { referrer: Digest | null; legacyTag: Digest | null } = { referrer: null, legacyTag: null };
   const record = (kind: keyof typeof written) => (digest: Digest): void => {
     written[kind] = digest;
@@ -64,8 +64,8 @@ export function writtenEvidence(output: OutputFormat): { referrer(digest: Digest
   return {
     referrer: record('referrer'),
     legacyTag: record('legacyTag'),
-    end: () => {
-      if (output === 'json') process.stdout.write(`${JSON.stringify(written)}\n`);
+    end: (extra = {}) => {
+      if (output === 'json') process.stdout.write(`${JSON.stringify({ ...written, ...extra })}\n`);
     },
   };
 }

@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--rehash', 're-hash every cached blob first and drop the ones that changed')
     .option('--termination-log <file>', 'where refusal reasons are written for Kubernetes (env MODELGATE_TERMINATION_LOG)', process.env.MODELGATE_TERMINATION_LOG ?? '/dev/termination-log')
     .option('--concurrency <n>', 'layers pulled at once', '4');
-  addPipelineOptions(command, ['cache']).action(async (pairs: string[], options: InitOptions) => {
+  addPipelineOptions(command, ['cache', 'variant']).action(async (pairs: string[], options: InitOptions) => {
     try {
       process.exitCode = await run(pairs, options);
     } catch (err) {
@@ -138,6 +138,8 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   // No cache directory (or an empty one): no node cache, a pod-local pull (the receipt says `cached: false`).
   const cache = cacheDir === undefined || cacheDir === '' ? undefined : new BlobCache(cacheDir, { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });
   const timeoutMs = settings.registry.timeoutMs;
+  const { nodePlatform, detectAccelerator } = await import('../modelpack/variants.ts');
+  const variant = { ...(settings.variant.name !== undefined ? { name: settings.variant.name } : {}), node: { ...nodePlatform(), accelerator: settings.variant.accelerator ?? detectAccelerator() } };
   log({ event: 'configuration', ...applied, cache: cache?.root ?? null });
   if (options.rehash === true && cache === undefined) throw new UsageError('USAGE', '--rehash needs a cache: give --cache-dir or MODELGATE_CACHE_DIR');
   if (options.rehash === true && cache !== undefined) {
@@ -154,7 +156,7 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   for (let i = 0; i < pairs.length; i += 2) {
     const uri = pairs[i]!;
     const dest = pairs[i + 1]!;
-    const outcome = await initModel(uri, dest, { pipeline: deps, cache, concurrency, timeoutMs, log });
+    const outcome = await initModel(uri, dest, { pipeline: deps, cache, concurrency, timeoutMs, log, variant });
     if (outcome.kind === 'refused') return refuse(uri, dest, outcome, options, log);
     log({ event: 'published', uri, dest, digest: outcome.digest, reused: outcome.reused, cached: outcome.receipt.cached });
   }

@@ -27,7 +27,7 @@ type VerifyOptions = SettingFlags & {
 
 /** The JSON report: outcome, decision (reasons with codes), evidence summary, policy and trust identity. */
 export function decisionToJson(reference: string, result: ArtifactDecision): Record<string, unknown> {
-  const base = { reference, outcome: result.outcome, allow: result.outcome === 'allow', digest: result.digest };
+  const base = { reference, outcome: result.outcome, allow: result.outcome === 'allow', digest: result.digest, ...(result.variants !== undefined ? { variants: result.variants } : {}) };
   switch (result.outcome) {
     case 'allow':
     case 'deny': {
@@ -58,6 +58,7 @@ function table(rows: ReadonlyArray<readonly [string, string, string]>): string {
 export function decisionToTable(reference: string, result: ArtifactDecision, applied?: AppliedConfiguration): string {
   const verdict = result.outcome === 'unavailable' ? `unavailable (${result.transient ? 'transient' : 'permanent'})` : result.outcome;
   const rows: Array<readonly [string, string, string]> = [['VERDICT', verdict, ''], ['artifact', reference, ''], ['digest', result.digest ?? '-', '']];
+  for (const v of result.variants ?? []) rows.push(['variant', v.name, `${v.outcome} ${v.digest}`]);
   if (result.outcome === 'allow' || result.outcome === 'deny') {
     for (const r of result.decision.reasons) rows.push(['deny', r.code, r.message]);
     for (const w of result.decision.warnings) rows.push(['warning', w.code, w.message]);

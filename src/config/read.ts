@@ -58,6 +58,14 @@ export interface CacheSettings {
   readonly lockStaleMs?: number;
 }
 
+/** How init chooses a variant of a model index (`src/modelpack/variants.ts`). */
+export interface VariantSettings {
+  /** The variant to pull when the storage URI names none. */
+  readonly name: string | undefined;
+  /** The node's accelerator; undefined: detected. */
+  readonly accelerator: string | undefined;
+}
+
 export interface PipelineSettings {
   readonly policy: string;
   readonly data: DataSource;
@@ -69,6 +77,7 @@ export interface PipelineSettings {
   readonly trust: TrustSource;
   readonly registry: RegistrySettings;
   readonly cache: CacheSettings;
+  readonly variant: VariantSettings;
 }
 
 /** Commander's parsed options: any subset of the settings' keys. */
@@ -232,5 +241,6 @@ export function readPipelineSettings(flags: SettingFlags, env: NodeJS.ProcessEnv
       ...(cacheMaxBytes !== undefined ? { maxBytes: cacheMaxBytes } : {}),
       ...(lockStaleMs !== undefined ? { lockStaleMs } : {}),
     },
+    variant: { name: raw.text('variant')?.value, accelerator: raw.text('accelerator')?.value },
   };
 }

@@ -36,13 +36,15 @@ export type SettingKey =
   | 'timeout'
   | 'cacheDir'
   | 'cacheMaxBytes'
-  | 'cacheLockStale';
+  | 'cacheLockStale'
+  | 'variant'
+  | 'accelerator';
 
 /** text: one value; list: repeatable flag, comma-separated variable; switch: flag without value, variable `true`/`false`. */
 export type SettingKind = 'text' | 'list' | 'switch';
 
-/** Which commands declare a group: pipeline = verify, explain, webhook, init; trust/registry also the other verify commands. */
-export type SettingGroup = 'policy' | 'signers' | 'trust' | 'registry' | 'timeout' | 'cache';
+/** Which commands declare a group: pipeline = verify, explain, webhook, init; trust/registry also the other verify commands; cache and variant: init. */
+export type SettingGroup = 'policy' | 'signers' | 'trust' | 'registry' | 'timeout' | 'cache' | 'variant';
 
 export interface SettingSpec {
   readonly key: SettingKey;
@@ -83,6 +85,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'cacheDir', group: 'cache', kind: 'text', flag: '--cache-dir <dir>', env: 'MODELGATE_CACHE_DIR', default: 'none: every pull is pod-local and not cached', help: 'node cache of verified blobs (init); a cache that cannot be used is a warning, never a failed pod' },
   { key: 'cacheMaxBytes', group: 'cache', kind: 'text', flag: '--cache-max-bytes <n>', env: 'MODELGATE_CACHE_MAX_BYTES', default: 'unbounded', help: 'evict least recently used cached blobs above this size (init)' },
   { key: 'cacheLockStale', group: 'cache', kind: 'text', flag: '--cache-lock-stale <ms>', env: 'MODELGATE_CACHE_LOCK_STALE_MS', default: '30000', help: 'a cache lease not refreshed for this long belongs to a dead holder and is taken over (init)' },
+  { key: 'variant', group: 'variant', kind: 'text', flag: '--variant <name>', env: 'MODELGATE_VARIANT', default: 'the variant that fits the node (platform, accelerator)', help: 'variant of a model index to pull when the storage URI names none with #variant=NAME (init)' },
+  { key: 'accelerator', group: 'variant', kind: 'text', flag: '--accelerator <name>', env: 'MODELGATE_ACCELERATOR', default: 'nvidia when /dev/nvidiactl exists, else none', help: 'the node\'s accelerator, matched against dev.modelgate.variant.accelerator when a variant is chosen (init)' },
 ];
 
 /** The spec of one setting. */

@@ -7,8 +7,10 @@
  * staging directory (KServe modelcar images too: files under `models/`, whiteouts honoured), JSON
  * progress lines, the receipt (`receipt.ts`) and the reuse of a published DEST only once its bytes
  * are proven (`checkPublished`; changed bytes are taken out and published again).
- * Order: the URI must be pinned by digest; the whole pipeline (`decideArtifact`, context `init`)
- * runs before any layer is fetched; the manifest is then read by that digest (verified by the store),
+ * Order: the URI must be pinned by digest; when it names a model index, the variant is selected first
+ * (`selectVariant`: `#variant=NAME` in the URI, else `InitDeps.variant` — MODELGATE_VARIANT, the node's
+ * platform and accelerator) and the pipeline verifies the index and that variant, which is what is
+ * pulled; the whole pipeline (`decideArtifact`, context `init`) runs before any layer is fetched; the manifest is then read by that digest (verified by the store),
  * and every layer is downloaded by the registry client (digest and size checked against the verified
  * manifest, `Range` resume), kept in the cache only once verified, and extracted into a staging
  * directory that is published at DEST in one step with `DEST/.modelgate/receipt.json`.
@@ -27,6 +29,7 @@ import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { parseReference, type ArtifactReference } from '../oci/reference.ts';
+import { isModelIndex, nodePlatform, selectVariant, splitVariantSelector, VariantError, variantsOfIndex, type NodeTarget, type Variant } from '../modelpack/variants.ts';
 import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
 import { decideArtifact, EXIT_CODE, exitCodeOf, type ArtifactDecision, type Failure, type PipelineDeps } from '../pipeline/decide.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
@@ -57,6 +60,8 @@ export interface InitDeps {
   readonly maxExpansion?: number;
   /** One JSON object per progress line. */
   readonly log: (event: Record<string, unknown>) => void;
+  /** How a variant of a model index is chosen when the URI names none (`src/modelpack/variants.ts`). */
+  readonly variant?: { readonly name?: string; readonly node: NodeTarget };
   readonly signal?: AbortSignal;
 }
 
@@ -64,18 +69,36 @@ export type InitOutcome =
   | { readonly kind: 'published'; readonly dest: string; readonly digest: Digest; readonly reused: boolean; readonly receipt: Receipt }
   | { readonly kind: 'refused'; readonly exitCode: number; readonly digest: Digest | null; readonly reasons: readonly Failure[] };
 
-/** `modelgate+oci://…` / `oci://…` / `modelgate+oci-layout://…` → the pipeline location and parsed reference. */
-export function locationOfUri(uri: string): { location: string; ref: ArtifactReference } {
+/**
+ * `modelgate+oci://…` / `oci://…` / `modelgate+oci-layout://…` (optionally `#variant=NAME`) → the
+ * pipeline location (without the selector), the parsed reference and the variant the URI names.
+ */
+export function locationOfUri(uri: string): { location: string; ref: ArtifactReference; variant: string | undefined } {
   const bare = uri.trim().startsWith(MODELGATE_SCHEME_PREFIX) ? uri.trim().slice(MODELGATE_SCHEME_PREFIX.length) : uri.trim();
   if (!/^(oci|oci-layout):\/\//.test(bare)) throw new InitError('BAD_URI', `"${uri}" is not a modelgate storage URI (modelgate+oci://host/repo@sha256:…)`);
   let ref: ArtifactReference;
+  let split: ReturnType<typeof splitVariantSelector>;
   try {
-    ref = parseReference(bare);
+    split = splitVariantSelector(bare);
+    ref = parseReference(split.location);
   } catch (err) {
     throw new InitError('BAD_URI', `"${uri}": ${(err as Error).message}`, { cause: err });
   }
   if (ref.digest === undefined) throw new InitError('NOT_PINNED', `"${uri}" is not pinned by digest: use …@sha256:<hex>`);
-  return { location: bare, ref };
+  return { location: split.location, ref, variant: split.variant };
+}
+
+/**
+ * When the URI names a model index: the variant this node uses (`selectVariant`'s rule) and the
+ * location that has the pipeline verify the index and that variant; otherwise the location as is.
+ */
+async function variantLocation(location: string, ref: ArtifactReference, named: string | undefined, deps: InitDeps): Promise<{ location: string; variant?: Variant; rule?: string }> {
+  const fetched = await deps.pipeline.stores(ref).fetchManifest(ref.digest!, { timeoutMs: deps.timeoutMs ?? 30_000, ...(deps.signal ? { signal: deps.signal } : {}) });
+  if (fetched.manifest.kind !== 'index' || !isModelIndex(fetched.manifest)) return { location: named === undefined ? location : `${location}#variant=${named}` }; // the pipeline refuses a selector on a manifest
+  const name = named ?? deps.variant?.name;
+  const variant = selectVariant(variantsOfIndex(fetched.manifest, location), { name, node: deps.variant?.node ?? { ...nodePlatform(), accelerator: null } }, location);
+  const rule = named !== undefined ? 'storage URI' : name !== undefined ? 'MODELGATE_VARIANT' : 'node platform and accelerator';
+  return { location: `${location}#variant=${variant.name}`, variant, rule };
 }
 
 interface LayerPlan {
@@ -279,9 +302,22 @@ export function refusalOfUri(uri: string): Extract<InitOutcome, { kind: 'refused
 export async function initModel(uri: string, dest: string, deps: InitDeps): Promise<InitOutcome> {
   let location: string;
   let ref: ArtifactReference;
+  let named: string | undefined;
   const refusal = refusalOfUri(uri);
   if (refusal !== undefined) return refusal;
-  ({ location, ref } = locationOfUri(uri));
+  ({ location, ref, variant: named } = locationOfUri(uri));
+
+  // 0. A model index: select the variant first, so the pipeline verifies the index and that variant.
+  let selected: Variant | undefined;
+  try {
+    const chosen = await variantLocation(location, ref, named, deps);
+    location = chosen.location;
+    selected = chosen.variant;
+    if (selected !== undefined) deps.log({ event: 'variant', uri, index: ref.digest, name: selected.name, digest: selected.digest, rule: chosen.rule });
+  } catch (err) {
+    if (hasCode(err, 'ABORTED') && deps.signal?.aborted) throw err;
+    return { kind: 'refused', exitCode: err instanceof VariantError ? EXIT_CODE.invalid : exitCodeOfPullError(err), digest: ref.digest ?? null, reasons: [failureOf(err)] };
+  }
 
   // 1. Verify first: the whole pipeline, before any layer is fetched. The evidence it verifies is kept
   //    for the second decision, made before publication with the OMS result (policy context `init`,
@@ -295,7 +331,9 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
   };
   const result = await decide('before-pull');
   if (result.outcome !== 'allow') return refusedByDecision(result);
-  const digest = result.digest!;
+  // What is pulled: the selected variant (verified with its index by the decision), else the artifact.
+  const digest = selected !== undefined ? result.variants?.find((v) => v.name === selected.name && v.outcome === 'allow')?.digest : result.digest!;
+  if (digest === undefined) return { kind: 'refused', exitCode: EXIT_CODE.invalid, digest: result.digest, reasons: [{ code: 'VARIANT_NOT_FOUND', message: `the decision on ${location} did not verify variant "${selected?.name}"` }] };
 
   const timeoutMs = deps.timeoutMs ?? 30_000;
   const abort = new AbortController();

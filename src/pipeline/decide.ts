@@ -37,6 +37,7 @@ import {
   describeSigner,
   locationScheme,
   type EvaluationContext,
+  type InputVariant,
   type PolicyInputEvidence,
   type UsageSite,
   type VerifiedAttestation,
@@ -52,6 +53,8 @@ import type { EvidenceCache } from './evidence-cache.ts';
 import type { ManifestCache } from './manifest-cache.ts';
 import { checkProvenanceDatasets } from './datasets.ts';
 import { MemoStore } from './memo-store.ts';
+import { decideVariants, planIndex, type VariantOutcome } from './variants.ts';
+import { splitVariantSelector } from '../modelpack/variants.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 
 /** Default deadline of each registry call made by the pipeline. */
@@ -106,6 +109,8 @@ export interface DecisionContext extends EvaluationContext {
   readonly usage?: UsageSite;
   /** OMS model signatures the caller verified (init, stage `before-publish`: against the pulled files). */
   readonly modelSignatures?: readonly VerifiedModelSignature[];
+  /** Set by the index decision (`variants.ts`) on each of its variants: `artifact.variant` of the input. */
+  readonly variant?: InputVariant;
   readonly signal?: AbortSignal;
 }
 
@@ -146,6 +151,8 @@ interface DecisionCommon {
   readonly location: string;
   /** The manifest digest the reference resolved to (null when unverifiable or not resolved). */
   readonly digest: Digest | null;
+  /** When the reference is a model index: each variant decided (`src/pipeline/variants.ts`). */
+  readonly variants?: readonly VariantOutcome[];
 }
 
 export type ArtifactDecision =
@@ -348,7 +355,7 @@ export async function discoverAndVerify(
  * caller aborts (`ABORTED`) or the policy engine itself fails (POLICY_EVAL): callers fail closed.
  */
 export async function decideArtifact(location: string, context: DecisionContext, deps: PipelineDeps): Promise<ArtifactDecision> {
-  const { usage, signal, modelSignatures, ...evaluation } = context;
+  const { usage, signal, modelSignatures, variant, ...evaluation } = context;
   const policyContext: EvaluationContext = { ...evaluation, time: evaluation.time ?? new Date((deps.clock ?? systemClock).now()) };
   const common = { ...(usage ? { usage } : {}), ...(modelSignatures ? { modelSignatures } : {}), context: policyContext };
 
@@ -358,8 +365,11 @@ export async function decideArtifact(location: string, context: DecisionContext,
     return evaluate(deps, location, null, { artifact: { uri: location }, ...common }, null);
   }
   let ref: ArtifactReference;
+  let target: string; // the location without a `#variant=NAME` selector (`variants.ts`)
+  let selector: string | undefined;
   try {
-    ref = parseReference(location); // also KServe's oci+native/oci+fetch and modelgate+oci spellings
+    ({ location: target, variant: selector } = splitVariantSelector(location));
+    ref = parseReference(target); // also KServe's oci+native/oci+fetch and modelgate+oci spellings
   } catch (err) {
     return { outcome: 'invalid', location, digest: null, failure: failureOf(err) };
   }
@@ -395,12 +405,20 @@ export async function decideArtifact(location: string, context: DecisionContext,
     // The store verified the bytes against the digest asked for; this guards the invariant.
     return { outcome: 'unavailable', location, digest: ref.digest, transient: false, failure: { code: 'DIGEST_MISMATCH', message: `${ref.digest} resolved to ${digest}` }, evidence: null };
   }
+  // A model index lists its variants in the input; those a pod could select are decided after it.
+  const index = planIndex(manifest.manifest, target, digest, selector);
+  if (index.kind === 'invalid') {
+    stopEarly.abort();
+    return { outcome: 'invalid', location, digest, failure: index.failure };
+  }
   const artifact = {
-    uri: location,
+    uri: target,
     verifiedDigest: digest,
     mediaType: manifest.manifest.mediaType,
     ...(manifest.manifest.artifactType !== undefined ? { artifactType: manifest.manifest.artifactType } : {}),
     ...(manifest.manifest.annotations !== undefined ? { annotations: manifest.manifest.annotations } : {}),
+    ...(variant !== undefined ? { variant } : {}),
+    ...(index.kind === 'index' ? { variants: index.variants } : {}),
   };
 
   // 3–4. Evidence: discovered once, verified against every configured signer (cached when complete).
@@ -424,13 +442,14 @@ export async function decideArtifact(location: string, context: DecisionContext,
   const datasets = await checkProvenanceDatasets(deps, verified.attestations, signal);
 
   // 6. Policy input from verified evidence only, then the decision.
-  return evaluate(
+  const decision = evaluate(
     deps,
     location,
     digest,
     { artifact, signatures: verified.signatures, unverifiedSignatures: verified.unverifiedSignatures, attestations: verified.attestations, ...(datasets ? { datasets } : {}), ...common },
     verified.summary,
   );
+  return index.kind === 'index' ? decideVariants(decision, index, (child, v) => decideArtifact(child, { ...context, variant: v }, deps)) : decision;
 }
 
 export type { VerifiedEvidenceSet };

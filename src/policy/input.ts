@@ -87,6 +87,20 @@ export interface ArtifactEvidence {
   readonly mediaType?: string;
   readonly artifactType?: string;
   readonly annotations?: Readonly<Record<string, string>>;
+  /** The artifact is a variant of a model index (`src/pipeline/variants.ts`): which one. */
+  readonly variant?: InputVariant;
+  /** The artifact is a model index: its variants. */
+  readonly variants?: readonly InputVariant[];
+}
+
+/** A variant of a model index as the policy sees it (`artifact.variant`, `artifact.variants[]`). */
+export interface InputVariant {
+  readonly name: string;
+  readonly digest: Digest;
+  /** Digest of the index that lists it. */
+  readonly index: Digest;
+  readonly platform: { readonly os: string; readonly architecture: string; readonly variant?: string } | null;
+  readonly accelerator: string | null;
 }
 
 export interface UsageSite {
@@ -228,6 +242,10 @@ export interface PolicyInput {
     readonly artifactType: string | null;
     readonly annotations: Readonly<Record<string, string>>;
     readonly usage: { readonly namespace: string | null; readonly resourceKind: string; readonly resourceName: string | null; readonly fieldPath: string } | null;
+    /** Present only on a variant of a model index. */
+    readonly variant?: InputVariant;
+    /** Present only on a model index. */
+    readonly variants?: readonly InputVariant[];
   };
   readonly signatures: readonly InputSigner[];
   /** Present (and above 0) only when signatures were found that verified under no configured signer. */
@@ -516,6 +534,8 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
       usage: usage
         ? { namespace: usage.namespace ?? null, resourceKind: usage.resourceKind, resourceName: usage.resourceName ?? null, fieldPath: usage.fieldPath }
         : null,
+      ...(artifact.variant !== undefined ? { variant: artifact.variant } : {}),
+      ...(artifact.variants !== undefined ? { variants: artifact.variants } : {}),
     },
     signatures,
     ...(unverifiedSignatures > 0 ? { unverifiedSignatures } : {}),

@@ -5,7 +5,8 @@
  * `dataset push` commands, their output and exit codes (verify: 0 identical, 1 differences), and the
  * stderr progress line (only on a terminal). The format itself is `src/dataset/manifest.ts`; the
  * attestation predicate `src/dataset/attestation.ts`; the OCI artifact `src/dataset/attestation-artifact.ts`;
- * signing (key or keyless) `src/cli/signing-key-option.ts`.
+ * signing (key or keyless) `src/cli/signing-key-option.ts`. Signing, bundle parsing and pushing are
+ * imported by the subcommands that use them, so `dataset manifest`/`verify`/`prove` load none of it.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -28,12 +29,8 @@ import {
 import type { SymlinkPolicy } from '../dataset/walk.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { formatReference, parseReference, withDigest } from '../oci/reference.ts';
-import { attachBundle } from '../sign/attach.ts';
-import { signBlobWith, signStatementWith } from '../sign/bundle-signer.ts';
 import { SigningError } from '../sign/errors.ts';
-import { parseBundle } from '../sigstore/bundle.ts';
 import { fileWritingOutputOption, jsonAliasOption, outputFileOption, outputOption, type OutputFormat } from './output-format.ts';
-import { openPushTarget } from './push.ts';
 import { collect, readText } from './option-values.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, type SigningCliOptions } from './signing-key-option.ts';
 import { addStoreOptions, type StoreCliOptions } from './store-options.ts';
@@ -170,6 +167,7 @@ export function register(program: Command): void {
     parseDatasetManifest(bytes); // sign only what `dataset verify` will accept
     const signer = await resolveBundleSigner(options);
     announceSigner(signer);
+    const { signBlobWith } = await import('../sign/bundle-signer.ts');
     const bundle = await signBlobWith(signer, bytes);
     const bundlePath = options.bundle ?? `${manifestPath}.sigstore.json`;
     await writeBundle(bundlePath, bundle);
@@ -217,6 +215,7 @@ export function register(program: Command): void {
       { name: `${name}${OCI_SUBJECT_SUFFIX}`, digest: artifact.digest },
     ];
     announceSigner(signer);
+    const { signStatementWith } = await import('../sign/bundle-signer.ts');
     const bundle = await signStatementWith(signer, subjects, DATASET_PREDICATE_TYPE, predicate);
     const bundlePath = options.outputFile ?? `${options.manifest}.intoto.sigstore.json`;
     await writeBundle(bundlePath, bundle);
@@ -236,6 +235,7 @@ export function register(program: Command): void {
     const artifact = datasetArtifact(manifestBytes);
     const bundles = await Promise.all(options.bundle.map(async (path) => ({ path, bytes: await readBundleAbout(path, artifact.layer.digest, artifact.digest) })));
     const target = parseReference(reference);
+    const [{ openPushTarget }, { attachBundle }] = await Promise.all([import('./push.ts'), import('../sign/attach.ts')]);
     const store = await openPushTarget(reference, options);
     const written = await pushDatasetArtifact(store, manifestBytes, target.tag ?? 'latest');
     const referrers: { bundle: string; digest: string }[] = [];
@@ -294,6 +294,7 @@ async function writeBundle(output: string, bundle: unknown): Promise<void> {
  */
 async function readBundleAbout(path: string, manifestDigest: string, artifactDigest: string): Promise<string> {
   const bytes = await readText(path, 'bundle'); // at most 16 MiB = MAX_BUNDLE_BYTES
+  const { parseBundle } = await import('../sigstore/bundle.ts');
   const bundle = parseBundle(bytes);
   const hex = (digest: string): string => digest.slice('sha256:'.length);
   if (bundle.content.$case === 'messageSignature') {

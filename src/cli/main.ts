@@ -11,12 +11,14 @@
 import { realpathSync } from 'node:fs';
 import { enableCompileCache } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { ModelgateError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { registerCommands } from './commands.ts';
 
+// commander and the command table are imported when first needed, after the compile cache is enabled
+// (below), and not at all for a bare `--version`.
 export async function buildProgram(argv: readonly string[]): Promise<Command> {
+  const [{ Command }, { registerCommands }] = await Promise.all([import('commander'), import('./commands.ts')]);
   const program = new Command('modelgate')
     .description('Supply-chain security for ML models on Kubernetes: verify, gate and publish signed models.')
     .version(VERSION, '-V, --version')
@@ -33,11 +35,16 @@ export function oneLineUsageError(message: string): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${VERSION}\n`); // what commander prints, without loading it
+    return 0;
+  }
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
+    const { CommanderError } = await import('commander');
     if (err instanceof CommanderError) {
       // --help and --version arrive here with exitCode 0; usage errors already printed by commander.
       return err.exitCode === 0 ? 0 : 2;
@@ -63,9 +70,10 @@ function isEntryPoint(): boolean {
 
 // Run when executed as a program (directly or through the npm bin symlink), not when imported by tests.
 if (isEntryPoint()) {
-  // Node's on-disk compile cache (NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache): the commands load
-  // their modules lazily, after this line, so a second run skips compiling them (≈ 0.5 s of CPU per run of
-  // a one-shot CLI such as `init`). A read-only or missing tmpdir only disables it.
+  // Node's on-disk compile cache (NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache): commander and the
+  // commands load their modules lazily, after this line, so a second run skips compiling them (≈ 0.5 s of
+  // CPU per run of a one-shot CLI such as `init`). A read-only or missing tmpdir (a pod with a read-only
+  // root and no /tmp volume) only disables it: enableCompileCache reports that in its result, never throws.
   enableCompileCache();
   process.exitCode = await main(process.argv.slice(2));
 }

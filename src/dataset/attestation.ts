@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Ajv2020 as Ajv2020Type, ValidateFunction } from 'ajv/dist/2020.js';
 import { UsageError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { DATASET_MANIFEST_MEDIA_TYPE, type DatasetManifest } from './manifest.ts';
@@ -108,12 +108,20 @@ export const DATASET_PREDICATE_SCHEMA = {
   },
 } as const;
 
+const requireCjs = createRequire(import.meta.url);
+
+/** ajv, loaded on first validation: `dataset manifest` and the other subcommands never pay for it. */
+function newAjv(): Ajv2020Type {
+  const { Ajv2020 } = requireCjs('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  return new Ajv2020({ allErrors: true, strict: true });
+}
+
 let validator: ValidateFunction | undefined;
 let stepValidator: ValidateFunction | undefined;
 
 /** Throws a UsageError naming every schema violation of `predicate`. */
 export function checkDatasetPredicate(predicate: unknown): asserts predicate is DatasetPredicate {
-  validator ??= new Ajv2020({ allErrors: true, strict: true }).compile(DATASET_PREDICATE_SCHEMA);
+  validator ??= newAjv().compile(DATASET_PREDICATE_SCHEMA);
   if (validator(predicate)) return;
   const problems = (validator.errors ?? []).map((e) => `${e.instancePath === '' ? '(predicate)' : e.instancePath} ${e.message ?? 'is invalid'}`);
   throw new UsageError('USAGE', `dataset predicate is invalid: ${problems.join('; ')}`);
@@ -142,7 +150,7 @@ export function parseStepFlag(text: string): CurationStep {
   } else {
     step = { kind: trimmed };
   }
-  stepValidator ??= new Ajv2020({ allErrors: true, strict: true }).compile(DATASET_PREDICATE_SCHEMA.properties.curation.items);
+  stepValidator ??= newAjv().compile(DATASET_PREDICATE_SCHEMA.properties.curation.items);
   const check = stepValidator;
   if (!check(step)) {
     const problems = (check.errors ?? []).map((e) => `${e.instancePath === '' ? 'step' : e.instancePath.slice(1)} ${e.message ?? 'is invalid'}${e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : ''}`);
@@ -151,9 +159,8 @@ export function parseStepFlag(text: string): CurationStep {
   return step as CurationStep;
 }
 
-const requireCjs = createRequire(import.meta.url);
-/** `spdx-expression-parse` has no type declarations; it throws on anything that is not an SPDX expression. */
-const parseSpdx = requireCjs('spdx-expression-parse') as (expression: string) => unknown;
+/** `spdx-expression-parse` (loaded on first use) has no type declarations; it throws on anything that is not an SPDX expression. */
+const parseSpdx = (expression: string): unknown => (requireCjs('spdx-expression-parse') as (expression: string) => unknown)(expression);
 
 /** Whether `text` is an SPDX licence expression. */
 export function isSpdxExpression(text: string): boolean {

@@ -2,14 +2,14 @@
  * SHA-256 of many files, on all cores, each byte read once.
  *
  * Owns: the small `HashFiles` interface the dataset manifest code is written against, and its
- * default implementation over the shared worker-thread pool (`src/hashing/pool.ts`). Batches under
- * 16 MiB are hashed on the calling thread (starting workers would cost more); larger ones go to a
- * pool with one worker per core, largest file first (a big file started last would leave the other
- * cores idle at the end) with sizes as hints so small files travel to the workers in packs,
- * reporting progress as each file completes.
+ * default implementation. Batches under 16 MiB are hashed on the calling thread (starting workers
+ * would cost more); larger ones go to `hashFileList` (`src/hashing/file-list.ts`): one worker per
+ * core, each given the whole path list once and claiming files largest first from a shared counter
+ * (a big file started last would leave the other cores idle at the end), so the main thread does
+ * nothing per file while they hash; progress arrives in batches.
  */
-import { availableParallelism } from 'node:os';
-import { HashPool, hashJobs, type HashJob } from '../hashing/pool.ts';
+import { hashFileList } from '../hashing/file-list.ts';
+import { hashJobs, type HashJob } from '../hashing/pool.ts';
 
 export interface FileDigest {
   /** Lowercase hex SHA-256 of the file's content. */
@@ -42,26 +42,10 @@ export const hashFilesSha256: HashFiles = async (paths, options = {}) => {
     options.onProgress?.(outcomes.reduce((sum, o) => sum + o.bytes, 0));
     return outcomes.map((o) => ({ sha256: o.hex, bytes: o.bytes }));
   }
-  const pool = new HashPool({ threads: Math.min(availableParallelism(), jobs.length) });
-  let done = 0;
-  const order = jobs.map((_, i) => i);
-  if (sizes !== undefined) order.sort((a, b) => sizes[b]! - sizes[a]!);
-  try {
-    // One batch for all files (a promise per file costs the main thread more than the packing saves).
-    const outcomes = await pool.hashAll(
-      order.map((i) => jobs[i]!),
-      options.signal,
-      (_, outcome) => {
-        done += outcome.bytes;
-        options.onProgress?.(done);
-      },
-    );
-    const digests = new Array<FileDigest>(jobs.length);
-    order.forEach((jobIndex, k) => {
-      digests[jobIndex] = { sha256: outcomes[k]!.hex, bytes: outcomes[k]!.bytes };
-    });
-    return digests;
-  } finally {
-    await pool.close();
-  }
+  const outcomes = await hashFileList(paths, {
+    ...(sizes === undefined ? {} : { sizes }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+  return outcomes.map((o) => ({ sha256: o.hex, bytes: o.bytes }));
 };

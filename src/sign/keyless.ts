@@ -14,9 +14,14 @@
  * the leaf alone is what cosign v3 writes and what the verifier needs). Nothing is returned unless
  * every service answered: no unsigned or half-witnessed output.
  */
-import { bundleToJSON, type Bundle, type SerializedBundle } from '@sigstore/bundle';
-import { DSSEBundleBuilder, FulcioSigner, MessageSignatureBundleBuilder, RekorWitness, TSAWitness, type Witness } from '@sigstore/sign';
+import type { Bundle, SerializedBundle } from '@sigstore/bundle';
+import type { FulcioSigner, Witness } from '@sigstore/sign';
 import { SigningError } from './errors.ts';
+
+// @sigstore/sign and @sigstore/bundle (and the HTTP stack behind them) load when a keyless bundle is
+// made, not when a command that offers keyless signing registers its options.
+type SigstoreSign = typeof import('@sigstore/sign');
+const loadSigstore = (): Promise<[SigstoreSign, typeof import('@sigstore/bundle')]> => Promise.all([import('@sigstore/sign'), import('@sigstore/bundle')]);
 
 export const PUBLIC_GOOD_FULCIO_URL = 'https://fulcio.sigstore.dev';
 export const PUBLIC_GOOD_REKOR_URL = 'https://rekor.sigstore.dev';
@@ -164,14 +169,14 @@ function requestOptions(config: KeylessConfig): { timeout: number; retry: number
   return { timeout: Math.max(1000, Math.floor(config.timeoutMs / 2)), retry: 1 };
 }
 
-function witnesses(config: KeylessConfig, entryType: 'dsse' | undefined): Witness[] {
+function witnesses({ RekorWitness, TSAWitness }: SigstoreSign, config: KeylessConfig, entryType: 'dsse' | undefined): Witness[] {
   const common = requestOptions(config);
   const list: Witness[] = [new RekorWitness({ rekorBaseURL: config.rekorUrl, fetchOnConflict: true, ...(entryType === undefined ? {} : { entryType }), ...common })];
   if (config.tsaUrl !== undefined) list.push(new TSAWitness({ tsaBaseURL: config.tsaUrl, ...common }));
   return list;
 }
 
-function signer(config: KeylessConfig): FulcioSigner {
+function signer({ FulcioSigner }: SigstoreSign, config: KeylessConfig): FulcioSigner {
   return new FulcioSigner({
     fulcioBaseURL: config.fulcioUrl,
     identityProvider: { getToken: () => Promise.resolve(config.identityToken) },
@@ -194,7 +199,7 @@ async function withDeadline<T>(config: KeylessConfig, work: Promise<T>): Promise
 }
 
 /** v0.3 form: the leaf certificate alone, empty timestamp data dropped; fail closed on missing evidence. */
-function finish(bundle: Bundle, config: KeylessConfig): SerializedBundle {
+function finish(bundleToJSON: (bundle: Bundle) => SerializedBundle, bundle: Bundle, config: KeylessConfig): SerializedBundle {
   const material = bundle.verificationMaterial;
   const content = material.content;
   const leaf = content.$case === 'x509CertificateChain' ? content.x509CertificateChain.certificates[0] : content.$case === 'certificate' ? content.certificate : undefined;
@@ -214,14 +219,16 @@ function finish(bundle: Bundle, config: KeylessConfig): SerializedBundle {
 
 /** Keyless `messageSignature` bundle over `blob` (hashedrekord entry), like `cosign sign-blob` keyless. */
 export async function keylessBlobBundle(blob: Uint8Array, config: KeylessConfig): Promise<SerializedBundle> {
-  const builder = new MessageSignatureBundleBuilder({ signer: signer(config), witnesses: witnesses(config, undefined) });
+  const [sign, { bundleToJSON }] = await loadSigstore();
+  const builder = new sign.MessageSignatureBundleBuilder({ signer: signer(sign, config), witnesses: witnesses(sign, config, undefined) });
   const bundle = await withDeadline(config, builder.create({ data: Buffer.from(blob) }));
-  return finish(bundle, config);
+  return finish(bundleToJSON, bundle, config);
 }
 
 /** Keyless DSSE bundle over `payload` (Rekor `dsse` entry), like `cosign attest` keyless. */
 export async function keylessDsseBundle(payload: Uint8Array, payloadType: string, config: KeylessConfig): Promise<SerializedBundle> {
-  const builder = new DSSEBundleBuilder({ signer: signer(config), witnesses: witnesses(config, 'dsse'), certificateChain: false });
+  const [sign, { bundleToJSON }] = await loadSigstore();
+  const builder = new sign.DSSEBundleBuilder({ signer: signer(sign, config), witnesses: witnesses(sign, config, 'dsse'), certificateChain: false });
   const bundle = await withDeadline(config, builder.create({ data: Buffer.from(payload), type: payloadType }));
-  return finish(bundle, config);
+  return finish(bundleToJSON, bundle, config);
 }

@@ -158,6 +158,7 @@ export async function openPushTarget(text: string, options: StoreCliOptions): Pr
 export function register(program: Command): void {
   const command = program
     .command('push')
+    .summary('Push MODEL_DIR as a CNCF ModelPack artifact with lineage annotations (with --variant: a model index of variants); prints the digest')
     .description('Push MODEL_DIR as a CNCF ModelPack artifact with lineage annotations; prints the manifest digest. With --variant NAME=DIR (repeatable) and only REFERENCE: each directory is one ModelPack manifest, pushed untagged, and REFERENCE tags an OCI image index of them (a model index); prints the index digest')
     .argument('<model-dir>', 'model directory (regular files only); with --variant, the reference instead')
     .argument('[reference]', 'target: oci://host/repo:tag or oci-layout://dir:tag')

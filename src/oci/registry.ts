@@ -10,6 +10,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { OciError, UsageError } from '../errors.ts';
@@ -74,8 +75,9 @@ export interface RegistryOptions {
   /** Use HTTPS for loopback hosts too (default: loopback is plain HTTP). */
   readonly httpsForLoopback?: boolean;
   /**
-   * `downloadBlob` over plain HTTP receives on its own socket (`plain-blob.ts`, far less CPU per byte)
-   * when no dispatcher is given and no HTTP proxy is configured; `false` keeps every call on undici.
+   * `downloadBlob` receives on a socket of its own (`plain-blob.ts`, far less CPU per byte) when no
+   * dispatcher is given and no proxy applies: over plain HTTP always, over HTTPS for blobs of at least
+   * 1 MiB (smaller ones reuse undici's kept-alive TLS connections). `false` keeps every call on undici.
    */
   readonly plainBlobSocket?: boolean;
   /** Default per-call timeout in ms when the call gives none (default 30 000). */
@@ -97,6 +99,8 @@ export interface RegistryOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** Over HTTPS the own-socket download pays a TLS handshake (resumed after the first): smaller blobs stay on undici's pool. */
+const TLS_FAST_PATH_MIN_BYTES = 1024 * 1024;
 const DEFAULT_FETCH_BLOB_LIMIT = 16 * 1024 * 1024;
 const MAX_TAG_PAGE_BYTES = 4 * 1024 * 1024;
 const MAX_PAGES = 1000;
@@ -137,6 +141,9 @@ export class RegistryStore implements ArtifactStore {
   readonly #base: URL;
   readonly #dispatcher: Dispatcher;
   #plainBlobSocket: boolean;
+  /** The fast path's trusted CAs over HTTPS (undefined: Node's defaults) and its last TLS session. */
+  readonly #fastPathCa: readonly (string | Buffer)[] | undefined;
+  #tlsSession: Buffer | undefined;
   readonly #auth: RegistryAuthenticator;
   readonly #timeoutMs: number;
   readonly #userAgent: string;
@@ -153,12 +160,11 @@ export class RegistryStore implements ArtifactStore {
     this.#dispatcher =
       options.dispatcher ??
       (options.caCertificates?.length ? dispatcherFromEnvironment(process.env, { caCertificates: options.caCertificates }) : defaultDispatcher());
-    this.#plainBlobSocket =
-      (options.plainBlobSocket ?? true) &&
-      options.dispatcher === undefined &&
-      !process.env.http_proxy &&
-      !process.env.HTTP_PROXY &&
-      this.#base.protocol === 'http:';
+    // The proxy variables undici's EnvHttpProxyAgent would use for this scheme (https falls back to http_proxy).
+    const env = process.env;
+    const proxied = Boolean(env.http_proxy || env.HTTP_PROXY || (this.#base.protocol === 'https:' && (env.https_proxy || env.HTTPS_PROXY)));
+    this.#plainBlobSocket = (options.plainBlobSocket ?? true) && options.dispatcher === undefined && !proxied;
+    this.#fastPathCa = options.caCertificates?.length ? [...rootCertificates, ...options.caCertificates] : undefined;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#userAgent = options.userAgent ?? `modelgate/${VERSION}`;
     this.#chunkThreshold = options.chunkedUploadThreshold ?? 64 * 1024 * 1024;
@@ -384,17 +390,26 @@ export class RegistryStore implements ArtifactStore {
   }
 
   /**
-   * The download fast path: the same GET with the known Authorization on a plain-HTTP socket of its
+   * The download fast path: the same GET with the known Authorization on a plain-HTTP or TLS socket of its
    * own. `undefined` when it does not apply or fell back (a 401 challenge, a redirect…): the caller
    * then asks through undici. A registry that redirected blobs once is asked through undici from then on.
    */
-  async #plainBlobGet(digest: Digest, scope: CallScope, offset: number): Promise<Exclude<PlainBlobAnswer, { kind: 'fallback' }> | undefined> {
+  async #plainBlobGet(digest: Digest, scope: CallScope, offset: number, bytesLeft: number): Promise<Exclude<PlainBlobAnswer, { kind: 'fallback' }> | undefined> {
     if (!this.#plainBlobSocket) return undefined;
     const url = this.#url(`blobs/${digest}`);
+    const tls = url.protocol === 'https:';
+    if (tls && bytesLeft < TLS_FAST_PATH_MIN_BYTES) return undefined;
     scope.check(`GET ${describeUrl(url)}`);
     const headers = this.#headers(rangeFrom(offset), await this.#auth.authorizationFor(`repository:${this.repository}:pull`));
     if (!plainBlobEligible(url, headers)) return undefined;
-    const answer = await plainBlobGet({ url, headers, signal: scope.signal, headersTimeoutMs: scope.timeoutMs, bodyTimeoutMs: scope.timeoutMs });
+    const answer = await plainBlobGet({
+      url,
+      headers,
+      signal: scope.signal,
+      headersTimeoutMs: scope.timeoutMs,
+      bodyTimeoutMs: scope.timeoutMs,
+      ...(tls ? { ca: this.#fastPathCa, tlsSession: this.#tlsSession, onTlsSession: (session: Buffer) => (this.#tlsSession = session) } : {}),
+    });
     if (answer.kind !== 'fallback') return answer;
     if (answer.reason === 'redirect') this.#plainBlobSocket = false;
     return undefined;
@@ -403,7 +418,7 @@ export class RegistryStore implements ArtifactStore {
   async downloadBlob(descriptor: Descriptor, path: string, options: DownloadOptions = {}): Promise<void> {
     const getter: BlobGetter = {
       name: this.name,
-      fast: (digest, scope, offset) => this.#plainBlobGet(digest, scope, offset),
+      fast: (digest, scope, offset) => this.#plainBlobGet(digest, scope, offset, descriptor.size - offset),
       get: (digest, scope, offset) => this.#getBlob(digest, scope, offset),
     };
     return downloadBlobTo(getter, descriptor, path, options, this.#scope(options, true));

@@ -49,7 +49,10 @@ export interface InitDeps {
   readonly pipeline: PipelineDeps;
   /** The node cache; undefined: none (a pod-local pull, the receipt says `cached: false`). */
   readonly cache: BlobCache | undefined;
-  /** Layers pulled at once (default 4). */
+  /**
+   * Layers of ≥ 1 MiB pulled at once (default 4); layers below 1 MiB (their cost is round trips, not
+   * bytes: a model of many small files) up to 4 × this many at once.
+   */
   readonly concurrency?: number;
   /** Deadline of each registry call / longest stall of a download (default 30 s). */
   readonly timeoutMs?: number;
@@ -156,6 +159,26 @@ class ProgressMeter {
 async function placeRaw(blob: string, target: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true, mode: 0o755 });
   await copyFile(blob, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+}
+
+/** Layers below this size count as small for the concurrency bound (see `InitDeps.concurrency`). */
+const SMALL_LAYER_BYTES = 1024 * 1024;
+const SMALL_LAYER_FACTOR = 4;
+
+/** `run` bounded to `max` at once (a FIFO semaphore). */
+function limiter(max: number): <T>(run: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (run) => {
+    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await run();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>, abort: AbortController): Promise<void> {
@@ -345,10 +368,15 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     const podLocalBlobs = join(staging.dir, RECEIPT_DIR, 'blobs');
     let downloaded = 0;
     const imageLayers = new Map<Digest, string>();
+    const concurrency = deps.concurrency ?? 4;
+    const large = limiter(concurrency);
     await eachLimited(
       plan,
-      deps.concurrency ?? 4,
-      async (layer) => {
+      concurrency * SMALL_LAYER_FACTOR,
+      (layer) => (layer.descriptor.size >= SMALL_LAYER_BYTES ? large(() => pullLayer(layer)) : pullLayer(layer)),
+      abort,
+    );
+    async function pullLayer(layer: LayerPlan): Promise<void> {
         const { descriptor } = layer;
         const onProgress = (done: number): void => meter.update(descriptor.digest, done);
         let use: { path: string; reused: boolean; resumedFrom: number } | undefined;
@@ -389,9 +417,9 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
           imageLayers.set(descriptor.digest, use.path);
         }
         deps.log({ event: 'layer', digest: descriptor.digest, size: descriptor.size, cached: use.reused, ...(use.resumedFrom > 0 ? { resumedFrom: use.resumedFrom } : {}) });
-      },
-      abort,
-    );
+    }
+    // The cache records of this pull, durable in one directory fsync (they were renamed into place without one each).
+    if (cache !== undefined) await cache.sync();
     for (const layer of [...plan].reverse()) {
       if (layer.action.kind !== 'image') continue;
       const what = `layer ${layer.descriptor.digest}`;

@@ -32,6 +32,7 @@
  * wrong content in (at worst a download is repeated).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -220,19 +221,22 @@ export class BlobCache {
     }
   }
 
-  /** True when `descriptor`'s blob is cached and its record matches the file (size, mtime, inode). */
-  async #trusted(descriptor: Descriptor): Promise<boolean> {
+  /** The record of `descriptor`'s blob when it is cached and the record matches the file (size, mtime, inode). */
+  async #trusted(descriptor: Descriptor): Promise<BlobRecord | undefined> {
+    // Not cached is the common case of a cold pull: answered without an exception (an ENOENT error per blob costs).
+    if (!existsSync(this.#recordPath(descriptor.digest))) return undefined;
     let record: BlobRecord;
     try {
       record = JSON.parse(await readFile(this.#recordPath(descriptor.digest), 'utf8')) as BlobRecord;
     } catch {
-      return false;
+      return undefined;
     }
     try {
       const st = await stat(this.blobPath(descriptor.digest));
-      return record.digest === descriptor.digest && record.size === descriptor.size && st.size === record.size && st.mtimeMs === record.mtimeMs && st.ino === record.ino;
+      const matches = record.digest === descriptor.digest && record.size === descriptor.size && st.size === record.size && st.mtimeMs === record.mtimeMs && st.ino === record.ino;
+      return matches ? record : undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -397,16 +401,18 @@ export class BlobCache {
     // Already trusted: no lease needed to read it (the lease serialises downloads and drops; a blob
     // dropped by an eviction right after this check fails its placement like it would after a locked check).
     signal?.throwIfAborted();
-    if (await this.#trusted(descriptor)) {
-      await this.#touch(descriptor);
+    const trusted = await this.#trusted(descriptor);
+    if (trusted !== undefined) {
+      await this.#touch(descriptor, trusted);
       return { path: this.blobPath(descriptor.digest), reused: true, resumedFrom: 0 };
     }
     return this.#withLock(
       descriptor.digest,
       async (held) => {
         const path = this.blobPath(descriptor.digest);
-        if (await this.#trusted(descriptor)) {
-          await this.#touch(descriptor);
+        const record = await this.#trusted(descriptor);
+        if (record !== undefined) {
+          await this.#touch(descriptor, record);
           return { path, reused: true, resumedFrom: 0 };
         }
         await this.#drop(descriptor.digest);
@@ -423,9 +429,8 @@ export class BlobCache {
     );
   }
 
-  async #touch(descriptor: Descriptor): Promise<void> {
+  async #touch(descriptor: Descriptor, record: BlobRecord): Promise<void> {
     try {
-      const record = JSON.parse(await readFile(this.#recordPath(descriptor.digest), 'utf8')) as BlobRecord;
       await this.#putRecord(descriptor.digest, { ...record, lastUsed: new Date(this.#clock.now()).toISOString() });
     } catch {
       /* recency is advisory */
@@ -476,6 +481,7 @@ export class BlobCache {
   /** Drop least recently used blobs (not in `keep`) until the cache fits `maxBytes`. Returns the digests dropped. */
   async evict(keep: ReadonlySet<Digest>): Promise<Digest[]> {
     await this.dropStalePartials();
+    if (this.maxBytes === Number.MAX_SAFE_INTEGER) return []; // unbounded: nothing to weigh (reading every record costs on a large cache)
     const entries = (await this.#entries()).sort((a, b) => a.lastUsed.localeCompare(b.lastUsed));
     let total = entries.reduce((sum, e) => sum + e.size, 0);
     const dropped: Digest[] = [];

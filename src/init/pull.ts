@@ -156,9 +156,16 @@ class ProgressMeter {
  * else a full copy): never a hard link, through which a model container writing to DEST would write
  * into the node cache.
  */
-async function placeRaw(blob: string, target: string): Promise<void> {
-  await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+async function placeRaw(blob: string, target: string, made: Set<string>): Promise<void> {
+  await makeDirectory(dirname(target), made);
   await copyFile(blob, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+}
+
+/** `mkdir -p` once per directory of a pull (`made` remembers them): a model of many files shares few directories. */
+async function makeDirectory(dir: string, made: Set<string>): Promise<void> {
+  if (made.has(dir)) return;
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  made.add(dir);
 }
 
 /** Layers below this size count as small for the concurrency bound (see `InitDeps.concurrency`). */
@@ -368,6 +375,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     const podLocalBlobs = join(staging.dir, RECEIPT_DIR, 'blobs');
     let downloaded = 0;
     const imageLayers = new Map<Digest, string>();
+    const madeDirectories = new Set<string>();
     const concurrency = deps.concurrency ?? 4;
     const large = limiter(concurrency);
     await eachLimited(
@@ -401,7 +409,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
           // Pod-local: a raw layer straight to its place in the staging directory, others beside the receipt (removed before publication).
           cachedAll = false;
           const target = layer.action.kind === 'raw' ? join(staging!.dir, layer.action.path) : join(podLocalBlobs, descriptor.digest.replace(':', '-'));
-          await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+          await makeDirectory(dirname(target), madeDirectories);
           await store.downloadBlob(descriptor, target, { timeoutMs, signal, onProgress });
           use = { path: target, reused: false, resumedFrom: 0 };
         }
@@ -410,7 +418,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
         if (layer.action.kind === 'raw') {
           scope.claim(layer.action.path, 'file');
           scope.spend(descriptor.size, descriptor.digest);
-          if (use.path !== join(staging!.dir, layer.action.path)) await placeRaw(use.path, join(staging!.dir, layer.action.path));
+          if (use.path !== join(staging!.dir, layer.action.path)) await placeRaw(use.path, join(staging!.dir, layer.action.path), madeDirectories);
         } else if (layer.action.kind === 'tar') {
           await extractTarFile(use.path, scope, { compression: layer.action.compression, what: `layer ${descriptor.digest}` });
         } else {

@@ -9,6 +9,7 @@
  * verified. What a GET is (URL, auth, redirects) is the store's (`registry.ts`).
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -317,12 +318,8 @@ function localFileError(err: unknown): 'full' | 'other' | undefined {
 
 /** Open (or create) a kept partial download for positioned writes (not O_APPEND: pwrite must honour offsets). */
 async function openKept(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, 'r+');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return open(path, 'wx', 0o644);
-  }
+  // O_CREAT without O_EXCL or O_TRUNC: an existing file is continued, a missing one created (the caller holds the path exclusively).
+  return open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
 }
 
 /** Feed the kept prefix of a partial download to `verifier`; returns its length (0 after truncating an oversized file). */

@@ -90,6 +90,19 @@ const SLABS = 4;
 /** Write the slab out once less than this is left free (a socket read is at most 64 KiB–256 KiB). */
 const FLUSH_BELOW = 256 * 1024;
 const MAX_HEAD_BYTES = 64 * 1024;
+/**
+ * Slabs of finished downloads, kept for the next ones (at most this many): a model of thousands of
+ * small files would otherwise allocate 1 MiB per blob, and the garbage collector chases that
+ * external memory (measured: most of the CPU of a cold init of 1,000 small files).
+ */
+const MAX_FREE_SLABS = 8;
+const freeSlabs: Buffer[] = [];
+
+function takeSlab(owned: Buffer[]): Buffer {
+  const slab = freeSlabs.pop() ?? Buffer.allocUnsafe(SLAB_BYTES);
+  owned.push(slab);
+  return slab;
+}
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** True when the fast path may carry this request (http or https, header values without CR/LF). */
@@ -135,7 +148,16 @@ function parseHead(head: string): Head | undefined {
  */
 export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
   return new Promise((resolveHead, rejectHead) => {
-    let slab: Buffer = Buffer.allocUnsafe(SLAB_BYTES); // where the socket reads land
+    // Every slab this request took; back to `freeSlabs` once the socket is closed and no write is in flight.
+    const owned: Buffer[] = [];
+    let receiving = false;
+    let released = false;
+    const release = (): void => {
+      if (released || !closed || receiving) return;
+      released = true;
+      for (const buffer of owned) if (freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(buffer);
+    };
+    let slab: Buffer = takeSlab(owned); // where the socket reads land
     let filled = 0; // bytes waiting in slab[0, filled): the head so far, then body bytes not yet written
     let phase: 'head' | 'error' | 'wait' | 'body' | 'done' = 'head';
     let head: Head | undefined;
@@ -267,6 +289,7 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
       if (phase === 'error') errorAnswer(Buffer.from(slab.subarray(0, filled)));
       settleHead(undefined);
       onBodyEnd(new OciError('NETWORK', 'the response body closed before its end'));
+      release();
     });
     socket.on('timeout', () => socket.destroy(Object.assign(new Error(`no body data for ${req.bodyTimeoutMs} ms`), { code: 'UND_ERR_BODY_TIMEOUT' })));
 
@@ -311,7 +334,7 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
         };
         // Hand the full slab to the pool and receive into a spare one; with none spare, write it here.
         flush = (): void => {
-          const next = spare.pop() ?? (slabs < SLABS ? (slabs++, Buffer.allocUnsafe(SLAB_BYTES)) : undefined);
+          const next = spare.pop() ?? (slabs < SLABS ? (slabs++, takeSlab(owned)) : undefined);
           if (next === undefined) {
             writeSyncAll();
             onProgress?.(completed, expectedSize);
@@ -337,6 +360,8 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
           }
           ended = undefined;
           inFlight = -1; // settled
+          receiving = false;
+          release();
           resolve({ offset: position, ...result });
         };
         const finish = (result: { dropped?: unknown; fatal?: unknown }): void => {
@@ -370,6 +395,7 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
           return true;
         };
         phase = 'body';
+        receiving = true;
         socket.setTimeout(req.bodyTimeoutMs);
         const early = filled; // body bytes received with the head (and, over TLS, while paused)
         filled = 0;

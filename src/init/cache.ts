@@ -10,7 +10,7 @@
  * A record lost or torn by a crash before that is not valid JSON or does not match its file: the blob
  * is simply not trusted and fetched again (fail closed), never trusted wrongly.
  * A trusted blob is found without taking its lease (the record and the file's stat are read, nothing
- * is written but the advisory `lastUsed`); the lease is taken only to download or drop a blob.
+ * is written but its record's mtime, the advisory `lastUsed`); the lease is taken only to download or drop a blob.
  * A blob is trusted only when its record exists: the record is written by this tool after the registry
  * client verified digest and size, and it pins the file's size, mtime and inode, so a file changed or
  * replaced behind our back is dropped and fetched again. `rehash` re-hashes every blob in parallel
@@ -403,7 +403,7 @@ export class BlobCache {
     signal?.throwIfAborted();
     const trusted = await this.#trusted(descriptor);
     if (trusted !== undefined) {
-      await this.#touch(descriptor, trusted);
+      await this.#touch(descriptor);
       return { path: this.blobPath(descriptor.digest), reused: true, resumedFrom: 0 };
     }
     return this.#withLock(
@@ -412,7 +412,7 @@ export class BlobCache {
         const path = this.blobPath(descriptor.digest);
         const record = await this.#trusted(descriptor);
         if (record !== undefined) {
-          await this.#touch(descriptor, record);
+          await this.#touch(descriptor);
           return { path, reused: true, resumedFrom: 0 };
         }
         await this.#drop(descriptor.digest);
@@ -429,9 +429,11 @@ export class BlobCache {
     );
   }
 
-  async #touch(descriptor: Descriptor, record: BlobRecord): Promise<void> {
+  /** Mark a reused blob as used now: the record file's mtime (one `utimes`; `#entries` reads the later of it and `lastUsed`). */
+  async #touch(descriptor: Descriptor): Promise<void> {
     try {
-      await this.#putRecord(descriptor.digest, { ...record, lastUsed: new Date(this.#clock.now()).toISOString() });
+      const now = new Date(this.#clock.now());
+      await utimes(this.#recordPath(descriptor.digest), now, now);
     } catch {
       /* recency is advisory */
     }
@@ -443,8 +445,11 @@ export class BlobCache {
     for (const name of names) {
       if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
       try {
-        const record = JSON.parse(await readFile(join(this.root, 'records', 'sha256', name), 'utf8')) as BlobRecord;
-        out.push({ digest: record.digest, size: record.size, lastUsed: record.lastUsed });
+        const path = join(this.root, 'records', 'sha256', name);
+        const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+        const record = JSON.parse(text) as BlobRecord;
+        const lastUsed = new Date(Math.max(Date.parse(record.lastUsed) || 0, st.mtimeMs)).toISOString();
+        out.push({ digest: record.digest, size: record.size, lastUsed });
       } catch {
         /* a record being replaced: skip */
       }

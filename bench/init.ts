@@ -19,6 +19,10 @@
  *      of the same blobs (one config file of URLs), goals ≤ 10 s cold and ≤ 2 s warm. Generated once
  *      under bench/.data/init-many-<files> (git-ignored). INIT_BENCH_PARTS=many runs (d) alone,
  *      INIT_BENCH_PARTS=large (a)–(c) alone (default both).
+ *  (e) schemes (INIT_BENCH_PARTS=schemes, not in the default): the large model's cold init run in this
+ *      process (`initModel` with the deps the tests build: the CLI has no switch for HTTPS to a loopback
+ *      registry) against a plain-HTTP and an HTTPS registry in the same run, CPU-s/GiB of the init
+ *      (verification, pull, file table, publication) vs `curl --parallel` over the same scheme.
  * The registry and every other temporary file are removed at the end, also on Ctrl-C.
  *
  *   npm run bench:init
@@ -28,7 +32,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pMap from 'p-map';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -38,7 +42,12 @@ import { Worker } from 'node:worker_threads';
 import { ModelPackMediaType } from '../src/modelpack/spec.ts';
 import type { Digest } from '../src/oci/digest.ts';
 import type { Descriptor } from '../src/oci/manifest.ts';
-import { RegistryStore } from '../src/oci/registry.ts';
+import { RegistryStore, type RegistryOptions } from '../src/oci/registry.ts';
+import { BlobCache } from '../src/init/cache.ts';
+import { initModel } from '../src/init/pull.ts';
+import { KEYS_ONLY_TRUST, storeProvider } from '../src/pipeline/deps.ts';
+import { DEFAULT_BUNDLE_DIR } from '../src/policy/bundle.ts';
+import { PolicyEngine } from '../src/policy/engine.ts';
 import { attachBundle } from '../src/sign/attach.ts';
 import { COSIGN_SIGN_PREDICATE_TYPE, signStatementBundle } from '../src/sign/dsse-bundle.ts';
 import { keyTrustPolicyData, SLSA_V1, trainingProvenance } from '../test/helpers/signed-models.ts';
@@ -150,8 +159,9 @@ async function pushSignedModel(
   root: string,
   files: readonly ModelFile[],
   repository: string,
+  options: RegistryOptions = {},
 ): Promise<{ uri: string; keyPath: string; dataPath: string }> {
-  const store = new RegistryStore({ registry: registry.host, repository });
+  const store = new RegistryStore({ registry: registry.host, repository }, options);
   const config = await store.pushBlob({ kind: 'bytes', mediaType: ModelPackMediaType.CONFIG, bytes: Buffer.from(JSON.stringify({ descriptor: { name: 'bench' }, config: {}, modelfs: { type: 'layers', diffIds: [] } })) });
   const layers = await pMap(
     files,
@@ -258,6 +268,68 @@ async function main(): Promise<void> {
   if (!Number.isInteger(MANY_FILES) || MANY_FILES < 0) throw new Error('INIT_BENCH_FILES must be a non-negative integer');
   if (PARTS.has('large')) await benchLarge();
   if (PARTS.has('many') && MANY_FILES > 0) await benchManyFiles();
+  if (PARTS.has('schemes')) await benchSchemes();
+}
+
+/** (e): in-process cold init over http and https, CPU per GiB against curl over the same scheme. */
+async function benchSchemes(): Promise<void> {
+  const files = await ensureModel();
+  const gib = files.reduce((sum, f) => sum + f.size, 0) / 2 ** 30;
+  const lines: string[] = [];
+  for (const scheme of ['http', 'https'] as const) {
+    await withBenchRegistry(
+      `modelgate-bench-init-${scheme}-`,
+      async (registry, dir) => {
+        const tls: RegistryOptions = scheme === 'https' ? { httpsForLoopback: true, caCertificates: [registry.caCertificate!] } : {};
+        const { uri, keyPath, dataPath } = await pushSignedModel(registry, dir, DATA, files, REPOSITORY, tls);
+        const engine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: JSON.parse(readFileSync(dataPath, 'utf8')) as unknown });
+        const keys = [createPublicKey(readFileSync(keyPath))];
+        const caFile = join(dir, 'ca.pem');
+        if (scheme === 'https') writeFileSync(caFile, registry.caCertificate!);
+        const curlDir = join(dir, 'curl');
+        const urls = files.map((f) => `${registry.url}/v2/${REPOSITORY}/blobs/${f.digest}`);
+        const curl = (): Promise<Run> => {
+          rmSync(curlDir, { recursive: true, force: true });
+          mkdirSync(curlDir);
+          return timedChild('curl', ['-s', '-f', '--max-time', '900', ...(scheme === 'https' ? ['--cacert', caFile] : []), '--parallel', '--parallel-max', String(CONCURRENCY), ...urls.flatMap((url, i) => ['-o', join(curlDir, files[i]!.name), url])]);
+        };
+        const init = async (round: number): Promise<Run> => {
+          const dest = join(dir, `dest-${round}`, 'models');
+          const started = performance.now();
+          const cpu = process.cpuUsage();
+          const outcome = await initModel(uri, dest, {
+            pipeline: { stores: storeProvider({ registry: tls }), trust: KEYS_ONLY_TRUST, signers: { keys, identities: [] }, engine, timeoutMs: 30_000 },
+            cache: new BlobCache(join(dir, `cache-${round}`)),
+            concurrency: CONCURRENCY,
+            log: () => {},
+          });
+          const used = process.cpuUsage(cpu);
+          if (outcome.kind !== 'published') throw new Error(`init over ${scheme} refused: ${JSON.stringify(outcome.reasons)}`);
+          rmSync(join(dest, '..'), { recursive: true, force: true });
+          rmSync(join(dir, `cache-${round}`), { recursive: true, force: true });
+          return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
+        };
+        await curl(); // warm-up: the registry's files in the page cache
+        const inits: Run[] = [];
+        const curls: Run[] = [];
+        for (let round = 0; round < ROUNDS; round++) {
+          const i = await init(round);
+          const c = await curl();
+          inits.push(i);
+          curls.push(c);
+          console.log(`(e) ${scheme} round ${round + 1}: init ${(i.cpuSeconds / gib).toFixed(2)} CPU-s/GiB (${i.seconds.toFixed(2)} s), curl --parallel ${(c.cpuSeconds / gib).toFixed(2)} CPU-s/GiB (${c.seconds.toFixed(2)} s)`);
+        }
+        const initCpu = median(inits.map((r) => r.cpuSeconds)) / gib;
+        const curlCpu = median(curls.map((r) => r.cpuSeconds)) / gib;
+        lines.push(`${scheme.padEnd(5)}: cold init ${initCpu.toFixed(2)} CPU-s/GiB vs curl ${curlCpu.toFixed(2)} = ${(initCpu / curlCpu).toFixed(2)}× (goal ≤ 1.0×)`);
+      },
+      { tls: scheme === 'https' },
+    );
+  }
+  console.log('\n(e) cold init in-process (verify, pull, file table, publish) vs curl --parallel over the same scheme:');
+  for (const line of lines) console.log(`    ${line}`);
+  const load = loadavg()[0]!;
+  console.log(`load average (1 min) at the end: ${load.toFixed(2)} on ${availableParallelism()} CPUs${load > availableParallelism() ? ' — machine busy, figures are noisy' : ''}`);
 }
 
 /** (a)–(c): the large model. */

@@ -80,10 +80,13 @@ export async function timedChild(command: string, args: readonly string[], optio
   return { seconds, cpuSeconds: match ? Number(match[1]) + Number(match[2]) : Number.NaN, stdout };
 }
 
-/** Run `work` with the real docker-registry on 127.0.0.1 (anonymous) and a temporary directory; both removed at the end, also on Ctrl-C. */
-export async function withBenchRegistry<T>(prefix: string, work: (registry: RunningRegistry, dir: string) => Promise<T>): Promise<T> {
+/**
+ * Run `work` with the real docker-registry on 127.0.0.1 (anonymous; HTTPS with a throw-away CA when
+ * `tls`) and a temporary directory; both removed at the end, also on Ctrl-C.
+ */
+export async function withBenchRegistry<T>(prefix: string, work: (registry: RunningRegistry, dir: string) => Promise<T>, options: { tls?: boolean } = {}): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const registry = await startRegistry({ auth: 'none' });
+  const registry = await startRegistry({ auth: 'none', tls: options.tls ?? false });
   const cleanUp = async (): Promise<void> => {
     await registry.stop();
     rmSync(dir, { recursive: true, force: true });

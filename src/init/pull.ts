@@ -52,7 +52,10 @@ export interface InitDeps {
   readonly pipeline: PipelineDeps;
   /** The node cache; undefined: none (a pod-local pull, the receipt says `cached: false`). */
   readonly cache: BlobCache | undefined;
-  /** Layers pulled at once (default 4). */
+  /**
+   * Layers of ≥ 1 MiB pulled at once (default 4); layers below 1 MiB (their cost is round trips, not
+   * bytes: a model of many small files) up to 4 × this many at once.
+   */
   readonly concurrency?: number;
   /** Deadline of each registry call / longest stall of a download (default 30 s). */
   readonly timeoutMs?: number;
@@ -176,9 +179,36 @@ class ProgressMeter {
  * else a full copy): never a hard link, through which a model container writing to DEST would write
  * into the node cache.
  */
-async function placeRaw(blob: string, target: string): Promise<void> {
-  await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+async function placeRaw(blob: string, target: string, made: Set<string>): Promise<void> {
+  await makeDirectory(dirname(target), made);
   await copyFile(blob, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+}
+
+/** `mkdir -p` once per directory of a pull (`made` remembers them): a model of many files shares few directories. */
+async function makeDirectory(dir: string, made: Set<string>): Promise<void> {
+  if (made.has(dir)) return;
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  made.add(dir);
+}
+
+/** Layers below this size count as small for the concurrency bound (see `InitDeps.concurrency`). */
+const SMALL_LAYER_BYTES = 1024 * 1024;
+const SMALL_LAYER_FACTOR = 4;
+
+/** `run` bounded to `max` at once (a FIFO semaphore). */
+function limiter(max: number): <T>(run: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (run) => {
+    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await run();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>, abort: AbortController): Promise<void> {
@@ -383,10 +413,16 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     const podLocalBlobs = join(staging.dir, RECEIPT_DIR, 'blobs');
     let downloaded = 0;
     const imageLayers = new Map<Digest, string>();
+    const madeDirectories = new Set<string>();
+    const concurrency = deps.concurrency ?? 4;
+    const large = limiter(concurrency);
     await eachLimited(
       plan,
-      deps.concurrency ?? 4,
-      async (layer) => {
+      concurrency * SMALL_LAYER_FACTOR,
+      (layer) => (layer.descriptor.size >= SMALL_LAYER_BYTES ? large(() => pullLayer(layer)) : pullLayer(layer)),
+      abort,
+    );
+    async function pullLayer(layer: LayerPlan): Promise<void> {
         const { descriptor } = layer;
         const onProgress = (done: number): void => meter.update(descriptor.digest, done);
         let use: { path: string; reused: boolean; resumedFrom: number } | undefined;
@@ -411,7 +447,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
           // Pod-local: a raw layer straight to its place in the staging directory, others beside the receipt (removed before publication).
           cachedAll = false;
           const target = layer.action.kind === 'raw' ? join(staging!.dir, layer.action.path) : join(podLocalBlobs, descriptor.digest.replace(':', '-'));
-          await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+          await makeDirectory(dirname(target), madeDirectories);
           await store.downloadBlob(descriptor, target, { timeoutMs, signal, onProgress });
           use = { path: target, reused: false, resumedFrom: 0 };
         }
@@ -420,16 +456,16 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
         if (layer.action.kind === 'raw') {
           scope.claim(layer.action.path, 'file');
           scope.spend(descriptor.size, descriptor.digest);
-          if (use.path !== join(staging!.dir, layer.action.path)) await placeRaw(use.path, join(staging!.dir, layer.action.path));
+          if (use.path !== join(staging!.dir, layer.action.path)) await placeRaw(use.path, join(staging!.dir, layer.action.path), madeDirectories);
         } else if (layer.action.kind === 'tar') {
           await extractTarFile(use.path, scope, { compression: layer.action.compression, what: `layer ${descriptor.digest}` });
         } else {
           imageLayers.set(descriptor.digest, use.path);
         }
         deps.log({ event: 'layer', digest: descriptor.digest, size: descriptor.size, cached: use.reused, ...(use.resumedFrom > 0 ? { resumedFrom: use.resumedFrom } : {}) });
-      },
-      abort,
-    );
+    }
+    // The cache records of this pull, durable in one directory fsync (they were renamed into place without one each).
+    if (cache !== undefined) await cache.sync();
     for (const layer of [...plan].reverse()) {
       if (layer.action.kind !== 'image') continue;
       const what = `layer ${layer.descriptor.digest}`;

@@ -1,7 +1,8 @@
 /**
- * Blob download fast path over a plain-HTTP socket (no TLS, no proxy): one `GET` per connection.
+ * Blob download fast path on a socket of its own (plain HTTP or TLS, no proxy): one `GET` per connection.
  *
- * Owns: sending the blob GET on a raw `net` socket, reading the response head (status line and
+ * Owns: sending the blob GET on a raw `net` socket or a `tls` socket (HTTP/1.1, certificate checked
+ * against Node's roots or the store's CAs, the last TLS session resumed), reading the response head (status line and
  * headers, bounded), and receiving the body with the socket reading straight into a reusable 1 MiB
  * buffer (`onread`), hashing each read in place and, once that buffer is nearly full, writing it to
  * the file with a positioned write on libuv's pool while the socket reads into another of up to 4
@@ -13,12 +14,15 @@
  * Hand-written because of CPU per byte (measured in one process against the loopback registry,
  * bench/README.md "Registry pull"): receiving through undici costs ≈ 1.7–2.2 CPU-s/GiB (a fresh 64 KiB
  * buffer per socket read, a copy into llhttp's WASM memory, a JS event per chunk), a socket reading
- * into one reused buffer ≈ 0.4 (bench/README.md has the A/B). Neither undici's `stream()`/`dispatch` API nor `node:http` avoids
+ * into one reused buffer ≈ 0.4 (bench/README.md has the A/B). Over TLS the same holds: `onread` works on a
+ * `tls` socket too (each decrypted record, ≤ 16 KiB, is copied into the slab; no Buffer or event per
+ * record), which roughly halves the CPU per byte of undici's receive (bench/README.md "HTTPS pulls"). Neither undici's `stream()`/`dispatch` API nor `node:http` avoids
  * that receive cost, and the verified pull is CPU-bound on small machines.
  */
 import { write as writeAt, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { connect, type NetConnectOpts, type Socket } from 'node:net';
+import { connect, isIP, type NetConnectOpts, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { OciError } from '../errors.ts';
 import { MAX_ERROR_BODY_BYTES } from './http.ts';
 import type { DigestVerifier } from './digest.ts';
@@ -72,6 +76,12 @@ export interface PlainBlobRequest {
   readonly headersTimeoutMs: number;
   /** Silence while receiving the body. */
   readonly bodyTimeoutMs: number;
+  /** https: the CAs to trust instead of Node's default roots (which include NODE_EXTRA_CA_CERTS). */
+  readonly ca?: readonly (string | Buffer)[] | undefined;
+  /** https: a TLS session of an earlier connection to the same origin, to resume. */
+  readonly tlsSession?: Buffer | undefined;
+  /** https: called with each session ticket the server issues (for `tlsSession` next time). */
+  readonly onTlsSession?: ((session: Buffer) => void) | undefined;
 }
 
 const SLAB_BYTES = 1024 * 1024;
@@ -80,11 +90,24 @@ const SLABS = 4;
 /** Write the slab out once less than this is left free (a socket read is at most 64 KiB–256 KiB). */
 const FLUSH_BELOW = 256 * 1024;
 const MAX_HEAD_BYTES = 64 * 1024;
+/**
+ * Slabs of finished downloads, kept for the next ones (at most this many): a model of thousands of
+ * small files would otherwise allocate 1 MiB per blob, and the garbage collector chases that
+ * external memory (measured: most of the CPU of a cold init of 1,000 small files).
+ */
+const MAX_FREE_SLABS = 8;
+const freeSlabs: Buffer[] = [];
+
+function takeSlab(owned: Buffer[]): Buffer {
+  const slab = freeSlabs.pop() ?? Buffer.allocUnsafe(SLAB_BYTES);
+  owned.push(slab);
+  return slab;
+}
 const HEAD_END = Buffer.from('\r\n\r\n');
 
-/** True when the fast path may carry this request (plain http, header values without CR/LF). */
+/** True when the fast path may carry this request (http or https, header values without CR/LF). */
 export function plainBlobEligible(url: URL, headers: Readonly<Record<string, string>>): boolean {
-  if (url.protocol !== 'http:' || url.username || url.password) return false;
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) return false;
   return Object.entries(headers).every(([name, value]) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(name) && !/[\r\n\0]/.test(value));
 }
 
@@ -120,12 +143,21 @@ function parseHead(head: string): Head | undefined {
 }
 
 /**
- * Send `GET url` on a new plain-HTTP connection and read the response head (and a small error body).
+ * Send `GET url` on a new connection (TLS for https) and read the response head (and a small error body).
  * Rejects TIMEOUT when the head does not arrive in time and with an AbortError when the signal fires.
  */
 export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
   return new Promise((resolveHead, rejectHead) => {
-    let slab: Buffer = Buffer.allocUnsafe(SLAB_BYTES); // where the socket reads land
+    // Every slab this request took; back to `freeSlabs` once the socket is closed and no write is in flight.
+    const owned: Buffer[] = [];
+    let receiving = false;
+    let released = false;
+    const release = (): void => {
+      if (released || !closed || receiving) return;
+      released = true;
+      for (const buffer of owned) if (freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(buffer);
+    };
+    let slab: Buffer = takeSlab(owned); // where the socket reads land
     let filled = 0; // bytes waiting in slab[0, filled): the head so far, then body bytes not yet written
     let phase: 'head' | 'error' | 'wait' | 'body' | 'done' = 'head';
     let head: Head | undefined;
@@ -164,9 +196,11 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
       settleHead(undefined, new OciError('TIMEOUT', `GET ${req.url.origin}${req.url.pathname}: no response head within ${req.headersTimeoutMs} ms`));
     }, req.headersTimeoutMs);
 
-    const socket: Socket = connect({
-      host: req.url.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(req.url.port || 80),
+    const hostname = req.url.hostname.replace(/^\[|\]$/g, '');
+    const tls = req.url.protocol === 'https:';
+    const options = {
+      host: hostname,
+      port: Number(req.url.port || (tls ? 443 : 80)),
       noDelay: true,
       onread: {
         buffer: () => slab.subarray(filled),
@@ -189,13 +223,17 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
               if (length === undefined) return fallback('unsupported');
               bodyLeft = length;
               phase = 'wait';
-              settleHead({ kind: 'body', status, headers: head.headers, receive: (...args) => receive(early, ...args), discard: () => socket.destroy() });
+              settleHead({ kind: 'body', status, headers: head.headers, receive, discard: () => socket.destroy() });
               return false; // paused until the caller has checked the head
             }
             if (length === undefined || length > MAX_ERROR_BODY_BYTES) return errorAnswer(Buffer.alloc(0));
             phase = 'error';
-          } else if (phase === 'error') {
+          } else if (phase === 'error' || phase === 'wait') {
+            // 'wait': a TLS socket hands over every record it has already decrypted even once paused;
+            // those body bytes are kept after the earlier ones (the next read lands at slab[filled]).
+            if (buf.buffer !== slab.buffer || buf.byteOffset !== slab.byteOffset + filled) buf.copy(slab, filled, 0, nread);
             filled += nread;
+            if (phase === 'wait') return false;
           } else if (phase === 'body') {
             // A read lands at slab[filled] (the buffer handed out after the previous read); should it have
             // landed elsewhere, move it there (Buffer#copy handles overlap).
@@ -219,10 +257,21 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
           return filled < errorLength || errorAnswer(Buffer.from(slab.subarray(0, errorLength)));
         },
       },
-    } as NetConnectOpts);
+    };
+    const socket: Socket = tls
+      ? connectTls({
+          ...options,
+          // SNI only for names (RFC 6066); the certificate is checked against the host either way.
+          ...(isIP(hostname) === 0 ? { servername: hostname } : {}),
+          ...(req.ca !== undefined ? { ca: [...req.ca] } : {}),
+          ...(req.tlsSession !== undefined ? { session: req.tlsSession } : {}),
+          ALPNProtocols: ['http/1.1'],
+        } as ConnectionOptions)
+      : connect(options as NetConnectOpts);
+    if (tls && req.onTlsSession !== undefined) socket.on('session', req.onTlsSession);
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.signal?.aborted) onAbort();
-    socket.on('connect', () => {
+    socket.on(tls ? 'secureConnect' : 'connect', () => {
       const lines = [`GET ${req.url.pathname}${req.url.search} HTTP/1.1`, `host: ${req.url.host}`];
       for (const [name, value] of Object.entries(req.headers)) lines.push(`${name}: ${value}`);
       lines.push('connection: close', '', '');
@@ -240,11 +289,11 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
       if (phase === 'error') errorAnswer(Buffer.from(slab.subarray(0, filled)));
       settleHead(undefined);
       onBodyEnd(new OciError('NETWORK', 'the response body closed before its end'));
+      release();
     });
     socket.on('timeout', () => socket.destroy(Object.assign(new Error(`no body data for ${req.bodyTimeoutMs} ms`), { code: 'UND_ERR_BODY_TIMEOUT' })));
 
     function receive(
-      early: number,
       file: FileHandle,
       startOffset: number,
       verifier: DigestVerifier,
@@ -285,7 +334,7 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
         };
         // Hand the full slab to the pool and receive into a spare one; with none spare, write it here.
         flush = (): void => {
-          const next = spare.pop() ?? (slabs < SLABS ? (slabs++, Buffer.allocUnsafe(SLAB_BYTES)) : undefined);
+          const next = spare.pop() ?? (slabs < SLABS ? (slabs++, takeSlab(owned)) : undefined);
           if (next === undefined) {
             writeSyncAll();
             onProgress?.(completed, expectedSize);
@@ -311,6 +360,8 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
           }
           ended = undefined;
           inFlight = -1; // settled
+          receiving = false;
+          release();
           resolve({ offset: position, ...result });
         };
         const finish = (result: { dropped?: unknown; fatal?: unknown }): void => {
@@ -344,7 +395,9 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
           return true;
         };
         phase = 'body';
+        receiving = true;
         socket.setTimeout(req.bodyTimeoutMs);
+        const early = filled; // body bytes received with the head (and, over TLS, while paused)
         filled = 0;
         if (early > 0 || bodyLeft === 0) {
           if (!onBodyBytes(early)) return;

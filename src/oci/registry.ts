@@ -4,22 +4,21 @@
  * Owns: the distribution API calls (manifests, blobs, uploads, tags, referrers) and the verification
  * the store contract promises — manifests are hashed from their raw bytes and checked against the
  * requested digest and `Docker-Content-Digest`; blobs are hashed as they stream, bounded by their
- * descriptor size; downloads go to a temporary file beside the target (or a kept partial file the
- * caller names, continued across runs), resume with `Range` after a dropped connection and are renamed
- * into place only once verified. Transport, redirects and error
- * mapping live in `http.ts`; 401 handling in `auth.ts`; the referrers tag fallback in `referrers.ts`.
+ * descriptor size. Downloads into a file (temporary or kept partial file, `Range` resume, rename once
+ * verified) live in `blob-download.ts`, the plain-HTTP receive in `plain-blob.ts`. Transport, redirects
+ * and error mapping live in `http.ts`; 401 handling in `auth.ts`; the referrers tag fallback in `referrers.ts`.
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { hasCode, OciError, UsageError } from '../errors.ts';
+import { OciError, UsageError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { RegistryAuthenticator, parseWwwAuthenticate } from './auth.ts';
+import { announcedDigest, checkBlobDigestHeader, downloadBlobTo, rangeFrom, sleep, type BlobGetter } from './blob-download.ts';
 import { ANONYMOUS, type CredentialSource } from './credentials.ts';
-import { digestAlgorithm, digestOf, DigestVerifier, isDigest, parseDigest, type Digest } from './digest.ts';
+import { digestAlgorithm, digestOf, DigestVerifier, isDigest, type Digest } from './digest.ts';
 import {
   CallScope,
   checkContentLength,
@@ -41,7 +40,7 @@ import {
   type HttpResponse,
 } from './http.ts';
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, MediaType, parseManifest, type Descriptor, type FetchedManifest, type ImageIndex } from './manifest.ts';
-import { plainBlobEligible, plainBlobGet, type PlainBlobAnswer, type PlainBlobBody, type Received } from './plain-blob.ts';
+import { plainBlobEligible, plainBlobGet, type PlainBlobAnswer } from './plain-blob.ts';
 import { addToFallbackIndex, referrerDescriptor, validatedReferrers, fallbackReferrers, readFallbackIndex } from './referrers.ts';
 import type {
   ArtifactStore,
@@ -76,8 +75,9 @@ export interface RegistryOptions {
   /** Use HTTPS for loopback hosts too (default: loopback is plain HTTP). */
   readonly httpsForLoopback?: boolean;
   /**
-   * `downloadBlob` over plain HTTP receives on its own socket (`plain-blob.ts`, far less CPU per byte)
-   * when no dispatcher is given and no HTTP proxy is configured; `false` keeps every call on undici.
+   * `downloadBlob` receives on a socket of its own (`plain-blob.ts`, far less CPU per byte) when no
+   * dispatcher is given and no proxy applies: over plain HTTP always, over HTTPS for blobs of at least
+   * 1 MiB (smaller ones reuse undici's kept-alive TLS connections). `false` keeps every call on undici.
    */
   readonly plainBlobSocket?: boolean;
   /** Default per-call timeout in ms when the call gives none (default 30 000). */
@@ -99,13 +99,11 @@ export interface RegistryOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** Over HTTPS the own-socket download pays a TLS handshake (resumed after the first): smaller blobs stay on undici's pool. */
+const TLS_FAST_PATH_MIN_BYTES = 1024 * 1024;
 const DEFAULT_FETCH_BLOB_LIMIT = 16 * 1024 * 1024;
 const MAX_TAG_PAGE_BYTES = 4 * 1024 * 1024;
 const MAX_PAGES = 1000;
-/** Downloads pause the response body while more than this many received bytes wait for the disk. */
-const DOWNLOAD_QUEUE_BYTES = 4 * 1024 * 1024;
-/** Buffers per `writev` call (Linux's IOV_MAX). */
-const MAX_WRITEV_BUFFERS = 1024;
 /** Extra attempts for small idempotent reads after a 5xx or a broken connection. */
 const SMALL_READ_RETRIES = 2;
 /** File blobs up to this size are read into memory, checked against their digest and sent in one PUT. */
@@ -136,42 +134,6 @@ function mediaTypeOf(contentType: string | undefined): string | undefined {
   return value === '' ? undefined : value;
 }
 
-/** The `Docker-Content-Digest` header, parsed; a malformed one is a protocol error. */
-function announcedDigest(response: Pick<HttpResponse, 'headers'>, what: string): Digest | undefined {
-  const value = headerValue(response, 'docker-content-digest');
-  if (value === undefined || value === '') return undefined;
-  try {
-    return parseDigest(value.trim());
-  } catch {
-    throw new OciError('PROTOCOL', `${what}: malformed Docker-Content-Digest "${value.slice(0, 140)}"`);
-  }
-}
-
-/** For blobs: the registry's own header (not a redirect target's) must name the descriptor's digest. */
-function checkBlobDigestHeader(response: Pick<HttpResponse, 'headers' | 'crossedOrigin'>, expected: Digest, what: string): void {
-  if (response.crossedOrigin) return;
-  const announced = announcedDigest(response, what);
-  if (announced !== undefined && digestAlgorithm(announced) === digestAlgorithm(expected) && announced !== expected) {
-    throw new OciError('DIGEST_MISMATCH', `${what}: registry announced ${announced}, expected ${expected}`);
-  }
-}
-
-function rangeFrom(offset: number): Record<string, string> {
-  return offset > 0 ? { range: `bytes=${offset}-` } : {};
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 export class RegistryStore implements ArtifactStore {
   readonly name: string;
   readonly registry: string;
@@ -179,6 +141,9 @@ export class RegistryStore implements ArtifactStore {
   readonly #base: URL;
   readonly #dispatcher: Dispatcher;
   #plainBlobSocket: boolean;
+  /** The fast path's trusted CAs over HTTPS (undefined: Node's defaults) and its last TLS session. */
+  readonly #fastPathCa: readonly (string | Buffer)[] | undefined;
+  #tlsSession: Buffer | undefined;
   readonly #auth: RegistryAuthenticator;
   readonly #timeoutMs: number;
   readonly #userAgent: string;
@@ -195,12 +160,11 @@ export class RegistryStore implements ArtifactStore {
     this.#dispatcher =
       options.dispatcher ??
       (options.caCertificates?.length ? dispatcherFromEnvironment(process.env, { caCertificates: options.caCertificates }) : defaultDispatcher());
-    this.#plainBlobSocket =
-      (options.plainBlobSocket ?? true) &&
-      options.dispatcher === undefined &&
-      !process.env.http_proxy &&
-      !process.env.HTTP_PROXY &&
-      this.#base.protocol === 'http:';
+    // The proxy variables undici's EnvHttpProxyAgent would use for this scheme (https falls back to http_proxy).
+    const env = process.env;
+    const proxied = Boolean(env.http_proxy || env.HTTP_PROXY || (this.#base.protocol === 'https:' && (env.https_proxy || env.HTTPS_PROXY)));
+    this.#plainBlobSocket = (options.plainBlobSocket ?? true) && options.dispatcher === undefined && !proxied;
+    this.#fastPathCa = options.caCertificates?.length ? [...rootCertificates, ...options.caCertificates] : undefined;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#userAgent = options.userAgent ?? `modelgate/${VERSION}`;
     this.#chunkThreshold = options.chunkedUploadThreshold ?? 64 * 1024 * 1024;
@@ -426,20 +390,38 @@ export class RegistryStore implements ArtifactStore {
   }
 
   /**
-   * The download fast path: the same GET with the known Authorization on a plain-HTTP socket of its
+   * The download fast path: the same GET with the known Authorization on a plain-HTTP or TLS socket of its
    * own. `undefined` when it does not apply or fell back (a 401 challenge, a redirect…): the caller
    * then asks through undici. A registry that redirected blobs once is asked through undici from then on.
    */
-  async #plainBlobGet(digest: Digest, scope: CallScope, offset: number): Promise<Exclude<PlainBlobAnswer, { kind: 'fallback' }> | undefined> {
+  async #plainBlobGet(digest: Digest, scope: CallScope, offset: number, bytesLeft: number): Promise<Exclude<PlainBlobAnswer, { kind: 'fallback' }> | undefined> {
     if (!this.#plainBlobSocket) return undefined;
     const url = this.#url(`blobs/${digest}`);
+    const tls = url.protocol === 'https:';
+    if (tls && bytesLeft < TLS_FAST_PATH_MIN_BYTES) return undefined;
     scope.check(`GET ${describeUrl(url)}`);
     const headers = this.#headers(rangeFrom(offset), await this.#auth.authorizationFor(`repository:${this.repository}:pull`));
     if (!plainBlobEligible(url, headers)) return undefined;
-    const answer = await plainBlobGet({ url, headers, signal: scope.signal, headersTimeoutMs: scope.timeoutMs, bodyTimeoutMs: scope.timeoutMs });
+    const answer = await plainBlobGet({
+      url,
+      headers,
+      signal: scope.signal,
+      headersTimeoutMs: scope.timeoutMs,
+      bodyTimeoutMs: scope.timeoutMs,
+      ...(tls ? { ca: this.#fastPathCa, tlsSession: this.#tlsSession, onTlsSession: (session: Buffer) => (this.#tlsSession = session) } : {}),
+    });
     if (answer.kind !== 'fallback') return answer;
     if (answer.reason === 'redirect') this.#plainBlobSocket = false;
     return undefined;
+  }
+
+  async downloadBlob(descriptor: Descriptor, path: string, options: DownloadOptions = {}): Promise<void> {
+    const getter: BlobGetter = {
+      name: this.name,
+      fast: (digest, scope, offset) => this.#plainBlobGet(digest, scope, offset, descriptor.size - offset),
+      get: (digest, scope, offset) => this.#getBlob(digest, scope, offset),
+    };
+    return downloadBlobTo(getter, descriptor, path, options, this.#scope(options, true));
   }
 
   async hasBlob(digest: Digest, options?: CallOptions): Promise<boolean> {
@@ -541,130 +523,6 @@ export class RegistryStore implements ArtifactStore {
     });
     body.pipe(verified);
     return verified;
-  }
-
-  async downloadBlob(descriptor: Descriptor, path: string, options: DownloadOptions = {}): Promise<void> {
-    const what = `blob ${this.name}@${descriptor.digest}`;
-    const maxResumes = options.maxResumes ?? 3;
-    const scope = this.#scope(options, true);
-    const keep = options.partialPath !== undefined;
-    const temporary = options.partialPath ?? join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
-    const file = keep ? await openKept(temporary) : await open(temporary, 'wx', 0o644);
-    let closed = false;
-    try {
-      let verifier = new DigestVerifier(descriptor.digest, descriptor.size);
-      // A kept partial download continues where it stopped. Its prefix is hashed again first: a SHA-256
-      // state cannot be saved from node:crypto, and reading the prefix back from the local disk is far
-      // cheaper than fetching it again.
-      let kept = keep ? await hashKeptPrefix(file, verifier, descriptor.size) : 0;
-      let offset = kept;
-      if (kept > 0) options.onProgress?.(kept, descriptor.size);
-      let retries = 0;
-      const retry = async (err: OciError): Promise<void> => {
-        if (!err.transient || retries >= maxResumes || scope.callerSignal?.aborted) throw err;
-        retries++;
-        await sleep(Math.min(2000, 100 * 2 ** (retries - 1)), scope.callerSignal);
-        scope.check(what);
-      };
-      for (;;) {
-        let plain: PlainBlobBody | undefined;
-        let plainError: Buffer | undefined; // the error body of a plain answer
-        let response: Pick<HttpResponse, 'status' | 'headers' | 'crossedOrigin'>;
-        try {
-          const answer = await this.#plainBlobGet(descriptor.digest, scope, offset);
-          if (answer?.kind === 'body') plain = answer;
-          else if (answer?.kind === 'error') plainError = answer.body;
-          response = answer ? { status: answer.status, headers: answer.headers, crossedOrigin: false } : await this.#getBlob(descriptor.digest, scope, offset);
-        } catch (err) {
-          await retry(transportError(err, what, scope));
-          continue;
-        }
-        const discard = (): void => {
-          if (plain) plain.discard();
-          else if (plainError === undefined) discardBody(response as HttpResponse);
-        };
-        if (response.status === 206 && offset > 0) {
-          const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headerValue(response, 'content-range') ?? '');
-          if (!range || Number(range[1]) !== offset) {
-            discard();
-            throw new OciError('PROTOCOL', `${what}: asked for bytes from ${offset}, got Content-Range "${headerValue(response, 'content-range') ?? ''}"`);
-          }
-        } else if (response.status === 200) {
-          try {
-            checkBlobDigestHeader(response, descriptor.digest, what);
-            if (offset > 0) {
-              // The server ignored Range: start over with a fresh hash and an empty file.
-              offset = 0;
-              verifier = new DigestVerifier(descriptor.digest, descriptor.size);
-              await file.truncate(0);
-            }
-            const announced = checkContentLength(response, Number.MAX_SAFE_INTEGER, what);
-            if (announced !== undefined && announced > descriptor.size) {
-              throw new OciError('SIZE_MISMATCH', `${what}: registry announces ${announced} bytes, descriptor says ${descriptor.size}`);
-            }
-          } catch (err) {
-            discard();
-            throw err;
-          }
-        } else if (response.status === 416 && offset > 0) {
-          discard();
-          const refused = new OciError('REGISTRY_ERROR', `${what}: registry refused the range from byte ${offset}`);
-          offset = 0;
-          verifier = new DigestVerifier(descriptor.digest, descriptor.size);
-          await file.truncate(0);
-          await retry(refused);
-          continue;
-        } else {
-          let err: OciError;
-          if (plain === undefined && plainError === undefined) err = await statusError(response as HttpResponse, what);
-          else {
-            discard();
-            err = statusErrorFromBody(response.status, plainError ?? Buffer.alloc(0), what);
-          }
-          await retry(err);
-          continue;
-        }
-        const received = plain
-          ? await plain.receive(file, offset, verifier, descriptor.size, options.onProgress)
-          : await receiveInto((response as HttpResponse).body, file, offset, verifier, descriptor.size, options.onProgress);
-        offset = received.offset;
-        if (received.fatal !== undefined) throw received.fatal;
-        if (received.dropped !== undefined) {
-          await retry(transportError(received.dropped, what, scope));
-          continue;
-        }
-        if (offset < descriptor.size) {
-          // A well-framed but short answer: ask for the rest.
-          await retry(new OciError('NETWORK', `${what}: response ended after ${offset} of ${descriptor.size} bytes`));
-          continue;
-        }
-        try {
-          verifier.finish();
-        } catch (err) {
-          if (kept === 0 || !hasCode(err, 'DIGEST_MISMATCH')) throw err;
-          // The kept prefix was not what the registry serves (e.g. lost in a machine crash): start over once.
-          kept = 0;
-          offset = 0;
-          verifier = new DigestVerifier(descriptor.digest, descriptor.size);
-          await file.truncate(0);
-          continue;
-        }
-        break;
-      }
-      closed = true;
-      await file.close();
-      await rename(temporary, path);
-    } catch (err) {
-      if (!closed) await file.close().catch(() => {});
-      // A kept download survives what a retry may cure (timeouts, aborts, a dropped connection), not bad content.
-      const local = localFileError(err);
-      // A full disk keeps nothing: the partial file would only hold the space that is missing.
-      if (!keep || hasCode(err, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'PROTOCOL') || local === 'full') await rm(temporary, { force: true }).catch(() => {});
-      // Local file-system failures (ENOSPC, EACCES…) are rethrown as they are, naming the file (a
-      // write through a descriptor names none).
-      if (local !== undefined && typeof (err as NodeJS.ErrnoException).path !== 'string') (err as NodeJS.ErrnoException).path = temporary;
-      throw local !== undefined || typeof (err as { path?: unknown } | null)?.path === 'string' ? err : transportError(err, what, scope);
-    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -856,108 +714,6 @@ export class RegistryStore implements ArtifactStore {
   }
 }
 
-/**
- * Copy a response body into `file` from `startOffset`, hashing every chunk as it arrives and writing
- * the chunks themselves (no copy into staging buffers) with positioned `writev`, one write in flight
- * while the next chunks queue. The body is paused while more than DOWNLOAD_QUEUE_BYTES wait for the
- * disk. Every hashed chunk is written before the promise settles (unless the content or the disk
- * failed), so the returned offset is exactly the hashed prefix and a resume continues the same hash.
- */
-function receiveInto(
-  body: Readable,
-  file: FileHandle,
-  startOffset: number,
-  verifier: DigestVerifier,
-  expectedSize: number,
-  onProgress: ((bytesDone: number, bytesTotal: number) => void) | undefined,
-): Promise<Received> {
-  return new Promise((resolve) => {
-    const queue: Buffer[] = [];
-    let queuedBytes = 0;
-    let position = startOffset; // file offset up to which everything is written
-    let writing = false;
-    let paused = false;
-    let bodyDone = false;
-    let dropped: unknown;
-    let fatal: unknown;
-    let settled = false;
-
-    const settle = (): void => {
-      if (settled || !bodyDone || writing) return;
-      if (fatal === undefined && queue.length > 0) return;
-      settled = true;
-      body.off('data', onData);
-      resolve({ offset: position, ...(dropped !== undefined ? { dropped } : {}), ...(fatal !== undefined ? { fatal } : {}) });
-    };
-    const fail = (err: unknown): void => {
-      fatal ??= err;
-      bodyDone = true;
-      body.destroy();
-      settle();
-    };
-    const writeQueued = (): void => {
-      if (writing || queue.length === 0 || fatal !== undefined) return;
-      const batch = queue.splice(0, MAX_WRITEV_BUFFERS);
-      writing = true;
-      writevFully(file, batch, position).then(
-        (length) => {
-          writing = false;
-          position += length;
-          queuedBytes -= length;
-          onProgress?.(position, expectedSize);
-          if (paused && !bodyDone && queuedBytes < DOWNLOAD_QUEUE_BYTES) {
-            paused = false;
-            body.resume();
-          }
-          writeQueued();
-          settle();
-        },
-        (err: unknown) => {
-          writing = false;
-          fail(err);
-        },
-      );
-    };
-    const onData = (chunk: Buffer): void => {
-      if (fatal !== undefined) return;
-      if (position + queuedBytes + chunk.byteLength > expectedSize) {
-        fail(new OciError('SIZE_MISMATCH', `content for ${verifier.expected} is longer than its descriptor size ${expectedSize}`));
-        return;
-      }
-      try {
-        verifier.update(chunk);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      queue.push(chunk);
-      queuedBytes += chunk.byteLength;
-      if (queuedBytes >= DOWNLOAD_QUEUE_BYTES && !paused) {
-        paused = true;
-        body.pause();
-      }
-      writeQueued();
-    };
-    const finishBody = (): void => {
-      if (bodyDone) return;
-      bodyDone = true;
-      settle();
-    };
-    body.on('data', onData);
-    body.once('end', finishBody);
-    body.once('error', (err) => {
-      dropped ??= err;
-      finishBody();
-    });
-    body.once('close', () => {
-      if (!bodyDone) {
-        dropped ??= new OciError('NETWORK', 'the response body closed before its end');
-        finishBody();
-      }
-    });
-  });
-}
-
 /** The content of a small file source, refused (DIGEST_MISMATCH / SIZE_MISMATCH) unless it is what `descriptor` says. */
 async function readVerified(path: string, descriptor: Descriptor): Promise<Buffer> {
   let bytes: Buffer;
@@ -975,65 +731,4 @@ async function readVerified(path: string, descriptor: Descriptor): Promise<Buffe
     throw new OciError((err as OciError).code, `blob source file ${path} is not the content it was hashed as (changed since?): ${(err as Error).message}`, { cause: err });
   }
   return bytes;
-}
-
-/** Open (or create) a kept partial download for positioned writes (not O_APPEND: pwrite must honour offsets). */
-/** `full` (ENOSPC, EDQUOT, EFBIG) or `other` for an error of the local file system, undefined for anything else. */
-function localFileError(err: unknown): 'full' | 'other' | undefined {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') return 'full';
-  if (code === 'EROFS' || code === 'EIO' || code === 'EACCES' || code === 'EPERM') return 'other';
-  return undefined;
-}
-
-async function openKept(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, 'r+');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return open(path, 'wx', 0o644);
-  }
-}
-
-/** Feed the kept prefix of a partial download to `verifier`; returns its length (0 after truncating an oversized file). */
-async function hashKeptPrefix(file: FileHandle, verifier: DigestVerifier, size: number): Promise<number> {
-  const length = (await file.stat()).size;
-  if (length > size) {
-    await file.truncate(0);
-    return 0;
-  }
-  const buffer = Buffer.allocUnsafe(Math.min(length, 4 * 1024 * 1024));
-  let position = 0;
-  while (position < length) {
-    const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, length - position), position);
-    if (bytesRead === 0) break;
-    verifier.update(buffer.subarray(0, bytesRead));
-    position += bytesRead;
-  }
-  return position;
-}
-
-/** Write `buffers` back to back at `position`, continuing after short writes; resolves to the byte count. */
-async function writevFully(file: FileHandle, buffers: Buffer[], position: number): Promise<number> {
-  let total = 0;
-  for (const buffer of buffers) total += buffer.byteLength;
-  let rest = buffers;
-  let written = 0;
-  while (written < total) {
-    const { bytesWritten } = await file.writev(rest, position + written);
-    if (bytesWritten === 0) throw new OciError('NETWORK', 'disk write made no progress');
-    written += bytesWritten;
-    let skip = bytesWritten;
-    const next: Buffer[] = [];
-    for (const buffer of rest) {
-      if (skip >= buffer.byteLength) {
-        skip -= buffer.byteLength;
-        continue;
-      }
-      next.push(skip > 0 ? buffer.subarray(skip) : buffer);
-      skip = 0;
-    }
-    rest = next;
-  }
-  return total;
 }

@@ -132,7 +132,7 @@ function tokenSigner(): TokenSigner {
 }
 
 /** A CA and a server certificate for 127.0.0.1 / localhost signed by it (PEM). */
-function tlsMaterial(): { caPem: string; certPem: string; keyPem: string } {
+export function tlsMaterial(): { caPem: string; certPem: string; keyPem: string } {
   const forgeKey = (key: KeyObject) => forge.pki.privateKeyFromPem(key.export({ type: 'pkcs8', format: 'pem' }).toString());
   const forgePub = (key: KeyObject) => forge.pki.publicKeyFromPem(key.export({ type: 'spki', format: 'pem' }).toString());
   const ca = generateKeyPairSync('rsa', { modulusLength: 2048 });

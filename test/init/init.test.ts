@@ -14,6 +14,7 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { BlobCache } from '../../src/init/cache.ts';
+import { BOOT_ID, PID_NAMESPACE } from '../../src/init/holder.ts';
 import { ExtractionScope, extractTar } from '../../src/init/extract.ts';
 import { initModel, locationOfUri, refusalOfUri, type InitDeps } from '../../src/init/pull.ts';
 import { DEFAULT_BUNDLE_DIR } from '../../src/policy/bundle.ts';
@@ -356,6 +357,90 @@ t.test('cache: least recently used blobs are evicted above the size bound, blobs
   t.notOk(existsSync(cache.blobPath(blobs[1]!.descriptor.digest)));
   t.ok(existsSync(cache.blobPath(blobs[0]!.descriptor.digest)));
   t.same(await cache.evict(new Set()), [], 'within the bound now');
+});
+
+t.test('layers below 1 MiB are pulled up to 4 × --concurrency at once, larger ones --concurrency at once', async (t) => {
+  const small = ['a', 'b', 'c', 'd'].map((c): LayerSpec => ({ mediaType: ModelPackMediaType.WEIGHT_CONFIG_RAW, bytes: Buffer.from(`{"${c}":1}`), filepath: `${c}.json` }));
+  const large = [1, 2].map((n): LayerSpec => ({ mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: Buffer.alloc(1024 * 1024 + n, n), filepath: `shard-${n}.bin` }));
+  const many = await pushArtifact('many-layers', [...small, ...large]);
+  const engine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: JSON.parse(readFileSync(dataPath, 'utf8')) as unknown });
+  const stores = storeProvider({ registry: { timeoutMs: 5000 } });
+  // Every small download waits until all four are in flight (with fewer at once the test would hang);
+  // large downloads count how many run together.
+  let smallActive = 0;
+  let largeActive = 0;
+  let largeMax = 0;
+  const allSmallStarted = Promise.withResolvers<void>();
+  const counting: typeof stores = (ref) => {
+    const inner = stores(ref);
+    return new Proxy(inner, {
+      get(target, name) {
+        if (name !== 'downloadBlob') {
+          const value = Reflect.get(target, name, target) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        }
+        return async (descriptor: Descriptor, path: string, options: Parameters<typeof inner.downloadBlob>[2]) => {
+          if (descriptor.size < 1024 * 1024) {
+            if (++smallActive === small.length) allSmallStarted.resolve();
+            await allSmallStarted.promise;
+          } else {
+            largeMax = Math.max(largeMax, ++largeActive);
+          }
+          try {
+            await target.downloadBlob(descriptor, path, options);
+          } finally {
+            if (descriptor.size >= 1024 * 1024) largeActive--;
+          }
+        };
+      },
+    });
+  };
+  const deps: InitDeps = {
+    pipeline: { stores: counting, trust: KEYS_ONLY_TRUST, signers: { keys: [publicKey], identities: [] }, engine, timeoutMs: 5000 },
+    cache: undefined,
+    concurrency: 1,
+    log: () => {},
+  };
+  const dest = join(dir, 'many-layers', 'models');
+  const outcome = await initModel(uriOf(many.manifest, proxy.host), dest, deps);
+  t.equal(outcome.kind, 'published', JSON.stringify(outcome));
+  t.equal(smallActive, small.length, 'the four small layers were in flight at once with --concurrency 1');
+  t.equal(largeMax, 1, 'the large layers one at a time');
+  t.same(readFileSync(join(dest, 'shard-2.bin')), large[1]!.bytes);
+  t.equal(readFileSync(join(dest, 'd.json'), 'utf8'), '{"d":1}');
+});
+
+t.test('cache: a trusted blob is used without taking its lease; a torn record is not trusted (downloaded again)', async (t) => {
+  const cache = new BlobCache(join(dir, 'cache-lock-free'));
+  await cache.init();
+  const bytes = Buffer.from('used without a lease');
+  const descriptor: Descriptor = { mediaType: 'application/octet-stream', digest: sha256(bytes) as Descriptor['digest'], size: bytes.length };
+  await cache.obtain(descriptor, async ({ path }) => writeFileSync(path, bytes));
+  await cache.sync();
+  // A live holder (this process, a fresh lease) holds the blob's lease: an obtain that took it would wait.
+  const hex = descriptor.digest.slice('sha256:'.length);
+  const lease = join(cache.root, 'locks', `${hex}.lease`);
+  writeFileSync(lease, JSON.stringify({ owner: 'another-holder', pid: process.pid, bootId: BOOT_ID, pidNamespace: PID_NAMESPACE }));
+  t.match(
+    await cache.obtain(descriptor, async () => {
+      t.fail('cached: no download');
+    }),
+    { reused: true, path: cache.blobPath(descriptor.digest) },
+  );
+  t.equal(JSON.parse(readFileSync(lease, 'utf8')).owner, 'another-holder', 'the lease is untouched');
+  rmSync(lease);
+  // A record torn by a crash (renamed into place, its content never flushed) is not trusted.
+  const record = join(cache.root, 'records', 'sha256', `${hex}.json`);
+  writeFileSync(record, '{"digest":"sha2');
+  let downloads = 0;
+  const use = await cache.obtain(descriptor, async ({ path }) => {
+    downloads++;
+    writeFileSync(path, bytes);
+  });
+  t.equal(downloads, 1);
+  t.equal(use.reused, false);
+  t.equal(JSON.parse(readFileSync(record, 'utf8')).digest, descriptor.digest, 'the record is written again');
+  t.same(readdirSync(join(cache.root, 'records', 'sha256')), [`${hex}.json`], 'no temporary record left');
 });
 
 t.test('progress: a terminal bar with percentage, bytes, rate and ETA', async (t) => {

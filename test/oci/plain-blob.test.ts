@@ -1,6 +1,6 @@
 /**
- * The plain-HTTP download fast path of `RegistryStore.downloadBlob` (`src/oci/plain-blob.ts`) against a
- * small node:http server that answers the blob GET in the shapes a real registry does not produce on
+ * The own-socket download fast path of `RegistryStore.downloadBlob` (`src/oci/plain-blob.ts`) against a
+ * small node:http server (and the same handler behind node:https: the TLS fast path) that answers the blob GET in the shapes a real registry does not produce on
  * demand: body in the same packet as the head, chunked encoding, a redirect, an error JSON, a lying
  * Content-Length. Requests on the fast path are told apart by their `connection: close` header (undici
  * keeps connections alive). The fault proxy tests (faults.test.ts) cover stalls, truncation, corruption
@@ -10,15 +10,17 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digestOf } from '../../src/oci/digest.ts';
 import { MediaType, type Descriptor } from '../../src/oci/manifest.ts';
 import { RegistryStore } from '../../src/oci/registry.ts';
+import { tlsMaterial } from '../helpers/registry.ts';
 import { rejectsWith } from '../helpers/rejects-code.ts';
 
-type Mode = 'plain' | 'chunked' | 'redirect' | 'not-found' | 'longer' | 'corrupt';
+type Mode = 'plain' | 'chunked' | 'redirect' | 'not-found' | 'longer' | 'corrupt' | 'drop';
 
 const big = randomBytes(3 * 1024 * 1024 + 77);
 const small = randomBytes(100);
@@ -26,11 +28,11 @@ const blobs = new Map<string, Buffer>([big, small].map((b) => [digestOf(b), b]))
 const descriptor = (bytes: Buffer): Descriptor => ({ mediaType: MediaType.OCI_LAYER_TAR, digest: digestOf(bytes), size: bytes.byteLength });
 
 let mode: Mode = 'plain';
-const requests: { path: string; fast: boolean }[] = [];
+const requests: { path: string; fast: boolean; range?: string }[] = [];
 
 function serve(req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? '';
-  requests.push({ path: url, fast: req.headers.connection === 'close' });
+  requests.push({ path: url, fast: req.headers.connection === 'close', ...(req.headers.range !== undefined ? { range: req.headers.range } : {}) });
   const storage = /^\/storage\/(sha256:[0-9a-f]{64})$/.exec(url);
   const blob = /^\/v2\/r\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url);
   const bytes = blobs.get(storage?.[1] ?? blob?.[1] ?? '');
@@ -62,6 +64,17 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
     case 'longer':
       res.writeHead(200, { 'content-length': bytes.byteLength + 10 }).end(Buffer.concat([bytes, Buffer.alloc(10)]));
       return;
+    case 'drop': {
+      // The first answer breaks off after 1 MiB + 5; a Range request gets the rest.
+      const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      if (from > 0) {
+        res.writeHead(206, { 'content-length': bytes.byteLength - from, 'content-range': `bytes ${from}-${bytes.byteLength - 1}/${bytes.byteLength}` }).end(bytes.subarray(from));
+        return;
+      }
+      res.writeHead(200, { 'content-length': bytes.byteLength });
+      res.write(bytes.subarray(0, 1024 * 1024 + 5), () => setTimeout(() => res.destroy(), 50));
+      return;
+    }
     case 'corrupt': {
       const copy = Buffer.from(bytes);
       copy[copy.length - 1]! ^= 1;
@@ -109,6 +122,44 @@ t.test('a redirecting registry is asked through undici from then on', async (t) 
   const store = new RegistryStore({ registry: host, repository: 'r' });
   t.same(await pull(store, big, 'redirect.bin'), { fast: 1, slow: 2 }, 'fast GET, undici GET, storage GET');
   t.same(await pull(store, big, 'redirect2.bin'), { fast: 0, slow: 2 }, 'undici GET, storage GET');
+});
+
+t.test('over HTTPS: blobs of ≥ 1 MiB on the TLS fast path (session resumed), smaller ones on undici', async (t) => {
+  const material = tlsMaterial();
+  const tlsServer = createHttpsServer({ key: material.keyPem, cert: material.certPem }, serve);
+  await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => tlsServer.close(() => resolve())));
+  tlsServer.keepAliveTimeout = 1000;
+  const tlsHost = `127.0.0.1:${(tlsServer.address() as AddressInfo).port}`;
+  const tlsStore = (): RegistryStore => new RegistryStore({ registry: tlsHost, repository: 'r' }, { httpsForLoopback: true, caCertificates: [material.caPem] });
+  let sessions = 0;
+  tlsServer.on('newSession', (_id, _data, done: () => void) => {
+    sessions++;
+    done();
+  });
+  const store = tlsStore();
+  mode = 'plain';
+  t.same(await pull(store, big, 'tls-big.bin'), { fast: 1, slow: 0 }, 'one fast request for a 3 MiB blob');
+  t.same(await pull(store, big, 'tls-big2.bin'), { fast: 1, slow: 0 }, 'and again');
+  t.same(await pull(store, small, 'tls-small.bin'), { fast: 0, slow: 1 }, 'a 100-byte blob goes through undici');
+  t.ok(sessions >= 1, 'the server issued a session');
+  mode = 'chunked';
+  t.same(await pull(store, big, 'tls-chunked.bin'), { fast: 1, slow: 1 }, 'chunked falls back to undici');
+  mode = 'drop';
+  t.same(await pull(store, big, 'tls-drop.bin'), { fast: 2, slow: 0 }, 'a dropped connection resumes on the fast path');
+  t.same(requests.map((r) => r.range), [undefined, `bytes=${1024 * 1024 + 5}-`], 'resumed with Range from the received length');
+  mode = 'redirect';
+  t.same(await pull(store, big, 'tls-redirect.bin'), { fast: 1, slow: 2 }, 'a redirect is followed by undici');
+  mode = 'not-found';
+  await rejectsWith(t, store.downloadBlob(descriptor(big), join(work, 'tls-nf.bin'), { timeoutMs: 5000 }), ['NOT_FOUND']);
+  mode = 'corrupt';
+  const fresh = tlsStore();
+  await rejectsWith(t, fresh.downloadBlob(descriptor(big), join(work, 'tls-bad.bin'), { timeoutMs: 5000 }), ['DIGEST_MISMATCH']);
+  mode = 'plain';
+  const untrusted = new RegistryStore({ registry: tlsHost, repository: 'r' }, { httpsForLoopback: true });
+  const err = await rejectsWith(t, untrusted.downloadBlob(descriptor(big), join(work, 'tls-untrusted.bin'), { timeoutMs: 5000, maxResumes: 0 }), ['NETWORK']);
+  t.match(err?.message, /certificate/i, 'an unknown CA is refused (named by the undici retry)');
+  t.same(readdirSync(work), [], 'no final or temporary file left');
 });
 
 t.test('errors and bad content keep their codes and leave no file', async (t) => {

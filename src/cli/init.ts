@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .argument('<pairs...>', 'URI DEST [URI DEST…]')
     .option('--rehash', 're-hash every cached blob first and drop the ones that changed')
     .option('--termination-log <file>', 'where refusal reasons are written for Kubernetes (env MODELGATE_TERMINATION_LOG)', process.env.MODELGATE_TERMINATION_LOG ?? '/dev/termination-log')
-    .option('--concurrency <n>', 'layers pulled at once', '4');
+    .option('--concurrency <n>', 'layers of 1 MiB or more pulled at once (smaller layers: 4 × this)', '4');
   addPipelineOptions(command, ['cache', 'variant']).action(async (pairs: string[], options: InitOptions) => {
     try {
       process.exitCode = await run(pairs, options);

@@ -282,7 +282,7 @@ export class AdmissionReviewer {
       const deadlineAt = started + deadlineMs;
       let deadlineSignal: AbortSignal | undefined;
       const signal = (): AbortSignal => (deadlineSignal ??= AbortSignal.timeout(Math.max(1, deadlineAt - this.#clock.now())));
-      let credentials: { readonly scope: string; readonly stores: StoreProvider } | ModelgateError<string> | undefined;
+      let credentials: { readonly scope: string; readonly stores: StoreProvider } | ModelgateError | undefined;
       if (this.#config.reviewCredentials !== undefined && locations.some((l) => l.kind === 'uri')) {
         credentials = await this.#config.reviewCredentials.forReview(namespace, request.object).catch((err: unknown) =>
           err instanceof ModelgateError ? err : new ModelgateError('INTERNAL', err instanceof Error ? err.message : String(err)),

@@ -216,7 +216,7 @@ export class WebhookServer {
     try {
       result = endpoint === 'validate' ? await reviewer.review(body) : await reviewer.mutate(body);
     } catch (err) {
-      if (hasCode(err, 'REVIEW_INVALID')) {
+      if (hasCode(err, AdmissionError, 'REVIEW_INVALID')) {
         metrics.refused(err.code);
         logger.warn({ endpoint, code: err.code, error: err.message }, 'admission request refused');
         this.#closeIfClosing(reply);

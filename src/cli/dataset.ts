@@ -104,7 +104,7 @@ export function register(program: Command): void {
       try {
         await writeFileAtomic(options.outputFile, bytes, { overwrite: true });
       } catch (err) {
-        throw new DatasetError('IO', `cannot write ${options.outputFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+        throw new DatasetError('DATASET_IO', `cannot write ${options.outputFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
       }
       process.stderr.write(`${manifest.fileCount} files, ${manifest.totalSize} bytes, root ${manifest.merkleRoot}\n`);
       if (options.output === 'json') {
@@ -274,7 +274,7 @@ async function readManifestBytes(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    throw new DatasetError('IO', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new DatasetError('DATASET_IO', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 
@@ -282,7 +282,7 @@ async function writeBundle(output: string, bundle: unknown): Promise<void> {
   try {
     await writeFileAtomic(output, `${JSON.stringify(bundle)}\n`, { overwrite: true });
   } catch (err) {
-    throw new SigningError('IO', `cannot write ${output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new SigningError('SIGNING_IO', `cannot write ${output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   process.stderr.write(`Bundle written to ${output}\n`);
 }

@@ -6,7 +6,7 @@
  * Everything shown was read through the store, so it is verified against its digest.
  */
 import type { Command } from 'commander';
-import { hasCode } from '../errors.ts';
+import { hasCode, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.ts';
 import { formatReference, manifestSelector, withDigest, type ArtifactReference } from '../oci/reference.ts';
@@ -61,7 +61,7 @@ export async function inspectReference(store: ArtifactStore, ref: ArtifactRefere
     try {
       digest = (await store.resolve(tag)).digest;
     } catch (err) {
-      if (!hasCode(err, 'NOT_FOUND')) throw err;
+      if (!hasCode(err, OciError, 'NOT_FOUND')) throw err;
     }
     cosignTags[kind] = { tag, digest };
   }

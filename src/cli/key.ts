@@ -21,7 +21,7 @@ async function keyIdOfFile(file: string): Promise<{ file: string; keyId: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new SigningError('IO', `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new SigningError('SIGNING_IO', `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   try {
     return { file, ...(await keyIdOfPem(text, () => resolvePassphrase({ purpose: 'unlock', keyName: file }))) };

@@ -92,7 +92,7 @@ async function run(modelPath: string, options: CommonOptions, signer: (privateKe
   try {
     await writeFileAtomic(signaturePath, `${JSON.stringify(signed.bundle)}\n`, { overwrite: true });
   } catch (err) {
-    throw new SigningError('IO', `cannot write ${signaturePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new SigningError('SIGNING_IO', `cannot write ${signaturePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   process.stderr.write(`Signed ${signed.resources.length} files; signature written to ${signaturePath}\n`);
   process.stdout.write(options.output === 'json' ? `${JSON.stringify({ rootDigest: signed.rootDigest, signature: signaturePath, files: signed.resources.length })}\n` : `${signed.rootDigest}\n`);

@@ -77,7 +77,7 @@ async function verifyOne(candidates: readonly string[], trust: TrustMaterial, di
   throw lastError;
 }
 
-function isVerdictError(err: unknown): err is ModelgateError<string> {
+function isVerdictError(err: unknown): err is ModelgateError {
   return err instanceof ModelgateError && !(err instanceof UsageError) && err.code !== 'TRUST_UNAVAILABLE';
 }
 

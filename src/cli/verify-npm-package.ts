@@ -62,7 +62,7 @@ async function registryKeys(options: VerifyNpmPackageOptions): Promise<NpmRegist
   return parseNpmRegistryKeys(text, `tuf:${source.mirrorURL}/${NPM_REGISTRY_KEYS_TARGET}`);
 }
 
-function isVerdictError(err: unknown): err is ModelgateError<string> {
+function isVerdictError(err: unknown): err is ModelgateError {
   return err instanceof ModelgateError && !(err instanceof UsageError) && err.code !== 'TRUST_UNAVAILABLE';
 }
 

@@ -77,7 +77,7 @@ export interface ConfigReloaderOptions {
    */
   readonly onReload?: (snapshot: ConfigSnapshot, previous: ConfigSnapshot) => void;
   /** A changed version was refused; `previous` keeps serving. Reported once per version. */
-  readonly onError?: (err: ModelgateError<string>, previous: ConfigSnapshot) => void;
+  readonly onError?: (err: ModelgateError, previous: ConfigSnapshot) => void;
   /** `AdmissionMetrics` fits. */
   readonly metrics?: {
     configLoaded(config: { readonly bundleDigest: string; readonly dataDigest: string; readonly keysDigest: string }, initial?: boolean): void;
@@ -118,9 +118,9 @@ interface Current {
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** The same error, its message prefixed with what was being read (code kept for metrics and callers). */
-function naming(err: unknown, what: string): ModelgateError<string> {
-  if (err instanceof ModelgateError) return new ModelgateError<string>(err.code, `${what}: ${err.message}`, { cause: err });
-  return new ModelgateError<string>('INTERNAL', `${what}: ${message(err)}`, { cause: err });
+function naming(err: unknown, what: string): ModelgateError {
+  if (err instanceof ModelgateError) return new ModelgateError(err.code, `${what}: ${err.message}`, { cause: err });
+  return new ModelgateError('INTERNAL', `${what}: ${message(err)}`, { cause: err });
 }
 
 async function readConfigFile(path: string, what: string): Promise<FileRead> {
@@ -328,7 +328,7 @@ export class ConfigReloader {
   }
 }
 
-type Outcome = { readonly kind: 'unchanged' | 'refused-before' } | { readonly kind: 'built'; readonly current: Current } | { readonly kind: 'failed'; readonly fingerprint: string; readonly error: ModelgateError<string> };
+type Outcome = { readonly kind: 'unchanged' | 'refused-before' } | { readonly kind: 'built'; readonly current: Current } | { readonly kind: 'failed'; readonly fingerprint: string; readonly error: ModelgateError };
 
 /**
  * Read the version the files hold now and, when it differs from `previous` (and from the version

@@ -47,7 +47,7 @@ export interface DatasetManifest {
 
 function jcs(value: unknown): string {
   const text = canonicalize(value);
-  if (text === undefined) throw new DatasetError('BAD_MANIFEST', 'value has no JSON form');
+  if (text === undefined) throw new DatasetError('DATASET_BAD_MANIFEST', 'value has no JSON form');
   return text;
 }
 
@@ -77,27 +77,27 @@ export function merkleRootOf(entries: readonly DatasetManifestEntry[]): Digest {
 }
 
 function validatePath(path: unknown, where: string): asserts path is string {
-  if (typeof path !== 'string' || path === '') throw new DatasetError('BAD_MANIFEST', `${where}: "path" must be a non-empty string`);
-  if (!path.isWellFormed()) throw new DatasetError('BAD_MANIFEST', `${where}: "path" is not valid Unicode`);
-  if (path.startsWith('/') || path.includes('\0')) throw new DatasetError('BAD_MANIFEST', `${where}: "path" ${JSON.stringify(path)} must be relative and free of NUL`);
+  if (typeof path !== 'string' || path === '') throw new DatasetError('DATASET_BAD_MANIFEST', `${where}: "path" must be a non-empty string`);
+  if (!path.isWellFormed()) throw new DatasetError('DATASET_BAD_MANIFEST', `${where}: "path" is not valid Unicode`);
+  if (path.startsWith('/') || path.includes('\0')) throw new DatasetError('DATASET_BAD_MANIFEST', `${where}: "path" ${JSON.stringify(path)} must be relative and free of NUL`);
   for (const segment of path.split('/')) {
     if (segment === '' || segment === '.' || segment === '..') {
-      throw new DatasetError('BAD_MANIFEST', `${where}: "path" ${JSON.stringify(path)} has an empty, "." or ".." segment`);
+      throw new DatasetError('DATASET_BAD_MANIFEST', `${where}: "path" ${JSON.stringify(path)} has an empty, "." or ".." segment`);
     }
   }
 }
 
 function validateEntry(value: unknown, where: string): DatasetManifestEntry {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DatasetError('BAD_MANIFEST', `${where} is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DatasetError('DATASET_BAD_MANIFEST', `${where} is not an object`);
   const record = value as Record<string, unknown>;
   const extra = Object.keys(record).filter((k) => k !== 'path' && k !== 'size' && k !== 'sha256');
-  if (extra.length > 0) throw new DatasetError('BAD_MANIFEST', `${where} has unknown field(s) ${extra.join(', ')}`);
+  if (extra.length > 0) throw new DatasetError('DATASET_BAD_MANIFEST', `${where} has unknown field(s) ${extra.join(', ')}`);
   validatePath(record.path, where);
   if (typeof record.size !== 'number' || !Number.isSafeInteger(record.size) || record.size < 0) {
-    throw new DatasetError('BAD_MANIFEST', `${where}: "size" must be a non-negative integer`);
+    throw new DatasetError('DATASET_BAD_MANIFEST', `${where}: "size" must be a non-negative integer`);
   }
   if (typeof record.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(record.sha256)) {
-    throw new DatasetError('BAD_MANIFEST', `${where}: "sha256" must be 64 lowercase hex characters`);
+    throw new DatasetError('DATASET_BAD_MANIFEST', `${where}: "sha256" must be 64 lowercase hex characters`);
   }
   return { path: record.path, size: record.size, sha256: record.sha256 };
 }
@@ -108,10 +108,10 @@ export function createDatasetManifest(entries: readonly DatasetManifestEntry[]):
   let totalSize = 0;
   for (let i = 0; i < files.length; i++) {
     const file = files[i] as DatasetManifestEntry;
-    if (i > 0 && (files[i - 1] as DatasetManifestEntry).path === file.path) throw new DatasetError('BAD_MANIFEST', `duplicate path ${JSON.stringify(file.path)}`);
+    if (i > 0 && (files[i - 1] as DatasetManifestEntry).path === file.path) throw new DatasetError('DATASET_BAD_MANIFEST', `duplicate path ${JSON.stringify(file.path)}`);
     totalSize += file.size;
   }
-  if (!Number.isSafeInteger(totalSize)) throw new DatasetError('BAD_MANIFEST', 'total size exceeds 2^53 bytes');
+  if (!Number.isSafeInteger(totalSize)) throw new DatasetError('DATASET_BAD_MANIFEST', 'total size exceeds 2^53 bytes');
   return { mediaType: DATASET_MANIFEST_MEDIA_TYPE, schemaVersion: 1, fileCount: files.length, totalSize, merkleRoot: merkleRootOf(files), files };
 }
 
@@ -135,7 +135,7 @@ export function serializeDatasetManifest(manifest: DatasetManifest): Buffer {
 
 const TOP_LEVEL_FIELDS = ['fileCount', 'files', 'mediaType', 'merkleRoot', 'schemaVersion', 'totalSize'];
 
-/** Parse and fully check manifest bytes. Throws DatasetError BAD_MANIFEST naming what is wrong. */
+/** Parse and fully check manifest bytes. Throws DatasetError DATASET_BAD_MANIFEST naming what is wrong. */
 export function parseDatasetManifest(bytes: Uint8Array | string): DatasetManifest {
   const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes);
   const body = buffer.at(-1) === 0x0a ? buffer.subarray(0, -1) : buffer;
@@ -143,31 +143,31 @@ export function parseDatasetManifest(bytes: Uint8Array | string): DatasetManifes
   try {
     json = JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new DatasetError('BAD_MANIFEST', `manifest is not JSON: ${(err as Error).message}`);
+    throw new DatasetError('DATASET_BAD_MANIFEST', `manifest is not JSON: ${(err as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new DatasetError('BAD_MANIFEST', 'manifest is not a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new DatasetError('DATASET_BAD_MANIFEST', 'manifest is not a JSON object');
   const record = json as Record<string, unknown>;
   if (record.mediaType !== DATASET_MANIFEST_MEDIA_TYPE) {
-    throw new DatasetError('BAD_MANIFEST', `unsupported mediaType ${JSON.stringify(record.mediaType)} (expected ${DATASET_MANIFEST_MEDIA_TYPE})`);
+    throw new DatasetError('DATASET_BAD_MANIFEST', `unsupported mediaType ${JSON.stringify(record.mediaType)} (expected ${DATASET_MANIFEST_MEDIA_TYPE})`);
   }
-  if (record.schemaVersion !== 1) throw new DatasetError('BAD_MANIFEST', `unsupported schemaVersion ${JSON.stringify(record.schemaVersion)} (expected 1)`);
+  if (record.schemaVersion !== 1) throw new DatasetError('DATASET_BAD_MANIFEST', `unsupported schemaVersion ${JSON.stringify(record.schemaVersion)} (expected 1)`);
   const unknown = Object.keys(record).filter((k) => !TOP_LEVEL_FIELDS.includes(k));
-  if (unknown.length > 0) throw new DatasetError('BAD_MANIFEST', `unknown top-level field(s) ${unknown.join(', ')}`);
-  if (!Array.isArray(record.files)) throw new DatasetError('BAD_MANIFEST', '"files" must be an array');
+  if (unknown.length > 0) throw new DatasetError('DATASET_BAD_MANIFEST', `unknown top-level field(s) ${unknown.join(', ')}`);
+  if (!Array.isArray(record.files)) throw new DatasetError('DATASET_BAD_MANIFEST', '"files" must be an array');
   const files = record.files.map((f, i) => validateEntry(f, `files[${i}]`));
   for (let i = 1; i < files.length; i++) {
     if (compareUtf8((files[i - 1] as DatasetManifestEntry).path, (files[i] as DatasetManifestEntry).path) >= 0) {
-      throw new DatasetError('BAD_MANIFEST', `files are not sorted by UTF-8 path bytes without duplicates at files[${i}] (${JSON.stringify((files[i] as DatasetManifestEntry).path)})`);
+      throw new DatasetError('DATASET_BAD_MANIFEST', `files are not sorted by UTF-8 path bytes without duplicates at files[${i}] (${JSON.stringify((files[i] as DatasetManifestEntry).path)})`);
     }
   }
   const rebuilt = createDatasetManifest(files);
-  if (record.fileCount !== rebuilt.fileCount) throw new DatasetError('BAD_MANIFEST', `fileCount ${JSON.stringify(record.fileCount)} does not match the ${rebuilt.fileCount} files listed`);
-  if (record.totalSize !== rebuilt.totalSize) throw new DatasetError('BAD_MANIFEST', `totalSize ${JSON.stringify(record.totalSize)} does not match the listed sizes (${rebuilt.totalSize})`);
+  if (record.fileCount !== rebuilt.fileCount) throw new DatasetError('DATASET_BAD_MANIFEST', `fileCount ${JSON.stringify(record.fileCount)} does not match the ${rebuilt.fileCount} files listed`);
+  if (record.totalSize !== rebuilt.totalSize) throw new DatasetError('DATASET_BAD_MANIFEST', `totalSize ${JSON.stringify(record.totalSize)} does not match the listed sizes (${rebuilt.totalSize})`);
   if (record.merkleRoot !== rebuilt.merkleRoot) {
-    throw new DatasetError('BAD_MANIFEST', `merkleRoot ${JSON.stringify(record.merkleRoot)} does not match the listed files (${rebuilt.merkleRoot})`);
+    throw new DatasetError('DATASET_BAD_MANIFEST', `merkleRoot ${JSON.stringify(record.merkleRoot)} does not match the listed files (${rebuilt.merkleRoot})`);
   }
   if (!serializeDatasetManifest(rebuilt).equals(body)) {
-    throw new DatasetError('BAD_MANIFEST', 'manifest is not in canonical form (RFC 8785 JCS, as `modelgate dataset manifest` writes it)');
+    throw new DatasetError('DATASET_BAD_MANIFEST', 'manifest is not in canonical form (RFC 8785 JCS, as `modelgate dataset manifest` writes it)');
   }
   return rebuilt;
 }
@@ -177,7 +177,7 @@ export async function readDatasetManifest(path: string): Promise<DatasetManifest
   try {
     bytes = await readFile(path);
   } catch (err) {
-    throw new DatasetError('IO', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new DatasetError('DATASET_IO', `cannot read manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   return parseDatasetManifest(bytes);
 }
@@ -208,11 +208,11 @@ async function hashListed(files: readonly { path: string; absolutePath: string; 
     );
   } catch (err) {
     if (err instanceof DatasetError) throw err;
-    throw new DatasetError('IO', `hashing the dataset failed: ${(err as Error).message}`, { cause: err });
+    throw new DatasetError('DATASET_IO', `hashing the dataset failed: ${(err as Error).message}`, { cause: err });
   }
   return files.map((file, i) => {
     const digest = digests[i];
-    if (digest === undefined) throw new DatasetError('IO', `no digest was returned for ${file.path}`);
+    if (digest === undefined) throw new DatasetError('DATASET_IO', `no digest was returned for ${file.path}`);
     if (digest.bytes !== file.size) {
       throw new DatasetError('CHANGED_DURING_SCAN', `${file.path} changed size while it was being hashed (${file.size} → ${digest.bytes} bytes); is the dataset still being written?`);
     }

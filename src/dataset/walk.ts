@@ -8,7 +8,7 @@
  * Symlinks: refused by default (UNSUPPORTED_ENTRY). With `symlinks: 'follow'` a symlink is
  * recorded as what it points to: a file's content under the link's path, or a directory's files
  * under the link's path; a link to a directory already on the current walk stack (a cycle) fails
- * SYMLINK_LOOP; dangling links fail IO. The root itself may be a symlink to a directory.
+ * SYMLINK_LOOP; dangling links fail DATASET_IO. The root itself may be a symlink to a directory.
  * FIFOs, sockets and devices are always refused (reading them could block or never end).
  */
 import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
@@ -66,7 +66,7 @@ function kindOf(stats: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevi
 
 function ioError(err: unknown, what: string): DatasetError {
   const code = (err as NodeJS.ErrnoException).code;
-  return new DatasetError('IO', `cannot read ${what}: ${code ?? (err as Error).message}`, { cause: err });
+  return new DatasetError('DATASET_IO', `cannot read ${what}: ${code ?? (err as Error).message}`, { cause: err });
 }
 
 /** Every regular file under `root`, sorted by the UTF-8 bytes of its manifest path. */
@@ -78,7 +78,7 @@ export async function listDatasetFiles(root: string, options: { symlinks?: Symli
   } catch (err) {
     throw ioError(err, `dataset directory ${root}`);
   }
-  if (!rootStats.isDirectory()) throw new DatasetError('IO', `${root} is not a directory`);
+  if (!rootStats.isDirectory()) throw new DatasetError('DATASET_IO', `${root} is not a directory`);
   const files: DatasetFile[] = [];
   const stack = new Set<string>([await realpath(root)]);
   await walk(root, '', { policy, stack, files, sinceYield: 0 });

@@ -116,7 +116,7 @@ export async function runEvaluation(options: EvaluationRunOptions): Promise<Eval
   try {
     await writeFileAtomic(options.bundlePath, `${JSON.stringify(bundle)}\n`, { overwrite: true });
   } catch (err) {
-    throw new EmitError('IO', `cannot write ${options.bundlePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new EmitError('EMIT_IO', `cannot write ${options.bundlePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   const warning = datasetWarning(datasets, options.reference);
   return { status: 'attested', bundlePath: options.bundlePath, bundle, subjects, metrics, comparison, warnings: warning === undefined ? [] : [warning] };

@@ -149,7 +149,7 @@ export async function runTrainingWithProvenance(options: TrainingRunOptions): Pr
   try {
     await writeFileAtomic(bundlePath, `${JSON.stringify(bundle)}\n`, { overwrite: true });
   } catch (err) {
-    throw new EmitError('IO', `cannot write ${bundlePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new EmitError('EMIT_IO', `cannot write ${bundlePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   return { status: 'attested', exitCode: 0, bundlePath, bundle, subjects };
 }

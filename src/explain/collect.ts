@@ -13,7 +13,7 @@
  * fields empty.
  */
 import { DATASET_PREDICATE_TYPE } from '../dataset/attestation.ts';
-import { hasCode } from '../errors.ts';
+import { hasCode, OciError } from '../errors.ts';
 import type { FetchedManifest } from '../oci/manifest.ts';
 import { parseReference, repositoryName } from '../oci/reference.ts';
 import { decideArtifact, DEFAULT_REGISTRY_TIMEOUT_MS, signersFingerprint, type ArtifactDecision, type PipelineDeps, type VerifiedEvidenceSet } from '../pipeline/decide.ts';
@@ -79,7 +79,7 @@ export async function explainReference(reference: string, deps: PipelineDeps, no
       try {
         config = JSON.parse((await store.fetchBlob(manifest.manifest.config, { timeoutMs, maxBytes: MAX_CONFIG_BYTES })).toString('utf8'));
       } catch (err) {
-        if (!(err instanceof SyntaxError) && !hasCode(err, 'TOO_LARGE', 'NOT_FOUND')) throw err;
+        if (!(err instanceof SyntaxError) && !hasCode(err, OciError, 'TOO_LARGE', 'NOT_FOUND')) throw err;
       }
     }
   }

@@ -38,7 +38,7 @@ export async function hashFileList(paths: readonly string[], options: HashFileLi
   const algorithm = options.algorithm ?? 'sha256';
   for (const path of paths) validateJob({ kind: 'file', path, algorithm });
   if (paths.length === 0) return [];
-  if (options.signal?.aborted) throw new HashingError('ABORTED', 'hashing was aborted');
+  if (options.signal?.aborted) throw new HashingError('HASHING_ABORTED', 'hashing was aborted');
   const count = paths.length;
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), count));
   const digestLength = createHash(algorithm).digest().length;
@@ -69,7 +69,7 @@ export async function hashFileList(paths: readonly string[], options: HashFileLi
         options.signal?.removeEventListener('abort', onAbort);
         reject(err);
       };
-      const onAbort = (): void => fail(new HashingError('ABORTED', 'hashing was aborted'));
+      const onAbort = (): void => fail(new HashingError('HASHING_ABORTED', 'hashing was aborted'));
       options.signal?.addEventListener('abort', onAbort, { once: true });
       for (let i = 0; i < threads; i++) {
         const worker = new Worker(WORKER_URL, { workerData: task });

@@ -52,7 +52,7 @@ export function validateJob(job: HashJob): void {
 
 function ioError(err: unknown, path: string): HashingError {
   const message = err instanceof Error ? err.message : String(err);
-  return new HashingError('IO', `cannot read ${path}: ${message}`, { cause: err });
+  return new HashingError('HASHING_IO', `cannot read ${path}: ${message}`, { cause: err });
 }
 
 /** Hash a job on the calling thread, reading through `buffer` (reused across calls). */
@@ -99,5 +99,5 @@ export interface WireError {
 
 export function toWireError(err: unknown): WireError {
   if (err instanceof HashingError) return { code: err.code, message: err.message };
-  return { code: 'IO', message: err instanceof Error ? err.message : String(err) };
+  return { code: 'HASHING_IO', message: err instanceof Error ? err.message : String(err) };
 }

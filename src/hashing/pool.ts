@@ -105,7 +105,7 @@ export class HashPool implements AsyncDisposable {
         this.#head = 0;
         reject(err);
       };
-      const onAbort = (): void => fail(new HashingError('ABORTED', 'hashing was aborted'));
+      const onAbort = (): void => fail(new HashingError('HASHING_ABORTED', 'hashing was aborted'));
       if (signal?.aborted) {
         onAbort();
         return;
@@ -251,7 +251,7 @@ export async function hashJobs(jobs: readonly HashJob[], options: HashJobsOption
   if (total < inlineBelow) {
     const buffer = Buffer.allocUnsafe(Math.min(Math.max(total, 1), options.readSize ?? DEFAULT_READ_SIZE));
     return jobs.map((job) => {
-      if (options.signal?.aborted) throw new HashingError('ABORTED', 'hashing was aborted');
+      if (options.signal?.aborted) throw new HashingError('HASHING_ABORTED', 'hashing was aborted');
       return hashJobSync(job, buffer);
     });
   }

@@ -9,7 +9,7 @@
  * absolute or leaves the destination; hardlinks to anything but a regular file already extracted for
  * this model; entries written through a symlink; devices, fifos and unknown entry types;
  * setuid/setgid/sticky bits; two names that collide after Unicode (NFC) and case normalisation.
- * Refused with `TOO_LARGE`: more bytes than the budget the verified manifest allows.
+ * Refused with `INIT_TOO_LARGE`: more bytes than the budget the verified manifest allows.
  * Files are created with O_EXCL (`wx`), so nothing already present is ever followed or overwritten.
  * Image layers (KServe modelcar images, files under `models/`) are extracted top layer first with
  * OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`): an upper layer's entry or whiteout shadows the lower ones.
@@ -41,7 +41,7 @@ export class ExtractionScope {
   /** Charge `bytes` against the budget. */
   spend(bytes: number, what: string): void {
     this.#remaining -= bytes;
-    if (this.#remaining < 0) throw new InitError('TOO_LARGE', `${what}: extracted content exceeds the size the verified manifest allows`);
+    if (this.#remaining < 0) throw new InitError('INIT_TOO_LARGE', `${what}: extracted content exceeds the size the verified manifest allows`);
   }
 
   /** Claim `relative` (already made safe) for an entry of `kind`; refuses collisions and paths through symlinks. */

@@ -32,7 +32,7 @@ export interface Staging {
 
 function ioError(what: string, err: unknown): unknown {
   const coded = localFailure(err, what);
-  return coded instanceof InitError ? coded : new InitError('IO', `${what}: ${(err as Error).message}`, { cause: err });
+  return coded instanceof InitError ? coded : new InitError('INIT_IO', `${what}: ${(err as Error).message}`, { cause: err });
 }
 
 /**

@@ -19,7 +19,7 @@
  * `modelSignatures` of its input, so a policy can require it (`modelSignature.required`).
  * Exit codes follow `EXIT_CODE` (`src/pipeline/decide.ts`): 1 verification failed (deny, corrupted
  * blob, unsafe archive: permanent), 2 invalid (bad URI, unsupported artifact, a local I/O failure:
- * NO_SPACE / IO, one line naming the path, staging removed, leases released), 3
+ * NO_SPACE / INIT_IO, one line naming the path, staging removed, leases released), 3
  * registry unavailable or cache lease lost (transient: retry), 4 registry refused (permanent).
  */
 import { constants } from 'node:fs';
@@ -33,6 +33,7 @@ import { isModelIndex, nodePlatform, selectVariant, splitVariantSelector, Varian
 import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
 import { decideArtifact, EXIT_CODE, exitCodeOf, type ArtifactDecision, type Failure, type PipelineDeps } from '../pipeline/decide.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
+import { HashingError } from '../hashing/errors.ts';
 import { ModelSignatureError } from '../oms/errors.ts';
 import type { ModelSigner, ModelSigningMethod } from '../oms/signature.ts';
 import { EvidenceCache } from '../pipeline/evidence-cache.ts';
@@ -236,16 +237,16 @@ function refusedByDecision(result: Exclude<ArtifactDecision, { outcome: 'allow' 
 
 /** Exit code of an error raised while pulling: integrity → 1, registry transient → 3, registry refused → 4, else 2. */
 export function exitCodeOfPullError(err: unknown): number {
-  if (hasCode(err, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'UNSAFE_ENTRY', 'TOO_LARGE', 'NOT_PINNED')) return EXIT_CODE.deny;
+  if (hasCode(err, OciError, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'TOO_LARGE') || hasCode(err, InitError, 'UNSAFE_ENTRY', 'INIT_TOO_LARGE', 'NOT_PINNED')) return EXIT_CODE.deny;
   if (err instanceof ModelSignatureError || err instanceof VerificationError) return EXIT_CODE.deny; // model.sig does not verify
   if (err instanceof OciError) return err.transient ? EXIT_CODE.unavailableTransient : EXIT_CODE.unavailablePermanent;
-  if (hasCode(err, 'LEASE_LOST')) return EXIT_CODE.unavailableTransient; // another init container has the blob: a retry reuses it
+  if (hasCode(err, InitError, 'LEASE_LOST')) return EXIT_CODE.unavailableTransient; // another init container has the blob: a retry reuses it
   return EXIT_CODE.invalid;
 }
 
 /** True when `err` says the cache at `root` cannot be used by this process (permissions, read-only), not that the pull failed. */
 function cacheUnusable(err: unknown, root: string): boolean {
-  if (hasCode(err, 'CACHE')) return true;
+  if (hasCode(err, InitError, 'CACHE')) return true;
   const e = err as NodeJS.ErrnoException | null;
   return (e?.code === 'EACCES' || e?.code === 'EPERM' || e?.code === 'EROFS') && typeof e.path === 'string' && e.path.startsWith(root);
 }
@@ -298,7 +299,7 @@ async function verifyPublishedFiles(dir: string, pipeline: PipelineDeps, signal:
     bundle = await readFile(join(dir, MODEL_SIGNATURE_FILE));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new InitError('IO', `cannot read ${MODEL_SIGNATURE_FILE}: ${(err as Error).message}`, { cause: err });
+    throw new InitError('INIT_IO', `cannot read ${MODEL_SIGNATURE_FILE}: ${(err as Error).message}`, { cause: err });
   }
   const { verifyModelDirectory } = await import('../oms/verify.ts');
   const methods: ModelSigningMethod[] = [
@@ -312,7 +313,7 @@ async function verifyPublishedFiles(dir: string, pipeline: PipelineDeps, signal:
       const verified = await verifyModelDirectory(dir, bundle, method, { signaturePath: join(dir, MODEL_SIGNATURE_FILE), signal });
       return { method: verified.method, signer: verified.signer, modelName: verified.manifest.modelName, modelDigest: verified.modelDigest ?? null, files: verified.resources.length, verifiedAgainst: 'files' };
     } catch (err) {
-      if (lastError === undefined || hasCode(err, 'MISMATCH', 'ROOT_DIGEST', 'PAYLOAD')) lastError = err;
+      if (lastError === undefined || hasCode(err, ModelSignatureError, 'MISMATCH', 'ROOT_DIGEST', 'PAYLOAD')) lastError = err;
     }
   }
   throw lastError;
@@ -324,7 +325,7 @@ export function refusalOfUri(uri: string): Extract<InitOutcome, { kind: 'refused
     locationOfUri(uri);
     return undefined;
   } catch (err) {
-    return { kind: 'refused', exitCode: hasCode(err, 'NOT_PINNED') ? EXIT_CODE.deny : EXIT_CODE.invalid, digest: null, reasons: [failureOf(err)] };
+    return { kind: 'refused', exitCode: hasCode(err, InitError, 'NOT_PINNED') ? EXIT_CODE.deny : EXIT_CODE.invalid, digest: null, reasons: [failureOf(err)] };
   }
 }
 
@@ -345,7 +346,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     selected = chosen.variant;
     if (selected !== undefined) deps.log({ event: 'variant', uri, index: ref.digest, name: selected.name, digest: selected.digest, rule: chosen.rule });
   } catch (err) {
-    if (hasCode(err, 'ABORTED') && deps.signal?.aborted) throw err;
+    if ((hasCode(err, OciError, 'ABORTED') || hasCode(err, HashingError, 'HASHING_ABORTED')) && deps.signal?.aborted) throw err;
     return { kind: 'refused', exitCode: err instanceof VariantError ? EXIT_CODE.invalid : exitCodeOfPullError(err), digest: ref.digest ?? null, reasons: [failureOf(err)] };
   }
 
@@ -434,7 +435,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
               (target) =>
                 store.downloadBlob(descriptor, target.path, { timeoutMs, signal: target.signal, partialPath: target.partialPath, onProgress }).catch((err: unknown) => {
                   // Aborted because the lease was lost (not by our caller): report that, not "aborted".
-                  throw hasCode(target.signal.reason, 'LEASE_LOST') && !signal.aborted ? target.signal.reason : err;
+                  throw hasCode(target.signal.reason, InitError, 'LEASE_LOST') && !signal.aborted ? target.signal.reason : err;
                 }),
               signal,
             );
@@ -506,7 +507,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     if (cache !== undefined) await cache.evict(new Set(plan.map((l) => l.descriptor.digest))).catch(() => []);
     return { kind: 'published', dest, digest, reused: false, receipt };
   } catch (thrown) {
-    if (hasCode(thrown, 'ABORTED') && deps.signal?.aborted) throw thrown;
+    if ((hasCode(thrown, OciError, 'ABORTED') || hasCode(thrown, HashingError, 'HASHING_ABORTED')) && deps.signal?.aborted) throw thrown;
     const err = localFailure(thrown); // ENOSPC, EACCES, EROFS, EIO…: one coded line naming the path
     return { kind: 'refused', exitCode: exitCodeOfPullError(err), digest, reasons: [failureOf(err)] };
   } finally {

@@ -14,7 +14,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { ADMISSION_MODES, type AdmissionMode } from '../admission/review.ts';
-import { hasCode } from '../errors.ts';
+import { ModelgateError } from '../errors.ts';
 import type { KubeClient } from './client.ts';
 
 export const DEFAULT_MODE_LABEL = 'modelgate.dev/mode';
@@ -57,7 +57,7 @@ export class NamespaceLabelModes {
           onProblem?.({ namespace, code: 'INVALID_MODE_LABEL', message: `label ${this.#labelKey}=${JSON.stringify(value.slice(0, 64))} on namespace ${namespace} is not enforce|warn|audit: enforcing` });
           return { mode: 'enforce' };
         } catch (err) {
-          const code = hasCode(err) ? err.code : 'K8S_UNAVAILABLE';
+          const code = err instanceof ModelgateError ? err.code : 'K8S_UNAVAILABLE';
           onProblem?.({ namespace, code, message: `cannot read the mode label of namespace ${namespace}: ${(err as Error).message}; enforcing` });
           setOptions.ttl = this.#errorTtlMs;
           return { mode: 'enforce' };

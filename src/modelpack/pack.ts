@@ -29,7 +29,8 @@ import {
   type ModelPackConfig,
 } from './spec.ts';
 
-export type ModelPackErrorCode = 'BAD_MODEL_DIRECTORY';
+export const MODEL_PACK_ERROR_CODES = ['BAD_MODEL_DIRECTORY'] as const;
+export type ModelPackErrorCode = (typeof MODEL_PACK_ERROR_CODES)[number];
 
 export class ModelPackError extends ModelgateError<ModelPackErrorCode> {}
 

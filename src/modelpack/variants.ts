@@ -31,7 +31,8 @@ export const VARIANT_ACCELERATOR_ANNOTATION = 'dev.modelgate.variant.accelerator
 const SELECTOR = /^(.*)#variant=([^#]*)$/s;
 const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-export type VariantErrorCode = 'BAD_VARIANT' | 'BAD_INDEX' | 'VARIANT_NOT_FOUND' | 'VARIANT_NOT_SELECTED';
+export const VARIANT_ERROR_CODES = ['BAD_VARIANT', 'BAD_INDEX', 'VARIANT_NOT_FOUND', 'VARIANT_NOT_SELECTED'] as const;
+export type VariantErrorCode = (typeof VARIANT_ERROR_CODES)[number];
 export class VariantError extends ModelgateError<VariantErrorCode> {}
 
 export interface Variant {

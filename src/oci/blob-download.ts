@@ -180,7 +180,7 @@ scope: CallScope,
       try {
         verifier.finish();
       } catch (err) {
-        if (kept === 0 || !hasCode(err, 'DIGEST_MISMATCH')) throw err;
+        if (kept === 0 || !hasCode(err, OciError, 'DIGEST_MISMATCH')) throw err;
         // The kept prefix was not what the registry serves (e.g. lost in a machine crash): start over once.
         kept = 0;
         offset = 0;
@@ -198,7 +198,7 @@ scope: CallScope,
     // A kept download survives what a retry may cure (timeouts, aborts, a dropped connection), not bad content.
     const local = localFileError(err);
     // A full disk keeps nothing: the partial file would only hold the space that is missing.
-    if (!keep || hasCode(err, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'PROTOCOL') || local === 'full') await rm(temporary, { force: true }).catch(() => {});
+    if (!keep || hasCode(err, OciError, 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'PROTOCOL') || local === 'full') await rm(temporary, { force: true }).catch(() => {});
     // Local file-system failures (ENOSPC, EACCES…) are rethrown as they are, naming the file (a
     // write through a descriptor names none).
     if (local !== undefined && typeof (err as NodeJS.ErrnoException).path !== 'string') (err as NodeJS.ErrnoException).path = temporary;

@@ -5,7 +5,7 @@
  * an error (fail closed). The manifest is verified against the digest the store announced for the tag;
  * what the signatures inside say is the verification core's business.
  */
-import { hasCode } from '../errors.ts';
+import { hasCode, OciError } from '../errors.ts';
 import type { Digest } from './digest.ts';
 import type { FetchedManifest } from './manifest.ts';
 import type { ArtifactStore, CallOptions } from './store.ts';
@@ -21,7 +21,7 @@ export async function fetchCosignTag(
   try {
     return await store.fetchManifest(cosignTag(subject, kind), options);
   } catch (err) {
-    if (hasCode(err, 'NOT_FOUND')) return undefined;
+    if (hasCode(err, OciError, 'NOT_FOUND')) return undefined;
     throw err;
   }
 }

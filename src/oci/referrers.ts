@@ -60,7 +60,7 @@ export async function validatedReferrers(
     try {
       fetched = await store.fetchManifest(candidate.digest, callOptions(options));
     } catch (err) {
-      if (hasCode(err, 'NOT_FOUND', 'BAD_MANIFEST', 'UNSUPPORTED')) return undefined;
+      if (hasCode(err, OciError, 'NOT_FOUND', 'BAD_MANIFEST', 'UNSUPPORTED')) return undefined;
       throw err;
     }
     if (fetched.manifest.subject?.digest !== subject) return undefined;
@@ -83,7 +83,7 @@ export async function readFallbackIndex(store: ManifestReader, subject: Digest, 
   try {
     fetched = await store.fetchManifest(referrersFallbackTag(subject), callOptions(options));
   } catch (err) {
-    if (hasCode(err, 'NOT_FOUND', 'BAD_MANIFEST', 'UNSUPPORTED')) return undefined;
+    if (hasCode(err, OciError, 'NOT_FOUND', 'BAD_MANIFEST', 'UNSUPPORTED')) return undefined;
     throw err;
   }
   return fetched.manifest.kind === 'index' ? fetched.manifest : undefined;

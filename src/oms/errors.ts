@@ -6,12 +6,14 @@
  */
 import { ModelgateError } from '../errors.ts';
 
-export type ModelSignatureErrorCode =
-  | 'PAYLOAD' // the signed statement is not a valid OMS payload (predicate, resources, serialization)
-  | 'ROOT_DIGEST' // the subject digest is not the hash of the listed resource digests
-  | 'UNSUPPORTED' // a hash type / serialization / legacy format this verifier does not accept
-  | 'MODEL_PATH' // the model path is unusable: missing, special file, symlink not allowed, escapes the root, no files
-  | 'MISMATCH'; // the model on disk differs from the signed manifest (changed, missing or extra files)
+export const MODEL_SIGNATURE_ERROR_CODES = [
+  'PAYLOAD', // the signed statement is not a valid OMS payload (predicate, resources, serialization)
+  'ROOT_DIGEST', // the subject digest is not the hash of the listed resource digests
+  'OMS_UNSUPPORTED', // a hash type / serialization / legacy format this verifier does not accept
+  'MODEL_PATH', // the model path is unusable: missing, special file, symlink not allowed, escapes the root, no files
+  'MISMATCH', // the model on disk differs from the signed manifest (changed, missing or extra files)
+] as const;
+export type ModelSignatureErrorCode = (typeof MODEL_SIGNATURE_ERROR_CODES)[number];
 
 export class ModelSignatureError extends ModelgateError<ModelSignatureErrorCode> {
   /** For MISMATCH: the per-resource differences, for reports. */

@@ -50,7 +50,7 @@ function bad(message: string): never {
 
 function hashType(value: unknown, what: string): OmsHashType {
   if (value === 'sha256' || value === 'blake2b') return value;
-  if (value === 'blake3') throw new ModelSignatureError('UNSUPPORTED', `${what} blake3 is not supported by this verifier (Node's OpenSSL has no BLAKE3)`);
+  if (value === 'blake3') throw new ModelSignatureError('OMS_UNSUPPORTED', `${what} blake3 is not supported by this verifier (Node's OpenSSL has no BLAKE3)`);
   bad(`${what} must be sha256 or blake2b, got ${echo(value)}`);
 }
 
@@ -123,11 +123,11 @@ export interface ParseOmsOptions {
   readonly allowLegacy?: boolean;
 }
 
-/** Turn a verified statement into an OMS manifest. Throws ModelSignatureError PAYLOAD / ROOT_DIGEST / UNSUPPORTED. */
+/** Turn a verified statement into an OMS manifest. Throws ModelSignatureError PAYLOAD / ROOT_DIGEST / OMS_UNSUPPORTED. */
 export function parseOmsStatement(statement: Statement, options: ParseOmsOptions = {}): OmsManifest {
   if (statement.predicateType === OMS_PREDICATE_LEGACY) {
     if (options.allowLegacy !== true) {
-      throw new ModelSignatureError('UNSUPPORTED', `legacy model_signing v0.2 payload (${OMS_PREDICATE_LEGACY}) is only accepted with the explicit legacy option`);
+      throw new ModelSignatureError('OMS_UNSUPPORTED', `legacy model_signing v0.2 payload (${OMS_PREDICATE_LEGACY}) is only accepted with the explicit legacy option`);
     }
     const serialization: OmsSerialization = { method: 'files', hashType: 'sha256', allowSymlinks: false, ignorePaths: [] };
     const resources = statement.subject.map((s, i): OmsResource => {

@@ -16,7 +16,7 @@
  * concurrent first checks of one dataset joined, so a dataset shared by many models is verified once
  * per TTL. Which verified signers are trusted is the policy's decision, as for the model.
  */
-import { hasCode, ModelgateError } from '../errors.ts';
+import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import { isDigest, type Digest } from '../oci/digest.ts';
 import { parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
@@ -144,7 +144,7 @@ async function checkDataset(deps: PipelineDeps, uri: string, digest: string, sig
       unverifiedSignatures: verified.unverifiedSignatures,
     };
   } catch (err) {
-    if (hasCode(err, 'ABORTED')) throw err;
+    if (hasCode(err, OciError, 'ABORTED')) throw err;
     if (err instanceof ModelgateError) return unreachable(describe(err)); // OCI errors, LAYOUT_NOT_ALLOWED, …
     throw err;
   }

@@ -33,6 +33,7 @@ import type { Digest } from '../oci/digest.ts';
 import { manifestSelector, parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import type { ArtifactStore } from '../oci/store.ts';
 import type { Decision, PolicyEngine } from '../policy/engine.ts';
+import { PolicyError } from '../policy/errors.ts';
 import {
   describeSigner,
   locationScheme,
@@ -301,7 +302,7 @@ function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, i
   try {
     decision = deps.engine.decide(input);
   } catch (err) {
-    if (hasCode(err, 'INPUT_INVALID')) return { outcome: 'invalid', location, digest, failure: failureOf(err) };
+    if (hasCode(err, PolicyError, 'INPUT_INVALID')) return { outcome: 'invalid', location, digest, failure: failureOf(err) };
     throw err; // POLICY_EVAL and friends: an engine fault, the caller fails closed
   }
   return decided(location, digest, decision, evidence);
@@ -395,7 +396,7 @@ export async function decideArtifact(location: string, context: DecisionContext,
     manifest = await store.fetchManifest(manifestSelector(ref), { timeoutMs, ...(signal ? { signal } : {}) });
   } catch (err) {
     stopEarly.abort();
-    if (hasCode(err, 'ABORTED')) throw err;
+    if (hasCode(err, OciError, 'ABORTED')) throw err;
     if (err instanceof OciError) return { outcome: 'unavailable', location, digest: ref.digest ?? null, transient: err.transient, failure: failureOf(err), evidence: null };
     throw err;
   }
@@ -429,7 +430,7 @@ export async function decideArtifact(location: string, context: DecisionContext,
     try {
       result = await (early ?? discoverAndVerify(deps, store, digest, signal));
     } catch (err) {
-      if (hasCode(err, 'ABORTED')) throw err;
+      if (hasCode(err, OciError, 'ABORTED')) throw err;
       if (err instanceof OciError) return { outcome: 'unavailable', location, digest, transient: err.transient, failure: failureOf(err), evidence: null };
       throw err;
     }

@@ -80,7 +80,7 @@ export class ManifestCache {
           return manifest;
         },
         (error: unknown) => {
-          if (this.#negativeTtlMs > 0 && error instanceof OciError && !hasCode(error, 'ABORTED')) this.#lru.set(key, { error }, { ttl: this.#negativeTtlMs });
+          if (this.#negativeTtlMs > 0 && error instanceof OciError && !hasCode(error, OciError, 'ABORTED')) this.#lru.set(key, { error }, { ttl: this.#negativeTtlMs });
           throw error;
         },
       );

@@ -21,9 +21,11 @@ import { SLSA_PROVENANCE_V1 } from '../attest/provenance.ts';
 import { verifyBundle, type SignerPolicy } from '../sigstore/bundle.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 
-export type AttachErrorCode =
-  | 'PREDICATE_UNVERIFIED' // the --predicate bundle's signature does not verify under the expected key or identity
-  | 'SUBJECT_MISMATCH'; // the provenance's subjects are not exactly the files of the model it is attached to
+export const ATTACH_ERROR_CODES = [
+  'PREDICATE_UNVERIFIED', // the --predicate bundle's signature does not verify under the expected key or identity
+  'ATTACH_SUBJECT_MISMATCH', // the provenance's subjects are not exactly the files of the model it is attached to
+] as const;
+export type AttachErrorCode = (typeof ATTACH_ERROR_CODES)[number];
 
 export class AttachError extends ModelgateError<AttachErrorCode> {}
 
@@ -74,7 +76,7 @@ function modelFiles(layers: readonly Descriptor[], what: string): Map<string, st
     files.set(path, layer.digest.slice('sha256:'.length));
   }
   if (unmatchable.length > 0) {
-    throw new AttachError('SUBJECT_MISMATCH', `${what} has layers that are not single files with a path, so training provenance cannot be matched to them: ${unmatchable.join(', ')} (push the model with modelgate push: one raw layer per file)`);
+    throw new AttachError('ATTACH_SUBJECT_MISMATCH', `${what} has layers that are not single files with a path, so training provenance cannot be matched to them: ${unmatchable.join(', ')} (push the model with modelgate push: one raw layer per file)`);
   }
   return files;
 }
@@ -83,7 +85,7 @@ const MAX_NAMED = 20;
 const named = (paths: readonly string[]): string => (paths.length > MAX_NAMED ? `${paths.slice(0, MAX_NAMED).join(', ')} and ${paths.length - MAX_NAMED} more` : paths.join(', '));
 
 /**
- * Refuse (SUBJECT_MISMATCH, naming the files that differ) unless the training provenance's file
+ * Refuse (ATTACH_SUBJECT_MISMATCH, naming the files that differ) unless the training provenance's file
  * subjects are exactly the model's file layers. `what` names the model in messages.
  */
 export function checkProvenanceSubjects(statement: Statement, layers: readonly Descriptor[], what: string): void {
@@ -102,5 +104,5 @@ export function checkProvenanceSubjects(statement: Statement, layers: readonly D
     ...(missing.length > 0 ? [`in the provenance, not in the model: ${named(missing)}`] : []),
     ...(extra.length > 0 ? [`in the model, not in the provenance: ${named(extra)}`] : []),
   ];
-  throw new AttachError('SUBJECT_MISMATCH', `the provenance's subjects are not the files of ${what} — ${parts.join('; ')}`);
+  throw new AttachError('ATTACH_SUBJECT_MISMATCH', `the provenance's subjects are not the files of ${what} — ${parts.join('; ')}`);
 }

@@ -66,7 +66,7 @@ async function secretField(ref: Extract<KeyReference, { kind: 'k8s' }>, field: s
   const { KubeClient } = await import('../k8s/client.ts');
   const client = KubeClient.load(process.env.KUBECONFIG ? { kubeconfig: process.env.KUBECONFIG } : {});
   const secret = await client.readSecret(ref.namespace, ref.name);
-  if (secret === undefined) throw new SigningError('IO', `key ${ref.uri}: Secret ${ref.namespace}/${ref.name} does not exist`);
+  if (secret === undefined) throw new SigningError('SIGNING_IO', `key ${ref.uri}: Secret ${ref.namespace}/${ref.name} does not exist`);
   const value = secret.data?.[field];
   if (value === undefined) {
     if (required) throw new SigningError('KEY_FORMAT', `key ${ref.uri}: Secret ${ref.namespace}/${ref.name} has no ${field} (cosign generate-key-pair k8s://… writes cosign.key, cosign.pub, cosign.password)`);
@@ -87,7 +87,7 @@ export async function readPrivateKeyReference(text: string): Promise<{ keyText: 
   try {
     return { keyText: await readFile(ref.path, 'utf8'), label: ref.path };
   } catch (err) {
-    throw new SigningError('IO', `cannot read key file ${ref.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new SigningError('SIGNING_IO', `cannot read key file ${ref.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 

@@ -224,14 +224,14 @@ function assertSupportedSigningKey(key: KeyObject): void {
 
 /**
  * Load a signing key from a file: our/cosign encrypted keys (needs `passphrase`) or plain PKCS#8/SEC1 PEM.
- * Throws SigningError IO, KEY_FORMAT, PASSPHRASE or WRONG_PASSPHRASE.
+ * Throws SigningError SIGNING_IO, KEY_FORMAT, PASSPHRASE or WRONG_PASSPHRASE.
  */
 export async function loadSigningKey(path: string, passphrase: string | Uint8Array | undefined): Promise<KeyObject> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new SigningError('IO', `cannot read key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new SigningError('SIGNING_IO', `cannot read key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   return parseSigningKey(text, passphrase);
 }
@@ -300,7 +300,7 @@ async function publish(path: string, content: string, mode: number, overwrite: b
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new SigningError('KEY_EXISTS', `${path} already exists (use --force to overwrite it)`);
-    throw new SigningError('IO', `cannot write ${path}: ${code ?? (err as Error).message}`, { cause: err });
+    throw new SigningError('SIGNING_IO', `cannot write ${path}: ${code ?? (err as Error).message}`, { cause: err });
   }
 }
 

@@ -14,7 +14,7 @@
  * layer — the same limitation cosign has.
  */
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { hasCode } from '../errors.ts';
+import { hasCode, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { MediaType, type Descriptor } from '../oci/manifest.ts';
 import type { ArtifactStore, CallOptions } from '../oci/store.ts';
@@ -57,10 +57,10 @@ interface LegacyLayer {
 async function existingLayers(store: ArtifactStore, subject: Digest, kind: CosignTagKind, call: CallOptions): Promise<Descriptor[]> {
   try {
     const fetched = await store.fetchManifest(cosignTag(subject, kind), call);
-    if (fetched.manifest.kind !== 'manifest') throw new SigningError('IO', `${cosignTag(subject, kind)} in ${store.name} is an image index, not a cosign manifest; refusing to overwrite it`);
+    if (fetched.manifest.kind !== 'manifest') throw new SigningError('SIGNING_IO', `${cosignTag(subject, kind)} in ${store.name} is an image index, not a cosign manifest; refusing to overwrite it`);
     return [...fetched.manifest.layers];
   } catch (err) {
-    if (hasCode(err, 'NOT_FOUND')) return [];
+    if (hasCode(err, OciError, 'NOT_FOUND')) return [];
     throw err;
   }
 }

@@ -17,7 +17,7 @@
  * 1000 layers are refused. Every candidate yields an item — verified, or failed with a stable code —
  * so a malformed or hostile manifest is reported, never crashes the run and never counts as verified.
  */
-import { hasCode, ModelgateError } from '../errors.ts';
+import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import { parseDigest, type Digest } from '../oci/digest.ts';
 import type { Descriptor, ImageManifest } from '../oci/manifest.ts';
 import type { ArtifactStore, CallOptions } from '../oci/store.ts';
@@ -221,7 +221,7 @@ async function referrerCandidatesOf(store: ArtifactStore, subject: Digest, descr
   } catch (err) {
     // Only report referrers that claim to be bundles; anything else is not evidence of ours.
     if (isBundleMediaType(claimedType)) return [{ ...base, kind: 'malformed', claimedKind: 'attestation', error: failureOf(err) }];
-    if (hasCode(err, 'TIMEOUT', 'NETWORK', 'REGISTRY_ERROR', 'ABORTED', 'UNAUTHORIZED', 'DENIED')) throw err;
+    if (hasCode(err, OciError, 'TIMEOUT', 'NETWORK', 'REGISTRY_ERROR', 'ABORTED', 'UNAUTHORIZED', 'DENIED')) throw err;
     return [];
   }
   const cosignArtifact = COSIGN_ARTIFACT_TYPES[manifest.artifactType ?? manifest.config.mediaType];
@@ -252,7 +252,7 @@ async function referrerCandidatesOf(store: ArtifactStore, subject: Digest, descr
     const blob = await store.fetchBlob(layer, { ...call, maxBytes });
     return [{ ...where, layerDigest: layer.digest, kind: 'bundle', bundleJson: parseBundleJson(blob), artifact: undefined }];
   } catch (err) {
-    if (hasCode(err, 'ABORTED')) throw err;
+    if (hasCode(err, OciError, 'ABORTED')) throw err;
     return [{ ...where, layerDigest: layer.digest, kind: 'malformed', error: failureOf(err) }];
   }
 }
@@ -271,8 +271,8 @@ async function legacyCandidates(
   try {
     fetched = await store.fetchManifest(tag, call);
   } catch (err) {
-    if (hasCode(err, 'NOT_FOUND')) return []; // no tag: no evidence of this kind (cosign does the same)
-    if (hasCode(err, 'BAD_MANIFEST', 'UNSUPPORTED', 'TOO_LARGE', 'DIGEST_MISMATCH', 'SIZE_MISMATCH')) {
+    if (hasCode(err, OciError, 'NOT_FOUND')) return []; // no tag: no evidence of this kind (cosign does the same)
+    if (hasCode(err, OciError, 'BAD_MANIFEST', 'UNSUPPORTED', 'TOO_LARGE', 'DIGEST_MISMATCH', 'SIZE_MISMATCH')) {
       const manifestDigest = await store.resolve(tag, call).then((d) => d.digest, () => undefined);
       if (manifestDigest !== undefined) {
         return [{ kind: 'malformed', source, manifestDigest, layerIndex: undefined, layerDigest: undefined, claimedKind: legacyKind, claimedPredicateType: undefined, error: failureOf(err) }];
@@ -319,7 +319,7 @@ async function legacyLayerCandidates(
         const converted = legacyLayerToBundle(layer, blob, legacyKind);
         return { ...where, kind: 'bundle', bundleJson: converted.bundle, artifact: converted.artifact };
       } catch (err) {
-        if (hasCode(err, 'ABORTED')) throw err;
+        if (hasCode(err, OciError, 'ABORTED')) throw err;
         return { ...where, kind: 'malformed', error: failureOf(err) };
       }
     }),
@@ -389,9 +389,9 @@ async function verifyCandidate(subject: Digest, candidate: Candidate, options: C
       const predicateType = verified.payload.format === 'in-toto' ? verified.payload.statement.predicateType : undefined;
       return { ...base, kind, predicateType, status: 'verified', verified };
     } catch (err) {
-      if (hasCode(err, 'ABORTED')) throw err;
+      if (hasCode(err, OciError, 'ABORTED')) throw err;
       // A signer of the wrong kind (key vs certificate) says least about the evidence: keep it only if nothing better.
-      if (failure.code === 'POLICY' || !hasCode(err, 'POLICY')) failure = failureOf(err);
+      if (failure.code === 'POLICY' || !hasCode(err, VerificationError, 'POLICY')) failure = failureOf(err);
     }
   }
   return { ...base, kind: candidate.claimedKind, predicateType: candidate.claimedPredicateType, status: 'failed', error: failure };
@@ -412,7 +412,7 @@ export async function collectEvidence(store: ArtifactStore, subject: Digest, opt
     try {
       return await run();
     } catch (err) {
-      if (hasCode(err, 'ABORTED')) throw err;
+      if (hasCode(err, OciError, 'ABORTED')) throw err;
       problems.push({ source, ...failureOf(err) });
       return [];
     }

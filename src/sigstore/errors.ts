@@ -7,18 +7,20 @@
  */
 import { ModelgateError } from '../errors.ts';
 
-export type VerificationErrorCode =
-  | 'SIGNATURE' // a signature does not verify over the content it claims to sign
-  | 'CERTIFICATE' // the signing certificate does not chain to a trusted CA, is outside its validity, lacks SCTs
-  | 'IDENTITY' // the certificate is valid but its SAN / OIDC issuer is not the one required
-  | 'TLOG' // a transparency-log entry is missing, untrusted, or does not match the signature (SET, proof, body)
-  | 'TIMESTAMP' // no (or too few) verified times: RFC 3161 timestamp invalid, Rekor v2 entry without TSA time
-  | 'DIGEST' // the artifact (or its digest) is not the one the bundle signs / the statement names
-  | 'BUNDLE_FORMAT' // the bundle/envelope is not parseable or not of a supported shape/version/size
-  | 'TRUST_ROOT' // the trusted root is malformed or unusable (bad keys, missing validity start)
-  | 'TRUST_UNAVAILABLE' // trust material could not be obtained (TUF mirror unreachable, cache missing)
-  | 'KEY' // a public key is malformed, unsupported, or no configured key matches the bundle
-  | 'POLICY'; // the bundle is authentic but the caller's policy (signer kind, thresholds) rejects it
+export const VERIFICATION_ERROR_CODES = [
+  'SIGNATURE', // a signature does not verify over the content it claims to sign
+  'CERTIFICATE', // the signing certificate does not chain to a trusted CA, is outside its validity, lacks SCTs
+  'IDENTITY', // the certificate is valid but its SAN / OIDC issuer is not the one required
+  'TLOG', // a transparency-log entry is missing, untrusted, or does not match the signature (SET, proof, body)
+  'TIMESTAMP', // no (or too few) verified times: RFC 3161 timestamp invalid, Rekor v2 entry without TSA time
+  'DIGEST', // the artifact (or its digest) is not the one the bundle signs / the statement names
+  'BUNDLE_FORMAT', // the bundle/envelope is not parseable or not of a supported shape/version/size
+  'TRUST_ROOT', // the trusted root is malformed or unusable (bad keys, missing validity start)
+  'TRUST_UNAVAILABLE', // trust material could not be obtained (TUF mirror unreachable, cache missing)
+  'KEY', // a public key is malformed, unsupported, or no configured key matches the bundle
+  'POLICY', // the bundle is authentic but the caller's policy (signer kind, thresholds) rejects it
+] as const;
+export type VerificationErrorCode = (typeof VERIFICATION_ERROR_CODES)[number];
 
 export class VerificationError extends ModelgateError<VerificationErrorCode> {}
 

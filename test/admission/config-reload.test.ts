@@ -48,7 +48,7 @@ const dataJson = (trusted: KeyObject, revoked: readonly string[] = []): string =
 const dataVolume = KubeletVolume.create(join(dir, 'data'), { 'data.json': dataJson(oldKey.publicKey) });
 const keysVolume = KubeletVolume.create(join(dir, 'keys'), { 'cosign.pub': pem(oldKey.publicKey) });
 
-const events = new EventEmitter<{ reload: [ConfigSnapshot, ConfigSnapshot]; error: [ModelgateError<string>, ConfigSnapshot] }>();
+const events = new EventEmitter<{ reload: [ConfigSnapshot, ConfigSnapshot]; error: [ModelgateError, ConfigSnapshot] }>();
 const metrics = new AdmissionMetrics();
 const clock = new ManualClock();
 const reloader = await ConfigReloader.load(
@@ -117,7 +117,7 @@ t.test('a schema-invalid update keeps the last good snapshot and is reported onc
   const good = reloader.current;
   const refused = once(events, 'error');
   dataVolume.update({ 'data.json': JSON.stringify({ modelgate_config: { signers: 'everyone' } }) });
-  const [err, kept] = (await refused) as [ModelgateError<string>, ConfigSnapshot];
+  const [err, kept] = (await refused) as [ModelgateError, ConfigSnapshot];
   t.equal(err.code, 'DATA_INVALID');
   t.match(err.message, dataVolume.path('data.json'), 'the message names the file');
   t.match(err.message, 'data.v1.schema.json');
@@ -134,7 +134,7 @@ t.test('an in-place write is seen too: unparseable JSON refused, then a good doc
   const target = join(dataVolume.current, 'data.json');
   const refused = once(events, 'error');
   writeFileSync(target, '{"modelgate_config": ');
-  const [err] = (await refused) as [ModelgateError<string>];
+  const [err] = (await refused) as [ModelgateError];
   t.equal(err.code, 'DATA_INVALID');
   t.match(err.message, /is not valid JSON/);
   const reloaded = once(events, 'reload');
@@ -173,7 +173,7 @@ t.test('a bad key or a tampered bundle refuses the whole version: nothing half-a
   const bundleVolume = KubeletVolume.create(join(dir, 'bundle-volume'), Object.fromEntries(['manifest.json', 'policy.wasm', 'data.json'].map((f) => [f, readFileSync(join(bundleDir, f))])));
   const data = KubeletVolume.create(join(dir, 'data2'), { 'data.json': dataJson(oldKey.publicKey) });
   const keys = KubeletVolume.create(join(dir, 'keys2'), { 'a.pub': pem(oldKey.publicKey) });
-  const errors: ModelgateError<string>[] = [];
+  const errors: ModelgateError[] = [];
   const manual = await ConfigReloader.load({ bundle: bundleVolume.dir, data: data.path('data.json'), keys: [keys.dir] }, { onError: (err) => errors.push(err) });
   const start = manual.current;
   t.equal(await manual.check(), 'unchanged');

@@ -240,7 +240,7 @@ t.test('manifests are parsed strictly', async (t) => {
   t.same(parseDatasetManifest(Buffer.concat([bytes, Buffer.from('\n')])), manifest, 'one trailing newline tolerated');
   const json = JSON.parse(bytes.toString()) as Record<string, unknown> & { files: Record<string, unknown>[] };
   const reject = (value: unknown, pattern: RegExp, name: string): void => {
-    t.throws(() => parseDatasetManifest(typeof value === 'string' ? value : JSON.stringify(value)), { code: 'BAD_MANIFEST', message: pattern }, name);
+    t.throws(() => parseDatasetManifest(typeof value === 'string' ? value : JSON.stringify(value)), { code: 'DATASET_BAD_MANIFEST', message: pattern }, name);
   };
   reject(JSON.stringify(json, null, 2), /canonical form/, 'pretty-printed');
   reject({ ...json, merkleRoot: `sha256:${sha256('x')}` }, /merkleRoot/, 'wrong root');
@@ -276,12 +276,12 @@ t.test('symlinks are refused by default, followed on request; special files alwa
   await t.rejects(buildDatasetManifest(data, { symlinks: 'follow' }), { code: 'SYMLINK_LOOP' });
   unlinkSync(join(data, 'real/up'));
   symlinkSync('missing', join(data, 'dangling'));
-  await t.rejects(buildDatasetManifest(data, { symlinks: 'follow' }), { code: 'IO', message: /dangling/ });
+  await t.rejects(buildDatasetManifest(data, { symlinks: 'follow' }), { code: 'DATASET_IO', message: /dangling/ });
   unlinkSync(join(data, 'dangling'));
 
   execFileSync('mkfifo', [join(data, 'pipe')]);
   await t.rejects(buildDatasetManifest(data, { symlinks: 'follow' }), { code: 'UNSUPPORTED_ENTRY', message: /pipe is a FIFO/ });
-  await t.rejects(buildDatasetManifest(join(data, 'real/file.txt')), { code: 'IO', message: /not a directory/ });
+  await t.rejects(buildDatasetManifest(join(data, 'real/file.txt')), { code: 'DATASET_IO', message: /not a directory/ });
 });
 
 t.test('a file name that is not UTF-8 is refused', async (t) => {

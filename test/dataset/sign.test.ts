@@ -88,7 +88,7 @@ t.test('keygen → dataset manifest → dataset sign → verifyBundle with the .
   writeFileSync(join(dir, 'bogus.json'), '{"files":[]}');
   const bogus = await runCli(['dataset', 'sign', join(dir, 'bogus.json'), '--key', `${prefix}.key`], { MODELGATE_PASSWORD: password });
   t.equal(bogus.code, 2);
-  t.match(bogus.stderr, /modelgate: BAD_MANIFEST: /);
+  t.match(bogus.stderr, /modelgate: DATASET_BAD_MANIFEST: /);
 });
 
 t.test('P-384 and P-521 keys sign with their matching hash; Ed25519 is refused', async (t) => {

@@ -1,7 +1,7 @@
 // `modelgate attest attach --predicate BUNDLE` re-signs only what verifies, through the CLI against the
 // loopback registry: the `attest run` provenance bundle is refused when tampered with or signed by another
 // key than the one it must verify under (PREDICATE_UNVERIFIED), and when its subjects are not exactly the
-// files of the pushed model (SUBJECT_MISMATCH, naming the files); it is attached when it verifies
+// files of the pushed model (ATTACH_SUBJECT_MISMATCH, naming the files); it is attached when it verifies
 // (under the signing key by default, or --predicate-key) and names exactly the model's files.
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -81,7 +81,7 @@ t.test('attest attach verifies the predicate bundle and matches provenance to th
   t.equal(wrongPredicateKey.code, 2, 'a bundle not signed by --predicate-key is refused');
   t.match(wrongPredicateKey.stderr, /PREDICATE_UNVERIFIED: .* does not verify under --predicate-key .*other\.pub/);
   t.equal(otherFiles.code, 2, 'provenance about other files is refused');
-  t.match(otherFiles.stderr, /SUBJECT_MISMATCH: the provenance's subjects are not the files of .*models\/other@sha256:[0-9a-f]{64} — different content: model\.safetensors; in the provenance, not in the model: config\.json; in the model, not in the provenance: extra\.bin/);
+  t.match(otherFiles.stderr, /ATTACH_SUBJECT_MISMATCH: the provenance's subjects are not the files of .*models\/other@sha256:[0-9a-f]{64} — different content: model\.safetensors; in the provenance, not in the model: config\.json; in the model, not in the provenance: extra\.bin/);
   for (const refused of [tampered, wrongKey, wrongPredicateKey, otherFiles, bareWithKey]) t.equal(refused.stdout, '', 'nothing printed on stdout');
   const storeOf = (repository: string): RegistryStore => new RegistryStore({ registry: registry.host, repository });
   t.same(await storeOf('models/m').listReferrers(modelDigest), [], 'nothing attached to the model');
@@ -118,5 +118,5 @@ t.test('a model with a tar layer cannot be matched file by file: refused naming 
   const pushed = await store.pushManifest(Buffer.from(JSON.stringify(manifest)), MediaType.OCI_MANIFEST);
   const refused = await runCli(['attest', 'attach', `oci://${registry.host}/models/tar@${pushed.digest}`, '--predicate', ran.stdout.trim(), '--key', signer.key]);
   t.equal(refused.code, 2);
-  t.match(refused.stderr, new RegExp(`SUBJECT_MISMATCH: .* has layers that are not single files with a path.*${tar.digest} \\(${MediaType.OCI_LAYER_TAR.replace(/[.+]/g, '\\$&')}, w\\.bin\\)`));
+  t.match(refused.stderr, new RegExp(`ATTACH_SUBJECT_MISMATCH: .* has layers that are not single files with a path.*${tar.digest} \\(${MediaType.OCI_LAYER_TAR.replace(/[.+]/g, '\\$&')}, w\\.bin\\)`));
 });

@@ -31,13 +31,13 @@ t.test('digests and sizes match crypto, in path order, on two workers, with and 
   t.same(unscheduled.map((o) => o.hex), contents.map((c) => hex('sha512', c)));
 });
 
-t.test('the first failure rejects with its code; an abort rejects ABORTED', async (t) => {
-  await rejectsWith(t, hashFileList([...paths.slice(0, 5), join(dir, 'missing'), ...paths.slice(5)], { threads: 2 }), ['IO']);
-  await rejectsWith(t, hashFileList([paths[2]!, dir], { threads: 2 }), ['IO']);
+t.test('the first failure rejects with its code; an abort rejects HASHING_ABORTED', async (t) => {
+  await rejectsWith(t, hashFileList([...paths.slice(0, 5), join(dir, 'missing'), ...paths.slice(5)], { threads: 2 }), ['HASHING_IO']);
+  await rejectsWith(t, hashFileList([paths[2]!, dir], { threads: 2 }), ['HASHING_IO']);
   await rejectsWith(t, hashFileList(paths, { algorithm: 'md5' as 'sha256' }), ['BAD_JOB']);
   const controller = new AbortController();
   const running = hashFileList(paths, { threads: 1, signal: controller.signal });
   controller.abort();
-  await rejectsWith(t, running, ['ABORTED']);
+  await rejectsWith(t, running, ['HASHING_ABORTED']);
   t.same(await hashFileList([]), []);
 });

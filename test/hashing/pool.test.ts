@@ -41,10 +41,10 @@ t.test('whole files and ranges match crypto, in job order, on two workers', asyn
 
 t.test('errors keep their codes and a failed batch leaves the pool usable', async (t) => {
   await using pool = new HashPool({ threads: 2 });
-  await rejectsWith(t, pool.hashAll([{ kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256' }]), ['IO']);
+  await rejectsWith(t, pool.hashAll([{ kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256' }]), ['HASHING_IO']);
   await rejectsWith(t, pool.hash({ kind: 'range', path: paths[3] as string, algorithm: 'sha256', start: 0, end: 1001 }), ['SHORT_READ']);
   await rejectsWith(t, pool.hash({ kind: 'range', path: paths[3] as string, algorithm: 'sha256', start: 5, end: 2 }), ['BAD_JOB']);
-  await rejectsWith(t, pool.hash({ kind: 'file', path: dir, algorithm: 'sha256' }), ['IO']);
+  await rejectsWith(t, pool.hash({ kind: 'file', path: dir, algorithm: 'sha256' }), ['HASHING_IO']);
   await rejectsWith(t, pool.hash({ kind: 'file', path: paths[3] as string, algorithm: 'md5' as 'sha256' }), ['BAD_JOB']);
   const again = await pool.hash({ kind: 'file', path: paths[3] as string, algorithm: 'sha256' });
   t.equal(again.hex, hex('sha256', contents[3] as Buffer));
@@ -55,7 +55,7 @@ t.test('abort and close', async (t) => {
   const controller = new AbortController();
   const running = pool.hashAll(paths.map((path) => ({ kind: 'file' as const, path, algorithm: 'sha256' as const })), controller.signal);
   controller.abort();
-  await rejectsWith(t, running, ['ABORTED']);
+  await rejectsWith(t, running, ['HASHING_ABORTED']);
   await pool.close();
   await rejectsWith(t, pool.hash({ kind: 'file', path: paths[3] as string, algorithm: 'sha256' }), ['POOL_CLOSED']);
 });
@@ -66,7 +66,7 @@ t.test('hashJobs: inline fast path and worker path agree', async (t) => {
   const pooled = await hashJobs(jobs, { inlineBelowBytes: 0, threads: 2 });
   t.same(inline, pooled);
   t.same(pooled.map((r) => r.hex), contents.map((c) => hex('sha256', c)), 'largest-first scheduling keeps results in job order');
-  await rejectsWith(t, hashJobs([{ kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256' }]), ['IO']);
+  await rejectsWith(t, hashJobs([{ kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256' }]), ['HASHING_IO']);
   await using pool = new HashPool({ threads: 2 });
   const first = await hashJobs(jobs, { inlineBelowBytes: 0, pool });
   const second = await hashJobs(jobs, { inlineBelowBytes: 0, pool });
@@ -88,12 +88,12 @@ t.test('small jobs with size hints travel in packs; one bad job fails only its o
   });
   t.same(packed.map((r) => r.hex), small.map((_, i) => hex('sha256', Buffer.from(`file ${i}`))));
   t.same(heard.sort((a, b) => a - b), small.map((_, i) => i), 'onOutcome hears of every job once, with its index');
-  // A missing file inside a pack: its batch fails with IO, a batch packed beside it still succeeds.
+  // A missing file inside a pack: its batch fails with HASHING_IO, a batch packed beside it still succeeds.
   const [bad, good] = await Promise.allSettled([
     pool.hashAll([...jobs.slice(0, 5), { kind: 'file', path: join(dir, 'missing'), algorithm: 'sha256', size: 8 }]),
     pool.hashAll(jobs.slice(5, 10)),
   ]);
-  t.match(bad, { status: 'rejected', reason: { code: 'IO' } });
+  t.match(bad, { status: 'rejected', reason: { code: 'HASHING_IO' } });
   t.match(good, { status: 'fulfilled' });
   await rejectsWith(t, pool.hash({ kind: 'file', path: small[0] as string, algorithm: 'sha256', size: -1 }), ['BAD_JOB']);
 });

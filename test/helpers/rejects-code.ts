@@ -2,7 +2,7 @@
  * Test helper: assert that a promise rejects with a ModelgateError carrying one of the given codes
  * (tap's `t.rejects` treats a predicate function as a constructor, so it cannot check codes).
  */
-import { ModelgateError } from '../../src/errors.ts';
+import { ModelgateError, type ErrorCode } from '../../src/errors.ts';
 
 interface Asserter {
   ok(value: any, ...rest: any[]): unknown;
@@ -10,7 +10,7 @@ interface Asserter {
 }
 
 /** Resolves with the error so callers can check its message too. */
-export async function rejectsWith(t: Asserter, promise: Promise<unknown>, codes: readonly string[], message?: string): Promise<ModelgateError<string> | undefined> {
+export async function rejectsWith(t: Asserter, promise: Promise<unknown>, codes: readonly ErrorCode[], message?: string): Promise<ModelgateError | undefined> {
   try {
     await promise;
   } catch (err) {

@@ -1,7 +1,7 @@
 // Local I/O failures at each stage of `modelgate init`, on real tmpfs mounts (the tests run as root;
 // a test that cannot mount fails, it does not skip): a full cache while downloading, a full DEST while
 // copying a raw layer or extracting a tar layer, no inode left for the receipt at publication, a
-// read-only DEST. Each is exit 2 with a code (NO_SPACE / IO) and one line naming the path, on stderr
+// read-only DEST. Each is exit 2 with a code (NO_SPACE / INIT_IO) and one line naming the path, on stderr
 // and in the termination log, no stack trace, no lease left in the cache, no staging directory left.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -73,10 +73,10 @@ for (const [i, stage] of destStages.entries()) {
   });
 }
 
-t.test('a read-only DEST: IO (EROFS) naming DEST', async (t) => {
+t.test('a read-only DEST: INIT_IO (EROFS) naming DEST', async (t) => {
   const parent = tmpfs(t, 'dest-ro', 'size=1m,ro');
   const cacheDir = join(dir, 'cache-ro');
   const run = await init([uriOf(small.manifest), join(parent, 'models')], cacheDir);
-  expectLocalFailure(t, run, 'IO', parent, cacheDir, parent);
+  expectLocalFailure(t, run, 'INIT_IO', parent, cacheDir, parent);
   t.match(run.stderr, /EROFS/);
 });

@@ -5,7 +5,7 @@ import { hasCode } from '../../src/errors.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import { LayoutStore } from '../../src/oci/layout.ts';
 import { MediaType } from '../../src/oci/manifest.ts';
-import { pushModelDirectory, scanModelDirectory } from '../../src/modelpack/pack.ts';
+import { ModelPackError, pushModelDirectory, scanModelDirectory } from '../../src/modelpack/pack.ts';
 import { FILEPATH_ANNOTATION, ModelPackMediaType, classifyModelFile } from '../../src/modelpack/spec.ts';
 
 const WEIGHTS = Buffer.alloc(1024 * 1024 + 3, 9);
@@ -52,7 +52,7 @@ t.test('symlinks, empty and missing directories are refused', async (t) => {
   ];
   for (const [path, message] of attempts) {
     await t.rejects(scanModelDirectory(path), message);
-    await scanModelDirectory(path).catch((err) => t.ok(hasCode(err, 'BAD_MODEL_DIRECTORY'), `code for ${path}`));
+    await scanModelDirectory(path).catch((err) => t.ok(hasCode(err, ModelPackError, 'BAD_MODEL_DIRECTORY'), `code for ${path}`));
   }
 });
 

@@ -13,7 +13,7 @@ import {
   staticCredentials,
   basicCredential,
 } from '../../src/oci/credentials.ts';
-import { hasCode } from '../../src/errors.ts';
+import { hasCode, UsageError } from '../../src/errors.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -71,7 +71,7 @@ t.test('secrets never show up in errors, JSON, inspect or string conversion', as
     bad();
     t.fail('should throw');
   } catch (err) {
-    t.ok(hasCode(err, 'CONFIG'));
+    t.ok(hasCode(err, UsageError, 'CONFIG'));
     t.notMatch(String((err as Error).message), secret);
     t.notMatch(String((err as Error).message), b64('nocolon' + secret));
   }
@@ -79,7 +79,7 @@ t.test('secrets never show up in errors, JSON, inspect or string conversion', as
     parseDockerConfig(`{"auths": {"h": {"auth": "${secret}"`, 'cfg');
     t.fail('should throw');
   } catch (err) {
-    t.ok(hasCode(err, 'CONFIG'));
+    t.ok(hasCode(err, UsageError, 'CONFIG'));
     t.notMatch(String((err as Error).message), secret, 'JSON syntax errors do not quote the input');
   }
   const credential = basicCredential('user', secret);
@@ -109,6 +109,6 @@ t.test('sources: static, chained, files', async (t) => {
     await loadDockerConfig(join(dir, 'config.json'));
     t.fail('should throw');
   } catch (err) {
-    t.ok(hasCode(err, 'CONFIG'));
+    t.ok(hasCode(err, UsageError, 'CONFIG'));
   }
 });

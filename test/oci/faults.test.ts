@@ -149,7 +149,7 @@ t.test('one flipped byte in a blob', async (t) => {
 
   const outcome = await readBlobStream(client, fx.blobDescriptor);
   t.notOk(outcome.ended, 'openBlob: the stream never ends normally');
-  t.ok(hasCode(outcome.error, 'DIGEST_MISMATCH'), `openBlob: the stream errors with DIGEST_MISMATCH (${String(outcome.error)})`);
+  t.ok(hasCode(outcome.error, OciError, 'DIGEST_MISMATCH'), `openBlob: the stream errors with DIGEST_MISMATCH (${String(outcome.error)})`);
   t.equal(outcome.stage, 'stream', 'the refusal comes from the stream, after the bytes went past');
   t.ok(outcome.bytes <= BLOB_SIZE, 'never more than the descriptor size');
 
@@ -171,7 +171,7 @@ t.test('well-framed but short blob body (Content-Length lies low)', async (t) =>
   await rejectsWith(t, () => client.fetchBlob(fx.blobDescriptor, { maxBytes: BLOB_SIZE }), 'SIZE_MISMATCH', 'fetchBlob');
   const outcome = await readBlobStream(client, fx.blobDescriptor);
   t.notOk(outcome.ended, 'openBlob: the stream never ends normally');
-  t.ok(hasCode(outcome.error, 'SIZE_MISMATCH'), `openBlob: SIZE_MISMATCH (${String(outcome.error)})`);
+  t.ok(hasCode(outcome.error, OciError, 'SIZE_MISMATCH'), `openBlob: SIZE_MISMATCH (${String(outcome.error)})`);
 
   // downloadBlob treats the short answer like a dropped connection and asks for the rest.
   arm(fx, [{ method: 'GET', path: BLOB_PATH, nth: 1, fault: { kind: 'truncate', afterBytes: 1000, framing: 'short-length' } }]);
@@ -186,7 +186,7 @@ t.test('connection dropped mid-blob on every attempt', async (t) => {
   arm(fx, [{ method: 'GET', path: BLOB_PATH, fault: { kind: 'truncate', afterBytes: 256 * 1024 } }]);
   const outcome = await readBlobStream(client, fx.blobDescriptor);
   t.notOk(outcome.ended, 'openBlob: the stream never ends normally');
-  t.ok(hasCode(outcome.error, 'NETWORK'), `openBlob: NETWORK (${String(outcome.error)})`);
+  t.ok(hasCode(outcome.error, OciError, 'NETWORK'), `openBlob: NETWORK (${String(outcome.error)})`);
 
   fx.proxy.clearRecords();
   const target = join(fx.workDir, 'dropped.bin');
@@ -235,7 +235,7 @@ t.test('stalled blob body: TIMEOUT within the stall deadline', async (t) => {
   const outcome = await readBlobStream(client, fx.blobDescriptor, { timeoutMs: TIMEOUT_MS });
   const elapsed = performance.now() - started;
   t.notOk(outcome.ended, 'openBlob: the stream never ends normally');
-  t.ok(hasCode(outcome.error, 'TIMEOUT'), `openBlob: TIMEOUT (${String(outcome.error)})`);
+  t.ok(hasCode(outcome.error, OciError, 'TIMEOUT'), `openBlob: TIMEOUT (${String(outcome.error)})`);
   // The stall never ends: only the deadline can end the read (ending at all is the deadline honoured).
   t.ok(elapsed >= TIMEOUT_MS * 0.9, `openBlob gave up after ${elapsed.toFixed(0)} ms, not before the deadline`);
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, cp, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
-import { hasCode } from '../../src/errors.ts';
+import { hasCode, OciError, type OciErrorCode } from '../../src/errors.ts';
 import { digestOf, parseDigest } from '../../src/oci/digest.ts';
 import { LayoutStore, REF_NAME_ANNOTATION } from '../../src/oci/layout.ts';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, MediaType, type Descriptor } from '../../src/oci/manifest.ts';
@@ -26,12 +26,12 @@ async function pushSimple(store: LayoutStore, content: string, tag?: string, ext
   return store.pushManifest(manifestBytes(config, [layer], extra), MediaType.OCI_MANIFEST, tag === undefined ? {} : { tag });
 }
 
-async function rejects(t: Test, promise: Promise<unknown>, code: string, message: string): Promise<void> {
+async function rejects(t: Test, promise: Promise<unknown>, code: OciErrorCode, message: string): Promise<void> {
   try {
     await promise;
     t.fail(`${message}: expected ${code}, resolved`);
   } catch (err) {
-    t.ok(hasCode(err, code), `${message}: ${code} (${(err as Error).message})`);
+    t.ok(hasCode(err, OciError, code), `${message}: ${code} (${(err as Error).message})`);
   }
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { formatReference, parseReference } from '../../src/oci/reference.ts';
-import { hasCode } from '../../src/errors.ts';
+import { hasCode, OciError } from '../../src/errors.ts';
 
 const HEX = 'a'.repeat(64);
 
@@ -50,7 +50,7 @@ t.test('malformed references are rejected with the bad part quoted', async (t) =
   for (const [input, message] of cases) {
     let error: unknown;
     try { parseReference(input); } catch (e) { error = e; }
-    t.ok(hasCode(error, 'BAD_REFERENCE'), `${JSON.stringify(input)} -> BAD_REFERENCE`);
+    t.ok(hasCode(error, OciError, 'BAD_REFERENCE'), `${JSON.stringify(input)} -> BAD_REFERENCE`);
     t.match((error as Error).message, message, `${JSON.stringify(input)} message names the bad part`);
   }
 });

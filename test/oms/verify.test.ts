@@ -204,14 +204,14 @@ t.test('legacy v0.2 payloads need the explicit flag; unknown predicates and blak
     predicate: { unused: true },
   };
   const bundle = keyBundle(legacy, privateKey);
-  await rejectsWith(t, verifyModelDirectory(dir, bundle, keyMethod), ['UNSUPPORTED']);
+  await rejectsWith(t, verifyModelDirectory(dir, bundle, keyMethod), ['OMS_UNSUPPORTED']);
   const ok = await verifyModelDirectory(dir, bundle, keyMethod, { allowLegacy: true });
   t.equal(ok.manifest.format, 'legacy-v0.2');
   t.equal(ok.modelDigest, undefined);
   await rejectsWith(t, verifyModelDirectory(dir, keyBundle(omsStatement(fileResources(dir, walk(dir)), { predicateType: 'https://example.com/other' }), privateKey), keyMethod), ['PAYLOAD']);
   const blake3 = omsStatement(fileResources(dir, walk(dir)));
   (blake3.predicate as { serialization: { hash_type: string } }).serialization.hash_type = 'blake3';
-  await rejectsWith(t, verifyModelDirectory(dir, keyBundle(blake3, privateKey), keyMethod), ['UNSUPPORTED']);
+  await rejectsWith(t, verifyModelDirectory(dir, keyBundle(blake3, privateKey), keyMethod), ['OMS_UNSUPPORTED']);
 });
 
 t.test('legacy v0.2.0 signatures over the buggy compat PAE verify only with the legacy option', async (t) => {

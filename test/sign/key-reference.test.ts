@@ -79,7 +79,7 @@ t.test('KMS references and missing Secrets fail with coded errors, not stack tra
   t.match(kms.stderr, /^modelgate: KMS_UNAVAILABLE: key awskms:\/\/\/alias\/release: awskms keys are not available in this build/m);
   t.notMatch(kms.stderr, /\n\s+at /, 'no stack trace');
   t.equal(missing.code, 2);
-  t.match(missing.stderr, /IO: key k8s:\/\/team-a\/absent: Secret team-a\/absent does not exist/);
+  t.match(missing.stderr, /SIGNING_IO: key k8s:\/\/team-a\/absent: Secret team-a\/absent does not exist/);
   t.not(verifyKms.code, 0);
   t.match(verifyKms.stderr, /KMS_UNAVAILABLE: key gcpkms:\/\/.*gcpkms keys are not available in this build/);
 });

@@ -193,7 +193,7 @@ t.test('tampered or malformed keys fail with coded errors', async (t) => {
   await t.rejects(parseSigningKey(publicKeyPem(privateKey), 'pw'), { code: 'KEY_FORMAT', message: /PUBLIC KEY/ });
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   await t.rejects(parseSigningKey(rsa, undefined), { code: 'KEY_FORMAT', message: /unsupported private key type rsa/ });
-  await t.rejects(loadSigningKey('/nonexistent/modelgate.key', 'pw'), { code: 'IO' });
+  await t.rejects(loadSigningKey('/nonexistent/modelgate.key', 'pw'), { code: 'SIGNING_IO' });
   const err = await parseSigningKey('x', 'pw').catch((e: unknown) => e);
   t.ok(err instanceof SigningError, 'errors are SigningError instances');
 });

@@ -187,7 +187,7 @@ export class WebhookServer {
       const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       const code = status === 413 ? 'BODY_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status < 500 ? 'REVIEW_INVALID' : 'INTERNAL';
       metrics.refused(code);
-      logger.warn({ code, status, error: err.message }, 'admission request refused');
+      logger.warn({ event: 'refused', code, status, error: err.message }, 'admission request refused');
       this.#closeIfClosing(reply);
       return reply.code(status).send({ code, message: err.message });
     });
@@ -218,7 +218,7 @@ export class WebhookServer {
     } catch (err) {
       if (hasCode(err, AdmissionError, 'REVIEW_INVALID')) {
         metrics.refused(err.code);
-        logger.warn({ endpoint, code: err.code, error: err.message }, 'admission request refused');
+        logger.warn({ event: 'refused', endpoint, code: err.code, error: err.message }, 'admission request refused');
         this.#closeIfClosing(reply);
         return reply.code(400).send({ code: err.code, message: err.message });
       }
@@ -228,11 +228,12 @@ export class WebhookServer {
     this.#closeIfClosing(reply);
     const { summary } = result;
     if (endpoint === 'mutate') {
-      logger.info({ endpoint, uid: summary.uid, resource: summary.resource, operation: summary.operation, dryRun: summary.dryRun, durationMs: Math.round(seconds * 1e6) / 1e3, pinned: result.review.response.auditAnnotations['pinned'], warnings: result.review.response.warnings ?? [] }, 'admission mutation');
+      logger.info({ event: 'mutation', endpoint, uid: summary.uid, resource: summary.resource, operation: summary.operation, dryRun: summary.dryRun, durationMs: Math.round(seconds * 1e6) / 1e3, pinned: result.review.response.auditAnnotations['pinned'], warnings: result.review.response.warnings ?? [] }, 'admission mutation');
       return result.review;
     }
     metrics.reviewed(result, seconds);
     const entry = {
+      event: 'decision',
       uid: summary.uid,
       resource: summary.resource,
       operation: summary.operation,
@@ -256,10 +257,10 @@ export class WebhookServer {
       try {
         const tls = readTls(certPath, keyPath);
         this.setServingCertificate(tls.cert, tls.key);
-        this.#options.logger.info({ certPath }, 'serving certificate reloaded');
+        this.#options.logger.info({ event: 'certificate', certPath }, 'serving certificate reloaded');
       } catch (err) {
         // Keep serving the old certificate (a half-written pair fails to load; the next change retries).
-        this.#options.logger.error({ certPath, error: (err as Error).message }, 'serving certificate reload failed');
+        this.#options.logger.error({ event: 'certificate-refused', certPath, error: (err as Error).message }, 'serving certificate reload failed');
       }
     };
     watchFile(certPath, { interval, persistent: false }, listener);

@@ -21,6 +21,7 @@ import type { InitOutcome } from '../init/pull.ts';
 import { integer } from './option-values.ts';
 import { addPipelineOptions, loadPipelineFromOptions } from './pipeline-options.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
+import { createLogger } from '../logging/logger.ts';
 
 const TERMINATION_LOG_LIMIT = 4096; // Kubernetes keeps at most 4096 bytes of the termination message
 
@@ -79,7 +80,8 @@ export interface InitLoggerOptions {
 }
 
 /**
- * The init log: JSON lines on stdout. Progress events are JSON lines too, except when stderr is a
+ * The init log: the logger of every long-running mode (`src/logging/logger.ts`, service
+ * `modelgate-init`) on stdout, one line per event (JSON unless stdout is a terminal). Progress events are JSON lines too, except when stderr is a
  * terminal: then they are only a bar redrawn in place on stderr (a terminal shows both streams, so
  * JSON and bar would interleave), and the bar's line is ended before any other line is written. The
  * bar's rate and ETA are measured from the first progress event it saw (the meter's own first rate
@@ -87,9 +89,9 @@ export interface InitLoggerOptions {
  * is `?`, never a guess from a few bytes.
  */
 export function initLogger(options: InitLoggerOptions): (event: Record<string, unknown>) => void {
-  const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
   const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
   const clock = options.clock ?? systemClock;
+  const logger = createLogger({ service: 'modelgate-init', clock, ...(options.stdout !== undefined ? { write: options.stdout } : {}) });
   let barShown = false;
   let first: { bytes: number; at: number } | undefined;
   return (event) => {
@@ -108,7 +110,8 @@ export function initLogger(options: InitLoggerOptions): (event: Record<string, u
       stderr('\n');
       barShown = false;
     }
-    stdout(`${JSON.stringify({ time: new Date(clock.now()).toISOString(), ...event })}\n`);
+    if (event.event === 'refused' || event.event === 'warning' || event.event === 'reuse-refused') logger.warn(event);
+    else logger.info(event);
   };
 }
 

@@ -14,7 +14,7 @@
  * registry credentials of each review from its namespace's pull secrets. Kubernetes connection:
  * `--kubeconfig FILE`, else the in-cluster service account. docs/webhook.md lists the RBAC.
  * SIGTERM / SIGINT: stop accepting, finish in-flight reviews, exit 0.
- * Logs: one pino JSON line per review on stdout.
+ * Logs: one line per event on stdout (`src/logging/logger.ts`: JSON off a terminal; `event` names each).
  */
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.ts';
@@ -144,8 +144,8 @@ export function register(program: Command): void {
     const needsKubernetes = bootstrap !== undefined || options.namespaceModeLabel !== undefined || options.k8sPullSecrets === true;
     const kube = needsKubernetes ? (await import('../k8s/client.ts')).KubeClient.load({ ...(options.kubeconfig !== undefined ? { kubeconfig: options.kubeconfig } : {}), timeoutMs: k8sTimeoutMs }) : undefined;
 
-    const [{ pino }, { AdmissionMetrics }, { WebhookServer }, { AdmissionReviewer }, { DecisionCache }] = await Promise.all([
-      import('pino'),
+    const [{ createLogger }, { AdmissionMetrics }, { WebhookServer }, { AdmissionReviewer }, { DecisionCache }] = await Promise.all([
+      import('../logging/logger.ts'),
       import('../admission/metrics.ts'),
       import('../admission/server.ts'),
       import('../admission/review.ts'),
@@ -154,7 +154,7 @@ export function register(program: Command): void {
     // One line per review: written asynchronously (lines written while a write is in flight go out
     // together with the next one), so the event loop does not wait on a write(2) per review; what is
     // buffered is flushed when the process exits.
-    const logger = pino({ level: options.logLevel, base: { service: 'modelgate-webhook' } }, pino.destination({ dest: 1, sync: false }));
+    const logger = createLogger({ service: 'modelgate-webhook', level: options.logLevel, sync: false });
     const metrics = new AdmissionMetrics();
     const tlsBootstrap = bootstrap === undefined ? undefined : await import('../k8s/tls-bootstrap.ts');
     const placeholder = await tlsBootstrap?.placeholderCertificate();
@@ -168,7 +168,7 @@ export function register(program: Command): void {
       metrics,
       deadlineMs,
     });
-    logger.info({ url: server.url, metricsUrl: server.metricsUrl }, 'listening; loading policy and trust material');
+    logger.info({ event: 'listening', url: server.url, metricsUrl: server.metricsUrl }, 'listening; loading policy and trust material');
     const bootstrapper =
       tlsBootstrap === undefined || bootstrap === undefined || kube === undefined
         ? undefined
@@ -188,9 +188,9 @@ export function register(program: Command): void {
             {
               onMaterial: (material) => {
                 server.setServingCertificate(material.certPem, material.keyPem);
-                logger.info({ action: material.action, secret: options.tlsSecret, fingerprint: tlsBootstrap.certificateFingerprint(material.certPem), notAfter: material.notAfter.toISOString() }, 'serving certificate installed');
+                logger.info({ event: 'certificate', action: material.action, secret: options.tlsSecret, fingerprint: tlsBootstrap.certificateFingerprint(material.certPem), notAfter: material.notAfter.toISOString() }, 'serving certificate installed');
               },
-              onError: (err) => logger.error({ code: (err as { code?: string }).code ?? 'INTERNAL', error: (err as Error).message }, 'TLS bootstrap failed; not ready without a certificate; retrying'),
+              onError: (err) => logger.error({ event: 'certificate-refused', code: (err as { code?: string }).code ?? 'INTERNAL', error: (err as Error).message }, 'TLS bootstrap failed; not ready without a certificate; retrying'),
             },
           );
     const bootstrapped = bootstrapper?.start();
@@ -198,10 +198,10 @@ export function register(program: Command): void {
     let stopBootstrap: (() => void) | undefined;
     const stopped = new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
-        logger.info({ signal }, 'shutting down: finishing in-flight reviews');
+        logger.info({ event: 'stopping', signal }, 'shutting down: finishing in-flight reviews');
         stopBootstrap?.();
         void server.close().then(() => {
-          logger.info('stopped');
+          logger.info({ event: 'stopped' }, 'stopped');
           resolve();
         });
       };
@@ -231,9 +231,9 @@ export function register(program: Command): void {
               reviewer = reviewer.reconfigured({ engine: snapshot.engine, signers: { keys: snapshot.keys, identities: settings.identities, identityPatterns: settings.identityPatterns } });
               server.setReviewer(reviewer);
             }
-            logger.info({ bundleDigest: snapshot.bundleDigest, dataDigest: snapshot.dataDigest, keysDigest: snapshot.keysDigest, generation: snapshot.generation }, 'configuration reloaded');
+            logger.info({ event: 'reload', bundleDigest: snapshot.bundleDigest, dataDigest: snapshot.dataDigest, keysDigest: snapshot.keysDigest, generation: snapshot.generation }, 'configuration reloaded');
           },
-          onError: (err, previous) => logger.error({ code: err.code, error: err.message, serving: { bundleDigest: previous.bundleDigest, dataDigest: previous.dataDigest, keysDigest: previous.keysDigest } }, 'new configuration refused; the last good one keeps serving'),
+          onError: (err, previous) => logger.error({ event: 'reload-refused', code: err.code, error: err.message, serving: { bundleDigest: previous.bundleDigest, dataDigest: previous.dataDigest, keysDigest: previous.keysDigest } }, 'new configuration refused; the last good one keeps serving'),
         }),
         loadTrust(settings.trust),
         loadCredentials(settings.registry.dockerConfig),
@@ -247,7 +247,7 @@ export function register(program: Command): void {
       const { confineLayouts } = await import('../admission/layout-roots.ts');
       const makeStores = (source: CredentialSource): StoreProvider => confineLayouts(storeProvider({ registry: { credentials: source, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: registryTimeoutMs } }), options.layoutRoot);
       const stores = makeStores(credentials);
-      const onProblem = (problem: { namespace: string; code: string; message: string }): void => logger.warn(problem, 'kubernetes lookup problem');
+      const onProblem = (problem: { namespace: string; code: string; message: string }): void => logger.warn({ event: 'warning', ...problem }, 'kubernetes lookup problem');
       const namespaceModes =
         kube !== undefined && options.namespaceModeLabel !== undefined
           ? new (await import('../k8s/namespace-modes.ts')).NamespaceLabelModes({ client: kube, labelKey: options.namespaceModeLabel, ttlMs: k8sCacheTtlMs, onProblem })
@@ -278,11 +278,11 @@ export function register(program: Command): void {
       server.setReviewer(reviewer);
       reloader.start();
       const loaded = { bundleDigest: engine.bundleDigest, dataDigest: engine.dataDigest, data: dataSource, trust: trust.source, mode: options.mode, namespaces, namespaceModeLabel: options.namespaceModeLabel ?? null, k8sPullSecrets: options.k8sPullSecrets === true };
-      if (server.ready) logger.info(loaded, 'ready');
+      if (server.ready) logger.info({ event: 'ready', ...loaded }, 'ready');
       else {
-        logger.info(loaded, 'policy and trust loaded; not ready until the serving certificate is installed');
+        logger.info({ event: 'loaded', ...loaded }, 'policy and trust loaded; not ready until the serving certificate is installed');
         void bootstrapped?.then(() => {
-          if (server.ready) logger.info('ready');
+          if (server.ready) logger.info({ event: 'ready' }, 'ready');
         });
       }
     } catch (err) {

@@ -10,9 +10,8 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import t from 'tap';
-import { pino } from 'pino';
+import { createLogger } from '../../src/logging/logger.ts';
 import { Agent, request } from 'undici';
 import { DecisionCache } from '../../src/admission/decision-cache.ts';
 import { AdmissionMetrics } from '../../src/admission/metrics.ts';
@@ -73,15 +72,7 @@ const engine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: policyData(tr
 const revokedEngine = await PolicyEngine.load(DEFAULT_BUNDLE_DIR, { data: policyData(trustedKey, [fresh1.digest]) });
 
 const logLines: Array<Record<string, unknown>> = [];
-const logger = pino(
-  { level: 'info' },
-  new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logLines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  }),
-);
+const logger = createLogger({ service: 'modelgate-webhook', write: (line) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
 const metrics = new AdmissionMetrics();
 const cache = new DecisionCache({ ttlMs: 60_000, negativeTtlMs: 1_000 });
 const reviewer = new AdmissionReviewer({

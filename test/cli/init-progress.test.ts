@@ -30,7 +30,7 @@ t.test('on a terminal: a bar on stderr only, ended before the next JSON line; fi
   t.equal(writes[1]!.text, '\r[###---------------------------]   9%  0.09/1.00 GiB  100 MB/s  ETA 10 s\u001b[K', 'rate measured from the first event');
   t.match(writes[2]!.text, /100%  1\.00\/1\.00 GiB .* ETA 0 s/);
   t.equal(writes[3]!.text, '\n', 'the bar line is ended before anything else is written');
-  t.same(JSON.parse(writes[4]!.text), { time: '2026-12-06T10:00:02.000Z', event: 'published', uri: 'oci://r/m@sha256:aa', dest: '/mnt/models' });
+  t.same(JSON.parse(writes[4]!.text), { time: '2026-12-06T10:00:02.000Z', level: 'info', service: 'modelgate-init', event: 'published', uri: 'oci://r/m@sha256:aa', dest: '/mnt/models' });
 });
 
 t.test('off a terminal: progress stays a JSON line on stdout, nothing on stderr', async (t) => {

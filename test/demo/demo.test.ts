@@ -3,7 +3,9 @@
 // `modelgate verify` command it prints (a model whose provenance names an unsigned dataset is denied
 // DATASET_UNSIGNED: the demo's data sets datasets.requireSignature); then `--registry` against the real loopback registry, run
 // in-process from a source tree outside any git checkout (the policy exception path). Bad arguments
-// exit 2, a failed expectation exits 1.
+// exit 2, a failed expectation exits 1. The `sh runnable` blocks of the README and docs run verbatim
+// in the default run's directory afterwards (test/readme-commands.test.ts checks the other blocks), so
+// the suite runs the demo once for both.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { readGitCheckout } from '../../src/emit/source-tree.ts';
 import { LayoutStore } from '../../src/oci/layout.ts';
 import { RegistryStore } from '../../src/oci/registry.ts';
 import { runDemo } from '../../src/demo/run.ts';
+import { docBlocks, where } from '../helpers/doc-blocks.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { REPO } from '../helpers/run-cli.ts';
 import { runInUserShell } from '../helpers/user-shell.ts';
@@ -91,6 +94,19 @@ t.test('npm run demo: dataset → attest run → push/sign/attach → webhook al
   t.match(verify!.stdout, /VERDICT +allow/);
   t.equal(inspect!.code, 0, inspect!.stdout + inspect!.stderr);
   t.match(inspect!.stdout, digest!);
+});
+
+t.test('the runnable blocks of README and docs run verbatim after npm run demo, on the system Node via npx', async (t) => {
+  if (defaultSettled.status === 'rejected') throw defaultSettled.reason;
+  t.equal(defaultSettled.value.code, 0, 'the demo ran');
+  const runnable = docBlocks().filter((b) => b.marker === 'runnable');
+  t.ok(runnable.length > 0, 'some blocks are runnable');
+  for (const b of runnable) {
+    const result = await runInUserShell(b.text, cwd);
+    t.equal(result.code, 0, `${where(b)} exits 0: ${result.stderr}`);
+    t.not(result.stdout.trim(), '', `${where(b)} prints its answer`);
+    t.notMatch(result.stderr, /SyntaxError|does not provide an export/, `${where(b)}: runs on Node 24 whatever the system Node`);
+  }
 });
 
 t.test('npm run demo -- --registry: the same against a registry, from a source tree outside git', async (t) => {

@@ -38,9 +38,16 @@ export function runCli(args: readonly string[], options: { cwd?: string; env?: N
   return slot(() => spawnCli(args, options));
 }
 
+/**
+ * A caller's own environment (no credentials of the machine) still gets `npm test`'s compile cache:
+ * without it each run compiles the CLI's first modules again (≈ 0.15 CPU-s a run), nothing else changes.
+ */
+const withCompileCache = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
+  process.env.NODE_COMPILE_CACHE === undefined || 'NODE_COMPILE_CACHE' in env ? env : { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE, ...env };
+
 function spawnCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    execFile(NODE, [MAIN, ...args], { cwd: options.cwd ?? REPO, ...(options.env === undefined ? {} : { env: options.env }), maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(NODE, [MAIN, ...args], { cwd: options.cwd ?? REPO, ...(options.env === undefined ? {} : { env: withCompileCache(options.env) }), maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err !== null && typeof err.code !== 'number') {
         reject(err);
         return;

@@ -19,7 +19,10 @@ import type { SettingFlags } from '../config/read.ts';
 import { ModelgateError, UsageError } from '../errors.ts';
 import type { InitOutcome } from '../init/pull.ts';
 import { integer } from './option-values.ts';
-import { addPipelineOptions, loadPipelineFromOptions } from './pipeline-options.ts';
+import { addPipelineOptions, loadPipelineFromOptions, pipelineSettingsOf } from './pipeline-options.ts';
+import type { PipelineSettings } from '../config/read.ts';
+import type { ManifestCache } from '../pipeline/manifest-cache.ts';
+import { repositoryName } from '../oci/reference.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { createLogger } from '../logging/logger.ts';
 
@@ -124,6 +127,31 @@ async function refuse(uri: string, dest: string, outcome: Extract<InitOutcome, {
   return outcome.exitCode;
 }
 
+/**
+ * The first registry round trip does not wait for the configuration: each model's manifest is asked
+ * for while the policy engine, trust root and keys load, into the manifest cache the pipeline then
+ * reads (the store verifies the answer against the pinned digest, as on any fetch). A request that
+ * fails is not kept: the pipeline asks again and reports the failure itself.
+ */
+async function requestManifestsEarly(pairs: readonly string[], settings: PipelineSettings): Promise<ManifestCache> {
+  const [{ ManifestCache }, { storeProvider }, { loadCredentials }, { locationOfUri }] = await Promise.all([
+    import('../pipeline/manifest-cache.ts'),
+    import('../pipeline/deps.ts'),
+    import('../config/load.ts'),
+    import('../init/pull.ts'),
+  ]);
+  const cache = new ManifestCache({ negativeTtlMs: 0 });
+  const credentials = await loadCredentials(settings.registry.dockerConfig).catch(() => undefined);
+  if (credentials === undefined) return cache; // the pipeline's loader reports the configuration error
+  const stores = storeProvider({ registry: { credentials, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: settings.registry.timeoutMs } });
+  for (let i = 0; i < pairs.length; i += 2) {
+    const { ref } = locationOfUri(pairs[i]!);
+    const digest = ref.digest!;
+    cache.get(repositoryName(ref), digest, () => stores(ref).fetchManifest(digest, { timeoutMs: settings.registry.timeoutMs })).catch(() => undefined);
+  }
+  return cache;
+}
+
 async function run(pairs: readonly string[], options: InitOptions): Promise<number> {
   if (pairs.length % 2 !== 0) throw new UsageError('USAGE', `arguments are URI DEST pairs, got ${pairs.length} argument(s)`);
   const concurrency = integer(options.concurrency, '--concurrency', 1);
@@ -136,7 +164,11 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   }
   // One loader for every verifying command: flags, then MODELGATE_* (the chart renders keys, policy
   // data and, for keyless signers, the trust root inline into the storage container's env), then defaults.
-  const [{ BlobCache }, { deps, applied, settings }] = await Promise.all([import('../init/cache.ts'), loadPipelineFromOptions(options)]);
+  const read = await pipelineSettingsOf(options);
+  const manifestCache = await requestManifestsEarly(pairs, read);
+  const [{ BlobCache }, loaded] = await Promise.all([import('../init/cache.ts'), loadPipelineFromOptions(options, process.env, read)]);
+  const { applied, settings } = loaded;
+  const deps = { ...loaded.deps, manifestCache };
   const { dir: cacheDir, maxBytes, lockStaleMs } = settings.cache;
   // No cache directory (or an empty one): no node cache, a pod-local pull (the receipt says `cached: false`).
   const cache = cacheDir === undefined || cacheDir === '' ? undefined : new BlobCache(cacheDir, { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });

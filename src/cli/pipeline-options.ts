@@ -21,9 +21,9 @@ export async function pipelineSettingsOf(options: SettingFlags, env: NodeJS.Proc
   return (await import('../config/read.ts')).readPipelineSettings(options, env);
 }
 
-/** The settings, then the pipeline loaded from them. */
-export async function loadPipelineFromOptions(options: SettingFlags, env: NodeJS.ProcessEnv = process.env): Promise<LoadedPipeline & { readonly settings: PipelineSettings }> {
-  const settings = await pipelineSettingsOf(options, env);
+/** The settings, then the pipeline loaded from them (or from `settings` already read). */
+export async function loadPipelineFromOptions(options: SettingFlags, env: NodeJS.ProcessEnv = process.env, read?: PipelineSettings): Promise<LoadedPipeline & { readonly settings: PipelineSettings }> {
+  const settings = read ?? (await pipelineSettingsOf(options, env));
   const loaded = await (await import('../config/load.ts')).loadPipeline(settings);
   return { ...loaded, settings };
 }

@@ -28,7 +28,7 @@ import { dirname, join } from 'node:path';
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
-import { parseReference, type ArtifactReference } from '../oci/reference.ts';
+import { parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import { isModelIndex, nodePlatform, selectVariant, splitVariantSelector, VariantError, variantsOfIndex, type NodeTarget, type Variant } from '../modelpack/variants.ts';
 import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
 import { decideArtifact, EXIT_CODE, exitCodeOf, type ArtifactDecision, type Failure, type PipelineDeps } from '../pipeline/decide.ts';
@@ -93,11 +93,20 @@ export function locationOfUri(uri: string): { location: string; ref: ArtifactRef
 }
 
 /**
+ * A manifest of `ref`'s repository by digest, through the pipeline's manifest cache when it has one
+ * (init asks for the model's manifest while its configuration loads; every later read is that answer).
+ */
+function manifestOf(deps: InitDeps, ref: ArtifactReference, digest: Digest, timeoutMs: number, signal: AbortSignal | undefined) {
+  const fetch = () => deps.pipeline.stores(ref).fetchManifest(digest, { timeoutMs, ...(signal ? { signal } : {}) });
+  return deps.pipeline.manifestCache === undefined ? fetch() : deps.pipeline.manifestCache.get(repositoryName(ref), digest, fetch, signal);
+}
+
+/**
  * When the URI names a model index: the variant this node uses (`selectVariant`'s rule) and the
  * location that has the pipeline verify the index and that variant; otherwise the location as is.
  */
 async function variantLocation(location: string, ref: ArtifactReference, named: string | undefined, deps: InitDeps): Promise<{ location: string; variant?: Variant; rule?: string }> {
-  const fetched = await deps.pipeline.stores(ref).fetchManifest(ref.digest!, { timeoutMs: deps.timeoutMs ?? 30_000, ...(deps.signal ? { signal: deps.signal } : {}) });
+  const fetched = await manifestOf(deps, ref, ref.digest!, deps.timeoutMs ?? 30_000, deps.signal);
   if (fetched.manifest.kind !== 'index' || !isModelIndex(fetched.manifest)) return { location: named === undefined ? location : `${location}#variant=${named}` }; // the pipeline refuses a selector on a manifest
   const name = named ?? deps.variant?.name;
   const variant = selectVariant(variantsOfIndex(fetched.manifest, location), { name, node: deps.variant?.node ?? { ...nodePlatform(), accelerator: null } }, location);
@@ -372,7 +381,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
   const store = deps.pipeline.stores(ref);
   let staging;
   try {
-    const fetched = await store.fetchManifest(digest, { timeoutMs, signal });
+    const fetched = await manifestOf(deps, ref, digest, timeoutMs, signal);
     if (fetched.manifest.kind !== 'manifest') throw new InitError('UNSUPPORTED_LAYER', `${digest} is an image index, not a model artifact`);
     const plan = planLayers(fetched.manifest.layers, deps.maxExpansion ?? 100);
 

@@ -63,8 +63,13 @@ const controlRaw = await pushArtifact('control-raw', [{ mediaType: ModelPackMedi
 
 t.test('a signed, attested ModelPack model publishes atomically with a receipt naming its digest', async (t) => {
   const dest = join(dir, 'good', 'mnt', 'models');
+  proxy.clearRecords();
   const run = await init([uriOf(good.manifest), dest], join(dir, 'cache-good'));
   t.equal(run.code, 0, run.stderr);
+  // The manifest is asked for first, while the configuration loads, and that one answer serves the pipeline.
+  const manifestPath = new RegExp(`/manifests/${good.manifest.digest}$`);
+  t.match(proxy.requests[0], { method: 'GET', path: manifestPath }, 'the first registry request is the manifest');
+  t.equal(proxy.count('GET', manifestPath), 1, 'the manifest is fetched once');
   t.same(readFileSync(join(dest, 'model.safetensors')), weights);
   t.equal(readFileSync(join(dest, 'config.json'), 'utf8'), '{"architectures":["LlamaForCausalLM"]}');
   t.equal(readFileSync(join(dest, 'tokenizer', 'tokenizer.json'), 'utf8'), '{"vocab":{}}');

@@ -13,7 +13,7 @@ import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, relative, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { datasetFromReference } from '../cli/attest.ts';
+import { datasetFromReference } from '../cli/dataset-inputs.ts';
 import { openSubject } from '../cli/evidence-mode.ts';
 import { resolveBundleSigner } from '../cli/signing-key-option.ts';
 import { openReference, type StoreCliOptions } from '../cli/store-options.ts';

@@ -8,7 +8,7 @@
  * only report what is listed — the decision itself is the policy's (`verdict.reasons`).
  */
 import type { DependencyView } from './predicates.ts';
-import type { DatasetEvidenceView, EvidenceView, SignedBy, VerifiedAttestationView } from './report.ts';
+import type { DatasetEvidenceView, EvidenceView, SignedBy, VerifiedAttestationView } from './views.ts';
 
 export interface SignerEntryView {
   /** The signer as the evidence names it (`key sha256:…`, `SAN (issuer …)`). */

@@ -17,7 +17,8 @@
  * reviews are decided the same way and have no side effects (nothing is written anywhere).
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { decideArtifact, signersFingerprint, type ArtifactDecision, type PipelineDeps, type StoreProvider, type VerificationSigners } from '../pipeline/decide.ts';
+import { decideArtifact, signersFingerprint, type ArtifactDecision, type PipelineDeps, type StoreProvider } from '../pipeline/decide.ts';
+import type { VerificationSigners } from '../evidence/signers.ts';
 import type { Reason } from '../policy/engine.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { ModelgateError } from '../errors.ts';

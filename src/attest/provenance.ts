@@ -12,7 +12,8 @@
  */
 import { AttestationError } from './errors.ts';
 import { echo } from '../sigstore/errors.ts';
-import { isRecord, type Statement } from './statement.ts';
+import { isRecord } from '../evidence/json.ts';
+import type { Statement } from './statement.ts';
 
 export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';

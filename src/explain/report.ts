@@ -14,9 +14,10 @@ import type { Digest } from '../oci/digest.ts';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.ts';
 import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
 import { LineageAnnotation } from '../emit/lineage-annotations.ts';
-import type { ArtifactDecision, EvidenceSummaryItem, VerifiedEvidenceSet } from '../pipeline/decide.ts';
+import type { ArtifactDecision } from '../pipeline/decide.ts';
 import type { AppliedException, Reason } from '../policy/engine.ts';
-import { describeSigner, type SignerIdentity, type TransparencyLogEvidence, type VerifiedAttestation } from '../policy/input.ts';
+import { describeSigner, type SignerIdentity } from '../evidence/signers.ts';
+import type { EvidenceSummaryItem, TransparencyLogEvidence, VerifiedAttestation, VerifiedEvidenceSet } from '../evidence/verified.ts';
 import { evidenceChecklist, policyDataView, type ChecklistItem, type PolicyDataView } from './policy-data.ts';
 import { attestationView, type AttestationView } from './predicates.ts';
 
@@ -24,6 +25,7 @@ export const EXPLAIN_REPORT_VERSION = 'modelgate.dev/explain/v1';
 
 export type { DatasetEvidenceView, EvidenceView, SignedBy, SignerView, TransparencyLogView, VerifiedAttestationView } from './views.ts';
 import type { DatasetEvidenceView, EvidenceView, SignedBy, SignerView, VerifiedAttestationView } from './views.ts';
+import { isRecord } from '../evidence/json.ts';
 
 
 export interface ModelFileView {
@@ -156,7 +158,6 @@ function fileView(layer: Descriptor): ModelFileView {
   return { path, digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
 
 function modelView(config: unknown): ArtifactView['model'] {

@@ -34,20 +34,19 @@ import { manifestSelector, parseReference, repositoryName, type ArtifactReferenc
 import type { ArtifactStore } from '../oci/store.ts';
 import type { Decision, PolicyEngine } from '../policy/engine.ts';
 import { PolicyError } from '../policy/errors.ts';
-import {
-  describeSigner,
-  locationScheme,
-  type EvaluationContext,
-  type InputVariant,
-  type PolicyInputEvidence,
-  type UsageSite,
-  type VerifiedAttestation,
-  type VerifiedModelSignature,
-  type VerifiedSignature,
-} from '../policy/input.ts';
+import { describeSigner, type VerificationSigners } from '../evidence/signers.ts';
+import type {
+  EvidenceSummary,
+  EvidenceSummaryItem,
+  Failure,
+  VerifiedAttestation,
+  VerifiedEvidenceSet,
+  VerifiedModelSignature,
+  VerifiedSignature,
+} from '../evidence/verified.ts';
+import { locationScheme, type EvaluationContext, type InputVariant, type PolicyInputEvidence, type UsageSite } from '../policy/input.ts';
 import type { SignerPolicy } from '../sigstore/bundle.ts';
-import type { IdentityPattern } from '../sigstore/identity-pattern.ts';
-import { collectEvidence, policyEvidence, type EvidenceItem, type EvidenceReport, type EvidenceSource } from '../sigstore/cosign-evidence.ts';
+import { collectEvidence, policyEvidence, type EvidenceItem, type EvidenceReport } from '../sigstore/cosign-evidence.ts';
 import { keyId } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import type { EvidenceCache } from './evidence-cache.ts';
@@ -60,26 +59,6 @@ import { systemClock, type Clock } from '../time/clock.ts';
 
 /** Default deadline of each registry call made by the pipeline. */
 export const DEFAULT_REGISTRY_TIMEOUT_MS = 30_000;
-
-/** A keyless signer: exact certificate SAN and OIDC issuer. */
-export interface SignerIdentitySpec {
-  readonly san: string;
-  readonly issuer: string;
-}
-
-/** Keyless signers by anchored pattern (`--certificate-identity-regexp`): any SAN the pattern matches. */
-export interface SignerIdentityPatternSpec {
-  readonly san: IdentityPattern;
-  readonly issuer: string | IdentityPattern;
-}
-
-/** The signers evidence is verified against. The policy data decides which of them are trusted. */
-export interface VerificationSigners {
-  readonly keys: readonly KeyObject[];
-  readonly identities: readonly SignerIdentitySpec[];
-  /** Verified like `identities`, each pattern as its own signer policy; the verified SAN is exact. */
-  readonly identityPatterns?: readonly SignerIdentityPatternSpec[];
-}
 
 /** Opens the store of a repository (registry or OCI layout). Create once; may cache stores per repository. */
 export type StoreProvider = (ref: ArtifactReference) => ArtifactStore;
@@ -113,38 +92,6 @@ export interface DecisionContext extends EvaluationContext {
   /** Set by the index decision (`variants.ts`) on each of its variants: `artifact.variant` of the input. */
   readonly variant?: InputVariant;
   readonly signal?: AbortSignal;
-}
-
-export interface Failure {
-  readonly code: string;
-  readonly message: string;
-}
-
-export interface EvidenceSummaryItem {
-  readonly source: EvidenceSource;
-  readonly kind: 'signature' | 'attestation';
-  readonly status: 'verified' | 'failed';
-  /** Digest of the manifest that carried the evidence. */
-  readonly manifestDigest: Digest;
-  readonly layerIndex: number | null;
-  /** Verified statement predicateType (or, when failed, the unauthenticated claim). */
-  readonly predicateType: string | null;
-  /** `key sha256:…` or `SAN (issuer …)`, when verified. */
-  readonly signer: string | null;
-  /** Why it did not verify against any configured signer. */
-  readonly error: Failure | null;
-}
-
-export interface EvidenceSummary {
-  /** Repository searched. */
-  readonly store: string;
-  readonly items: readonly EvidenceSummaryItem[];
-  /** Distinct verified signers (signatures and attestations). */
-  readonly signers: readonly string[];
-  /** Distinct predicate types of verified attestations. */
-  readonly predicateTypes: readonly string[];
-  /** Discovery steps that could not run (each one makes the outcome `unavailable`). */
-  readonly problems: readonly (Failure & { readonly source: EvidenceSource })[];
 }
 
 interface DecisionCommon {
@@ -308,14 +255,6 @@ function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, i
   return decided(location, digest, decision, evidence);
 }
 
-interface VerifiedEvidenceSet {
-  readonly signatures: readonly VerifiedSignature[];
-  /** Signatures found that verified under none of the configured signers (UNTRUSTED_SIGNATURE, not UNSIGNED). */
-  readonly unverifiedSignatures: number;
-  readonly attestations: readonly VerifiedAttestation[];
-  readonly summary: EvidenceSummary;
-}
-
 /** Discover the evidence of `digest` in `store` once and verify it against every configured signer (also used for datasets, `datasets.ts`). */
 export async function discoverAndVerify(
   deps: PipelineDeps,
@@ -453,4 +392,3 @@ export async function decideArtifact(location: string, context: DecisionContext,
   return index.kind === 'index' ? decideVariants(decision, index, (child, v) => decideArtifact(child, { ...context, variant: v }, deps)) : decision;
 }
 
-export type { VerifiedEvidenceSet };

@@ -11,7 +11,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Digest } from '../oci/digest.ts';
-import type { VerifiedEvidenceSet } from './decide.ts';
+import type { VerifiedEvidenceSet } from '../evidence/verified.ts';
 
 export interface EvidenceCacheOptions {
   /** Entries kept (default 1000). */

@@ -30,18 +30,11 @@ import { preAuthEncoding } from './dsse.ts';
 import { keyId, keyProfile, verifyPrehashedSignature, verifyRawSignature, verifyWithHash, type SignatureHash } from './keys.ts';
 import { describeExpected, identityMatches, type IdentityPattern } from './identity-pattern.ts';
 import type { TrustMaterial } from './trust.ts';
-
-export const BUNDLE_MEDIA_TYPES = [
-  'application/vnd.dev.sigstore.bundle+json;version=0.1',
-  'application/vnd.dev.sigstore.bundle+json;version=0.2',
-  'application/vnd.dev.sigstore.bundle+json;version=0.3',
-  'application/vnd.dev.sigstore.bundle.v0.3+json',
-] as const;
+import { isRecord } from '../evidence/json.ts';
+import { IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_MEDIA_TYPES } from '../evidence/vocabulary.ts';
 
 /** Largest bundle accepted (bytes of JSON). Real bundles are a few KiB. */
 export const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
-
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
 /** Fulcio certificate extension OIDs (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md). */
 export const FULCIO_OID = {
@@ -129,10 +122,6 @@ function fail(code: VerificationErrorCode, message: string, cause?: unknown): ne
   throw new VerificationError(code, message, cause === undefined ? undefined : { cause });
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Parse bundle JSON (bytes, text or an already-parsed value) into the `@sigstore/bundle` model. */
 export function parseBundle(input: unknown): Bundle {
   let json: unknown = input;
@@ -146,8 +135,8 @@ export function parseBundle(input: unknown): Bundle {
     }
   }
   if (!isRecord(json)) fail('BUNDLE_FORMAT', 'bundle must be a JSON object');
-  if (typeof json.mediaType !== 'string' || !(BUNDLE_MEDIA_TYPES as readonly string[]).includes(json.mediaType)) {
-    fail('BUNDLE_FORMAT', `unsupported bundle mediaType ${echo(json.mediaType)} (supported: ${BUNDLE_MEDIA_TYPES.join(', ')})`);
+  if (typeof json.mediaType !== 'string' || !(SIGSTORE_BUNDLE_MEDIA_TYPES as readonly string[]).includes(json.mediaType)) {
+    fail('BUNDLE_FORMAT', `unsupported bundle mediaType ${echo(json.mediaType)} (supported: ${SIGSTORE_BUNDLE_MEDIA_TYPES.join(', ')})`);
   }
   if (!isRecord(json.verificationMaterial)) fail('BUNDLE_FORMAT', 'bundle has no verificationMaterial object');
   // The bundle's content is a oneof: exactly one of the two (sigstore-go refuses both, the protobuf

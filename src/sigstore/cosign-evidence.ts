@@ -30,16 +30,16 @@ import {
   payloadKind,
   type SignedPayload,
 } from './cosign-payload.ts';
-import type { SignerIdentity, TransparencyLogEvidence, VerifiedAttestation, VerifiedSignature } from '../policy/input.ts';
+import type { SignerIdentity } from '../evidence/signers.ts';
+import type { EvidenceSource, TransparencyLogEvidence, VerifiedAttestation, VerifiedSignature } from '../evidence/verified.ts';
 import { claimedIdentity, FULCIO_OID, parseBundle, verifyBundle, type SignerPolicy, type VerifiedBundle } from './bundle.ts';
 import { VerificationError } from './errors.ts';
 import type { TrustMaterial } from './trust.ts';
+import { SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX } from '../evidence/vocabulary.ts';
 
-export type EvidenceSource = 'referrer' | 'legacy-sig' | 'legacy-att';
+export type { EvidenceSource } from '../evidence/verified.ts';
 export type EvidenceKind = 'signature' | 'attestation';
 
-/** Prefix of every Sigstore bundle media type (`…bundle+json;version=…`, `…bundle.v0.3+json`). */
-export const SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
 /** Annotation cosign puts on bundle referrer manifests (unauthenticated: only a hint for reports). */
 export const BUNDLE_PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 

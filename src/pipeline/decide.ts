@@ -2,8 +2,9 @@
  * The one verification pipeline: reference → resolve → fetch evidence → verify → policy input → decision.
  *
  * Owns: `decideArtifact`, the function the admission webhook, the init container and `modelgate verify`
- * are thin shells around, its result type `ArtifactDecision` (allow / deny / unavailable / invalid),
- * the exit codes those outcomes map to, and the evidence summary reported with every decision.
+ * are thin shells around, its result type `ArtifactDecision` (allow / deny / unavailable / invalid;
+ * an allow or deny carries the verified evidence set and the manifest it was decided on), the exit
+ * codes those outcomes map to, and the evidence summary reported with every decision.
  *
  * Rules:
  *  - Locations that are not OCI (s3, gs, hf, pvc, https, …) are handed to the policy as unverifiable;
@@ -11,9 +12,10 @@
  *  - A tag is resolved to a digest exactly once; from then on only the digest is used (evidence,
  *    policy input). An unpinned reference is still resolved, so the policy sees the digest and denies
  *    TAG_NOT_PINNED itself.
- *  - Evidence is discovered once (through a per-decision `MemoStore`) and verified against every
- *    configured signer: all keys as one key policy (a bundle verifies under at most one key, whose id is
- *    recorded), and each exact identity (SAN + OIDC issuer) or identity pattern as its own policy. The policy data then
+ *  - Evidence is discovered once (through a per-decision `MemoStore`) and each bundle verified once
+ *    (`verifyBundle`): a key-signed bundle under one of the configured keys (whose id is recorded), a
+ *    certificate's verified identity matched against the exact identities (SAN + OIDC issuer) and
+ *    identity patterns. The policy data then
  *    decides which verified signers are trusted, revoked, and how many are needed (k of n). Evidence by
  *    a signer that is not configured cannot be verified and counts as no evidence; only the number of
  *    such signatures reaches the policy (`unverifiedSignatures`), so it denies UNTRUSTED_SIGNATURE, not UNSIGNED.
@@ -31,6 +33,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { manifestSelector, parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
+import type { FetchedManifest } from '../oci/manifest.ts';
 import type { ArtifactStore } from '../oci/store.ts';
 import type { Decision, PolicyEngine } from '../policy/engine.ts';
 import { PolicyError } from '../policy/errors.ts';
@@ -103,9 +106,18 @@ interface DecisionCommon {
   readonly variants?: readonly VariantOutcome[];
 }
 
+/** What a policy decision was made on (all null for a location that is not OCI: nothing was read). */
+interface DecidedOn {
+  readonly evidence: EvidenceSummary | null;
+  /** The verified evidence set the policy input was built from (explain and init read it here). */
+  readonly verified: VerifiedEvidenceSet | null;
+  /** The digest-verified manifest the decision is about. */
+  readonly manifest: FetchedManifest | null;
+}
+
 export type ArtifactDecision =
-  | (DecisionCommon & { readonly outcome: 'allow'; readonly decision: Extract<Decision, { allow: true }>; readonly evidence: EvidenceSummary | null })
-  | (DecisionCommon & { readonly outcome: 'deny'; readonly decision: Extract<Decision, { allow: false }>; readonly evidence: EvidenceSummary | null })
+  | (DecisionCommon & DecidedOn & { readonly outcome: 'allow'; readonly decision: Extract<Decision, { allow: true }> })
+  | (DecisionCommon & DecidedOn & { readonly outcome: 'deny'; readonly decision: Extract<Decision, { allow: false }> })
   | (DecisionCommon & {
       /** The registry (or layout) could not be read completely; never admitted. */
       readonly outcome: 'unavailable';
@@ -159,38 +171,9 @@ export function signersFingerprint(signers: VerificationSigners): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex');
 }
 
-/** The signer policies one evidence item is verified against. */
-function signerPolicies(signers: VerificationSigners): SignerPolicy[] {
-  const policies: SignerPolicy[] = [];
-  if (signers.keys.length > 0) policies.push({ kind: 'key', keys: signers.keys });
-  for (const identity of signers.identities) policies.push({ kind: 'identity', san: identity.san, issuer: identity.issuer });
-  for (const pattern of signers.identityPatterns ?? []) policies.push({ kind: 'identity', san: pattern.san, issuer: pattern.issuer });
-  return policies;
-}
-
-function itemKey(item: EvidenceItem): string {
-  return `${item.source} ${item.manifestDigest} ${item.layerIndex ?? ''}`;
-}
-
-/** A failure that only says "not this signer" (wrong signer kind) is the least informative one. */
-function moreInformative(a: Failure, b: Failure): Failure {
-  return a.code === 'POLICY' && b.code !== 'POLICY' ? b : a;
-}
-
-/** Merge the reports of several signer passes over the same discovered evidence: verified wins. */
-function mergeReports(reports: readonly EvidenceReport[], subject: Digest, storeName: string): EvidenceReport {
-  const merged = new Map<string, EvidenceItem>();
-  for (const report of reports) {
-    for (const item of report.items) {
-      const key = itemKey(item);
-      const seen = merged.get(key);
-      if (seen === undefined || (seen.status === 'failed' && item.status === 'verified')) merged.set(key, item);
-      else if (seen.status === 'failed' && item.status === 'failed') merged.set(key, { ...seen, error: moreInformative(seen.error, item.error) });
-    }
-  }
-  const problems = new Map<string, EvidenceReport['problems'][number]>();
-  for (const report of reports) for (const p of report.problems) problems.set(`${p.source} ${p.code} ${p.message}`, p);
-  return { subject, store: reports[0]?.store ?? storeName, items: [...merged.values()], problems: [...problems.values()] };
+/** All configured signers as one policy: each bundle is verified once, then matched against them. */
+function signerPolicy(signers: VerificationSigners): SignerPolicy {
+  return { kind: 'any', keys: signers.keys, identities: [...signers.identities, ...(signers.identityPatterns ?? [])] };
 }
 
 function summarise(report: EvidenceReport, evidence: { signatures: readonly VerifiedSignature[]; attestations: readonly VerifiedAttestation[] }): EvidenceSummary {
@@ -240,11 +223,11 @@ function registryFailureIn(report: EvidenceReport): { failure: Failure; transien
     : { failure: { code: first.code, message: `evidence discovery incomplete: ${first.message}` }, transient: false };
 }
 
-function decided(location: string, digest: Digest | null, decision: Decision, evidence: EvidenceSummary | null): ArtifactDecision {
-  return decision.allow ? { outcome: 'allow', location, digest, decision, evidence } : { outcome: 'deny', location, digest, decision, evidence };
+function decided(location: string, digest: Digest | null, decision: Decision, on: DecidedOn): ArtifactDecision {
+  return decision.allow ? { outcome: 'allow', location, digest, decision, ...on } : { outcome: 'deny', location, digest, decision, ...on };
 }
 
-function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, input: PolicyInputEvidence, evidence: EvidenceSummary | null): ArtifactDecision {
+function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, input: PolicyInputEvidence, on: DecidedOn): ArtifactDecision {
   let decision: Decision;
   try {
     decision = deps.engine.decide(input);
@@ -252,7 +235,7 @@ function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, i
     if (hasCode(err, PolicyError, 'INPUT_INVALID')) return { outcome: 'invalid', location, digest, failure: failureOf(err) };
     throw err; // POLICY_EVAL and friends: an engine fault, the caller fails closed
   }
-  return decided(location, digest, decision, evidence);
+  return decided(location, digest, decision, on);
 }
 
 /** Discover the evidence of `digest` in `store` once and verify it against every configured signer (also used for datasets, `datasets.ts`). */
@@ -263,24 +246,15 @@ export async function discoverAndVerify(
   signal: AbortSignal | undefined,
 ): Promise<{ kind: 'verified'; evidence: VerifiedEvidenceSet } | { kind: 'unavailable'; failure: Failure; transient: boolean; summary: EvidenceSummary }> {
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
-  const policies = signerPolicies(deps.signers);
-  const reports: EvidenceReport[] = [];
-  for (const signer of policies) {
-    reports.push(
-      await collectEvidence(store, digest, {
-        trust: deps.trust,
-        signer,
-        ...(deps.keyTlogThreshold !== undefined ? { keyTlogThreshold: deps.keyTlogThreshold } : {}),
-        timeoutMs,
-        ...(signal ? { signal } : {}),
-      }),
-    );
-  }
-  if (policies.length === 0) {
-    // No signer configured: still discover, so the summary shows what exists (nothing can verify).
-    reports.push(await collectEvidence(store, digest, { trust: deps.trust, signer: { kind: 'key', keys: [] }, timeoutMs, ...(signal ? { signal } : {}) }));
-  }
-  const report = mergeReports(reports, digest, store.name);
+  // Discovered once, each bundle verified once; with no signer configured nothing verifies, but the
+  // summary still shows what exists.
+  const report = await collectEvidence(store, digest, {
+    trust: deps.trust,
+    signer: signerPolicy(deps.signers),
+    ...(deps.keyTlogThreshold !== undefined ? { keyTlogThreshold: deps.keyTlogThreshold } : {}),
+    timeoutMs,
+    ...(signal ? { signal } : {}),
+  });
   const { signatures, attestations } = policyEvidence(report);
   const summary = summarise(report, { signatures, attestations });
   const registryFailure = registryFailureIn(report);
@@ -302,7 +276,7 @@ export async function decideArtifact(location: string, context: DecisionContext,
   // 1. Reference. Non-OCI locations cannot be verified: the policy decides (deny unless allowlisted).
   const scheme = locationScheme(location);
   if (scheme !== 'oci' && scheme !== 'oci-layout') {
-    return evaluate(deps, location, null, { artifact: { uri: location }, ...common }, null);
+    return evaluate(deps, location, null, { artifact: { uri: location }, ...common }, { evidence: null, verified: null, manifest: null });
   }
   let ref: ArtifactReference;
   let target: string; // the location without a `#variant=NAME` selector (`variants.ts`)
@@ -387,7 +361,7 @@ export async function decideArtifact(location: string, context: DecisionContext,
     location,
     digest,
     { artifact, signatures: verified.signatures, unverifiedSignatures: verified.unverifiedSignatures, attestations: verified.attestations, ...(datasets ? { datasets } : {}), ...common },
-    verified.summary,
+    { evidence: verified.summary, verified, manifest },
   );
   return index.kind === 'index' ? decideVariants(decision, index, (child, v) => decideArtifact(child, { ...context, variant: v }, deps)) : decision;
 }

@@ -338,8 +338,9 @@ async function verifyAndBind(
     evidenceSigner.kind === 'issuer-only' ? { kind: 'identity', san: claimedIdentity(candidate.bundleJson).san, issuer: evidenceSigner.issuer } : evidenceSigner;
   // Key-signed evidence without a Rekor entry (legacy `.sig` with no bundle annotation, Chains bundles)
   // is accepted on the key alone unless the caller asks for log entries (keyTlogThreshold).
-  const tlogThreshold = signer.kind === 'key' ? (options.keyTlogThreshold ?? 0) : options.tlogThreshold;
   const parsed = parseBundle(candidate.bundleJson);
+  const keySigned = parsed.verificationMaterial.content.$case === 'publicKey';
+  const tlogThreshold = keySigned ? (options.keyTlogThreshold ?? 0) : options.tlogThreshold;
   // Message signatures: over the legacy payload blob, or (referrer) over the subject manifest itself.
   const artifactBytes = parsed.content.$case === 'messageSignature' ? (candidate.artifact ?? (await subjectBytes())) : undefined;
   const bundle = await verifyBundle(candidate.bundleJson, {

@@ -6,7 +6,7 @@
  * Imports are read with the TypeScript compiler's pre-processor (import / export … from / dynamic
  * import), type-only imports included: a type that lives in the consumer is an upward dependency too.
  *
- * Usage: `node scripts/import-graph.ts` prints cycles and upward imports (exit 1 when there are any).
+ * Usage: `npx node scripts/import-graph.ts` prints cycles and upward imports (exit 1 when there are any).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';

@@ -24,6 +24,7 @@ import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { hashJobs } from '../hashing/pool.ts';
 import { isRecord } from '../evidence/json.ts';
+import type { ModelSigner } from '../oms/signature.ts';
 
 export const RECEIPT_SCHEMA = 'modelgate.dev/init-receipt/v1';
 
@@ -44,6 +45,16 @@ export interface ReceiptLayer {
   readonly mediaType: string;
 }
 
+/** What the receipt records of a model signature verified against the published files. */
+export interface ModelSignatureRecord {
+  readonly method: string;
+  readonly signer: ModelSigner;
+  readonly modelName: string;
+  readonly modelDigest: string | null;
+  readonly files: number;
+  readonly verifiedAgainst: 'files';
+}
+
 export interface Receipt {
   readonly schema: typeof RECEIPT_SCHEMA;
   readonly uri: string;
@@ -54,7 +65,7 @@ export interface Receipt {
   readonly policy: Record<string, unknown>;
   readonly warnings: readonly unknown[];
   readonly exceptions: readonly unknown[];
-  readonly modelSignature: Record<string, unknown> | null;
+  readonly modelSignature: ModelSignatureRecord | null;
   readonly evidence: Record<string, unknown> | null;
   readonly layers: readonly ReceiptLayer[];
   readonly files: readonly ReceiptFile[];
@@ -66,6 +77,32 @@ export interface Receipt {
 
 const isSize = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
+function isModelSigner(v: unknown): v is ModelSigner {
+  if (!isRecord(v)) return false;
+  switch (v.kind) {
+    case 'key':
+      return typeof v.keyId === 'string';
+    case 'certificate':
+      return typeof v.subject === 'string' && typeof v.fingerprint256 === 'string' && isSize(v.chainLength);
+    case 'sigstore':
+      return typeof v.identity === 'string' && typeof v.issuer === 'string';
+    default:
+      return false;
+  }
+}
+
+function isModelSignatureRecord(v: unknown): v is ModelSignatureRecord {
+  return (
+    isRecord(v) &&
+    typeof v.method === 'string' &&
+    isModelSigner(v.signer) &&
+    typeof v.modelName === 'string' &&
+    (v.modelDigest === null || typeof v.modelDigest === 'string') &&
+    isSize(v.files) &&
+    v.verifiedAgainst === 'files'
+  );
+}
+
 /** The receipt in `value`, or why it is not one (not this version, a field missing or mistyped). */
 export function parseReceipt(value: unknown): Receipt | string {
   if (!isRecord(value)) return 'not a JSON object';
@@ -73,7 +110,7 @@ export function parseReceipt(value: unknown): Receipt | string {
   if (typeof value.uri !== 'string' || typeof value.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(value.digest)) return 'uri or digest missing';
   if (value.decision !== 'allow' || value.stage !== 'before-publish' || typeof value.time !== 'string') return 'not an allow decision before publication';
   if (!isRecord(value.policy) || !Array.isArray(value.warnings) || !Array.isArray(value.exceptions)) return 'policy, warnings or exceptions mistyped';
-  if (value.modelSignature !== null && !isRecord(value.modelSignature)) return 'modelSignature mistyped';
+  if (value.modelSignature !== null && !isModelSignatureRecord(value.modelSignature)) return 'modelSignature mistyped';
   if (value.evidence !== null && !isRecord(value.evidence)) return 'evidence mistyped';
   if (!Array.isArray(value.layers) || !value.layers.every((l) => isRecord(l) && typeof l.digest === 'string' && isSize(l.size) && typeof l.mediaType === 'string')) return 'layers mistyped';
   if (!Array.isArray(value.files) || !value.files.every((f) => isRecord(f) && typeof f.path === 'string' && isSize(f.size) && typeof f.sha256 === 'string' && /^[0-9a-f]{64}$/.test(f.sha256))) return 'files mistyped';

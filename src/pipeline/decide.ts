@@ -29,7 +29,6 @@
  * Dependencies (stores and credentials, trust material, signers, policy engine, optional evidence
  * cache) are created once (`PipelineDeps`) and reused across decisions.
  */
-import { createHash, type KeyObject } from 'node:crypto';
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { manifestSelector, parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
@@ -50,9 +49,8 @@ import type {
 import { locationScheme, type EvaluationContext, type InputVariant, type PolicyInputEvidence, type UsageSite } from '../policy/input.ts';
 import type { SignerPolicy } from '../sigstore/bundle.ts';
 import { collectEvidence, policyEvidence, type EvidenceItem, type EvidenceReport } from '../sigstore/cosign-evidence.ts';
-import { keyId } from '../sigstore/keys.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
-import type { EvidenceCache } from './evidence-cache.ts';
+import { evidenceKey, verificationScope, type EvidenceCache } from './evidence-cache.ts';
 import type { ManifestCache } from './manifest-cache.ts';
 import { checkProvenanceDatasets } from './datasets.ts';
 import { MemoStore } from './memo-store.ts';
@@ -159,16 +157,6 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set(['TIMEOUT', 'NETWORK', 'REG
 function failureOf(err: unknown): Failure {
   if (err instanceof ModelgateError) return { code: err.code, message: err.message };
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
-}
-
-/** A stable fingerprint of the configured signers (part of evidence cache keys). */
-export function signersFingerprint(signers: VerificationSigners): string {
-  const parts = [
-    ...signers.keys.map((k) => `key:${keyId(k)}`),
-    ...signers.identities.map((i) => `id:${i.issuer}\u0000${i.san}`),
-    ...(signers.identityPatterns ?? []).map((p) => `re:${typeof p.issuer === 'string' ? p.issuer : `/${p.issuer.source}`}\u0000${p.san.source}`),
-  ].sort();
-  return createHash('sha256').update(parts.join('\n')).digest('hex');
 }
 
 /** All configured signers as one policy: each bundle is verified once, then matched against them. */
@@ -293,8 +281,8 @@ export async function decideArtifact(location: string, context: DecisionContext,
   //    less on a cold decision); that discovery is only used once the manifest has verified.
   const store = new MemoStore(deps.stores(ref), deps.manifestCache && { cache: deps.manifestCache, repository: repositoryName(ref) });
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
-  const cacheKeyOf = (digest: Digest): string | undefined =>
-    deps.evidenceCache?.keyOf(repositoryName(ref), digest, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);
+  const scope = deps.evidenceCache && verificationScope(deps);
+  const cacheKeyOf = (digest: Digest): string | undefined => (scope === undefined ? undefined : evidenceKey(repositoryName(ref), digest, scope));
   let early: ReturnType<typeof discoverAndVerify> | undefined;
   const stopEarly = new AbortController();
   if (ref.digest !== undefined) {

@@ -24,8 +24,8 @@ import { isRecord } from '../evidence/json.ts';
 import type { VerifiedAttestation, VerifiedEvidenceSet, VerifiedSignature } from '../evidence/verified.ts';
 import { SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1 } from '../evidence/vocabulary.ts';
 import { normalizeProvenance, type DatasetEvidence } from '../policy/input.ts';
-import { DEFAULT_REGISTRY_TIMEOUT_MS, discoverAndVerify, signersFingerprint, type PipelineDeps } from './decide.ts';
-import type { EvidenceCache } from './evidence-cache.ts';
+import { DEFAULT_REGISTRY_TIMEOUT_MS, discoverAndVerify, type PipelineDeps } from './discover.ts';
+import { evidenceKey, verificationScope, type EvidenceCache } from './evidence-cache.ts';
 import { unlessAborted } from './manifest-cache.ts';
 import { MemoStore } from './memo-store.ts';
 
@@ -113,7 +113,7 @@ async function checkDataset(deps: PipelineDeps, uri: string, digest: string, sig
     if (cache === undefined) {
       verified = await verifyDataset(deps, store, pinned, signal);
     } else {
-      const key = cache.keyOf(repositoryName(ref), pinned, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);
+      const key = evidenceKey(repositoryName(ref), pinned, verificationScope(deps));
       const kept = cache.get(key);
       if (kept !== undefined) {
         verified = kept;

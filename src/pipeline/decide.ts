@@ -27,63 +27,27 @@
  *    outcome is `unavailable` — transient (timeouts, connection failures, 5xx: retry may help) or
  *    permanent (not found, unauthorised, malformed) — never allow.
  * Dependencies (stores and credentials, trust material, signers, policy engine, optional evidence
- * cache) are created once (`PipelineDeps`) and reused across decisions.
+ * cache) are created once (`PipelineDeps`) and reused across decisions; discovery and verification of
+ * one digest is `discover.ts`'s, shared with the dataset checks (`datasets.ts`).
  */
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
+import type { EvidenceSummary, Failure, VerifiedEvidenceSet, VerifiedModelSignature } from '../evidence/verified.ts';
 import type { Digest } from '../oci/digest.ts';
-import { manifestSelector, parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import type { FetchedManifest } from '../oci/manifest.ts';
-import type { ArtifactStore } from '../oci/store.ts';
-import type { Decision, PolicyEngine } from '../policy/engine.ts';
+import { manifestSelector, parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
+import type { Decision } from '../policy/engine.ts';
 import { PolicyError } from '../policy/errors.ts';
-import { describeSigner, type VerificationSigners } from '../evidence/signers.ts';
-import type {
-  EvidenceSummary,
-  EvidenceSummaryItem,
-  Failure,
-  VerifiedAttestation,
-  VerifiedEvidenceSet,
-  VerifiedModelSignature,
-  VerifiedSignature,
-} from '../evidence/verified.ts';
 import { locationScheme, type EvaluationContext, type InputVariant, type PolicyInputEvidence, type UsageSite } from '../policy/input.ts';
-import type { SignerPolicy } from '../sigstore/bundle.ts';
-import { collectEvidence, policyEvidence, type EvidenceItem, type EvidenceReport } from '../sigstore/cosign-evidence.ts';
-import type { TrustMaterial } from '../sigstore/trust.ts';
-import { evidenceKey, verificationScope, type EvidenceCache } from './evidence-cache.ts';
-import type { ManifestCache } from './manifest-cache.ts';
+import { systemClock } from '../time/clock.ts';
 import { checkProvenanceDatasets } from './datasets.ts';
+import { DEFAULT_REGISTRY_TIMEOUT_MS, discoverAndVerify, type PipelineDeps } from './discover.ts';
+import { evidenceKey, verificationScope } from './evidence-cache.ts';
 import { MemoStore } from './memo-store.ts';
 import { decideVariants, planIndex, type VariantOutcome } from './variants.ts';
 import { splitVariantSelector } from '../modelpack/variants.ts';
-import { systemClock, type Clock } from '../time/clock.ts';
 
-/** Default deadline of each registry call made by the pipeline. */
-export const DEFAULT_REGISTRY_TIMEOUT_MS = 30_000;
-
-/** Opens the store of a repository (registry or OCI layout). Create once; may cache stores per repository. */
-export type StoreProvider = (ref: ArtifactReference) => ArtifactStore;
-
-export interface PipelineDeps {
-  readonly stores: StoreProvider;
-  readonly trust: TrustMaterial;
-  readonly signers: VerificationSigners;
-  readonly engine: PolicyEngine;
-  /**
-   * Verified transparency-log entries required of key-signed evidence (default 0, as `collectEvidence`:
-   * a signature by a configured key verifies on that key alone; log entries present are still
-   * verified). Keyless evidence always needs a verified log entry or timestamp.
-   */
-  readonly keyTlogThreshold?: number;
-  /** Deadline of each registry call in milliseconds (default 30 s). */
-  readonly timeoutMs?: number;
-  /** Verified evidence by (repository, digest, trust, signers); see `evidence-cache.ts`. */
-  readonly evidenceCache?: EvidenceCache;
-  /** Manifests by (repository, digest), shared by all decisions; see `manifest-cache.ts`. */
-  readonly manifestCache?: ManifestCache;
-  /** The time the policy sees when the context gives none (default the wall clock). */
-  readonly clock?: Clock;
-}
+export { DEFAULT_REGISTRY_TIMEOUT_MS } from './discover.ts';
+export type { PipelineDeps, StoreProvider } from './discover.ts';
 
 export interface DecisionContext extends EvaluationContext {
   /** Where the location is used (admission: namespace, resource, field path). */
@@ -150,65 +114,9 @@ export function exitCodeOf(result: ArtifactDecision): number {
   }
 }
 
-/** OCI error codes that mean "the registry could not be read", as opposed to "the evidence is bad". */
-const REGISTRY_FAILURE_CODES = ['TIMEOUT', 'NETWORK', 'REGISTRY_ERROR', 'UNAUTHORIZED', 'DENIED', 'PROTOCOL'] as const;
-const TRANSIENT_CODES: ReadonlySet<string> = new Set(['TIMEOUT', 'NETWORK', 'REGISTRY_ERROR']);
-
 function failureOf(err: unknown): Failure {
   if (err instanceof ModelgateError) return { code: err.code, message: err.message };
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
-}
-
-/** All configured signers as one policy: each bundle is verified once, then matched against them. */
-function signerPolicy(signers: VerificationSigners): SignerPolicy {
-  return { kind: 'any', keys: signers.keys, identities: [...signers.identities, ...(signers.identityPatterns ?? [])] };
-}
-
-function summarise(report: EvidenceReport, evidence: { signatures: readonly VerifiedSignature[]; attestations: readonly VerifiedAttestation[] }): EvidenceSummary {
-  const items = report.items.map(
-    (item): EvidenceSummaryItem => ({
-      source: item.source,
-      kind: item.kind,
-      status: item.status,
-      manifestDigest: item.manifestDigest,
-      layerIndex: item.layerIndex ?? null,
-      predicateType: item.predicateType ?? null,
-      signer: item.status === 'verified' ? describeVerifiedSigner(item) : null,
-      error: item.status === 'failed' ? item.error : null,
-    }),
-  );
-  const signers = new Set<string>();
-  for (const s of [...evidence.signatures, ...evidence.attestations]) signers.add(describeSigner(s.signer));
-  return {
-    store: report.store,
-    items,
-    signers: [...signers].sort(),
-    predicateTypes: [...new Set(evidence.attestations.map((a) => a.predicateType))].sort(),
-    problems: report.problems.map((p) => ({ source: p.source, code: p.code, message: p.message })),
-  };
-}
-
-function describeVerifiedSigner(item: Extract<EvidenceItem, { status: 'verified' }>): string {
-  const { signer } = item.verified.bundle;
-  return signer.kind === 'key' ? `key sha256:${signer.keyId}` : `${signer.san} (issuer ${signer.issuer})`;
-}
-
-/** Why the discovered evidence is incomplete because of the registry, if it is. */
-function registryFailureIn(report: EvidenceReport): { failure: Failure; transient: boolean } | undefined {
-  const failures: Failure[] = [
-    ...report.problems.map((p) => ({ code: p.code, message: `${p.source}: ${p.message}` })),
-    ...report.items.flatMap((item) =>
-      item.status === 'failed' && (REGISTRY_FAILURE_CODES as readonly string[]).includes(item.error.code)
-        ? [{ code: item.error.code, message: `${item.source} ${item.manifestDigest}: ${item.error.message}` }]
-        : [],
-    ),
-  ];
-  const first = failures[0];
-  if (first === undefined) return undefined;
-  const transient = failures.find((f) => TRANSIENT_CODES.has(f.code));
-  return transient !== undefined
-    ? { failure: { code: transient.code, message: `evidence discovery incomplete: ${transient.message}` }, transient: true }
-    : { failure: { code: first.code, message: `evidence discovery incomplete: ${first.message}` }, transient: false };
 }
 
 function decided(location: string, digest: Digest | null, decision: Decision, on: DecidedOn): ArtifactDecision {
@@ -226,30 +134,6 @@ function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, i
   return decided(location, digest, decision, on);
 }
 
-/** Discover the evidence of `digest` in `store` once and verify it against every configured signer (also used for datasets, `datasets.ts`). */
-export async function discoverAndVerify(
-  deps: PipelineDeps,
-  store: ArtifactStore,
-  digest: Digest,
-  signal: AbortSignal | undefined,
-): Promise<{ kind: 'verified'; evidence: VerifiedEvidenceSet } | { kind: 'unavailable'; failure: Failure; transient: boolean; summary: EvidenceSummary }> {
-  const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
-  // Discovered once, each bundle verified once; with no signer configured nothing verifies, but the
-  // summary still shows what exists.
-  const report = await collectEvidence(store, digest, {
-    trust: deps.trust,
-    signer: signerPolicy(deps.signers),
-    ...(deps.keyTlogThreshold !== undefined ? { keyTlogThreshold: deps.keyTlogThreshold } : {}),
-    timeoutMs,
-    ...(signal ? { signal } : {}),
-  });
-  const { signatures, attestations } = policyEvidence(report);
-  const summary = summarise(report, { signatures, attestations });
-  const registryFailure = registryFailureIn(report);
-  if (registryFailure !== undefined) return { kind: 'unavailable', ...registryFailure, summary };
-  const unverifiedSignatures = report.items.filter((item) => item.kind === 'signature' && item.status === 'failed').length;
-  return { kind: 'verified', evidence: { signatures, unverifiedSignatures, attestations, summary } };
-}
 
 /**
  * Decide whether the artifact at `location` may be used. Never allows on an error: registry failures

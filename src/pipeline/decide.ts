@@ -31,9 +31,8 @@
  * one digest is `discover.ts`'s, shared with the dataset checks (`datasets.ts`).
  */
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
-import type { EvidenceSummary, Failure, VerifiedEvidenceSet, VerifiedModelSignature } from '../evidence/verified.ts';
+import type { Failure, VerifiedModelSignature } from '../evidence/verified.ts';
 import type { Digest } from '../oci/digest.ts';
-import type { FetchedManifest } from '../oci/manifest.ts';
 import { manifestSelector, parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import type { Decision } from '../policy/engine.ts';
 import { PolicyError } from '../policy/errors.ts';
@@ -43,11 +42,13 @@ import { checkProvenanceDatasets } from './datasets.ts';
 import { DEFAULT_REGISTRY_TIMEOUT_MS, discoverAndVerify, type PipelineDeps } from './discover.ts';
 import { evidenceKey, verificationScope } from './evidence-cache.ts';
 import { MemoStore } from './memo-store.ts';
-import { decideVariants, planIndex, type VariantOutcome } from './variants.ts';
+import { decideVariants, planIndex } from './variants.ts';
 import { splitVariantSelector } from '../modelpack/variants.ts';
 
 export { DEFAULT_REGISTRY_TIMEOUT_MS } from './discover.ts';
 export type { PipelineDeps, StoreProvider } from './discover.ts';
+export type { ArtifactDecision, VariantOutcome } from './decision.ts';
+import type { ArtifactDecision, DecidedOn } from './decision.ts';
 
 export interface DecisionContext extends EvaluationContext {
   /** Where the location is used (admission: namespace, resource, field path). */
@@ -58,41 +59,6 @@ export interface DecisionContext extends EvaluationContext {
   readonly variant?: InputVariant;
   readonly signal?: AbortSignal;
 }
-
-interface DecisionCommon {
-  /** The location exactly as given. */
-  readonly location: string;
-  /** The manifest digest the reference resolved to (null when unverifiable or not resolved). */
-  readonly digest: Digest | null;
-  /** When the reference is a model index: each variant decided (`src/pipeline/variants.ts`). */
-  readonly variants?: readonly VariantOutcome[];
-}
-
-/** What a policy decision was made on (all null for a location that is not OCI: nothing was read). */
-interface DecidedOn {
-  readonly evidence: EvidenceSummary | null;
-  /** The verified evidence set the policy input was built from (explain and init read it here). */
-  readonly verified: VerifiedEvidenceSet | null;
-  /** The digest-verified manifest the decision is about. */
-  readonly manifest: FetchedManifest | null;
-}
-
-export type ArtifactDecision =
-  | (DecisionCommon & DecidedOn & { readonly outcome: 'allow'; readonly decision: Extract<Decision, { allow: true }> })
-  | (DecisionCommon & DecidedOn & { readonly outcome: 'deny'; readonly decision: Extract<Decision, { allow: false }> })
-  | (DecisionCommon & {
-      /** The registry (or layout) could not be read completely; never admitted. */
-      readonly outcome: 'unavailable';
-      /** True when a retry may succeed (timeouts, connection failures, 5xx). */
-      readonly transient: boolean;
-      readonly failure: Failure;
-      readonly evidence: EvidenceSummary | null;
-    })
-  | (DecisionCommon & {
-      /** The location or the verified evidence cannot be turned into a policy input (bad reference, malformed provenance). */
-      readonly outcome: 'invalid';
-      readonly failure: Failure;
-    });
 
 /**
  * Exit codes of `modelgate verify` and the init container: 0 allow, 1 deny, 2 invalid (usage, bad

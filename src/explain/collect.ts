@@ -67,10 +67,11 @@ export async function explainReference(reference: string, deps: PipelineDeps, no
 
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
   const store = deps.stores(parseReference(reference));
-  // The manifest the pipeline resolved and verified (no second fetch); its config is read here.
-  const manifest: FetchedManifest | undefined = result.outcome === 'unavailable' ? undefined : (result.manifest ?? undefined);
+  // The manifest the pipeline resolved and verified (fetched only for a model index's chosen variant); its config is read here.
+  let manifest: FetchedManifest | undefined;
   let config: unknown;
-  if (manifest !== undefined) {
+  if (result.outcome !== 'unavailable') {
+    manifest = result.manifest?.descriptor.digest === result.digest ? result.manifest : await store.fetchManifest(result.digest, { timeoutMs });
     if (manifest.manifest.kind === 'manifest') {
       try {
         config = JSON.parse((await store.fetchBlob(manifest.manifest.config, { timeoutMs, maxBytes: MAX_CONFIG_BYTES })).toString('utf8'));

@@ -364,8 +364,8 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
   const store = deps.pipeline.stores(ref);
   let staging;
   try {
-    // The digest-verified manifest the decision was made on (fetched again only if it was not returned).
-    const fetched = result.manifest ?? (await store.fetchManifest(digest, { timeoutMs, signal }));
+    // The digest-verified manifest the decision was made on (a model index's chosen variant is read here).
+    const fetched = result.manifest?.descriptor.digest === digest ? result.manifest : await store.fetchManifest(digest, { timeoutMs, signal });
     if (fetched.manifest.kind !== 'manifest') throw new InitError('UNSUPPORTED_LAYER', `${digest} is an image index, not a model artifact`);
     const plan = planLayers(fetched.manifest.layers, deps.maxExpansion ?? 100);
 

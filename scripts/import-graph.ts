@@ -38,7 +38,16 @@ export interface ImportEdge {
   /** Importing file, relative to the source root (`sigstore/bundle.ts`). */
   readonly from: string;
   readonly to: string;
+  /** Only `import type` / `export type` statements name the target (erased at run time). */
+  readonly typeOnly: boolean;
 }
+
+/**
+ * The one exception to both checks: `errors.ts` gathers each domain's error-code union (type-only) into
+ * the project's one closed `ErrorCode` union, so its type-only imports of `<module>/errors.ts` and the
+ * like are left out. Any other import, type-only or not, counts.
+ */
+const EXEMPT_TYPE_IMPORTERS: ReadonlySet<string> = new Set(['errors.ts']);
 
 export interface ImportGraph {
   readonly files: readonly string[];
@@ -63,12 +72,18 @@ export function importGraph(root: string): ImportGraph {
   const known = new Set(files);
   const edges: ImportEdge[] = [];
   for (const file of files) {
-    const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+    const text = readFileSync(file, 'utf8');
+    const { importedFiles } = ts.preProcessFile(text, true, true);
+    const typeOnly = new Set([...text.matchAll(/^(?:import|export) type [^;]*? from '([^']+)'/gms)].map((m) => m[1]!));
+    const value = new Set([...text.matchAll(/^(?:import|export) (?!type )[^;]*? from '([^']+)'/gms)].map((m) => m[1]!));
     for (const { fileName } of importedFiles) {
       if (!fileName.startsWith('.')) continue;
       const target = resolve(dirname(file), fileName).replace(/\.js$/, '.ts');
       if (!known.has(target)) continue;
-      edges.push({ from: toPosix(relative(root, file)), to: toPosix(relative(root, target)) });
+      const from = toPosix(relative(root, file));
+      const edge = { from, to: toPosix(relative(root, target)), typeOnly: typeOnly.has(fileName) && !value.has(fileName) };
+      if (edge.typeOnly && EXEMPT_TYPE_IMPORTERS.has(from)) continue;
+      edges.push(edge);
     }
   }
   return { files: files.map((f) => toPosix(relative(root, f))), edges };

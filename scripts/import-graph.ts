@@ -15,7 +15,8 @@ import ts from 'typescript';
 
 /**
  * Layers, bottom first. A module may import from its own layer and the layers below it, never above.
- *  0. evidence/errors/time: the shared vocabulary (verified evidence, error codes, the clock);
+ *  0. evidence/errors/time: the shared vocabulary (verified evidence, error codes, the clock; and the
+ *     logger, which any shell may use);
  *  1. producers of verified facts and their plumbing: oci, sigstore, oms, attest, dataset, hashing, fs,
  *     modelpack (the model layout's media types and annotations);
  *  2. policy: turns verified evidence into policy JSON and decides;
@@ -26,7 +27,7 @@ import ts from 'typescript';
  * A folder (or top-level file) not listed here fails the check, so a new one must be placed.
  */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['evidence', 'errors.ts', 'time', 'version.ts'],
+  ['evidence', 'errors.ts', 'time', 'version.ts', 'logging'],
   ['oci', 'sigstore', 'oms', 'attest', 'dataset', 'hashing', 'fs', 'modelpack'],
   ['policy'],
   ['pipeline'],

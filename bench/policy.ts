@@ -16,7 +16,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PolicyEngine } from '../src/policy/engine.ts';
-import { buildPolicyInput, EVALUATION_PREDICATE_V1, type PolicyInputEvidence } from '../src/policy/input.ts';
+import { EVALUATION_PREDICATE_V1 } from '../src/evidence/vocabulary.ts';
+import { buildPolicyInput, type PolicyInputEvidence } from '../src/policy/input.ts';
 import { locateOpa, runOpa } from '../src/policy/opa.ts';
 import { goodData, goodEvidence, MODEL_DIGEST, provenancePredicate, RELEASE_KEY_ID } from '../test/policy/fixtures.ts';
 

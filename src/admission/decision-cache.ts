@@ -10,8 +10,8 @@
  *  - `invalid` outcomes are not kept (cheap to recompute).
  * The key is built by the caller (`decisionKey`) from everything in the policy input except the
  * evidence and the time — the location as written, the usage site, the operation, the requesting user
- * (name, uid, groups), the policy bundle and data digests, the trust digest, the configured signers and
- * the credentials scope — so a policy or trust change misses by key (nothing needs flushing), and a
+ * (name, uid, groups), the policy bundle and data digests, the verification settings (the pipeline's
+ * `verificationScope`: trust digest, configured signers, key tlog threshold) and the credentials scope — so a policy or trust change misses by key (nothing needs flushing), and a
  * hit is the decision a fresh evaluation would give, as long as:
  *  - the evidence is unchanged: it is re-read after `ttlMs` (as the pipeline's `EvidenceCache`);
  *  - the time the policy sees makes no difference: the default policy reads the time only to compare
@@ -51,8 +51,8 @@ export interface DecisionKeyParts {
   readonly groups: readonly string[];
   readonly bundleDigest: string;
   readonly dataDigest: string;
-  readonly trustDigest: string;
-  readonly signers: string;
+  /** `verificationScope` of the pipeline: trust digest, configured signers, key tlog threshold. */
+  readonly verification: string;
   readonly credentialsScope: string;
 }
 
@@ -73,8 +73,7 @@ export function decisionKey(parts: DecisionKeyParts): string {
     parts.groups,
     parts.bundleDigest,
     parts.dataDigest,
-    parts.trustDigest,
-    parts.signers,
+    parts.verification,
     parts.credentialsScope,
   ]);
 }

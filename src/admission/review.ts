@@ -17,11 +17,13 @@
  * reviews are decided the same way and have no side effects (nothing is written anywhere).
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { decideArtifact, signersFingerprint, type ArtifactDecision, type PipelineDeps, type StoreProvider, type VerificationSigners } from '../pipeline/decide.ts';
+import { decideArtifact, type ArtifactDecision, type PipelineDeps, type StoreProvider } from '../pipeline/decide.ts';
+import type { VerificationSigners } from '../evidence/signers.ts';
 import type { Reason } from '../policy/engine.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { ModelgateError } from '../errors.ts';
 import { AdmissionError } from './errors.ts';
+import { verificationScope } from '../pipeline/evidence-cache.ts';
 import { decisionKey, nextTimeBoundary, type CacheResult, type DecisionCache } from './decision-cache.ts';
 import { extractLocations, isAdmittedKind, type ModelLocation } from './locations.ts';
 import { pinLocations } from './pin.ts';
@@ -223,7 +225,6 @@ const clip = (text: string, max: number): string => (text.length <= max ? text :
 export class AdmissionReviewer {
   #deps: PipelineDeps;
   readonly #config: ReviewerConfig;
-  readonly #signers: string;
   readonly #clock: Clock;
   /**
    * Decisions running per location (whatever the usage site): a decision of the same location for
@@ -235,7 +236,6 @@ export class AdmissionReviewer {
   constructor(config: ReviewerConfig) {
     this.#config = config;
     this.#deps = config.deps;
-    this.#signers = signersFingerprint(config.deps.signers);
     this.#clock = config.clock ?? systemClock;
   }
 
@@ -382,6 +382,7 @@ export class AdmissionReviewer {
     const credentialsScope = credentials?.scope ?? this.#config.credentialsScope ?? 'default';
     const namespace = request.namespace ?? '';
     const user = request.userInfo;
+    const verification = verificationScope(deps);
     const key = decisionKey({
       location: location.uri,
       namespace,
@@ -394,13 +395,12 @@ export class AdmissionReviewer {
       groups: user.groups ?? [],
       bundleDigest: deps.engine.bundleDigest,
       dataDigest: deps.engine.dataDigest,
-      trustDigest: deps.trust.trustDigest,
-      signers: this.#signers,
+      verification,
       credentialsScope,
     });
     const changed = !previous.has(`${location.fieldPath}\u0000${location.uri}`);
     const { decision, result } = await this.#config.cache.get(key, async () => {
-      const evidenceKey = JSON.stringify([location.uri, deps.trust.trustDigest, this.#signers, credentialsScope]);
+      const evidenceKey = JSON.stringify([location.uri, verification, credentialsScope]);
       const signal = deadlineSignal();
       const time = new Date(this.#clock.now());
       const decision = await this.#afterWarming(evidenceKey, () =>

@@ -19,14 +19,16 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Digest } from '../oci/digest.ts';
-import { verifyBundle, IN_TOTO_PAYLOAD_TYPE, type VerifiedBundle } from '../sigstore/bundle.ts';
+import { isRecord } from '../evidence/json.ts';
+import { IN_TOTO_PAYLOAD_TYPE } from '../evidence/vocabulary.ts';
+import { verifyBundle, type VerifiedBundle } from '../sigstore/bundle.ts';
 import { echo } from '../sigstore/errors.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import { AttestationError } from './errors.ts';
 import { verifyProvenanceBundle, type VerifiedProvenance } from './provenance-bundle.ts';
 import type { SlsaPolicy } from './slsa-policy.ts';
 import { isProvenancePredicateType } from './provenance.ts';
-import { isRecord, parseArtifactDigest, parseStatementPayload, requireSubject, type Statement } from './statement.ts';
+import { parseArtifactDigest, parseStatementPayload, requireSubject, type Statement } from './statement.ts';
 
 /** The npm publish attestation's predicate type prefix (npm/attestation specs/publish/v0.1). */
 export const NPM_PUBLISH_PREDICATE_PREFIX = 'https://github.com/npm/attestation/tree/main/specs/publish/';

@@ -12,10 +12,10 @@
  */
 import { AttestationError } from './errors.ts';
 import { echo } from '../sigstore/errors.ts';
-import { isRecord, type Statement } from './statement.ts';
+import { isRecord } from '../evidence/json.ts';
+import { SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1 } from '../evidence/vocabulary.ts';
+import type { Statement } from './statement.ts';
 
-export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
-export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 
 export type SlsaVersion = 'v0.2' | 'v1';
 

@@ -20,7 +20,8 @@ import { AttestationError } from './errors.ts';
 import { echo } from '../sigstore/errors.ts';
 import * as semver from './go-semver.ts';
 import { normalizeProvenance, splitGitUri, type NormalizedProvenance } from './provenance.ts';
-import { isRecord, requireSubject, type ArtifactDigest, type Statement } from './statement.ts';
+import { isRecord } from '../evidence/json.ts';
+import { requireSubject, type ArtifactDigest, type Statement } from './statement.ts';
 
 export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
 export const TRUSTED_BUILDER_REPOSITORY = 'slsa-framework/slsa-github-generator';

@@ -8,10 +8,11 @@
  */
 import { AttestationError } from './errors.ts';
 import { echo } from '../sigstore/errors.ts';
+import { isRecord } from '../evidence/json.ts';
+import { IN_TOTO_PAYLOAD_TYPE } from '../evidence/vocabulary.ts';
 
 export const STATEMENT_TYPE_V01 = 'https://in-toto.io/Statement/v0.1';
 export const STATEMENT_TYPE_V1 = 'https://in-toto.io/Statement/v1';
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
 export type StatementVersion = 'v0.1' | 'v1';
 
@@ -37,10 +38,6 @@ export interface ArtifactDigest {
   readonly algorithm: SubjectDigestAlgorithm;
   /** Lowercase hex. */
   readonly hex: string;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function fail(message: string): never {

@@ -17,7 +17,7 @@ import type { MetricComparison } from '../emit/evaluation.ts';
 import type { ReferenceVerification } from '../emit/evaluation-reference.ts';
 import type { StatementSubject } from '../sign/dsse-bundle.ts';
 import { parseReference, repositoryName } from '../oci/reference.ts';
-import { datasetFromManifest, datasetFromReference } from './attest.ts';
+import { datasetFromManifest, datasetFromReference } from './dataset-inputs.ts';
 import { bundleVerifierFromFlags } from './bundle-verifier-option.ts';
 import { collect } from './option-values.ts';
 import { fileWritingOutputOption, outputFileOption, type OutputFormat } from './output-format.ts';

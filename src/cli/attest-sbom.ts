@@ -14,7 +14,7 @@ import { outputOption, type OutputFormat } from './output-format.ts';
 import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { parseReference } from '../oci/reference.ts';
-import { signAndAttach } from './attest.ts';
+import { signAndAttach } from './attest-attach.ts';
 import { addEvidenceOptions, type EvidenceCliOptions } from './evidence-mode.ts';
 
 interface SbomOptions extends EvidenceCliOptions {

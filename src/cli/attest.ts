@@ -15,27 +15,23 @@
  * `src/emit/training-run.ts`, the predicate `src/emit/training-provenance.ts`.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { createHash, createPublicKey } from 'node:crypto';
-import { resolve } from 'node:path';
+import { createPublicKey } from 'node:crypto';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { attachBundle } from '../sign/attach.ts';
 import { checkProvenanceSubjects, isTrainingProvenance, verifiedPredicateStatement, type PredicateVerification } from '../sign/attach-predicate.ts';
 import type { BundleSigner } from '../sign/bundle-signer.ts';
-import { signStatementWith } from '../sign/bundle-signer.ts';
-import { attachLegacyAttestation } from '../sign/legacy-tag.ts';
-import { parseDatasetManifest } from '../dataset/manifest.ts';
-import type { DatasetInput } from '../emit/training-provenance.ts';
-import { parseReference, repositoryName } from '../oci/reference.ts';
+import { parseReference } from '../oci/reference.ts';
 import type { Statement } from '../attest/statement.ts';
 import { bundleVerifierFromFlags, keyVerifier } from './bundle-verifier-option.ts';
 import { addTrustOptions, type TrustCliOptions } from './trust-options.ts';
-import { addEvidenceOptions, checkModeForSigner, openSubject, writesLegacy, writesReferrer, writtenEvidence, type EvidenceCliOptions, type PinnedSubject } from './evidence-mode.ts';
+import { addEvidenceOptions, checkModeForSigner, type EvidenceCliOptions } from './evidence-mode.ts';
 import { outputOption, type OutputFormat } from './output-format.ts';
 import { addSigningOptions, announceSigner, resolveBundleSigner, signsKeyless, type SigningCliOptions } from './signing-key-option.ts';
 import { registerEvaluate } from './attest-evaluate.ts';
 import { registerSbom } from './attest-sbom.ts';
 import { collect } from './option-values.ts';
+import { signAndAttach } from './attest-attach.ts';
+import { datasetFromManifest, datasetFromReference } from './dataset-inputs.ts';
 
 const MAX_PREDICATE_BYTES = 16 * 1024 * 1024;
 
@@ -167,61 +163,6 @@ export function register(program: Command): void {
       signer,
     );
   });
-}
-
-/**
- * Sign a statement about the pinned artifact `reference` with `predicateType` and the predicate
- * `makePredicate` returns (given the subject, after the signer and the subject were checked), and
- * store it as `--mode` says. What `attest attach` and `attest sbom` do.
- */
-export async function signAndAttach(
-  reference: string,
-  options: EvidenceCliOptions & { readonly output?: OutputFormat },
-  predicateType: string,
-  makePredicate: (subject: PinnedSubject) => unknown,
-  resolvedSigner?: Awaited<ReturnType<typeof resolveBundleSigner>>,
-): Promise<void> {
-  const result = writtenEvidence(options.output ?? 'text');
-  checkModeForSigner(options.mode, signsKeyless(options));
-  const signer = resolvedSigner ?? (await resolveBundleSigner(options));
-  const subject = await openSubject(reference, options);
-  const predicate = await makePredicate(subject);
-  announceSigner(signer);
-  const bundle = await signStatementWith(signer, [{ name: subject.repository, digest: subject.digest }], predicateType, predicate);
-  if (writesReferrer(options.mode)) {
-    const written = await attachBundle(subject.store, subject.descriptor, bundle);
-    process.stderr.write(`Attestation bundle attached as referrer ${written.digest}\n`);
-    result.referrer(written.digest);
-  }
-  if (writesLegacy(options.mode)) {
-    const envelope = bundle.dsseEnvelope;
-    if (envelope === undefined) throw new UsageError('USAGE', 'internal: the signed bundle has no DSSE envelope');
-    const written = await attachLegacyAttestation(subject.store, subject.digest, envelope, predicateType);
-    process.stderr.write(`Attestation added to the legacy .att tag (manifest ${written.digest})\n`);
-    result.legacyTag(written.digest);
-  }
-  result.end();
-}
-
-/** `--dataset oci://host/repo@sha256:…`: the dataset artifact, pinned. */
-export function datasetFromReference(text: string): DatasetInput {
-  const ref = parseReference(text);
-  if (ref.digest === undefined) throw new UsageError('USAGE', `--dataset ${text} must be pinned by digest (…@sha256:<hex>)`);
-  return { uri: ref.kind === 'registry' ? `oci://${repositoryName(ref)}` : repositoryName(ref), digest: ref.digest };
-}
-
-/** `--dataset-manifest [URI=]FILE`: a modelgate dataset manifest; digest = sha256 of the file (what `dataset sign` signs). */
-export async function datasetFromManifest(spec: string): Promise<DatasetInput> {
-  const match = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^=]+)=(.+)$/.exec(spec);
-  const path = match === null ? spec : match[2]!;
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new UsageError('USAGE', `cannot read dataset manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  const manifest = parseDatasetManifest(bytes);
-  return { uri: match === null ? `file://${resolve(path)}` : match[1]!, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, merkleRoot: manifest.merkleRoot };
 }
 
 interface RunOptions extends SigningCliOptions {

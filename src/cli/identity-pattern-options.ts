@@ -10,7 +10,7 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import type { SignerIdentityPatternSpec } from '../pipeline/decide.ts';
+import type { SignerIdentityPatternSpec } from '../evidence/signers.ts';
 import type { SignerPolicy } from '../sigstore/bundle.ts';
 import { compileIdentityPattern, type IdentityPattern } from '../sigstore/identity-pattern.ts';
 

@@ -14,6 +14,7 @@ import type { ArtifactStore } from '../oci/store.ts';
 import { COSIGN_TAG_KINDS, cosignTag, type CosignTagKind } from '../oci/tag-schema.ts';
 import { addOutputOption, type OutputFormat } from './output-format.ts';
 import { addStoreOptions, openReference, type StoreCliOptions } from './store-options.ts';
+import { humanSize } from '../explain/outline.ts';
 
 const FILEPATH_ANNOTATIONS = ['org.cncf.model.filepath', 'org.opencontainers.image.title'];
 
@@ -79,17 +80,6 @@ export async function inspectReference(store: ArtifactStore, ref: ArtifactRefere
     referrers,
     cosignTags,
   };
-}
-
-export function humanSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function table(rows: readonly (readonly string[])[]): string[] {

@@ -14,7 +14,7 @@ import { Command, Option } from 'commander';
 import { ModelgateError, UsageError } from '../errors.ts';
 import { ModelSignatureError } from '../oms/errors.ts';
 import { OMS_PREDICATE_LEGACY } from '../oms/payload.ts';
-import { verifyModelDirectory, type ModelSigningMethod, type VerifiedModelSignature, type VerifyModelOptions } from '../oms/verify.ts';
+import { verifyModelDirectory, type ModelSigningMethod, type ModelDirectoryVerification, type VerifyModelOptions } from '../oms/verify.ts';
 import { parsePublicKey } from '../sigstore/keys.ts';
 import { parseCertificatesPem } from '../sigstore/trust.ts';
 import { outputOption, type OutputFormat } from './output-format.ts';
@@ -107,7 +107,7 @@ function verifyOptions(options: CommonOptions): VerifyModelOptions {
   };
 }
 
-function report(result: VerifiedModelSignature, modelPath: string): Record<string, unknown> {
+function report(result: ModelDirectoryVerification, modelPath: string): Record<string, unknown> {
   return {
     verified: true,
     modelPath,

@@ -19,6 +19,7 @@ import type { PolicyEngine } from '../policy/engine.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import type { DataSource, DockerConfigSource, KeySource, PipelineSettings, TrustSource } from './read.ts';
 import type { ConfigReloader, ConfigReloaderOptions } from './reload.ts';
+import { isRecord } from '../evidence/json.ts';
 
 const PEM_PUBLIC_KEYS = /-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|EC PUBLIC KEY)-----[\s\S]*?-----END \1-----/g;
 
@@ -83,10 +84,6 @@ export function inlinePolicyData(source: DataSource): unknown {
   } catch (err) {
     throw new UsageError('CONFIG', `policy data in ${source.origin} is not valid JSON: ${(err as Error).message}`);
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

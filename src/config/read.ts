@@ -10,7 +10,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
-import type { SignerIdentityPatternSpec, SignerIdentitySpec } from '../pipeline/decide.ts';
+import type { SignerIdentityPatternSpec, SignerIdentitySpec } from '../evidence/signers.ts';
 import { compileIdentityPattern, type IdentityPattern } from '../sigstore/identity-pattern.ts';
 import { defaultDockerConfigPath } from '../oci/credentials.ts';
 import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';

@@ -16,6 +16,7 @@ import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
 import { EmitError } from './errors.ts';
 import { findLockfiles } from './source-tree.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export type Ecosystem = 'npm' | 'pypi' | 'conda';
 
@@ -38,17 +39,16 @@ export interface EnvironmentPackages {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 type Parser = (text: string, lockfile: string) => EnvironmentPackage[];
 
 function npmLock(text: string, lockfile: string): EnvironmentPackage[] {
   const lock = JSON.parse(text) as unknown;
-  if (!isObject(lock) || !isObject(lock.packages)) throw new Error('no "packages" map (lockfileVersion 2 or 3 is needed)');
+  if (!isRecord(lock) || !isRecord(lock.packages)) throw new Error('no "packages" map (lockfileVersion 2 or 3 is needed)');
   return Object.entries(lock.packages).flatMap(([path, entry]): EnvironmentPackage[] => {
     const at = path.lastIndexOf('node_modules/');
-    if (at < 0 || !isObject(entry) || entry.link === true) return [];
+    if (at < 0 || !isRecord(entry) || entry.link === true) return [];
     const name = str(entry.name) ?? path.slice(at + 'node_modules/'.length);
     const version = str(entry.version);
     if (version === undefined) return [];
@@ -70,10 +70,10 @@ const requirements: Parser = (text, lockfile) => pipPins(text.split(/\r?\n/), 'p
 
 function pipfileLock(text: string, lockfile: string): EnvironmentPackage[] {
   const lock = JSON.parse(text) as unknown;
-  if (!isObject(lock)) throw new Error('not a JSON object');
+  if (!isRecord(lock)) throw new Error('not a JSON object');
   return ['default', 'develop'].flatMap((section) =>
-    Object.entries(isObject(lock[section]) ? lock[section] : {}).flatMap(([name, entry]): EnvironmentPackage[] => {
-      const version = isObject(entry) ? str(entry.version)?.replace(/^==/, '') : undefined;
+    Object.entries(isRecord(lock[section]) ? lock[section] : {}).flatMap(([name, entry]): EnvironmentPackage[] => {
+      const version = isRecord(entry) ? str(entry.version)?.replace(/^==/, '') : undefined;
       return version === undefined ? [] : [{ ecosystem: 'pypi', name: name.toLowerCase(), version, lockfile }];
     }),
   );
@@ -84,8 +84,8 @@ function tomlPackages(text: string, lockfile: string): EnvironmentPackage[] {
   const doc = parseToml(text) as Json;
   const packages = Array.isArray(doc.package) ? doc.package : [];
   return packages.flatMap((entry): EnvironmentPackage[] => {
-    const name = isObject(entry) ? str(entry.name) : undefined;
-    const version = isObject(entry) ? str(entry.version) : undefined;
+    const name = isRecord(entry) ? str(entry.name) : undefined;
+    const version = isRecord(entry) ? str(entry.version) : undefined;
     return name === undefined || version === undefined ? [] : [{ ecosystem: 'pypi', name: name.toLowerCase(), version, lockfile }];
   });
 }
@@ -93,9 +93,9 @@ function tomlPackages(text: string, lockfile: string): EnvironmentPackage[] {
 /** environment.yml: conda specs `name=version[=build]` / `name==version`, and pip pins under `pip:`. */
 function condaEnvironment(text: string, lockfile: string): EnvironmentPackage[] {
   const doc = parseYaml(text) as unknown;
-  const dependencies = isObject(doc) && Array.isArray(doc.dependencies) ? doc.dependencies : [];
+  const dependencies = isRecord(doc) && Array.isArray(doc.dependencies) ? doc.dependencies : [];
   return dependencies.flatMap((dep): EnvironmentPackage[] => {
-    if (isObject(dep) && Array.isArray(dep.pip)) return pipPins(dep.pip.filter((p): p is string => typeof p === 'string'), 'pypi', lockfile);
+    if (isRecord(dep) && Array.isArray(dep.pip)) return pipPins(dep.pip.filter((p): p is string => typeof p === 'string'), 'pypi', lockfile);
     if (typeof dep !== 'string') return [];
     const match = /^(?:[\w.-]+::)?([A-Za-z0-9][\w.-]*)\s*==?\s*([^=\s]+)/.exec(dep.trim());
     return match === null ? [] : [{ ecosystem: 'conda', name: match[1]!.toLowerCase(), version: match[2]!, lockfile }];
@@ -105,9 +105,9 @@ function condaEnvironment(text: string, lockfile: string): EnvironmentPackage[] 
 /** conda-lock.yml: `package: [{ name, version, manager: conda | pip }]`. */
 function condaLock(text: string, lockfile: string): EnvironmentPackage[] {
   const doc = parseYaml(text) as unknown;
-  const packages = isObject(doc) && Array.isArray(doc.package) ? doc.package : [];
+  const packages = isRecord(doc) && Array.isArray(doc.package) ? doc.package : [];
   return packages.flatMap((entry): EnvironmentPackage[] => {
-    if (!isObject(entry)) return [];
+    if (!isRecord(entry)) return [];
     const name = str(entry.name);
     const version = str(entry.version);
     const ecosystem: Ecosystem = entry.manager === 'pip' ? 'pypi' : 'conda';

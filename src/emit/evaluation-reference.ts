@@ -18,6 +18,8 @@ import type { TrustMaterial } from '../sigstore/trust.ts';
 import { EmitError } from './errors.ts';
 import { metricsOfPredicate, parseMetrics, TEST_RESULT_PREDICATE_TYPE, type Metrics, type ReferenceRecord } from './evaluation.ts';
 import { DEPENDENCY_KIND_ANNOTATION } from './training-provenance.ts';
+import { IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX } from '../evidence/vocabulary.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export const REFERENCE_KIND = 'reference-evaluation';
 
@@ -33,10 +35,6 @@ export interface LoadedReference {
   readonly metrics: Metrics;
   /** `sha256:<hex>` digests of the datasets the reference was evaluated on; undefined when it does not say. */
   readonly datasetDigests: readonly string[] | undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function referenceError(path: string, err: unknown): EmitError {
@@ -90,7 +88,7 @@ export async function loadReference(path: string, verification?: ReferenceVerifi
     json = undefined; // maybe a metrics file holding NaN/Infinity: parseMetrics below names the metric
   }
   try {
-    const isBundle = isRecord(json) && typeof json.mediaType === 'string' && json.mediaType.startsWith('application/vnd.dev.sigstore.bundle');
+    const isBundle = isRecord(json) && typeof json.mediaType === 'string' && json.mediaType.startsWith(SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX);
     const isStatement = isRecord(json) && '_type' in json;
     if (verification !== undefined && !isBundle) {
       throw new EmitError('REFERENCE', `reference ${path} is not a Sigstore bundle, so its signature cannot be verified as asked`);
@@ -109,7 +107,7 @@ export async function loadReference(path: string, verification?: ReferenceVerifi
       return { record: { descriptor, verified: false, subject: parsed.subject, metrics: parsed.metrics }, metrics: parsed.metrics, datasetDigests: parsed.datasetDigests };
     }
     if (isStatement) {
-      const parsed = fromStatement(parseStatementPayload('application/vnd.in-toto+json', bytes), path);
+      const parsed = fromStatement(parseStatementPayload(IN_TOTO_PAYLOAD_TYPE, bytes), path);
       return { record: { descriptor, verified: false, subject: parsed.subject, metrics: parsed.metrics }, metrics: parsed.metrics, datasetDigests: parsed.datasetDigests };
     }
     const metrics = parseMetrics(text, `reference ${path}`);

@@ -14,6 +14,7 @@
  */
 import JSON5 from 'json5';
 import { EmitError } from './errors.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export const TEST_RESULT_PREDICATE_TYPE = 'https://in-toto.io/attestation/test-result/v0.1';
 /** Extension field of the predicate (in-toto parsing rules: unlikely to collide, no `.` or `$`). */
@@ -25,10 +26,6 @@ const MAX_METRIC_NAME = 256;
 export type Metrics = Readonly<Record<string, number>>;
 
 export type TestResult = 'PASSED' | 'WARNED' | 'FAILED';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

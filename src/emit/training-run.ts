@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { constants, cpus, release, totalmem } from 'node:os';
 import { basename, resolve } from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
-import { SLSA_PROVENANCE_V1 } from '../attest/provenance.ts';
+import { SLSA_PROVENANCE_V1 } from '../evidence/vocabulary.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { hashJobs } from '../hashing/pool.ts';
 import type { Digest } from '../oci/digest.ts';

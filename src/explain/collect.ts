@@ -3,21 +3,20 @@
  * exactly as `modelgate verify` runs it), then the digest-verified manifest and its config, then the
  * dataset attestations of the training datasets the verified provenance names as OCI artifacts.
  *
- * Owns: `explainReference`. The verified evidence set a decision used is read back from a private,
- * single-entry `EvidenceCache` handed to the pipeline (the pipeline stores a complete verified
- * discovery there), so the report shows the same evidence the policy saw — not a second, possibly
- * different, discovery. Datasets go through the same pipeline with the same signers (their own verdict
- * is not reported: the model's policy already judged the dataset by digest); only their verified
- * `https://modelgate.dev/dataset/v1` attestations are kept. Manifest and config are fetched by the
- * resolved digest (bytes verified against it); a config that cannot be read only leaves the model
- * fields empty.
+ * Owns: `explainReference`. The verified evidence set and the manifest a decision was made on are
+ * the ones `decideArtifact` returns with it, so the report shows the same evidence the policy saw —
+ * not a second, possibly different, discovery or fetch. Datasets go through the same pipeline with
+ * the same signers (their own verdict is not reported: the model's policy already judged the dataset
+ * by digest); only their verified `https://modelgate.dev/dataset/v1` attestations are kept. The config
+ * is fetched by its descriptor in that manifest (bytes verified against it); a config that cannot be
+ * read only leaves the model fields empty.
  */
 import { DATASET_PREDICATE_TYPE } from '../dataset/attestation.ts';
 import { hasCode, OciError } from '../errors.ts';
 import type { FetchedManifest } from '../oci/manifest.ts';
-import { parseReference, repositoryName } from '../oci/reference.ts';
-import { decideArtifact, DEFAULT_REGISTRY_TIMEOUT_MS, signersFingerprint, type ArtifactDecision, type PipelineDeps, type VerifiedEvidenceSet } from '../pipeline/decide.ts';
-import { EvidenceCache } from '../pipeline/evidence-cache.ts';
+import { parseReference } from '../oci/reference.ts';
+import { decideArtifact, DEFAULT_REGISTRY_TIMEOUT_MS, type ArtifactDecision, type PipelineDeps } from '../pipeline/decide.ts';
+import type { VerifiedEvidenceSet } from '../evidence/verified.ts';
 import { keyId } from '../sigstore/keys.ts';
 import { buildExplainReport, verifiedAttestationView, type DatasetEvidenceView, type ExplainReport } from './report.ts';
 
@@ -26,13 +25,10 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 /** At most this many OCI datasets are looked up (a provenance may list many). */
 const MAX_DATASET_LOOKUPS = 16;
 
-/** Run the pipeline on `reference` and return the decision with the verified evidence it used. */
+/** Run the pipeline on `reference`: the decision with the verified evidence it was made on. */
 async function decideWithEvidence(reference: string, deps: PipelineDeps, now: Date): Promise<{ result: ArtifactDecision; verified: VerifiedEvidenceSet | undefined }> {
-  const cache = new EvidenceCache({ max: 1 });
-  const result = await decideArtifact(reference, { mode: 'cli', time: now }, { ...deps, evidenceCache: cache });
-  if (result.digest === null || result.outcome === 'invalid' || result.outcome === 'unavailable') return { result, verified: undefined };
-  const key = cache.keyOf(repositoryName(parseReference(reference)), result.digest, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);
-  return { result, verified: cache.get(key) };
+  const result = await decideArtifact(reference, { mode: 'cli', time: now }, deps);
+  return { result, verified: result.outcome === 'allow' || result.outcome === 'deny' ? (result.verified ?? undefined) : undefined };
 }
 
 /** `oci://host/repo@sha256:…` of each OCI dataset in the verified provenance (deduplicated, bounded). */
@@ -71,10 +67,11 @@ export async function explainReference(reference: string, deps: PipelineDeps, no
 
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
   const store = deps.stores(parseReference(reference));
+  // The manifest the pipeline resolved and verified (fetched only for a model index's chosen variant); its config is read here.
   let manifest: FetchedManifest | undefined;
   let config: unknown;
   if (result.outcome !== 'unavailable') {
-    manifest = await store.fetchManifest(result.digest, { timeoutMs });
+    manifest = result.manifest?.descriptor.digest === result.digest ? result.manifest : await store.fetchManifest(result.digest, { timeoutMs });
     if (manifest.manifest.kind === 'manifest') {
       try {
         config = JSON.parse((await store.fetchBlob(manifest.manifest.config, { timeoutMs, maxBytes: MAX_CONFIG_BYTES })).toString('utf8'));

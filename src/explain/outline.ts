@@ -5,7 +5,6 @@
  *
  * Owns: `outlineOf(report)`. Cells hold plain text (attacker-controlled included); renderers escape.
  */
-import { humanSize } from '../cli/inspect.ts';
 import type { BuildView, DatasetView, DependencyView, EvaluationView, GenericView } from './predicates.ts';
 import type { SbomView } from './sbom-view.ts';
 import type { DatasetEvidenceView, ExplainReport, SignedBy, VerifiedAttestationView } from './report.ts';
@@ -408,4 +407,16 @@ export function outlineOf(given: ExplainReport): Outline {
     highlights: highlights(report),
     sections: [verdictSection(report), ...(checklist ? [checklist] : []), ...(policyData ? [policyData] : []), ...(model ? [model] : []), signaturesSection(report), ...report.attestations.map(attestationSection), ...report.datasets.map(datasetSection), evidenceSection(report)],
   };
+}
+
+/** `1536` → `1.5 KiB` (binary units; bytes below 1 KiB exactly). */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

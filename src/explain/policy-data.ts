@@ -8,7 +8,8 @@
  * only report what is listed — the decision itself is the policy's (`verdict.reasons`).
  */
 import type { DependencyView } from './predicates.ts';
-import type { DatasetEvidenceView, EvidenceView, SignedBy, VerifiedAttestationView } from './report.ts';
+import type { DatasetEvidenceView, EvidenceView, SignedBy, VerifiedAttestationView } from './views.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export interface SignerEntryView {
   /** The signer as the evidence names it (`key sha256:…`, `SAN (issuer …)`). */
@@ -47,7 +48,6 @@ export interface ChecklistItem {
 const OMS_PREDICATE_TYPES = new Set(['https://model_signing/signature/v1.0', 'https://model_signing/Digests/v0.1']);
 
 type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const at = (value: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, key) => (isRecord(v) && Object.hasOwn(v, key) ? v[key] : undefined), value);
 
 function signerEntry(config: unknown, s: SignedBy): SignerEntryView {

@@ -12,8 +12,10 @@
 import { normalizeProvenancePredicate, isProvenancePredicateType, type ResolvedDependency } from '../attest/provenance.ts';
 import { DATASET_PREDICATE_TYPE } from '../dataset/attestation.ts';
 import { EVALUATION_EXTENSION } from '../emit/evaluation.ts';
-import { dependencyKind, EVALUATION_PREDICATE_V1, type DependencyKind } from '../policy/input.ts';
+import { EVALUATION_PREDICATE_V1 } from '../evidence/vocabulary.ts';
+import { dependencyKind, type DependencyKind } from '../policy/input.ts';
 import { sbomView, type SbomView } from './sbom-view.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export const TEST_RESULT_PREDICATE_V01 = 'https://in-toto.io/attestation/test-result/v0.1';
 
@@ -100,7 +102,6 @@ export interface DatasetView {
 
 export type AttestationView = BuildView | EvaluationView | DatasetView | SbomView | GenericView;
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 

@@ -14,71 +14,19 @@ import type { Digest } from '../oci/digest.ts';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.ts';
 import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
 import { LineageAnnotation } from '../emit/lineage-annotations.ts';
-import type { ArtifactDecision, EvidenceSummaryItem, VerifiedEvidenceSet } from '../pipeline/decide.ts';
+import type { ArtifactDecision } from '../pipeline/decide.ts';
 import type { AppliedException, Reason } from '../policy/engine.ts';
-import { describeSigner, type SignerIdentity, type TransparencyLogEvidence, type VerifiedAttestation } from '../policy/input.ts';
+import { describeSigner, type SignerIdentity } from '../evidence/signers.ts';
+import type { EvidenceSummaryItem, TransparencyLogEvidence, VerifiedAttestation, VerifiedEvidenceSet } from '../evidence/verified.ts';
 import { evidenceChecklist, policyDataView, type ChecklistItem, type PolicyDataView } from './policy-data.ts';
 import { attestationView, type AttestationView } from './predicates.ts';
 
 export const EXPLAIN_REPORT_VERSION = 'modelgate.dev/explain/v1';
 
-export interface SignerView {
-  readonly method: 'key' | 'certificate' | 'keyless';
-  /** `sha256:<hex>` of the public key (SPKI DER) or certificate, when signed by key or certificate. */
-  readonly keyId: string | null;
-  readonly san: string | null;
-  readonly issuer: string | null;
-  /** Fulcio OIDC extensions (source repository, workflow, …) of a keyless certificate. */
-  readonly oidc: Readonly<Record<string, string>>;
-  readonly description: string;
-}
+export type { DatasetEvidenceView, EvidenceView, SignedBy, SignerView, TransparencyLogView, VerifiedAttestationView } from './views.ts';
+import type { DatasetEvidenceView, EvidenceView, SignedBy, SignerView, VerifiedAttestationView } from './views.ts';
+import { isRecord } from '../evidence/json.ts';
 
-export interface TransparencyLogView {
-  readonly logIndex: number;
-  readonly integratedTime: string;
-  readonly logId: string;
-}
-
-/** Who made a verified signature or attestation, and when a log or timestamp authority saw it. */
-export interface SignedBy {
-  readonly signer: SignerView;
-  readonly tlog: TransparencyLogView | null;
-  readonly timestamps: readonly string[];
-}
-
-export interface VerifiedAttestationView extends SignedBy {
-  readonly status: 'verified';
-  readonly predicateType: string;
-  readonly view: AttestationView;
-}
-
-/**
- * A training dataset named by verified provenance as an OCI artifact, and the dataset attestations
- * (`https://modelgate.dev/dataset/v1`: sources, curation, licence) verified next to it.
- */
-export interface DatasetEvidenceView {
-  readonly uri: string;
-  readonly digest: string;
-  /** `verified`: at least one dataset attestation verified; `none`: none did; `unavailable`: could not be read. */
-  readonly status: 'verified' | 'none' | 'unavailable';
-  readonly attestations: readonly VerifiedAttestationView[];
-  /** Dataset attestations found that did not verify against the checked signers. */
-  readonly unverified: number;
-  readonly failure: { readonly code: string; readonly message: string } | null;
-}
-
-export interface EvidenceView {
-  readonly status: 'verified' | 'failed';
-  readonly kind: 'signature' | 'attestation';
-  /** `referrer` (OCI referrer / Sigstore bundle), `legacy-sig` / `legacy-att` (cosign tags). */
-  readonly source: string;
-  /** The manifest that carried the evidence. */
-  readonly manifestDigest: string;
-  /** Verified predicate type, or when failed the *unauthenticated* claim. */
-  readonly predicateType: string | null;
-  readonly signer: string | null;
-  readonly error: { readonly code: string; readonly message: string } | null;
-}
 
 export interface ModelFileView {
   readonly path: string | null;
@@ -210,7 +158,6 @@ function fileView(layer: Descriptor): ModelFileView {
   return { path, digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
 
 function modelView(config: unknown): ArtifactView['model'] {

@@ -8,6 +8,8 @@
  * packages carry each (packages that state none are counted as such). Returns undefined for a
  * predicate that is not recognisably one of the two formats, which is then shown generically.
  */
+import { isRecord } from '../evidence/json.ts';
+
 export const CYCLONEDX_PREDICATE_TYPE = 'https://cyclonedx.org/bom';
 export const SPDX_PREDICATE_TYPE = 'https://spdx.dev/Document';
 
@@ -28,7 +30,6 @@ export interface SbomView {
 }
 
 type Json = Record<string, unknown>;
-const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
 function licenseCounts(perPackage: readonly (readonly string[])[]): SbomView['licenses'] {

@@ -31,20 +31,22 @@ import type { Descriptor } from '../oci/manifest.ts';
 import { parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import { isModelIndex, nodePlatform, selectVariant, splitVariantSelector, VariantError, variantsOfIndex, type NodeTarget, type Variant } from '../modelpack/variants.ts';
 import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
-import { decideArtifact, EXIT_CODE, exitCodeOf, type ArtifactDecision, type Failure, type PipelineDeps } from '../pipeline/decide.ts';
+import { decideArtifact, EXIT_CODE, exitCodeOf, type ArtifactDecision, type PipelineDeps } from '../pipeline/decide.ts';
+import type { Failure } from '../evidence/verified.ts';
 import { writeFileAtomic } from '../fs/atomic-write.ts';
 import { HashingError } from '../hashing/errors.ts';
 import { ModelSignatureError } from '../oms/errors.ts';
 import type { ModelSigner, ModelSigningMethod } from '../oms/signature.ts';
 import { EvidenceCache } from '../pipeline/evidence-cache.ts';
-import type { SignerIdentity, VerifiedModelSignature } from '../policy/input.ts';
+import type { SignerIdentity } from '../evidence/signers.ts';
+import type { VerifiedModelSignature } from '../evidence/verified.ts';
 import { VerificationError } from '../sigstore/errors.ts';
 import type { BlobCache } from './cache.ts';
 import { InitError, localFailure } from './errors.ts';
 import { ExtractionScope, extractTarFile, type TarCompression } from './extract.ts';
 import { entryNameProblem, escapeName, normalisedEntryName } from '../fs/entry-name.ts';
 import { commitStaging, discardStaging, isBookkeeping, prepareStaging, readReceipt, RECEIPT_DIR, RECEIPT_FILE, unpublish } from './publish.ts';
-import { checkPublished, fileTable, parseReceipt, RECEIPT_SCHEMA, type Receipt } from './receipt.ts';
+import { checkPublished, fileTable, parseReceipt, RECEIPT_SCHEMA, type ModelSignatureRecord, type Receipt } from './receipt.ts';
 
 /** The URI scheme prefix of the ClusterStorageContainer: `modelgate+oci://host/repo@sha256:…`. */
 export const MODELGATE_SCHEME_PREFIX = 'modelgate+';
@@ -267,16 +269,6 @@ function failureOf(err: unknown): Failure {
 /** The OMS signature file a model may carry at its root. */
 export const MODEL_SIGNATURE_FILE = 'model.sig';
 
-/** What the receipt records of a model signature verified against the published files. */
-export interface ModelSignatureRecord {
-  readonly method: string;
-  readonly signer: ModelSigner;
-  readonly modelName: string;
-  readonly modelDigest: string | null;
-  readonly files: number;
-  readonly verifiedAgainst: 'files';
-}
-
 /** The policy's view of a model signature verified against the files (`modelSignatures[]` of the input). */
 export function policyModelSignature(record: ModelSignatureRecord): VerifiedModelSignature {
   if (record.modelDigest === null || !/^sha256:[0-9a-f]{64}$/.test(record.modelDigest)) {
@@ -381,7 +373,8 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
   const store = deps.pipeline.stores(ref);
   let staging;
   try {
-    const fetched = await manifestOf(deps, ref, digest, timeoutMs, signal);
+    // The digest-verified manifest the decision was made on (a model index's chosen variant is read here).
+    const fetched = result.manifest?.descriptor.digest === digest ? result.manifest : await manifestOf(deps, ref, digest, timeoutMs, signal);
     if (fetched.manifest.kind !== 'manifest') throw new InitError('UNSUPPORTED_LAYER', `${digest} is an image index, not a model artifact`);
     const plan = planLayers(fetched.manifest.layers, deps.maxExpansion ?? 100);
 
@@ -395,7 +388,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
       const raw = plan.flatMap((l) => (l.action.kind === 'raw' ? [{ descriptor: l.descriptor, path: l.action.path }] : []));
       const problem = typeof receipt === 'string' ? `the receipt is not valid: ${receipt}` : await checkPublished(dest, receipt, digest, fetched.manifest.layers, raw, isBookkeeping, signal);
       if (problem === undefined && typeof receipt !== 'string') {
-        const final = await decide('before-publish', receipt.modelSignature as ModelSignatureRecord | null);
+        const final = await decide('before-publish', receipt.modelSignature);
         if (final.outcome !== 'allow') return refusedByDecision(final);
         deps.log({ event: 'reuse', dest, digest, files: receipt.files.length, verified: 're-hashed' });
         return { kind: 'published', dest, digest, reused: true, receipt };
@@ -501,7 +494,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
       policy: { name: decision.policy, bundleDigest: decision.bundleDigest, dataDigest: decision.dataDigest },
       warnings: decision.warnings,
       exceptions: decision.exceptions,
-      modelSignature: (modelSignature ?? null) as Record<string, unknown> | null,
+      modelSignature: modelSignature ?? null,
       evidence: result.evidence === null ? null : { store: result.evidence.store, signers: result.evidence.signers, predicateTypes: result.evidence.predicateTypes },
       layers: plan.map((l) => ({ digest: l.descriptor.digest, size: l.descriptor.size, mediaType: l.descriptor.mediaType })),
       files: table.files,

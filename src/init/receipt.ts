@@ -23,6 +23,8 @@ import { join } from 'node:path';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { hashJobs } from '../hashing/pool.ts';
+import { isRecord } from '../evidence/json.ts';
+import type { ModelSigner } from '../oms/signature.ts';
 
 export const RECEIPT_SCHEMA = 'modelgate.dev/init-receipt/v1';
 
@@ -43,6 +45,16 @@ export interface ReceiptLayer {
   readonly mediaType: string;
 }
 
+/** What the receipt records of a model signature verified against the published files. */
+export interface ModelSignatureRecord {
+  readonly method: string;
+  readonly signer: ModelSigner;
+  readonly modelName: string;
+  readonly modelDigest: string | null;
+  readonly files: number;
+  readonly verifiedAgainst: 'files';
+}
+
 export interface Receipt {
   readonly schema: typeof RECEIPT_SCHEMA;
   readonly uri: string;
@@ -53,7 +65,7 @@ export interface Receipt {
   readonly policy: Record<string, unknown>;
   readonly warnings: readonly unknown[];
   readonly exceptions: readonly unknown[];
-  readonly modelSignature: Record<string, unknown> | null;
+  readonly modelSignature: ModelSignatureRecord | null;
   readonly evidence: Record<string, unknown> | null;
   readonly layers: readonly ReceiptLayer[];
   readonly files: readonly ReceiptFile[];
@@ -63,21 +75,46 @@ export interface Receipt {
   readonly cached: boolean;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isSize = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+function isModelSigner(v: unknown): v is ModelSigner {
+  if (!isRecord(v)) return false;
+  switch (v.kind) {
+    case 'key':
+      return typeof v.keyId === 'string';
+    case 'certificate':
+      return typeof v.subject === 'string' && typeof v.fingerprint256 === 'string' && isSize(v.chainLength);
+    case 'sigstore':
+      return typeof v.identity === 'string' && typeof v.issuer === 'string';
+    default:
+      return false;
+  }
+}
+
+function isModelSignatureRecord(v: unknown): v is ModelSignatureRecord {
+  return (
+    isRecord(v) &&
+    typeof v.method === 'string' &&
+    isModelSigner(v.signer) &&
+    typeof v.modelName === 'string' &&
+    (v.modelDigest === null || typeof v.modelDigest === 'string') &&
+    isSize(v.files) &&
+    v.verifiedAgainst === 'files'
+  );
+}
 
 /** The receipt in `value`, or why it is not one (not this version, a field missing or mistyped). */
 export function parseReceipt(value: unknown): Receipt | string {
-  if (!isObject(value)) return 'not a JSON object';
+  if (!isRecord(value)) return 'not a JSON object';
   if (value.schema !== RECEIPT_SCHEMA) return `schema ${JSON.stringify(value.schema ?? null)} is not ${RECEIPT_SCHEMA}`;
   if (typeof value.uri !== 'string' || typeof value.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(value.digest)) return 'uri or digest missing';
   if (value.decision !== 'allow' || value.stage !== 'before-publish' || typeof value.time !== 'string') return 'not an allow decision before publication';
-  if (!isObject(value.policy) || !Array.isArray(value.warnings) || !Array.isArray(value.exceptions)) return 'policy, warnings or exceptions mistyped';
-  if (value.modelSignature !== null && !isObject(value.modelSignature)) return 'modelSignature mistyped';
-  if (value.evidence !== null && !isObject(value.evidence)) return 'evidence mistyped';
-  if (!Array.isArray(value.layers) || !value.layers.every((l) => isObject(l) && typeof l.digest === 'string' && isSize(l.size) && typeof l.mediaType === 'string')) return 'layers mistyped';
-  if (!Array.isArray(value.files) || !value.files.every((f) => isObject(f) && typeof f.path === 'string' && isSize(f.size) && typeof f.sha256 === 'string' && /^[0-9a-f]{64}$/.test(f.sha256))) return 'files mistyped';
-  if (!Array.isArray(value.symlinks) || !value.symlinks.every((l) => isObject(l) && typeof l.path === 'string' && typeof l.target === 'string')) return 'symlinks mistyped';
+  if (!isRecord(value.policy) || !Array.isArray(value.warnings) || !Array.isArray(value.exceptions)) return 'policy, warnings or exceptions mistyped';
+  if (value.modelSignature !== null && !isModelSignatureRecord(value.modelSignature)) return 'modelSignature mistyped';
+  if (value.evidence !== null && !isRecord(value.evidence)) return 'evidence mistyped';
+  if (!Array.isArray(value.layers) || !value.layers.every((l) => isRecord(l) && typeof l.digest === 'string' && isSize(l.size) && typeof l.mediaType === 'string')) return 'layers mistyped';
+  if (!Array.isArray(value.files) || !value.files.every((f) => isRecord(f) && typeof f.path === 'string' && isSize(f.size) && typeof f.sha256 === 'string' && /^[0-9a-f]{64}$/.test(f.sha256))) return 'files mistyped';
+  if (!Array.isArray(value.symlinks) || !value.symlinks.every((l) => isRecord(l) && typeof l.path === 'string' && typeof l.target === 'string')) return 'symlinks mistyped';
   if (!isSize(value.bytesDownloaded) || typeof value.cached !== 'boolean') return 'bytesDownloaded or cached mistyped';
   return value as unknown as Receipt;
 }

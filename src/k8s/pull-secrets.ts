@@ -19,6 +19,7 @@ import { LRUCache } from 'lru-cache';
 import type { StoreProvider } from '../pipeline/decide.ts';
 import { chainCredentials, parseDockerConfig, type CredentialSource, type DockerConfigCredentials } from '../oci/credentials.ts';
 import type { KubeClient } from './client.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export interface ReviewCredentials {
   /** Part of every cache key of the review's decisions. */
@@ -49,21 +50,17 @@ const PULL_SECRET_TYPES: Readonly<Record<string, string>> = {
   'kubernetes.io/dockercfg': '.dockercfg',
 };
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Names listed in an `imagePullSecrets` array (malformed entries ignored). */
 function secretNames(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
-  return list.flatMap((entry) => (isObject(entry) && typeof entry['name'] === 'string' && entry['name'] !== '' ? [entry['name']] : []));
+  return list.flatMap((entry) => (isRecord(entry) && typeof entry['name'] === 'string' && entry['name'] !== '' ? [entry['name']] : []));
 }
 
 /** `spec.predictor` of the reviewed object, if any. */
 function predictorOf(object: unknown): Record<string, unknown> | undefined {
-  const spec = isObject(object) ? object['spec'] : undefined;
-  const predictor = isObject(spec) ? spec['predictor'] : undefined;
-  return isObject(predictor) ? predictor : undefined;
+  const spec = isRecord(object) ? object['spec'] : undefined;
+  const predictor = isRecord(spec) ? spec['predictor'] : undefined;
+  return isRecord(predictor) ? predictor : undefined;
 }
 
 const namespacedKey = (namespace: string, name: string): string => JSON.stringify([namespace, name]);

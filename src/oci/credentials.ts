@@ -13,6 +13,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { UsageError } from '../errors.ts';
+import { isRecord } from '../evidence/json.ts';
 
 /** A secret string. Only `reveal()` gives the value; every other way of printing it shows `[REDACTED]`. */
 export class Secret {
@@ -102,16 +103,12 @@ export class DockerConfigCredentials implements CredentialSource {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function configError(origin: string, why: string): UsageError {
   return new UsageError('CONFIG', `docker config ${origin}: ${why}`);
 }
 
 function parseEntry(host: string, entry: unknown, origin: string): RegistryCredential | undefined {
-  if (!isObject(entry)) throw configError(origin, `entry for "${host}" must be an object`);
+  if (!isRecord(entry)) throw configError(origin, `entry for "${host}" must be an object`);
   const { auth, username, password, identitytoken } = entry;
   let user = typeof username === 'string' && username !== '' ? username : undefined;
   let pass = typeof password === 'string' && password !== '' ? password : undefined;
@@ -142,12 +139,12 @@ export function parseDockerConfig(text: string | Uint8Array, origin: string): Do
     // JSON.parse messages quote the input, which may hold credentials: keep them out.
     throw configError(origin, 'not valid JSON');
   }
-  if (!isObject(doc)) throw configError(origin, 'must be a JSON object');
+  if (!isRecord(doc)) throw configError(origin, 'must be a JSON object');
   const auths = 'auths' in doc ? doc.auths : doc;
-  if (auths !== undefined && !isObject(auths)) throw configError(origin, '"auths" must be an object');
+  if (auths !== undefined && !isRecord(auths)) throw configError(origin, '"auths" must be an object');
   const entries = new Map<string, RegistryCredential>();
   for (const [key, entry] of Object.entries(auths ?? {})) {
-    if (!('auths' in doc) && !isObject(entry)) continue; // legacy file with unrelated top-level keys
+    if (!('auths' in doc) && !isRecord(entry)) continue; // legacy file with unrelated top-level keys
     const credential = parseEntry(key, entry, origin);
     const host = normalizeRegistryKey(key);
     if (credential && !entries.has(host)) entries.set(host, credential);

@@ -8,10 +8,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { OciError } from '../errors.ts';
 
-export type DigestAlgorithm = 'sha256' | 'sha512';
-declare const digestBrand: unique symbol;
-/** `algorithm:hex`, validated. Construct with `parseDigest` or `digestOf`. */
-export type Digest = string & { readonly [digestBrand]: true };
+import type { Digest, DigestAlgorithm } from '../evidence/digest.ts';
+
+export type { Digest, DigestAlgorithm } from '../evidence/digest.ts';
 
 const ENCODED_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 

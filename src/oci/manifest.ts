@@ -7,6 +7,8 @@
  */
 import { OciError } from '../errors.ts';
 import { parseDigest, type Digest } from './digest.ts';
+import { SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from '../evidence/vocabulary.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export const MediaType = {
   OCI_MANIFEST: 'application/vnd.oci.image.manifest.v1+json',
@@ -20,7 +22,7 @@ export const MediaType = {
   OCI_LAYER_TAR_ZSTD: 'application/vnd.oci.image.layer.v1.tar+zstd',
   COSIGN_SIMPLESIGNING: 'application/vnd.dev.cosign.simplesigning.v1+json',
   DSSE_ENVELOPE: 'application/vnd.dsse.envelope.v1+json',
-  SIGSTORE_BUNDLE_V03: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+  SIGSTORE_BUNDLE_V03: SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
 } as const;
 
 /** Every manifest media type this client sends in `Accept` and knows how to parse. */
@@ -90,17 +92,13 @@ export interface FetchedManifest {
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function fail(where: string, why: string): never {
   throw new OciError('BAD_MANIFEST', `${where}: ${why}`);
 }
 
 function parseAnnotations(value: unknown, where: string): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
-  if (!isObject(value)) fail(where, 'annotations must be an object of strings');
+  if (!isRecord(value)) fail(where, 'annotations must be an object of strings');
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') fail(where, `annotation "${k}" must be a string`);
   }
@@ -108,7 +106,7 @@ function parseAnnotations(value: unknown, where: string): Record<string, string>
 }
 
 export function parseDescriptor(value: unknown, where: string): Descriptor {
-  if (!isObject(value)) fail(where, 'descriptor must be an object');
+  if (!isRecord(value)) fail(where, 'descriptor must be an object');
   const { mediaType, digest, size, annotations, artifactType, platform, urls } = value;
   if (typeof mediaType !== 'string' || mediaType.length === 0) fail(where, 'mediaType must be a non-empty string');
   if (typeof digest !== 'string') fail(where, 'digest must be a string');
@@ -124,7 +122,7 @@ export function parseDescriptor(value: unknown, where: string): Descriptor {
   const parsedAnnotations = parseAnnotations(annotations, where);
   if (parsedAnnotations) descriptor.annotations = parsedAnnotations;
   if (typeof artifactType === 'string') descriptor.artifactType = artifactType;
-  if (isObject(platform) && typeof platform.architecture === 'string' && typeof platform.os === 'string') {
+  if (isRecord(platform) && typeof platform.architecture === 'string' && typeof platform.os === 'string') {
     descriptor.platform = {
       architecture: platform.architecture,
       os: platform.os,
@@ -149,7 +147,7 @@ export function parseManifest(bytes: Uint8Array, headerMediaType?: string): Mani
   } catch (err) {
     fail('manifest', `not valid JSON (${(err as Error).message})`);
   }
-  if (!isObject(doc)) fail('manifest', 'must be a JSON object');
+  if (!isRecord(doc)) fail('manifest', 'must be a JSON object');
   if (doc.schemaVersion !== 2) fail('manifest', `schemaVersion must be 2, got ${JSON.stringify(doc.schemaVersion)}`);
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const header = headerMediaType?.split(';')[0]?.trim();

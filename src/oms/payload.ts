@@ -9,7 +9,8 @@
  * order and model_signing's path-component order verify, as long as the content agrees).
  */
 import { createHash } from 'node:crypto';
-import { isRecord, type Statement } from '../attest/statement.ts';
+import type { Statement } from '../attest/statement.ts';
+import { isRecord } from '../evidence/json.ts';
 import { ModelSignatureError } from './errors.ts';
 import { echo } from '../sigstore/errors.ts';
 

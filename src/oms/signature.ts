@@ -15,7 +15,9 @@
  * model_signing's `pae_compat` fallback accepts them (see `envelopeVerifies`).
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import { IN_TOTO_PAYLOAD_TYPE, parseStatementPayload, isRecord, type Statement } from '../attest/statement.ts';
+import { parseStatementPayload, type Statement } from '../attest/statement.ts';
+import { isRecord } from '../evidence/json.ts';
+import { IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_MEDIA_TYPES, SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from '../evidence/vocabulary.ts';
 import { OMS_PREDICATE_LEGACY } from './payload.ts';
 import { decodeBase64Strict, parseDsseEnvelope, preAuthEncoding, type DsseEnvelope } from '../sigstore/dsse.ts';
 import { echo, VerificationError } from '../sigstore/errors.ts';
@@ -24,10 +26,8 @@ import type { TrustMaterial } from '../sigstore/trust.ts';
 import { subjectOf, verifyCertificateChain } from './cert-chain.ts';
 import { verifySigstoreDsse } from './sigstore-method.ts';
 
-const MODEL_SIGNING_MEDIA_TYPES = new Set([
-  'application/vnd.dev.sigstore.bundle.v0.3+json',
-  'application/vnd.dev.sigstore.bundle+json;version=0.3',
-]);
+/** Bundle v0.3 in either spelling (the model-signing format requires v0.3). */
+const MODEL_SIGNING_MEDIA_TYPES: ReadonlySet<string> = new Set(SIGSTORE_BUNDLE_MEDIA_TYPES.filter((t) => t.includes('0.3')));
 const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 
 export type ModelSigningMethod =
@@ -149,7 +149,7 @@ function requireDsse(bundle: Record<string, unknown>): DsseEnvelope {
 
 function requireMediaType(bundle: Record<string, unknown>): void {
   if (typeof bundle.mediaType !== 'string' || !MODEL_SIGNING_MEDIA_TYPES.has(bundle.mediaType)) {
-    throw new VerificationError('BUNDLE_FORMAT', `invalid model signature bundle media type ${echo(bundle.mediaType)}, expected application/vnd.dev.sigstore.bundle.v0.3+json`);
+    throw new VerificationError('BUNDLE_FORMAT', `invalid model signature bundle media type ${echo(bundle.mediaType)}, expected ${SIGSTORE_BUNDLE_V03_MEDIA_TYPE}`);
   }
 }
 

@@ -56,7 +56,8 @@ export interface ModelFilesResult {
   readonly unsignedSkipped: readonly string[];
 }
 
-export interface VerifiedModelSignature extends ModelFilesResult {
+/** What `verifyModelDirectory` established (the policy's view of it is `VerifiedModelSignature`, `src/evidence/verified.ts`). */
+export interface ModelDirectoryVerification extends ModelFilesResult {
   readonly method: ModelSigningMethod['kind'];
   readonly signer: ModelSigner;
   readonly manifest: OmsManifest;
@@ -204,7 +205,7 @@ export async function verifyModelDirectory(
   signatureBundleJson: string | Uint8Array | unknown,
   method: ModelSigningMethod,
   options: VerifyModelOptions = {},
-): Promise<VerifiedModelSignature> {
+): Promise<ModelDirectoryVerification> {
   const verified = await verifyModelSignature(signatureBundleJson, method, { allowLegacy: options.allowLegacy === true });
   const manifest = parseOmsStatement(verified.statement, { allowLegacy: options.allowLegacy === true });
   const files = await verifyModelFiles(modelPath, manifest, options);

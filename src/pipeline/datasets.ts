@@ -20,9 +20,12 @@ import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import { isDigest, type Digest } from '../oci/digest.ts';
 import { parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
-import { normalizeProvenance, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1, type DatasetEvidence, type VerifiedAttestation, type VerifiedSignature } from '../policy/input.ts';
-import { DEFAULT_REGISTRY_TIMEOUT_MS, discoverAndVerify, signersFingerprint, type PipelineDeps, type VerifiedEvidenceSet } from './decide.ts';
-import type { EvidenceCache } from './evidence-cache.ts';
+import { isRecord } from '../evidence/json.ts';
+import type { VerifiedAttestation, VerifiedEvidenceSet, VerifiedSignature } from '../evidence/verified.ts';
+import { SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1 } from '../evidence/vocabulary.ts';
+import { normalizeProvenance, type DatasetEvidence } from '../policy/input.ts';
+import { DEFAULT_REGISTRY_TIMEOUT_MS, discoverAndVerify, type PipelineDeps } from './discover.ts';
+import { evidenceKey, verificationScope, type EvidenceCache } from './evidence-cache.ts';
 import { unlessAborted } from './manifest-cache.ts';
 import { MemoStore } from './memo-store.ts';
 
@@ -37,14 +40,13 @@ interface Unreachable {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** True when the engine's policy data asks for signed datasets (`modelgate_config.datasets.requireSignature`). */
 export function datasetSignatureRequired(engine: PolicyEngine): boolean {
   const data = engine.data;
-  const config = isObject(data) ? data.modelgate_config : undefined;
-  const datasets = isObject(config) ? config.datasets : undefined;
-  return isObject(datasets) && datasets.requireSignature === true;
+  const config = isRecord(data) ? data.modelgate_config : undefined;
+  const datasets = isRecord(config) ? config.datasets : undefined;
+  return isRecord(datasets) && datasets.requireSignature === true;
 }
 
 /** (uri, `algorithm:hex`) of every dataset the verified provenances name, each once. */
@@ -111,7 +113,7 @@ async function checkDataset(deps: PipelineDeps, uri: string, digest: string, sig
     if (cache === undefined) {
       verified = await verifyDataset(deps, store, pinned, signal);
     } else {
-      const key = cache.keyOf(repositoryName(ref), pinned, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);
+      const key = evidenceKey(repositoryName(ref), pinned, verificationScope(deps));
       const kept = cache.get(key);
       if (kept !== undefined) {
         verified = kept;

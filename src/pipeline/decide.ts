@@ -2,8 +2,9 @@
  * The one verification pipeline: reference → resolve → fetch evidence → verify → policy input → decision.
  *
  * Owns: `decideArtifact`, the function the admission webhook, the init container and `modelgate verify`
- * are thin shells around, its result type `ArtifactDecision` (allow / deny / unavailable / invalid),
- * the exit codes those outcomes map to, and the evidence summary reported with every decision.
+ * are thin shells around, its result type `ArtifactDecision` (allow / deny / unavailable / invalid;
+ * an allow or deny carries the verified evidence set and the manifest it was decided on), the exit
+ * codes those outcomes map to, and the evidence summary reported with every decision.
  *
  * Rules:
  *  - Locations that are not OCI (s3, gs, hf, pvc, https, …) are handed to the policy as unverifiable;
@@ -11,9 +12,10 @@
  *  - A tag is resolved to a digest exactly once; from then on only the digest is used (evidence,
  *    policy input). An unpinned reference is still resolved, so the policy sees the digest and denies
  *    TAG_NOT_PINNED itself.
- *  - Evidence is discovered once (through a per-decision `MemoStore`) and verified against every
- *    configured signer: all keys as one key policy (a bundle verifies under at most one key, whose id is
- *    recorded), and each exact identity (SAN + OIDC issuer) or identity pattern as its own policy. The policy data then
+ *  - Evidence is discovered once (through a per-decision `MemoStore`) and each bundle verified once
+ *    (`verifyBundle`): a key-signed bundle under one of the configured keys (whose id is recorded), a
+ *    certificate's verified identity matched against the exact identities (SAN + OIDC issuer) and
+ *    identity patterns. The policy data then
  *    decides which verified signers are trusted, revoked, and how many are needed (k of n). Evidence by
  *    a signer that is not configured cannot be verified and counts as no evidence; only the number of
  *    such signatures reaches the policy (`unverifiedSignatures`), so it denies UNTRUSTED_SIGNATURE, not UNSIGNED.
@@ -25,85 +27,28 @@
  *    outcome is `unavailable` — transient (timeouts, connection failures, 5xx: retry may help) or
  *    permanent (not found, unauthorised, malformed) — never allow.
  * Dependencies (stores and credentials, trust material, signers, policy engine, optional evidence
- * cache) are created once (`PipelineDeps`) and reused across decisions.
+ * cache) are created once (`PipelineDeps`) and reused across decisions; discovery and verification of
+ * one digest is `discover.ts`'s, shared with the dataset checks (`datasets.ts`).
  */
-import { createHash, type KeyObject } from 'node:crypto';
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
+import type { Failure, VerifiedModelSignature } from '../evidence/verified.ts';
 import type { Digest } from '../oci/digest.ts';
 import { manifestSelector, parseReference, repositoryName, type ArtifactReference } from '../oci/reference.ts';
-import type { ArtifactStore } from '../oci/store.ts';
-import type { Decision, PolicyEngine } from '../policy/engine.ts';
+import type { Decision } from '../policy/engine.ts';
 import { PolicyError } from '../policy/errors.ts';
-import {
-  describeSigner,
-  locationScheme,
-  type EvaluationContext,
-  type InputVariant,
-  type PolicyInputEvidence,
-  type UsageSite,
-  type VerifiedAttestation,
-  type VerifiedModelSignature,
-  type VerifiedSignature,
-} from '../policy/input.ts';
-import type { SignerPolicy } from '../sigstore/bundle.ts';
-import type { IdentityPattern } from '../sigstore/identity-pattern.ts';
-import { collectEvidence, policyEvidence, type EvidenceItem, type EvidenceReport, type EvidenceSource } from '../sigstore/cosign-evidence.ts';
-import { keyId } from '../sigstore/keys.ts';
-import type { TrustMaterial } from '../sigstore/trust.ts';
-import type { EvidenceCache } from './evidence-cache.ts';
-import type { ManifestCache } from './manifest-cache.ts';
+import { locationScheme, type EvaluationContext, type InputVariant, type PolicyInputEvidence, type UsageSite } from '../policy/input.ts';
+import { systemClock } from '../time/clock.ts';
 import { checkProvenanceDatasets } from './datasets.ts';
+import { DEFAULT_REGISTRY_TIMEOUT_MS, discoverAndVerify, type PipelineDeps } from './discover.ts';
+import { evidenceKey, verificationScope } from './evidence-cache.ts';
 import { MemoStore } from './memo-store.ts';
-import { decideVariants, planIndex, type VariantOutcome } from './variants.ts';
+import { decideVariants, planIndex } from './variants.ts';
 import { splitVariantSelector } from '../modelpack/variants.ts';
-import { systemClock, type Clock } from '../time/clock.ts';
 
-/** Default deadline of each registry call made by the pipeline. */
-export const DEFAULT_REGISTRY_TIMEOUT_MS = 30_000;
-
-/** A keyless signer: exact certificate SAN and OIDC issuer. */
-export interface SignerIdentitySpec {
-  readonly san: string;
-  readonly issuer: string;
-}
-
-/** Keyless signers by anchored pattern (`--certificate-identity-regexp`): any SAN the pattern matches. */
-export interface SignerIdentityPatternSpec {
-  readonly san: IdentityPattern;
-  readonly issuer: string | IdentityPattern;
-}
-
-/** The signers evidence is verified against. The policy data decides which of them are trusted. */
-export interface VerificationSigners {
-  readonly keys: readonly KeyObject[];
-  readonly identities: readonly SignerIdentitySpec[];
-  /** Verified like `identities`, each pattern as its own signer policy; the verified SAN is exact. */
-  readonly identityPatterns?: readonly SignerIdentityPatternSpec[];
-}
-
-/** Opens the store of a repository (registry or OCI layout). Create once; may cache stores per repository. */
-export type StoreProvider = (ref: ArtifactReference) => ArtifactStore;
-
-export interface PipelineDeps {
-  readonly stores: StoreProvider;
-  readonly trust: TrustMaterial;
-  readonly signers: VerificationSigners;
-  readonly engine: PolicyEngine;
-  /**
-   * Verified transparency-log entries required of key-signed evidence (default 0, as `collectEvidence`:
-   * a signature by a configured key verifies on that key alone; log entries present are still
-   * verified). Keyless evidence always needs a verified log entry or timestamp.
-   */
-  readonly keyTlogThreshold?: number;
-  /** Deadline of each registry call in milliseconds (default 30 s). */
-  readonly timeoutMs?: number;
-  /** Verified evidence by (repository, digest, trust, signers); see `evidence-cache.ts`. */
-  readonly evidenceCache?: EvidenceCache;
-  /** Manifests by (repository, digest), shared by all decisions; see `manifest-cache.ts`. */
-  readonly manifestCache?: ManifestCache;
-  /** The time the policy sees when the context gives none (default the wall clock). */
-  readonly clock?: Clock;
-}
+export { DEFAULT_REGISTRY_TIMEOUT_MS } from './discover.ts';
+export type { PipelineDeps, StoreProvider } from './discover.ts';
+export type { ArtifactDecision, VariantOutcome } from './decision.ts';
+import type { ArtifactDecision, DecidedOn } from './decision.ts';
 
 export interface DecisionContext extends EvaluationContext {
   /** Where the location is used (admission: namespace, resource, field path). */
@@ -114,64 +59,6 @@ export interface DecisionContext extends EvaluationContext {
   readonly variant?: InputVariant;
   readonly signal?: AbortSignal;
 }
-
-export interface Failure {
-  readonly code: string;
-  readonly message: string;
-}
-
-export interface EvidenceSummaryItem {
-  readonly source: EvidenceSource;
-  readonly kind: 'signature' | 'attestation';
-  readonly status: 'verified' | 'failed';
-  /** Digest of the manifest that carried the evidence. */
-  readonly manifestDigest: Digest;
-  readonly layerIndex: number | null;
-  /** Verified statement predicateType (or, when failed, the unauthenticated claim). */
-  readonly predicateType: string | null;
-  /** `key sha256:…` or `SAN (issuer …)`, when verified. */
-  readonly signer: string | null;
-  /** Why it did not verify against any configured signer. */
-  readonly error: Failure | null;
-}
-
-export interface EvidenceSummary {
-  /** Repository searched. */
-  readonly store: string;
-  readonly items: readonly EvidenceSummaryItem[];
-  /** Distinct verified signers (signatures and attestations). */
-  readonly signers: readonly string[];
-  /** Distinct predicate types of verified attestations. */
-  readonly predicateTypes: readonly string[];
-  /** Discovery steps that could not run (each one makes the outcome `unavailable`). */
-  readonly problems: readonly (Failure & { readonly source: EvidenceSource })[];
-}
-
-interface DecisionCommon {
-  /** The location exactly as given. */
-  readonly location: string;
-  /** The manifest digest the reference resolved to (null when unverifiable or not resolved). */
-  readonly digest: Digest | null;
-  /** When the reference is a model index: each variant decided (`src/pipeline/variants.ts`). */
-  readonly variants?: readonly VariantOutcome[];
-}
-
-export type ArtifactDecision =
-  | (DecisionCommon & { readonly outcome: 'allow'; readonly decision: Extract<Decision, { allow: true }>; readonly evidence: EvidenceSummary | null })
-  | (DecisionCommon & { readonly outcome: 'deny'; readonly decision: Extract<Decision, { allow: false }>; readonly evidence: EvidenceSummary | null })
-  | (DecisionCommon & {
-      /** The registry (or layout) could not be read completely; never admitted. */
-      readonly outcome: 'unavailable';
-      /** True when a retry may succeed (timeouts, connection failures, 5xx). */
-      readonly transient: boolean;
-      readonly failure: Failure;
-      readonly evidence: EvidenceSummary | null;
-    })
-  | (DecisionCommon & {
-      /** The location or the verified evidence cannot be turned into a policy input (bad reference, malformed provenance). */
-      readonly outcome: 'invalid';
-      readonly failure: Failure;
-    });
 
 /**
  * Exit codes of `modelgate verify` and the init container: 0 allow, 1 deny, 2 invalid (usage, bad
@@ -193,111 +80,16 @@ export function exitCodeOf(result: ArtifactDecision): number {
   }
 }
 
-/** OCI error codes that mean "the registry could not be read", as opposed to "the evidence is bad". */
-const REGISTRY_FAILURE_CODES = ['TIMEOUT', 'NETWORK', 'REGISTRY_ERROR', 'UNAUTHORIZED', 'DENIED', 'PROTOCOL'] as const;
-const TRANSIENT_CODES: ReadonlySet<string> = new Set(['TIMEOUT', 'NETWORK', 'REGISTRY_ERROR']);
-
 function failureOf(err: unknown): Failure {
   if (err instanceof ModelgateError) return { code: err.code, message: err.message };
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
-/** A stable fingerprint of the configured signers (part of evidence cache keys). */
-export function signersFingerprint(signers: VerificationSigners): string {
-  const parts = [
-    ...signers.keys.map((k) => `key:${keyId(k)}`),
-    ...signers.identities.map((i) => `id:${i.issuer}\u0000${i.san}`),
-    ...(signers.identityPatterns ?? []).map((p) => `re:${typeof p.issuer === 'string' ? p.issuer : `/${p.issuer.source}`}\u0000${p.san.source}`),
-  ].sort();
-  return createHash('sha256').update(parts.join('\n')).digest('hex');
+function decided(location: string, digest: Digest | null, decision: Decision, on: DecidedOn): ArtifactDecision {
+  return decision.allow ? { outcome: 'allow', location, digest, decision, ...on } : { outcome: 'deny', location, digest, decision, ...on };
 }
 
-/** The signer policies one evidence item is verified against. */
-function signerPolicies(signers: VerificationSigners): SignerPolicy[] {
-  const policies: SignerPolicy[] = [];
-  if (signers.keys.length > 0) policies.push({ kind: 'key', keys: signers.keys });
-  for (const identity of signers.identities) policies.push({ kind: 'identity', san: identity.san, issuer: identity.issuer });
-  for (const pattern of signers.identityPatterns ?? []) policies.push({ kind: 'identity', san: pattern.san, issuer: pattern.issuer });
-  return policies;
-}
-
-function itemKey(item: EvidenceItem): string {
-  return `${item.source} ${item.manifestDigest} ${item.layerIndex ?? ''}`;
-}
-
-/** A failure that only says "not this signer" (wrong signer kind) is the least informative one. */
-function moreInformative(a: Failure, b: Failure): Failure {
-  return a.code === 'POLICY' && b.code !== 'POLICY' ? b : a;
-}
-
-/** Merge the reports of several signer passes over the same discovered evidence: verified wins. */
-function mergeReports(reports: readonly EvidenceReport[], subject: Digest, storeName: string): EvidenceReport {
-  const merged = new Map<string, EvidenceItem>();
-  for (const report of reports) {
-    for (const item of report.items) {
-      const key = itemKey(item);
-      const seen = merged.get(key);
-      if (seen === undefined || (seen.status === 'failed' && item.status === 'verified')) merged.set(key, item);
-      else if (seen.status === 'failed' && item.status === 'failed') merged.set(key, { ...seen, error: moreInformative(seen.error, item.error) });
-    }
-  }
-  const problems = new Map<string, EvidenceReport['problems'][number]>();
-  for (const report of reports) for (const p of report.problems) problems.set(`${p.source} ${p.code} ${p.message}`, p);
-  return { subject, store: reports[0]?.store ?? storeName, items: [...merged.values()], problems: [...problems.values()] };
-}
-
-function summarise(report: EvidenceReport, evidence: { signatures: readonly VerifiedSignature[]; attestations: readonly VerifiedAttestation[] }): EvidenceSummary {
-  const items = report.items.map(
-    (item): EvidenceSummaryItem => ({
-      source: item.source,
-      kind: item.kind,
-      status: item.status,
-      manifestDigest: item.manifestDigest,
-      layerIndex: item.layerIndex ?? null,
-      predicateType: item.predicateType ?? null,
-      signer: item.status === 'verified' ? describeVerifiedSigner(item) : null,
-      error: item.status === 'failed' ? item.error : null,
-    }),
-  );
-  const signers = new Set<string>();
-  for (const s of [...evidence.signatures, ...evidence.attestations]) signers.add(describeSigner(s.signer));
-  return {
-    store: report.store,
-    items,
-    signers: [...signers].sort(),
-    predicateTypes: [...new Set(evidence.attestations.map((a) => a.predicateType))].sort(),
-    problems: report.problems.map((p) => ({ source: p.source, code: p.code, message: p.message })),
-  };
-}
-
-function describeVerifiedSigner(item: Extract<EvidenceItem, { status: 'verified' }>): string {
-  const { signer } = item.verified.bundle;
-  return signer.kind === 'key' ? `key sha256:${signer.keyId}` : `${signer.san} (issuer ${signer.issuer})`;
-}
-
-/** Why the discovered evidence is incomplete because of the registry, if it is. */
-function registryFailureIn(report: EvidenceReport): { failure: Failure; transient: boolean } | undefined {
-  const failures: Failure[] = [
-    ...report.problems.map((p) => ({ code: p.code, message: `${p.source}: ${p.message}` })),
-    ...report.items.flatMap((item) =>
-      item.status === 'failed' && (REGISTRY_FAILURE_CODES as readonly string[]).includes(item.error.code)
-        ? [{ code: item.error.code, message: `${item.source} ${item.manifestDigest}: ${item.error.message}` }]
-        : [],
-    ),
-  ];
-  const first = failures[0];
-  if (first === undefined) return undefined;
-  const transient = failures.find((f) => TRANSIENT_CODES.has(f.code));
-  return transient !== undefined
-    ? { failure: { code: transient.code, message: `evidence discovery incomplete: ${transient.message}` }, transient: true }
-    : { failure: { code: first.code, message: `evidence discovery incomplete: ${first.message}` }, transient: false };
-}
-
-function decided(location: string, digest: Digest | null, decision: Decision, evidence: EvidenceSummary | null): ArtifactDecision {
-  return decision.allow ? { outcome: 'allow', location, digest, decision, evidence } : { outcome: 'deny', location, digest, decision, evidence };
-}
-
-function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, input: PolicyInputEvidence, evidence: EvidenceSummary | null): ArtifactDecision {
+function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, input: PolicyInputEvidence, on: DecidedOn): ArtifactDecision {
   let decision: Decision;
   try {
     decision = deps.engine.decide(input);
@@ -305,50 +97,9 @@ function evaluate(deps: PipelineDeps, location: string, digest: Digest | null, i
     if (hasCode(err, PolicyError, 'INPUT_INVALID')) return { outcome: 'invalid', location, digest, failure: failureOf(err) };
     throw err; // POLICY_EVAL and friends: an engine fault, the caller fails closed
   }
-  return decided(location, digest, decision, evidence);
+  return decided(location, digest, decision, on);
 }
 
-interface VerifiedEvidenceSet {
-  readonly signatures: readonly VerifiedSignature[];
-  /** Signatures found that verified under none of the configured signers (UNTRUSTED_SIGNATURE, not UNSIGNED). */
-  readonly unverifiedSignatures: number;
-  readonly attestations: readonly VerifiedAttestation[];
-  readonly summary: EvidenceSummary;
-}
-
-/** Discover the evidence of `digest` in `store` once and verify it against every configured signer (also used for datasets, `datasets.ts`). */
-export async function discoverAndVerify(
-  deps: PipelineDeps,
-  store: ArtifactStore,
-  digest: Digest,
-  signal: AbortSignal | undefined,
-): Promise<{ kind: 'verified'; evidence: VerifiedEvidenceSet } | { kind: 'unavailable'; failure: Failure; transient: boolean; summary: EvidenceSummary }> {
-  const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
-  const policies = signerPolicies(deps.signers);
-  const reports: EvidenceReport[] = [];
-  for (const signer of policies) {
-    reports.push(
-      await collectEvidence(store, digest, {
-        trust: deps.trust,
-        signer,
-        ...(deps.keyTlogThreshold !== undefined ? { keyTlogThreshold: deps.keyTlogThreshold } : {}),
-        timeoutMs,
-        ...(signal ? { signal } : {}),
-      }),
-    );
-  }
-  if (policies.length === 0) {
-    // No signer configured: still discover, so the summary shows what exists (nothing can verify).
-    reports.push(await collectEvidence(store, digest, { trust: deps.trust, signer: { kind: 'key', keys: [] }, timeoutMs, ...(signal ? { signal } : {}) }));
-  }
-  const report = mergeReports(reports, digest, store.name);
-  const { signatures, attestations } = policyEvidence(report);
-  const summary = summarise(report, { signatures, attestations });
-  const registryFailure = registryFailureIn(report);
-  if (registryFailure !== undefined) return { kind: 'unavailable', ...registryFailure, summary };
-  const unverifiedSignatures = report.items.filter((item) => item.kind === 'signature' && item.status === 'failed').length;
-  return { kind: 'verified', evidence: { signatures, unverifiedSignatures, attestations, summary } };
-}
 
 /**
  * Decide whether the artifact at `location` may be used. Never allows on an error: registry failures
@@ -363,7 +114,7 @@ export async function decideArtifact(location: string, context: DecisionContext,
   // 1. Reference. Non-OCI locations cannot be verified: the policy decides (deny unless allowlisted).
   const scheme = locationScheme(location);
   if (scheme !== 'oci' && scheme !== 'oci-layout') {
-    return evaluate(deps, location, null, { artifact: { uri: location }, ...common }, null);
+    return evaluate(deps, location, null, { artifact: { uri: location }, ...common }, { evidence: null, verified: null, manifest: null });
   }
   let ref: ArtifactReference;
   let target: string; // the location without a `#variant=NAME` selector (`variants.ts`)
@@ -380,8 +131,8 @@ export async function decideArtifact(location: string, context: DecisionContext,
   //    less on a cold decision); that discovery is only used once the manifest has verified.
   const store = new MemoStore(deps.stores(ref), deps.manifestCache && { cache: deps.manifestCache, repository: repositoryName(ref) });
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
-  const cacheKeyOf = (digest: Digest): string | undefined =>
-    deps.evidenceCache?.keyOf(repositoryName(ref), digest, deps.trust.trustDigest, signersFingerprint(deps.signers), deps.keyTlogThreshold ?? 0);
+  const scope = deps.evidenceCache && verificationScope(deps);
+  const cacheKeyOf = (digest: Digest): string | undefined => (scope === undefined ? undefined : evidenceKey(repositoryName(ref), digest, scope));
   let early: ReturnType<typeof discoverAndVerify> | undefined;
   const stopEarly = new AbortController();
   if (ref.digest !== undefined) {
@@ -448,9 +199,8 @@ export async function decideArtifact(location: string, context: DecisionContext,
     location,
     digest,
     { artifact, signatures: verified.signatures, unverifiedSignatures: verified.unverifiedSignatures, attestations: verified.attestations, ...(datasets ? { datasets } : {}), ...common },
-    verified.summary,
+    { evidence: verified.summary, verified, manifest },
   );
   return index.kind === 'index' ? decideVariants(decision, index, (child, v) => decideArtifact(child, { ...context, variant: v }, deps)) : decision;
 }
 
-export type { VerifiedEvidenceSet };

@@ -20,13 +20,10 @@ import type { Manifest } from '../oci/manifest.ts';
 import { formatReference, parseReference } from '../oci/reference.ts';
 import type { InputVariant } from '../policy/input.ts';
 import { describeVariants, isModelIndex, variantsOfIndex, VariantError, type Variant } from '../modelpack/variants.ts';
-import type { ArtifactDecision, Failure } from './decide.ts';
+import type { Failure } from '../evidence/verified.ts';
+import type { ArtifactDecision, VariantOutcome } from './decision.ts';
 
-export interface VariantOutcome {
-  readonly name: string;
-  readonly digest: Digest;
-  readonly outcome: ArtifactDecision['outcome'];
-}
+export type { VariantOutcome } from './decision.ts';
 
 export type IndexPlan =
   | { readonly kind: 'none' }

@@ -23,6 +23,7 @@ import { POLICY_INPUT_VERSION } from './input.ts';
 import { locateOpa, opaVersion, runOpa, type OpaBinary } from './opa.ts';
 
 import { DEFAULT_BUNDLE_DIR, DEFAULT_POLICY_DIR } from './package-paths.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export { DEFAULT_BUNDLE_DIR, DEFAULT_POLICY_DIR };
 
@@ -74,7 +75,6 @@ export interface PolicyBundle {
 // Verification
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function invalid(source: string, why: string): never {
   throw new PolicyError('BUNDLE_INVALID', `policy bundle ${source}: ${why}`);
@@ -87,14 +87,14 @@ function parseManifest(bytes: Buffer, source: string): BundleManifest {
   } catch (err) {
     invalid(source, `manifest.json is not JSON (${(err as Error).message})`);
   }
-  if (!isObject(value)) invalid(source, 'manifest.json is not an object');
+  if (!isRecord(value)) invalid(source, 'manifest.json is not an object');
   if (value.mediaType !== BUNDLE_MEDIA_TYPE) invalid(source, `manifest mediaType must be ${BUNDLE_MEDIA_TYPE}`);
   if (typeof value.entrypoint !== 'string' || value.entrypoint.length === 0) invalid(source, 'manifest entrypoint missing');
   if (value.inputVersion !== POLICY_INPUT_VERSION) invalid(source, `manifest inputVersion must be ${POLICY_INPUT_VERSION}, got ${String(value.inputVersion)}`);
-  if (!isObject(value.files)) invalid(source, 'manifest files missing');
+  if (!isRecord(value.files)) invalid(source, 'manifest files missing');
   for (const name of BUNDLE_FILES) {
     const entry = value.files[name];
-    if (!isObject(entry) || typeof entry.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(entry.digest)) {
+    if (!isRecord(entry) || typeof entry.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(entry.digest)) {
       invalid(source, `manifest has no sha256 digest for ${name}`);
     }
     if (typeof entry.size !== 'number' || !Number.isSafeInteger(entry.size) || entry.size < 0 || entry.size > MAX_BUNDLE_FILE_BYTES) {

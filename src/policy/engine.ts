@@ -19,6 +19,7 @@ import { PolicyError } from './errors.ts';
 import { compileDataIdentityPatterns, markIdentityPatterns, type DataIdentityPatterns } from './identity-patterns.ts';
 import { buildPolicyInput, type PolicyInput, type PolicyInputEvidence } from './input.ts';
 import { validatePolicyData, validatePolicyInput } from './schema.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export interface Reason {
   readonly code: string;
@@ -86,7 +87,6 @@ interface Loaded {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function evalError(why: string): never {
   throw new PolicyError('POLICY_EVAL', `policy returned a malformed decision: ${why}`);
@@ -95,15 +95,15 @@ function evalError(why: string): never {
 function parseReasons(value: unknown, field: string): Reason[] {
   if (!Array.isArray(value)) evalError(`${field} is not a list`);
   return value.map((r) => {
-    if (!isObject(r) || typeof r.code !== 'string' || typeof r.message !== 'string') evalError(`${field} entries need string code and message`);
+    if (!isRecord(r) || typeof r.code !== 'string' || typeof r.message !== 'string') evalError(`${field} entries need string code and message`);
     return { code: r.code, message: r.message };
   });
 }
 
 function toDecision(raw: unknown, loaded: Loaded): Decision {
-  if (!Array.isArray(raw) || raw.length !== 1 || !isObject(raw[0])) evalError('expected exactly one result (is the decision rule defined?)');
+  if (!Array.isArray(raw) || raw.length !== 1 || !isRecord(raw[0])) evalError('expected exactly one result (is the decision rule defined?)');
   const result = raw[0].result;
-  if (!isObject(result)) evalError('result is not an object');
+  if (!isRecord(result)) evalError('result is not an object');
   if (typeof result.allow !== 'boolean') evalError('allow is not a boolean');
   const reasons = parseReasons(result.deny, 'deny');
   const warnings = result.warnings === undefined ? [] : parseReasons(result.warnings, 'warnings');
@@ -147,7 +147,7 @@ async function instantiate(bundle: PolicyBundle, options: EngineOptions): Promis
 
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
-  if (isObject(err) && typeof err.message === 'string') return err.message; // opa-wasm throws plain objects
+  if (isRecord(err) && typeof err.message === 'string') return err.message; // opa-wasm throws plain objects
   return String(err);
 }
 

@@ -12,21 +12,21 @@
  */
 import { compileIdentityPattern, type IdentityPattern } from '../sigstore/identity-pattern.ts';
 import { PolicyError } from './errors.ts';
+import { isRecord } from '../evidence/json.ts';
 
 /** OIDC issuer → its compiled SAN patterns. */
 export type DataIdentityPatterns = ReadonlyMap<string, readonly IdentityPattern[]>;
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The patterns of `modelgate_config.signers.identityPatterns`, or undefined when the data has none. */
 export function compileDataIdentityPatterns(data: unknown): DataIdentityPatterns | undefined {
-  const config = isObject(data) ? data.modelgate_config : undefined;
-  const byIssuer = isObject(config) && isObject(config.signers) ? config.signers.identityPatterns : undefined;
-  if (!isObject(byIssuer)) return undefined;
+  const config = isRecord(data) ? data.modelgate_config : undefined;
+  const byIssuer = isRecord(config) && isRecord(config.signers) ? config.signers.identityPatterns : undefined;
+  if (!isRecord(byIssuer)) return undefined;
   const compiled = new Map<string, IdentityPattern[]>();
   for (const [issuer, patterns] of Object.entries(byIssuer)) {
-    if (!isObject(patterns)) continue; // the data schema names the shape; custom policies may use their own
+    if (!isRecord(patterns)) continue; // the data schema names the shape; custom policies may use their own
     const list = Object.keys(patterns).map((source) =>
       compileIdentityPattern(source, (why) => {
         throw new PolicyError('DATA_INVALID', `policy data signers.identityPatterns[${JSON.stringify(issuer)}]: ${why}`);
@@ -38,7 +38,7 @@ export function compileDataIdentityPatterns(data: unknown): DataIdentityPatterns
 }
 
 function marked(signer: unknown, patterns: DataIdentityPatterns): unknown {
-  if (!isObject(signer)) return signer;
+  if (!isRecord(signer)) return signer;
   const candidates = signer.method === 'keyless' && typeof signer.issuer === 'string' ? patterns.get(signer.issuer) : undefined;
   const san = signer.san;
   const matching = candidates === undefined || typeof san !== 'string' ? [] : candidates.filter((p) => p.regex.test(san)).map((p) => p.source);
@@ -46,17 +46,17 @@ function marked(signer: unknown, patterns: DataIdentityPatterns): unknown {
   return { ...signer, identityPatterns: matching };
 }
 
-const withSigner = (item: unknown, patterns: DataIdentityPatterns): unknown => (isObject(item) ? { ...item, signer: marked(item.signer, patterns) } : item);
+const withSigner = (item: unknown, patterns: DataIdentityPatterns): unknown => (isRecord(item) ? { ...item, signer: marked(item.signer, patterns) } : item);
 
 /** A copy of `input` whose keyless signers name the data patterns their SAN matches (see the header). */
 export function markIdentityPatterns(input: unknown, patterns: DataIdentityPatterns | undefined): unknown {
-  if (patterns === undefined || !isObject(input)) return input;
+  if (patterns === undefined || !isRecord(input)) return input;
   const list = (value: unknown, map: (item: unknown) => unknown): unknown => (Array.isArray(value) ? value.map(map) : value);
   return {
     ...input,
     signatures: list(input.signatures, (s) => marked(s, patterns)),
     attestations: list(input.attestations, (a) => withSigner(a, patterns)),
     modelSignatures: list(input.modelSignatures, (m) => withSigner(m, patterns)),
-    ...('datasets' in input ? { datasets: list(input.datasets, (d) => (isObject(d) ? { ...d, signers: list(d.signers, (s) => marked(s, patterns)) } : d)) } : {}),
+    ...('datasets' in input ? { datasets: list(input.datasets, (d) => (isRecord(d) ? { ...d, signers: list(d.signers, (s) => marked(s, patterns)) } : d)) } : {}),
   };
 }

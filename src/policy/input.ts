@@ -2,82 +2,25 @@
  * The policy input: one documented, versioned JSON shape (policies/schema/input.v1.schema.json),
  * built only from *verified* evidence.
  *
- * Owns: the evidence types the verification core hands over (`VerifiedSignature`,
- * `VerifiedAttestation`, `VerifiedModelSignature`, `SignerIdentity`), the JSON types the policy sees
- * (`PolicyInput` and friends), the policy's projection of SLSA provenance (v1 and v0.2 →
+ * Owns: the JSON types the policy sees (`PolicyInput` and friends), built from the verified evidence
+ * of `src/evidence/`, the policy's projection of SLSA provenance (v1 and v0.2 →
  * `NormalizedProvenance`; the field mapping itself is `src/attest/provenance.ts`'s, the one SLSA
  * normaliser) and the pure `buildPolicyInput`. Evidence bound to a different digest than the artifact's verified
  * digest is refused (INPUT_INVALID): the input can never mix evidence of two artifacts.
  */
 import { AttestationError } from '../attest/errors.ts';
 import { normalizeProvenancePredicate, type NormalizedProvenance as SlsaProvenance, type ResolvedDependency } from '../attest/provenance.ts';
-import { isDigest, type Digest } from '../oci/digest.ts';
+import type { Digest } from '../evidence/digest.ts';
+import { isRecord } from '../evidence/json.ts';
+import { describeSigner, type SignerIdentity } from '../evidence/signers.ts';
+import type { TransparencyLogEvidence, VerifiedAttestation, VerifiedModelSignature, VerifiedSignature } from '../evidence/verified.ts';
+import { EVALUATION_PREDICATE_V1, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1, TEST_RESULT_PREDICATE_V01 } from '../evidence/vocabulary.ts';
+import { isDigest } from '../oci/digest.ts';
 import { parseReference } from '../oci/reference.ts';
 import { PolicyError } from './errors.ts';
 import { systemClock } from '../time/clock.ts';
 
 export const POLICY_INPUT_VERSION = 'modelgate.dev/policy-input/v1';
-export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
-export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
-/** Our evaluation predicate: `{ "metrics": { "<name>": <number>, ... } }` (ours, not a standard). */
-export const EVALUATION_PREDICATE_V1 = 'https://modelgate.dev/evaluation/v1';
-/** in-toto Test Result, as `modelgate attest evaluate` writes it: its `metrics` are read like ours above. */
-export const TEST_RESULT_PREDICATE_V01 = 'https://in-toto.io/attestation/test-result/v0.1';
-
-// ---------------------------------------------------------------------------------------------
-// Evidence handed over by the verification core (only ever produced after verification succeeded)
-
-/** Who produced a verified signature. Keyless identities are exact SAN + OIDC issuer. */
-export type SignerIdentity =
-  | { readonly method: 'key'; /** `sha256:<hex of the SPKI DER>` */ readonly keyId: string }
-  | {
-      readonly method: 'certificate';
-      /** `sha256:<hex of the leaf certificate DER>` */
-      readonly keyId: string;
-      readonly san?: string;
-    }
-  | {
-      readonly method: 'keyless';
-      readonly san: string;
-      readonly issuer: string;
-      /** Fulcio OIDC extensions by name (sourceRepositoryUri, sourceRepositoryRef, buildSignerUri, ...). */
-      readonly oidcExtensions?: Readonly<Record<string, string>>;
-    };
-
-export interface TransparencyLogEvidence {
-  readonly logIndex: number;
-  readonly integratedTime: Date;
-  readonly logId: string;
-}
-
-interface SignedEvidence {
-  readonly signer: SignerIdentity;
-  /** The artifact digest the signature / statement subject was verified to cover. */
-  readonly subjectDigest: Digest;
-  readonly tlog?: TransparencyLogEvidence;
-  /** Verified RFC 3161 timestamp times. */
-  readonly timestamps?: readonly Date[];
-}
-
-export type VerifiedSignature = SignedEvidence;
-
-export interface VerifiedAttestation extends SignedEvidence {
-  readonly predicateType: string;
-  /** The predicate of the verified in-toto statement (parsed JSON; shape checked while normalising). */
-  readonly predicate: unknown;
-}
-
-export interface VerifiedModelSignature {
-  readonly signer: SignerIdentity;
-  readonly modelName: string;
-  /** OMS root digest (sha256 over the resource digests). */
-  readonly rootDigest: Digest;
-  readonly resourceCount: number;
-  /** Checked against files on disk (init) or against the OCI manifest's layer digests (admission). */
-  readonly verifiedAgainst: 'files' | 'oci-manifest';
-  readonly tlog?: TransparencyLogEvidence;
-  readonly timestamps?: readonly Date[];
-}
 
 export interface ArtifactEvidence {
   /** The location exactly as written (storageUri, CLI argument). */
@@ -330,13 +273,11 @@ function requireBound(what: string, subject: Digest, artifact: ArtifactEvidence)
   }
 }
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const str = (value: unknown): string | null => (typeof value === 'string' && value.length > 0 ? value : null);
 
 function digestSet(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
-  if (!isObject(value)) return out;
+  if (!isRecord(value)) return out;
   for (const [algorithm, hex] of Object.entries(value)) {
     if (typeof hex === 'string' && /^[A-Fa-f0-9]+$/.test(hex)) out[algorithm] = hex.toLowerCase();
   }
@@ -350,7 +291,7 @@ const DEPENDENCY_KINDS: ReadonlySet<string> = new Set(['source', 'dataset', 'con
  * `git+` URIs are sources, OCI/Docker URIs containers, Hugging Face dataset URIs datasets.
  */
 export function dependencyKind(uri: string, annotations: unknown): DependencyKind {
-  if (isObject(annotations)) {
+  if (isRecord(annotations)) {
     const declared = str(annotations['modelgate.dev/kind']) ?? str(annotations.kind);
     if (declared !== null && DEPENDENCY_KINDS.has(declared)) return declared as DependencyKind;
   }
@@ -404,11 +345,11 @@ function bad(why: string): never {
  * without `git+` — and requires v1's buildDefinition, runDetails and externalParameters.
  */
 export function normalizeProvenance(predicateType: string, predicate: unknown): NormalizedProvenance {
-  if (!isObject(predicate)) bad('predicate is not an object');
+  if (!isRecord(predicate)) bad('predicate is not an object');
   if (predicateType === SLSA_PROVENANCE_V1) {
-    const definition = isObject(predicate.buildDefinition) ? predicate.buildDefinition : bad('buildDefinition missing');
-    if (!isObject(predicate.runDetails)) bad('runDetails missing');
-    if (!isObject(definition.externalParameters)) bad('buildDefinition.externalParameters missing');
+    const definition = isRecord(predicate.buildDefinition) ? predicate.buildDefinition : bad('buildDefinition missing');
+    if (!isRecord(predicate.runDetails)) bad('runDetails missing');
+    if (!isRecord(definition.externalParameters)) bad('buildDefinition.externalParameters missing');
   } else if (predicateType !== SLSA_PROVENANCE_V02) {
     bad(`unsupported predicateType ${predicateType}`);
   }
@@ -435,14 +376,14 @@ export function normalizeProvenance(predicateType: string, predicate: unknown): 
 function provenanceSource(slsa: SlsaProvenance): NormalizedProvenance['source'] {
   if (slsa.source !== undefined) return { repository: plainRepository(slsa.source.repository), ref: slsa.source.ref ?? null, commit: slsa.source.commit ?? null };
   const workflow = slsa.externalParameters.workflow;
-  if (isObject(workflow) && str(workflow.repository) !== null) {
+  if (isRecord(workflow) && str(workflow.repository) !== null) {
     return { repository: str(workflow.repository)!, ref: str(workflow.ref), commit: null };
   }
   return null;
 }
 
 function normalizeEvaluation(predicate: unknown): InputAttestation['evaluation'] {
-  if (!isObject(predicate) || !isObject(predicate.metrics)) {
+  if (!isRecord(predicate) || !isRecord(predicate.metrics)) {
     throw new PolicyError('INPUT_INVALID', `evaluation attestation: predicate.metrics must be an object of numbers`);
   }
   const metrics: Record<string, number> = {};
@@ -507,7 +448,7 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
       provenance: isProvenance ? normalizeProvenance(a.predicateType, a.predicate) : null,
       // A test result without metrics (an ordinary CI test run) is not an evaluation, not an error.
       evaluation:
-        a.predicateType === EVALUATION_PREDICATE_V1 || (a.predicateType === TEST_RESULT_PREDICATE_V01 && isObject(a.predicate) && 'metrics' in a.predicate)
+        a.predicateType === EVALUATION_PREDICATE_V1 || (a.predicateType === TEST_RESULT_PREDICATE_V01 && isRecord(a.predicate) && 'metrics' in a.predicate)
           ? normalizeEvaluation(a.predicate)
           : null,
     };
@@ -550,15 +491,4 @@ export function buildPolicyInput(evidence: PolicyInputEvidence): PolicyInput {
       ...(context.stage !== undefined ? { stage: context.stage } : {}),
     },
   };
-}
-
-export function describeSigner(signer: SignerIdentity): string {
-  switch (signer.method) {
-    case 'key':
-      return `key ${signer.keyId}`;
-    case 'certificate':
-      return `certificate ${signer.keyId}`;
-    case 'keyless':
-      return `${signer.san} (issuer ${signer.issuer})`;
-  }
 }

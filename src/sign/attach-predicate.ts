@@ -17,7 +17,7 @@ import { ModelgateError } from '../errors.ts';
 import { TRAINING_BUILD_TYPE } from '../emit/training-provenance.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
-import { SLSA_PROVENANCE_V1 } from '../attest/provenance.ts';
+import { SLSA_PROVENANCE_V1 } from '../evidence/vocabulary.ts';
 import { verifyBundle, type SignerPolicy } from '../sigstore/bundle.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 

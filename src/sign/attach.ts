@@ -12,6 +12,8 @@
 import { UsageError } from '../errors.ts';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, MediaType, type Descriptor } from '../oci/manifest.ts';
 import type { ArtifactStore, CallOptions } from '../oci/store.ts';
+import { IN_TOTO_PAYLOAD_TYPE } from '../evidence/vocabulary.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export const BUNDLE_CONTENT_ANNOTATION = 'dev.sigstore.bundle.content';
 export const BUNDLE_PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
@@ -25,15 +27,14 @@ export interface AttachBundleOptions extends CallOptions {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `dsse-envelope` + the statement's predicateType, or `message-signature` + cosign's sign type. */
 function bundleAnnotations(bundle: Json): { content: 'dsse-envelope' | 'message-signature'; predicateType: string } {
-  if (isObject(bundle.dsseEnvelope)) {
+  if (isRecord(bundle.dsseEnvelope)) {
     const { payload, payloadType } = bundle.dsseEnvelope;
     if (typeof payload !== 'string') throw new UsageError('USAGE', 'bundle dsseEnvelope.payload must be a base64 string');
     let predicateType: unknown;
-    if (payloadType === 'application/vnd.in-toto+json') {
+    if (payloadType === IN_TOTO_PAYLOAD_TYPE) {
       try {
         predicateType = (JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as Json).predicateType;
       } catch {
@@ -43,7 +44,7 @@ function bundleAnnotations(bundle: Json): { content: 'dsse-envelope' | 'message-
     if (typeof predicateType !== 'string' || predicateType === '') throw new UsageError('USAGE', 'bundle DSSE payload is not an in-toto statement with a predicateType');
     return { content: 'dsse-envelope', predicateType };
   }
-  if (isObject(bundle.messageSignature)) return { content: 'message-signature', predicateType: COSIGN_SIGN_PREDICATE_TYPE };
+  if (isRecord(bundle.messageSignature)) return { content: 'message-signature', predicateType: COSIGN_SIGN_PREDICATE_TYPE };
   throw new UsageError('USAGE', 'bundle has neither dsseEnvelope nor messageSignature');
 }
 
@@ -60,7 +61,7 @@ export async function attachBundle(store: ArtifactStore, subject: Descriptor, bu
   } catch (err) {
     throw new UsageError('USAGE', `bundle is not valid JSON: ${(err as Error).message}`);
   }
-  if (!isObject(parsed)) throw new UsageError('USAGE', 'bundle must be a JSON object');
+  if (!isRecord(parsed)) throw new UsageError('USAGE', 'bundle must be a JSON object');
   if (parsed.mediaType !== MediaType.SIGSTORE_BUNDLE_V03) {
     throw new UsageError('USAGE', `only ${MediaType.SIGSTORE_BUNDLE_V03} bundles are attached as referrers, got ${JSON.stringify(parsed.mediaType)}`);
   }

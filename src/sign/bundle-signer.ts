@@ -9,7 +9,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { signBlobBundle } from './blob-bundle.ts';
-import { IN_TOTO_PAYLOAD_TYPE, inTotoStatement, signDsseBundle, type StatementSubject } from './dsse-bundle.ts';
+import { IN_TOTO_PAYLOAD_TYPE } from '../evidence/vocabulary.ts';
+import { inTotoStatement, signDsseBundle, type StatementSubject } from './dsse-bundle.ts';
 import { keylessBlobBundle, keylessDsseBundle, type KeylessConfig } from './keyless.ts';
 
 export type BundleSigner = { readonly kind: 'key'; readonly privateKey: KeyObject } | { readonly kind: 'keyless'; readonly config: KeylessConfig };

@@ -16,8 +16,8 @@ import { preAuthEncoding } from '../sigstore/dsse.ts';
 import { keyHint } from '../sigstore/keys.ts';
 import { UsageError } from '../errors.ts';
 import { signingHash } from './signing-hash.ts';
+import { IN_TOTO_PAYLOAD_TYPE } from '../evidence/vocabulary.ts';
 
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 /** predicateType of a cosign v3 image signature (a statement with an empty predicate). */
 export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';

@@ -17,6 +17,7 @@
 import type { Bundle, SerializedBundle } from '@sigstore/bundle';
 import type { FulcioSigner, Witness } from '@sigstore/sign';
 import { SigningError } from './errors.ts';
+import { SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from '../evidence/vocabulary.ts';
 
 // @sigstore/sign and @sigstore/bundle (and the HTTP stack behind them) load when a keyless bundle is
 // made, not when a command that offers keyless signing registers its options.
@@ -27,7 +28,6 @@ export const PUBLIC_GOOD_FULCIO_URL = 'https://fulcio.sigstore.dev';
 export const PUBLIC_GOOD_REKOR_URL = 'https://rekor.sigstore.dev';
 export const IDENTITY_TOKEN_ENV = 'SIGSTORE_ID_TOKEN';
 export const DEFAULT_KEYLESS_TIMEOUT_MS = 60_000;
-const BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const MAX_TOKEN_BYTES = 64 * 1024;
 
 export interface KeylessConfig {
@@ -210,7 +210,7 @@ function finish(bundleToJSON: (bundle: Bundle) => SerializedBundle, bundle: Bund
   if (config.tsaUrl !== undefined && (material.timestampVerificationData?.rfc3161Timestamps.length ?? 0) === 0) {
     throw new SigningError('TSA', `the timestamp authority at ${config.tsaUrl} returned no timestamp`);
   }
-  const v03: Bundle = { ...bundle, mediaType: BUNDLE_V03, verificationMaterial: { ...material, content: { $case: 'certificate', certificate: leaf } } };
+  const v03: Bundle = { ...bundle, mediaType: SIGSTORE_BUNDLE_V03_MEDIA_TYPE, verificationMaterial: { ...material, content: { $case: 'certificate', certificate: leaf } } };
   const json = bundleToJSON(v03);
   const timestamps = json.verificationMaterial.timestampVerificationData;
   if (timestamps !== undefined && (timestamps.rfc3161Timestamps ?? []).length === 0) delete json.verificationMaterial.timestampVerificationData;

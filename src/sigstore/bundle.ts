@@ -30,18 +30,11 @@ import { preAuthEncoding } from './dsse.ts';
 import { keyId, keyProfile, verifyPrehashedSignature, verifyRawSignature, verifyWithHash, type SignatureHash } from './keys.ts';
 import { describeExpected, identityMatches, type IdentityPattern } from './identity-pattern.ts';
 import type { TrustMaterial } from './trust.ts';
-
-export const BUNDLE_MEDIA_TYPES = [
-  'application/vnd.dev.sigstore.bundle+json;version=0.1',
-  'application/vnd.dev.sigstore.bundle+json;version=0.2',
-  'application/vnd.dev.sigstore.bundle+json;version=0.3',
-  'application/vnd.dev.sigstore.bundle.v0.3+json',
-] as const;
+import { isRecord } from '../evidence/json.ts';
+import { IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_MEDIA_TYPES } from '../evidence/vocabulary.ts';
 
 /** Largest bundle accepted (bytes of JSON). Real bundles are a few KiB. */
 export const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
-
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
 /** Fulcio certificate extension OIDs (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md). */
 export const FULCIO_OID = {
@@ -60,9 +53,20 @@ export const FULCIO_OID = {
 
 export type ArtifactInput = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'digest'; digest: Digest };
 
+/** A keyless signer: exact SAN and OIDC issuer, or anchored patterns (identity-pattern.ts). */
+export interface IdentityPolicy {
+  readonly san: string | IdentityPattern;
+  readonly issuer: string | IdentityPattern;
+}
+
 export type SignerPolicy =
   | { kind: 'key'; keys: readonly KeyObject[] } // any of these keys (bundle must carry `publicKey`)
-  | { kind: 'identity'; san: string | IdentityPattern; issuer: string | IdentityPattern }; // exact match or anchored pattern (identity-pattern.ts), keyless / Fulcio
+  | ({ kind: 'identity' } & IdentityPolicy) // keyless / Fulcio
+  /**
+   * Every configured signer at once: a key-signed bundle must verify under one of `keys`, a
+   * certificate's verified identity must match one of `identities` (the first that matches).
+   */
+  | { kind: 'any'; keys: readonly KeyObject[]; identities: readonly IdentityPolicy[] };
 
 export interface BundleVerifyOptions {
   trust: TrustMaterial;
@@ -129,10 +133,6 @@ function fail(code: VerificationErrorCode, message: string, cause?: unknown): ne
   throw new VerificationError(code, message, cause === undefined ? undefined : { cause });
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Parse bundle JSON (bytes, text or an already-parsed value) into the `@sigstore/bundle` model. */
 export function parseBundle(input: unknown): Bundle {
   let json: unknown = input;
@@ -146,8 +146,8 @@ export function parseBundle(input: unknown): Bundle {
     }
   }
   if (!isRecord(json)) fail('BUNDLE_FORMAT', 'bundle must be a JSON object');
-  if (typeof json.mediaType !== 'string' || !(BUNDLE_MEDIA_TYPES as readonly string[]).includes(json.mediaType)) {
-    fail('BUNDLE_FORMAT', `unsupported bundle mediaType ${echo(json.mediaType)} (supported: ${BUNDLE_MEDIA_TYPES.join(', ')})`);
+  if (typeof json.mediaType !== 'string' || !(SIGSTORE_BUNDLE_MEDIA_TYPES as readonly string[]).includes(json.mediaType)) {
+    fail('BUNDLE_FORMAT', `unsupported bundle mediaType ${echo(json.mediaType)} (supported: ${SIGSTORE_BUNDLE_MEDIA_TYPES.join(', ')})`);
   }
   if (!isRecord(json.verificationMaterial)) fail('BUNDLE_FORMAT', 'bundle has no verificationMaterial object');
   // The bundle's content is a oneof: exactly one of the two (sigstore-go refuses both, the protobuf
@@ -423,10 +423,17 @@ function entryIdentity(entry: ProtoTlogEntry, tlogs: readonly TLogAuthority[], w
   return { key: `${logKey}:${body}`, logId: claimedLogId, logIndex: String(entry.logIndex) };
 }
 
+const othersNote = (configured: number): string => (configured > 1 ? ` (nor any of the other ${configured - 1} configured identities)` : '');
+
 /**
  * Verify a Sigstore bundle against trust material and a signer policy. Resolves with what was
  * verified; rejects with a VerificationError (stable `code`) for every failure, including malformed
  * input. Never resolves for a bundle that did not fully verify.
+ *
+ * The order is sigstore-js's (`@sigstore/verify` `Verifier.verify`): content bound to the artifact,
+ * timestamps, signing key or certificate chain, transparency log, signature, and the policy last —
+ * the verified certificate identity matched against the configured identities. Each bundle is
+ * verified once, whatever the number of configured signers (`{ kind: 'any' }`).
  */
 export async function verifyBundle(bundleInput: unknown, options: BundleVerifyOptions): Promise<VerifiedBundle> {
   return verifyBundleSync(bundleInput, options);
@@ -443,16 +450,18 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
   const bundle = parseBundle(bundleInput);
   const material = options.ignoreTlog === true ? { ...bundle.verificationMaterial, tlogEntries: [] } : bundle.verificationMaterial;
   const { signer } = options;
+  const keys = signer.kind === 'identity' ? [] : signer.keys;
+  const configuredIdentities: readonly IdentityPolicy[] = signer.kind === 'key' ? [] : signer.kind === 'identity' ? [signer] : signer.identities;
 
-  // Signer kind must fit the policy before anything else is trusted.
+  // No signer of the bundle's kind is configured: nothing below could make it verify.
   const leaf = leafCertificate(bundle);
-  if (signer.kind === 'identity' && leaf === undefined) {
+  if (leaf === undefined && keys.length === 0 && configuredIdentities.length > 0) {
     fail('POLICY', 'bundle is signed with a public key, but a certificate identity was required');
   }
-  if (signer.kind === 'key' && leaf !== undefined) {
+  if (leaf !== undefined && configuredIdentities.length === 0) {
     fail('POLICY', 'bundle is signed with a certificate, but a public key was required');
   }
-  if (signer.kind === 'key' && signer.keys.length === 0) fail('KEY', 'no public key was given to verify a key-signed bundle');
+  if (leaf === undefined && keys.length === 0) fail('KEY', 'no public key was given to verify a key-signed bundle');
 
   // Content, bound to the artifact we were given.
   let content: Content;
@@ -484,10 +493,10 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
 
   // Keys: try each configured key against the signature first; the hint is unauthenticated.
   let signingKey: KeyObject | undefined;
-  if (signer.kind === 'key') {
-    signingKey = signer.keys.find((key) => content.verifySignature(key));
+  if (leaf === undefined) {
+    signingKey = keys.find((key) => content.verifySignature(key));
     if (signingKey === undefined) {
-      fail('SIGNATURE', `the bundle signature does not verify under ${signer.keys.length === 1 ? 'the given public key' : `any of the ${signer.keys.length} given public keys`}`);
+      fail('SIGNATURE', `the bundle signature does not verify under ${keys.length === 1 ? 'the given public key' : `any of the ${keys.length} given public keys`}`);
     }
   }
   const chosenKey = signingKey;
@@ -569,9 +578,12 @@ export function verifyBundleSync(bundleInput: unknown, options: BundleVerifyOpti
     const extensions = fulcioExtensions(leaf.sigstore);
     const san = leaf.sigstore.subjectAltName ?? '';
     const issuer = extensions[FULCIO_OID.issuer] ?? extensions[FULCIO_OID.issuerV1] ?? '';
-    if (signer.kind !== 'identity') fail('POLICY', 'unreachable: key policy with certificate');
-    if (!identityMatches(signer.san, san)) fail('IDENTITY', `certificate identity ${echo(san)} is not the required ${describeExpected(signer.san)}`);
-    if (!identityMatches(signer.issuer, issuer)) fail('IDENTITY', `certificate OIDC issuer ${echo(issuer)} is not the required ${describeExpected(signer.issuer)}`);
+    // The policy, last (as sigstore-js's Verifier.verify): the verified identity against the configured ones.
+    if (!configuredIdentities.some((expected) => identityMatches(expected.san, san) && identityMatches(expected.issuer, issuer))) {
+      const first = configuredIdentities[0]!;
+      if (!identityMatches(first.san, san)) fail('IDENTITY', `certificate identity ${echo(san)} is not the required ${describeExpected(first.san)}${othersNote(configuredIdentities.length)}`);
+      fail('IDENTITY', `certificate OIDC issuer ${echo(issuer)} is not the required ${describeExpected(first.issuer)}${othersNote(configuredIdentities.length)}`);
+    }
     verifiedSigner = { kind: 'certificate', san, issuer, extensions, certificate: leaf.node };
   }
 

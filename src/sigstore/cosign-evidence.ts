@@ -30,16 +30,16 @@ import {
   payloadKind,
   type SignedPayload,
 } from './cosign-payload.ts';
-import type { SignerIdentity, TransparencyLogEvidence, VerifiedAttestation, VerifiedSignature } from '../policy/input.ts';
+import type { SignerIdentity } from '../evidence/signers.ts';
+import type { EvidenceSource, TransparencyLogEvidence, VerifiedAttestation, VerifiedSignature } from '../evidence/verified.ts';
 import { claimedIdentity, FULCIO_OID, parseBundle, verifyBundle, type SignerPolicy, type VerifiedBundle } from './bundle.ts';
 import { VerificationError } from './errors.ts';
 import type { TrustMaterial } from './trust.ts';
+import { SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX } from '../evidence/vocabulary.ts';
 
-export type EvidenceSource = 'referrer' | 'legacy-sig' | 'legacy-att';
+export type { EvidenceSource } from '../evidence/verified.ts';
 export type EvidenceKind = 'signature' | 'attestation';
 
-/** Prefix of every Sigstore bundle media type (`…bundle+json;version=…`, `…bundle.v0.3+json`). */
-export const SIGSTORE_BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
 /** Annotation cosign puts on bundle referrer manifests (unauthenticated: only a hint for reports). */
 export const BUNDLE_PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 
@@ -338,8 +338,9 @@ async function verifyAndBind(
     evidenceSigner.kind === 'issuer-only' ? { kind: 'identity', san: claimedIdentity(candidate.bundleJson).san, issuer: evidenceSigner.issuer } : evidenceSigner;
   // Key-signed evidence without a Rekor entry (legacy `.sig` with no bundle annotation, Chains bundles)
   // is accepted on the key alone unless the caller asks for log entries (keyTlogThreshold).
-  const tlogThreshold = signer.kind === 'key' ? (options.keyTlogThreshold ?? 0) : options.tlogThreshold;
   const parsed = parseBundle(candidate.bundleJson);
+  const keySigned = parsed.verificationMaterial.content.$case === 'publicKey';
+  const tlogThreshold = keySigned ? (options.keyTlogThreshold ?? 0) : options.tlogThreshold;
   // Message signatures: over the legacy payload blob, or (referrer) over the subject manifest itself.
   const artifactBytes = parsed.content.$case === 'messageSignature' ? (candidate.artifact ?? (await subjectBytes())) : undefined;
   const bundle = await verifyBundle(candidate.bundleJson, {

@@ -16,6 +16,7 @@ import type { Descriptor } from '../oci/manifest.ts';
 import { MediaType } from '../oci/manifest.ts';
 import { parseDsseEnvelope, decodeBase64Strict, type DsseSignature } from './dsse.ts';
 import { VerificationError } from './errors.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export const CosignAnnotation = {
   SIGNATURE: 'dev.cosignproject.cosign/signature',
@@ -50,10 +51,6 @@ function bad(what: string, why: string): VerificationError {
   return new VerificationError('BUNDLE_FORMAT', `${what}: ${why}`);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Strictly decoded, non-empty, re-encoded as standard base64 (what the bundle JSON parser expects). */
 function base64Field(value: unknown, what: string): string {
   const bytes = decodeBase64Strict(value, what);
@@ -74,7 +71,7 @@ function parseJsonAnnotation(text: string, key: string): Record<string, unknown>
   } catch (err) {
     throw bad(`annotation ${key}`, `not valid JSON (${(err as Error).message})`);
   }
-  if (!isObject(doc)) throw bad(`annotation ${key}`, 'must be a JSON object');
+  if (!isRecord(doc)) throw bad(`annotation ${key}`, 'must be a JSON object');
   return doc;
 }
 
@@ -88,7 +85,7 @@ export function parseRekorBundleAnnotation(text: string): RekorSetEntry {
   const key = CosignAnnotation.BUNDLE;
   const doc = parseJsonAnnotation(text, key);
   const payload = doc.Payload;
-  if (!isObject(payload)) throw bad(`${key} Payload`, 'must be an object');
+  if (!isRecord(payload)) throw bad(`${key} Payload`, 'must be an object');
   const signedEntryTimestamp = base64Field(doc.SignedEntryTimestamp, `${key} SignedEntryTimestamp`);
   const body = base64Field(payload.body, `${key} Payload.body`);
   const integratedTime = nonNegativeInteger(payload.integratedTime, `${key} Payload.integratedTime`);
@@ -101,7 +98,7 @@ export function parseRekorBundleAnnotation(text: string): RekorSetEntry {
   } catch (err) {
     throw bad(`${key} Payload.body`, `does not decode to JSON (${(err as Error).message})`);
   }
-  if (!isObject(decoded) || typeof decoded.kind !== 'string' || typeof decoded.apiVersion !== 'string') {
+  if (!isRecord(decoded) || typeof decoded.kind !== 'string' || typeof decoded.apiVersion !== 'string') {
     throw bad(`${key} Payload.body`, 'decoded Rekor entry lacks string "kind" and "apiVersion"');
   }
   return { body, integratedTime, logIndex, logId, signedEntryTimestamp, kind: decoded.kind, version: decoded.apiVersion };

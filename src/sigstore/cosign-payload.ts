@@ -10,6 +10,7 @@ import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.ts';
 import { MediaType } from '../oci/manifest.ts';
 import { parseStatementPayload, subjectsMatching, type Statement } from '../attest/statement.ts';
 import { echo, VerificationError } from './errors.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
 /** predicateType of a cosign v3 (new bundle format) image signature. */
@@ -42,10 +43,6 @@ export interface SubjectManifestPayload {
 
 export type SignedPayload = SimpleSigningPayload | InTotoPayload | SubjectManifestPayload;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function payloadError(why: string): VerificationError {
   return new VerificationError('BUNDLE_FORMAT', why);
 }
@@ -58,7 +55,7 @@ function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
   } catch (err) {
     throw payloadError(`${what} is not valid JSON (${(err as Error).message})`);
   }
-  if (!isObject(doc)) throw payloadError(`${what} must be a JSON object`);
+  if (!isRecord(doc)) throw payloadError(`${what} must be a JSON object`);
   return doc;
 }
 
@@ -66,18 +63,18 @@ function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
 export function parseSimpleSigning(bytes: Uint8Array): SimpleSigningPayload {
   const doc = parseJson(bytes, 'simple-signing payload');
   const critical = doc.critical;
-  if (!isObject(critical)) throw payloadError('simple-signing payload: "critical" must be an object');
+  if (!isRecord(critical)) throw payloadError('simple-signing payload: "critical" must be an object');
   if (critical.type !== SIMPLE_SIGNING_TYPE) {
     throw payloadError(`simple-signing payload: critical.type must be "${SIMPLE_SIGNING_TYPE}", got ${echo(critical.type)}`);
   }
   const image = critical.image;
-  if (!isObject(image) || typeof image['docker-manifest-digest'] !== 'string') {
+  if (!isRecord(image) || typeof image['docker-manifest-digest'] !== 'string') {
     throw payloadError('simple-signing payload: critical.image.docker-manifest-digest must be a string');
   }
   const identity = critical.identity;
-  const dockerReference = isObject(identity) && typeof identity['docker-reference'] === 'string' ? identity['docker-reference'] : undefined;
+  const dockerReference = isRecord(identity) && typeof identity['docker-reference'] === 'string' ? identity['docker-reference'] : undefined;
   const optional = doc.optional === undefined || doc.optional === null ? null : doc.optional;
-  if (optional !== null && !isObject(optional)) throw payloadError('simple-signing payload: "optional" must be an object or null');
+  if (optional !== null && !isRecord(optional)) throw payloadError('simple-signing payload: "optional" must be an object or null');
   return { format: 'simple-signing', dockerReference, manifestDigest: image['docker-manifest-digest'], optional };
 }
 

@@ -8,6 +8,7 @@
 import type { KeyObject } from 'node:crypto';
 import { VerificationError } from './errors.ts';
 import { verifyRawSignature } from './keys.ts';
+import { isRecord } from '../evidence/json.ts';
 
 export interface DsseSignature {
   /** Unauthenticated hint; never used for a security decision. */
@@ -47,10 +48,6 @@ export function decodeBase64Strict(value: unknown, what: string): Buffer {
   const urlSafe = !standard && URL_SAFE_BASE64.test(value) && unpadded.length % 4 !== 1 && (value.length === unpadded.length || value.length % 4 === 0);
   if (!standard && !urlSafe) throw new VerificationError('BUNDLE_FORMAT', `${what} is not valid base64`);
   return Buffer.from(value, standard ? 'base64' : 'base64url');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Parse a DSSE envelope from its JSON form. Throws BUNDLE_FORMAT with the offending field. */

@@ -2,7 +2,7 @@
  * Certificate identity patterns: cosign's `--certificate-identity-regexp` /
  * `--certificate-oidc-issuer-regexp` and the policy data's `signers.identityPatterns`.
  *
- * Owns: `IdentityPattern` (a pattern compiled once, matched against whole SANs / issuers),
+ * Owns: compiling an `IdentityPattern` (the type is `src/evidence/signers.ts`'s: a pattern compiled once, matched against whole SANs / issuers),
  * `compileIdentityPattern` (the acceptance rules) and `identityMatches` (exact string or pattern).
  * Rules: a pattern must be written anchored (`^…$`), so what it trusts is visible where it is
  * written; it is compiled as `^(?:…)$`, so a top-level alternation cannot escape the anchors. Patterns
@@ -11,14 +11,11 @@
  * (`fail`): USAGE for command-line flags, DATA_INVALID for policy data.
  */
 import safeRegex from 'safe-regex2';
+import type { IdentityPattern } from '../evidence/signers.ts';
 
 export const MAX_IDENTITY_PATTERN_LENGTH = 1024;
 
-export interface IdentityPattern {
-  /** The pattern as written (`^https://github\.com/acme/.+$`). */
-  readonly source: string;
-  readonly regex: RegExp;
-}
+export type { IdentityPattern } from '../evidence/signers.ts';
 
 /** Whether the `$` at the end of `source` is an anchor (not escaped by an odd run of backslashes). */
 function endsWithAnchor(source: string): boolean {

@@ -30,6 +30,7 @@ import { X509Certificate as SigstoreX509Certificate } from '@sigstore/core';
 import type { TrustMaterial as SigstoreTrustMaterial } from '@sigstore/verify';
 import type { Digest } from '../oci/digest.ts';
 import { echo, VerificationError } from './errors.ts';
+import { isRecord } from '../evidence/json.ts';
 
 type CertAuthority = SigstoreTrustMaterial['certificateAuthorities'][number];
 type TLogAuthority = SigstoreTrustMaterial['tlogs'][number];
@@ -64,10 +65,6 @@ export interface TrustLoadOptions {
 
 const BEGINNING_OF_TIME = new Date(0);
 const END_OF_TIME = new Date(8640000000000000);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function bad(message: string): never {
   throw new VerificationError('TRUST_ROOT', message);

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { datasetFromManifest } from '../../src/cli/attest.ts';
+import { datasetFromManifest } from '../../src/cli/dataset-inputs.ts';
 import { checkDatasetPredicate, DATASET_PREDICATE_TYPE, parseLicenseFlag, parseSourceFlag, parseStepFlag } from '../../src/dataset/attestation.ts';
 import { datasetArtifact } from '../../src/dataset/attestation-artifact.ts';
 import { runCli, VECTORS } from '../helpers/run-cli.ts';

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { datasetFromReference } from '../../src/cli/attest.ts';
+import { datasetFromReference } from '../../src/cli/dataset-inputs.ts';
 import { DATASET_ARTIFACT_TYPE, datasetArtifact, MERKLE_ROOT_ANNOTATION } from '../../src/dataset/attestation-artifact.ts';
 import { DATASET_PREDICATE_TYPE } from '../../src/dataset/attestation.ts';
 import type { Digest } from '../../src/oci/digest.ts';

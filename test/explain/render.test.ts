@@ -129,7 +129,7 @@ t.test('unavailable and non-OCI reports say what could not be known', async (t) 
   t.notMatch(s3, /├─ Model/);
   const s3Report = buildExplainReport({
     reference: 's3://bucket/model',
-    result: { outcome: 'deny', location: 's3://bucket/model', digest: null, decision: { allow: false, reasons: [{ code: 'UNVERIFIABLE_LOCATION', message: 'x' }], warnings: [], exceptions: [], policy: 'p', bundleDigest: DIGEST, dataDigest: DIGEST }, evidence: null },
+    result: { outcome: 'deny', location: 's3://bucket/model', digest: null, decision: { allow: false, reasons: [{ code: 'UNVERIFIABLE_LOCATION', message: 'x' }], warnings: [], exceptions: [], policy: 'p', bundleDigest: DIGEST, dataDigest: DIGEST }, evidence: null, verified: null, manifest: null },
     checkedSigners: [],
     policyData: { modelgate_config: { signers: { keys: {}, identities: {} } } },
     now: new Date('2026-11-26T00:00:00Z'),

@@ -5,7 +5,9 @@
 import { join } from 'node:path';
 import { parseDigest } from '../../src/oci/digest.ts';
 import { buildBundle, type BuildResult } from '../../src/policy/bundle.ts';
-import { EVALUATION_PREDICATE_V1, SLSA_PROVENANCE_V1, type PolicyInputEvidence, type SignerIdentity } from '../../src/policy/input.ts';
+import type { SignerIdentity } from '../../src/evidence/signers.ts';
+import { EVALUATION_PREDICATE_V1, SLSA_PROVENANCE_V1 } from '../../src/evidence/vocabulary.ts';
+import type { PolicyInputEvidence } from '../../src/policy/input.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const POLICY_DIR = join(REPO_ROOT, 'policies');

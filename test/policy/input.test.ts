@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseDigest } from '../../src/oci/digest.ts';
-import { buildPolicyInput, dependencyKind, locationScheme, normalizeProvenance, policyTime, SLSA_PROVENANCE_V02 } from '../../src/policy/input.ts';
+import { SLSA_PROVENANCE_V02 } from '../../src/evidence/vocabulary.ts';
+import { buildPolicyInput, dependencyKind, locationScheme, normalizeProvenance, policyTime } from '../../src/policy/input.ts';
 import { validatePolicyData, validatePolicyInput } from '../../src/policy/schema.ts';
 import { goodData, goodEvidence, MODEL_DIGEST, REPO_ROOT, TRAINER_HEX, WORKFLOW } from './fixtures.ts';
 

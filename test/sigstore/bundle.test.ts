@@ -49,6 +49,28 @@ t.test('control: the generated keyless bundle verifies (bytes and digest) with e
   await rejectsWith(t, verifyBundle(keyless, miniOptions({ ctlogThreshold: 1 })), ['CERTIFICATE'], 'without SCTs the default ctlogThreshold rejects');
 });
 
+t.test('all configured signers at once ({ kind: any }): one verification, the verified signer matched last', async (t) => {
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyBundle = keyMessageBundle(pair.privateKey, artifact);
+  const elsewhere = { san: 'someone@else.example', issuer: ISSUER };
+  const any = (keys: KeyObject[], identities: { san: string; issuer: string }[]): BundleVerifyOptions =>
+    miniOptions({ signer: { kind: 'any', keys, identities }, tlogThreshold: 0 });
+  // Keyless: the certificate identity is matched against every configured identity, in any position.
+  const keyless2 = await verifyBundle(keyless, { ...any([other.publicKey], [elsewhere, { san: SAN, issuer: ISSUER }]), tlogThreshold: 1 });
+  t.equal(keyless2.signer.kind === 'certificate' && keyless2.signer.san, SAN);
+  const none = await rejectsWith(t, verifyBundle(keyless, { ...any([pair.publicKey], [elsewhere, { san: SAN, issuer: 'https://other.issuer' }]), tlogThreshold: 1 }), ['IDENTITY']);
+  t.match(none?.message, /nor any of the other 1 configured identities/);
+  // Key-signed: verifies under whichever configured key signed it, identities configured or not.
+  const byKey = await verifyBundle(keyBundle, any([other.publicKey, pair.publicKey], [{ san: SAN, issuer: ISSUER }]));
+  t.equal(byKey.signer.kind, 'key');
+  await rejectsWith(t, verifyBundle(keyBundle, any([other.publicKey], [{ san: SAN, issuer: ISSUER }])), ['SIGNATURE'], 'no configured key signed it');
+  // No signer of the bundle's kind: refused before any check (as the single-signer policies are).
+  await rejectsWith(t, verifyBundle(keyBundle, any([], [{ san: SAN, issuer: ISSUER }])), ['POLICY'], 'key-signed, only identities configured');
+  await rejectsWith(t, verifyBundle(keyless, any([pair.publicKey], [])), ['POLICY'], 'certificate, only keys configured');
+  await rejectsWith(t, verifyBundle(keyBundle, any([], [])), ['KEY'], 'nothing configured');
+});
+
 t.test('identity is compared exactly: regex metacharacters, prefixes and case never match', async (t) => {
   const real = readFileSync(join(VECTORS, 'sigstore-js/verify/V1.MESSAGE_SIGNATURE.WITH_SIGNING_CERT.sigstore.json'));
   const realTrust = loadTrustedRootFile(join(VECTORS, 'sigstore-js/verify/trusted_root.json'));

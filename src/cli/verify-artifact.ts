@@ -12,22 +12,19 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { verifyProvenanceBundle, type VerifiedProvenance } from '../attest/provenance-bundle.ts';
 import type { SlsaPolicy } from '../attest/slsa-policy.ts';
-import { ModelgateError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { hashJobs } from '../hashing/pool.ts';
 import type { Digest } from '../oci/digest.ts';
 import { MAX_BUNDLE_BYTES } from '../sigstore/bundle.ts';
 import { VerificationError } from '../sigstore/errors.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
+import { addSourceOptions, checkSourceOptions, slsaVerdict, type SourceCliOptions } from './slsa-verifier-options.ts';
 import { addTrustOptions } from './trust-options.ts';
 
-interface VerifyArtifactOptions extends EvidenceTrustCliOptions {
+interface VerifyArtifactOptions extends EvidenceTrustCliOptions, SourceCliOptions {
   provenancePath?: string;
-  sourceUri?: string;
   builderId?: string;
-  sourceBranch?: string;
-  sourceTag?: string;
-  sourceVersionedTag?: string;
   buildWorkflowInput: string[];
   printProvenance?: boolean;
 }
@@ -77,32 +74,22 @@ async function verifyOne(candidates: readonly string[], trust: TrustMaterial, di
   throw lastError;
 }
 
-function isVerdictError(err: unknown): err is ModelgateError {
-  return err instanceof ModelgateError && !(err instanceof UsageError) && err.code !== 'TRUST_UNAVAILABLE';
-}
-
 export function register(program: Command): void {
-  addEvidenceTrustOptions(addTrustOptions(
+  addEvidenceTrustOptions(addTrustOptions(addSourceOptions(
     program
       .command('verify-artifact')
       .description('verify SLSA provenance for artifacts built by the SLSA GitHub generators (slsa-verifier verify-artifact semantics)')
       .argument('<ARTIFACT...>', 'artifact files to verify')
       .option('--provenance-path <FILE>', 'the provenance (Sigstore bundle, or JSON lines of bundles)')
-      .option('--source-uri <URI>', 'expected source repository, e.g. github.com/org/repo (exact match)')
       .option('--builder-id <ID>', 'expected builder ID, e.g. https://github.com/…/generator_generic_slsa3.yml@refs/tags/v2.1.0')
-      .option('--source-branch <BRANCH>', 'expected branch the artifact was built from')
-      .option('--source-tag <TAG>', 'expected tag the artifact was built from')
-      .option('--source-versioned-tag <SEMVER>', 'expected semantic version tag: vX, vX.Y or vX.Y.Z')
       .option('--build-workflow-input <KEY=VALUE>', 'expected workflow_dispatch input (repeatable)', collect, [])
       .option('--print-provenance', 'print the verified provenance statement on stdout'),
-  )).action(async (artifacts: string[], options: VerifyArtifactOptions) => {
+    'artifact',
+  ))).action(async (artifacts: string[], options: VerifyArtifactOptions) => {
     if (options.provenancePath === undefined) throw new UsageError('USAGE', 'verify-artifact needs --provenance-path FILE');
-    if (options.sourceUri === undefined || options.sourceUri === '') throw new UsageError('USAGE', 'verify-artifact needs --source-uri (e.g. github.com/org/repo)');
-    if (options.sourceTag !== undefined && options.sourceVersionedTag !== undefined) {
-      throw new UsageError('USAGE', '--source-tag and --source-versioned-tag are mutually exclusive');
-    }
+    const sourceUri = checkSourceOptions('verify-artifact', options);
     const policy: Omit<SlsaPolicy, 'artifactDigests'> = {
-      sourceUri: options.sourceUri,
+      sourceUri,
       builderId: options.builderId,
       sourceBranch: options.sourceBranch,
       sourceTag: options.sourceTag,
@@ -113,7 +100,7 @@ export function register(program: Command): void {
     const candidates = provenanceCandidates(options.provenancePath);
     // SLSA provenance is keyless (a GitHub Actions certificate): it always needs a trusted root.
     const trust = await trustForEvidence(options, { identities: ['https://token.actions.githubusercontent.com'], keyTlogThreshold: 0 });
-    try {
+    await slsaVerdict(async () => {
       const digests = await hashJobs(artifacts.map((path) => ({ kind: 'file' as const, path, algorithm: 'sha256' as const })));
       for (const [i, artifact] of artifacts.entries()) {
         const digest = `sha256:${digests[i]?.hex ?? ''}` as Digest;
@@ -127,13 +114,6 @@ export function register(program: Command): void {
           process.stdout.write(`${verified.bundle.content.payload.toString('utf8')}\n`);
         }
       }
-    } catch (err) {
-      if (!isVerdictError(err)) throw err;
-      process.stderr.write(`FAILED: SLSA verification failed: ${err.code}: ${err.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    process.stderr.write('PASSED: SLSA verification passed\n');
-    process.exitCode = 0;
+    });
   });
 }

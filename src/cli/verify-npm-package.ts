@@ -12,24 +12,21 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { NPM_REGISTRY_KEYS_TARGET, parseNpmAttestations, parseNpmRegistryKeys, verifyNpmPackage, type NpmRegistryKey } from '../attest/npm-package.ts';
-import { ModelgateError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { hashJobs } from '../hashing/pool.ts';
 import type { Digest } from '../oci/digest.ts';
 import { MAX_BUNDLE_BYTES } from '../sigstore/bundle.ts';
 import { VerificationError } from '../sigstore/errors.ts';
 import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
+import { addSourceOptions, checkSourceOptions, slsaVerdict, type SourceCliOptions } from './slsa-verifier-options.ts';
 import { addTrustOptions } from './trust-options.ts';
 
-interface VerifyNpmPackageOptions extends EvidenceTrustCliOptions {
+interface VerifyNpmPackageOptions extends EvidenceTrustCliOptions, SourceCliOptions {
   attestationsPath?: string;
   npmRegistryKeys?: string;
-  sourceUri?: string;
   builderId?: string;
   packageName?: string;
   packageVersion?: string;
-  sourceBranch?: string;
-  sourceTag?: string;
-  sourceVersionedTag?: string;
   printProvenance?: boolean;
 }
 
@@ -62,33 +59,23 @@ async function registryKeys(options: VerifyNpmPackageOptions): Promise<NpmRegist
   return parseNpmRegistryKeys(text, `tuf:${source.mirrorURL}/${NPM_REGISTRY_KEYS_TARGET}`);
 }
 
-function isVerdictError(err: unknown): err is ModelgateError {
-  return err instanceof ModelgateError && !(err instanceof UsageError) && err.code !== 'TRUST_UNAVAILABLE';
-}
-
 export function register(program: Command): void {
-  addEvidenceTrustOptions(addTrustOptions(
+  addEvidenceTrustOptions(addTrustOptions(addSourceOptions(
     program
       .command('verify-npm-package')
       .description('verify an npm package tarball against its registry attestations (slsa-verifier verify-npm-package semantics)')
       .argument('<TARBALL>', 'the package tarball (npm pack / the registry .tgz)')
       .option('--attestations-path <FILE>', 'the attestations the registry serves for the package (GET /-/npm/v1/attestations/NAME@VERSION)')
-      .option('--source-uri <URI>', 'expected source repository, e.g. github.com/org/repo (exact match)')
       .option('--builder-id <ID>', `the trusted builder: ${'https://github.com/actions/runner/github-hosted'} (npm CLI) or the Node.js builder workflow`)
       .option('--package-name <NAME>', 'expected package name (e.g. @scope/name)')
       .option('--package-version <VERSION>', 'expected package version')
-      .option('--source-branch <BRANCH>', 'expected branch the package was built from')
-      .option('--source-tag <TAG>', 'expected tag the package was built from')
-      .option('--source-versioned-tag <SEMVER>', 'expected semantic version tag: vX, vX.Y or vX.Y.Z')
       .option('--npm-registry-keys <FILE>', `npm registry keys (the ${NPM_REGISTRY_KEYS_TARGET} format); default: that target of the TUF repository`)
       .option('--print-provenance', 'print the verified provenance statement on stdout'),
-  )).action(async (tarball: string, options: VerifyNpmPackageOptions) => {
+    'package',
+  ))).action(async (tarball: string, options: VerifyNpmPackageOptions) => {
     if (options.attestationsPath === undefined) throw new UsageError('USAGE', 'verify-npm-package needs --attestations-path FILE');
-    if (options.sourceUri === undefined || options.sourceUri === '') throw new UsageError('USAGE', 'verify-npm-package needs --source-uri (e.g. github.com/org/repo)');
     if (options.builderId === undefined || options.builderId === '') throw new UsageError('USAGE', 'verify-npm-package needs --builder-id (npm packages have no default builder)');
-    if (options.sourceTag !== undefined && options.sourceVersionedTag !== undefined) {
-      throw new UsageError('USAGE', '--source-tag and --source-versioned-tag are mutually exclusive');
-    }
+    const sourceUri = checkSourceOptions('verify-npm-package', options);
     const attestationsText = readBounded(options.attestationsPath, 'attestations');
     // The provenance is keyless (GitHub Actions) and the publish attestation is logged: a root is always needed.
     const [trust, keys, digests] = await Promise.all([
@@ -97,9 +84,9 @@ export function register(program: Command): void {
       hashJobs([{ kind: 'file', path: tarball, algorithm: 'sha512' }]),
     ]);
     const digest = `sha512:${digests[0]?.hex ?? ''}` as Digest;
-    try {
+    await slsaVerdict(async () => {
       const verified = await verifyNpmPackage(parseNpmAttestations(attestationsText), digest, trust, keys, {
-        sourceUri: options.sourceUri,
+        sourceUri,
         builderId: options.builderId,
         packageName: options.packageName,
         packageVersion: options.packageVersion,
@@ -114,13 +101,6 @@ export function register(program: Command): void {
       if (options.printProvenance === true && verified.provenance.bundle.content.kind === 'dsse') {
         process.stdout.write(`${verified.provenance.bundle.content.payload.toString('utf8')}\n`);
       }
-    } catch (err) {
-      if (!isVerdictError(err)) throw err;
-      process.stderr.write(`FAILED: SLSA verification failed: ${err.code}: ${err.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    process.stderr.write('PASSED: SLSA verification passed\n');
-    process.exitCode = 0;
+    });
   });
 }

@@ -2,7 +2,7 @@
  * Test and bench helper: how many registry round trips a piece of work waited for one after the other.
  *
  * Owns: `criticalPath` / `sequentialDepth` — the longest chain of requests in which each one was sent
- * only after the previous one had been answered — and `countingDispatcher`, an undici dispatcher that
+ * in reaction to the previous one's answer (the last answer that ended before it was sent) — and `countingDispatcher`, an undici dispatcher that
  * records, for every request sent through it, when it was sent and when its answer ended, on a logical
  * clock (one tick per event) of this process. A request that needs an answer (a digest read from a
  * manifest, a tag named after a digest) can only be sent after that answer's end event; requests sent
@@ -29,15 +29,16 @@ export function criticalPath(requests: readonly TimedRequest[]): string[] {
   const depth: number[] = [];
   const previous: (number | undefined)[] = [];
   for (const [i, r] of sorted.entries()) {
-    let d = 1;
+    // The answer R waited for is the last one that ended before R was sent: work done in reaction to an
+    // answer sends its next request before the event loop handles another answer. (Any earlier answer
+    // would also count siblings: `.att`'s blob, sent after its manifest, is not waiting on `.sig`'s blob
+    // that happened to be answered first.)
     let from: number | undefined;
     for (let j = 0; j < i; j++) {
       const q = sorted[j]!;
-      if (q.finishedAt !== undefined && q.finishedAt <= r.at && depth[j]! + 1 > d) {
-        d = depth[j]! + 1;
-        from = j;
-      }
+      if (q.finishedAt !== undefined && q.finishedAt <= r.at && (from === undefined || q.finishedAt > sorted[from]!.finishedAt!)) from = j;
     }
+    const d = from === undefined ? 1 : depth[from]! + 1;
     depth.push(d);
     previous.push(from);
   }

@@ -22,7 +22,6 @@ import { integer } from './option-values.ts';
 import { addPipelineOptions, loadPipelineFromOptions, pipelineSettingsOf } from './pipeline-options.ts';
 import type { PipelineSettings } from '../config/read.ts';
 import type { ManifestCache } from '../pipeline/manifest-cache.ts';
-import { repositoryName } from '../oci/reference.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { createLogger } from '../logging/logger.ts';
 
@@ -128,33 +127,41 @@ async function refuse(uri: string, dest: string, outcome: Extract<InitOutcome, {
 }
 
 /**
- * The first registry round trip does not wait for the configuration: each model's manifest is asked
- * for while the policy engine, trust root and keys load, into the manifest cache the pipeline then
- * reads (the store verifies the answer against the pinned digest, as on any fetch). A request that
- * fails is not kept: the pipeline asks again and reports the failure itself.
+ * The first registry round trip does not wait for the configuration or the verification code: each
+ * model's manifest is asked for while they load, into the manifest cache the pipeline then reads
+ * (the store verifies the answer against the pinned digest, as on any fetch). Never throws: a URI or
+ * setting that cannot be read here is refused, as before, by the normal path; a request that fails
+ * is not kept (the pipeline asks again and reports the failure itself).
  */
-async function requestManifestsEarly(pairs: readonly string[], settings: PipelineSettings): Promise<ManifestCache> {
-  const [{ ManifestCache }, { storeProvider }, { loadCredentials }, { locationOfUri }] = await Promise.all([
-    import('../pipeline/manifest-cache.ts'),
-    import('../pipeline/deps.ts'),
-    import('../config/load.ts'),
-    import('../init/pull.ts'),
-  ]);
-  const cache = new ManifestCache({ negativeTtlMs: 0 });
-  const credentials = await loadCredentials(settings.registry.dockerConfig).catch(() => undefined);
-  if (credentials === undefined) return cache; // the pipeline's loader reports the configuration error
-  const stores = storeProvider({ registry: { credentials, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: settings.registry.timeoutMs } });
-  for (let i = 0; i < pairs.length; i += 2) {
-    const { ref } = locationOfUri(pairs[i]!);
-    const digest = ref.digest!;
-    cache.get(repositoryName(ref), digest, () => stores(ref).fetchManifest(digest, { timeoutMs: settings.registry.timeoutMs })).catch(() => undefined);
+async function requestManifestsEarly(pairs: readonly string[], options: InitOptions): Promise<{ settings?: PipelineSettings; cache?: ManifestCache }> {
+  try {
+    const [settings, { ManifestCache }, { storeProvider }, { loadCredentials }, { locationOfUri }, { repositoryName }] = await Promise.all([
+      pipelineSettingsOf(options),
+      import('../pipeline/manifest-cache.ts'),
+      import('../pipeline/deps.ts'),
+      import('../config/load.ts'),
+      import('../init/storage-uri.ts'),
+      import('../oci/reference.ts'),
+    ]);
+    const cache = new ManifestCache({ negativeTtlMs: 0 });
+    const credentials = await loadCredentials(settings.registry.dockerConfig);
+    const stores = storeProvider({ registry: { credentials, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: settings.registry.timeoutMs } });
+    for (let i = 0; i < pairs.length; i += 2) {
+      const { ref } = locationOfUri(pairs[i]!);
+      const digest = ref.digest!;
+      cache.get(repositoryName(ref), digest, () => stores(ref).fetchManifest(digest, { timeoutMs: settings.registry.timeoutMs })).catch(() => undefined);
+    }
+    return { settings, cache };
+  } catch {
+    return {};
   }
-  return cache;
 }
 
 async function run(pairs: readonly string[], options: InitOptions): Promise<number> {
   if (pairs.length % 2 !== 0) throw new UsageError('USAGE', `arguments are URI DEST pairs, got ${pairs.length} argument(s)`);
   const concurrency = integer(options.concurrency, '--concurrency', 1);
+  // The requests go out before the verification code loads (module loading shares this thread).
+  const early = await requestManifestsEarly(pairs, options);
   const { initModel, refusalOfUri } = await import('../init/pull.ts');
   const log = initLogger({ terminal: process.stderr.isTTY === true });
   // Malformed or unpinned URIs are refused before any configuration is loaded.
@@ -164,11 +171,10 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   }
   // One loader for every verifying command: flags, then MODELGATE_* (the chart renders keys, policy
   // data and, for keyless signers, the trust root inline into the storage container's env), then defaults.
-  const read = await pipelineSettingsOf(options);
-  const manifestCache = await requestManifestsEarly(pairs, read);
+  const { settings: read, cache: manifestCache } = early;
   const [{ BlobCache }, loaded] = await Promise.all([import('../init/cache.ts'), loadPipelineFromOptions(options, process.env, read)]);
   const { applied, settings } = loaded;
-  const deps = { ...loaded.deps, manifestCache };
+  const deps = manifestCache === undefined ? loaded.deps : { ...loaded.deps, manifestCache };
   const { dir: cacheDir, maxBytes, lockStaleMs } = settings.cache;
   // No cache directory (or an empty one): no node cache, a pod-local pull (the receipt says `cached: false`).
   const cache = cacheDir === undefined || cacheDir === '' ? undefined : new BlobCache(cacheDir, { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(lockStaleMs !== undefined ? { lockStaleMs } : {}) });

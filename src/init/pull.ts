@@ -45,11 +45,11 @@ import type { BlobCache } from './cache.ts';
 import { InitError, localFailure } from './errors.ts';
 import { ExtractionScope, extractTarFile, type TarCompression } from './extract.ts';
 import { entryNameProblem, escapeName, normalisedEntryName } from '../fs/entry-name.ts';
+import { locationOfUri } from './storage-uri.ts';
 import { commitStaging, discardStaging, isBookkeeping, prepareStaging, readReceipt, RECEIPT_DIR, RECEIPT_FILE, unpublish } from './publish.ts';
 import { checkPublished, fileTable, parseReceipt, RECEIPT_SCHEMA, type ModelSignatureRecord, type Receipt } from './receipt.ts';
 
-/** The URI scheme prefix of the ClusterStorageContainer: `modelgate+oci://host/repo@sha256:…`. */
-export const MODELGATE_SCHEME_PREFIX = 'modelgate+';
+export { locationOfUri, MODELGATE_SCHEME_PREFIX } from './storage-uri.ts';
 
 export interface InitDeps {
   readonly pipeline: PipelineDeps;
@@ -74,25 +74,6 @@ export interface InitDeps {
 export type InitOutcome =
   | { readonly kind: 'published'; readonly dest: string; readonly digest: Digest; readonly reused: boolean; readonly receipt: Receipt }
   | { readonly kind: 'refused'; readonly exitCode: number; readonly digest: Digest | null; readonly reasons: readonly Failure[] };
-
-/**
- * `modelgate+oci://…` / `oci://…` / `modelgate+oci-layout://…` (optionally `#variant=NAME`) → the
- * pipeline location (without the selector), the parsed reference and the variant the URI names.
- */
-export function locationOfUri(uri: string): { location: string; ref: ArtifactReference; variant: string | undefined } {
-  const bare = uri.trim().startsWith(MODELGATE_SCHEME_PREFIX) ? uri.trim().slice(MODELGATE_SCHEME_PREFIX.length) : uri.trim();
-  if (!/^(oci|oci-layout):\/\//.test(bare)) throw new InitError('BAD_URI', `"${uri}" is not a modelgate storage URI (modelgate+oci://host/repo@sha256:…)`);
-  let ref: ArtifactReference;
-  let split: ReturnType<typeof splitVariantSelector>;
-  try {
-    split = splitVariantSelector(bare);
-    ref = parseReference(split.location);
-  } catch (err) {
-    throw new InitError('BAD_URI', `"${uri}": ${(err as Error).message}`, { cause: err });
-  }
-  if (ref.digest === undefined) throw new InitError('NOT_PINNED', `"${uri}" is not pinned by digest: use …@sha256:<hex>`);
-  return { location: split.location, ref, variant: split.variant };
-}
 
 /**
  * A manifest of `ref`'s repository by digest, through the pipeline's manifest cache when it has one

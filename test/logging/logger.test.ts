@@ -56,3 +56,14 @@ t.test('on a terminal: one human-readable line per event, secrets still redacted
   assertClean(t, lines.join(''));
   t.equal(humanLine('{"time":"x","level":"info","service":"s","n":1}'), 'x info  n=1\n', 'no event or msg: only what is there');
 });
+
+t.test('redactSecrets: secret fields wherever they stand (four levels deep), the same object when there are none', async (t) => {
+  const { redactSecrets } = await import('../../src/logging/logger.ts');
+  const clean = { event: 'decision', outcome: 'allow', location: { registry: 'r', digest: 'sha256:x' } };
+  t.equal(redactSecrets(clean), clean, 'no copy for a line without secrets');
+  const nested = { event: 'warning', err: { request: { headers: { authorization: 'Bearer s3cr3t' } } }, password: 'p', auth: { token: 't' } };
+  const out = redactSecrets(nested);
+  t.notMatch(JSON.stringify(out), /s3cr3t|"p"|"t"/, 'no secret value left');
+  t.same(out, { event: 'warning', err: { request: { headers: { authorization: '[redacted]' } } }, password: '[redacted]', auth: '[redacted]' });
+  t.equal(nested.err.request.headers.authorization, 'Bearer s3cr3t', 'the caller\'s object is not changed');
+});

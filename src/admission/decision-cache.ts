@@ -5,7 +5,8 @@
  * single-flight: concurrent lookups of one key share one running decision, so N reviews of the same
  * artifact at the same time cost one resolution and one verification. What is kept:
  *  - allow / deny decisions (made from verified evidence only) for `ttlMs`;
- *  - `unavailable` outcomes (registry errors, the review deadline) for the short `negativeTtlMs`, so a
+ *  - `unavailable` outcomes (registry errors, the review deadline) — and denies that rest on a
+ *    transient dataset failure — for the short `negativeTtlMs`, so a
  *    failing registry is not hammered by retries, and is asked again soon;
  *  - `invalid` outcomes are not kept (cheap to recompute).
  * The key is built by the caller (`decisionKey`) from everything in the policy input except the
@@ -154,7 +155,9 @@ export class DecisionCache {
     switch (decision.outcome) {
       case 'allow':
       case 'deny': {
-        const ttl = until(this.#ttlMs);
+        // A deny that rests on a transient failure (a training dataset's registry timed out) is kept
+        // like an `unavailable` outcome, so the next review asks again.
+        const ttl = until(decision.outcome === 'deny' && decision.transient === true ? this.#negativeTtlMs : this.#ttlMs);
         if (ttl > 0) this.#lru.set(key, decision, { ttl });
         return;
       }

@@ -37,6 +37,8 @@ const running = new WeakMap<EvidenceCache, Map<string, Promise<VerifiedEvidenceS
 
 interface Unreachable {
   readonly unreachable: string;
+  /** A retry may cure it (timeout, connection failure, 5xx). */
+  readonly transient?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -94,13 +96,19 @@ function datasetReference(uri: string, digest: string): ArtifactReference | Unre
 
 async function verifyDataset(deps: PipelineDeps, store: MemoStore, digest: Digest, signal: AbortSignal | undefined): Promise<VerifiedEvidenceSet | Unreachable> {
   const result = await discoverAndVerify(deps, store, digest, signal);
-  if (result.kind === 'unavailable') return { unreachable: `${result.failure.code}: ${result.failure.message}` };
+  if (result.kind === 'unavailable') return { unreachable: `${result.failure.code}: ${result.failure.message}`, transient: result.transient };
   return result.evidence;
 }
 
+/** One dataset's check; `transient` when it was unreachable for a reason a retry may cure (timeout, connection, 5xx). */
+interface DatasetCheck {
+  readonly evidence: DatasetEvidence;
+  readonly transient: boolean;
+}
+
 /** Fetch one dataset artifact by digest and verify its evidence (cached and joined when the deps have an evidence cache). */
-async function checkDataset(deps: PipelineDeps, uri: string, digest: string, signal: AbortSignal | undefined): Promise<DatasetEvidence> {
-  const unreachable = (reason: string): DatasetEvidence => ({ uri, digest, status: 'unreachable', reason });
+async function checkDataset(deps: PipelineDeps, uri: string, digest: string, signal: AbortSignal | undefined): Promise<DatasetCheck> {
+  const unreachable = (reason: string, transient = false): DatasetCheck => ({ evidence: { uri, digest, status: 'unreachable', reason }, transient });
   const ref = datasetReference(uri, digest);
   if ('unreachable' in ref) return unreachable(ref.unreachable);
   const pinned = ref.digest!;
@@ -135,9 +143,9 @@ async function checkDataset(deps: PipelineDeps, uri: string, digest: string, sig
         verified = await unlessAborted(pending, signal, `dataset ${uri}@${digest}`);
       }
     }
-    if ('unreachable' in verified) return unreachable(verified.unreachable);
+    if ('unreachable' in verified) return unreachable(verified.unreachable, verified.transient === true);
     const signatures: VerifiedSignature[] = [...verified.signatures, ...verified.attestations];
-    return {
+    const evidence: DatasetEvidence = {
       uri,
       digest,
       status: 'verified',
@@ -145,9 +153,10 @@ async function checkDataset(deps: PipelineDeps, uri: string, digest: string, sig
       signatures: signatures.map(({ signer, subjectDigest, tlog, timestamps }) => ({ signer, subjectDigest, ...(tlog ? { tlog } : {}), ...(timestamps ? { timestamps } : {}) })),
       unverifiedSignatures: verified.unverifiedSignatures,
     };
+    return { evidence, transient: false };
   } catch (err) {
     if (hasCode(err, OciError, 'ABORTED')) throw err;
-    if (err instanceof ModelgateError) return unreachable(describe(err)); // OCI errors, LAYOUT_NOT_ALLOWED, …
+    if (err instanceof ModelgateError) return unreachable(describe(err), err instanceof OciError && err.transient); // OCI errors, LAYOUT_NOT_ALLOWED, …
     throw err;
   }
 }
@@ -156,14 +165,19 @@ async function checkDataset(deps: PipelineDeps, uri: string, digest: string, sig
  * The datasets the verified provenances in `attestations` name, each fetched and verified, when the
  * policy data requires signed datasets; undefined otherwise (nothing is fetched). Throws only ABORTED.
  */
-export async function checkProvenanceDatasets(deps: PipelineDeps, attestations: readonly VerifiedAttestation[], signal: AbortSignal | undefined): Promise<DatasetEvidence[] | undefined> {
+export async function checkProvenanceDatasets(
+  deps: PipelineDeps,
+  attestations: readonly VerifiedAttestation[],
+  signal: AbortSignal | undefined,
+): Promise<{ readonly datasets: DatasetEvidence[]; readonly transient: boolean } | undefined> {
   if (!datasetSignatureRequired(deps.engine)) return undefined;
   const named = provenanceDatasets(attestations);
-  return Promise.all(
+  const checks = await Promise.all(
     named.map((d, i) =>
       i < MAX_DATASETS_CHECKED
         ? checkDataset(deps, d.uri, d.digest, signal)
-        : Promise.resolve<DatasetEvidence>({ ...d, status: 'unreachable', reason: `the provenance names more than ${MAX_DATASETS_CHECKED} datasets; only the first ${MAX_DATASETS_CHECKED} are checked` }),
+        : Promise.resolve<DatasetCheck>({ evidence: { ...d, status: 'unreachable', reason: `the provenance names more than ${MAX_DATASETS_CHECKED} datasets; only the first ${MAX_DATASETS_CHECKED} are checked` }, transient: false }),
     ),
   );
+  return { datasets: checks.map((c) => c.evidence), transient: checks.some((c) => c.transient) };
 }

@@ -191,16 +191,19 @@ export async function decideArtifact(location: string, context: DecisionContext,
   }
 
   // 5. Training datasets the provenance names, when the policy data requires them signed (datasets.ts).
-  const datasets = await checkProvenanceDatasets(deps, verified.attestations, signal);
+  const checked = await checkProvenanceDatasets(deps, verified.attestations, signal);
+  const datasets = checked?.datasets;
 
-  // 6. Policy input from verified evidence only, then the decision.
-  const decision = evaluate(
+  // 6. Policy input from verified evidence only, then the decision. A deny made while a dataset could
+  //    not be read for a transient reason says so: it is not kept like a settled deny.
+  const evaluated = evaluate(
     deps,
     location,
     digest,
     { artifact, signatures: verified.signatures, unverifiedSignatures: verified.unverifiedSignatures, attestations: verified.attestations, ...(datasets ? { datasets } : {}), ...common },
     { evidence: verified.summary, verified, manifest },
   );
+  const decision: ArtifactDecision = checked?.transient === true && evaluated.outcome === 'deny' ? { ...evaluated, transient: true } : evaluated;
   return index.kind === 'index' ? decideVariants(decision, index, (child, v) => decideArtifact(child, { ...context, variant: v }, deps)) : decision;
 }
 

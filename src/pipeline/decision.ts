@@ -36,7 +36,13 @@ export interface DecidedOn {
 
 export type ArtifactDecision =
   | (DecisionCommon & DecidedOn & { readonly outcome: 'allow'; readonly decision: Extract<Decision, { allow: true }> })
-  | (DecisionCommon & DecidedOn & { readonly outcome: 'deny'; readonly decision: Extract<Decision, { allow: false }> })
+  | (DecisionCommon &
+      DecidedOn & {
+        readonly outcome: 'deny';
+        readonly decision: Extract<Decision, { allow: false }>;
+        /** Made while a training dataset could not be read for a reason a retry may cure: kept only briefly. */
+        readonly transient?: true;
+      })
   | (DecisionCommon & {
       /** The registry (or layout) could not be read completely; never admitted. */
       readonly outcome: 'unavailable';

@@ -12,6 +12,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { DecisionCache } from '../../src/admission/decision-cache.ts';
+import { ManualClock } from '../../src/time/clock.ts';
 import { datasetArtifact, pushDatasetArtifact } from '../../src/dataset/attestation-artifact.ts';
 import { DATASET_PREDICATE_TYPE } from '../../src/dataset/attestation.ts';
 import { buildDatasetManifest, serializeDatasetManifest } from '../../src/dataset/manifest.ts';
@@ -111,6 +113,19 @@ t.test('with datasets.requireSignature, each dataset the provenance names must b
   const registryDown = await decide(withFlaky);
   t.same(codes(registryDown), ['DATASET_UNREACHABLE'], 'a registry error fails closed');
   t.match(messages(registryDown), /cannot be verified: REGISTRY_ERROR/);
+  t.equal(registryDown.outcome === 'deny' && registryDown.transient, true, 'a deny resting on a 503 says it is transient');
+  t.equal(notFound.outcome === 'deny' && notFound.transient, undefined, 'a deny resting on NOT_FOUND is settled');
+  // The admission cache keeps the transient deny only as long as an unavailable registry (then asks again).
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const cache = new DecisionCache({ clock, ttlMs: 60_000, negativeTtlMs: 2_000 });
+  let decisions = 0;
+  const lookup = (decision: ArtifactDecision) => cache.get('k:' + decision.location, async () => (decisions++, { decision, changesAt: undefined }));
+  await lookup(registryDown);
+  await lookup(notFound);
+  clock.advance(2_500);
+  await lookup(registryDown);
+  await lookup(notFound);
+  t.equal(decisions, 3, 'after 2.5 s the transient deny is decided again, the settled one is still kept');
 
   const located = await decide(withNotOci);
   t.same(codes(located), ['DATASET_UNREACHABLE']);

@@ -22,6 +22,7 @@ import { integer } from './option-values.ts';
 import { addPipelineOptions, loadPipelineFromOptions, pipelineSettingsOf } from './pipeline-options.ts';
 import type { PipelineSettings } from '../config/read.ts';
 import type { ManifestCache } from '../pipeline/manifest-cache.ts';
+import type { StoreProvider } from '../pipeline/decide.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { createLogger } from '../logging/logger.ts';
 
@@ -133,25 +134,24 @@ async function refuse(uri: string, dest: string, outcome: Extract<InitOutcome, {
  * setting that cannot be read here is refused, as before, by the normal path; a request that fails
  * is not kept (the pipeline asks again and reports the failure itself).
  */
-async function requestManifestsEarly(pairs: readonly string[], options: InitOptions): Promise<{ settings?: PipelineSettings; cache?: ManifestCache }> {
+async function requestManifestsEarly(pairs: readonly string[], options: InitOptions): Promise<{ settings?: PipelineSettings; cache?: ManifestCache; stores?: StoreProvider }> {
   try {
-    const [settings, { ManifestCache }, { storeProvider }, { loadCredentials }, { locationOfUri }, { repositoryName }] = await Promise.all([
+    const [settings, { ManifestCache }, { storesOf }, { locationOfUri }, { repositoryName }] = await Promise.all([
       pipelineSettingsOf(options),
       import('../pipeline/manifest-cache.ts'),
-      import('../pipeline/deps.ts'),
       import('../config/load.ts'),
       import('../init/storage-uri.ts'),
       import('../oci/reference.ts'),
     ]);
     const cache = new ManifestCache({ negativeTtlMs: 0 });
-    const credentials = await loadCredentials(settings.registry.dockerConfig);
-    const stores = storeProvider({ registry: { credentials, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: settings.registry.timeoutMs } });
+    // The pipeline uses these same stores: one credentials read, one token per repository.
+    const stores = await storesOf(settings);
     for (let i = 0; i < pairs.length; i += 2) {
       const { ref } = locationOfUri(pairs[i]!);
       const digest = ref.digest!;
       cache.get(repositoryName(ref), digest, () => stores(ref).fetchManifest(digest, { timeoutMs: settings.registry.timeoutMs })).catch(() => undefined);
     }
-    return { settings, cache };
+    return { settings, cache, stores };
   } catch {
     return {};
   }
@@ -171,8 +171,8 @@ async function run(pairs: readonly string[], options: InitOptions): Promise<numb
   }
   // One loader for every verifying command: flags, then MODELGATE_* (the chart renders keys, policy
   // data and, for keyless signers, the trust root inline into the storage container's env), then defaults.
-  const { settings: read, cache: manifestCache } = early;
-  const [{ BlobCache }, loaded] = await Promise.all([import('../init/cache.ts'), loadPipelineFromOptions(options, process.env, read)]);
+  const { settings: read, cache: manifestCache, stores } = early;
+  const [{ BlobCache }, loaded] = await Promise.all([import('../init/cache.ts'), loadPipelineFromOptions(options, process.env, read, stores === undefined ? {} : { stores })]);
   const { applied, settings } = loaded;
   const deps = manifestCache === undefined ? loaded.deps : { ...loaded.deps, manifestCache };
   const { dir: cacheDir, maxBytes, lockStaleMs } = settings.cache;

@@ -9,6 +9,7 @@
 import type { Command } from 'commander';
 import type { LoadedPipeline } from '../config/load.ts';
 import type { PipelineSettings, SettingFlags } from '../config/read.ts';
+import type { StoreProvider } from '../pipeline/decide.ts';
 import { declareSettings, PIPELINE_GROUPS, type SettingGroup } from '../config/settings.ts';
 
 /** Add the pipeline settings (policy, signers, trust, registry, timeout; `extra` groups such as `cache`) to a command. */
@@ -21,9 +22,14 @@ export async function pipelineSettingsOf(options: SettingFlags, env: NodeJS.Proc
   return (await import('../config/read.ts')).readPipelineSettings(options, env);
 }
 
-/** The settings, then the pipeline loaded from them (or from `settings` already read). */
-export async function loadPipelineFromOptions(options: SettingFlags, env: NodeJS.ProcessEnv = process.env, read?: PipelineSettings): Promise<LoadedPipeline & { readonly settings: PipelineSettings }> {
+/** The settings, then the pipeline loaded from them (or from `settings` already read, and registry stores already built). */
+export async function loadPipelineFromOptions(
+  options: SettingFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  read?: PipelineSettings,
+  prepared: { readonly stores?: StoreProvider } = {},
+): Promise<LoadedPipeline & { readonly settings: PipelineSettings }> {
   const settings = read ?? (await pipelineSettingsOf(options, env));
-  const loaded = await (await import('../config/load.ts')).loadPipeline(settings);
+  const loaded = await (await import('../config/load.ts')).loadPipeline(settings, prepared);
   return { ...loaded, settings };
 }

@@ -14,7 +14,7 @@
 import type { KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.ts';
 import type { CredentialSource } from '../oci/credentials.ts';
-import type { PipelineDeps } from '../pipeline/decide.ts';
+import type { PipelineDeps, StoreProvider } from '../pipeline/decide.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import type { DataSource, DockerConfigSource, KeySource, PipelineSettings, TrustSource } from './read.ts';
@@ -157,12 +157,20 @@ function derivedFrom(keys: readonly unknown[], identities: readonly unknown[]): 
   return `derived from ${flags}: those signers are trusted, provenance not required (give --data to require more)`;
 }
 
+/**
+ * The registry stores the settings describe (their credentials read once); `init` builds them early
+ * to ask for its manifests while the rest of the pipeline loads, and hands them to `loadPipeline`.
+ */
+export async function storesOf(settings: PipelineSettings): Promise<StoreProvider> {
+  const [{ storeProvider }, credentials] = await Promise.all([import('../pipeline/deps.ts'), loadCredentials(settings.registry.dockerConfig)]);
+  return storeProvider({ registry: { credentials, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: settings.registry.timeoutMs } });
+}
+
 /** Keys, policy engine, trust material and registry access, loaded once from the settings. */
-export async function loadPipeline(settings: PipelineSettings): Promise<LoadedPipeline> {
-  const [{ storeProvider }, { keyId }] = await Promise.all([import('../pipeline/deps.ts'), import('../sigstore/keys.ts')]);
-  const [{ reloader, data }, trust, credentials] = await Promise.all([loadPolicyConfiguration(settings), loadTrust(settings.trust), loadCredentials(settings.registry.dockerConfig)]);
+export async function loadPipeline(settings: PipelineSettings, prepared: { readonly stores?: StoreProvider } = {}): Promise<LoadedPipeline> {
+  const { keyId } = await import('../sigstore/keys.ts');
+  const [{ reloader, data }, trust, stores] = await Promise.all([loadPolicyConfiguration(settings), loadTrust(settings.trust), prepared.stores ?? storesOf(settings)]);
   const { engine, keys } = reloader.current;
-  const stores = storeProvider({ registry: { credentials, plainHttpRegistries: settings.registry.plainHttp, timeoutMs: settings.registry.timeoutMs } });
   return {
     deps: { stores, trust, signers: { keys, identities: settings.identities, identityPatterns: settings.identityPatterns }, engine, timeoutMs: settings.registry.timeoutMs, keyTlogThreshold: settings.keyTlogThreshold },
     applied: {

@@ -1,10 +1,13 @@
 /**
  * What the slsa-verifier-style commands (`verify-artifact`, `verify-npm-package`) share: the source
  * checks' options (`--source-uri`, `--source-branch`, `--source-tag`, `--source-versioned-tag`), their
- * usage rules, and the verdict lines (`slsaVerdict`: which errors are a verdict, exit 1, rather than
+ * usage rules, reading their evidence files within the size limit, and the verdict lines (`slsaVerdict`: which errors are a verdict, exit 1, rather than
  * a usage or trust problem, exit 2).
  */
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { MAX_BUNDLE_BYTES } from '../sigstore/bundle.ts';
+import { VerificationError } from '../sigstore/errors.ts';
 import { ModelgateError, UsageError } from '../errors.ts';
 
 export interface SourceCliOptions {
@@ -53,4 +56,16 @@ export async function slsaVerdict(verify: () => Promise<void>): Promise<void> {
   }
   process.stderr.write('PASSED: SLSA verification passed\n');
   process.exitCode = 0;
+}
+
+/** A provenance or attestations file, read whole up to the bundle size limit (a missing file is a usage error). */
+export function readEvidenceFile(path: string, what: string): string {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (err) {
+    throw new UsageError('USAGE', `cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+  if (size > MAX_BUNDLE_BYTES) throw new VerificationError('BUNDLE_FORMAT', `${what} ${path} is ${size} bytes, more than the ${MAX_BUNDLE_BYTES}-byte limit`);
+  return readFileSync(path, 'utf8');
 }

@@ -8,18 +8,15 @@
  * verified in-toto statement to stdout. The provenance file is a Sigstore bundle (JSON), or JSON
  * lines of bundles of which the first that verifies wins. Verification: `verifyProvenanceBundle`.
  */
-import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { verifyProvenanceBundle, type VerifiedProvenance } from '../attest/provenance-bundle.ts';
 import type { SlsaPolicy } from '../attest/slsa-policy.ts';
 import { UsageError } from '../errors.ts';
 import { hashJobs } from '../hashing/pool.ts';
 import type { Digest } from '../oci/digest.ts';
-import { MAX_BUNDLE_BYTES } from '../sigstore/bundle.ts';
-import { VerificationError } from '../sigstore/errors.ts';
 import type { TrustMaterial } from '../sigstore/trust.ts';
 import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
-import { addSourceOptions, checkSourceOptions, slsaVerdict, type SourceCliOptions } from './slsa-verifier-options.ts';
+import { addSourceOptions, checkSourceOptions, readEvidenceFile, slsaVerdict, type SourceCliOptions } from './slsa-verifier-options.ts';
 import { addTrustOptions } from './trust-options.ts';
 
 interface VerifyArtifactOptions extends EvidenceTrustCliOptions, SourceCliOptions {
@@ -45,14 +42,7 @@ function workflowInputs(pairs: readonly string[]): Record<string, string> {
 
 /** The bundle candidates in the provenance file: one JSON document, or one per line (JSONL). */
 function provenanceCandidates(path: string): string[] {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch (err) {
-    throw new UsageError('USAGE', `cannot read provenance ${path}: ${(err as Error).message}`);
-  }
-  if (size > MAX_BUNDLE_BYTES) throw new VerificationError('BUNDLE_FORMAT', `provenance ${path} is ${size} bytes, more than the ${MAX_BUNDLE_BYTES}-byte limit`);
-  const text = readFileSync(path, 'utf8');
+  const text = readEvidenceFile(path, 'provenance');
   try {
     JSON.parse(text);
     return [text];

@@ -9,16 +9,13 @@
  * <code>: <message>`, exit 2 for usage errors and unobtainable trust material. `--print-provenance`
  * writes the verified provenance statement to stdout.
  */
-import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { NPM_REGISTRY_KEYS_TARGET, parseNpmAttestations, parseNpmRegistryKeys, verifyNpmPackage, type NpmRegistryKey } from '../attest/npm-package.ts';
 import { UsageError } from '../errors.ts';
 import { hashJobs } from '../hashing/pool.ts';
 import type { Digest } from '../oci/digest.ts';
-import { MAX_BUNDLE_BYTES } from '../sigstore/bundle.ts';
-import { VerificationError } from '../sigstore/errors.ts';
 import { addEvidenceTrustOptions, trustForEvidence, type EvidenceTrustCliOptions } from './evidence-trust.ts';
-import { addSourceOptions, checkSourceOptions, slsaVerdict, type SourceCliOptions } from './slsa-verifier-options.ts';
+import { addSourceOptions, checkSourceOptions, readEvidenceFile, slsaVerdict, type SourceCliOptions } from './slsa-verifier-options.ts';
 import { addTrustOptions } from './trust-options.ts';
 
 interface VerifyNpmPackageOptions extends EvidenceTrustCliOptions, SourceCliOptions {
@@ -30,20 +27,9 @@ interface VerifyNpmPackageOptions extends EvidenceTrustCliOptions, SourceCliOpti
   printProvenance?: boolean;
 }
 
-function readBounded(path: string, what: string): string {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch (err) {
-    throw new UsageError('USAGE', `cannot read ${what} ${path}: ${(err as Error).message}`);
-  }
-  if (size > MAX_BUNDLE_BYTES) throw new VerificationError('BUNDLE_FORMAT', `${what} ${path} is ${size} bytes, more than the ${MAX_BUNDLE_BYTES}-byte limit`);
-  return readFileSync(path, 'utf8');
-}
-
 /** The registry keys: a file, or the TUF target beside the trusted root (a root given as a file has no TUF repository). */
 async function registryKeys(options: VerifyNpmPackageOptions): Promise<NpmRegistryKey[]> {
-  if (options.npmRegistryKeys !== undefined) return parseNpmRegistryKeys(readBounded(options.npmRegistryKeys, 'npm registry keys'), options.npmRegistryKeys);
+  if (options.npmRegistryKeys !== undefined) return parseNpmRegistryKeys(readEvidenceFile(options.npmRegistryKeys, 'npm registry keys'), options.npmRegistryKeys);
   const [{ readTrustSettings }, { fetchTufTarget }] = await Promise.all([import('../config/read.ts'), import('../sigstore/trust.ts')]);
   const source = readTrustSettings(options, process.env, true);
   if (source.kind !== 'tuf') {
@@ -76,7 +62,7 @@ export function register(program: Command): void {
     if (options.attestationsPath === undefined) throw new UsageError('USAGE', 'verify-npm-package needs --attestations-path FILE');
     if (options.builderId === undefined || options.builderId === '') throw new UsageError('USAGE', 'verify-npm-package needs --builder-id (npm packages have no default builder)');
     const sourceUri = checkSourceOptions('verify-npm-package', options);
-    const attestationsText = readBounded(options.attestationsPath, 'attestations');
+    const attestationsText = readEvidenceFile(options.attestationsPath, 'attestations');
     // The provenance is keyless (GitHub Actions) and the publish attestation is logged: a root is always needed.
     const [trust, keys, digests] = await Promise.all([
       trustForEvidence(options, { identities: ['https://token.actions.githubusercontent.com'], keyTlogThreshold: 1 }),

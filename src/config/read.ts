@@ -13,8 +13,8 @@ import { UsageError } from '../errors.ts';
 import type { SignerIdentityPatternSpec, SignerIdentitySpec } from '../evidence/signers.ts';
 import { compileIdentityPattern, type IdentityPattern } from '../sigstore/identity-pattern.ts';
 import { defaultDockerConfigPath } from '../oci/credentials.ts';
-import { DEFAULT_BUNDLE_DIR } from '../policy/bundle.ts';
-import { PUBLIC_GOOD_TUF_MIRROR, STAGING_TUF_MIRROR } from '../sigstore/trust.ts';
+import { DEFAULT_BUNDLE_DIR } from '../policy/package-paths.ts';
+import { PUBLIC_GOOD_TUF_MIRROR, STAGING_TUF_MIRROR } from '../sigstore/tuf-mirrors.ts';
 import { settingSpec, type SettingKey } from './settings.ts';
 
 /** Where a value came from, for messages ("--data", "MODELGATE_POLICY_DATA"). */

@@ -10,10 +10,18 @@
  * not compile, or that are longer than 1,024 characters are refused. Callers decide the error class
  * (`fail`): USAGE for command-line flags, DATA_INVALID for policy data.
  */
-import safeRegex from 'safe-regex2';
+import { createRequire } from 'node:module';
 import type { IdentityPattern } from '../evidence/signers.ts';
 
 export const MAX_IDENTITY_PATTERN_LENGTH = 1024;
+
+// safe-regex2 (and its regex parser, a dozen modules) is loaded on the first pattern compiled, not by
+// every command that reads settings: most configurations name no identity pattern at all.
+let safeRegexCheck: ((regex: RegExp) => boolean) | undefined;
+function isSafeRegex(regex: RegExp): boolean {
+  safeRegexCheck ??= createRequire(import.meta.url)('safe-regex2') as (regex: RegExp) => boolean;
+  return safeRegexCheck(regex);
+}
 
 export type { IdentityPattern } from '../evidence/signers.ts';
 
@@ -38,7 +46,7 @@ export function compileIdentityPattern(source: string, fail: (why: string) => ne
   } catch (err) {
     fail(`identity pattern ${shown} is not a valid regular expression: ${(err as Error).message}`);
   }
-  if (!safeRegex(regex)) fail(`identity pattern ${shown} may backtrack catastrophically (nested or repeated quantifiers); simplify it`);
+  if (!isSafeRegex(regex)) fail(`identity pattern ${shown} may backtrack catastrophically (nested or repeated quantifiers); simplify it`);
   return { source, regex };
 }
 

@@ -31,12 +31,13 @@ import type { TrustMaterial as SigstoreTrustMaterial } from '@sigstore/verify';
 import type { Digest } from '../oci/digest.ts';
 import { echo, VerificationError } from './errors.ts';
 import { isRecord } from '../evidence/json.ts';
+import { PUBLIC_GOOD_TUF_MIRROR } from './tuf-mirrors.ts';
+
+export { PUBLIC_GOOD_TUF_MIRROR, STAGING_TUF_MIRROR } from './tuf-mirrors.ts';
 
 type CertAuthority = SigstoreTrustMaterial['certificateAuthorities'][number];
 type TLogAuthority = SigstoreTrustMaterial['tlogs'][number];
 
-export const PUBLIC_GOOD_TUF_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
-export const STAGING_TUF_MIRROR = 'https://tuf-repo-cdn.sigstage.dev';
 const MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024;
 const TRUSTED_ROOT_MEDIA_TYPES = new Set([
   'application/vnd.dev.sigstore.trustedroot+json;version=0.1',

@@ -7,9 +7,10 @@
  * reads, and the mapping of transport failures and HTTP statuses to `OciError` codes. Nothing here
  * knows about authentication or the distribution API beyond its error JSON.
  */
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type { Agent as UndiciAgent, Dispatcher, EnvHttpProxyAgent as UndiciEnvHttpProxyAgent } from 'undici';
 import { OciError, type OciErrorCode } from '../errors.ts';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -47,6 +48,17 @@ export interface HttpResponse {
 
 export const MAX_REDIRECTS = 5;
 export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+// The three parts of undici the registry client uses, required from their own files: undici's index
+// loads all of it (fetch, WebSocket, mock agents, cache stores, interceptors: ≈ 110 modules, 40–100 ms
+// of every CLI start, before `init` can send its first request). undici has no `exports` map, so these
+// paths are requirable; the version is pinned by package-lock.json, and the registry tests go through
+// them. They are the same module instances the index re-exports (`instanceof` holds across both).
+const requireUndici = createRequire(import.meta.url);
+const Agent = requireUndici('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+const EnvHttpProxyAgent = requireUndici('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof UndiciEnvHttpProxyAgent;
+/** undici's `Dispatcher.prototype.request` (what its top-level `request(url, opts)` calls with the URL split into origin and path). */
+const dispatchRequest = requireUndici('undici/lib/api/api-request.js') as (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 
 let sharedDispatcher: Dispatcher | undefined;
 
@@ -199,8 +211,9 @@ export async function sendHttp(dispatcher: Dispatcher, req: HttpRequest, scope?:
   for (let hop = 0; ; hop++) {
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(url, {
-        dispatcher,
+      response = await dispatchRequest.call(dispatcher, {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method,
         headers,
         body: body === undefined ? undefined : body instanceof Uint8Array ? body : body(),

@@ -10,7 +10,10 @@
  * swaps atomically, so no inode is ever watched. Every `intervalMs` (≤ 1 s), and on an event of the
  * directories holding the files that names one of them (or kubelet's `..` entries), the paths are resolved again and compared with the snapshot's: the
  * content of the data and key files, the inode / size / mtime of the bundle files — so a kubelet swap
- * and an in-place write are both seen.
+ * and an in-place write are both seen. A poll first compares stat stamps (resolved path, inode, size,
+ * mtime and ctime of every file) and reads no content when they equal the snapshot's, unless a file
+ * changed within RACY_WINDOW_MS of the stamps being taken: a file system with coarse timestamps could
+ * then hide a second write of the same size (git's "racily clean" rule), so the content is read again.
  * A change is applied whole or not at all: every file is re-read; the versions read must be one (the
  * resolved paths did not move while reading and building, else it reads again); the keys are parsed
  * (`parsePublicKey`), the data validated against the schema and the policy self-tested on it
@@ -91,6 +94,8 @@ export type CheckResult = 'unchanged' | 'applied' | 'refused';
 const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
 /** Reads of a version that moved underneath (a swap mid-read) before it is judged anyway. */
 const MAX_ATTEMPTS = 3;
+/** A stamp is trusted only when every file it covers last changed at least this long before it was taken. */
+const RACY_WINDOW_MS = 2000;
 
 interface FileRead {
   readonly path: string;
@@ -108,6 +113,14 @@ interface Version {
   readonly keys: readonly FileRead[];
   /** Every resolved path read (the version is one if they have not moved after the build). */
   readonly resolved: string;
+  /** Stat stamps of every file, taken before reading (undefined when a file could not be stat'ed). */
+  readonly stamps: FileStamps | undefined;
+}
+
+/** What `statStamps` saw: the stamps, and whether they may stand for the content (no racy change). */
+interface FileStamps {
+  readonly text: string;
+  readonly settled: boolean;
 }
 
 interface Current {
@@ -154,24 +167,49 @@ async function keyFiles(path: string): Promise<string[]> {
 }
 
 /** Stat stamps of the bundle files (a directory's manifest.json, policy.wasm, data.json; else the file). */
-async function bundleStamp(path: string): Promise<{ stamp: string; resolved: string[] }> {
-  const stampOf = async (file: string): Promise<{ stamp: string; resolved: string }> => {
+async function bundleStamp(path: string): Promise<{ stamp: string; resolved: string[]; changedMs: number[] }> {
+  const stampOf = async (file: string): Promise<{ stamp: string; resolved: string; changedMs: number }> => {
     try {
       const resolved = await realpath(file);
       const info = await stat(resolved, { bigint: true });
-      return { stamp: `${resolved} ${info.ino} ${info.size} ${info.mtimeNs}`, resolved };
+      return { stamp: `${resolved} ${info.ino} ${info.size} ${info.mtimeNs}`, resolved, changedMs: Number((info.mtimeNs > info.ctimeNs ? info.mtimeNs : info.ctimeNs) / 1_000_000n) };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { stamp: `${file} absent`, resolved: `${file} absent` };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { stamp: `${file} absent`, resolved: `${file} absent`, changedMs: 0 };
       throw new UsageError('CONFIG', `cannot read policy bundle ${file}: ${message(err)}`, { cause: err });
     }
   };
   const isDir = (await stat(path).catch(() => undefined))?.isDirectory() === true;
   const files = isDir ? ['manifest.json', ...BUNDLE_FILES].map((name) => join(path, name)) : [path];
   const stamps = await Promise.all(files.map(stampOf));
-  return { stamp: stamps.map((s) => s.stamp).join('\n'), resolved: stamps.map((s) => s.resolved) };
+  return { stamp: stamps.map((s) => s.stamp).join('\n'), resolved: stamps.map((s) => s.resolved), changedMs: stamps.map((s) => s.changedMs) };
 }
 
-async function readVersion(sources: ConfigSources): Promise<Version> {
+/**
+ * Stat stamps of every file a version reads, without reading any: the bundle's, then the data file's
+ * and each key file's resolved path, inode, size, mtime and ctime. Undefined when one cannot be
+ * stat'ed (the full read reports why).
+ */
+async function statStamps(sources: ConfigSources, takenAt: number): Promise<FileStamps | undefined> {
+  try {
+    const bundle = await bundleStamp(sources.bundle);
+    const files = sources.data === undefined ? [] : [sources.data];
+    for (const source of sources.keys) files.push(...(await keyFiles(source)));
+    let newestChangeMs = 0;
+    const stamps = await Promise.all(files.map(async (file) => {
+      const resolved = await realpath(file);
+      const info = await stat(resolved, { bigint: true });
+      newestChangeMs = Math.max(newestChangeMs, Number(info.mtimeNs / 1_000_000n), Number(info.ctimeNs / 1_000_000n));
+      return `${file} ${resolved} ${info.ino} ${info.size} ${info.mtimeNs} ${info.ctimeNs}`;
+    }));
+    newestChangeMs = Math.max(newestChangeMs, ...bundle.changedMs);
+    return { text: [bundle.stamp, ...stamps].join('\n'), settled: newestChangeMs < takenAt - RACY_WINDOW_MS };
+  } catch {
+    return undefined;
+  }
+}
+
+async function readVersion(sources: ConfigSources, now: number): Promise<Version> {
+  const stamps = await statStamps(sources, now);
   const bundle = await bundleStamp(sources.bundle);
   const data = sources.data === undefined ? undefined : await readConfigFile(sources.data, 'policy data');
   const keys: FileRead[] = [];
@@ -180,7 +218,7 @@ async function readVersion(sources: ConfigSources): Promise<Version> {
   if (data !== undefined) hash.update(data.bytes);
   for (const key of keys) hash.update(`\0key\0${key.path}\0`).update(key.bytes);
   const resolved = [...bundle.resolved, ...(data ? [data.resolved] : []), ...keys.map((k) => `${k.path} ${k.resolved}`)].join('\n');
-  return { fingerprint: hash.digest('hex'), bundleStamp: bundle.stamp, data, keys, resolved };
+  return { fingerprint: hash.digest('hex'), bundleStamp: bundle.stamp, data, keys, resolved, stamps };
 }
 
 /** Where the configuration's paths point now (cheap: no file is read). */
@@ -309,6 +347,8 @@ export class ConfigReloader {
     const outcome = await readAndBuild(this.#sources, this.#options, previous, this.#refused, this.#clock.now());
     switch (outcome.kind) {
       case 'unchanged':
+        // The same content read again: its newer stamps may now be settled, so later polls can stop reading.
+        if (outcome.stamps !== undefined && this.#current === previous) this.#current = { ...previous, version: { ...previous.version, stamps: outcome.stamps } };
         return 'unchanged';
       case 'refused-before':
         return 'refused';
@@ -328,7 +368,7 @@ export class ConfigReloader {
   }
 }
 
-type Outcome = { readonly kind: 'unchanged' | 'refused-before' } | { readonly kind: 'built'; readonly current: Current } | { readonly kind: 'failed'; readonly fingerprint: string; readonly error: ModelgateError };
+type Outcome = { readonly kind: 'refused-before' } | { readonly kind: 'unchanged'; readonly stamps?: FileStamps | undefined } | { readonly kind: 'built'; readonly current: Current } | { readonly kind: 'failed'; readonly fingerprint: string; readonly error: ModelgateError };
 
 /**
  * Read the version the files hold now and, when it differs from `previous` (and from the version
@@ -336,12 +376,18 @@ type Outcome = { readonly kind: 'unchanged' | 'refused-before' } | { readonly ki
  * swap mid-read: possibly a mix, or a file gone) is read again, up to MAX_ATTEMPTS times.
  */
 async function readAndBuild(sources: ConfigSources, options: ConfigReloaderOptions, previous: Current | undefined, refused: string | undefined, now: number): Promise<Outcome> {
+  const known = previous?.version.stamps;
+  if (known?.settled === true && refused === undefined) {
+    // Nothing to read when no file moved or changed since the snapshot's version was read.
+    const stamps = await statStamps(sources, now);
+    if (stamps?.text === known.text) return { kind: 'unchanged' };
+  }
   for (let attempt = 1; ; attempt++) {
     let version: Version | undefined;
     let outcome: Outcome;
     try {
-      version = await readVersion(sources);
-      if (version.fingerprint === previous?.version.fingerprint) return { kind: 'unchanged' };
+      version = await readVersion(sources, now);
+      if (version.fingerprint === previous?.version.fingerprint) return { kind: 'unchanged', stamps: version.stamps };
       if (version.fingerprint === refused) return { kind: 'refused-before' };
       const snapshot = await build(sources, options, version, previous, (previous?.snapshot.generation ?? 0) + 1, now);
       outcome = { kind: 'built', current: { snapshot, version } };

@@ -10,7 +10,7 @@
 // new bundle is applied with the current data.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { once, EventEmitter } from 'node:events';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -229,4 +229,20 @@ t.test('directory events wake a check only for the configuration files and kubel
   t.ok(wakes('/etc/modelgate', 'bundle'), 'the bundle directory itself replaced');
   t.notOk(wakes('/etc/modelgate', 'other'), 'a neighbour of the bundle does not');
   t.ok(wakes('/etc/modelgate/data', null), 'an event without a name always does');
+});
+
+t.test('settled stat stamps skip the read, yet an in-place write of the same size is still applied', async (t) => {
+  // The clock an hour ahead: every file changed long before the stamps were taken, so a poll whose
+  // stamps are equal reads nothing. An in-place write keeps the size but changes the ctime and mtime.
+  const volume = KubeletVolume.create(join(dir, 'stamped'), { 'data.json': dataJson(oldKey.publicKey, [`sha256:${'a'.repeat(64)}`]) });
+  const stamped = await ConfigReloader.load({ bundle: DEFAULT_BUNDLE_DIR, data: volume.path('data.json'), keys: [keysVolume.dir] }, { clock: new ManualClock(Date.now() + 3_600_000) });
+  const before = stamped.current;
+  t.equal(await stamped.check(), 'unchanged', 'nothing moved');
+  const target = join(volume.current, 'data.json');
+  const sameSize = dataJson(oldKey.publicKey, [`sha256:${'b'.repeat(64)}`]);
+  t.equal(Buffer.byteLength(sameSize), statSync(target).size, 'the rewrite has the same size');
+  writeFileSync(target, sameSize);
+  t.equal(await stamped.check(), 'applied', 'the changed stamps make the poll read the content');
+  t.not(stamped.current.dataDigest, before.dataDigest, 'the new document is in effect');
+  t.equal(await stamped.check(), 'unchanged');
 });

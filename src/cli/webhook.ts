@@ -151,9 +151,9 @@ export function register(program: Command): void {
       import('../admission/review.ts'),
       import('../admission/decision-cache.ts'),
     ]);
-    // One line per review: written asynchronously (lines written while a write is in flight go out
-    // together with the next one), so the event loop does not wait on a write(2) per review; what is
-    // buffered is flushed when the process exits.
+    // One line per review: the lines of one event-loop turn are handed over together and written
+    // asynchronously (lines written while a write is in flight go out with the next one), so the event
+    // loop does not wait on a write(2) per review; what is buffered is flushed when the process exits.
     const logger = createLogger({ service: 'modelgate-webhook', level: options.logLevel, sync: false });
     const metrics = new AdmissionMetrics();
     const tlsBootstrap = bootstrap === undefined ? undefined : await import('../k8s/tls-bootstrap.ts');

@@ -8,6 +8,8 @@
  * (`redactSecrets`) before a line is formatted. Lines are JSON unless the destination is a terminal, where they are one
  * human-readable line each. One-shot commands do not log: they print results.
  *
+ * The webhook's lines go to stdout asynchronously, one write per event-loop turn (`TurnBatchedLines`).
+ *
  * pino is loaded on the first `createLogger` call (not when this module is imported), so commands
  * that never log — and `--version` — do not load it.
  */
@@ -86,8 +88,73 @@ export function createLogger(options: LoggerOptions): Logger {
     timestamp: () => `,"time":"${new Date(clock.now()).toISOString()}"`,
     formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object) },
   };
-  if (options.write === undefined && !pretty && options.sync === false) return pino(settings, pino.destination({ dest: 1, sync: false }));
+  if (options.write === undefined && !pretty && options.sync === false) {
+    // The batcher's exit hook is registered before pino's own (on creating the destination), so lines
+    // of the last turn reach the destination before it is flushed.
+    const lines = new TurnBatchedLines();
+    lines.into(pino.destination({ dest: 1, sync: false }));
+    return pino(settings, lines);
+  }
   return pino(settings, { write: pretty ? (line: string) => write(humanLine(line)) : write });
+}
+
+/** Where `TurnBatchedLines` hands its lines: pino's asynchronous destination (sonic-boom). */
+export interface LineDestination {
+  write(text: string): unknown;
+  flushSync?(): void;
+}
+
+/**
+ * A pino destination that collects the lines logged during one event-loop turn and hands them to the
+ * real destination as one write when the turn ends (`setImmediate`); what is pending at process exit
+ * is handed over and flushed synchronously. Under load a turn answers tens of reviews: sonic-boom
+ * appends each write to its pending buffer and measures that whole buffer again (`Buffer.byteLength`)
+ * on every call, so a line per call cost more than its formatting; one call per turn does not. Lines
+ * keep their order and are never held past the turn they were logged in.
+ */
+export class TurnBatchedLines {
+  #lines: string[] = [];
+  #dest: LineDestination | undefined;
+  #scheduled = false;
+  readonly #flushTurn = (): void => {
+    this.#scheduled = false;
+    this.#handOver();
+  };
+
+  constructor() {
+    process.once('exit', () => this.flushSync());
+  }
+
+  /** Set the destination (once, before the first line). */
+  into(dest: LineDestination): this {
+    this.#dest = dest;
+    return this;
+  }
+
+  write(line: string): void {
+    this.#lines.push(line);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushTurn);
+    }
+  }
+
+  /** Hand the pending lines over now and flush the destination synchronously (exit). */
+  flushSync(): void {
+    this.#handOver();
+    try {
+      this.#dest?.flushSync?.();
+    } catch {
+      // Exiting: a destination that cannot flush (closed, not open yet) loses what it holds, as before.
+    }
+  }
+
+  #handOver(): void {
+    if (this.#lines.length === 0 || this.#dest === undefined) return;
+    const text = this.#lines.length === 1 ? this.#lines[0]! : this.#lines.join('');
+    this.#lines = [];
+    this.#dest.write(text);
+  }
 }
 
 /** `2026-12-06T10:00:00.000Z info  decision message key=value …` from one JSON line. */

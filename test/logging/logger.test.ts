@@ -67,3 +67,24 @@ t.test('redactSecrets: secret fields wherever they stand (four levels deep), the
   t.same(out, { event: 'warning', err: { request: { headers: { authorization: '[redacted]' } } }, password: '[redacted]', auth: '[redacted]' });
   t.equal(nested.err.request.headers.authorization, 'Bearer s3cr3t', 'the caller\'s object is not changed');
 });
+
+t.test('TurnBatchedLines: the lines of one turn reach the destination as one write at its end, in order; pending lines are flushed on demand', async (t) => {
+  const { TurnBatchedLines } = await import('../../src/logging/logger.ts');
+  const writes: string[] = [];
+  let flushed = 0;
+  const lines = new TurnBatchedLines().into({ write: (text) => writes.push(text), flushSync: () => flushed++ });
+  const logger = createLogger({ service: 'modelgate-webhook', clock, write: (line) => lines.write(line) });
+  logger.info({ event: 'decision', uid: 'a' }, 'admission review');
+  logger.info({ event: 'decision', uid: 'b', password: PASSWORD }, 'admission review');
+  t.same(writes, [], 'nothing handed over within the turn');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(writes.length, 1, 'one write for the turn');
+  t.same(writes[0]!.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { uid: string }).uid), ['a', 'b'], 'both lines, in order');
+  assertClean(t, writes.join(''));
+  lines.write('{"uid":"c"}\n');
+  lines.flushSync();
+  t.same(writes.slice(1), ['{"uid":"c"}\n'], 'flushSync hands the pending line over at once');
+  t.equal(flushed, 1, 'and flushes the destination');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(writes.length, 2, 'the turn-end hand-over finds nothing left');
+});

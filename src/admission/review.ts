@@ -232,6 +232,7 @@ export class AdmissionReviewer {
    * evidence cache — one discovery and verification for N concurrent first sightings of an artifact.
    */
   readonly #warming = new Map<string, Promise<ArtifactDecision>>();
+  #scope: { readonly deps: PipelineDeps; readonly scope: string } | undefined;
 
   constructor(config: ReviewerConfig) {
     this.#config = config;
@@ -382,7 +383,8 @@ export class AdmissionReviewer {
     const credentialsScope = credentials?.scope ?? this.#config.credentialsScope ?? 'default';
     const namespace = request.namespace ?? '';
     const user = request.userInfo;
-    const verification = verificationScope(deps);
+    // The verification settings are this reviewer's whatever the review's credentials (only `stores` differs).
+    const verification = this.#verificationScope();
     const key = decisionKey({
       location: location.uri,
       namespace,
@@ -424,6 +426,12 @@ export class AdmissionReviewer {
     });
     this.#config.onCacheLookup?.(result);
     return verdictOf(location.fieldPath, decision, changed, result);
+  }
+
+  /** `verificationScope` of this reviewer's deps, serialised once per deps (a reload makes new deps). */
+  #verificationScope(): string {
+    if (this.#scope?.deps !== this.#deps) this.#scope = { deps: this.#deps, scope: verificationScope(this.#deps) };
+    return this.#scope.scope;
   }
 
   /** Run `decide` once the decision already running for the same location (if any) has finished. */

@@ -82,10 +82,17 @@ export function createLogger(options: LoggerOptions): Logger {
   const clock = options.clock ?? systemClock;
   const write = options.write ?? ((line: string) => void process.stdout.write(line));
   const pretty = options.pretty ?? (options.write === undefined && process.stdout.isTTY === true);
+  let stampedAt = Number.NaN;
+  let stamp = '';
   const settings: PinoOptions = {
     level: options.level ?? 'info',
     base: { service: options.service },
-    timestamp: () => `,"time":"${new Date(clock.now()).toISOString()}"`,
+    timestamp: () => {
+      // Lines of the same millisecond share one formatted time (a busy webhook logs many per ms).
+      const now = clock.now();
+      if (now !== stampedAt) stamp = `,"time":"${new Date((stampedAt = now)).toISOString()}"`;
+      return stamp;
+    },
     formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object) },
   };
   if (options.write === undefined && !pretty && options.sync === false) {

@@ -356,12 +356,15 @@ async function main(): Promise<void> {
     const before = await scrape(metricsUrl);
     const rounds: { ceiling: LoadResult; warm: LoadResult }[] = [];
     let ceilingCpuMicros = 0;
+    let warmCpuSeconds = 0; // the webhook's CPU during its own rounds only (not its idle time in the ceiling rounds)
     for (let round = 0; round < ROUNDS; round++) {
       const cpu = process.cpuUsage();
       const ceilingRun = await load(dir, 'ceiling', { ...common, url: `${ceilingUrl}/validate`, seconds: SECONDS }, warmBodies);
       const used = process.cpuUsage(cpu);
       ceilingCpuMicros += used.user + used.system;
+      const beforeWarm = await scrape(metricsUrl);
       const warmRun = await load(dir, 'warm', { ...common, url: `${url}/validate`, seconds: SECONDS }, warmBodies);
+      warmCpuSeconds += delta(await scrape(metricsUrl), beforeWarm, 'modelgate_process_cpu_seconds_total');
       rounds.push({ ceiling: ceilingRun, warm: warmRun });
       console.log(
         `round ${round + 1}: ceiling ${ceilingRun.rps.toFixed(0)} req/s (p50 ${ceilingRun.p50} ms, p99 ${ceilingRun.p99} ms); ` +
@@ -377,7 +380,7 @@ async function main(): Promise<void> {
     // CPU per request of each server process (this process for the ceiling, the webhook's own
     // process_cpu_seconds_total): less sensitive than req/s to other jobs on the machine.
     const ceilingCpuPerRequest = ceilingCpuMicros / rounds.reduce((sum, r) => sum + r.ceiling.total, 0);
-    const warmCpuPerRequest = (delta(after, before, 'modelgate_process_cpu_seconds_total') * 1e6) / rounds.reduce((sum, r) => sum + r.warm.total, 0);
+    const warmCpuPerRequest = (warmCpuSeconds * 1e6) / rounds.reduce((sum, r) => sum + r.warm.total, 0);
 
     // (b) cold: one connection, each review a model never seen before.
     proxy.clearRecords();

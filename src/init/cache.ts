@@ -13,7 +13,9 @@
  * is written but its record's mtime, the advisory `lastUsed`); the lease is taken only to download or drop a blob.
  * A blob is trusted only when its record exists: the record is written by this tool after the registry
  * client verified digest and size, and it pins the file's size, mtime and inode, so a file changed or
- * replaced behind our back is dropped and fetched again. `rehash` re-hashes every blob in parallel
+ * replaced behind our back is dropped and fetched again. A small blob can instead be checked by its
+ * content (`recordedSync`: the record exists, the caller hashes the bytes it copies, `drop` when they
+ * differ), which also catches a change that kept the record matching. `rehash` re-hashes every blob in parallel
  * (`src/hashing/`) and drops the ones that no longer match their digest.
  *
  * Leases (hand-written: `flock(2)` is not in Node, and the npm bindings need a native build): a lease
@@ -32,7 +34,7 @@
  * wrong content in (at worst a download is repeated).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, utimesSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -427,6 +429,27 @@ export class BlobCache {
       },
       signal,
     );
+  }
+
+  /**
+   * For a caller that verifies a small blob's content itself (`copyVerifiedSync`: size and SHA-256 of
+   * the bytes it copies): whether the blob has a record (it entered the cache verified, and eviction
+   * sees it), marking it used now. Synchronous, like that copy: one `utimes`, no thread-pool round trip.
+   */
+  recordedSync(descriptor: Descriptor): boolean {
+    try {
+      const now = new Date(this.#clock.now());
+      utimesSync(this.#recordPath(descriptor.digest), now, now);
+      return true;
+    } catch (err) {
+      const code = errno(err);
+      return code === 'EPERM' || code === 'EACCES'; // another uid's record exists (recency is advisory); none: `obtain` decides
+    }
+  }
+
+  /** Drop `descriptor`'s blob under its lease (its content was found not to be its digest): the next `obtain` downloads it again. */
+  async drop(descriptor: Descriptor, signal?: AbortSignal): Promise<void> {
+    await this.#withLock(descriptor.digest, () => this.#drop(descriptor.digest), signal);
   }
 
   /** Mark a reused blob as used now: the record file's mtime (one `utimes`; `#entries` reads the later of it and `lastUsed`). */

@@ -22,8 +22,7 @@
  * NO_SPACE / INIT_IO, one line naming the path, staging removed, leases released), 3
  * registry unavailable or cache lease lost (transient: retry), 4 registry refused (permanent).
  */
-import { constants } from 'node:fs';
-import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hasCode, ModelgateError, OciError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -45,6 +44,7 @@ import type { BlobCache } from './cache.ts';
 import { InitError, localFailure } from './errors.ts';
 import { ExtractionScope, extractTarFile, type TarCompression } from './extract.ts';
 import { entryNameProblem, escapeName, normalisedEntryName } from '../fs/entry-name.ts';
+import { copyBlob, copyVerifiedSync, SMALL_BLOB_BYTES, type PlacedFile } from './place.ts';
 import { locationOfUri } from './storage-uri.ts';
 import { commitStaging, discardStaging, isBookkeeping, prepareStaging, readReceipt, RECEIPT_DIR, RECEIPT_FILE, unpublish } from './publish.ts';
 import { checkPublished, fileTable, parseReceipt, RECEIPT_SCHEMA, type ModelSignatureRecord, type Receipt } from './receipt.ts';
@@ -167,16 +167,6 @@ class ProgressMeter {
   }
 }
 
-/**
- * Publish a raw layer as its own copy of the cached blob (a reflink where the file system has them,
- * else a full copy): never a hard link, through which a model container writing to DEST would write
- * into the node cache.
- */
-async function placeRaw(blob: string, target: string, made: Set<string>): Promise<void> {
-  await makeDirectory(dirname(target), made);
-  await copyFile(blob, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-}
-
 /** `mkdir -p` once per directory of a pull (`made` remembers them): a model of many files shares few directories. */
 async function makeDirectory(dir: string, made: Set<string>): Promise<void> {
   if (made.has(dir)) return;
@@ -184,8 +174,8 @@ async function makeDirectory(dir: string, made: Set<string>): Promise<void> {
   made.add(dir);
 }
 
-/** Layers below this size count as small for the concurrency bound (see `InitDeps.concurrency`). */
-const SMALL_LAYER_BYTES = 1024 * 1024;
+/** Layers below this size count as small for the concurrency bound (see `InitDeps.concurrency`) and are placed by `copyVerifiedSync`. */
+const SMALL_LAYER_BYTES = SMALL_BLOB_BYTES;
 const SMALL_LAYER_FACTOR = 4;
 
 /** `run` bounded to `max` at once (a FIFO semaphore). */
@@ -398,6 +388,8 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     let downloaded = 0;
     const imageLayers = new Map<Digest, string>();
     const madeDirectories = new Set<string>();
+    /** Raw layers' files whose SHA-256 is known from writing them (the file table takes it instead of reading them again). */
+    const placed = new Map<string, PlacedFile>();
     const concurrency = deps.concurrency ?? 4;
     const large = limiter(concurrency);
     await eachLimited(
@@ -408,39 +400,76 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     );
     async function pullLayer(layer: LayerPlan): Promise<void> {
         const { descriptor } = layer;
+        const rawPath = layer.action.kind === 'raw' ? layer.action.path : undefined;
+        const target = rawPath === undefined ? undefined : join(staging!.dir, rawPath);
+        const small = descriptor.size < SMALL_LAYER_BYTES;
+        if (rawPath !== undefined) {
+          scope.claim(rawPath, 'file');
+          scope.spend(descriptor.size, descriptor.digest);
+          await makeDirectory(dirname(target!), madeDirectories);
+        }
+        const reusedLayer = (): void => {
+          meter.update(descriptor.digest, descriptor.size);
+          deps.log({ event: 'layer', digest: descriptor.digest, size: descriptor.size, cached: true });
+        };
         const onProgress = (done: number): void => meter.update(descriptor.digest, done);
         let use: { path: string; reused: boolean; resumedFrom: number } | undefined;
         const used = cache;
-        if (used !== undefined) {
+        // A small raw layer already cached (a warm pull of a model of many files): copied out and
+        // verified by its content in one read, no lease, no record read (`copyVerifiedSync`). A blob
+        // whose content is not its digest is dropped and downloaded again below.
+        if (used !== undefined && rawPath !== undefined && small) {
           try {
-            use = await used.obtain(
-              descriptor,
-              (target) =>
-                store.downloadBlob(descriptor, target.path, { timeoutMs, signal: target.signal, partialPath: target.partialPath, onProgress }).catch((err: unknown) => {
-                  // Aborted because the lease was lost (not by our caller): report that, not "aborted".
-                  throw hasCode(target.signal.reason, InitError, 'LEASE_LOST') && !signal.aborted ? target.signal.reason : err;
-                }),
-              signal,
-            );
+            if (used.recordedSync(descriptor)) {
+              const copied = copyVerifiedSync(used.blobPath(descriptor.digest), target!, descriptor);
+              if (copied.kind === 'copied') {
+                placed.set(rawPath, copied.placed);
+                return reusedLayer();
+              }
+              if (copied.kind === 'mismatch') await used.drop(descriptor, signal);
+            }
           } catch (err) {
             if (!cacheUnusable(err, used.root)) throw err;
             if (cache === used) dropCache(err);
           }
         }
+        if (cache !== undefined) {
+          const current = cache;
+          try {
+            use = await current.obtain(
+              descriptor,
+              (download) =>
+                store.downloadBlob(descriptor, download.path, { timeoutMs, signal: download.signal, partialPath: download.partialPath, onProgress }).catch((err: unknown) => {
+                  // Aborted because the lease was lost (not by our caller): report that, not "aborted".
+                  throw hasCode(download.signal.reason, InitError, 'LEASE_LOST') && !signal.aborted ? download.signal.reason : err;
+                }),
+              signal,
+            );
+          } catch (err) {
+            if (!cacheUnusable(err, current.root)) throw err;
+            if (cache === current) dropCache(err);
+          }
+        }
         if (use === undefined) {
           // Pod-local: a raw layer straight to its place in the staging directory, others beside the receipt (removed before publication).
           cachedAll = false;
-          const target = layer.action.kind === 'raw' ? join(staging!.dir, layer.action.path) : join(podLocalBlobs, descriptor.digest.replace(':', '-'));
-          await makeDirectory(dirname(target), madeDirectories);
-          await store.downloadBlob(descriptor, target, { timeoutMs, signal, onProgress });
-          use = { path: target, reused: false, resumedFrom: 0 };
+          const local = target ?? join(podLocalBlobs, descriptor.digest.replace(':', '-'));
+          await makeDirectory(dirname(local), madeDirectories);
+          await store.downloadBlob(descriptor, local, { timeoutMs, signal, onProgress });
+          use = { path: local, reused: false, resumedFrom: 0 };
         }
         if (!use.reused) downloaded += descriptor.size;
         meter.update(descriptor.digest, descriptor.size);
-        if (layer.action.kind === 'raw') {
-          scope.claim(layer.action.path, 'file');
-          scope.spend(descriptor.size, descriptor.digest);
-          if (use.path !== join(staging!.dir, layer.action.path)) await placeRaw(use.path, join(staging!.dir, layer.action.path), madeDirectories);
+        if (rawPath !== undefined) {
+          if (use.path === target) {
+            if (descriptor.digest.startsWith('sha256:')) placed.set(rawPath, { size: descriptor.size, sha256: descriptor.digest.slice('sha256:'.length) }); // the download verified these bytes as it wrote them
+          } else if (small && descriptor.digest.startsWith('sha256:')) {
+            const copied = copyVerifiedSync(use.path, target!, descriptor);
+            if (copied.kind !== 'copied') throw new OciError('DIGEST_MISMATCH', `layer ${descriptor.digest}: the cached blob ${use.path} ${copied.kind === 'absent' ? 'disappeared' : 'does not hash to it'} right after it was verified`);
+            placed.set(rawPath, copied.placed);
+          } else {
+            await copyBlob(use.path, target!);
+          }
         } else if (layer.action.kind === 'tar') {
           await extractTarFile(use.path, scope, { compression: layer.action.compression, what: `layer ${descriptor.digest}` });
         } else {
@@ -464,7 +493,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     const final = await decide('before-publish', modelSignature);
     if (final.outcome !== 'allow') return refusedByDecision(final);
     const decision = final.decision;
-    const table = await fileTable(staging.dir, isBookkeeping, signal);
+    const table = await fileTable(staging.dir, isBookkeeping, signal, placed);
     const receipt: Receipt = {
       schema: RECEIPT_SCHEMA,
       uri,

@@ -4,7 +4,8 @@
  *
  * Owns: the `Receipt` type (schema `modelgate.dev/init-receipt/v1`), its parsing (anything else —
  * an older receipt, a field of the wrong type — is not a receipt, so DEST is published again), the
- * file table (`files`: every regular file with size and SHA-256, every symlink with its target) and
+ * file table (`files`: every regular file with size and SHA-256, every symlink with its target; a
+ * file init wrote from bytes it hashed as it wrote them is not read again) and
  * `checkPublished`, which a restart runs before it reports `reused: true`:
  *  - the receipt names the verified digest and exactly the verified manifest's layers;
  *  - every raw layer's file is in the table with the layer's own digest and size (bound to the
@@ -119,8 +120,11 @@ export function parseReceipt(value: unknown): Receipt | string {
   return value as unknown as Receipt;
 }
 
-/** Every regular file and symlink under `root` (relative `/` paths), skipping the top-level names `skip` accepts. */
-async function listTree(root: string, skip: (topLevelName: string) => boolean): Promise<{ files: Array<{ path: string; size: number }>; symlinks: ReceiptSymlink[]; other: string[] }> {
+/**
+ * Every regular file and symlink under `root` (relative `/` paths), skipping the top-level names `skip`
+ * accepts; the size of a file in `known` is taken from it (no `lstat`).
+ */
+async function listTree(root: string, skip: (topLevelName: string) => boolean, known?: ReadonlyMap<string, { readonly size: number }>): Promise<{ files: Array<{ path: string; size: number }>; symlinks: ReceiptSymlink[]; other: string[] }> {
   const files: Array<{ path: string; size: number }> = [];
   const symlinks: ReceiptSymlink[] = [];
   const other: string[] = [];
@@ -131,7 +135,7 @@ async function listTree(root: string, skip: (topLevelName: string) => boolean): 
       const full = join(dir, entry.name);
       if (entry.isDirectory()) await walk(full, path);
       else if (entry.isSymbolicLink()) symlinks.push({ path, target: await readlink(full) });
-      else if (entry.isFile()) files.push({ path, size: (await lstat(full)).size });
+      else if (entry.isFile()) files.push({ path, size: known?.get(path)?.size ?? (await lstat(full)).size });
       else other.push(path);
     }
   };
@@ -140,14 +144,20 @@ async function listTree(root: string, skip: (topLevelName: string) => boolean): 
   return { files: files.sort(byPath), symlinks: symlinks.sort(byPath), other };
 }
 
-/** The file table of the staged model in `root` (hashing every file once, in parallel). */
-export async function fileTable(root: string, skip: (topLevelName: string) => boolean, signal?: AbortSignal): Promise<{ files: ReceiptFile[]; symlinks: ReceiptSymlink[] }> {
-  const tree = await listTree(root, skip);
+/**
+ * The file table of the staged model in `root`: every file hashed once, in parallel, except those in
+ * `placed` — files this pull wrote itself from bytes it hashed as it wrote them (`src/init/place.ts`),
+ * whose size and SHA-256 are those of the write.
+ */
+export async function fileTable(root: string, skip: (topLevelName: string) => boolean, signal?: AbortSignal, placed?: ReadonlyMap<string, { readonly size: number; readonly sha256: string }>): Promise<{ files: ReceiptFile[]; symlinks: ReceiptSymlink[] }> {
+  const tree = await listTree(root, skip, placed);
+  const unknown = tree.files.filter((f) => placed?.get(f.path) === undefined);
   const outcomes = await hashJobs(
-    tree.files.map((f) => ({ kind: 'file' as const, path: join(root, f.path), algorithm: 'sha256' as const })),
+    unknown.map((f) => ({ kind: 'file' as const, path: join(root, f.path), algorithm: 'sha256' as const })),
     signal ? { signal } : {},
   );
-  return { files: tree.files.map((f, i) => ({ path: f.path, size: f.size, sha256: outcomes[i]!.hex })), symlinks: tree.symlinks };
+  const hashed = new Map(unknown.map((f, i) => [f.path, outcomes[i]!.hex]));
+  return { files: tree.files.map((f) => ({ path: f.path, size: f.size, sha256: placed?.get(f.path)?.sha256 ?? hashed.get(f.path)! })), symlinks: tree.symlinks };
 }
 
 /** A raw layer's published path, for the manifest binding of `checkPublished`. */

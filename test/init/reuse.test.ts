@@ -3,7 +3,7 @@
 // deleted or added file, or a receipt edited to match a changed raw layer, is taken out and published
 // again from the cache. Published files are copies: writing through DEST never reaches the node cache.
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { BlobCache } from '../../src/init/cache.ts';
@@ -112,4 +112,20 @@ t.test('a changed, deleted or added file, a changed symlink or an invalid receip
     t.notOk(existsSync(join(dest, 'extra.py')), `${c.name}: nothing foreign left`);
     t.match(await restart(), { reused: true }, `${c.name}: the repaired DEST is reused on the next restart`);
   }
+});
+
+t.test('a cached blob changed behind its record (record rewritten to match size, mtime, inode): dropped and downloaded again, never published', async (t) => {
+  const digest = model.layers[0]!.digest;
+  const blob = cache.blobPath(digest);
+  writeFileSync(blob, Buffer.alloc(weights.length, 'T')); // same size, same inode
+  const record = join(cache.root, 'records', 'sha256', `${digest.slice('sha256:'.length)}.json`);
+  const st = statSync(blob);
+  writeFileSync(record, JSON.stringify({ ...(JSON.parse(readFileSync(record, 'utf8')) as object), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }));
+  const other = join(dir, 'models-after-tamper');
+  events.length = 0;
+  const outcome = await initModel(uriOf(model.manifest), other, deps);
+  t.match(outcome, { kind: 'published', reused: false });
+  t.same(readFileSync(join(other, 'model.safetensors')), weights, 'the verified bytes are published');
+  t.match(events.find((e) => e.event === 'layer' && e.digest === digest), { cached: false }, 'the blob was downloaded again');
+  t.equal(sha256(readFileSync(blob)), digest, 'the cache holds the verified blob again');
 });

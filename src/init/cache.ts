@@ -34,7 +34,7 @@
  * wrong content in (at worst a download is repeated).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, utimesSync } from 'node:fs';
+import { existsSync, statSync, utimesSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -283,8 +283,8 @@ export class BlobCache {
   }
 
   async #drop(digest: Digest): Promise<void> {
-    await unlink(this.#recordPath(digest)).catch(() => {});
-    await unlink(this.blobPath(digest)).catch(() => {});
+    // Nothing to drop is the common case (a cold pull): answered without an ENOENT error per file.
+    for (const path of [this.#recordPath(digest), this.blobPath(digest)]) if (existsSync(path)) await unlink(path).catch(() => {});
   }
 
   /** Take the lease of `digest`: waits while a live holder refreshes it (undefined instead when `wait` is false), takes over a stale one. */
@@ -419,10 +419,13 @@ export class BlobCache {
         }
         await this.#drop(descriptor.digest);
         const partialPath = this.partialPath(descriptor.digest);
-        const kept = await stat(partialPath).then(
-          (st) => (st.size <= descriptor.size ? st.size : 0),
-          () => 0,
-        );
+        let kept = 0;
+        try {
+          const partial = statSync(partialPath, { throwIfNoEntry: false }); // none: the common case, without an ENOENT error
+          if (partial !== undefined && partial.size <= descriptor.size) kept = partial.size;
+        } catch {
+          /* unreadable: the download starts from 0 (and names the failure if it cannot write either) */
+        }
         await download({ path, partialPath, signal: held });
         await this.#writeRecord(descriptor, new Date(this.#clock.now()).toISOString());
         return { path, reused: false, resumedFrom: kept };

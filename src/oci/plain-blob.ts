@@ -288,7 +288,7 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
       req.signal?.removeEventListener('abort', onAbort);
       if (phase === 'error') errorAnswer(Buffer.from(slab.subarray(0, filled)));
       settleHead(undefined);
-      onBodyEnd(new OciError('NETWORK', 'the response body closed before its end'));
+      onBodyEnd(); // the body's receiver names the early close (an error made per blob only when it matters)
       release();
     });
     socket.on('timeout', () => socket.destroy(Object.assign(new Error(`no body data for ${req.bodyTimeoutMs} ms`), { code: 'UND_ERR_BODY_TIMEOUT' })));
@@ -371,7 +371,9 @@ export function plainBlobGet(req: PlainBlobRequest): Promise<PlainBlobAnswer> {
           ended = result;
           settle();
         };
-        onBodyEnd = (err) => finish({ dropped: err ?? new OciError('NETWORK', 'the response body closed before its end') });
+        onBodyEnd = (err) => {
+          if (phase !== 'done') finish({ dropped: err ?? new OciError('NETWORK', 'the response body closed before its end') });
+        };
         onBodyFailure = (err) => finish({ fatal: err });
         // `length` new body bytes wait at slab[filled, filled + length).
         onBodyBytes = (length) => {

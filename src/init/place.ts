@@ -10,7 +10,8 @@
  *    The digest checked is the file's entry in the receipt: the bytes written are the bytes hashed, so
  *    the file table does not read the file again (`PlacedFile`). A cached blob whose content is not the
  *    digest (changed behind the cache's size/mtime/inode record) is reported, never published.
- *  - Larger blobs: `copyFile` (reflink when possible); the file table hashes the copy.
+ *  - Larger blobs: `copyFile` (reflink when possible); the file table hashes the copy, and `initModel`
+ *    refuses it unless that hash is the layer digest.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';

@@ -13,7 +13,8 @@
  * pulled; the whole pipeline (`decideArtifact`, context `init`) runs before any layer is fetched; the manifest is then read by that digest (verified by the store),
  * and every layer is downloaded by the registry client (digest and size checked against the verified
  * manifest, `Range` resume), kept in the cache only once verified, and extracted into a staging
- * directory that is published at DEST in one step with `DEST/.modelgate/receipt.json`.
+ * directory that is published at DEST in one step with `DEST/.modelgate/receipt.json`; every raw
+ * layer's copy must hash to the layer digest before that (`src/init/place.ts`, the file table).
  * When the artifact carries `model.sig` (OMS), the published files are verified against it too, and
  * the policy decides a second time before publication (stage `before-publish`) with that result in
  * `modelSignatures` of its input, so a policy can require it (`modelSignature.required`).
@@ -494,6 +495,17 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
     if (final.outcome !== 'allow') return refusedByDecision(final);
     const decision = final.decision;
     const table = await fileTable(staging.dir, isBookkeeping, signal, placed);
+    // Every raw layer's file is that layer's bytes. A large blob is copied (or reflinked) as the cache
+    // holds it, trusted by its record: one changed behind a record that still matches is caught by the
+    // file table's hash, refused and dropped from the cache, so the retry downloads it again.
+    const published = new Map(table.files.map((f) => [f.path, f]));
+    for (const layer of plan) {
+      if (layer.action.kind !== 'raw' || !layer.descriptor.digest.startsWith('sha256:')) continue;
+      const file = published.get(layer.action.path);
+      if (file !== undefined && `sha256:${file.sha256}` === layer.descriptor.digest && file.size === layer.descriptor.size) continue;
+      if (cache !== undefined) await cache.drop(layer.descriptor, signal);
+      throw new OciError('DIGEST_MISMATCH', `layer ${layer.descriptor.digest}: its copy ${escapeName(layer.action.path)} does not hash to it (the cached blob changed behind its record: dropped from the cache, a retry downloads it again)`);
+    }
     const receipt: Receipt = {
       schema: RECEIPT_SCHEMA,
       uri,

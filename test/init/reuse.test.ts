@@ -129,3 +129,24 @@ t.test('a cached blob changed behind its record (record rewritten to match size,
   t.match(events.find((e) => e.event === 'layer' && e.digest === digest), { cached: false }, 'the blob was downloaded again');
   t.equal(sha256(readFileSync(blob)), digest, 'the cache holds the verified blob again');
 });
+
+t.test('a large cached blob changed behind its record: refused before publication (DIGEST_MISMATCH, exit 1) and dropped, so the retry downloads it', async (t) => {
+  const big = Buffer.alloc(1536 * 1024);
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+  const large = await pushArtifact('reuse-large', [{ mediaType: ModelPackMediaType.WEIGHT_RAW, bytes: big, filepath: 'model.safetensors' }]);
+  const first = join(dir, 'models-large-1');
+  t.match(await initModel(uriOf(large.manifest), first, deps), { kind: 'published' });
+  const digest = large.layers[0]!.digest;
+  const blob = cache.blobPath(digest);
+  writeFileSync(blob, Buffer.alloc(big.length, 'T'));
+  const record = join(cache.root, 'records', 'sha256', `${digest.slice('sha256:'.length)}.json`);
+  const st = statSync(blob);
+  writeFileSync(record, JSON.stringify({ ...(JSON.parse(readFileSync(record, 'utf8')) as object), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }));
+  const second = join(dir, 'models-large-2');
+  const refused = await initModel(uriOf(large.manifest), second, deps);
+  t.match(refused, { kind: 'refused', exitCode: 1, reasons: [{ code: 'DIGEST_MISMATCH', message: /copy "model\.safetensors" does not hash to it/ }] });
+  t.notOk(existsSync(second), 'nothing published');
+  t.notOk(existsSync(blob), 'the changed blob is dropped from the cache');
+  t.match(await initModel(uriOf(large.manifest), second, deps), { kind: 'published' }, 'the retry downloads it again');
+  t.same(readFileSync(join(second, 'model.safetensors')), big);
+});

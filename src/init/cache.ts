@@ -7,6 +7,10 @@
  * and size-bounded LRU eviction.
  * Records are written to a temporary file and renamed into place without an fsync each (a model of
  * 10,000 files would cost 20,000 fsyncs); `sync` flushes the records directory once, after a pull.
+ * The per-blob file operations of a download's lease and record (the lease's candidate write, link and
+ * unlinks, the owner read on release, the record's stat, write and rename) are synchronous system
+ * calls: each would otherwise be a thread-pool round trip, thousands for a model of many small files
+ * (waiting for, taking over and refreshing leases stay asynchronous).
  * A record lost or torn by a crash before that is not valid JSON or does not match its file: the blob
  * is simply not trusted and fetched again (fail closed), never trusted wrongly.
  * A trusted blob is found without taking its lease (the record and the file's stat are read, nothing
@@ -34,9 +38,9 @@
  * wrong content in (at worst a download is repeated).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -129,6 +133,16 @@ async function readLease(path: string): Promise<(LeaseHolder & { mtimeMs: number
   }
 }
 
+/** The owner id a lease file names; undefined when there is none or it cannot be read. */
+function leaseOwnerSync(path: string): string | undefined {
+  try {
+    const owner = (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>).owner;
+    return typeof owner === 'string' ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A lease held by this process: refreshed until released; `signal` aborts when it is lost. */
 class HeldLease {
   readonly #path: string;
@@ -173,7 +187,13 @@ class HeldLease {
 
   async release(): Promise<void> {
     clearInterval(this.#timer);
-    if ((await readLease(this.#path).catch(() => undefined))?.owner === this.#owner) await unlink(this.#path).catch(() => {});
+    if (leaseOwnerSync(this.#path) === this.#owner) {
+      try {
+        unlinkSync(this.#path);
+      } catch {
+        /* gone already */
+      }
+    }
     await this.#onRelease();
   }
 }
@@ -242,21 +262,21 @@ export class BlobCache {
     }
   }
 
-  async #writeRecord(descriptor: Descriptor, verifiedAt: string): Promise<void> {
-    const st = await stat(this.blobPath(descriptor.digest));
+  #writeRecord(descriptor: Descriptor, verifiedAt: string): void {
+    const st = statSync(this.blobPath(descriptor.digest));
     const record: BlobRecord = { digest: descriptor.digest, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, verifiedAt, lastUsed: new Date(this.#clock.now()).toISOString() };
-    await this.#putRecord(descriptor.digest, record);
+    this.#putRecord(descriptor.digest, record);
   }
 
-  /** Replace a record in one step (temporary file + rename), without an fsync: see `sync`. */
-  async #putRecord(digest: Digest, record: BlobRecord): Promise<void> {
+  /** Replace a record in one step (temporary file + rename), without an fsync: see `sync`. Synchronous (see the module comment). */
+  #putRecord(digest: Digest, record: BlobRecord): void {
     const path = this.#recordPath(digest);
     const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      await writeFile(temp, JSON.stringify(record), { flag: 'wx', mode: 0o644 });
-      await rename(temp, path);
+      writeFileSync(temp, JSON.stringify(record), { flag: 'wx', mode: 0o644 });
+      renameSync(temp, path);
     } catch (err) {
-      await unlink(temp).catch(() => {});
+      rmSync(temp, { force: true });
       throw err;
     }
     this.#unsynced = true;
@@ -284,7 +304,7 @@ export class BlobCache {
 
   async #drop(digest: Digest): Promise<void> {
     // Nothing to drop is the common case (a cold pull): answered without an ENOENT error per file.
-    for (const path of [this.#recordPath(digest), this.blobPath(digest)]) if (existsSync(path)) await unlink(path).catch(() => {});
+    for (const path of [this.#recordPath(digest), this.blobPath(digest)]) if (existsSync(path)) await unlink(path).catch(() => {}); // rare: stays asynchronous
   }
 
   /** Take the lease of `digest`: waits while a live holder refreshes it (undefined instead when `wait` is false), takes over a stale one. */
@@ -300,7 +320,7 @@ export class BlobCache {
     let held = false;
     try {
       const holder = { owner, host: hostname(), pid: process.pid, bootId: BOOT_ID, pidNamespace: PID_NAMESPACE, socket, since: new Date(this.#clock.now()).toISOString() };
-      await writeFile(candidate, JSON.stringify(holder), { flag: 'wx' });
+      writeFileSync(candidate, JSON.stringify(holder), { flag: 'wx' });
     } catch (err) {
       await this.#releaseSocket();
       throw new InitError('CACHE', `cannot lock ${path}: ${(err as Error).message}`, { cause: err });
@@ -309,7 +329,7 @@ export class BlobCache {
       for (;;) {
         signal?.throwIfAborted();
         try {
-          await link(candidate, path);
+          linkSync(candidate, path);
           held = true;
           return new HeldLease(path, owner, this.lockHeartbeatMs, this.#clock, () => this.#releaseSocket());
         } catch (err) {
@@ -324,7 +344,7 @@ export class BlobCache {
         if (current !== undefined) await sleep(LOCK_POLL_MS, undefined, signal ? { signal } : {}).catch(() => signal?.throwIfAborted());
       }
     } finally {
-      await unlink(candidate).catch(() => {});
+      rmSync(candidate, { force: true });
       if (!held) await this.#releaseSocket();
     }
   }
@@ -427,7 +447,7 @@ export class BlobCache {
           /* unreadable: the download starts from 0 (and names the failure if it cannot write either) */
         }
         await download({ path, partialPath, signal: held });
-        await this.#writeRecord(descriptor, new Date(this.#clock.now()).toISOString());
+        this.#writeRecord(descriptor, new Date(this.#clock.now()).toISOString());
         return { path, reused: false, resumedFrom: kept };
       },
       signal,

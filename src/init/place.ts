@@ -39,7 +39,7 @@ function withPath<T extends Error>(err: T, path: string): T {
  * `descriptor` (size and SHA-256). `absent`: no file at `from`; `mismatch`: its content differs
  * (nothing written). Local failures (ENOSPC, EACCES, …) are thrown as system errors naming the path.
  */
-export function copyVerifiedSync(from: string, to: string, descriptor: Descriptor): { kind: 'copied'; placed: PlacedFile } | { kind: 'absent' | 'mismatch' } {
+export function copyVerifiedSync(from: string, to: string, descriptor: Descriptor): { kind: 'copied'; placed: PlacedFile } | { kind: 'absent' } | { kind: 'mismatch' } {
   if (descriptor.size >= SMALL_BLOB_BYTES || !descriptor.digest.startsWith('sha256:')) throw new RangeError(`copyVerifiedSync is for SHA-256 blobs below ${SMALL_BLOB_BYTES} bytes`);
   let fd: number;
   try {

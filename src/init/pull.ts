@@ -466,7 +466,11 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
             if (descriptor.digest.startsWith('sha256:')) placed.set(rawPath, { size: descriptor.size, sha256: descriptor.digest.slice('sha256:'.length) }); // the download verified these bytes as it wrote them
           } else if (small && descriptor.digest.startsWith('sha256:')) {
             const copied = copyVerifiedSync(use.path, target!, descriptor);
-            if (copied.kind !== 'copied') throw new OciError('DIGEST_MISMATCH', `layer ${descriptor.digest}: the cached blob ${use.path} ${copied.kind === 'absent' ? 'disappeared' : 'does not hash to it'} right after it was verified`);
+            if (copied.kind === 'absent') throw new InitError('INIT_IO', `layer ${descriptor.digest}: the cached blob ${use.path} was removed before it could be copied`);
+            if (copied.kind === 'mismatch') {
+              await cache?.drop(descriptor, signal).catch(() => {});
+              throw new OciError('DIGEST_MISMATCH', `layer ${descriptor.digest}: the cached blob ${use.path} does not hash to it (changed right after it was verified: dropped from the cache)`);
+            }
             placed.set(rawPath, copied.placed);
           } else {
             await copyBlob(use.path, target!);
@@ -503,7 +507,7 @@ export async function initModel(uri: string, dest: string, deps: InitDeps): Prom
       if (layer.action.kind !== 'raw' || !layer.descriptor.digest.startsWith('sha256:')) continue;
       const file = published.get(layer.action.path);
       if (file !== undefined && `sha256:${file.sha256}` === layer.descriptor.digest && file.size === layer.descriptor.size) continue;
-      if (cache !== undefined) await cache.drop(layer.descriptor, signal);
+      await cache?.drop(layer.descriptor, signal).catch(() => {}); // the mismatch is what is reported
       throw new OciError('DIGEST_MISMATCH', `layer ${layer.descriptor.digest}: its copy ${escapeName(layer.action.path)} does not hash to it (the cached blob changed behind its record: dropped from the cache, a retry downloads it again)`);
     }
     const receipt: Receipt = {

@@ -26,7 +26,9 @@ import type { StoreProvider } from '../pipeline/decide.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { createLogger } from '../logging/logger.ts';
 
-const TERMINATION_LOG_LIMIT = 4096; // Kubernetes keeps at most 4096 bytes of the termination message
+const TERMINATION_LOG_LIMIT = 4096;
+/** How long init waits for its early manifest requests to be written before loading the verifier. */
+const EARLY_WRITE_WAIT_MS = 50; // Kubernetes keeps at most 4096 bytes of the termination message
 
 type InitOptions = SettingFlags & {
   readonly terminationLog: string;
@@ -130,27 +132,35 @@ async function refuse(uri: string, dest: string, outcome: Extract<InitOutcome, {
 /**
  * The first registry round trip does not wait for the configuration or the verification code: each
  * model's manifest is asked for while they load, into the manifest cache the pipeline then reads
- * (the store verifies the answer against the pinned digest, as on any fetch). Never throws: a URI or
- * setting that cannot be read here is refused, as before, by the normal path; a request that fails
- * is not kept (the pipeline asks again and reports the failure itself).
+ * (the store verifies the answer against the pinned digest, as on any fetch). Returns once the
+ * requests are written (at most EARLY_WRITE_WAIT_MS): loading the verification code blocks the event
+ * loop for ≈ 0.1 s, and a request still waiting for its connection would only be written after it.
+ * Never throws: a URI or setting that cannot be read here is refused, as before, by the normal path;
+ * a request that fails is not kept (the pipeline asks again and reports the failure itself).
  */
 async function requestManifestsEarly(pairs: readonly string[], options: InitOptions): Promise<{ settings?: PipelineSettings; cache?: ManifestCache; stores?: StoreProvider }> {
   try {
-    const [settings, { ManifestCache }, { storesOf }, { locationOfUri }, { repositoryName }] = await Promise.all([
+    const [settings, { ManifestCache }, { storesOf }, { locationOfUri }, { repositoryName }, { requestsWritten }] = await Promise.all([
       pipelineSettingsOf(options),
       import('../pipeline/manifest-cache.ts'),
       import('../config/load.ts'),
       import('../init/storage-uri.ts'),
       import('../oci/reference.ts'),
+      import('../oci/http.ts'),
     ]);
     const cache = new ManifestCache({ negativeTtlMs: 0 });
     // The pipeline uses these same stores: one credentials read, one token per repository.
     const stores = await storesOf(settings);
-    for (let i = 0; i < pairs.length; i += 2) {
-      const { ref } = locationOfUri(pairs[i]!);
+    const refs = Array.from({ length: pairs.length / 2 }, (_, i) => locationOfUri(pairs[2 * i]!).ref);
+    const remote = refs.filter((ref) => ref.kind === 'registry'); // an oci-layout:// model is read from disk
+    const manifestPaths = new Set(remote.map((ref) => `/manifests/${ref.digest!}`));
+    const requests = new Set(remote.map((ref) => `${repositoryName(ref)}@${ref.digest!}`)).size; // the cache asks once per model
+    const written = requestsWritten((path) => manifestPaths.has(path.slice(path.lastIndexOf('/manifests/'))), requests, EARLY_WRITE_WAIT_MS);
+    for (const ref of refs) {
       const digest = ref.digest!;
       cache.get(repositoryName(ref), digest, () => stores(ref).fetchManifest(digest, { timeoutMs: settings.registry.timeoutMs })).catch(() => undefined);
     }
+    await written;
     return { settings, cache, stores };
   } catch {
     return {};

@@ -7,6 +7,7 @@
  * reads, and the mapping of transport failures and HTTP statuses to `OciError` codes. Nothing here
  * knows about authentication or the distribution API beyond its error JSON.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
@@ -88,6 +89,33 @@ export function dispatcherFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
 export function defaultDispatcher(): Dispatcher {
   sharedDispatcher ??= dispatcherFromEnvironment();
   return sharedDispatcher;
+}
+
+const SEND_HEADERS_CHANNEL = 'undici:client:sendHeaders';
+
+/**
+ * Resolves once undici has written the request line and headers of `count` requests whose path
+ * `matches` (undici's public `undici:client:sendHeaders` diagnostics channel), or after `capMs`,
+ * whichever comes first. Subscribe before sending. For a caller that sends requests and then runs a
+ * long stretch of synchronous work (module loading blocks the event loop): waiting for the write puts
+ * the requests on the wire before that work instead of after it, so the registry answers while it runs.
+ */
+export function requestsWritten(matches: (path: string) => boolean, count: number, capMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const onSend = (message: unknown): void => {
+      const path = (message as { request?: { path?: unknown } } | null)?.request?.path;
+      if (typeof path === 'string' && matches(path) && ++seen >= count) finish();
+    };
+    const finish = (): void => {
+      clearTimeout(timer);
+      unsubscribe(SEND_HEADERS_CHANNEL, onSend);
+      resolve();
+    };
+    const timer = setTimeout(finish, capMs);
+    subscribe(SEND_HEADERS_CHANNEL, onSend);
+    if (count <= 0) finish();
+  });
 }
 
 /** First value of a response header (undici gives arrays for repeated headers). */

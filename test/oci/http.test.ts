@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { RegistryStore } from '../../src/oci/registry.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { Agent } from 'undici';
-import { CallScope, dispatcherFromEnvironment, nextLink, registryBaseUrl, sendHttp, readBody, statusError, usesPlainHttp, type HttpResponse } from '../../src/oci/http.ts';
+import { CallScope, dispatcherFromEnvironment, nextLink, registryBaseUrl, requestsWritten, sendHttp, readBody, statusError, usesPlainHttp, type HttpResponse } from '../../src/oci/http.ts';
 import { rejectsWith } from '../helpers/rejects-code.ts';
 
 t.test('scheme choice: loopback and listed hosts use plain HTTP', async (t) => {
@@ -188,4 +188,36 @@ t.test('HTTP(S)_PROXY and NO_PROXY from the environment', async (t) => {
   t.teardown(() => bypass.close());
   await rejectsWith(t, new RegistryStore({ registry: registry.host, repository: 'p/q' }, { dispatcher: bypass }).resolve('v1'), ['NOT_FOUND']);
   t.equal(tunnels.length, proxied, 'NO_PROXY host reached directly');
+});
+
+t.test('requestsWritten: resolves once the matching requests are written, while their answers are still held', async (t) => {
+  const held: Array<() => void> = [];
+  const port = await listen((_req, res) => held.push(() => res.end('{}')));
+  const dispatcher = new Agent();
+  t.teardown(() => dispatcher.close());
+  const digest = `sha256:${'c'.repeat(64)}`;
+  const send = (path: string) => sendHttp(dispatcher, { method: 'GET', url: new URL(`http://127.0.0.1:${port}${path}`), headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000 });
+  let pending = true;
+  const written = requestsWritten((path) => path.endsWith(`/manifests/${digest}`), 1, 60_000).then(() => (pending = false));
+  // A request to another path does not count: answered in full, the wait goes on.
+  const other = send('/v2/');
+  while (held.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  held.shift()!();
+  await readBody(await other, 1024, 'other');
+  t.ok(pending, 'still waiting after another request was written and answered');
+  // The matching request: the wait ends while its answer is still held by the server.
+  const wanted = send(`/v2/m/manifests/${digest}`);
+  await written;
+  let answered = false;
+  void wanted.then(() => (answered = true));
+  t.notOk(answered, 'resolved before any answer to the matching request');
+  while (held.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  held.shift()!();
+  t.same((await readBody(await wanted, 1024, 'wanted')).toString(), '{}');
+});
+
+t.test('requestsWritten: nothing to wait for, or nothing written within the cap, resolves anyway', async (t) => {
+  await requestsWritten(() => true, 0, 60_000);
+  await requestsWritten(() => false, 1, 1);
+  t.pass('both resolved (the first at once, the second at its 1 ms cap)');
 });

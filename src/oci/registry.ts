@@ -40,7 +40,7 @@ import {
   type HttpResponse,
 } from './http.ts';
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, MediaType, parseManifest, type Descriptor, type FetchedManifest, type ImageIndex } from './manifest.ts';
-import { plainBlobEligible, plainBlobGet, type PlainBlobAnswer } from './plain-blob.ts';
+import { plainBlobEligible, plainBlobGet, PlainBlobPool, type PlainBlobAnswer } from './plain-blob.ts';
 import { addToFallbackIndex, referrerDescriptor, validatedReferrers, fallbackReferrers, readFallbackIndex } from './referrers.ts';
 import type {
   ArtifactStore,
@@ -75,7 +75,8 @@ export interface RegistryOptions {
   /** Use HTTPS for loopback hosts too (default: loopback is plain HTTP). */
   readonly httpsForLoopback?: boolean;
   /**
-   * `downloadBlob` receives on a socket of its own (`plain-blob.ts`, far less CPU per byte) when no
+   * `downloadBlob` receives on a socket of its own (`plain-blob.ts`, far less CPU per byte; kept alive
+   * for the store's next blobs, at most 16 idle connections) when no
    * dispatcher is given and no proxy applies: over plain HTTP always, over HTTPS for blobs of at least
    * 1 MiB (smaller ones reuse undici's kept-alive TLS connections). `false` keeps every call on undici.
    */
@@ -144,6 +145,8 @@ export class RegistryStore implements ArtifactStore {
   /** The fast path's trusted CAs over HTTPS (undefined: Node's defaults) and its last TLS session. */
   readonly #fastPathCa: readonly (string | Buffer)[] | undefined;
   #tlsSession: Buffer | undefined;
+  /** The fast path's idle connections (one pool per store: the store's TLS configuration is the same for all). */
+  readonly #plainBlobPool = new PlainBlobPool();
   readonly #auth: RegistryAuthenticator;
   readonly #timeoutMs: number;
   readonly #userAgent: string;
@@ -408,6 +411,7 @@ export class RegistryStore implements ArtifactStore {
       signal: scope.signal,
       headersTimeoutMs: scope.timeoutMs,
       bodyTimeoutMs: scope.timeoutMs,
+      pool: this.#plainBlobPool,
       ...(tls ? { ca: this.#fastPathCa, tlsSession: this.#tlsSession, onTlsSession: (session: Buffer) => (this.#tlsSession = session) } : {}),
     });
     if (answer.kind !== 'fallback') return answer;

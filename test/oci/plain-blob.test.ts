@@ -2,8 +2,8 @@
  * The own-socket download fast path of `RegistryStore.downloadBlob` (`src/oci/plain-blob.ts`) against a
  * small node:http server (and the same handler behind node:https: the TLS fast path) that answers the blob GET in the shapes a real registry does not produce on
  * demand: body in the same packet as the head, chunked encoding, a redirect, an error JSON, a lying
- * Content-Length. Requests on the fast path are told apart by their `connection: close` header (undici
- * keeps connections alive). The fault proxy tests (faults.test.ts) cover stalls, truncation, corruption
+ * Content-Length. Requests on the fast path are told apart by their `connection` header: undici sends
+ * `connection: keep-alive`, the fast path none (HTTP/1.1's default) or `connection: close` without a pool. The fault proxy tests (faults.test.ts) cover stalls, truncation, corruption
  * and 5xx through the same path against the real docker-registry.
  */
 import t from 'tap';
@@ -20,7 +20,7 @@ import { RegistryStore } from '../../src/oci/registry.ts';
 import { tlsMaterial } from '../helpers/registry.ts';
 import { rejectsWith } from '../helpers/rejects-code.ts';
 
-type Mode = 'plain' | 'chunked' | 'redirect' | 'not-found' | 'longer' | 'corrupt' | 'drop';
+type Mode = 'plain' | 'chunked' | 'redirect' | 'not-found' | 'longer' | 'corrupt' | 'drop' | 'close' | 'stale';
 
 const big = randomBytes(3 * 1024 * 1024 + 77);
 const small = randomBytes(100);
@@ -30,9 +30,14 @@ const descriptor = (bytes: Buffer): Descriptor => ({ mediaType: MediaType.OCI_LA
 let mode: Mode = 'plain';
 const requests: { path: string; fast: boolean; range?: string }[] = [];
 
+/** Requests seen per connection (the keep-alive tests). */
+const served = new WeakMap<object, number>();
+
 function serve(req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? '';
-  requests.push({ path: url, fast: req.headers.connection === 'close', ...(req.headers.range !== undefined ? { range: req.headers.range } : {}) });
+  const onConnection = (served.get(req.socket) ?? 0) + 1;
+  served.set(req.socket, onConnection);
+  requests.push({ path: url, fast: req.headers.connection !== 'keep-alive', ...(req.headers.range !== undefined ? { range: req.headers.range } : {}) });
   const storage = /^\/storage\/(sha256:[0-9a-f]{64})$/.exec(url);
   const blob = /^\/v2\/r\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url);
   const bytes = blobs.get(storage?.[1] ?? blob?.[1] ?? '');
@@ -75,6 +80,14 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
       res.write(bytes.subarray(0, 1024 * 1024 + 5), () => setTimeout(() => res.destroy(), 50));
       return;
     }
+    case 'close':
+      res.writeHead(200, { 'content-length': bytes.byteLength, connection: 'close' }).end(bytes);
+      return;
+    case 'stale':
+      // A kept-alive connection the server has given up on: closed on the next request, before any answer.
+      if (onConnection > 1) req.socket.destroy();
+      else res.writeHead(200, { 'content-length': bytes.byteLength }).end(bytes);
+      return;
     case 'corrupt': {
       const copy = Buffer.from(bytes);
       copy[copy.length - 1]! ^= 1;
@@ -176,4 +189,70 @@ t.test('errors and bad content keep their codes and leave no file', async (t) =>
   await rejectsWith(t, store.downloadBlob(descriptor(small), join(work, 'bad-small.bin'), { timeoutMs: 5000 }), ['DIGEST_MISMATCH']);
   t.same(readdirSync(work), [], 'no final or temporary file left');
   t.notOk(existsSync(join(work, 'bad.bin')));
+});
+
+t.test('keep-alive: sequential blobs share one connection; it is not reused after an error, a bad length or connection: close', async (t) => {
+  // A server that keeps connections for long (Node's `keep-alive: timeout=` hint caps the idle time).
+  const ka = createServer(serve);
+  await new Promise<void>((resolve) => ka.listen(0, '127.0.0.1', resolve));
+  ka.keepAliveTimeout = 60_000;
+  t.teardown(() => {
+    ka.closeAllConnections();
+    return new Promise<void>((resolve) => ka.close(() => resolve()));
+  });
+  let connections = 0;
+  ka.on('connection', () => connections++);
+  const kaHost = `127.0.0.1:${(ka.address() as AddressInfo).port}`;
+  const store = new RegistryStore({ registry: kaHost, repository: 'r' });
+  const opened = async (run: () => Promise<unknown>): Promise<number> => {
+    const before = connections;
+    await run();
+    return connections - before;
+  };
+  mode = 'plain';
+  t.equal(await opened(async () => {
+    for (let i = 0; i < 5; i++) t.same(await pull(store, small, `ka-small-${i}.bin`), { fast: 1, slow: 0 });
+    t.same(await pull(store, big, 'ka-big.bin'), { fast: 1, slow: 0 }, 'a body over several slabs');
+    t.same(await pull(store, small, 'ka-small-after-big.bin'), { fast: 1, slow: 0 });
+  }), 1, '7 blobs, one after another, over 1 connection');
+
+  mode = 'not-found';
+  t.equal(await opened(() => rejectsWith(t, store.downloadBlob(descriptor(small), join(work, 'ka-nf.bin'), { timeoutMs: 5000 }), ['NOT_FOUND'])), 0, 'the error answer came on the kept connection');
+  mode = 'plain';
+  t.equal(await opened(() => pull(store, small, 'ka-after-nf.bin')), 1, 'after an error status: a new connection');
+
+  mode = 'longer';
+  await rejectsWith(t, store.downloadBlob(descriptor(small), join(work, 'ka-long.bin'), { timeoutMs: 5000 }), ['SIZE_MISMATCH']);
+  mode = 'plain';
+  t.equal(await opened(() => pull(store, small, 'ka-after-long.bin')), 1, 'after a body longer than the descriptor: a new connection');
+
+  mode = 'drop';
+  t.equal(await opened(() => pull(store, big, 'ka-drop.bin')), 1, 'a dropped body resumes on a new connection (the kept one was used first)');
+  mode = 'plain';
+  t.equal(await opened(() => pull(store, small, 'ka-after-drop.bin')), 0, 'the resumed, complete answer left its connection reusable');
+
+  mode = 'close';
+  t.equal(await opened(() => pull(store, small, 'ka-close-1.bin')), 0, 'answered connection: close on the kept connection');
+  t.equal(await opened(() => pull(store, small, 'ka-close-2.bin')), 1, 'after connection: close: a new connection');
+  t.equal(await opened(() => pull(store, small, 'ka-close-3.bin')), 1, 'and again');
+  t.same(readdirSync(work), [], 'no final or temporary file left');
+});
+
+t.test('keep-alive: a kept connection closed by the server before any answer byte is retried once on a new one', async (t) => {
+  const ka = createServer(serve);
+  await new Promise<void>((resolve) => ka.listen(0, '127.0.0.1', resolve));
+  ka.keepAliveTimeout = 60_000;
+  t.teardown(() => {
+    ka.closeAllConnections();
+    return new Promise<void>((resolve) => ka.close(() => resolve()));
+  });
+  let connections = 0;
+  ka.on('connection', () => connections++);
+  const store = new RegistryStore({ registry: `127.0.0.1:${(ka.address() as AddressInfo).port}`, repository: 'r' });
+  mode = 'stale';
+  t.same(await pull(store, small, 'stale-1.bin'), { fast: 1, slow: 0 });
+  t.same(await pull(store, small, 'stale-2.bin'), { fast: 2, slow: 0 }, 'the request on the kept connection, then the same on a new one (not undici)');
+  t.same(await pull(store, big, 'stale-3.bin'), { fast: 2, slow: 0 }, 'and again for a large blob');
+  t.equal(connections, 3, 'one new connection per retry');
+  t.same(readdirSync(work), [], 'no final or temporary file left');
 });

@@ -6,7 +6,7 @@
  * `connection: keep-alive`, the fast path none (HTTP/1.1's default) or `connection: close` without a pool. The fault proxy tests (faults.test.ts) cover stalls, truncation, corruption
  * and 5xx through the same path against the real docker-registry.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -191,8 +191,8 @@ t.test('errors and bad content keep their codes and leave no file', async (t) =>
   t.notOk(existsSync(join(work, 'bad.bin')));
 });
 
-t.test('keep-alive: sequential blobs share one connection; it is not reused after an error, a bad length or connection: close', async (t) => {
-  // A server that keeps connections for long (Node's `keep-alive: timeout=` hint caps the idle time).
+/** A server of `serve` that keeps connections for long (Node's `keep-alive: timeout=` hint caps the client's idle time), counting connections, and a store of it. */
+async function keepAliveServer(t: Test): Promise<{ store: RegistryStore; connections: () => number }> {
   const ka = createServer(serve);
   await new Promise<void>((resolve) => ka.listen(0, '127.0.0.1', resolve));
   ka.keepAliveTimeout = 60_000;
@@ -202,12 +202,15 @@ t.test('keep-alive: sequential blobs share one connection; it is not reused afte
   });
   let connections = 0;
   ka.on('connection', () => connections++);
-  const kaHost = `127.0.0.1:${(ka.address() as AddressInfo).port}`;
-  const store = new RegistryStore({ registry: kaHost, repository: 'r' });
+  return { store: new RegistryStore({ registry: `127.0.0.1:${(ka.address() as AddressInfo).port}`, repository: 'r' }), connections: () => connections };
+}
+
+t.test('keep-alive: sequential blobs share one connection; it is not reused after an error, a bad length or connection: close', async (t) => {
+  const { store, connections } = await keepAliveServer(t);
   const opened = async (run: () => Promise<unknown>): Promise<number> => {
-    const before = connections;
+    const before = connections();
     await run();
-    return connections - before;
+    return connections() - before;
   };
   mode = 'plain';
   t.equal(await opened(async () => {
@@ -239,20 +242,11 @@ t.test('keep-alive: sequential blobs share one connection; it is not reused afte
 });
 
 t.test('keep-alive: a kept connection closed by the server before any answer byte is retried once on a new one', async (t) => {
-  const ka = createServer(serve);
-  await new Promise<void>((resolve) => ka.listen(0, '127.0.0.1', resolve));
-  ka.keepAliveTimeout = 60_000;
-  t.teardown(() => {
-    ka.closeAllConnections();
-    return new Promise<void>((resolve) => ka.close(() => resolve()));
-  });
-  let connections = 0;
-  ka.on('connection', () => connections++);
-  const store = new RegistryStore({ registry: `127.0.0.1:${(ka.address() as AddressInfo).port}`, repository: 'r' });
+  const { store, connections } = await keepAliveServer(t);
   mode = 'stale';
   t.same(await pull(store, small, 'stale-1.bin'), { fast: 1, slow: 0 });
   t.same(await pull(store, small, 'stale-2.bin'), { fast: 2, slow: 0 }, 'the request on the kept connection, then the same on a new one (not undici)');
   t.same(await pull(store, big, 'stale-3.bin'), { fast: 2, slow: 0 }, 'and again for a large blob');
-  t.equal(connections, 3, 'one new connection per retry');
+  t.equal(connections(), 3, 'one new connection per retry');
   t.same(readdirSync(work), [], 'no final or temporary file left');
 });

@@ -192,6 +192,12 @@ const SLAB_BYTES = 1024 * 1024;
 const SLABS = 4;
 /** Write the slab out once less than this is left free (a socket read is at most 64 KiB–256 KiB). */
 const FLUSH_BELOW = 256 * 1024;
+/**
+ * A body quiet for this long has its received bytes written out (a stalled download's prefix is then on
+ * disk for a resume, should the process be killed during the stall); the stall limit itself is counted
+ * in these steps, on the socket's own inactivity timer (re-armed only while quiet: nothing per read).
+ */
+const QUIET_FLUSH_MS = 1000;
 const MAX_HEAD_BYTES = 64 * 1024;
 /**
  * Slabs of finished downloads, kept for the next ones (at most this many): a model of thousands of
@@ -401,6 +407,7 @@ function exchange(
         // A read lands at slab[filled] (the buffer handed out after the previous read); should it have
         // landed elsewhere, move it there (Buffer#copy handles overlap).
         if (buf.buffer !== slab.buffer || buf.byteOffset !== slab.byteOffset + filled) buf.copy(slab, filled, 0, nread);
+        quietMs = 0;
         if (!onBodyBytes(nread)) return false;
         if (detached) return true; // back in the pool: reads go on into `landing`
         if (slab.length - filled < FLUSH_BELOW) {
@@ -451,8 +458,25 @@ function exchange(
     onBodyEnd(); // the body's receiver names the early close (an error made per blob only when it matters)
     release();
   };
+  const quietStep = Math.min(QUIET_FLUSH_MS, req.bodyTimeoutMs);
+  let quietMs = 0; // how long the body has been silent (reset by each read)
+  let armedMs = quietStep; // the socket's inactivity timer (it re-arms itself with this on every read)
   const onTimeout = (): void => {
-    socket.destroy(Object.assign(new Error(`no body data for ${req.bodyTimeoutMs} ms`), { code: 'UND_ERR_BODY_TIMEOUT' }));
+    quietMs += armedMs;
+    if (quietMs >= req.bodyTimeoutMs) {
+      socket.destroy(Object.assign(new Error(`no body data for ${req.bodyTimeoutMs} ms`), { code: 'UND_ERR_BODY_TIMEOUT' }));
+      return;
+    }
+    if (filled > 0 && phase === 'body') {
+      try {
+        flush();
+      } catch (err) {
+        onBodyFailure(err);
+        return;
+      }
+    }
+    armedMs = Math.min(quietStep, req.bodyTimeoutMs - quietMs);
+    socket.setTimeout(armedMs); // once fired, the timer waits for the next read: re-arm it while quiet
   };
   /** Give the connection back to the pool (the answer was read to its end): true when it was taken. */
   const detach = (): boolean => {
@@ -580,7 +604,7 @@ function exchange(
       };
       phase = 'body';
       receiving = true;
-      socket.setTimeout(req.bodyTimeoutMs);
+      socket.setTimeout(quietStep);
       const early = filled; // body bytes received with the head (and, over TLS, while paused)
       filled = 0;
       if (early > 0 || bodyLeft === 0) {

@@ -96,6 +96,8 @@ export interface FaultProxy {
   count(method?: string, path?: RegExp): number;
   /** Forget recorded requests (rules and their counters are kept). */
   clearRecords(): void;
+  /** Exchanges held open by a `stall` fault right now (before their cap). */
+  stalledOpen(): number;
   stop(): Promise<void>;
 }
 
@@ -338,6 +340,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     clearRecords() {
       requests.length = 0;
       objectStoreRequests.length = 0;
+    },
+    stalledOpen() {
+      return stallTimers.size;
     },
     async stop() {
       for (const timer of stallTimers) clearTimeout(timer);

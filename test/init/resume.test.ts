@@ -47,6 +47,7 @@ t.test('SIGKILL mid-pull leaves no model; the next run takes over the dead holde
   // Wait for the event (the stalled bytes on disk, or the child ending early), however long the start takes.
   while (size() < stalledAt && running) await new Promise((r) => setTimeout(r, 50));
   t.equal(size(), stalledAt, 'the bytes received so far are on disk in the cache');
+  t.equal(proxy.stalledOpen(), 1, 'written while the download is still stalled (a quiet body is flushed), not when the connection ends');
   child.kill('SIGKILL');
   await exited;
   t.notOk(existsSync(dest), 'no partial model at DEST');

@@ -208,8 +208,9 @@ async function statStamps(sources: ConfigSources, takenAt: number): Promise<File
   }
 }
 
-async function readVersion(sources: ConfigSources, now: number): Promise<Version> {
-  const stamps = await statStamps(sources, now);
+/** Read one version; `taken`: stamps taken just before (else taken here, before reading). */
+async function readVersion(sources: ConfigSources, now: number, taken?: FileStamps): Promise<Version> {
+  const stamps = taken ?? (await statStamps(sources, now));
   const bundle = await bundleStamp(sources.bundle);
   const data = sources.data === undefined ? undefined : await readConfigFile(sources.data, 'policy data');
   const keys: FileRead[] = [];
@@ -377,16 +378,18 @@ type Outcome = { readonly kind: 'refused-before' } | { readonly kind: 'unchanged
  */
 async function readAndBuild(sources: ConfigSources, options: ConfigReloaderOptions, previous: Current | undefined, refused: string | undefined, now: number): Promise<Outcome> {
   const known = previous?.version.stamps;
+  // Stamps taken by the check below stand for the first read too (taken before it, as readVersion would).
+  let taken: FileStamps | undefined;
   if (known?.settled === true && refused === undefined) {
     // Nothing to read when no file moved or changed since the snapshot's version was read.
-    const stamps = await statStamps(sources, now);
-    if (stamps?.text === known.text) return { kind: 'unchanged' };
+    taken = await statStamps(sources, now);
+    if (taken?.text === known.text) return { kind: 'unchanged' };
   }
   for (let attempt = 1; ; attempt++) {
     let version: Version | undefined;
     let outcome: Outcome;
     try {
-      version = await readVersion(sources, now);
+      version = await readVersion(sources, now, attempt === 1 ? taken : undefined);
       if (version.fingerprint === previous?.version.fingerprint) return { kind: 'unchanged', stamps: version.stamps };
       if (version.fingerprint === refused) return { kind: 'refused-before' };
       const snapshot = await build(sources, options, version, previous, (previous?.snapshot.generation ?? 0) + 1, now);

@@ -417,7 +417,11 @@ export class AdmissionReviewer {
               usage: { ...(request.namespace !== undefined ? { namespace: request.namespace } : {}), resourceKind: request.kind.kind, ...(request.name !== undefined ? { resourceName: request.name } : {}), fieldPath: location.fieldPath },
               signal,
             },
-            { ...deps, timeoutMs: Math.max(1, Math.min(deps.timeoutMs ?? Infinity, deadlineAt - this.#clock.now())) },
+            // The review deadline bounds the pipeline through `signal` (→ DEADLINE_EXCEEDED). The
+            // per-call registry timeout stays the registry's own: capping it at the time left made
+            // two timers race for the same instant, and a registry TIMEOUT could win (timers start
+            // from the event loop's cached time) and be reported instead of the deadline.
+            deps,
           ),
         ),
       );

@@ -28,7 +28,7 @@ import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { DEFAULT_BUNDLE_DIR } from '../src/policy/bundle.ts';
 import { openStore } from '../src/oci/open.ts';
 import { parseReference } from '../src/oci/reference.ts';
@@ -332,7 +332,7 @@ async function main(): Promise<void> {
 
     // The ceiling: a bare fastify HTTPS route that parses the same body and answers a fixed review.
     const tls = { cert: readFileSync(certPath), key: readFileSync(keyPath) };
-    bare = Fastify({ https: tls, bodyLimit: 4 * 1024 * 1024, disableRequestLogging: true });
+    bare = Fastify({ https: tls, bodyLimit: 4 * 1024 * 1024, logController: new LogController({ disableRequestLogging: true }) });
     bare.post('/validate', async (request) => ({
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',

@@ -18,7 +18,7 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { hasCode } from '../errors.ts';
 import { AdmissionError } from './errors.ts';
@@ -117,10 +117,11 @@ export class WebhookServer {
       keepAliveTimeout: timeouts.keepAliveMs,
       connectionTimeout: timeouts.idleMs,
       bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-      disableRequestLogging: true,
+      // The review log is ours (one line per review); Fastify's own request lines stay off.
+      logController: new LogController({ disableRequestLogging: true }),
       return503OnClosing: true,
     });
-    const metricsApp = Fastify({ bodyLimit: 1024, disableRequestLogging: true });
+    const metricsApp = Fastify({ bodyLimit: 1024, logController: new LogController({ disableRequestLogging: true }) });
     const server = new WebhookServer(app, metricsApp, options);
     server.#routes();
     try {

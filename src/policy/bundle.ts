@@ -313,7 +313,11 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
   try {
     const archive = join(work, 'opa-bundle.tar.gz');
     const dataArgs = sources.data ? [sources.data] : [];
-    await runOpa(opa, ['build', '-t', 'wasm', '-e', entrypoint, '-o', archive, ...sources.policies, ...dataArgs]);
+    // Sources by their names, from inside the directory: opa writes the paths it was given into
+    // policy.wasm (for error locations), and an absolute path made the bundle digest depend on where
+    // the checkout lies (one digest per clone, the build machine's paths in the artefact).
+    const named = (files: readonly string[]): string[] => files.map((f) => basename(f));
+    await runOpa(opa, ['build', '-t', 'wasm', '-e', entrypoint, '-o', archive, ...named(sources.policies), ...named(dataArgs)], { cwd: resolve(options.policyDir) });
     const built = new Map<string, Buffer>();
     await tar.t({
       file: archive,

@@ -7,7 +7,7 @@ import t from 'tap';
 import * as tar from 'tar';
 import { digestOf } from '../../src/oci/digest.ts';
 import { LayoutStore } from '../../src/oci/layout.ts';
-import { loadBundle, loadBundleFromStore, pushBundle, testPolicies } from '../../src/policy/bundle.ts';
+import { buildBundle, loadBundle, loadBundleFromStore, pushBundle, testPolicies } from '../../src/policy/bundle.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
 import { locateOpa, OPA_SHA256, sha256File } from '../../src/policy/opa.ts';
 import { buildDefaultBundle, goodData, goodEvidence, POLICY_DIR } from './fixtures.ts';
@@ -33,6 +33,17 @@ t.test('the bundle is built with the checksum-verified opa and opa test ran', as
   }
   t.equal(built.bundle.digest, digestOf(await readFile(join(built.outDir, 'manifest.json'))));
   t.same(JSON.parse(await readFile(join(built.outDir, 'data.json'), 'utf8')), JSON.parse(await readFile(join(POLICY_DIR, 'data.json'), 'utf8')));
+});
+
+t.test('the bundle is reproducible: the same sources in another directory build the same bytes', async (t) => {
+  // opa writes the source paths it is given into policy.wasm; they must not be where the checkout lies.
+  const elsewhere = join(dir, 'another', 'checkout', 'policies');
+  await cp(POLICY_DIR, elsewhere, { recursive: true });
+  const again = await buildBundle({ policyDir: elsewhere, outDir: join(dir, 'bundle-elsewhere') });
+  t.equal(again.bundle.digest, built.bundle.digest, 'the same bundle digest');
+  const wasm = await readFile(join(again.outDir, 'policy.wasm'));
+  t.equal(digestOf(wasm), built.bundle.manifest.files['policy.wasm'].digest, 'the same policy.wasm');
+  t.equal(wasm.indexOf(Buffer.from(dir)), -1, 'no build path inside policy.wasm');
 });
 
 t.test('a wrong opa binary is refused before use', async (t) => {

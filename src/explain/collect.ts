@@ -14,6 +14,7 @@
 import { DATASET_PREDICATE_TYPE } from '../dataset/attestation.ts';
 import { hasCode, OciError } from '../errors.ts';
 import type { FetchedManifest } from '../oci/manifest.ts';
+import { splitVariantSelector } from '../modelpack/variants.ts';
 import { parseReference } from '../oci/reference.ts';
 import { decideArtifact, DEFAULT_REGISTRY_TIMEOUT_MS, type ArtifactDecision, type PipelineDeps } from '../pipeline/decide.ts';
 import type { VerifiedEvidenceSet } from '../evidence/verified.ts';
@@ -66,7 +67,8 @@ export async function explainReference(reference: string, deps: PipelineDeps, no
   if (result.digest === null || result.outcome === 'invalid') return { report: buildExplainReport({ reference, result, checkedSigners, policyData, now }), result };
 
   const timeoutMs = deps.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
-  const store = deps.stores(parseReference(reference));
+  // The store of the location itself: a `#variant=NAME` selector is the pipeline's, not the reference's.
+  const store = deps.stores(parseReference(splitVariantSelector(reference).location));
   // The manifest the pipeline resolved and verified (fetched only for a model index's chosen variant); its config is read here.
   let manifest: FetchedManifest | undefined;
   let config: unknown;

@@ -82,6 +82,15 @@ function verdictSection(report: ExplainReport): Section {
   const blocks: Block[] = [];
   if (verdict.reasons.length > 0) blocks.push({ kind: 'table', title: 'Denied because', columns: ['code', 'reason'], rows: verdict.reasons.map((r) => [mono(r.code, 'bad'), plain(r.message)]) });
   if (verdict.warnings.length > 0) blocks.push({ kind: 'table', title: 'Warnings', columns: ['code', 'warning'], rows: verdict.warnings.map((w) => [mono(w.code, 'warn'), plain(w.message)]) });
+  if (verdict.variants.length > 0) {
+    const tone = (outcome: string): Tone => (outcome === 'allow' ? 'ok' : outcome === 'unavailable' ? 'warn' : 'bad');
+    blocks.push({
+      kind: 'table',
+      title: 'Variants decided (a model index: each variant a pod could select)',
+      columns: ['variant', 'outcome', 'digest'],
+      rows: verdict.variants.map((v) => [mono(v.name), mono(v.outcome.toUpperCase(), tone(v.outcome)), mono(v.digest)]),
+    });
+  }
   if (verdict.exceptions.length > 0) {
     blocks.push({
       kind: 'table',

@@ -15,6 +15,7 @@ import type { Descriptor, FetchedManifest } from '../oci/manifest.ts';
 import { FILEPATH_ANNOTATION, TITLE_ANNOTATION } from '../modelpack/spec.ts';
 import { LineageAnnotation } from '../emit/lineage-annotations.ts';
 import type { ArtifactDecision } from '../pipeline/decide.ts';
+import type { VariantOutcome } from '../pipeline/decision.ts';
 import type { AppliedException, Reason } from '../policy/engine.ts';
 import { describeSigner, type SignerIdentity } from '../evidence/signers.ts';
 import type { EvidenceSummaryItem, TransparencyLogEvidence, VerifiedAttestation, VerifiedEvidenceSet } from '../evidence/verified.ts';
@@ -65,6 +66,8 @@ export interface VerdictView {
   readonly failure: { readonly code: string; readonly message: string } | null;
   readonly transient: boolean | null;
   readonly policy: { readonly name: string; readonly bundleDigest: string; readonly dataDigest: string } | null;
+  /** A model index: each variant a pod could select, decided (all, or the one `#variant=` names); empty otherwise. */
+  readonly variants: readonly VariantOutcome[];
 }
 
 export interface ExplainReport {
@@ -198,6 +201,7 @@ function verdictView(result: ArtifactDecision): VerdictView {
       failure: null,
       transient: null,
       policy: { name: decision.policy, bundleDigest: decision.bundleDigest, dataDigest: decision.dataDigest },
+      variants: result.variants ?? [],
     };
   }
   return {
@@ -209,6 +213,7 @@ function verdictView(result: ArtifactDecision): VerdictView {
     failure: result.failure,
     transient: result.outcome === 'unavailable' ? result.transient : null,
     policy: null,
+    variants: result.variants ?? [],
   };
 }
 

@@ -32,7 +32,7 @@ function report(overrides: Partial<ExplainReport> = {}): ExplainReport {
     reference: `oci://r.example/m${EVIL}@${DIGEST}`,
     digest: DIGEST,
     generatedAt: '2026-11-26T00:00:00.000Z',
-    verdict: { outcome: 'deny', allow: false, reasons: [{ code: 'NOT_SIGNED', message: `reason ${EVIL}` }], warnings: [], exceptions: [], failure: null, transient: null, policy: { name: 'p', bundleDigest: DIGEST, dataDigest: DIGEST } },
+    verdict: { outcome: 'deny', allow: false, reasons: [{ code: 'NOT_SIGNED', message: `reason ${EVIL}` }], warnings: [], exceptions: [], failure: null, transient: null, policy: { name: 'p', bundleDigest: DIGEST, dataDigest: DIGEST }, variants: [] },
     artifact: {
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       artifactType: null,
@@ -117,7 +117,7 @@ t.test('predicate views', async (t) => {
 
 t.test('unavailable and non-OCI reports say what could not be known', async (t) => {
   const unavailable = renderTree(
-    outlineOf(report({ verdict: { outcome: 'unavailable', allow: false, reasons: [], warnings: [], exceptions: [], failure: { code: 'TIMEOUT', message: 'registry slow' }, transient: true, policy: null }, artifact: null, attestations: [], datasets: [], evidence: [] })),
+    outlineOf(report({ verdict: { outcome: 'unavailable', allow: false, reasons: [], warnings: [], exceptions: [], failure: { code: 'TIMEOUT', message: 'registry slow' }, transient: true, policy: null, variants: [] }, artifact: null, attestations: [], datasets: [], evidence: [] })),
     { colour: false },
   );
   t.match(unavailable, /verdict {2}! UNAVAILABLE \(retry\)/);

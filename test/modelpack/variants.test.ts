@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { pinLocations } from '../../src/admission/pin.ts';
 import { decisionToJson } from '../../src/cli/verify.ts';
+import { explainReference } from '../../src/explain/collect.ts';
+import { outlineOf } from '../../src/explain/outline.ts';
+import { renderTree } from '../../src/explain/tree.ts';
 import { initModel } from '../../src/init/pull.ts';
 import { pushVariantIndex, selectVariant, VARIANT_ACCELERATOR_ANNOTATION, VARIANT_ANNOTATION, type Variant } from '../../src/modelpack/variants.ts';
 import { MediaType, type Descriptor } from '../../src/oci/manifest.ts';
@@ -115,6 +118,24 @@ t.test('the index and every variant a pod could select are verified; a failing v
 
   const onManifest = await decide(`oci://${repo}@${variantDigest.int4}#variant=int4`);
   t.same(codes(onManifest), ['BAD_VARIANT'], 'a selector on a plain manifest is refused');
+});
+
+t.test('explain takes #variant= like verify and reports each variant decided', async (t) => {
+  const pinned = await explainReference(`oci://${repo}@${index}#variant=int4`, pipeline);
+  t.equal(pinned.report.verdict.outcome, 'allow');
+  t.same(pinned.report.verdict.variants, [{ name: 'int4', digest: variantDigest.int4, outcome: 'allow' }], 'only the named variant');
+  t.equal(pinned.report.digest, index, 'the report is of the index the selector is on');
+  const all = await explainReference(`oci://${repo}@${index}`, pipeline);
+  t.same(all.report.verdict.variants.map((v) => [v.name, v.outcome]), [['fp16', 'allow'], ['int4', 'allow'], ['arm', 'deny']]);
+  const text = renderTree(outlineOf(all.report), { colour: false });
+  t.match(text, /Variants decided/);
+  t.match(text, new RegExp(`arm +DENY +${variantDigest.arm}`), 'the failing variant is named with its digest');
+  const publicKeyPath = join(dir, 'signer.pub');
+  writeFileSync(publicKeyPath, publicKey.export({ type: 'spki', format: 'pem' }));
+  const cli = await runCli(['explain', `oci://${repo}@${index}#variant=int8`, '--key', publicKeyPath]);
+  t.not(cli.code, 0, 'an unknown variant is not explained as allowed');
+  t.match(cli.stdout + cli.stderr, /VARIANT_NOT_FOUND/);
+  t.notMatch(cli.stderr, /^\s+at /m, 'no stack trace');
 });
 
 t.test('an unsigned index is denied even when its variants are signed', async (t) => {

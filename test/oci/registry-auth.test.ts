@@ -1,6 +1,9 @@
 import t from 'tap';
 import { inspect } from 'node:util';
+import { Agent } from 'undici';
+import { RegistryAuthenticator } from '../../src/oci/auth.ts';
 import { RegistryStore } from '../../src/oci/registry.ts';
+import { ManualClock } from '../../src/time/clock.ts';
 import { basicCredential, parseDockerConfig, staticCredentials } from '../../src/oci/credentials.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import { EMPTY_JSON, MediaType } from '../../src/oci/manifest.ts';
@@ -118,7 +121,7 @@ t.test('token without expires_in lives 60 s by default and is reused meanwhile; 
 });
 
 t.test('identity token (OAuth2 refresh token) is exchanged by POST; tokens expire and are shared between stores', async (t) => {
-  const registry = await startRegistry({ t, auth: 'token', tokenExpiresIn: 2 });
+  const registry = await startRegistry({ t, auth: 'token', tokenExpiresIn: 300 });
   const config = parseDockerConfig(JSON.stringify({ auths: { [registry.host]: { username: '<token>', identitytoken: registry.identityToken } } }), 'test');
   const store = new RegistryStore({ registry: registry.host, repository: 'oauth/repo' }, { credentials: config });
   const before = registry.tokenRequests.length;
@@ -126,12 +129,22 @@ t.test('identity token (OAuth2 refresh token) is exchanged by POST; tokens expir
   const used = registry.tokenRequests.slice(before);
   t.ok(used.length >= 2 && used.every((r) => r.user === registry.username), 'refresh token accepted by the token server');
 
-  // Lifetime 2 s: reused at once, refetched after the refresh margin (a fifth of the lifetime).
-  const reader = new RegistryStore({ registry: registry.host, repository: 'oauth/repo' }, { credentials: config, authenticator: store.authenticator });
-  const count = registry.tokenRequests.length;
+  // Lifetime 300 s on the clock the authenticator is given (moved by hand, never waited on): reused,
+  // then refetched once inside the refresh margin (a fifth of the lifetime, at most 30 s: here 30 s).
+  const clock = new ManualClock();
+  const dispatcher = new Agent();
+  t.teardown(() => dispatcher.close());
+  const shared = new RegistryAuthenticator({ registry: registry.host, credentials: config, dispatcher, userAgent: 'modelgate-test', now: () => clock.now() });
+  const reader = new RegistryStore({ registry: registry.host, repository: 'oauth/repo' }, { credentials: config, authenticator: shared });
   await reader.resolve('latest');
+  const count = registry.tokenRequests.length;
+  const second = new RegistryStore({ registry: registry.host, repository: 'oauth/repo' }, { credentials: config, authenticator: reader.authenticator });
+  await second.resolve('latest');
   t.equal(registry.tokenRequests.length, count, 'a second store sharing the authenticator reuses its pull token');
-  await new Promise((r) => setTimeout(r, 1700));
+  clock.advance(269_000);
+  await reader.resolve('latest');
+  t.equal(registry.tokenRequests.length, count, 'still reused 31 s before it expires');
+  clock.advance(2_000);
   await reader.resolve('latest');
   t.equal(registry.tokenRequests.length, count + 1, 'token refreshed shortly before it expires');
   t.throws(

@@ -24,7 +24,7 @@ export const SYSTEM_TOOLS: readonly SystemTool[] = [
   { path: '/usr/bin/docker-registry', debianPackage: 'docker-registry', why: 'the real OCI registry (distribution 2.8) the tests start on 127.0.0.1' },
   { path: '/usr/bin/chromium', debianPackage: 'chromium', why: 'headless rendering of `modelgate explain --html` (screenshot, DOM dump)' },
   { path: '/usr/bin/bwrap', debianPackage: 'bubblewrap', why: 'sandboxed training commands; rendered webhook and storage-initializer containers run as kubelet would (cluster in a box)' },
-  { path: '/usr/bin/setpriv', debianPackage: 'util-linux', why: 'the container uid/gid inside the cluster-in-a-box sandbox' },
+  { path: '/usr/bin/setpriv', debianPackage: 'util-linux', why: 'the container uid/gid inside the cluster-in-a-box sandbox; the test registry dies with its test process' },
   { path: '/usr/bin/mount', debianPackage: 'mount', why: 'small tmpfs file systems filled up by the init fault tests' },
   { path: '/usr/bin/umount', debianPackage: 'mount', why: 'unmounting those tmpfs file systems' },
   { path: '/usr/bin/openssl', debianPackage: 'openssl', why: 'certificates and keys made the way operators make them' },

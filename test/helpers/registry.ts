@@ -68,6 +68,8 @@ export interface RunningRegistry {
 }
 
 const REGISTRY_BINARY = '/usr/bin/docker-registry';
+/** util-linux (essential on Debian): runs the registry with a parent-death signal. */
+const SETPRIV = '/usr/bin/setpriv';
 const TOKEN_SERVICE = 'modelgate-test-registry';
 const TOKEN_ISSUER = 'modelgate-test-token-issuer';
 
@@ -323,7 +325,10 @@ async function launch(dir: string, configFor: (port: number) => string, scheme: 
     const port = await freePort();
     const configPath = join(dir, 'config.yml');
     writeFileSync(configPath, configFor(port));
-    const child = spawn(REGISTRY_BINARY, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Under `setpriv --pdeathsig`: the registry is killed with the test process that started it, even
+    // when that process is killed before its teardown runs (a tap timeout, a crash), instead of being
+    // left serving on the machine.
+    const child = spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', '--', REGISTRY_BINARY, 'serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       if (stderr.length < 8192) stderr += chunk.toString('utf8');

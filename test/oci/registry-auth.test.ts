@@ -1,7 +1,7 @@
 import t from 'tap';
 import { inspect } from 'node:util';
-import { Agent } from 'undici';
 import { RegistryAuthenticator } from '../../src/oci/auth.ts';
+import { defaultDispatcher } from '../../src/oci/http.ts';
 import { RegistryStore } from '../../src/oci/registry.ts';
 import { ManualClock } from '../../src/time/clock.ts';
 import { basicCredential, parseDockerConfig, staticCredentials } from '../../src/oci/credentials.ts';
@@ -132,9 +132,7 @@ t.test('identity token (OAuth2 refresh token) is exchanged by POST; tokens expir
   // Lifetime 300 s on the clock the authenticator is given (moved by hand, never waited on): reused,
   // then refetched once inside the refresh margin (a fifth of the lifetime, at most 30 s: here 30 s).
   const clock = new ManualClock();
-  const dispatcher = new Agent();
-  t.teardown(() => dispatcher.close());
-  const shared = new RegistryAuthenticator({ registry: registry.host, credentials: config, dispatcher, userAgent: 'modelgate-test', now: () => clock.now() });
+  const shared = new RegistryAuthenticator({ registry: registry.host, credentials: config, dispatcher: defaultDispatcher(), userAgent: 'modelgate-test', now: () => clock.now() });
   const reader = new RegistryStore({ registry: registry.host, repository: 'oauth/repo' }, { credentials: config, authenticator: shared });
   await reader.resolve('latest');
   const count = registry.tokenRequests.length;
